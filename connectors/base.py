@@ -1,0 +1,180 @@
+"""The one small interface every tracker connector implements, and the normalized work item.
+
+Connectors know nothing of OKRs: they receive selectors (what to read) and the names of the
+fields a metric needs, and return counts or `WorkItem`s. Everything is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+StatusCategory = Literal["todo", "in_progress", "done"]
+ItemKind = Literal["issue", "pull_request"]
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """An inclusive range of calendar days (UTC), as in GitHub's `2026-10-01..2026-12-31`."""
+
+    start: date
+    end: date
+
+    def as_github_range(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+@dataclass(frozen=True)
+class JiraSelector:
+    """Items matched by a JQL query (already expanded: no placeholders left)."""
+
+    jql: str
+    approximate_count: bool = False  # count with Jira Cloud's estimate endpoint, on request only
+
+    @property
+    def source(self) -> str:
+        return "jira"
+
+    def describe(self) -> str:
+        return self.jql
+
+
+@dataclass(frozen=True)
+class GitHubSearchSelector:
+    """Items matched by a GitHub search-API query (`repo:acme/api is:pr is:merged ...`)."""
+
+    query: str
+
+    @property
+    def source(self) -> str:
+        return "github"
+
+    def describe(self) -> str:
+        return self.query
+
+
+@dataclass(frozen=True)
+class GitHubListSelector:
+    """Issues or pull requests of one repository, with structured filters."""
+
+    repo: str  # owner/name
+    kind: ItemKind
+    state: Literal["open", "closed", "all"] = "all"
+    labels: tuple[str, ...] = ()
+    created: DateWindow | None = None
+    closed: DateWindow | None = None
+    merged: DateWindow | None = None  # pull requests only; implies merged
+
+    @property
+    def source(self) -> str:
+        return "github"
+
+    def describe(self) -> str:
+        parts = [f"{self.kind}s of {self.repo}", f"state={self.state}"]
+        if self.labels:
+            parts.append("labels=" + ",".join(self.labels))
+        for name in ("created", "closed", "merged"):
+            window = getattr(self, name)
+            if window is not None:
+                parts.append(f"{name}={window.as_github_range()}")
+        return " ".join(parts)
+
+
+Selector = JiraSelector | GitHubSearchSelector | GitHubListSelector
+
+
+@dataclass
+class WorkItem:
+    """One issue or pull request, the same shape whichever tracker it came from."""
+
+    source: str  # "jira" | "github"
+    key: str  # APP-123, acme/api#42
+    url: str  # browse link for people
+    kind: ItemKind
+    title: str
+    status: str
+    status_category: StatusCategory
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None  # resolution date (Jira), closed_at / merged_at (GitHub)
+    merged_at: datetime | None = None
+    first_review_at: datetime | None = None  # only filled when a metric asks for it
+    started_at: datetime | None = None  # first move to in-progress (Jira changelog); PR: created
+    labels: tuple[str, ...] = ()
+    assignee: str | None = None
+    story_points: float | None = None
+    priority: str | None = None
+    issue_type: str | None = None
+    container: str | None = None  # Jira project key or GitHub owner/repo
+    extra: dict[str, object] = field(default_factory=dict)  # other requested fields, by name
+
+    @property
+    def lead_time_hours(self) -> float | None:
+        end = self.merged_at if self.kind == "pull_request" else self.resolved_at
+        return _hours_between(self.created_at, end)
+
+    @property
+    def cycle_time_hours(self) -> float | None:
+        end = self.merged_at if self.kind == "pull_request" else self.resolved_at
+        return _hours_between(self.started_at, end)
+
+    @property
+    def review_time_hours(self) -> float | None:
+        return _hours_between(self.created_at, self.first_review_at)
+
+    def age_days(self, as_of: datetime) -> float:
+        """Days from creation to resolution, or to `as_of` while still open."""
+        end = self.resolved_at or as_of
+        return (end - self.created_at).total_seconds() / 86400.0
+
+
+def _hours_between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds() / 3600.0
+
+
+# Field names a metric can ask for that need more than the default fetch.
+NEEDS_FIRST_REVIEW = "first_review_at"  # GitHub: one reviews request per pull request
+NEEDS_STARTED = "started_at"  # Jira: changelog; asked for by cycle_time_hours
+NEEDS_STORY_POINTS = "story_points"
+
+
+class ConnectorError(Exception):
+    """A tracker failed for one selector; the message is safe to show and store (no secrets)."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class AuthError(ConnectorError):
+    """Bad or missing credentials: never retried, reported in words a user can act on."""
+
+
+class QueryError(ConnectorError):
+    """The tracker refused the query itself (bad JQL, invalid search): never retried."""
+
+
+class Connector(Protocol):
+    """What the engine needs from a tracker."""
+
+    source: str
+
+    def count(self, selector: Selector) -> int:
+        """How many items match, asked of the server without paging through items."""
+        ...
+
+    def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
+        """Every matching item, with the extra fields in `needs` filled in."""
+        ...
+
+    def check(self) -> str:
+        """Make one cheap authenticated request; return a short description of the server."""
+        ...
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far (for sync_runs and the benchmark)."""
+        ...
