@@ -1,0 +1,43 @@
+"""Settings (env vars, .env, secrets dir) and the mapping file (schema, loader, expressions)."""
+
+from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
+from config.loader import MappingError, MappingIssue, load_mapping, load_mapping_text
+from config.mapping import GitHubFilter, KeyResult, MappingFile, Metric, Objective
+from config.periods import Period, PeriodError, parse_period
+from config.placeholders import PlaceholderError, expand
+from config.settings import (
+    GitHubSettings,
+    JiraSettings,
+    Settings,
+    SettingsError,
+    StatusThresholds,
+    load_settings,
+)
+
+__all__ = [
+    "Condition",
+    "ExpressionError",
+    "Formula",
+    "GitHubFilter",
+    "GitHubSettings",
+    "JiraSettings",
+    "KeyResult",
+    "MappingError",
+    "MappingFile",
+    "MappingIssue",
+    "Metric",
+    "Objective",
+    "Period",
+    "PeriodError",
+    "PlaceholderError",
+    "Settings",
+    "SettingsError",
+    "StatusThresholds",
+    "expand",
+    "load_mapping",
+    "load_mapping_text",
+    "load_settings",
+    "parse_condition",
+    "parse_formula",
+    "parse_period",
+]

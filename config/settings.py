@@ -1,0 +1,230 @@
+"""Runtime settings: environment variables (`OKRSYNC_*`), a `.env` file and a secrets directory.
+
+Secrets (tracker tokens) are `SecretStr` so they never reach a repr, a log line or the store;
+`Settings.safe_dump()` is what may be shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings import SettingsError as _PydanticSettingsError
+
+ENV_PREFIX = "OKRSYNC_"
+NESTED_DELIMITER = "__"
+DEFAULT_SECRETS_DIR = Path("/run/secrets/okrsync")
+SECRETS_DIR_VAR = "OKRSYNC_SECRETS_DIR"
+_MASK = "***"
+
+
+class SettingsError(Exception):
+    """Invalid settings; one line per problem, each naming the environment variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class JiraSettings(BaseModel):
+    """How to reach Jira (Cloud or Server/Data Center)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    email: str | None = None
+    token: SecretStr | None = None
+    flavour: Literal["auto", "cloud", "server"] = "auto"
+    story_points_field: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+
+class GitHubSettings(BaseModel):
+    """How to reach GitHub; `base_url` None means api.github.com, else GitHub Enterprise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None
+    token: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_is_http(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+
+class StatusThresholds(BaseModel):
+    """Ratios of progress to expected progress: >= on_track is on track, >= at_risk at risk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on_track: float = Field(default=0.9, gt=0)
+    at_risk: float = Field(default=0.6, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StatusThresholds:
+        if self.at_risk >= self.on_track:
+            raise ValueError(f"at_risk ({self.at_risk}) must be below on_track ({self.on_track})")
+        return self
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not a URL: it must start with http:// or https://")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Everything okr-sync needs besides the mapping file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        secrets_prefix="",
+        secrets_nested_delimiter=NESTED_DELIMITER,
+        secrets_dir_missing="ok",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    config: Path = Path("okrs.yaml")
+    database_url: str = "sqlite:///okrsync.db"
+    jira: JiraSettings = Field(default_factory=JiraSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    thresholds: StatusThresholds = Field(default_factory=StatusThresholds)
+    lock_timeout_s: float = Field(default=0.0, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError(f"{value!r} is not a log level: use DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _has_scheme(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError(f"{value!r} is not a database URL, e.g. sqlite:///okrsync.db")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Secret files are named like env vars without the prefix: `jira__token`."""
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            NestedSecretsSettingsSource(file_secret_settings),
+        )
+
+    def safe_dump(self) -> dict[str, Any]:
+        """The settings as plain data with every secret masked, fit for logs and `validate`."""
+        data = self.model_dump(mode="json")
+        for section, model in (("jira", self.jira), ("github", self.github)):
+            data[section]["token"] = None if model.token is None else _MASK
+        data["database_url"] = _mask_url_password(self.database_url)
+        return data
+
+
+def _mask_url_password(url: str) -> str:
+    """Hide the password of `scheme://user:password@host/...` URLs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:{_MASK}@{host}"
+
+
+def env_var_for(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the field at `loc`, e.g. OKRSYNC_JIRA__TOKEN."""
+    return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
+
+
+def _secrets_dir() -> Path | None:
+    configured = os.environ.get(SECRETS_DIR_VAR)
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_dir():
+            raise SettingsError([f"{SECRETS_DIR_VAR}: {configured} is not a directory"])
+        return path
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    message = str(error["msg"])
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        message = str(error["ctx"]["error"])
+    elif message:
+        message = message[0].lower() + message[1:]
+    secret = bool(loc) and loc[-1] == "token"
+    value = error.get("input")
+    if not secret and isinstance(value, str | int | float) and error["type"] != "value_error":
+        shown = repr(value)
+        if len(shown) <= 80:
+            message += f" (got {shown})"
+    return f"{env_var_for(loc)}: {message}"
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from overrides, the environment, `.env` (or `env_file`) and the secrets dir.
+
+    Raises SettingsError with one line per problem; never echoes a secret.
+    """
+    if env_file is not None and not env_file.is_file():
+        raise SettingsError([f"env file {env_file} does not exist"])
+    secrets_dir = _secrets_dir()
+    try:
+        return Settings(
+            _env_file=env_file if env_file is not None else ".env",
+            _secrets_dir=secrets_dir,
+            **overrides,
+        )
+    except ValidationError as exc:
+        raise SettingsError([_describe(dict(error)) for error in exc.errors()]) from None
+    except _PydanticSettingsError as exc:
+        raise SettingsError([f"settings: {exc}"]) from None
