@@ -1,0 +1,1 @@
+"""The engine: plan, fetch, compute, score, store, report; and the command line."""

@@ -1,0 +1,268 @@
+"""The progress model: how far a key result has come, whether it is on track, roll-up, trend.
+
+Progress is a fraction (1.0 = 100%). The raw value may leave [0, 1] (overshooting a target,
+moving the wrong way); the shown value is clamped. Status compares progress with the
+expected progress, the elapsed share of the period.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+KIND_LINEAR = "linear"
+KIND_STAY_ABOVE = "stay_above"
+KIND_STAY_BELOW = "stay_below"
+KIND_BAND = "band"
+KIND_BASELINE = "baseline"
+KIND_MILESTONE = "milestone"
+KINDS = frozenset(
+    {KIND_LINEAR, KIND_STAY_ABOVE, KIND_STAY_BELOW, KIND_BAND, KIND_BASELINE, KIND_MILESTONE}
+)
+
+DONE = "done"
+ON_TRACK = "on_track"
+AT_RISK = "at_risk"
+OFF_TRACK = "off_track"
+NO_DATA = "no_data"
+ERROR = "error"
+BASELINE = "baseline"
+
+# Below this much elapsed period nothing can be behind yet; also the tolerance for "reached".
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a key result aims at; which of start/target/minimum/maximum matter depends on kind."""
+
+    kind: str
+    start: float | None
+    target: float | None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Ratios of progress to expected progress at or above which a key result is on track
+    or at risk (below at_risk it is off track)."""
+
+    on_track: float = 0.9
+    at_risk: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.at_risk <= self.on_track:
+            raise ValueError(
+                f"thresholds must satisfy 0 <= at_risk <= on_track, "
+                f"got at_risk={self.at_risk}, on_track={self.on_track}"
+            )
+
+
+@dataclass(frozen=True)
+class KeyResultProgress:
+    progress_raw: float | None
+    progress: float | None
+    expected: float
+    status: str
+
+
+@dataclass
+class ObjectiveNode:
+    """An objective for roll-up: its parent, its weight in that parent, and its key results
+    as (weight, progress) pairs."""
+
+    id: str
+    parent: str | None
+    weight: float
+    key_results: list[tuple[float, KeyResultProgress]]
+
+
+@dataclass(frozen=True)
+class ObjectiveProgress:
+    progress: float | None
+    status: str
+
+
+def expected_progress(period_start: date, period_end: date, as_of: datetime) -> float:
+    """Elapsed share of the period at `as_of`: 0 at period_start 00:00 UTC, 1 at the end of
+    period_end (the end date is inclusive); a naive `as_of` is taken as UTC."""
+    if period_end < period_start:
+        raise ValueError(f"period ends ({period_end}) before it starts ({period_start})")
+    start = datetime.combine(period_start, time(), tzinfo=UTC)
+    length = timedelta(days=(period_end - period_start).days + 1)
+    return _clamp((_as_utc(as_of) - start) / length)
+
+
+def score(
+    target: Target,
+    value: float | None,
+    *,
+    period_start: date,
+    period_end: date,
+    as_of: datetime,
+    thresholds: Thresholds = Thresholds(),
+    failed: bool = False,
+) -> KeyResultProgress:
+    """Score a value against its target.
+
+    - failed: status "error"; the progress of the last good `value` is kept if given.
+    - value None: status "no_data". baseline: no progress, status "baseline".
+    - linear: raw = (value - start) / (target - start) (start None = 0), so target < start
+      means lower is better; done at raw >= 1, else on_track at progress >= expected *
+      on_track (always while expected is ~0), at_risk at >= expected * at_risk, else
+      off_track. start == target: done when value >= target, else as an unmet milestone.
+    - stay_above / stay_below: held (value >= / <= target) is 1.0 and on_track (done once the
+      period is over); not held is 0.0 and off_track.
+    - band: inside [minimum, maximum] as stay_*; outside, raw = 1 - distance / band width
+      (0 at a width's distance; 0 for a zero-width band), off_track.
+    - milestone: done at value >= 1; else 0.0 and on_track until expected reaches
+      thresholds.on_track, at_risk until the period is over, off_track after.
+    """
+    expected = expected_progress(period_start, period_end, as_of)
+    if target.kind not in KINDS:
+        raise ValueError(f"unknown key-result kind {target.kind!r}: expected one of {_kinds()}")
+    if target.kind == KIND_BASELINE:
+        return KeyResultProgress(None, None, expected, ERROR if failed else BASELINE)
+    if value is None:
+        return KeyResultProgress(None, None, expected, ERROR if failed else NO_DATA)
+    raw, status = _score_value(target, value, expected, thresholds)
+    return KeyResultProgress(raw, _clamp(raw), expected, ERROR if failed else status)
+
+
+def status_for(progress: float, expected: float, thresholds: Thresholds) -> str:
+    """Status of a progress fraction against the expected progress (done at >= 1)."""
+    if progress >= 1 - _EPSILON:
+        return DONE
+    if expected <= _EPSILON or progress >= expected * thresholds.on_track:
+        return ON_TRACK
+    if progress >= expected * thresholds.at_risk:
+        return AT_RISK
+    return OFF_TRACK
+
+
+def roll_up(
+    nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds, expected: float
+) -> dict[str, ObjectiveProgress]:
+    """Progress of every objective: the weighted mean of its key results' clamped progress
+    (baseline, no_data and error ones left out) and of its aligned child objectives, each
+    one entry weighted by the child's weight; no entry with progress gives None/no_data."""
+    by_id = {node.id: node for node in nodes}
+    children: dict[str, list[ObjectiveNode]] = {node.id: [] for node in nodes}
+    for node in nodes:
+        if node.parent is not None and node.parent in children:
+            children[node.parent].append(node)
+    results: dict[str, ObjectiveProgress] = {}
+    in_progress: set[str] = set()
+
+    def visit(node: ObjectiveNode) -> ObjectiveProgress:
+        if node.id in results:
+            return results[node.id]
+        if node.id in in_progress:
+            raise ValueError(f"objective {node.id!r} is its own ancestor")
+        in_progress.add(node.id)
+        entries = [
+            (weight, _clamp(kr.progress))
+            for weight, kr in node.key_results
+            if kr.progress is not None and kr.status not in (BASELINE, NO_DATA, ERROR)
+        ]
+        for child in children[node.id]:
+            child_progress = visit(child).progress
+            if child_progress is not None:
+                entries.append((child.weight, child_progress))
+        results[node.id] = _weighted(node.id, entries, thresholds, expected)
+        return results[node.id]
+
+    for node in by_id.values():
+        visit(node)
+    return results
+
+
+def forecast(history: Sequence[tuple[datetime, float]], *, period_end: date) -> float | None:
+    """The value at the end of period_end by a least-squares line through the history;
+    None with fewer than two distinct timestamps (no trend to extend)."""
+    points = [(_as_utc(when), value) for when, value in history]
+    if len({when for when, _ in points}) < 2:
+        return None
+    origin = min(when for when, _ in points)
+    days = [(when - origin) / timedelta(days=1) for when, _ in points]
+    slope, intercept = statistics.linear_regression(days, [value for _, value in points])
+    end = datetime.combine(period_end + timedelta(days=1), time(), tzinfo=UTC)
+    result = intercept + slope * ((end - origin) / timedelta(days=1))
+    return result if math.isfinite(result) else None
+
+
+def _score_value(
+    target: Target, value: float, expected: float, thresholds: Thresholds
+) -> tuple[float, str]:
+    """Raw progress and status of a present value (the kind is neither baseline nor unknown)."""
+    if target.kind == KIND_MILESTONE:
+        return (1.0, DONE) if value >= 1 else (0.0, _unmet_milestone_status(expected, thresholds))
+    if target.kind == KIND_BAND:
+        low, high = _required(target, "minimum"), _required(target, "maximum")
+        if low > high:
+            raise ValueError(f"band minimum {low} is above its maximum {high}")
+        if low <= value <= high:
+            return 1.0, _held_status(expected)
+        width = high - low
+        distance = low - value if value < low else value - high
+        return (1 - distance / width if width > 0 else 0.0), OFF_TRACK
+    goal = _required(target, "target")
+    if target.kind == KIND_STAY_ABOVE:
+        return (1.0, _held_status(expected)) if value >= goal else (0.0, OFF_TRACK)
+    if target.kind == KIND_STAY_BELOW:
+        return (1.0, _held_status(expected)) if value <= goal else (0.0, OFF_TRACK)
+    start = 0.0 if target.start is None else target.start
+    if start == goal:
+        if value >= goal:
+            return 1.0, DONE
+        return 0.0, _unmet_milestone_status(expected, thresholds)
+    raw = (value - start) / (goal - start)
+    return raw, status_for(_clamp(raw), expected, thresholds)
+
+
+def _held_status(expected: float) -> str:
+    return DONE if expected >= 1 else ON_TRACK
+
+
+def _unmet_milestone_status(expected: float, thresholds: Thresholds) -> str:
+    if expected >= 1:
+        return OFF_TRACK
+    return ON_TRACK if expected < thresholds.on_track else AT_RISK
+
+
+def _weighted(
+    objective_id: str,
+    entries: list[tuple[float, float]],
+    thresholds: Thresholds,
+    expected: float,
+) -> ObjectiveProgress:
+    if any(weight < 0 for weight, _ in entries):
+        raise ValueError(f"objective {objective_id!r} has a negative weight")
+    total_weight = math.fsum(weight for weight, _ in entries)
+    if total_weight <= 0:
+        return ObjectiveProgress(None, NO_DATA)
+    progress = math.fsum(weight * value for weight, value in entries) / total_weight
+    return ObjectiveProgress(progress, status_for(progress, expected, thresholds))
+
+
+def _required(target: Target, name: str) -> float:
+    value: float | None = getattr(target, name)
+    if value is None:
+        raise ValueError(f"key-result kind {target.kind!r} needs {name!r}")
+    return value
+
+
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _kinds() -> str:
+    return ", ".join(sorted(KINDS))
