@@ -1,0 +1,537 @@
+"""Jira connector: counts and work items from Jira Cloud or Jira Server/DC via the `jira` library.
+
+What it does beyond calling the library:
+- Explicit timeouts (the library has none by default).
+- Cloud counts page through ids only (5,000 a page with `nextPageToken`); the approximate-count
+  endpoint is used only when a selector asks for it. Server/DC counts read `total` from one
+  `search` with `maxResults=0`.
+- Items ask for the fields the metrics need, and read `started_at` from the changelog, paging
+  `issue/{key}/changelog` when Jira expanded only the latest 100 histories.
+- Retries, done here and nowhere else (the library's own retries are switched off, because it
+  sleeps 20-80 s between attempts on a refused connection): HTTP 429, 502, 503 and 504 are
+  retried up to `max_retries` times, honouring `Retry-After` (capped at 60 s) or backing off 1,
+  2, 4... s. Connection errors and timeouts are not retried inside a call; they raise a
+  retryable `ConnectorError` at once so that one dead tracker costs only its key results.
+- Errors are our own messages: the library's `JIRAError` text can carry request headers, and
+  the token must never reach logs, the store or the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+from pydantic import SecretStr
+
+from connectors.base import (
+    NEEDS_STARTED,
+    NEEDS_STORY_POINTS,
+    AuthError,
+    ConnectorError,
+    JiraSelector,
+    QueryError,
+    Selector,
+    StatusCategory,
+    WorkItem,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+JsonObject = dict[str, Any]
+Flavour = Literal["auto", "cloud", "server"]
+
+BASE_FIELDS = (
+    "summary",
+    "status",
+    "created",
+    "updated",
+    "resolutiondate",
+    "labels",
+    "assignee",
+    "priority",
+    "issuetype",
+    "project",
+)
+STORY_POINT_FIELD_NAMES = ("story points", "story point estimate")
+CATEGORY_BY_KEY: dict[str, StatusCategory] = {
+    "new": "todo",
+    "indeterminate": "in_progress",
+    "done": "done",
+}
+CLOUD_ID_PAGE = 5000  # search/jql's largest page when only ids are asked for
+CLOUD_ITEM_PAGE = 100  # search/jql's largest page with fields
+SERVER_ITEM_PAGE = 1000  # Server's default jira.search.views.default.max
+SERVER_CHANGELOG_PAGE = 100  # issues are heavier with their changelog expanded
+CHANGELOG_PAGE = 100
+RETRIED_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER_S = 60.0
+DERIVED_NEEDING_START = frozenset({"cycle_time_hours"})
+
+
+def parse_jira_datetime(text: str | None) -> datetime | None:
+    """Jira's `2026-10-01T09:15:00.000+0000` as an aware UTC datetime."""
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(text, fmt).astimezone(UTC)
+        except ValueError:
+            continue
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class JiraConnector:
+    """The Connector for Jira: one `jira.JIRA` client, created on first use."""
+
+    source = "jira"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        email: str | None,
+        token: SecretStr,
+        flavour: Flavour = "auto",
+        timeout: tuple[float, float] = (5.0, 30.0),
+        story_points_field: str | None = None,
+        max_retries: int = 3,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._email = email
+        self._token = token
+        self._flavour: Flavour = flavour
+        self._timeout = timeout
+        self._story_points_override = story_points_field
+        self._max_retries = max(0, max_retries)
+        self._client: JIRA | None = None
+        self._is_cloud = flavour == "cloud"
+        self._server_info: JsonObject = {}
+        self._fields: list[JsonObject] | None = None
+        self._status_categories: dict[str, str] | None = None
+        self._lock = threading.RLock()  # guards the lazily loaded client and lookups
+        self._count_lock = threading.Lock()
+        self._requests = 0
+
+    def __repr__(self) -> str:
+        return f"JiraConnector({self.url!r}, flavour={self._flavour!r})"
+
+    # -- Connector protocol
+
+    @property
+    def requests_made(self) -> int:
+        return self._requests
+
+    def check(self) -> str:
+        client = self._connect()
+        info = self._server_info or self._call("serverInfo", client.server_info)
+        me = self._call("myself", client.myself)
+        who = me.get("displayName") or me.get("name") or me.get("accountId") or "?"
+        kind = "Cloud" if self._is_cloud else "Server/DC"
+        return f"Jira {kind} {info.get('version', '?')} at {self.url}, signed in as {who}"
+
+    def count(self, selector: Selector) -> int:
+        jql = self._jql(selector)
+        client = self._connect()
+        if self._is_cloud:
+            if isinstance(selector, JiraSelector) and selector.approximate_count:
+                answer = self._call(
+                    "search/approximate-count", lambda: client.approximate_issue_count(jql), jql
+                )
+                return int(answer)
+            return sum(len(page) for page in self._cloud_pages(jql, ["id"], None, CLOUD_ID_PAGE))
+        # `search_issues(maxResults=0, json_result=True)` sends the same request but warns on
+        # every call, so the library's own JSON getter is used for this one.
+        result = self._call(
+            "search",
+            partial(
+                client._get_json, "search", params={"jql": jql, "maxResults": 0, "fields": "id"}
+            ),
+            jql,
+        )
+        return int(self._read(result, "total", "search"))
+
+    def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
+        jql = self._jql(selector)
+        self._connect()
+        wants_start = NEEDS_STARTED in needs or bool(needs & DERIVED_NEEDING_START)
+        points_ids = self._story_point_field_ids() if NEEDS_STORY_POINTS in needs else []
+        extra_ids = self._extra_field_ids(needs)
+        fields = [*BASE_FIELDS, *points_ids, *(field_id for field_id in extra_ids.values())]
+        expand = "changelog" if wants_start else None
+        if wants_start:
+            self._load_status_categories()
+        if self._is_cloud:
+            pages = self._cloud_pages(jql, fields, expand, CLOUD_ITEM_PAGE)
+        else:
+            size = SERVER_CHANGELOG_PAGE if wants_start else SERVER_ITEM_PAGE
+            pages = self._server_pages(jql, fields, expand, size)
+        items = [
+            self._work_item(raw, points_ids, extra_ids, wants_start)
+            for page in pages
+            for raw in page
+        ]
+        log.info("jira: %d items for %r (%d requests so far)", len(items), jql, self._requests)
+        return items
+
+    # -- the client
+
+    def _connect(self) -> JIRA:
+        with self._lock:
+            if self._client is not None:
+                return self._client
+            secret = self._token.get_secret_value()
+            options: dict[str, Any] = {"server": self.url}
+            common: dict[str, Any] = {
+                "options": options,
+                "timeout": self._timeout,
+                "max_retries": 0,  # retries are ours, see the module docstring
+                "get_server_info": False,  # asked below, so the request is counted
+            }
+            if self._email:
+                client = JIRA(basic_auth=(self._email, secret), **common)
+            else:
+                client = JIRA(token_auth=secret, **common)
+            client._session.hooks["response"].append(self._count_response)
+            if self._flavour == "auto":
+                self._server_info = self._call("serverInfo", client.server_info)
+                self._is_cloud = self._server_info.get("deploymentType") == "Cloud"
+            # The library picks search/jql or search from this attribute.
+            client.deploymentType = "Cloud" if self._is_cloud else "Server"
+            self._client = client
+            log.debug("jira: connected to %s (cloud=%s)", self.url, self._is_cloud)
+            return client
+
+    def _count_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        with self._count_lock:
+            self._requests += 1
+
+    def _call(self, what: str, operation: Callable[[], T], jql: str | None = None) -> T:
+        """Run one library call with our retries, turning every failure into our errors."""
+        attempt = 0
+        while True:
+            try:
+                return operation()
+            except JIRAError as exc:
+                status = exc.status_code or 0
+                if status in RETRIED_STATUSES and attempt < self._max_retries:
+                    attempt += 1
+                    delay = self._retry_delay(exc.response, attempt)
+                    log.warning(
+                        "jira: %s answered HTTP %d, retry %d/%d in %.1f s",
+                        what,
+                        status,
+                        attempt,
+                        self._max_retries,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    continue
+                raise self._translate(exc, what, jql) from None
+            except requests.exceptions.Timeout:
+                raise ConnectorError(
+                    f"Jira at {self.url} did not answer {what} in time "
+                    f"(timeouts {self._timeout[0]:g} s connect, {self._timeout[1]:g} s read)",
+                    retryable=True,
+                ) from None
+            except requests.exceptions.ConnectionError:
+                raise ConnectorError(
+                    f"Could not connect to Jira at {self.url} ({what})", retryable=True
+                ) from None
+            except requests.exceptions.JSONDecodeError:
+                raise ConnectorError(
+                    f"Jira at {self.url} answered {what} with something that is not JSON",
+                    retryable=True,
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                raise ConnectorError(
+                    f"Request to Jira at {self.url} failed ({what}): {type(exc).__name__}",
+                    retryable=True,
+                ) from None
+            except ValueError:  # a body that is not JSON
+                raise ConnectorError(
+                    f"Jira at {self.url} answered {what} with something that is not JSON",
+                    retryable=True,
+                ) from None
+
+    @staticmethod
+    def _retry_delay(response: requests.Response | None, attempt: int) -> float:
+        header = response.headers.get("Retry-After") if response is not None else None
+        if header:
+            try:
+                return min(MAX_RETRY_AFTER_S, max(0.0, float(header)))
+            except ValueError:
+                pass
+        return float(2 ** (attempt - 1))
+
+    def _translate(self, exc: JIRAError, what: str, jql: str | None) -> ConnectorError:
+        status = exc.status_code or 0
+        if status in (401, 403):
+            return AuthError(
+                f"Jira rejected the credentials for {self.url} (HTTP {status}): "
+                "check OKRSYNC_JIRA__EMAIL / OKRSYNC_JIRA__TOKEN"
+            )
+        messages = self._error_messages(exc)
+        if status == 400 and jql is not None:
+            return QueryError(self._scrub(f"Jira refused the JQL {jql!r}: {messages}"))
+        if status == 404:
+            return ConnectorError(
+                self._scrub(f"Jira at {self.url} has no {what} (HTTP 404): {messages}")
+            )
+        return ConnectorError(
+            self._scrub(f"Jira at {self.url} failed on {what} (HTTP {status}): {messages}"),
+            retryable=status >= 500 or status in RETRIED_STATUSES or status == 0,
+        )
+
+    @staticmethod
+    def _error_messages(exc: JIRAError) -> str:
+        response = exc.response
+        if response is not None:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                parts = [str(m) for m in body.get("errorMessages") or []]
+                errors = body.get("errors")
+                if isinstance(errors, dict):
+                    parts.extend(f"{key}: {value}" for key, value in errors.items())
+                if not parts and body.get("message"):
+                    parts.append(str(body["message"]))
+                if parts:
+                    return "; ".join(parts)
+            text = (response.text or "").strip()
+            if text:
+                return text[:300]
+        return (exc.text or "no details").strip()[:300]
+
+    def _scrub(self, message: str) -> str:
+        secret = self._token.get_secret_value()
+        return message.replace(secret, "***") if secret else message
+
+    @staticmethod
+    def _read(body: object, key: str, what: str) -> Any:
+        if not isinstance(body, dict) or key not in body:
+            raise ConnectorError(f"Jira answered {what} without '{key}'", retryable=True)
+        return body[key]
+
+    # -- searching
+
+    def _jql(self, selector: Selector) -> str:
+        if not isinstance(selector, JiraSelector):
+            raise ConnectorError(f"the Jira connector cannot read {selector.source} selectors")
+        return selector.jql
+
+    def _cloud_pages(
+        self, jql: str, fields: list[str], expand: str | None, page_size: int
+    ) -> Iterator[list[JsonObject]]:
+        """search/jql, one page per `nextPageToken` until Jira says it was the last."""
+        client = self._connect()
+        token: str | None = None
+        while True:
+            body = self._call(
+                "search/jql",
+                partial(
+                    client.enhanced_search_issues,
+                    jql,
+                    nextPageToken=token,
+                    maxResults=page_size,
+                    fields=list(fields),
+                    expand=expand,
+                    json_result=True,
+                ),
+                jql,
+            )
+            issues = self._read(body, "issues", "search/jql")
+            yield list(issues)
+            token = body.get("nextPageToken")
+            if not token or body.get("isLast", False):
+                return
+
+    def _server_pages(
+        self, jql: str, fields: list[str], expand: str | None, page_size: int
+    ) -> Iterator[list[JsonObject]]:
+        """search with startAt/maxResults until `total` is reached."""
+        client = self._connect()
+        start = 0
+        while True:
+            body = self._call(
+                "search",
+                partial(
+                    client.search_issues,
+                    jql,
+                    startAt=start,
+                    maxResults=page_size,
+                    fields=list(fields),
+                    expand=expand,
+                    json_result=True,
+                ),
+                jql,
+            )
+            issues = list(self._read(body, "issues", "search"))
+            total = int(self._read(body, "total", "search"))
+            yield issues
+            start += len(issues)
+            if not issues or start >= total:
+                return
+
+    # -- fields
+
+    def _field_list(self) -> list[JsonObject]:
+        with self._lock:
+            if self._fields is None:
+                client = self._connect()
+                self._fields = list(self._call("field", client.fields))
+            return self._fields
+
+    def _story_point_field_ids(self) -> list[str]:
+        """Story points live in a different custom field on every site: find them by name."""
+        wanted = self._story_points_override
+        fields = self._field_list()
+        if wanted:
+            for field in fields:
+                if wanted in (field.get("id"), field.get("key")) or (
+                    str(field.get("name", "")).lower() == wanted.lower()
+                ):
+                    return [str(field["id"])]
+            return [wanted]
+        return [
+            str(field["id"])
+            for field in fields
+            if str(field.get("name", "")).lower() in STORY_POINT_FIELD_NAMES
+        ]
+
+    def _extra_field_ids(self, needs: frozenset[str]) -> dict[str, str]:
+        """Other fields a metric names (e.g. "Business Value"), by field name or id."""
+        candidates = {name for name in needs if name not in (NEEDS_STARTED, NEEDS_STORY_POINTS)}
+        if not candidates:
+            return {}
+        by_name = {str(f.get("name", "")).lower(): str(f["id"]) for f in self._field_list()}
+        ids = {str(f["id"]) for f in self._field_list()}
+        found: dict[str, str] = {}
+        for name in sorted(candidates):
+            field_id = name if name in ids else by_name.get(name.lower())
+            if field_id is not None and field_id not in BASE_FIELDS:
+                found[name] = field_id
+            elif field_id is None:
+                log.debug("jira: %r is not a Jira field; left to the metrics", name)
+        return found
+
+    def _load_status_categories(self) -> None:
+        """Status id -> category key, to tell which changelog moves started the work."""
+        with self._lock:
+            if self._status_categories is not None:
+                return
+            client = self._connect()
+            statuses = self._call("status", client.statuses)
+            self._status_categories = {
+                str(status.raw["id"]): str(status.raw["statusCategory"]["key"])
+                for status in statuses
+            }
+
+    # -- mapping
+
+    def _work_item(
+        self,
+        raw: JsonObject,
+        points_ids: list[str],
+        extra_ids: dict[str, str],
+        wants_start: bool,
+    ) -> WorkItem:
+        try:
+            fields: JsonObject = raw["fields"]
+            key = str(raw["key"])
+            status = fields.get("status") or {}
+            category = (status.get("statusCategory") or {}).get("key", "new")
+            created = parse_jira_datetime(fields.get("created"))
+            updated = parse_jira_datetime(fields.get("updated")) or created
+            if created is None or updated is None:
+                raise KeyError("created")
+            assignee = fields.get("assignee") or {}
+            story_points = None
+            for field_id in points_ids:
+                value = fields.get(field_id)
+                if value is not None:
+                    story_points = float(value)
+                    break
+            return WorkItem(
+                source="jira",
+                key=key,
+                url=f"{self.url}/browse/{key}",
+                kind="issue",
+                title=str(fields.get("summary") or ""),
+                status=str(status.get("name") or ""),
+                status_category=CATEGORY_BY_KEY.get(category, "todo"),
+                created_at=created,
+                updated_at=updated,
+                resolved_at=parse_jira_datetime(fields.get("resolutiondate")),
+                started_at=self._started_at(raw) if wants_start else None,
+                labels=tuple(fields.get("labels") or ()),
+                assignee=assignee.get("displayName") or assignee.get("name"),
+                story_points=story_points,
+                priority=(fields.get("priority") or {}).get("name"),
+                issue_type=(fields.get("issuetype") or {}).get("name"),
+                container=(fields.get("project") or {}).get("key"),
+                extra={name: _plain(fields.get(field_id)) for name, field_id in extra_ids.items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConnectorError(
+                f"Jira at {self.url} returned an issue this connector cannot read ({exc!r})",
+                retryable=True,
+            ) from None
+
+    def _started_at(self, raw: JsonObject) -> datetime | None:
+        """First move into an in-progress status; pages the changelog if Jira cut it short."""
+        changelog = raw.get("changelog") or {}
+        histories: list[JsonObject] = list(changelog.get("histories") or [])
+        total = int(changelog.get("total", len(histories)))
+        if total > len(histories):
+            histories = self._full_changelog(str(raw["key"]))
+        categories = self._status_categories or {}
+        moves = []
+        for history in histories:
+            for item in history.get("items") or []:
+                if item.get("field") != "status":
+                    continue
+                category = categories.get(str(item.get("to")))
+                if category is None:  # unknown id: fall back on the usual name
+                    category = "indeterminate" if item.get("toString") == "In Progress" else ""
+                if category == "indeterminate":
+                    moves.append(parse_jira_datetime(history.get("created")))
+        started = [moment for moment in moves if moment is not None]
+        return min(started) if started else None
+
+    def _full_changelog(self, key: str) -> list[JsonObject]:
+        client = self._connect()
+        values: list[JsonObject] = []
+        while True:
+            page = self._call(
+                "issue changelog",
+                partial(
+                    client._get_json,
+                    f"issue/{key}/changelog",
+                    params={"startAt": len(values), "maxResults": CHANGELOG_PAGE},
+                ),
+            )
+            batch = list(self._read(page, "values", "issue changelog"))
+            values.extend(batch)
+            if not batch or page.get("isLast", True) or len(values) >= int(page.get("total", 0)):
+                return values
+
+
+def _plain(value: object) -> object:
+    """A custom field's JSON as a plain value: options by value, users by name."""
+    if isinstance(value, dict):
+        for key in ("value", "displayName", "name"):
+            if key in value:
+                return value[key]
+    if isinstance(value, list):
+        return [_plain(element) for element in value]
+    return value

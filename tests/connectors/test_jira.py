@@ -1,0 +1,294 @@
+"""JiraConnector through the real `jira` library against the sandbox, Cloud and Server/DC."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from connectors.base import AuthError, ConnectorError, JiraSelector, QueryError
+from connectors.jira import JiraConnector
+from sandbox.jira_api import JiraApp, make_jira_app
+from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
+from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
+from tests.conftest import ANCHOR
+
+CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
+IN_PROGRESS_STATUSES = {"In Progress", "In Review", "Blocked"}
+
+
+@pytest.fixture(params=["cloud", "server"])
+def box(request: pytest.FixtureRequest) -> Sandbox:
+    name = "sandbox" if request.param == "cloud" else "sandbox_server"
+    sandbox: Sandbox = request.getfixturevalue(name)
+    return sandbox
+
+
+def connector(box: Sandbox, **overrides: Any) -> JiraConnector:
+    settings: dict[str, Any] = {
+        "email": SANDBOX_JIRA_EMAIL,
+        "token": SecretStr(SANDBOX_JIRA_TOKEN),
+        "timeout": (2.0, 10.0),
+    }
+    settings.update(overrides)
+    return JiraConnector(box.jira_url, **settings)
+
+
+def first_start(issue: JiraIssue) -> datetime | None:
+    """First move into an in-progress status, read straight from the generated changelog."""
+    moves = [
+        entry.at
+        for entry in issue.changelog
+        for item in entry.items
+        if item.field == "status" and item.to_string in IN_PROGRESS_STATUSES
+    ]
+    return min(moves) if moves else None
+
+
+@pytest.mark.parametrize(
+    "jql",
+    [
+        "project = APP AND priority = Highest AND statusCategory != Done",
+        "type = Story",
+        "project in (APP, WEB, OPS, MOB)",
+    ],
+)
+def test_count_matches_the_data(box: Sandbox, jql: str) -> None:
+    engine_free = {
+        "project = APP AND priority = Highest AND statusCategory != Done": lambda i: (
+            i.project == "APP" and i.priority == "Highest" and i.status_category != "done"
+        ),
+        "type = Story": lambda i: i.issue_type == "Story",
+        "project in (APP, WEB, OPS, MOB)": lambda i: True,
+    }[jql]
+    expected = sum(1 for issue in box.jira_data.issues if engine_free(issue))
+    jira = connector(box)
+    assert jira.count(JiraSelector(jql)) == expected
+
+
+def test_cloud_count_is_one_id_page_and_approximate_only_on_request(sandbox: Sandbox) -> None:
+    jira = connector(sandbox, flavour="cloud")
+    jira.count(JiraSelector("project = WEB"))  # warms up the field list the library loads
+    before = jira.requests_made
+    assert jira.count(JiraSelector("project in (APP, WEB, OPS, MOB)")) == len(
+        sandbox.jira_data.issues
+    )
+    assert jira.requests_made - before == 1  # 3,000 ids fit in one 5,000-id page
+    expected = sum(1 for i in sandbox.jira_data.issues if i.project == "OPS")
+    assert jira.count(JiraSelector("project = OPS", approximate_count=True)) == expected
+
+
+def test_server_count_is_one_request(sandbox_server: Sandbox) -> None:
+    jira = connector(sandbox_server, email=None, flavour="server")  # personal access token
+    jira.count(JiraSelector("project = WEB"))
+    before = jira.requests_made
+    expected = sum(1 for i in sandbox_server.jira_data.issues if i.issue_type == "Bug")
+    assert jira.count(JiraSelector("type = Bug")) == expected
+    assert jira.requests_made - before == 1
+
+
+@pytest.fixture(scope="module")
+def big_cloud() -> Iterator[tuple[str, JiraDataset, JiraApp]]:
+    """A larger Cloud site than the shared sandbox, so that an exact count needs 3 pages."""
+    data = build_jira_dataset(seed=11, anchor=ANCHOR, n_issues=12_000, n_projects=6)
+    app = make_jira_app(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", data, app
+    server.shutdown()
+    server.server_close()
+
+
+def test_exact_cloud_count_pages_through_ids(big_cloud: tuple[str, JiraDataset, JiraApp]) -> None:
+    url, data, app = big_cloud
+    jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+    expected = sum(1 for i in data.issues if i.project != "OPS")
+    assert expected > 10_000
+    app.reset_counts()
+    assert jira.count(JiraSelector("project != OPS")) == expected
+    assert app.requests["search/jql"] == 3  # 5,000 + 5,000 + the rest
+    assert "search/approximate-count" not in app.requests
+
+
+def test_items_with_story_points_and_fields(box: Sandbox) -> None:
+    data = box.jira_data
+    expected = {
+        i.key: i for i in data.issues if i.project in ("APP", "MOB") and i.issue_type == "Story"
+    }
+    jira = connector(box)
+    items = jira.items(
+        JiraSelector("project in (APP, MOB) AND type = Story"),
+        frozenset({"story_points", "Business Value"}),
+    )
+    assert len(items) > 100  # several pages on both flavours
+    assert {item.key for item in items} == set(expected)
+    for item in items:
+        issue = expected[item.key]
+        assert item.story_points == issue.story_points
+        assert item.status == issue.status
+        assert item.status_category == CATEGORY[issue.status_category]
+        assert item.created_at == issue.created and item.updated_at == issue.updated
+        assert item.resolved_at == issue.resolutiondate
+        assert item.labels == issue.labels
+        assert item.priority == issue.priority and item.issue_type == "Story"
+        assert item.container == issue.project
+        assert item.url == f"{box.jira_url}/browse/{issue.key}"
+        assert item.extra == {"Business Value": issue.custom_fields.get("customfield_10050")}
+        assert item.started_at is None  # not asked for
+    assigned = [i for i in items if expected[i.key].assignee is not None]
+    names = {u.account_id: u.display_name for u in data.users}
+    assert all(i.assignee == names[expected[i.key].assignee or ""] for i in assigned)
+    # MOB is team-managed: its points come from "Story point estimate"
+    assert any(i.story_points is not None for i in items if i.container == "MOB")
+
+
+def test_story_points_field_can_be_overridden(sandbox: Sandbox) -> None:
+    jira = connector(sandbox, story_points_field="Story Points")
+    items = jira.items(JiraSelector("project = MOB AND type = Story"), frozenset({"story_points"}))
+    assert items and all(item.story_points is None for item in items)
+
+
+def test_started_at_from_the_changelog(box: Sandbox) -> None:
+    data = box.jira_data
+    long_ones = [i for i in data.issues if len(i.changelog) > 100]
+    assert long_ones, "the data set should have issues with more than 100 histories"
+    sample = [*long_ones, *[i for i in data.issues if i.project == "OPS"][:150]]
+    jql = "key in ({})".format(", ".join(issue.key for issue in sample))
+    items = connector(box).items(JiraSelector(jql), frozenset({"started_at"}))
+    by_key = {item.key: item for item in items}
+    assert set(by_key) == {issue.key for issue in sample}
+    for issue in sample:
+        assert by_key[issue.key].started_at == first_start(issue), issue.key
+    assert any(first_start(i) is not None for i in sample)
+
+
+def test_bad_jql_is_a_query_error(box: Sandbox) -> None:
+    jira = connector(box)
+    with pytest.raises(QueryError) as caught:
+        jira.count(JiraSelector("project = NOPE"))
+    assert "The value 'NOPE' does not exist for the field 'project'." in str(caught.value)
+    assert not caught.value.retryable
+    with pytest.raises(QueryError):
+        jira.items(JiraSelector("project = APP AND"), frozenset())
+
+
+def test_bad_token_is_an_auth_error_without_the_token(box: Sandbox) -> None:
+    secret = "s3cr3t-token-that-must-not-leak"
+    jira = connector(box, token=SecretStr(secret))
+    with pytest.raises(AuthError) as caught:
+        jira.count(JiraSelector("project = APP"))
+    message = str(caught.value)
+    assert secret not in message and "Authorization" not in message
+    assert "HTTP 401" in message and "OKRSYNC_JIRA__TOKEN" in message
+    assert caught.value.__cause__ is None  # the library error (with headers) is not chained
+    assert secret not in repr(jira)
+
+
+def test_unreachable_port_fails_fast(box: Sandbox) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    jira = JiraConnector(
+        f"http://127.0.0.1:{port}/jira",
+        email=SANDBOX_JIRA_EMAIL,
+        token=SecretStr(SANDBOX_JIRA_TOKEN),
+        timeout=(1.0, 2.0),
+    )
+    started = time.monotonic()
+    with pytest.raises(ConnectorError) as caught:
+        jira.count(JiraSelector("project = APP"))
+    assert time.monotonic() - started < 3
+    assert caught.value.retryable
+    assert not isinstance(caught.value, AuthError | QueryError)
+
+
+def test_check_and_request_counting(box: Sandbox) -> None:
+    jira = connector(box)
+    description = jira.check()
+    assert ("Cloud" if box.options.jira_flavour == "cloud" else "Server") in description
+    assert jira.requests_made == 2  # serverInfo, myself
+
+
+class RateLimitedOnce:
+    """Answers the first search with 429 + Retry-After, then lets the real app answer."""
+
+    def __init__(self, app: JiraApp) -> None:
+        self.app = app
+        self.limited = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if "search" in request.path and self.limited == 0:
+            self.limited += 1
+            response = Response(
+                '{"errorMessages": ["Rate limit exceeded."], "errors": {}}',
+                status=429,
+                headers={"Retry-After": "0"},
+                mimetype="application/json",
+            )
+            return response(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def test_429_is_retried_honouring_retry_after() -> None:
+    data = build_jira_dataset(seed=5, anchor=ANCHOR, n_issues=300)
+    app = make_jira_app(data, flavour="server", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    limited = RateLimitedOnce(app)
+    server = make_server("127.0.0.1", 0, limited, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        jira = JiraConnector(
+            f"http://127.0.0.1:{server.server_port}",
+            email=None,
+            token=SecretStr(SANDBOX_JIRA_TOKEN),
+            flavour="server",
+        )
+        expected = sum(1 for i in data.issues if i.project == "APP")
+        assert jira.count(JiraSelector("project = APP")) == expected
+        assert limited.limited == 1
+        no_retries = JiraConnector(
+            f"http://127.0.0.1:{server.server_port}",
+            email=None,
+            token=SecretStr(SANDBOX_JIRA_TOKEN),
+            flavour="server",
+            max_retries=0,
+        )
+        limited.limited = 0
+        with pytest.raises(ConnectorError) as caught:
+            no_retries.count(JiraSelector("project = APP"))
+        assert caught.value.retryable and "HTTP 429" in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_garbage_answer_is_a_retryable_connector_error() -> None:
+    def proxy_error_page(environ: dict[str, Any], start_response: Any) -> Any:
+        response = Response("<html>502 from the proxy, but with 200</html>", mimetype="text/html")
+        return response(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, proxy_error_page, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        jira = JiraConnector(
+            f"http://127.0.0.1:{server.server_port}",
+            email=SANDBOX_JIRA_EMAIL,
+            token=SecretStr(SANDBOX_JIRA_TOKEN),
+        )
+        with pytest.raises(ConnectorError) as caught:
+            jira.count(JiraSelector("project = APP"))
+        assert caught.value.retryable and "not JSON" in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
