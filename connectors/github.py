@@ -1,0 +1,586 @@
+"""GitHub connector: counts and work items from the search API and repository lists, via PyGithub.
+
+Counts are the search body's `total_count` (PyGithub's `totalCount` reads the last page
+number of the Link header and so stops at 1,000). Items of a search are paged in created
+order; past GitHub's 1,000-result cap the query is narrowed with `created:>=<last seen>`
+and paged again, so every item is reached. Reviews cost one request per pull request and
+are only fetched when a metric asks for `first_review_at`.
+
+Every HTTP request is counted (`requests_made`): each call the requester makes passes the
+authentication hook once, and each retry urllib3 makes passes the retry policy once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
+from types import TracebackType
+from typing import Any, NoReturn, Self, cast
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+from github.GithubException import (
+    BadCredentialsException,
+    RateLimitExceededException,
+    UnknownObjectException,
+)
+from github.GithubObject import NotSet
+from github.Issue import Issue
+from github.PaginatedList import PaginatedList
+from github.PullRequest import PullRequest
+from github.PullRequestReview import PullRequestReview
+from pydantic import SecretStr
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.response import BaseHTTPResponse, HTTPResponse
+
+from connectors.base import (
+    NEEDS_FIRST_REVIEW,
+    AuthError,
+    ConnectorError,
+    DateWindow,
+    GitHubListSelector,
+    GitHubSearchSelector,
+    QueryError,
+    Selector,
+    WorkItem,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC_API_URL = "https://api.github.com"
+SEARCH_CAP = 1000  # GitHub serves at most this many results of one search
+RATE_LIMIT_MAX_WAIT_S = 90.0  # wait for a search window to reset, not for an hourly one
+RETRY_BACKOFF_FACTOR = 0.25
+RETRY_BACKOFF_MAX_S = 4.0
+PUBLIC_REQUEST_INTERVAL_S = 0.25  # PyGithub's courtesy pause, kept for api.github.com
+TOKEN_HINT = "check OKRSYNC_GITHUB__TOKEN"
+
+
+class RequestTally:
+    """A thread-safe count of HTTP requests sent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+class CountingTokenAuth(Auth.Auth):
+    """Token auth (or none) that tallies every request the requester sends."""
+
+    def __init__(self, token: str | None, tally: RequestTally) -> None:
+        self._token = token
+        self._tally = tally
+
+    @property
+    def token_type(self) -> str:
+        return "token"
+
+    @property
+    def token(self) -> str:
+        return self._token or ""
+
+    def authentication(self, headers: dict[str, str]) -> None:
+        self._tally.add()
+        if self._token:
+            headers["Authorization"] = f"token {self._token}"
+
+    def mask_authentication(self, headers: dict[str, str]) -> None:
+        if "Authorization" in headers:
+            headers["Authorization"] = self._masked_token
+
+    @property
+    def _masked_token(self) -> str:
+        return "token (removed)"
+
+
+class CountingRetry(GithubRetry):
+    """PyGithub's retry policy (5xx, rate-limit 403), plus 429, bounded, tallying each retry."""
+
+    def __init__(self, *, tally: RequestTally, **kwargs: Any) -> None:
+        self.tally = tally
+        super().__init__(**kwargs)
+
+    def new(self, **kw: Any) -> CountingRetry:
+        kw["tally"] = self.tally
+        return super().new(**kw)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        github_response = cast("HTTPResponse | None", response)  # GithubRetry's narrower type
+        retry = super().increment(method, url, github_response, error, _pool, _stacktrace)
+        self.tally.add()  # increment returned: one more attempt will be sent
+        return cast(Self, retry)
+
+
+def _window_bounds(window: DateWindow) -> tuple[datetime, datetime]:
+    """The instants [start, end) of an inclusive range of UTC days."""
+    start = datetime.combine(window.start, time(0), tzinfo=UTC)
+    end = datetime.combine(window.end, time(0), tzinfo=UTC) + timedelta(days=1)
+    return start, end
+
+
+def _in_window(moment: datetime | None, window: DateWindow | None) -> bool:
+    if window is None:
+        return True
+    if moment is None:
+        return False
+    start, end = _window_bounds(window)
+    return start <= moment < end
+
+
+def search_query_for(selector: GitHubListSelector) -> str:
+    """The search query that matches what a structured list selector asks for."""
+    parts = [f"repo:{selector.repo}", "is:pr" if selector.kind == "pull_request" else "is:issue"]
+    if selector.state != "all":
+        parts.append(f"is:{selector.state}")
+    if selector.merged is not None:
+        parts.append("is:merged")
+    parts += [f'label:"{label}"' for label in selector.labels]
+    for name in ("created", "closed", "merged"):
+        window: DateWindow | None = getattr(selector, name)
+        if window is not None:
+            parts.append(f"{name}:{window.as_github_range()}")
+    return " ".join(parts)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _repo_of(repository_url: str) -> str:
+    """`.../repos/acme/api` (api.github.com, Enterprise or sandbox) -> `acme/api`."""
+    return repository_url.rsplit("/repos/", 1)[-1].strip("/")
+
+
+class GitHubConnector:
+    """Reads GitHub (public, Enterprise or the sandbox) through PyGithub."""
+
+    source = "github"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        token: SecretStr | None = None,
+        timeout: float = 30.0,
+        per_page: int = 100,
+        max_retries: int = 3,
+        request_interval_s: float | None = None,
+        review_workers: int = 4,
+    ) -> None:
+        """`request_interval_s` None: PyGithub's 0.25 s pause on api.github.com, none elsewhere."""
+        self.base_url = (base_url or PUBLIC_API_URL).rstrip("/")
+        self._token = token.get_secret_value() if token is not None else None
+        self._timeout = timeout
+        self._per_page = max(1, min(per_page, 100))
+        self._max_retries = max_retries
+        self._review_workers = max(1, review_workers)
+        self._tally = RequestTally()
+        if request_interval_s is None and self.base_url == PUBLIC_API_URL:
+            request_interval_s = PUBLIC_REQUEST_INTERVAL_S
+        retry = CountingRetry(
+            tally=self._tally,
+            total=max_retries,
+            backoff_factor=RETRY_BACKOFF_FACTOR,
+            backoff_max=RETRY_BACKOFF_MAX_S,
+            status_forcelist=[429, *range(500, 600)],
+            max_rate_limit_wait=RATE_LIMIT_MAX_WAIT_S,
+        )
+        self._github = Github(
+            auth=CountingTokenAuth(self._token, self._tally),
+            base_url=self.base_url,
+            timeout=max(1, math.ceil(timeout)),
+            per_page=self._per_page,
+            retry=retry,
+            seconds_between_requests=request_interval_s or None,
+            lazy=True,
+        )
+
+    # ------------------------------------------------------------ Connector protocol
+
+    @property
+    def requests_made(self) -> int:
+        return self._tally.count
+
+    def close(self) -> None:
+        self._github.close()
+
+    def check(self) -> str:
+        with self._errors("the API"):
+            if self._token:
+                _, user = self._github.requester.requestJsonAndCheck("GET", "/user")
+                return f"GitHub at {self.base_url} as {user['login']}"
+            _, limits = self._github.requester.requestJsonAndCheck("GET", "/rate_limit")
+            core = limits["resources"]["core"]
+            return f"GitHub at {self.base_url} (anonymous, {core['remaining']} requests left)"
+
+    def count(self, selector: Selector) -> int:
+        if isinstance(selector, GitHubSearchSelector):
+            return self._search_total(selector.query)
+        if isinstance(selector, GitHubListSelector):
+            self._validate(selector)
+            return self._search_total(search_query_for(selector))
+        raise QueryError(f"the GitHub connector cannot read {selector.source} selectors")
+
+    def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
+        if isinstance(selector, GitHubSearchSelector):
+            found = self._search_items(selector.query)
+        elif isinstance(selector, GitHubListSelector):
+            self._validate(selector)
+            with self._errors(f"repository {selector.repo}"):
+                if selector.kind == "pull_request":
+                    found = self._listed_pulls(selector)
+                else:
+                    found = self._listed_issues(selector)
+        else:
+            raise QueryError(f"the GitHub connector cannot read {selector.source} selectors")
+        if NEEDS_FIRST_REVIEW in needs:
+            self._add_reviews([item for item in found if item.kind == "pull_request"])
+        return found
+
+    # ------------------------------------------------------------ search
+
+    def _search_total(self, query: str) -> int:
+        with self._errors("the search", query=query):
+            _, body = self._github.requester.requestJsonAndCheck(
+                "GET", "/search/issues", parameters={"q": query, "per_page": 1}
+            )
+            total = body["total_count"]
+            if body.get("incomplete_results"):
+                raise ConnectorError(
+                    f"GitHub timed out on the search {query!r} and counted only part of it",
+                    retryable=True,
+                )
+            return int(total)
+
+    def _search_items(self, query: str) -> list[WorkItem]:
+        """All items of a search, past the 1,000 cap by restarting from the last created time."""
+        found: dict[str, WorkItem] = {}
+        lower: datetime | None = None
+        while True:
+            narrowed = query if lower is None else f"{query} created:>={_iso(lower)}"
+            total, batch = self._search_round(narrowed)
+            for item in batch:
+                found[item.key] = item
+            if total <= len(batch) or not batch:
+                break
+            newest = batch[-1].created_at
+            if lower is not None and newest <= lower:
+                raise ConnectorError(
+                    f"more than {SEARCH_CAP} items of {query!r} share one creation time; "
+                    "GitHub's search cannot reach them all",
+                )
+            log.debug("search %r: %d items, continuing from %s", query, total, _iso(newest))
+            lower = newest
+        return sorted(found.values(), key=lambda item: (item.created_at, item.key))
+
+    def _search_round(self, query: str) -> tuple[int, list[WorkItem]]:
+        """One query's reachable results (<= 1,000), oldest first, and its true total."""
+        with self._errors("the search", query=query):
+            results = self._github.search_issues(query, sort="created", order="asc")
+            page = results.get_page(0)
+            total = results.totalCount  # the body's total_count once a page is read
+            if results.incomplete_results:
+                raise ConnectorError(
+                    f"GitHub timed out on the search {query!r} and returned only part of it",
+                    retryable=True,
+                )
+            batch = [self._from_issue(issue) for issue in page]
+            reachable = min(total, SEARCH_CAP)
+            number = 1
+            while page and len(batch) < reachable:
+                page = results.get_page(number)
+                batch += [self._from_issue(issue) for issue in page]
+                number += 1
+            return total, batch
+
+    # ------------------------------------------------------------ repository lists
+
+    def _validate(self, selector: GitHubListSelector) -> None:
+        if selector.kind != "pull_request" and selector.merged is not None:
+            raise QueryError(f"{selector.describe()}: a merged window needs pull requests")
+        if selector.repo.count("/") != 1:
+            raise QueryError(f"{selector.repo!r} is not an owner/name repository")
+
+    def _listed_pulls(self, selector: GitHubListSelector) -> list[WorkItem]:
+        """Pull requests of one repository, newest first, stopping once the windows are passed."""
+        resolved = selector.closed or selector.merged
+        if resolved is not None and selector.state == "open":
+            return []
+        state = "closed" if resolved is not None else selector.state
+        sort, horizon = self._list_order(selector)
+        wanted = {label.lower() for label in selector.labels}
+        repo = self._github.get_repo(selector.repo)
+        found: list[WorkItem] = []
+        for pull in repo.get_pulls(state=state, sort=sort, direction="desc"):
+            moment = pull.created_at if sort == "created" else (pull.updated_at or pull.created_at)
+            if horizon is not None and moment < horizon:
+                break
+            labels = {label.name.lower() for label in pull.labels}
+            if not wanted <= labels:
+                continue
+            if not (
+                _in_window(pull.created_at, selector.created)
+                and _in_window(pull.closed_at, selector.closed)
+                and _in_window(pull.merged_at, selector.merged)
+            ):
+                continue
+            found.append(self._from_pull(pull, selector.repo))
+        return found
+
+    def _listed_issues(self, selector: GitHubListSelector) -> list[WorkItem]:
+        if selector.closed is not None and selector.state == "open":
+            return []
+        state = "closed" if selector.closed is not None else selector.state
+        sort, horizon = self._list_order(selector)
+        repo = self._github.get_repo(selector.repo)
+        listing = repo.get_issues(
+            state=state,
+            labels=list(selector.labels),
+            sort=sort,
+            direction="desc",
+            since=horizon if sort == "updated" and horizon is not None else NotSet,
+        )
+        found: list[WorkItem] = []
+        for issue in listing:
+            moment = issue.created_at if sort == "created" else issue.updated_at
+            if horizon is not None and moment < horizon:
+                break
+            if issue.pull_request is not None:
+                continue  # the issues list includes pull requests
+            if _in_window(issue.created_at, selector.created) and _in_window(
+                issue.closed_at, selector.closed
+            ):
+                found.append(self._from_issue(issue, selector.repo))
+        return found
+
+    @staticmethod
+    def _list_order(selector: GitHubListSelector) -> tuple[str, datetime | None]:
+        """Sort newest first by the field that lets the listing stop early, and where to stop.
+
+        A created window stops at its start in created order; a closed or merged window
+        stops at its start in updated order (closing or merging updates an item).
+        """
+        if selector.created is not None:
+            return "created", _window_bounds(selector.created)[0]
+        windows = [w for w in (selector.closed, selector.merged) if w is not None]
+        if windows:
+            return "updated", min(_window_bounds(w)[0] for w in windows)
+        return "created", None
+
+    # ------------------------------------------------------------ reviews
+
+    def _add_reviews(self, pulls: list[WorkItem]) -> None:
+        """Fill first_review_at and extra["approved"]: one reviews request per pull request."""
+        if not pulls:
+            return
+        with ThreadPoolExecutor(self._review_workers, thread_name_prefix="gh-reviews") as pool:
+            for item, reviews in zip(pulls, pool.map(self._reviews_of, pulls), strict=True):
+                submitted = [
+                    r.submitted_at
+                    for r in reviews
+                    if r.state != "PENDING" and r.submitted_at is not None
+                ]
+                item.first_review_at = min(submitted, default=None)
+                item.extra["approved"] = any(
+                    r.state == "APPROVED"
+                    and r.submitted_at is not None
+                    and (item.merged_at is None or r.submitted_at <= item.merged_at)
+                    for r in reviews
+                )
+
+    def _reviews_of(self, item: WorkItem) -> list[PullRequestReview]:
+        repo, _, number = item.key.partition("#")
+        with self._errors(f"repository {repo}"):
+            listing = PaginatedList(
+                PullRequestReview,
+                self._github.requester,
+                f"/repos/{repo}/pulls/{number}/reviews",
+                None,
+            )
+            return list(listing)
+
+    # ------------------------------------------------------------ conversion
+
+    def _from_issue(self, issue: Issue, repo: str | None = None) -> WorkItem:
+        """A work item from an issue or search result (pull requests carry `pull_request`)."""
+        full_name = repo or _repo_of(issue.repository_url)
+        pull = issue.pull_request
+        merged_at = pull.merged_at if pull is not None else None
+        status = "merged" if merged_at is not None else issue.state
+        assignees = issue.assignees
+        return WorkItem(
+            source=self.source,
+            key=f"{full_name}#{issue.number}",
+            url=issue.html_url,
+            kind="pull_request" if pull is not None else "issue",
+            title=issue.title,
+            status=status,
+            status_category="todo" if issue.state == "open" else "done",
+            created_at=issue.created_at,
+            updated_at=issue.updated_at,
+            resolved_at=merged_at or issue.closed_at,
+            merged_at=merged_at,
+            started_at=issue.created_at if pull is not None else None,
+            labels=tuple(label.name for label in issue.labels),
+            assignee=assignees[0].login if assignees else None,
+            container=full_name,
+            extra={"author": issue.user.login if issue.user else None},
+        )
+
+    def _from_pull(self, pull: PullRequest, repo: str) -> WorkItem:
+        status = "merged" if pull.merged_at is not None else pull.state
+        assignees = pull.assignees
+        return WorkItem(
+            source=self.source,
+            key=f"{repo}#{pull.number}",
+            url=pull.html_url,
+            kind="pull_request",
+            title=pull.title,
+            status=status,
+            status_category="todo" if pull.state == "open" else "done",
+            created_at=pull.created_at,
+            updated_at=pull.updated_at or pull.created_at,
+            resolved_at=pull.merged_at or pull.closed_at,
+            merged_at=pull.merged_at,
+            started_at=pull.created_at,
+            labels=tuple(label.name for label in pull.labels),
+            assignee=assignees[0].login if assignees else None,
+            container=repo,
+            extra={
+                "author": pull.user.login if pull.user else None,
+                "draft": pull.draft,
+                "base": pull.base.ref,
+            },
+        )
+
+    # ------------------------------------------------------------ errors
+
+    @contextmanager
+    def _errors(self, subject: str, *, query: str | None = None) -> Iterator[None]:
+        """Turn PyGithub / requests failures into ConnectorErrors a person can act on."""
+        try:
+            yield
+        except ConnectorError:
+            raise
+        except GithubException as error:
+            self._raise_for_status(error, subject, query)
+        except requests.exceptions.Timeout:
+            self._fail(
+                f"GitHub at {self.base_url} did not answer within {self._timeout:g} s",
+                retryable=True,
+            )
+        except requests.exceptions.RetryError:
+            self._fail(
+                f"GitHub at {self.base_url} kept failing with server errors "
+                f"after {self._max_retries} retries",
+                retryable=True,
+            )
+        except requests.exceptions.ConnectionError as error:
+            if _timed_out(error):
+                self._fail(
+                    f"GitHub at {self.base_url} did not answer within {self._timeout:g} s",
+                    retryable=True,
+                )
+            self._fail(
+                f"cannot reach GitHub at {self.base_url} ({_reason(error)})",
+                retryable=True,
+            )
+        except requests.exceptions.RequestException as error:
+            self._fail(f"request to GitHub at {self.base_url} failed ({_reason(error)})", True)
+        except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as error:
+            log.debug("unexpected answer from GitHub", exc_info=True)
+            self._fail(
+                f"GitHub at {self.base_url} answered with something that is not the GitHub API "
+                f"({type(error).__name__})",
+                retryable=True,
+            )
+
+    def _raise_for_status(
+        self, error: GithubException, subject: str, query: str | None
+    ) -> NoReturn:
+        status = error.status
+        data = error.data if isinstance(error.data, dict) else {}
+        message = str(data.get("message") or error.message or "")
+        if isinstance(error, BadCredentialsException) or status == 401:
+            raise AuthError(
+                self._scrub(
+                    f"GitHub rejected the token for {self.base_url} (HTTP 401): {TOKEN_HINT}"
+                )
+            )
+        if isinstance(error, RateLimitExceededException) or status == 429:
+            self._fail(
+                f"GitHub's rate limit at {self.base_url} is used up (HTTP {status}): {message}",
+                retryable=True,
+            )
+        if status == 403:
+            raise AuthError(
+                self._scrub(
+                    f"GitHub refused access to {subject} at {self.base_url} (HTTP 403): "
+                    f"{message}; {TOKEN_HINT} and its scopes"
+                )
+            )
+        if isinstance(error, UnknownObjectException) or status == 404:
+            self._fail(
+                f"GitHub has no {subject} at {self.base_url} (HTTP 404): check the name and "
+                "that the token can see it"
+            )
+        if status == 422:
+            details = [
+                str(e.get("message") or f"{e.get('field')} {e.get('code')}")
+                for e in data.get("errors", [])
+                if isinstance(e, dict)
+            ]
+            text = "; ".join([message, *details]) if details else message
+            what = f"the search {query!r}" if query is not None else subject
+            raise QueryError(self._scrub(f"GitHub refused {what} (HTTP 422): {text}"))
+        self._fail(
+            f"GitHub at {self.base_url} answered HTTP {status} for {subject}: {message}",
+            retryable=status is not None and status >= 500,
+        )
+
+    def _fail(self, message: str, retryable: bool = False) -> NoReturn:
+        raise ConnectorError(self._scrub(message), retryable=retryable)
+
+    def _scrub(self, message: str) -> str:
+        if self._token and len(self._token) >= 8:  # shorter strings are not real tokens
+            message = message.replace(self._token, "***")
+        return message
+
+
+def _timed_out(error: requests.exceptions.ConnectionError) -> bool:
+    """Read timeouts under a retry policy arrive as a ConnectionError around MaxRetryError."""
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, Urllib3Timeout)
+
+
+def _reason(error: Exception) -> str:
+    """The innermost readable cause of a requests error (e.g. `[Errno 111] Connection refused`)."""
+    text = str(error)
+    match = re.search(r"\[Errno -?\d+\][^')\"]*", text)
+    if match:
+        return match.group(0).strip()
+    return type(error).__name__

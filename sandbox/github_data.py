@@ -1,0 +1,454 @@
+"""A generated GitHub organisation (repos, users, issues, pull requests, reviews) for the sandbox.
+
+The data is deterministic for a seed and an anchor ("now"), spread over the year before the
+anchor, and shaped so that the metrics okr-sync computes have something real to bite on:
+lead times from minutes to weeks, merged pull requests without approval, bots, drafts,
+labels with spaces, and more than 1,000 merged pull requests in acme/api so that GitHub's
+1,000-result search cap matters.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+ORG = "acme"
+
+# Repository names in the order they are used; `n_repos` takes a prefix of this list.
+REPO_NAMES = (
+    "api",
+    "web",
+    "mobile",
+    "infra",
+    "billing",
+    "auth",
+    "search",
+    "payments",
+    "analytics",
+    "notifications",
+    "docs-site",
+    "cli",
+    "sdk-python",
+    "sdk-js",
+    "gateway",
+    "scheduler",
+    "ledger",
+    "design-system",
+    "data-pipeline",
+    "observability",
+    "ml-platform",
+    "admin",
+    "integrations",
+    "reports",
+)
+
+# Share of the pull requests each repository gets (acme/api is the busy one).
+_REPO_WEIGHTS = (14.0, 4.0, 3.0, 3.0)
+_OTHER_REPO_WEIGHT = 2.5
+
+HUMANS = (
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "oscar",
+    "peggy",
+    "trent",
+    "victor",
+    "walter",
+)
+BOTS = ("dependabot[bot]", "renovate[bot]", "github-actions[bot]")
+VIEWER = "okr-sync-demo"  # the login the sandbox token belongs to
+
+PR_LABELS = ("bug", "enhancement", "performance", "security", "docs", "customer", "tech debt")
+ISSUE_LABELS = (
+    "bug",
+    "enhancement",
+    "customer",
+    "security",
+    "performance",
+    "docs",
+    "question",
+    "good first issue",
+)
+BASE_BRANCHES = ("main", "main", "main", "main", "main", "main", "develop", "release/2026.10")
+
+_PR_VERBS = ("Add", "Fix", "Refactor", "Speed up", "Remove", "Document", "Harden", "Migrate")
+_ISSUE_PREFIXES = ("Crash when", "Slow", "Wrong total in", "Support", "Cannot open", "Improve")
+_NOUNS = (
+    "login flow",
+    "invoice export",
+    "search index",
+    "rate limiter",
+    "checkout page",
+    "webhook retries",
+    "user settings",
+    "audit log",
+    "CSV import",
+    "dashboard charts",
+    "push notifications",
+    "deploy pipeline",
+    "cache layer",
+    "session handling",
+    "billing report",
+    "API pagination",
+)
+_DEP_PACKAGES = ("requests", "lodash", "react", "django", "urllib3", "axios", "pydantic", "webpack")
+
+ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED"]
+ItemState = Literal["open", "closed"]
+
+
+@dataclass(frozen=True)
+class GitHubUser:
+    login: str
+    id: int
+    type: Literal["User", "Bot"]
+
+
+@dataclass(frozen=True)
+class GitHubRepo:
+    owner: str
+    name: str
+    id: int
+    created_at: datetime
+    description: str
+    default_branch: str = "main"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class GitHubReview:
+    id: int
+    user: str
+    state: ReviewState
+    submitted_at: datetime
+
+
+@dataclass
+class GitHubIssue:
+    """An issue; also the base of a pull request (GitHub numbers both in one sequence)."""
+
+    repo: str  # owner/name
+    number: int
+    id: int
+    title: str
+    user: str
+    state: ItemState
+    labels: tuple[str, ...]
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    comments: int
+
+    @property
+    def is_pull_request(self) -> bool:
+        return False
+
+    @property
+    def key(self) -> str:
+        return f"{self.repo}#{self.number}"
+
+
+@dataclass
+class GitHubPull(GitHubIssue):
+    """A pull request: an issue with a merge state, a branch, a size and reviews."""
+
+    merged_at: datetime | None = None
+    draft: bool = False
+    base: str = "main"
+    head: str = "feature"
+    additions: int = 0
+    deletions: int = 0
+    changed_files: int = 0
+    reviews: tuple[GitHubReview, ...] = ()
+
+    @property
+    def is_pull_request(self) -> bool:
+        return True
+
+
+@dataclass
+class GitHubDataset:
+    """Everything the sandbox serves; items are kept sorted by (repo, number)."""
+
+    org: str
+    anchor: datetime
+    viewer: str
+    users: dict[str, GitHubUser]
+    repos: dict[str, GitHubRepo]  # by full name
+    issues: list[GitHubIssue]  # issues only
+    pulls: list[GitHubPull]
+    _by_key: dict[tuple[str, int], GitHubIssue] = field(default_factory=dict, repr=False)
+    _by_repo: dict[str, list[GitHubIssue]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for item in [*self.issues, *self.pulls]:
+            self._by_key[(item.repo, item.number)] = item
+        for full_name in self.repos:
+            self._by_repo[full_name] = []
+        for item in sorted(self._by_key.values(), key=lambda i: (i.repo, i.number)):
+            self._by_repo[item.repo].append(item)
+
+    @property
+    def all_items(self) -> list[GitHubIssue]:
+        """Issues and pull requests of every repository, by repository and number."""
+        return [item for items in self._by_repo.values() for item in items]
+
+    def items_of(self, full_name: str) -> list[GitHubIssue]:
+        return self._by_repo.get(full_name, [])
+
+    def item(self, full_name: str, number: int) -> GitHubIssue | None:
+        return self._by_key.get((full_name, number))
+
+    def repo_by_id(self, repo_id: int) -> GitHubRepo | None:
+        return next((r for r in self.repos.values() if r.id == repo_id), None)
+
+
+def build_github_dataset(
+    *,
+    seed: int,
+    anchor: datetime,
+    n_repos: int = 4,
+    n_pulls: int = 2400,
+    n_issues: int = 1200,
+) -> GitHubDataset:
+    """Generate the organisation; the same seed and anchor always give the same data."""
+    if anchor.tzinfo is None:
+        raise ValueError("anchor must be timezone-aware")
+    if not 1 <= n_repos <= len(REPO_NAMES):
+        raise ValueError(f"n_repos must be between 1 and {len(REPO_NAMES)}")
+    anchor = anchor.astimezone(UTC).replace(microsecond=0)
+    return _DatasetBuilder(random.Random(seed), anchor).build(n_repos, n_pulls, n_issues)
+
+
+class _DatasetBuilder:
+    """Holds the random source and the id counters while one data set is generated."""
+
+    def __init__(self, rng: random.Random, anchor: datetime) -> None:
+        self.rng = rng
+        self.anchor = anchor
+        self.start = anchor - timedelta(days=365)
+        self.next_item_id = 1_000_000
+        self.next_review_id = 5_000_000
+
+    def build(self, n_repos: int, n_pulls: int, n_issues: int) -> GitHubDataset:
+        users = {login: GitHubUser(login, 1000 + i, "User") for i, login in enumerate(HUMANS)}
+        users.update({b: GitHubUser(b, 49_000_000 + i, "Bot") for i, b in enumerate(BOTS)})
+        users[VIEWER] = GitHubUser(VIEWER, 999, "User")
+        repos: dict[str, GitHubRepo] = {}
+        for i, name in enumerate(REPO_NAMES[:n_repos]):
+            repo = GitHubRepo(
+                owner=ORG,
+                name=name,
+                id=700_000 + i,
+                created_at=self.start - timedelta(days=400 + 30 * i),
+                description=f"The {name} service of Acme",
+            )
+            repos[repo.full_name] = repo
+        weights = [
+            _REPO_WEIGHTS[i] if i < len(_REPO_WEIGHTS) else _OTHER_REPO_WEIGHT
+            for i in range(n_repos)
+        ]
+        pulls_per_repo = _split(n_pulls, weights)
+        issues_per_repo = _split(n_issues, [1.0 + w / 4 for w in weights])
+        all_pulls: list[GitHubPull] = []
+        all_issues: list[GitHubIssue] = []
+        for repo, n_repo_pulls, n_repo_issues in zip(
+            repos.values(), pulls_per_repo, issues_per_repo, strict=True
+        ):
+            drafts: list[GitHubIssue] = [self.pull(repo.full_name) for _ in range(n_repo_pulls)]
+            drafts += [self.issue(repo.full_name) for _ in range(n_repo_issues)]
+            drafts.sort(key=lambda item: item.created_at)
+            for number, item in enumerate(drafts, start=1):
+                item.number = number
+                item.id = self.next_item_id
+                self.next_item_id += 1
+                if isinstance(item, GitHubPull):
+                    item.head = _branch_name(item, number)
+                    all_pulls.append(item)
+                else:
+                    all_issues.append(item)
+        return GitHubDataset(
+            org=ORG,
+            anchor=self.anchor,
+            viewer=VIEWER,
+            users=users,
+            repos=repos,
+            issues=all_issues,
+            pulls=all_pulls,
+        )
+
+    def created_time(self) -> datetime:
+        """A moment in the year before the anchor, mostly on weekdays in working hours."""
+        rng = self.rng
+        while True:
+            day = self.start + timedelta(days=rng.random() * 365)
+            if day.weekday() < 5 or rng.random() < 0.15:
+                break
+        hour = min(22, max(6, int(rng.gauss(13, 3))))
+        moment = day.replace(
+            hour=hour, minute=rng.randrange(60), second=rng.randrange(60), microsecond=0
+        )
+        if moment >= self.anchor:
+            moment = self.anchor - timedelta(minutes=rng.randrange(1, 600))
+        return max(moment, self.start)
+
+    def pull(self, repo: str) -> GitHubPull:
+        rng = self.rng
+        created = self.created_time()
+        is_bot = rng.random() < 0.12
+        author = rng.choice(BOTS[:2]) if is_bot else rng.choice(HUMANS)
+        if is_bot:
+            package = rng.choice(_DEP_PACKAGES)
+            title = f"Bump {package} from 1.{rng.randrange(30)} to 1.{rng.randrange(30, 60)}"
+            labels: tuple[str, ...] = ("dependencies",)
+            lead = timedelta(hours=min(24 * 20, rng.lognormvariate(math.log(6), 1.2)))
+        else:
+            title = f"{rng.choice(_PR_VERBS)} {rng.choice(_NOUNS)}"
+            labels = tuple(sorted(set(rng.sample(PR_LABELS, rng.choice((0, 1, 1, 1, 2))))))
+            hours = rng.lognormvariate(math.log(20), 1.3)
+            lead = timedelta(hours=min(24 * 45, max(0.2, hours)))
+        end = _whole_seconds(created + lead)
+        outcome = rng.random()
+        merged_at: datetime | None = None
+        closed_at: datetime | None = None
+        if end < self.anchor and outcome < 0.86:
+            merged_at = closed_at = end
+        elif end < self.anchor and outcome < 0.95:
+            closed_at = end
+        state: ItemState = "closed" if closed_at else "open"
+        draft = state == "open" and rng.random() < 0.15
+        reviews = self.reviews(author, created, merged_at or closed_at, is_bot, draft)
+        assignee = None if rng.random() < 0.35 else (author if not is_bot else rng.choice(HUMANS))
+        last_event = max([created, closed_at or created, *(r.submitted_at for r in reviews)])
+        updated = min(self.anchor, last_event + timedelta(minutes=rng.randrange(0, 180)))
+        additions = int(rng.lognormvariate(math.log(80), 1.4)) + 1
+        return GitHubPull(
+            repo=repo,
+            number=0,
+            id=0,
+            title=title,
+            user=author,
+            state=state,
+            labels=labels,
+            assignee=assignee,
+            created_at=created,
+            updated_at=updated,
+            closed_at=closed_at,
+            comments=rng.choice((0, 0, 1, 1, 2, 3, 5, 8)),
+            merged_at=merged_at,
+            draft=draft,
+            base="main" if is_bot else rng.choice(BASE_BRANCHES),
+            additions=additions,
+            deletions=int(additions * rng.random() * 0.8),
+            changed_files=max(1, int(rng.lognormvariate(math.log(4), 0.9))),
+            reviews=reviews,
+        )
+
+    def reviews(
+        self,
+        author: str,
+        created: datetime,
+        ended: datetime | None,
+        is_bot: bool,
+        draft: bool,
+    ) -> tuple[GitHubReview, ...]:
+        """Reviews in time order; about one merged pull request in seven merges unapproved."""
+        rng = self.rng
+        horizon = ended or self.anchor
+        span = (horizon - created).total_seconds()
+        if draft or span <= 60 or rng.random() < (0.2 if is_bot else 0.05):
+            return ()
+        reviewers = [h for h in HUMANS if h != author]
+        plan: list[tuple[str, ReviewState]] = []
+        roll = rng.random()
+        first, second = rng.sample(reviewers, 2)
+        if roll < 0.6:
+            plan = [(first, "APPROVED")]
+        elif roll < 0.8:
+            plan = [(first, "CHANGES_REQUESTED"), (first, "APPROVED")]
+        elif roll < 0.9:
+            plan = [(first, "COMMENTED"), (second, "APPROVED")]
+        elif roll < 0.95:
+            plan = [(first, "COMMENTED")]
+        else:
+            plan = [(first, "CHANGES_REQUESTED")]
+        reviews: list[GitHubReview] = []
+        moment = created
+        for index, (login, state) in enumerate(plan):
+            share = rng.uniform(0.05, 0.6) if index == 0 else rng.uniform(0.1, 0.9)
+            remaining = (horizon - moment).total_seconds()
+            moment = moment + timedelta(seconds=max(30.0, remaining * share))
+            moment = min(moment, horizon - timedelta(seconds=1))
+            reviews.append(GitHubReview(self.review_id(), login, state, _whole_seconds(moment)))
+        if ended is not None and rng.random() < 0.03:
+            late = ended + timedelta(hours=rng.uniform(1, 48))
+            if late < self.anchor:
+                reviews.append(
+                    GitHubReview(self.review_id(), second, "APPROVED", _whole_seconds(late))
+                )
+        return tuple(reviews)
+
+    def review_id(self) -> int:
+        self.next_review_id += 1
+        return self.next_review_id
+
+    def issue(self, repo: str) -> GitHubIssue:
+        rng = self.rng
+        created = self.created_time()
+        labels = tuple(sorted(set(rng.sample(ISSUE_LABELS, rng.choice((0, 1, 1, 2, 2, 3))))))
+        title = f"{rng.choice(_ISSUE_PREFIXES)} {rng.choice(_NOUNS)}"
+        days = rng.lognormvariate(math.log(3), 1.5)
+        end = _whole_seconds(created + timedelta(days=min(200.0, days)))
+        closed_at = end if end < self.anchor and rng.random() < 0.8 else None
+        last = closed_at or created
+        updated = min(self.anchor, last + timedelta(minutes=rng.randrange(0, 2 * 24 * 60)))
+        return GitHubIssue(
+            repo=repo,
+            number=0,
+            id=0,
+            title=title,
+            user=rng.choice(HUMANS),
+            state="closed" if closed_at else "open",
+            labels=labels,
+            assignee=None if rng.random() < 0.3 else rng.choice(HUMANS),
+            created_at=created,
+            updated_at=updated,
+            closed_at=closed_at,
+            comments=rng.choice((0, 1, 1, 2, 3, 4, 6, 10)),
+        )
+
+
+def _split(total: int, weights: list[float]) -> list[int]:
+    """Integer shares of `total` proportional to `weights`, summing exactly to `total`."""
+    scale = sum(weights)
+    shares = [int(total * w / scale) for w in weights]
+    for i in range(total - sum(shares)):
+        shares[i % len(shares)] += 1
+    return shares
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    """GitHub reports times to the second; so does the sandbox."""
+    return moment.replace(microsecond=0)
+
+
+def _branch_name(pull: GitHubPull, number: int) -> str:
+    if pull.user.endswith("[bot]"):
+        return f"{pull.user.removesuffix('[bot]')}/bump-{number}"
+    return f"{pull.user}/{number}-{pull.title.lower().replace(' ', '-')[:30]}"
