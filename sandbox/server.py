@@ -1,0 +1,149 @@
+"""One loopback HTTP server: Jira under `/jira`, GitHub under `/github`.
+
+The real `jira` and PyGithub clients talk to it exactly as they would to the real services,
+so the demo, the tests and the benchmark exercise the real connector code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import SecretStr
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response
+
+from sandbox.github_api import GitHubApp, make_github_app
+from sandbox.github_data import GitHubDataset, build_github_dataset
+from sandbox.jira_api import JiraApp, make_jira_app
+from sandbox.jira_data import JiraDataset, build_jira_dataset
+
+log = logging.getLogger(__name__)
+
+JiraFlavour = Literal["cloud", "server"]
+
+# Credentials the sandbox accepts. They are fake and printed on purpose.
+SANDBOX_JIRA_EMAIL = "demo@example.com"
+SANDBOX_JIRA_TOKEN = "sandbox-jira-token"
+SANDBOX_GITHUB_TOKEN = "sandbox-github-token"
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """One line per request is noise in the demo and the tests: log requests at DEBUG."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("%s %s -> %s", self.command, self.path, code)
+
+
+@dataclass
+class SandboxOptions:
+    seed: int = 7
+    jira_flavour: JiraFlavour = "cloud"
+    anchor: datetime | None = None  # "now" of the data set; default: the current time
+    latency_s: float = 0.0  # added to every request, for measurement
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: its URLs, credentials and the data set it serves."""
+
+    options: SandboxOptions
+    jira_data: JiraDataset
+    github_data: GitHubDataset
+    host: str = "127.0.0.1"
+    port: int = 0
+    jira_app: JiraApp | None = field(default=None, repr=False)
+    github_app: GitHubApp | None = field(default=None, repr=False)
+    _server: BaseWSGIServer | None = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def jira_url(self) -> str:
+        return f"{self.url}/jira"
+
+    @property
+    def github_url(self) -> str:
+        return f"{self.url}/github"
+
+    def settings_env(self) -> dict[str, str]:
+        """The settings that point okr-sync at this sandbox, in env-var form."""
+        return {
+            "OKRSYNC_JIRA__URL": self.jira_url,
+            "OKRSYNC_JIRA__EMAIL": SANDBOX_JIRA_EMAIL,
+            "OKRSYNC_JIRA__TOKEN": SANDBOX_JIRA_TOKEN,
+            "OKRSYNC_JIRA__FLAVOUR": self.options.jira_flavour,
+            "OKRSYNC_GITHUB__BASE_URL": self.github_url,
+            "OKRSYNC_GITHUB__TOKEN": SANDBOX_GITHUB_TOKEN,
+        }
+
+    def jira_settings(self) -> dict[str, object]:
+        """Field values for okr-sync's `JiraSettings`."""
+        return {
+            "url": self.jira_url,
+            "email": SANDBOX_JIRA_EMAIL,
+            "token": SecretStr(SANDBOX_JIRA_TOKEN),
+            "flavour": self.options.jira_flavour,
+        }
+
+    def github_settings(self) -> dict[str, object]:
+        """Field values for okr-sync's `GitHubSettings`."""
+        return {"base_url": self.github_url, "token": SecretStr(SANDBOX_GITHUB_TOKEN)}
+
+    def start(self, port: int = 0) -> Sandbox:
+        self.jira_app = make_jira_app(
+            self.jira_data,
+            flavour=self.options.jira_flavour,
+            email=SANDBOX_JIRA_EMAIL,
+            token=SANDBOX_JIRA_TOKEN,
+            latency_s=self.options.latency_s,
+        )
+        self.github_app = make_github_app(
+            self.github_data, token=SANDBOX_GITHUB_TOKEN, latency_s=self.options.latency_s
+        )
+        root = Response("okr-sync sandbox: /jira and /github\n", mimetype="text/plain")
+        app = DispatcherMiddleware(root, {"/jira": self.jira_app, "/github": self.github_app})
+        self._server = make_server(
+            self.host, port, app, threaded=True, request_handler=QuietRequestHandler
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="okrsync-sandbox", daemon=True
+        )
+        self._thread.start()
+        log.info("sandbox serving on %s (jira %s)", self.url, self.options.jira_flavour)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def build_sandbox(options: SandboxOptions | None = None) -> Sandbox:
+    """Generate the data set (deterministic for a seed and an anchor) without serving it."""
+    options = options or SandboxOptions()
+    anchor = options.anchor or datetime.now(UTC).replace(microsecond=0)
+    options.anchor = anchor
+    return Sandbox(
+        options=options,
+        jira_data=build_jira_dataset(seed=options.seed, anchor=anchor),
+        github_data=build_github_dataset(seed=options.seed, anchor=anchor),
+    )

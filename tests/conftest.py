@@ -1,0 +1,73 @@
+"""Session-wide fixtures: sandboxes are built once per session and served on loopback."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+
+# A fixed "now" for the data set, so expected values are reproducible within a session.
+ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """Jira Cloud + GitHub sandbox."""
+    box = build_sandbox(SandboxOptions(seed=7, jira_flavour="cloud", anchor=ANCHOR)).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    """Jira Server/Data Center flavour (search with startAt/total) + GitHub."""
+    box = build_sandbox(SandboxOptions(seed=7, jira_flavour="server", anchor=ANCHOR)).start()
+    yield box
+    box.stop()
+
+
+POSTGRES_URL = os.environ.get(
+    "OKRSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reason() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when they can."""
+    try:
+        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:
+        return f"no PostgreSQL at {POSTGRES_URL}: {str(exc).splitlines()[0]}"
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store URL: a SQLite file, or a schema of its own in PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'okrsync.db'}"
+        return
+    reason = _postgres_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    schema = f"okrsync_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
