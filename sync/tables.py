@@ -1,0 +1,97 @@
+"""The store's schema (SQLAlchemy Core). Alembic migrations in sync/migrations create it.
+
+This is a contract other tools read with plain SQL: add columns, never rename them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+objectives = Table(
+    "objectives",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("owner", String(200)),
+    Column("level", String(50)),
+    Column("parent_id", String(100)),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("position", Integer, nullable=False, default=0),  # order in the mapping file
+    Column("progress", Float),  # fraction, 1.0 = 100 %
+    Column("status", String(20), nullable=False, default="no_data"),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+key_results = Table(
+    "key_results",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("objective_id", String(100), ForeignKey("objectives.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("unit", String(20)),
+    Column("metric_type", String(20), nullable=False),
+    Column("source", String(20)),
+    Column("start_value", Float),
+    Column("target_value", Float),
+    Column("min_value", Float),
+    Column("max_value", Float),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("position", Integer, nullable=False, default=0),
+    Column("period_start", DateTime(timezone=True)),
+    Column("period_end", DateTime(timezone=True)),
+    Column("value", Float),  # the last good value; a failed fetch never overwrites it
+    Column("progress_raw", Float),
+    Column("progress", Float),
+    Column("expected", Float),
+    Column("status", String(20), nullable=False, default="no_data"),
+    Column("last_error", Text),
+    Column("lineage", JSON),  # how the last value (or the last failure) came about
+    Column("updated_at", DateTime(timezone=True)),  # when `value` was last observed
+    Column("checked_at", DateTime(timezone=True)),  # when a run last looked at it
+    Column("last_run_id", Integer),
+)
+
+kr_values = Table(
+    "kr_values",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_result_id", String(100), ForeignKey("key_results.id"), nullable=False),
+    Column("run_id", Integer, ForeignKey("sync_runs.id")),  # NULL for check-ins and notes
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("value", Float),
+    Column("progress_raw", Float),
+    Column("status", String(20)),
+    Column("origin", String(20), nullable=False),  # sync | checkin | note
+    Column("note", Text),
+    Column("lineage", JSON),
+)
+Index("ix_kr_values_kr_observed", kr_values.c.key_result_id, kr_values.c.observed_at)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(20), nullable=False),  # ok | partial | failed
+    Column("key_results_total", Integer, nullable=False),
+    Column("key_results_failed", Integer, nullable=False),
+    Column("requests", JSON, nullable=False),  # {"jira": 3, "github": 5}
+    Column("errors", JSON, nullable=False),  # {"jira": ["..."], "github": []}
+    Column("config_path", Text),
+)

@@ -1,0 +1,144 @@
+"""The store on SQLite and on the real local PostgreSQL: migrations, runs, history, locks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from sync.store import (
+    KeyResultRecord,
+    ObjectiveRecord,
+    RunLockedError,
+    RunRecord,
+    Store,
+    StoreError,
+)
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def objective() -> ObjectiveRecord:
+    return ObjectiveRecord("quality", "Quality", "cto", "company", None, 1.0, 0.5, "on_track")
+
+
+def kr_record(
+    value: float | None, *, observed: bool = True, error: str | None = None
+) -> KeyResultRecord:
+    return KeyResultRecord(
+        id="p1-bugs",
+        objective_id="quality",
+        title="P1 bugs",
+        kind="linear",
+        unit=None,
+        metric_type="count",
+        source="jira",
+        start_value=40,
+        target_value=5,
+        min_value=None,
+        max_value=None,
+        weight=1.0,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 12, 31),
+        value=value,
+        progress_raw=0.5,
+        progress=0.5,
+        expected=0.4,
+        status="error" if error else "on_track",
+        error=error,
+        lineage={"source": "jira", "count": value, "error": error},
+        observed=observed,
+    )
+
+
+def run_record(at: datetime, outcome: str = "ok", failed: int = 0) -> RunRecord:
+    return RunRecord(at, at + timedelta(seconds=2), outcome, 1, failed, {"jira": 1}, {"jira": []})
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    store = Store(database_url)
+    store.migrate()
+    return store
+
+
+def test_migrate_twice_creates_empty_tables(store: Store) -> None:
+    store.migrate()
+    assert store.counts() == {"objectives": 0, "key_results": 0, "kr_values": 0, "sync_runs": 0}
+
+
+def test_history_row_only_when_value_changes(store: Store) -> None:
+    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    store.write_run(run_record(T0 + timedelta(hours=1)), [objective()], [kr_record(30)])
+    store.write_run(run_record(T0 + timedelta(hours=2)), [objective()], [kr_record(25)])
+    values = [row["value"] for row in store.history("p1-bugs")]
+    assert values == [30, 25]
+    assert store.counts()["sync_runs"] == 3
+    assert store.key_result("p1-bugs")["value"] == 25  # type: ignore[index]
+
+
+def test_failure_keeps_last_good_value_and_records_error(store: Store) -> None:
+    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    store.write_run(
+        run_record(T0 + timedelta(hours=1), "failed", 1),
+        [objective()],
+        [kr_record(30, observed=False, error="Jira down")],
+    )
+    row = store.key_result("p1-bugs")
+    assert row is not None
+    assert row["value"] == 30
+    assert row["last_error"] == "Jira down"
+    assert row["status"] == "error"
+    assert row["updated_at"] == T0 + timedelta(seconds=2)  # when the value was observed
+    assert [r["value"] for r in store.history("p1-bugs")] == [30]
+
+
+def test_first_value_since_is_the_period_start_value(store: Store) -> None:
+    store.write_run(run_record(T0), [objective()], [kr_record(40)])
+    store.write_run(run_record(T0 + timedelta(days=1)), [objective()], [kr_record(35)])
+    assert store.first_value_since("p1-bugs", date(2026, 10, 1)) == 40
+    assert store.first_value_since("p1-bugs", date(2026, 11, 2)) == 35
+    assert store.first_value_since("p1-bugs", date(2026, 12, 1)) is None
+
+
+def test_checkin_adds_history_with_note(store: Store) -> None:
+    store.write_run(run_record(T0), [objective()], [kr_record(40)])
+    store.write_checkin(
+        [objective()],
+        kr_record(38),
+        at=T0 + timedelta(days=1),
+        origin="checkin",
+        note="counted by hand",
+    )
+    last = store.history("p1-bugs")[-1]
+    assert (last["value"], last["origin"], last["note"], last["run_id"]) == (
+        38,
+        "checkin",
+        "counted by hand",
+        None,
+    )
+
+
+def test_a_failed_write_leaves_the_previous_state(store: Store) -> None:
+    store.write_run(run_record(T0), [objective()], [kr_record(40)])
+    before = store.counts()
+    broken = kr_record(10)
+    broken.objective_id = None  # type: ignore[assignment]  # violates NOT NULL mid-transaction
+    with pytest.raises(StoreError):
+        store.write_run(run_record(T0 + timedelta(hours=1)), [objective()], [broken])
+    assert store.counts() == before
+    assert store.key_result("p1-bugs")["value"] == 40  # type: ignore[index]
+
+
+def test_run_lock_refuses_a_second_holder(store: Store, database_url: str) -> None:
+    other = Store(database_url)
+    with store.run_lock(), pytest.raises(RunLockedError), other.run_lock(wait_s=0):
+        pass
+    with other.run_lock():  # released once the first holder is done
+        pass
+    other.close()
+
+
+def test_bad_url_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store("not a url")
