@@ -1,0 +1,111 @@
+"""Run a query plan against the trackers: distinct requests concurrently, within limits.
+
+A failing selector costs only the key results that read it: its error is kept beside the
+results of the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from connectors.base import Connector, ConnectorError, Selector, WorkItem
+from sync.plan import QueryPlan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FetchOutcome:
+    """What one selector gave: a count, items, or the error that stopped it."""
+
+    count: int | None = None
+    items: list[WorkItem] | None = None
+    error: str | None = None
+
+
+@dataclass
+class FetchResults:
+    counts: dict[Selector, FetchOutcome] = field(default_factory=dict)
+    items: dict[Selector, FetchOutcome] = field(default_factory=dict)
+
+    def for_count(self, selector: Selector) -> FetchOutcome:
+        """A count comes from the server, or from the items fetched for the same selector."""
+        if selector in self.counts:
+            return self.counts[selector]
+        outcome = self.items[selector]
+        if outcome.items is None:
+            return outcome
+        return FetchOutcome(count=len(outcome.items))
+
+    def for_items(self, selector: Selector) -> FetchOutcome:
+        return self.items[selector]
+
+
+ProgressCallback = Callable[[str], None]
+
+
+def run_fetches(
+    plan: QueryPlan,
+    connectors: Mapping[str, Connector | ConnectorError],
+    *,
+    concurrency: Mapping[str, int],
+    on_done: ProgressCallback | None = None,
+) -> FetchResults:
+    """Fetch every distinct selector once; `connectors` holds an error for an unusable source."""
+    results = FetchResults()
+    limits = {source: threading.Semaphore(max(1, n)) for source, n in concurrency.items()}
+    lock = threading.Lock()
+
+    def connector_for(selector: Selector) -> Connector:
+        connector = connectors.get(selector.source)
+        if connector is None:
+            raise ConnectorError(f"no {selector.source} connection is configured")
+        if isinstance(connector, ConnectorError):
+            raise connector
+        return connector
+
+    def fetch_count(selector: Selector) -> None:
+        outcome = FetchOutcome()
+        try:
+            connector = connector_for(selector)
+            with limits.get(selector.source, threading.Semaphore(1)):
+                outcome.count = connector.count(selector)
+        except ConnectorError as exc:
+            outcome.error = str(exc)
+            log.warning("%s count failed for %s: %s", selector.source, selector.describe(), exc)
+        except Exception as exc:  # a connector bug must not cost the other key results
+            outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("%s count crashed for %s", selector.source, selector.describe())
+        with lock:
+            results.counts[selector] = outcome
+        if on_done is not None:
+            on_done(selector.describe())
+
+    def fetch_items(selector: Selector, needs: frozenset[str]) -> None:
+        outcome = FetchOutcome()
+        try:
+            connector = connector_for(selector)
+            with limits.get(selector.source, threading.Semaphore(1)):
+                outcome.items = connector.items(selector, needs)
+        except ConnectorError as exc:
+            outcome.error = str(exc)
+            log.warning("%s items failed for %s: %s", selector.source, selector.describe(), exc)
+        except Exception as exc:  # a connector bug must not cost the other key results
+            outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("%s items crashed for %s", selector.source, selector.describe())
+        with lock:
+            results.items[selector] = outcome
+        if on_done is not None:
+            on_done(selector.describe())
+
+    workers = max(1, sum(max(1, n) for n in concurrency.values()))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="okrsync-fetch") as pool:
+        futures = [pool.submit(fetch_count, s) for s in plan.count_fetches]
+        futures += [pool.submit(fetch_items, s, n) for s, n in plan.item_fetches.items()]
+        for future in futures:
+            future.result()
+    return results

@@ -1,0 +1,138 @@
+"""Plan before fetching: which distinct tracker requests a run needs, and for whom.
+
+Identical selectors are fetched once; a `count` is asked of the server unless the same
+selector's items are fetched anyway (then it is their number); the extra fields several
+metrics need from one selector are fetched together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from config.expressions import Condition, Formula
+from config.mapping import KeyResult, MappingFile, Metric, Objective
+from config.periods import Period
+from connectors.base import Selector
+from sync.metrics import needs_for
+
+FetchMode = Literal["count", "items"]
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One distinct request chain against a tracker."""
+
+    selector: Selector
+    mode: FetchMode
+
+
+@dataclass
+class MetricPlan:
+    """One metric that reads a tracker: a key result's own, or one input of a formula."""
+
+    metric_type: str
+    selector: Selector
+    field: str | None
+    where: Condition | None
+    where_text: str | None
+
+    @property
+    def fetch(self) -> Fetch:
+        return Fetch(self.selector, "count" if self.metric_type == "count" else "items")
+
+    @property
+    def needs(self) -> frozenset[str]:
+        where_names = self.where.names if self.where is not None else frozenset()
+        return needs_for(self.field, frozenset(where_names))
+
+
+@dataclass
+class KeyResultPlan:
+    objective: Objective
+    key_result: KeyResult
+    period: Period
+    position: int = 0  # order in the mapping file, kept for display
+    metric: MetricPlan | None = None  # tracker metrics
+    formula: Formula | None = None  # formula metrics
+    inputs: dict[str, MetricPlan] = field(default_factory=dict)
+
+    @property
+    def is_manual(self) -> bool:
+        return self.key_result.metric.type == "manual"
+
+    @property
+    def metric_plans(self) -> list[MetricPlan]:
+        return [self.metric] if self.metric is not None else list(self.inputs.values())
+
+
+@dataclass
+class QueryPlan:
+    key_results: list[KeyResultPlan]
+    skipped: dict[str, str]  # key result id -> why it is not synced in this run
+    item_fetches: dict[Selector, frozenset[str]]  # selector -> extra fields needed
+    count_fetches: set[Selector]
+
+    @property
+    def request_chains(self) -> int:
+        return len(self.item_fetches) + len(self.count_fetches)
+
+
+def plan_metric(metric: Metric, period: Period) -> MetricPlan:
+    return MetricPlan(
+        metric_type=metric.type,
+        selector=metric.selector(period),
+        field=metric.field,
+        where=metric.condition,
+        where_text=metric.where,
+    )
+
+
+def plan_queries(
+    mapping: MappingFile, *, today: date, only: Iterable[str] | None = None
+) -> QueryPlan:
+    wanted = set(only) if only else None
+    plans: list[KeyResultPlan] = []
+    skipped: dict[str, str] = {}
+    for position, (objective, kr) in enumerate(mapping.key_results()):
+        if wanted is not None and kr.id not in wanted:
+            continue
+        period = kr.period or mapping.period
+        if not period.start <= today <= period.end:
+            skipped[kr.id] = f"outside its period {period.label}"
+            continue
+        plan = KeyResultPlan(objective, kr, period, position)
+        if kr.metric.type == "formula":
+            plan.formula = kr.metric.formula
+            plan.inputs = {
+                name: plan_metric(m, period) for name, m in (kr.metric.inputs or {}).items()
+            }
+        elif kr.metric.type != "manual":
+            plan.metric = plan_metric(kr.metric, period)
+        plans.append(plan)
+
+    item_fetches: dict[Selector, frozenset[str]] = {}
+    count_fetches: set[Selector] = set()
+    for plan in plans:
+        for metric in plan.metric_plans:
+            if metric.fetch.mode == "items":
+                needs = item_fetches.get(metric.selector, frozenset())
+                item_fetches[metric.selector] = needs | metric.needs
+            else:
+                count_fetches.add(metric.selector)
+    # A count whose items are fetched anyway costs nothing more: it is their number.
+    count_fetches -= set(item_fetches)
+    return QueryPlan(plans, skipped, item_fetches, count_fetches)
+
+
+def sources_of(mapping: MappingFile) -> set[str]:
+    """The trackers a mapping file reads, whatever the periods of its key results."""
+    sources: set[str] = set()
+    for objective in mapping.objectives:
+        for kr in objective.key_results:
+            metrics = list((kr.metric.inputs or {}).values()) or [kr.metric]
+            period = kr.period or mapping.period
+            sources |= {m.selector(period).source for m in metrics if m.type != "manual"}
+    return sources
