@@ -1,0 +1,346 @@
+"""The command line: `python run.py sync | validate | status | history | explain | checkin |
+demo | sandbox`. Exit codes: 0 all good, 1 some key results failed, 2 bad configuration or
+usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from config.loader import MappingError, load_mapping
+from config.mapping import MappingFile
+from config.settings import Settings, SettingsError, load_settings
+from connectors.base import ConnectorError
+from sync.engine import (
+    CheckinError,
+    SyncReport,
+    apply_checkin,
+    build_connectors,
+    parse_value,
+    run_sync,
+)
+from sync.logs import configure_logging
+from sync.plan import QueryPlan, sources_of
+from sync.status_view import (
+    format_number,
+    render_explain,
+    render_history,
+    render_status,
+    status_document,
+)
+from sync.store import RunLockedError, Store, StoreError, ensure_sqlite_dir, open_existing
+
+log = logging.getLogger("okrsync")
+
+EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad configuration or usage: exit code 2, nothing written."""
+
+
+def demo_mapping_path() -> Path:
+    return Path(str(resources.files("config") / "examples" / "demo.yaml"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="okrsync", description=__doc__)
+    parser.add_argument("--env-file", type=Path, help="settings file (default: ./.env)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config", type=Path, help="mapping file (default: $OKRSYNC_CONFIG, ./okrs.yaml)"
+        )
+        return p
+
+    p = with_config(sub.add_parser("sync", help="one pass: fetch, compute, store"))
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would be written; write nothing"
+    )
+    p.add_argument("--only", nargs="+", metavar="KR", help="sync only these key results")
+    p = with_config(sub.add_parser("validate", help="check the mapping file (and connections)"))
+    p.add_argument("--check-connections", action="store_true")
+    p = sub.add_parser("status", help="progress of every objective and key result")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("history", help="the values of one key result over time")
+    p.add_argument("kr")
+    p = sub.add_parser("explain", help="how a key result's value was obtained")
+    p.add_argument("kr")
+    p = with_config(sub.add_parser("checkin", help="set a key result's value by hand"))
+    p.add_argument("kr")
+    p.add_argument("value")
+    p.add_argument("--note")
+    p = sub.add_parser("demo", help="sync the built-in sandbox into SQLite and show the result")
+    p.add_argument("--seed", type=int, default=7)
+    p = sub.add_parser("sandbox", help="serve the Jira + GitHub sandbox until stopped")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--jira-flavour", choices=["cloud", "server"], default="cloud")
+    p.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a pipe or a log file: no need to squeeze the table
+    try:
+        settings = load_settings(env_file=args.env_file)
+        configure_logging(settings.log_level, settings.log_format)
+        return COMMANDS[args.command](args, settings, console)
+    except (SettingsError, MappingError, UsageError, CheckinError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except RunLockedError as exc:
+        print(f"error: {exc}; try again when it has finished", file=sys.stderr)
+        return EXIT_FAILURES
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURES
+
+
+def config_path(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.config) if getattr(args, "config", None) else Path(settings.config)
+
+
+def open_store(settings: Settings) -> Store:
+    ensure_sqlite_dir(settings.database_url)
+    store = Store(settings.database_url)
+    store.migrate()
+    return store
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    path = config_path(args, settings)
+    mapping = load_mapping(path)
+    check_only(mapping, args.only)
+    if args.dry_run:
+        return dry_run(settings, mapping, console, args.only)
+    store = open_store(settings)
+    with store.run_lock(wait_s=settings.lock_timeout_s):
+        report = sync_with_progress(settings, mapping, store, console, args.only, str(path))
+    print_run_summary(report, console)
+    return report.exit_code
+
+
+def check_only(mapping: MappingFile, only: list[str] | None) -> None:
+    known = {kr.id for o in mapping.objectives for kr in o.key_results}
+    unknown = [kr for kr in only or [] if kr not in known]
+    if unknown:
+        raise UsageError(
+            f"--only: unknown key result {', '.join(repr(u) for u in unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+
+
+def sync_with_progress(
+    settings: Settings,
+    mapping: MappingFile,
+    store: Store | None,
+    console: Console,
+    only: list[str] | None,
+    path: str | None,
+    dry: bool = False,
+) -> SyncReport:
+    """Run one sync with a progress bar on a terminal (plain log lines elsewhere)."""
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
+    task = progress.add_task("fetching", total=None)
+
+    def plan_ready(plan: QueryPlan) -> None:
+        progress.update(task, total=plan.request_chains)
+        log.info(
+            "plan: %d key results, %d distinct queries", len(plan.key_results), plan.request_chains
+        )
+
+    with progress:
+        return run_sync(
+            settings,
+            mapping,
+            store,
+            only=only,
+            dry_run=dry,
+            config_path=path,
+            on_fetch_done=lambda _: progress.advance(task),
+            plan_ready=plan_ready,
+        )
+
+
+def dry_run(
+    settings: Settings, mapping: MappingFile, console: Console, only: list[str] | None
+) -> int:
+    """Compute everything, show old -> new, write nothing (the store is only read if it exists)."""
+    store = open_existing(settings.database_url)
+    report = sync_with_progress(settings, mapping, store, console, only, None, dry=True)
+    console.print("[bold]Dry run: nothing was written.[/bold] What a sync would store:")
+    for outcome in report.key_results:
+        kr = outcome.plan.key_result
+        line = (
+            f"  {kr.id}: {format_number(outcome.previous_value, kr.unit)} -> "
+            f"{format_number(outcome.value, kr.unit)} ({outcome.progress.status})"
+        )
+        if outcome.error:
+            line += f"  error: {outcome.error}"
+        console.print(line, markup=False, highlight=False)
+    return report.exit_code
+
+
+def print_run_summary(report: SyncReport, console: Console) -> None:
+    for kr_id, why in report.skipped.items():
+        console.print(f"skipped {kr_id}: {why}", markup=False)
+    for outcome in report.failed:
+        console.print(
+            f"[red]failed[/red] {outcome.plan.key_result.id}: {outcome.error}", highlight=False
+        )
+    requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
+    console.print(
+        f"run #{report.run_id}: {report.outcome}, {len(report.key_results)} key results, "
+        f"{len(report.failed)} failed, requests: {requests}"
+    )
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    path = config_path(args, settings)
+    mapping = load_mapping(path)
+    krs = [kr for o in mapping.objectives for kr in o.key_results]
+    console.print(
+        f"{path}: OK, {len(mapping.objectives)} objectives, {len(krs)} key results, "
+        f"period {mapping.period.label}",
+        markup=False,
+    )
+    if not args.check_connections:
+        return EXIT_OK
+    failed = False
+    for source, connector in build_connectors(settings, sources_of(mapping)).items():
+        try:
+            if isinstance(connector, ConnectorError):
+                raise connector
+            console.print(f"{source}: OK, {connector.check()}", markup=False)
+        except ConnectorError as exc:
+            failed = True
+            console.print(f"{source}: FAILED, {exc}", markup=False, style="red")
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    store = open_store(settings)
+    if args.json:
+        print(json.dumps(status_document(store), indent=2))
+    else:
+        render_status(store, console)
+    return EXIT_OK
+
+
+def known_kr(store: Store, kr_id: str) -> None:
+    if store.key_result(kr_id) is None:
+        known = ", ".join(row["id"] for row in store.all_key_results()) or "none yet"
+        raise UsageError(f"unknown key result '{kr_id}' (in the store: {known})")
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    store = open_store(settings)
+    known_kr(store, args.kr)
+    render_history(store, args.kr, console)
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    store = open_store(settings)
+    known_kr(store, args.kr)
+    render_explain(store, args.kr, console)
+    return EXIT_OK
+
+
+def cmd_checkin(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    mapping = load_mapping(config_path(args, settings))
+    value = parse_value(args.value)
+    store = open_store(settings)
+    with store.run_lock(wait_s=max(settings.lock_timeout_s, 10.0)):
+        outcome = apply_checkin(settings, mapping, store, args.kr, value, args.note)
+    kr = outcome.plan.key_result
+    console.print(
+        f"{kr.id}: {format_number(outcome.value, kr.unit)} recorded ({outcome.progress.status})",
+        markup=False,
+    )
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from sandbox.server import SandboxOptions, build_sandbox
+
+    console.print("Starting the sandbox (Jira Cloud + GitHub on loopback)…")
+    with build_sandbox(SandboxOptions(seed=args.seed)).start() as box:
+        demo_settings = settings.model_copy(
+            update={
+                "jira": settings.jira.model_copy(update=box.jira_settings()),
+                "github": settings.github.model_copy(update=box.github_settings()),
+            }
+        )
+        mapping = load_mapping(demo_mapping_path())
+        store = open_store(demo_settings)
+        with store.run_lock(wait_s=10.0):
+            report = sync_with_progress(
+                demo_settings, mapping, store, console, None, str(demo_mapping_path())
+            )
+    print_run_summary(report, console)
+    render_status(store, console)
+    console.print(
+        f"Stored in {store.safe_url}. Try: python run.py status --json, "
+        f"python run.py explain {mapping.objectives[0].key_results[0].id}"
+    )
+    return report.exit_code
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from sandbox.server import SandboxOptions, build_sandbox
+
+    box = build_sandbox(SandboxOptions(seed=args.seed, jira_flavour=args.jira_flavour))
+    try:
+        box.start(port=args.port)
+    except OSError as exc:
+        raise UsageError(f"--port {args.port}: {exc.strerror}") from None
+    for key, value in box.settings_env().items():
+        print(f"{key}={value}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
+    return EXIT_OK
+
+
+COMMANDS = {
+    "sync": cmd_sync,
+    "validate": cmd_validate,
+    "status": cmd_status,
+    "history": cmd_history,
+    "explain": cmd_explain,
+    "checkin": cmd_checkin,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox,
+}

@@ -1,0 +1,248 @@
+"""How people and machines see the store: the status table, its JSON, history, lineage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sync.store import Store
+
+STATUS_STYLES = {
+    "done": "bold green",
+    "on_track": "green",
+    "at_risk": "yellow",
+    "off_track": "red",
+    "error": "bold red",
+    "no_data": "dim",
+    "baseline": "cyan",
+}
+
+
+def percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(fraction * 100.0, 1)
+
+
+def status_document(store: Store) -> dict[str, Any]:
+    """The `status --json` contract: stable keys, progress in percent (0-100)."""
+    krs_by_objective: dict[str, list[dict[str, Any]]] = {}
+    for kr in store.all_key_results():
+        krs_by_objective.setdefault(kr["objective_id"], []).append(kr)
+    return {
+        "objectives": [
+            {
+                "id": obj["id"],
+                "title": obj["title"],
+                "owner": obj["owner"],
+                "level": obj["level"],
+                "parent": obj["parent_id"],
+                "progress": percent(obj["progress"]),
+                "status": obj["status"],
+                "key_results": [
+                    {
+                        "id": kr["id"],
+                        "title": kr["title"],
+                        "value": kr["value"],
+                        "start": kr["start_value"],
+                        "target": kr["target_value"],
+                        "unit": kr["unit"],
+                        "progress": percent(kr["progress"]),
+                        "status": kr["status"],
+                        "updated_at": _iso(kr["updated_at"]),
+                        "error": kr["last_error"],
+                    }
+                    for kr in krs_by_objective.get(obj["id"], [])
+                ],
+            }
+            for obj in objectives_in_tree_order(store.all_objectives())
+        ]
+    }
+
+
+def objectives_in_tree_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents before their aligned children, depth-first, with `depth` set."""
+    ids = {row["id"] for row in rows}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for row in rows:
+        parent = row["parent_id"] if row["parent_id"] in ids else None
+        children.setdefault(parent, []).append(row)
+    ordered: list[dict[str, Any]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for row in children.get(parent, []):
+            ordered.append({**row, "depth": depth})
+            visit(row["id"], depth + 1)
+
+    visit(None, 0)
+    return ordered
+
+
+def progress_bar(fraction: float | None, width: int = 20) -> Text:
+    if fraction is None:
+        return Text("·" * width, style="dim")
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return Text("█" * filled, style="cyan") + Text("░" * (width - filled), style="dim")
+
+
+def format_number(value: float | None, unit: str | None = None) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    if unit:
+        text += unit if unit == "%" else f" {unit}"
+    return text
+
+
+def target_text(kr: dict[str, Any]) -> str:
+    """What the key result aims at, in the words of its kind."""
+    unit = kr["unit"]
+    kind = kr["kind"]
+    if kind == "band":
+        return f"{format_number(kr['min_value'])}..{format_number(kr['max_value'], unit)}"
+    if kind == "stay_above":
+        return f">= {format_number(kr['target_value'], unit)}"
+    if kind == "stay_below":
+        return f"<= {format_number(kr['target_value'], unit)}"
+    if kind == "baseline":
+        return "baseline"
+    if kind == "milestone":
+        return "done"
+    return format_number(kr["target_value"], unit)
+
+
+def render_status(store: Store, console: Console) -> None:
+    objectives = objectives_in_tree_order(store.all_objectives())
+    if not objectives:
+        console.print("No key results in the store yet: run `python run.py sync` first.")
+        return
+    previous = store.previous_values()
+    krs = store.all_key_results()
+    table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
+    table.add_column("Progress", no_wrap=True)
+    table.add_column("Value", justify="right", no_wrap=True)
+    table.add_column("Target", justify="right", no_wrap=True)
+    table.add_column("Change", justify="right", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    for obj in objectives:
+        indent = "  " * obj["depth"]
+        table.add_row(
+            Text(f"{indent}{obj['title']}", style="bold"),
+            progress_cell(obj["progress"]),
+            "",
+            "",
+            "",
+            Text(obj["status"], style=STATUS_STYLES.get(obj["status"], "")),
+        )
+        for kr in (k for k in krs if k["objective_id"] == obj["id"]):
+            title = Text(f"{indent}  {kr['title']}")
+            if kr["last_error"]:
+                title.append(f"\n{indent}  ! {kr['last_error']}", style="red")
+            table.add_row(
+                title,
+                progress_cell(kr["progress"]),
+                format_number(kr["value"], kr["unit"]),
+                target_text(kr),
+                change_text(previous.get(kr["id"]), kr["value"]),
+                Text(kr["status"], style=STATUS_STYLES.get(kr["status"], "")),
+            )
+    console.print(table)
+    runs = store.runs(limit=1)
+    if runs:
+        run = runs[0]
+        console.print(
+            f"Last run #{run['id']} at {run['finished_at']:%Y-%m-%d %H:%M} UTC: {run['outcome']}, "
+            f"{run['key_results_total']} key results, {run['key_results_failed']} failed."
+        )
+
+
+def progress_cell(fraction: float | None) -> Text:
+    return progress_bar(fraction, width=12) + Text(f" {_pct(fraction):>3}%")
+
+
+def change_text(previous: float | None, current: float | None) -> Text:
+    if previous is None or current is None or previous == current:
+        return Text("")
+    delta = current - previous
+    arrow = "▲" if delta > 0 else "▼"
+    return Text(f"{arrow} {format_number(abs(delta))}", style="green" if delta > 0 else "red")
+
+
+def render_history(store: Store, kr_id: str, console: Console) -> None:
+    rows = store.history(kr_id)
+    kr = store.key_result(kr_id)
+    table = Table(title=f"History of {kr_id}" + (f": {kr['title']}" if kr else ""))
+    table.add_column("When (UTC)")
+    table.add_column("Value", justify="right")
+    table.add_column("Status")
+    table.add_column("Origin")
+    table.add_column("Note", overflow="fold")
+    for row in rows:
+        table.add_row(
+            f"{row['observed_at']:%Y-%m-%d %H:%M}",
+            format_number(row["value"], kr["unit"] if kr else None),
+            Text(row["status"] or "", style=STATUS_STYLES.get(row["status"] or "", "")),
+            row["origin"],
+            row["note"] or "",
+        )
+    console.print(table)
+
+
+def render_explain(store: Store, kr_id: str, console: Console) -> None:
+    kr = store.key_result(kr_id)
+    if kr is None:
+        console.print(f"{kr_id}: no value stored yet")
+        return
+    console.print(f"[bold]{kr['id']}[/bold]: {kr['title']}")
+    console.print(
+        f"value {format_number(kr['value'], kr['unit'])} (observed {_iso(kr['updated_at'])}), "
+        f"start {format_number(kr['start_value'])}, target {format_number(kr['target_value'])}, "
+        f"progress {_pct(kr['progress'])} %, expected {_pct(kr['expected'])} %, "
+        f"status {kr['status']}"
+    )
+    if kr["last_error"]:
+        console.print(f"[red]last fetch failed: {kr['last_error']} (the value above is kept)[/red]")
+    _print_lineage(kr["lineage"] or {}, console, indent="")
+
+
+def _print_lineage(lineage: dict[str, Any], console: Console, indent: str) -> None:
+    if lineage.get("metric") == "formula":
+        console.print(f"{indent}formula: {lineage.get('expr')}")
+        for name, sub in (lineage.get("inputs") or {}).items():
+            console.print(f"{indent}  input {name} = {format_number(sub.get('value'))}")
+            _print_lineage(sub, console, indent + "    ")
+        return
+    for label, key in (
+        ("source", "source"),
+        ("metric", "metric"),
+        ("query", "query"),
+        ("field", "field"),
+        ("where", "where"),
+        ("server count", "count"),
+        ("items", "items_total"),
+        ("fetched at", "fetched_at"),
+        ("link", "link"),
+        ("note", "note"),
+        ("error", "error"),
+    ):
+        if lineage.get(key) is not None:
+            console.print(f"{indent}{label}: {lineage[key]}", markup=False, highlight=False)
+    keys = lineage.get("items") or []
+    if keys:
+        shown = ", ".join(keys[:20])
+        more = f" … and {lineage.get('items_total', len(keys)) - 20} more" if len(keys) > 20 else ""
+        console.print(f"{indent}item keys: {shown}{more}", markup=False, highlight=False)
+
+
+def _pct(fraction: float | None) -> str:
+    value = percent(fraction)
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
