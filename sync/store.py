@@ -28,8 +28,9 @@ from sync.tables import key_results, kr_values, objectives, sync_runs
 
 log = logging.getLogger(__name__)
 
-# Arbitrary but fixed key of the PostgreSQL advisory lock that serialises runs.
-ADVISORY_LOCK_KEY = 0x6F6B7273
+# The PostgreSQL advisory lock that serialises runs is keyed by database and schema, so
+# that replicas sharing one store contend for it and separate stores do not.
+ADVISORY_LOCK_KEY = "hashtext('okrsync.' || current_database() || '.' || current_schema())"
 
 
 class StoreError(Exception):
@@ -160,7 +161,7 @@ class Store:
             with self._connect() as conn:
                 deadline = datetime.now(UTC).timestamp() + wait_s
                 while not conn.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+                    text(f"SELECT pg_try_advisory_lock({ADVISORY_LOCK_KEY})")
                 ).scalar():
                     if datetime.now(UTC).timestamp() >= deadline:
                         raise RunLockedError("another okr-sync run holds the store's lock")
@@ -170,7 +171,7 @@ class Store:
                 try:
                     yield
                 finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                    conn.execute(text(f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"))
                     conn.commit()
             return
         if self._sqlite_path in (None, "", ":memory:"):
