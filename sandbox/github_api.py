@@ -122,13 +122,13 @@ class _Budget:
     """One rate-limit window for one caller and one resource (core or search)."""
 
     limit: int
-    window_s: int
+    window_s: float
     started: float = 0.0
     used: int = 0
 
     def roll(self, now: float) -> None:
         if now >= self.started + self.window_s:
-            self.started = float(int(now))
+            self.started = now if self.window_s < 1 else float(int(now))
             self.used = 0
 
     @property
@@ -137,7 +137,7 @@ class _Budget:
 
     @property
     def reset(self) -> int:
-        return int(self.started + self.window_s)
+        return math.ceil(self.started + self.window_s)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -167,11 +167,14 @@ class GitHubApp:
         token: str,
         latency_s: float = 0.0,
         search_limit_per_minute: int | None = None,
+        time_scale: float = 1.0,
     ) -> None:
+        """`time_scale` > 1 shortens the rate-limit windows (60 s search, 1 h core) for tests."""
         self.data = data
         self.token = token
         self.latency_s = latency_s
         self.search_limit_per_minute = search_limit_per_minute
+        self.time_scale = max(time_scale, 1e-3)
         self.requests: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], _Budget] = {}
@@ -232,11 +235,13 @@ class GitHubApp:
             if enforced and budget.remaining == 0:
                 headers.update(self._rate_headers(budget, resource))
                 return self._json(403, self._rate_limited_body(identity, request_id), headers)
+            if enforced:  # charged now, so that concurrent searches cannot overdraw
+                budget.used += 1
         try:
             reply = self._dispatch(endpoint, arguments, request)
         except ApiError as error:
             with self._lock:
-                budget = self._budget(identity, resource, charge=True)
+                budget = self._budget(identity, resource, charge=not enforced)
                 headers.update(self._rate_headers(budget, resource))
             headers.update(error.headers)
             return self._json(error.status, error.body, headers)
@@ -254,7 +259,7 @@ class GitHubApp:
         else:
             headers["Cache-Control"] = "no-cache"
         with self._lock:
-            budget = self._budget(identity, resource, charge=True)
+            budget = self._budget(identity, resource, charge=not enforced)
             headers.update(self._rate_headers(budget, resource))
         return self._raw(200, payload, headers)
 
@@ -282,9 +287,10 @@ class GitHubApp:
                 limit = SEARCH_LIMIT_ANONYMOUS if anonymous else SEARCH_LIMIT
                 if self.search_limit_per_minute is not None:
                     limit = self.search_limit_per_minute
-                budget = _Budget(limit, 60)
+                budget = _Budget(limit, 60 / self.time_scale)
             else:
-                budget = _Budget(CORE_LIMIT_ANONYMOUS if anonymous else CORE_LIMIT, 3600)
+                limit = CORE_LIMIT_ANONYMOUS if anonymous else CORE_LIMIT
+                budget = _Budget(limit, 3600 / self.time_scale)
             self._budgets[key] = budget
         budget.roll(time.time())
         if charge:
@@ -801,8 +807,13 @@ def make_github_app(
     token: str,
     latency_s: float = 0.0,
     search_limit_per_minute: int | None = None,
+    time_scale: float = 1.0,
 ) -> GitHubApp:
     """The sandbox's GitHub API over `data`, accepting `token` (and anonymous reads)."""
     return GitHubApp(
-        data, token=token, latency_s=latency_s, search_limit_per_minute=search_limit_per_minute
+        data,
+        token=token,
+        latency_s=latency_s,
+        search_limit_per_minute=search_limit_per_minute,
+        time_scale=time_scale,
     )

@@ -14,6 +14,7 @@ import binascii
 import collections
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -60,6 +61,8 @@ EXPANDED_HISTORIES_CAP = 100  # Cloud expands only the latest 100 histories
 CHANGELOG_PAGE_CAP = 100
 SNAPSHOTS_KEPT = 512  # nextPageToken cursors kept in memory
 SERVER_RESULT_TTL_S = 30.0  # a Server search result is reused while a client pages through it
+MATCH_MAX_ISSUES = 1000  # jql/match: issue ids per request
+MATCH_MAX_JQLS = 1000  # jql/match: queries per request
 
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 CLOUD_401_TEXT = "Client must be authenticated to access this resource."
@@ -110,6 +113,7 @@ URL_MAP = Map(
         _rule("status", "status"),
         _rule("search/jql", "search/jql", ("GET", "POST")),
         _rule("search/approximate-count", "search/approximate-count", ("POST",)),
+        _rule("jql/match", "jql/match", ("POST",)),
         _rule("search", "search", ("GET", "POST")),
         _rule("issue/<issue_id>", "issue"),
         _rule("issue/<issue_id>/changelog", "issue/changelog"),
@@ -152,8 +156,13 @@ class JiraApp:
         email: str,
         token: str,
         latency_s: float = 0.0,
+        rate_limit_per_s: float | None = None,
     ) -> None:
+        """`rate_limit_per_s`: answer 429 with Retry-After beyond that many requests a second."""
         self.data = data
+        self.rate_limit_per_s = rate_limit_per_s
+        self._bucket = rate_limit_per_s or 0.0
+        self._bucket_at = time.monotonic()
         self.flavour: Flavour = flavour
         self.email = email
         self.token = token
@@ -177,6 +186,7 @@ class JiraApp:
             "status": self._statuses,
             "search/jql": self._search_jql,
             "search/approximate-count": self._approximate_count,
+            "jql/match": self._match,
             "search": self._search,
             "issue": self._issue,
             "issue/changelog": self._changelog,
@@ -217,6 +227,12 @@ class JiraApp:
             return exc.get_response(request.environ)
         name = str(endpoint)
         self._count(name)
+        wait_s = self._take_token()
+        if wait_s is not None:
+            self._count("rate_limited")
+            response = _error(429, "Rate limit exceeded.")
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
+            return response
         denied = self._authenticate(request, anonymous_ok=name == "serverInfo")
         if denied is not None:
             return denied
@@ -227,6 +243,20 @@ class JiraApp:
             return _error(exc.status, exc.message)
         except JqlError as exc:
             return _error(400, str(exc))
+
+    def _take_token(self) -> float | None:
+        """Token bucket (one second of burst): None when the request may pass, else the wait."""
+        if self.rate_limit_per_s is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            rate = self.rate_limit_per_s
+            self._bucket = min(rate, self._bucket + (now - self._bucket_at) * rate)
+            self._bucket_at = now
+            if self._bucket >= 1.0:
+                self._bucket -= 1.0
+                return None
+            return (1.0 - self._bucket) / rate
 
     # -- authentication
 
@@ -368,6 +398,31 @@ class JiraApp:
         if not compiled.bounded:
             raise ApiError(400, UNBOUNDED_MESSAGE)
         return _json({"count": sum(1 for i in self.data.issues if compiled.predicate(i))})
+
+    def _match(self, request: Request, version: str, _: dict[str, str]) -> Response:
+        """Jira Cloud's `jql/match`: which of these issues each query matches, in one request."""
+        if not self.is_cloud:
+            return _json({"message": f"null for uri: {request.url}", "status-code": 404}, 404)
+        params = self._search_params(request)
+        ids = params.get("issueIds")
+        jqls = params.get("jqls")
+        if not isinstance(ids, list) or not isinstance(jqls, list):
+            raise ApiError(400, "issueIds and jqls must be lists.")
+        if len(ids) > MATCH_MAX_ISSUES or len(jqls) > MATCH_MAX_JQLS:
+            raise ApiError(
+                400, f"At most {MATCH_MAX_ISSUES} issue ids and {MATCH_MAX_JQLS} queries."
+            )
+        issues = [self.data.by_id[str(i)] for i in ids if str(i) in self.data.by_id]
+        matches: list[JsonObject] = []
+        for jql in jqls:
+            try:
+                compiled = self._compile(request, str(jql))
+            except JqlError as exc:
+                matches.append({"matchedIssues": [], "errors": [str(exc)]})
+                continue
+            matched = [issue.id for issue in issues if compiled.predicate(issue)]
+            matches.append({"matchedIssues": matched, "errors": []})
+        return _json({"matches": matches})
 
     def _search(self, request: Request, version: str, _: dict[str, str]) -> Response:
         """The offset search Jira Server/DC serves; Jira Cloud has removed it (410)."""
@@ -710,9 +765,17 @@ def make_jira_app(
     email: str,
     token: str,
     latency_s: float = 0.0,
+    rate_limit_per_s: float | None = None,
 ) -> JiraApp:
     """Build the Jira API application for one data set and one set of accepted credentials."""
     if flavour not in ("cloud", "server"):
         raise ValueError(f"unknown Jira flavour {flavour!r}: use 'cloud' or 'server'")
     log.debug("jira sandbox app: %s flavour, %d issues", flavour, len(data.issues))
-    return JiraApp(data, flavour=flavour, email=email, token=token, latency_s=latency_s)
+    return JiraApp(
+        data,
+        flavour=flavour,
+        email=email,
+        token=token,
+        latency_s=latency_s,
+        rate_limit_per_s=rate_limit_per_s,
+    )

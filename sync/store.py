@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time as time_module
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -300,8 +300,12 @@ class Store:
         run: RunRecord,
         objective_records: Sequence[ObjectiveRecord],
         key_result_records: Sequence[KeyResultRecord],
+        also: Callable[[Connection, int], None] | None = None,
     ) -> int:
-        """Write one run's results in a single transaction; return the run's id."""
+        """Write one run's results in a single transaction; return the run's id.
+
+        `also(conn, run_id)` writes more in the same transaction (the incremental-sync cache).
+        """
         with self._connect() as conn, conn.begin():
             inserted = conn.execute(
                 insert(sync_runs).values(
@@ -326,6 +330,8 @@ class Store:
                 origin="sync",
                 note=None,
             )
+            if also is not None:
+                also(conn, run_id)
         return int(run_id)
 
     def write_checkin(

@@ -95,3 +95,28 @@ sync_runs = Table(
     Column("errors", JSON, nullable=False),  # {"jira": ["..."], "github": []}
     Column("config_path", Text),
 )
+
+# The incremental-sync cache (migration 0002): what each fetch unit (a JQL, a search, a
+# repository listing) returned last time, so the next run asks only for what changed.
+fetch_cache = Table(
+    "fetch_cache",
+    metadata,
+    Column("unit_key", String(64), primary_key=True),  # sha256 of the unit's description
+    Column("source", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("needs", JSON, nullable=False),  # extra fields the cached items carry
+    Column("horizon", DateTime(timezone=True)),  # listings: oldest update they reach back to
+    Column("count", Integer),  # server count, when no members are kept
+    Column("synced_at", DateTime(timezone=True), nullable=False),  # changes since then unseen
+    Column("full_at", DateTime(timezone=True), nullable=False),  # last full fetch
+    Column("run_id", Integer),
+)
+
+fetch_cache_items = Table(
+    "fetch_cache_items",
+    metadata,
+    Column("unit_key", String(64), primary_key=True),
+    Column("item_key", String(200), primary_key=True),
+    Column("tracker_id", String(40)),  # Jira issue id (jql/match speaks ids)
+    Column("item", JSON),  # the normalized work item; NULL for a count's members
+)

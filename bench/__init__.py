@@ -1,0 +1,1 @@
+"""The benchmark: okr-sync against the naive way over a generated company (`python -m bench`)."""

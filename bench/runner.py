@@ -1,0 +1,410 @@
+"""Run the benchmark: naive way, first run, second run, run after changes; table + JSON.
+
+Everything happens in one process: the sandbox (with per-request latency, GitHub's search
+limit and Jira-style counters) serves on loopback, and each run goes through the real
+connectors. `wall_s` of a run is `run_sync` itself (plan to committed store); requests are
+what the sandbox counted; peak RSS is sampled while the run lasts (the process holds the
+sandbox's data set too, reported as `baseline_rss_mb`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.changes import touch_items
+from bench.company import company_mapping
+from bench.naive import naive_connectors, naive_values
+from config.loader import load_mapping_text
+from config.mapping import MappingFile
+from config.settings import GitHubSettings, JiraSettings, Settings
+from connectors.base import GitHubListSelector, GitHubSearchSelector, JiraSelector
+from sandbox.github_data import ORG, REPO_NAMES, build_github_dataset
+from sandbox.jira_data import PROJECT_CATALOGUE, build_jira_dataset
+from sandbox.server import Sandbox, SandboxOptions
+from sync.engine import run_sync
+from sync.plan import plan_queries
+from sync.store import Store
+
+log = logging.getLogger(__name__)
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+LARGEST_PAGE = {"jira": 100, "github": 100}  # search/jql with fields; GitHub per_page
+
+
+@dataclass
+class Parameters:
+    scale: float = 1.0
+    key_results: int = 300
+    jira_issues: int = 20000
+    jira_projects: int = 10
+    github_repos: int = 20
+    github_pulls: int = 5000
+    github_issues: int = 1000
+    latency_ms: float = 20.0
+    search_limit_per_minute: int = 30
+    time_scale: float = 20.0
+    changed_fraction: float = 0.01
+    jira_concurrency: int = 4
+    github_concurrency: int = 4
+    seed: int = 7
+
+    def scaled(self) -> Parameters:
+        return Parameters(
+            **{
+                **vars(self),
+                "jira_issues": max(50, round(self.jira_issues * self.scale)),
+                "github_pulls": max(40, round(self.github_pulls * self.scale)),
+                "github_issues": max(20, round(self.github_issues * self.scale)),
+            }
+        )
+
+
+@dataclass
+class RunFigures:
+    name: str
+    requests: dict[str, int]
+    endpoints: dict[str, int]
+    wall_s: float
+    peak_rss_mb: float
+    values: dict[str, float | None] = field(default_factory=dict)
+    modes: dict[str, int] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "requests": self.requests,
+            "requests_by_endpoint": self.endpoints,
+            "wall_s": round(self.wall_s, 3),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+        }
+        if self.modes is not None:
+            data["units"] = self.modes
+        return data
+
+
+class RssSampler:
+    """Samples this process's resident set size while a run lasts; keeps the peak."""
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def current_kb() -> int:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        import resource  # not Linux: the lifetime peak is the best there is
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+    def __enter__(self) -> RssSampler:
+        self.peak_kb = self.current_kb()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_kb = max(self.peak_kb, self.current_kb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.peak_kb = max(self.peak_kb, self.current_kb())
+
+
+def build_company(params: Parameters, anchor: datetime) -> tuple[Sandbox, str]:
+    jira_data = build_jira_dataset(
+        seed=params.seed,
+        anchor=anchor,
+        n_issues=params.jira_issues,
+        n_projects=params.jira_projects,
+    )
+    github_data = build_github_dataset(
+        seed=params.seed,
+        anchor=anchor,
+        n_repos=params.github_repos,
+        n_pulls=params.github_pulls,
+        n_issues=params.github_issues,
+    )
+    options = SandboxOptions(
+        seed=params.seed,
+        jira_flavour="cloud",
+        anchor=anchor,
+        latency_s=params.latency_ms / 1000,
+        search_limit_per_minute=params.search_limit_per_minute,
+        time_scale=params.time_scale,
+    )
+    box = Sandbox(options=options, jira_data=jira_data, github_data=github_data)
+    today = datetime.now(UTC).date()
+    mapping = company_mapping(
+        [key for key, _, _ in PROJECT_CATALOGUE[: params.jira_projects]],
+        [f"{ORG}/{name}" for name in REPO_NAMES[: params.github_repos]],
+        org=ORG,
+        start=today - timedelta(days=90),
+        end=today + timedelta(days=30),
+        key_results=params.key_results,
+    )
+    return box, mapping
+
+
+def settings_for(box: Sandbox, params: Parameters, database_url: str) -> Settings:
+    jira = JiraSettings.model_validate(
+        {**box.jira_settings(), "max_concurrency": params.jira_concurrency}
+    )
+    github = GitHubSettings.model_validate(
+        {**box.github_settings(), "max_concurrency": params.github_concurrency}
+    )
+    return Settings(_env_file=None, jira=jira, github=github, database_url=database_url)
+
+
+def _counters(box: Sandbox) -> tuple[dict[str, int], dict[str, int]]:
+    assert box.jira_app is not None and box.github_app is not None
+    jira = Counter(box.jira_app.requests)
+    github = Counter(box.github_app.requests)
+    endpoints = {f"jira {k}": v for k, v in sorted(jira.items())}
+    endpoints |= {f"github {k}": v for k, v in sorted(github.items())}
+    per_source = {"jira": sum(jira.values()), "github": sum(github.values())}
+    per_source["total"] = per_source["jira"] + per_source["github"]
+    return per_source, endpoints
+
+
+def _reset(box: Sandbox) -> None:
+    assert box.jira_app is not None and box.github_app is not None
+    box.jira_app.reset_counts()
+    box.github_app.reset_counts()
+
+
+def measure_naive(
+    box: Sandbox, mapping: MappingFile, settings: Settings, as_of: datetime
+) -> RunFigures:
+    _reset(box)
+    connectors = naive_connectors(settings)
+    with RssSampler() as rss:
+        began = time.perf_counter()
+        values = naive_values(mapping, connectors, as_of=as_of)
+        wall = time.perf_counter() - began
+    requests, endpoints = _counters(box)
+    return RunFigures("naive", requests, endpoints, wall, rss.peak_kb / 1024, values)
+
+
+def measure_sync(
+    name: str, box: Sandbox, mapping: MappingFile, settings: Settings, store: Store, as_of: datetime
+) -> RunFigures:
+    _reset(box)
+    with RssSampler() as rss:
+        began = time.perf_counter()
+        report = run_sync(settings, mapping, store, as_of=as_of)
+        wall = time.perf_counter() - began
+    requests, endpoints = _counters(box)
+    if report.failed:
+        raise SystemExit(
+            f"{name} run: {len(report.failed)} key results failed, e.g. "
+            f"{report.failed[0].plan.key_result.id}: {report.failed[0].error}"
+        )
+    values = {o.plan.key_result.id: o.value for o in report.key_results}
+    modes = report.cache_units
+    return RunFigures(name, requests, endpoints, wall, rss.peak_kb / 1024, values, modes)
+
+
+def floor_figures(
+    box: Sandbox, mapping: MappingFile, settings: Settings, as_of: datetime, params: Parameters
+) -> dict[str, Any]:
+    """The fewest requests the APIs allow for the plan's distinct selectors, and their time.
+
+    A count: 1 request. Items: ceil(items / largest page). The number of items of each
+    selector is asked of the naive connectors (independent of okr-sync's own fetching).
+    """
+    plan = plan_queries(mapping, today=as_of.date())
+    connectors = naive_connectors(settings, largest_pages=True)
+    per_source: Counter[str] = Counter()
+    longest: Counter[str] = Counter()
+    for selector in plan.count_fetches:
+        per_source[selector.source] += 1
+        longest[selector.source] = max(longest[selector.source], 1)
+    for selector, needs in plan.item_fetches.items():
+        assert isinstance(selector, JiraSelector | GitHubSearchSelector | GitHubListSelector)
+        items = len(connectors[selector.source].items(selector, needs))
+        pages = max(1, math.ceil(items / LARGEST_PAGE[selector.source]))
+        per_source[selector.source] += pages
+        longest[selector.source] = max(longest[selector.source], pages)
+    concurrency = {"jira": params.jira_concurrency, "github": params.github_concurrency}
+    latency = params.latency_ms / 1000
+    wall = max(
+        max(longest[s], math.ceil(per_source[s] / concurrency[s])) * latency for s in per_source
+    )
+    return {
+        "requests": {**dict(per_source), "total": sum(per_source.values())},
+        "wall_s": round(wall, 3),
+        "selectors": len(plan.count_fetches) + len(plan.item_fetches),
+    }
+
+
+def values_equal(a: dict[str, float | None], b: dict[str, float | None]) -> list[str]:
+    """Key results whose values differ (exactly: both None or the same float)."""
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) or (k in a) != (k in b))
+
+
+def render_table(runs: list[RunFigures], floor: dict[str, Any]) -> str:
+    lines = [
+        "| run | requests | jira | github | wall s | peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        r = run.requests
+        lines.append(
+            f"| {run.name} | {r['total']} | {r['jira']} | {r['github']} | "
+            f"{run.wall_s:.2f} | {run.peak_rss_mb:.0f} |"
+        )
+    fr = floor["requests"]
+    lines.append(
+        f"| floor | {fr['total']} | {fr.get('jira', 0)} | {fr.get('github', 0)} | "
+        f"{floor['wall_s']:.2f} | |"
+    )
+    return "\n".join(lines)
+
+
+def check_targets(runs: dict[str, RunFigures], floor: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    first, naive = runs["first"], runs["naive"]
+
+    def share(part: float, whole: float) -> float:
+        return part / whole if whole else math.inf
+
+    ratios = {
+        "first_requests_vs_naive": (share(first.requests["total"], naive.requests["total"]), 1 / 5),
+        "first_wall_vs_naive": (share(first.wall_s, naive.wall_s), 1 / 5),
+        "first_requests_vs_floor": (
+            share(first.requests["total"], floor["requests"]["total"]),
+            1.5,
+        ),
+        "first_wall_vs_floor": (share(first.wall_s, floor["wall_s"]), 1.5),
+        "second_requests_vs_first": (
+            share(runs["second"].requests["total"], first.requests["total"]),
+            0.05,
+        ),
+        "changed_requests_vs_first": (
+            share(runs["changed"].requests["total"], first.requests["total"]),
+            0.15,
+        ),
+    }
+    checked: dict[str, dict[str, Any]] = {}
+    for name, (ratio, limit) in ratios.items():
+        checked[name] = {"ratio": round(ratio, 4), "target": round(limit, 4), "met": ratio <= limit}
+    return checked
+
+
+def run_benchmark(params: Parameters, output: Path) -> int:
+    params = params.scaled()
+    # The generated activity ends an hour ago: "nothing changed" between the runs is then
+    # true (a live site's own churn is what the `changed` run measures).
+    as_of = datetime.now(UTC).replace(microsecond=0)
+    anchor = as_of - timedelta(hours=1)
+    print(
+        f"building the company: {params.jira_issues} Jira issues in {params.jira_projects} "
+        f"projects, {params.github_pulls} pull requests and {params.github_issues} issues in "
+        f"{params.github_repos} repositories, {params.key_results} key results",
+        flush=True,
+    )
+    box, mapping_text = build_company(params, anchor)
+    mapping = load_mapping_text(mapping_text, source_name="bench company", today=as_of.date())
+    box.start()
+    baseline = RssSampler.current_kb() / 1024
+    try:
+        with tempfile.TemporaryDirectory(prefix="okrsync-bench-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'okrsync.db'}"
+            settings = settings_for(box, params, url)
+            store = Store(url)
+            store.migrate()
+            print("naive way ...", flush=True)
+            naive = measure_naive(box, mapping, settings, as_of)
+            print(f"  {naive.requests['total']} requests, {naive.wall_s:.1f} s", flush=True)
+            runs = {"naive": naive}
+            for name in ("first", "second"):
+                runs[name] = measure_sync(name, box, mapping, settings, store, as_of)
+                print(f"{name} run: {runs[name].requests['total']} requests", flush=True)
+            changed = touch_items(box, params.changed_fraction, seed=params.seed)
+            print(f"changed {changed.jira} Jira issues and {changed.github} GitHub items")
+            runs["changed"] = measure_sync("changed", box, mapping, settings, store, as_of)
+            print(f"changed run: {runs['changed'].requests['total']} requests", flush=True)
+            print("naive way again, on the changed data (reference values only) ...", flush=True)
+            naive_after = naive_values(mapping, naive_connectors(settings), as_of=as_of)
+            floor = floor_figures(box, mapping, settings, as_of, params)
+            store.close()
+    finally:
+        box.stop()
+
+    mismatches = {
+        "first": values_equal(runs["first"].values, naive.values),
+        "second": values_equal(runs["second"].values, naive.values),
+        "changed": values_equal(runs["changed"].values, naive_after),
+    }
+    values_match = not any(mismatches.values())
+    targets = check_targets(runs, floor)
+    order = [runs[n] for n in ("naive", "first", "second", "changed")]
+    result: dict[str, Any] = {name: runs[name].as_json() for name in runs}
+    result |= {
+        "floor": floor,
+        "values_match": values_match,
+        "targets": targets,
+        "parameters": {**vars(params), "baseline_rss_mb": round(baseline, 1)},
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if not values_match:
+        result["mismatches"] = mismatches
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print(render_table(order, floor))
+    print()
+    for name, target in targets.items():
+        verdict = "met" if target["met"] else "MISSED"
+        print(f"{name}: {target['ratio']:.3f} (target <= {target['target']:.3f}) {verdict}")
+    print(f"\nwrote {output}")
+    if not values_match:
+        print(f"VALUES DIFFER FROM THE NAIVE WAY: {mismatches}", file=sys.stderr)
+        return 1
+    print(f"values_match: every one of the {len(naive.values)} key results equals the naive way's")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="1 = 20,000 issues, 5,000 PRs")
+    parser.add_argument("--key-results", type=int, default=300)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=20.0,
+        help="shortens GitHub's one-minute search window (20: 30 searches per 3 s)",
+    )
+    parser.add_argument("--changed", type=float, default=0.01, help="share of items changed")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    params = Parameters(
+        scale=args.scale,
+        key_results=args.key_results,
+        latency_ms=args.latency_ms,
+        time_scale=args.time_scale,
+        changed_fraction=args.changed,
+    )
+    return run_benchmark(params, args.output)

@@ -1,0 +1,165 @@
+"""The store's cache of fetched work items, one entry per fetch unit (a JQL, a search, a listing).
+
+It is what makes a second run cheap: the next run reads it, asks the trackers only what
+changed since `synced_at`, and writes back the difference in the same transaction as the
+run's results, so a crash leaves the cache and the values of the previous run together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from connectors.base import WorkItem
+from sync.store import Store, as_utc
+from sync.tables import fetch_cache, fetch_cache_items
+
+DATETIME_FIELDS = (
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "merged_at",
+    "first_review_at",
+    "started_at",
+)
+WRITE_BATCH = 1000
+
+
+def unit_key(description: str) -> str:
+    return hashlib.sha256(description.encode()).hexdigest()
+
+
+def item_to_json(item: WorkItem) -> dict[str, Any]:
+    data = dict(vars(item))
+    for name in DATETIME_FIELDS:
+        moment = data[name]
+        data[name] = moment.isoformat() if moment is not None else None
+    data["labels"] = list(item.labels)
+    data["extra"] = dict(item.extra)
+    return data
+
+
+def item_from_json(data: dict[str, Any]) -> WorkItem:
+    values = dict(data)
+    for name in DATETIME_FIELDS:
+        text = values.get(name)
+        values[name] = datetime.fromisoformat(text) if text is not None else None
+    values["labels"] = tuple(values.get("labels") or ())
+    values["extra"] = dict(values.get("extra") or {})
+    return WorkItem(**values)
+
+
+@dataclass
+class CachedUnit:
+    """One fetch unit's cached answer."""
+
+    key: str
+    source: str
+    description: str
+    needs: frozenset[str]
+    horizon: datetime | None
+    count: int | None  # a server count without members (Jira Server/DC, GitHub searches)
+    synced_at: datetime  # every change before this (less the margin) is reflected
+    full_at: datetime  # the last fetch that asked for everything
+    items: dict[str, WorkItem] = field(default_factory=dict)  # by item key
+    members: dict[str, str] = field(default_factory=dict)  # item key -> tracker id (Jira)
+
+
+@dataclass
+class UnitWrite:
+    """How one unit's cache entry changes in this run."""
+
+    unit: CachedUnit
+    replace_all: bool  # drop the old rows first (a full fetch)
+    upserts: set[str] = field(default_factory=set)  # item keys written (again)
+    removed: set[str] = field(default_factory=set)  # item keys no longer in the unit
+
+
+def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
+    """The cached entries for these unit keys (missing ones are simply absent)."""
+    wanted = list(set(keys))
+    units: dict[str, CachedUnit] = {}
+    if not wanted:
+        return units
+    with store.engine.connect() as conn:
+        for i in range(0, len(wanted), WRITE_BATCH):
+            chunk = wanted[i : i + WRITE_BATCH]
+            for row in conn.execute(select(fetch_cache).where(fetch_cache.c.unit_key.in_(chunk))):
+                synced = as_utc(row.synced_at)
+                full = as_utc(row.full_at)
+                assert synced is not None and full is not None
+                units[row.unit_key] = CachedUnit(
+                    key=row.unit_key,
+                    source=row.source,
+                    description=row.description,
+                    needs=frozenset(row.needs or ()),
+                    horizon=as_utc(row.horizon),
+                    count=row._mapping["count"],
+                    synced_at=synced,
+                    full_at=full,
+                )
+            rows = conn.execute(
+                select(fetch_cache_items).where(fetch_cache_items.c.unit_key.in_(chunk))
+            )
+            for row in rows:
+                unit = units.get(row.unit_key)
+                if unit is None:
+                    continue
+                if row.tracker_id is not None:
+                    unit.members[row.item_key] = row.tracker_id
+                if row.item is not None:
+                    unit.items[row.item_key] = item_from_json(row.item)
+    return units
+
+
+def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> None:
+    """Write the run's cache changes inside the run's transaction."""
+    for write in writes:
+        unit = write.unit
+        values = {
+            "source": unit.source,
+            "description": unit.description,
+            "needs": sorted(unit.needs),
+            "horizon": unit.horizon,
+            "count": unit.count,
+            "synced_at": unit.synced_at,
+            "full_at": unit.full_at,
+            "run_id": run_id,
+        }
+        exists = conn.execute(
+            select(fetch_cache.c.unit_key).where(fetch_cache.c.unit_key == unit.key)
+        ).first()
+        if exists:
+            conn.execute(update(fetch_cache).where(fetch_cache.c.unit_key == unit.key), values)
+        else:
+            conn.execute(insert(fetch_cache), {"unit_key": unit.key, **values})
+        items = fetch_cache_items
+        if write.replace_all:
+            conn.execute(delete(items).where(items.c.unit_key == unit.key))
+            keys = sorted(set(unit.items) | set(unit.members))
+        else:
+            gone = sorted(write.removed | write.upserts)
+            for i in range(0, len(gone), WRITE_BATCH):
+                conn.execute(
+                    delete(items).where(
+                        items.c.unit_key == unit.key,
+                        items.c.item_key.in_(gone[i : i + WRITE_BATCH]),
+                    )
+                )
+            keys = sorted(write.upserts)
+        rows = [
+            {
+                "unit_key": unit.key,
+                "item_key": key,
+                "tracker_id": unit.members.get(key),
+                "item": item_to_json(unit.items[key]) if key in unit.items else None,
+            }
+            for key in keys
+        ]
+        for i in range(0, len(rows), WRITE_BATCH):
+            conn.execute(insert(items), rows[i : i + WRITE_BATCH])

@@ -1,0 +1,36 @@
+"""The benchmark works end to end at a small scale: every run's values equal the naive way's.
+
+No timing is asserted: figures are the benchmark's business, behaviour is the test's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.runner import main
+
+
+@pytest.mark.slow
+def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    code = main(
+        ["--scale", "0.05", "--latency-ms", "0", "--time-scale", "60", "--output", str(output)]
+    )
+    results = json.loads(output.read_text())
+    assert code == 0
+    assert results["values_match"] is True
+    for run in ("naive", "first", "second", "changed"):
+        figures = results[run]
+        assert (
+            figures["requests"]["total"]
+            == figures["requests"]["jira"] + figures["requests"]["github"]
+        )
+        assert figures["wall_s"] > 0 and figures["peak_rss_mb"] > 0
+    assert results["floor"]["requests"]["total"] > 0
+    assert results["parameters"]["jira_issues"] == 1000
+    # The cache did its work: the repeat runs asked far less than the first.
+    assert results["second"]["requests"]["total"] < results["first"]["requests"]["total"] / 2
+    assert results["second"]["units"]["full"] == 0

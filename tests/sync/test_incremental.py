@@ -1,0 +1,219 @@
+"""Incremental sync against the sandbox: the second run asks only what changed, values stay exact.
+
+The reference for every value is a full run without the store (no cache at all), made right
+after the incremental one on the same data, so any item the cache kept wrongly shows up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import pytest
+from sqlalchemy import func, select
+
+from bench.changes import touch_items
+from bench.company import company_mapping
+from config.loader import load_mapping_text
+from config.mapping import MappingFile
+from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
+from sandbox.github_data import build_github_dataset
+from sandbox.jira_data import build_jira_dataset
+from sandbox.server import Sandbox, SandboxOptions
+from sync.engine import SyncReport, run_sync
+from sync.item_cache import item_from_json, item_to_json
+from sync.store import Store
+from sync.tables import fetch_cache, fetch_cache_items
+
+
+def small_company(
+    flavour: Literal["cloud", "server"], anchor: datetime
+) -> Iterator[tuple[Sandbox, MappingFile]]:
+    box = Sandbox(
+        options=SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor),
+        jira_data=build_jira_dataset(seed=11, anchor=anchor, n_issues=500, n_projects=2),
+        github_data=build_github_dataset(
+            seed=11, anchor=anchor, n_repos=2, n_pulls=300, n_issues=60
+        ),
+    ).start()
+    today = datetime.now(UTC).date()
+    text = company_mapping(
+        ["APP", "WEB"],
+        ["acme/api", "acme/web"],
+        org="acme",
+        start=today - timedelta(days=90),
+        end=today + timedelta(days=30),
+        key_results=50,
+    )
+    try:
+        yield box, load_mapping_text(text, source_name="company", today=today)
+    finally:
+        box.stop()
+
+
+@pytest.fixture
+def live_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+    """Activity up to this minute, as on a live site (the data's "now" is the real now)."""
+    yield from small_company("cloud", datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def quiet_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+    """Nothing has changed for a day: the data's "now" is yesterday."""
+    yield from small_company("cloud", datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+
+
+@pytest.fixture
+def quiet_server_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+    yield from small_company("server", datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+
+
+def settings(box: Sandbox, url: str, **incremental: object) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        jira=JiraSettings.model_validate(box.jira_settings()),
+        github=GitHubSettings.model_validate(box.github_settings()),
+        database_url=url,
+        incremental=IncrementalSettings.model_validate(incremental),
+    )
+
+
+def values(report: SyncReport) -> dict[str, float | None]:
+    assert not report.failed, [(o.plan.key_result.id, o.error) for o in report.failed]
+    return {o.plan.key_result.id: o.value for o in report.key_results}
+
+
+def counted(box: Sandbox) -> dict[str, int]:
+    assert box.jira_app is not None and box.github_app is not None
+    found = {f"jira {k}": v for k, v in box.jira_app.requests.items()}
+    found |= {f"github {k}": v for k, v in box.github_app.requests.items()}
+    box.jira_app.reset_counts()
+    box.github_app.reset_counts()
+    return found
+
+
+def full_run(box: Sandbox, mapping: MappingFile, as_of: datetime) -> dict[str, float | None]:
+    """The reference: no store, so no cache; every selector fetched in full."""
+    return values(run_sync(settings(box, "sqlite://"), mapping, None, as_of=as_of))
+
+
+def test_changed_items_give_the_same_values_as_a_full_run(
+    live_company: tuple[Sandbox, MappingFile], database_url: str
+) -> None:
+    box, mapping = live_company
+    as_of = datetime.now(UTC)
+    store = Store(database_url)
+    store.migrate()
+    first = run_sync(settings(box, database_url), mapping, store, as_of=as_of)
+    before = values(first)
+    assert before == full_run(box, mapping, as_of)
+    counted(box)
+
+    changed = touch_items(box, 0.05, seed=3)  # resolve, re-prioritise, merge, close, label
+    assert changed.jira >= 20 and changed.github >= 15
+    second = run_sync(settings(box, database_url), mapping, store, as_of=as_of)
+    after = values(second)
+    requests = counted(box)
+    reference = full_run(box, mapping, as_of)
+
+    assert after == reference
+    assert after != before  # the changes moved some values: the check has teeth
+    assert second.cache_units is not None and second.cache_units["incremental"] > 0
+    assert requests.get("jira jql/match") == 1  # one request tells which queries changed
+    assert sum(second.requests.values()) < sum(first.requests.values())
+    with store.engine.connect() as conn:
+        units = conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one()
+        rows = conn.execute(select(func.count()).select_from(fetch_cache_items)).scalar_one()
+    assert units == sum(first.cache_units.values()) if first.cache_units else False
+    assert rows > 0
+    store.close()
+
+
+def test_nothing_changed_costs_one_probe_per_tracker(
+    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    box, mapping = quiet_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    as_of = datetime.now(UTC)
+    store = Store(url)
+    store.migrate()
+    first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    counted(box)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    requests = counted(box)
+    assert values(second) == first == full_run(box, mapping, as_of)
+    assert requests.get("jira search/jql") == 1  # updated >= -Nm: nothing
+    assert "jira jql/match" not in requests
+    assert requests.get("github search_issues") == 1  # org:acme updated:>=...: nothing
+    assert "github pulls" not in requests and "github issues" not in requests
+    assert second.cache_units == {
+        "cached": sum(second.cache_units.values()),
+        "incremental": 0,
+        "full": 0,
+    }
+
+
+def test_jira_server_without_jql_match_fetches_changed_queries_in_full(
+    quiet_server_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    box, mapping = quiet_server_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    as_of = datetime.now(UTC)
+    store = Store(url)
+    store.migrate()
+    run_sync(settings(box, url), mapping, store, as_of=as_of)
+    touch_items(box, 0.05, seed=5)
+    counted(box)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert values(second) == full_run(box, mapping, as_of)
+    assert "jira jql/match" not in counted(box)
+
+
+def test_a_full_refresh_comes_round_after_the_configured_time(
+    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    box, mapping = quiet_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    store = Store(url)
+    store.migrate()
+    first = run_sync(settings(box, url, full_refresh_every="1s"), mapping, store)
+    time.sleep(1.1)
+    second = run_sync(settings(box, url, full_refresh_every="1s"), mapping, store)
+    assert second.cache_units is not None and first.cache_units is not None
+    assert second.cache_units["full"] == sum(first.cache_units.values())
+    third = run_sync(settings(box, url, full_refresh_every="1h"), mapping, store)
+    assert third.cache_units is not None and third.cache_units["full"] == 0
+
+
+def test_disabled_incremental_sync_fetches_everything_every_time(
+    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    box, mapping = quiet_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    store = Store(url)
+    store.migrate()
+    first = run_sync(settings(box, url, enabled=False), mapping, store)
+    second = run_sync(settings(box, url, enabled=False), mapping, store)
+    assert second.cache_units is None
+    assert second.requests == first.requests
+
+
+def test_work_items_survive_the_store_unchanged(sandbox: Sandbox) -> None:
+    from connectors.base import GitHubListSelector, JiraSelector
+    from connectors.github import GitHubConnector
+    from connectors.jira import JiraConnector
+
+    jira = JiraConnector(
+        **{k: v for k, v in sandbox.jira_settings().items() if k != "url"}, url=sandbox.jira_url
+    )  # type: ignore[arg-type]
+    github = GitHubConnector(**sandbox.github_settings())  # type: ignore[arg-type]
+    items = jira.items(
+        JiraSelector("project = APP AND type = Bug"),
+        frozenset({"started_at", "story_points", "Business Value", "Severity"}),
+    )[:50]
+    items += github.items(GitHubListSelector("acme/api", "pull_request"), frozenset())[:50]
+    assert any(i.extra for i in items) and any(i.started_at for i in items)
+    for item in items:
+        assert item_from_json(item_to_json(item)) == item
