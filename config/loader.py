@@ -128,7 +128,10 @@ def _yaml_issue(exc: yaml.YAMLError) -> MappingIssue:
 
 
 def _parse_yaml(text: str, source_name: str) -> tuple[Any, _Lines]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters at once
+    except yaml.YAMLError as exc:
+        raise MappingError(source_name, [_yaml_issue(exc)]) from None
     try:
         try:
             node = loader.get_single_node()

@@ -32,6 +32,7 @@ from github.GithubException import (
 )
 from github.GithubObject import NotSet
 from github.Issue import Issue
+from github.IssuePullRequest import IssuePullRequest
 from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
@@ -48,10 +49,13 @@ from connectors.base import (
     DateWindow,
     GitHubListSelector,
     GitHubSearchSelector,
+    ItemKind,
     QueryError,
     Selector,
     WorkItem,
 )
+from connectors.ratelimit import RateBudgetExceeded, RateGovernor
+from connectors.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +85,23 @@ class RequestTally:
 
 
 class CountingTokenAuth(Auth.Auth):
-    """Token auth (or none) that tallies every request the requester sends."""
+    """Token auth (or none) that tallies every request the requester sends.
 
-    def __init__(self, token: str | None, tally: RequestTally) -> None:
+    It is also the one place PyGithub calls before every request, so it asks the rate
+    governor for the resource the calling thread is about to use (core unless a search).
+    """
+
+    def __init__(
+        self,
+        token: str | None,
+        tally: RequestTally,
+        governor: RateGovernor | None = None,
+        resource: threading.local | None = None,
+    ) -> None:
         self._token = token
         self._tally = tally
+        self._governor = governor
+        self._resource = resource
 
     @property
     def token_type(self) -> str:
@@ -96,6 +112,12 @@ class CountingTokenAuth(Auth.Auth):
         return self._token or ""
 
     def authentication(self, headers: dict[str, str]) -> None:
+        if self._governor is not None:
+            resource = getattr(self._resource, "name", "core")
+            try:
+                self._governor.acquire(resource)
+            except RateBudgetExceeded as exc:
+                raise ConnectorError(str(exc), retryable=True) from None
         self._tally.add()
         if self._token:
             headers["Authorization"] = f"token {self._token}"
@@ -190,6 +212,7 @@ class GitHubConnector:
         max_retries: int = 3,
         request_interval_s: float | None = None,
         review_workers: int = 4,
+        governor: RateGovernor | None = None,
     ) -> None:
         """`request_interval_s` None: PyGithub's 0.25 s pause on api.github.com, none elsewhere."""
         self.base_url = (base_url or PUBLIC_API_URL).rstrip("/")
@@ -199,6 +222,8 @@ class GitHubConnector:
         self._max_retries = max_retries
         self._review_workers = max(1, review_workers)
         self._tally = RequestTally()
+        self.governor = governor or RateGovernor("github")
+        self._resource = threading.local()  # which budget this thread's next request uses
         if request_interval_s is None and self.base_url == PUBLIC_API_URL:
             request_interval_s = PUBLIC_REQUEST_INTERVAL_S
         retry = CountingRetry(
@@ -210,7 +235,7 @@ class GitHubConnector:
             max_rate_limit_wait=RATE_LIMIT_MAX_WAIT_S,
         )
         self._github = Github(
-            auth=CountingTokenAuth(self._token, self._tally),
+            auth=CountingTokenAuth(self._token, self._tally, self.governor, self._resource),
             base_url=self.base_url,
             timeout=max(1, math.ceil(timeout)),
             per_page=self._per_page,
@@ -218,6 +243,21 @@ class GitHubConnector:
             seconds_between_requests=request_interval_s or None,
             lazy=True,
         )
+        # PyGithub reads X-RateLimit-* into one (resource-blind) pair; every answer also
+        # passes this debug hook with all its headers, so the governor learns per resource.
+        self._github.requester.DEBUG_ON_RESPONSE = self._observe_response  # type: ignore[method-assign,assignment]
+
+    def _observe_response(self, status: int, headers: dict[str, Any], data: object) -> None:
+        self.governor.observe(status, {str(k): str(v) for k, v in headers.items()})
+
+    @contextmanager
+    def _searching(self) -> Iterator[None]:
+        """Requests this thread sends inside are charged to the search budget."""
+        self._resource.name = "search"
+        try:
+            yield
+        finally:
+            self._resource.name = "core"
 
     # ------------------------------------------------------------ Connector protocol
 
@@ -261,10 +301,71 @@ class GitHubConnector:
             self._add_reviews([item for item in found if item.kind == "pull_request"])
         return found
 
+    # ------------------------------------------------------------ incremental sync
+
+    def list_repository(
+        self,
+        repo: str,
+        kind: ItemKind,
+        *,
+        updated_from: datetime | None,
+        needs: frozenset[str] = frozenset(),
+    ) -> list[WorkItem]:
+        """Every issue or pull request of `repo` updated at or after `updated_from` (None: all).
+
+        One listing serves every list selector on the repository (`filter_listed` picks each
+        one's items locally), and the same call, with the last run's time, fetches only what
+        changed since: the listing is sorted by last update, newest first, and stops there.
+        """
+        if repo.count("/") != 1:
+            raise QueryError(f"{repo!r} is not an owner/name repository")
+        found: list[WorkItem] = []
+        with self._errors(f"repository {repo}"):
+            handle = self._github.get_repo(repo)
+            if kind == "pull_request":
+                for pull in handle.get_pulls(state="all", sort="updated", direction="desc"):
+                    moment = pull.updated_at or pull.created_at
+                    if updated_from is not None and moment < updated_from:
+                        break
+                    found.append(self._from_pull(pull, repo))
+            else:
+                listing = handle.get_issues(
+                    state="all",
+                    sort="updated",
+                    direction="desc",
+                    since=updated_from if updated_from is not None else NotSet,
+                )
+                for issue in listing:
+                    if updated_from is not None and issue.updated_at < updated_from:
+                        break
+                    if _pull_part(issue) is None:  # the issues list includes pull requests
+                        found.append(self._from_issue(issue, repo))
+        found = _distinct(found)
+        if NEEDS_FIRST_REVIEW in needs:
+            self._add_reviews([item for item in found if item.kind == "pull_request"])
+        return found
+
+    def changed_repositories(
+        self, owners: list[str], since: datetime
+    ) -> set[tuple[str, ItemKind]] | None:
+        """(lower-case owner/name, kind) of `owners`' items updated since `since`.
+
+        One search per owner; None when GitHub cannot list them all (over 1,000 changes),
+        so the caller must treat every repository as changed.
+        """
+        changed: set[tuple[str, ItemKind]] = set()
+        for owner in sorted(set(owners)):
+            query = f"org:{owner} updated:>={_iso(since)}"
+            total, batch = self._search_round(query)
+            if total > len(batch):
+                return None
+            changed |= {(item.container.lower(), item.kind) for item in batch if item.container}
+        return changed
+
     # ------------------------------------------------------------ search
 
     def _search_total(self, query: str) -> int:
-        with self._errors("the search", query=query):
+        with self._errors("the search", query=query), self._searching():
             _, body = self._github.requester.requestJsonAndCheck(
                 "GET", "/search/issues", parameters={"q": query, "per_page": 1}
             )
@@ -299,7 +400,7 @@ class GitHubConnector:
 
     def _search_round(self, query: str) -> tuple[int, list[WorkItem]]:
         """One query's reachable results (<= 1,000), oldest first, and its true total."""
-        with self._errors("the search", query=query):
+        with self._errors("the search", query=query), self._searching():
             results = self._github.search_issues(query, sort="created", order="asc")
             page = results.get_page(0)
             total = results.totalCount  # the body's total_count once a page is read
@@ -349,7 +450,7 @@ class GitHubConnector:
             ):
                 continue
             found.append(self._from_pull(pull, selector.repo))
-        return found
+        return _distinct(found)
 
     def _listed_issues(self, selector: GitHubListSelector) -> list[WorkItem]:
         if selector.closed is not None and selector.state == "open":
@@ -369,13 +470,13 @@ class GitHubConnector:
             moment = issue.created_at if sort == "created" else issue.updated_at
             if horizon is not None and moment < horizon:
                 break
-            if issue.pull_request is not None:
+            if _pull_part(issue) is not None:
                 continue  # the issues list includes pull requests
             if _in_window(issue.created_at, selector.created) and _in_window(
                 issue.closed_at, selector.closed
             ):
                 found.append(self._from_issue(issue, selector.repo))
-        return found
+        return _distinct(found)
 
     @staticmethod
     def _list_order(selector: GitHubListSelector) -> tuple[str, datetime | None]:
@@ -428,7 +529,7 @@ class GitHubConnector:
     def _from_issue(self, issue: Issue, repo: str | None = None) -> WorkItem:
         """A work item from an issue or search result (pull requests carry `pull_request`)."""
         full_name = repo or _repo_of(issue.repository_url)
-        pull = issue.pull_request
+        pull = _pull_part(issue)
         merged_at = pull.merged_at if pull is not None else None
         status = "merged" if merged_at is not None else issue.state
         assignees = issue.assignees
@@ -566,9 +667,67 @@ class GitHubConnector:
         raise ConnectorError(self._scrub(message), retryable=retryable)
 
     def _scrub(self, message: str) -> str:
-        if self._token and len(self._token) >= 8:  # shorter strings are not real tokens
-            message = message.replace(self._token, "***")
-        return message
+        short = not self._token or len(self._token) < 8  # shorter strings are not real tokens
+        return redact(message, None if short else self._token)
+
+
+def _pull_part(issue: Issue) -> IssuePullRequest | None:
+    """`issue.pull_request`, without its hidden cost: on a plain issue the attribute is
+    absent, and PyGithub then fetches the whole issue again to be sure (a request per issue).
+    Only a pull request's page is under /pull/."""
+    if "/pull/" not in (issue.html_url or ""):
+        return None
+    return issue.pull_request
+
+
+def filter_listed(selector: GitHubListSelector, items: list[WorkItem]) -> list[WorkItem]:
+    """The items of a repository listing that a list selector asks for, as the API would.
+
+    A closed window reads `resolved_at`: GitHub closes a pull request when it merges it, at
+    the same moment, so merged_at or closed_at is the closing time.
+    """
+    wanted = {label.lower() for label in selector.labels}
+    chosen: list[WorkItem] = []
+    for item in items:
+        if item.kind != selector.kind:
+            continue
+        if selector.state == "open" and item.status != "open":
+            continue
+        if selector.state == "closed" and item.status == "open":
+            continue
+        if (selector.closed is not None or selector.merged is not None) and item.status == "open":
+            continue
+        if not wanted <= {label.lower() for label in item.labels}:
+            continue
+        if (
+            _in_window(item.created_at, selector.created)
+            and _in_window(item.resolved_at, selector.closed)
+            and _in_window(item.merged_at, selector.merged)
+        ):
+            chosen.append(item)
+    return chosen
+
+
+def listing_horizon(selector: GitHubListSelector) -> datetime | None:
+    """How far back (by last update) a repository listing must reach to serve `selector`.
+
+    Creating, closing or merging an item updates it, so an item inside a created, closed or
+    merged window was updated at or after the window's start.
+    """
+    starts = [
+        _window_bounds(window)[0]
+        for window in (selector.created, selector.closed, selector.merged)
+        if window is not None
+    ]
+    return max(starts) if starts else None
+
+
+def _distinct(items: list[WorkItem]) -> list[WorkItem]:
+    """Each item once: one that moves between two page requests is listed twice."""
+    by_key: dict[str, WorkItem] = {}
+    for item in items:
+        by_key.setdefault(item.key, item)
+    return list(by_key.values())
 
 
 def _timed_out(error: requests.exceptions.ConnectionError) -> bool:

@@ -10,7 +10,8 @@ What it does beyond calling the library:
 - Retries, done here and nowhere else (the library's own retries are switched off, because it
   sleeps 20-80 s between attempts on a refused connection): HTTP 429, 502, 503 and 504 are
   retried up to `max_retries` times, honouring `Retry-After` (capped at 60 s) or backing off 1,
-  2, 4... s. Connection errors and timeouts are not retried inside a call; they raise a
+  2, 4... s; the shared rate governor holds the other threads back for the same Retry-After.
+  Connection errors and timeouts are not retried inside a call; they raise a
   retryable `ConnectorError` at once so that one dead tracker costs only its key results.
 - Errors are our own messages: the library's `JIRAError` text can carry request headers, and
   the token must never reach logs, the store or the terminal.
@@ -18,6 +19,7 @@ What it does beyond calling the library:
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -41,6 +43,8 @@ from connectors.base import (
     StatusCategory,
     WorkItem,
 )
+from connectors.ratelimit import RateBudgetExceeded, RateGovernor
+from connectors.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,9 @@ CHANGELOG_PAGE = 100
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
 DERIVED_NEEDING_START = frozenset({"cycle_time_hours"})
+MATCH_ISSUES_PER_REQUEST = 1000  # jql/match accepts this many issue ids per request
+MATCH_JQLS_PER_REQUEST = 100
+KEYS_PER_QUERY = 100  # `key in (...)` lists kept to one page of items
 
 
 def parse_jira_datetime(text: str | None) -> datetime | None:
@@ -103,7 +110,10 @@ class JiraConnector:
         timeout: tuple[float, float] = (5.0, 30.0),
         story_points_field: str | None = None,
         max_retries: int = 3,
+        governor: RateGovernor | None = None,
+        item_page_size: int | None = None,
     ) -> None:
+        """`governor`: shared 429 / Retry-After keeper; `item_page_size`: None for the largest."""
         self.url = url.rstrip("/")
         self._email = email
         self._token = token
@@ -119,6 +129,9 @@ class JiraConnector:
         self._lock = threading.RLock()  # guards the lazily loaded client and lookups
         self._count_lock = threading.Lock()
         self._requests = 0
+        self._governor = governor or RateGovernor("jira")
+        self._item_page_size = item_page_size
+        self._library_fields_loaded = False
 
     def __repr__(self) -> str:
         return f"JiraConnector({self.url!r}, flavour={self._flavour!r})"
@@ -146,7 +159,9 @@ class JiraConnector:
                     "search/approximate-count", lambda: client.approximate_issue_count(jql), jql
                 )
                 return int(answer)
-            return sum(len(page) for page in self._cloud_pages(jql, ["id"], None, CLOUD_ID_PAGE))
+            # Distinct ids: an issue that moves between two page requests comes twice.
+            pages = self._cloud_pages(jql, ["id"], None, CLOUD_ID_PAGE)
+            return len({str(raw.get("id")) for page in pages for raw in page})
         # `search_issues(maxResults=0, json_result=True)` sends the same request but warns on
         # every call, so the library's own JSON getter is used for this one.
         result = self._call(
@@ -159,7 +174,18 @@ class JiraConnector:
         return int(self._read(result, "total", "search"))
 
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
+        return [item for _, item in self.items_with_ids(selector, needs)]
+
+    def items_with_ids(
+        self, selector: Selector, needs: frozenset[str]
+    ) -> list[tuple[str, WorkItem]]:
+        """Every matching item with its Jira issue id (what `jql/match` speaks)."""
         jql = self._jql(selector)
+        found = self._items_for_jql(jql, needs)
+        log.info("jira: %d items for %r (%d requests so far)", len(found), jql, self._requests)
+        return found
+
+    def _items_for_jql(self, jql: str, needs: frozenset[str]) -> list[tuple[str, WorkItem]]:
         self._connect()
         wants_start = NEEDS_STARTED in needs or bool(needs & DERIVED_NEEDING_START)
         points_ids = self._story_point_field_ids() if NEEDS_STORY_POINTS in needs else []
@@ -169,17 +195,83 @@ class JiraConnector:
         if wants_start:
             self._load_status_categories()
         if self._is_cloud:
-            pages = self._cloud_pages(jql, fields, expand, CLOUD_ITEM_PAGE)
+            pages = self._cloud_pages(jql, fields, expand, self._item_page_size or CLOUD_ITEM_PAGE)
         else:
             size = SERVER_CHANGELOG_PAGE if wants_start else SERVER_ITEM_PAGE
-            pages = self._server_pages(jql, fields, expand, size)
-        items = [
-            self._work_item(raw, points_ids, extra_ids, wants_start)
-            for page in pages
-            for raw in page
-        ]
-        log.info("jira: %d items for %r (%d requests so far)", len(items), jql, self._requests)
-        return items
+            pages = self._server_pages(jql, fields, expand, self._item_page_size or size)
+        by_key: dict[str, tuple[str, WorkItem]] = {}  # an issue moving between pages comes twice
+        for page in pages:
+            for raw in page:
+                item = self._work_item(raw, points_ids, extra_ids, wants_start)
+                by_key.setdefault(item.key, (str(raw.get("id")), item))
+        return list(by_key.values())
+
+    # -- incremental sync: what changed, and which queries it touches
+
+    @property
+    def can_match(self) -> bool:
+        """Whether the server has `jql/match` (Jira Cloud); Server/DC does not."""
+        self._connect()
+        return self._is_cloud
+
+    def member_ids(self, selector: Selector) -> dict[str, str] | None:
+        """Issue id -> key of every match, paging ids only; None where that costs more than a count.
+
+        On Jira Cloud a count pages through ids anyway (5,000 a page), so the members come
+        for the same requests; on Server/DC a count is one request and this returns None.
+        """
+        if not self.can_match:
+            return None
+        return self._ids_for_jql(self._jql(selector))
+
+    def changed_ids(self, minutes: int) -> dict[str, str]:
+        """Issue id -> key of every issue updated in the last `minutes` (server clock)."""
+        return self._ids_for_jql(f"updated >= -{max(1, minutes)}m")
+
+    def match(self, ids: list[str], jqls: list[str]) -> list[set[str]]:
+        """For each query, which of `ids` it matches now (`jql/match`, Cloud only)."""
+        client = self._connect()
+        matched: list[set[str]] = [set() for _ in jqls]
+        for i in range(0, len(ids), MATCH_ISSUES_PER_REQUEST):
+            chunk = [int(issue_id) for issue_id in ids[i : i + MATCH_ISSUES_PER_REQUEST]]
+            for j in range(0, len(jqls), MATCH_JQLS_PER_REQUEST):
+                queries = jqls[j : j + MATCH_JQLS_PER_REQUEST]
+                response = self._call(
+                    "jql/match",
+                    partial(
+                        client._session.post,
+                        client._get_url("jql/match"),
+                        data=json.dumps({"issueIds": chunk, "jqls": queries}),
+                    ),
+                )
+                answers = self._read(response.json(), "matches", "jql/match")
+                for offset, answer in enumerate(answers):
+                    if answer.get("errors"):
+                        raise QueryError(
+                            self._scrub(
+                                f"Jira refused the JQL {queries[offset]!r}: "
+                                + "; ".join(str(e) for e in answer["errors"])
+                            )
+                        )
+                    matched[j + offset] |= {str(x) for x in answer.get("matchedIssues") or []}
+        return matched
+
+    def items_by_keys(self, keys: list[str], needs: frozenset[str]) -> dict[str, WorkItem]:
+        """Items by key, a page of keys per query."""
+        found: dict[str, WorkItem] = {}
+        for i in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = ", ".join(keys[i : i + KEYS_PER_QUERY])
+            for _, item in self._items_for_jql(f"key in ({chunk})", needs):
+                found[item.key] = item
+        return found
+
+    def _ids_for_jql(self, jql: str) -> dict[str, str]:
+        self._connect()
+        if self._is_cloud:
+            pages = self._cloud_pages(jql, ["id"], None, CLOUD_ID_PAGE)
+        else:
+            pages = self._server_pages(jql, ["id"], None, SERVER_ITEM_PAGE)
+        return {str(raw["id"]): str(raw["key"]) for page in pages for raw in page}
 
     # -- the client
 
@@ -212,13 +304,17 @@ class JiraConnector:
     def _count_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         with self._count_lock:
             self._requests += 1
+        self._governor.observe(response.status_code, response.headers)
 
     def _call(self, what: str, operation: Callable[[], T], jql: str | None = None) -> T:
         """Run one library call with our retries, turning every failure into our errors."""
         attempt = 0
         while True:
             try:
+                self._governor.acquire()
                 return operation()
+            except RateBudgetExceeded as exc:
+                raise ConnectorError(str(exc), retryable=True) from None
             except JIRAError as exc:
                 status = exc.status_code or 0
                 if status in RETRIED_STATUSES and attempt < self._max_retries:
@@ -313,8 +409,7 @@ class JiraConnector:
         return (exc.text or "no details").strip()[:300]
 
     def _scrub(self, message: str) -> str:
-        secret = self._token.get_secret_value()
-        return message.replace(secret, "***") if secret else message
+        return redact(message, self._token.get_secret_value(), self._email)
 
     @staticmethod
     def _read(body: object, key: str, what: str) -> Any:
@@ -334,6 +429,7 @@ class JiraConnector:
     ) -> Iterator[list[JsonObject]]:
         """search/jql, one page per `nextPageToken` until Jira says it was the last."""
         client = self._connect()
+        self._load_library_field_names(client)
         token: str | None = None
         while True:
             body = self._call(
@@ -360,6 +456,7 @@ class JiraConnector:
     ) -> Iterator[list[JsonObject]]:
         """search with startAt/maxResults until `total` is reached."""
         client = self._connect()
+        self._load_library_field_names(client)
         start = 0
         while True:
             body = self._call(
@@ -383,6 +480,14 @@ class JiraConnector:
                 return
 
     # -- fields
+
+    def _load_library_field_names(self, client: JIRA) -> None:
+        """The library looks field names up on every search and loads them lazily, once per
+        thread that gets there first; loading them here, under the lock, costs one request."""
+        with self._lock:
+            if not self._library_fields_loaded:
+                self._call("field", lambda: client._fields_cache)
+                self._library_fields_loaded = True
 
     def _field_list(self) -> list[JsonObject]:
         with self._lock:

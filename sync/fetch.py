@@ -1,21 +1,29 @@
 """Run a query plan against the trackers: distinct requests concurrently, within limits.
 
 A failing selector costs only the key results that read it: its error is kept beside the
-results of the others.
+results of the others. A failure that may pass (a reset connection, a cut-off or garbled
+answer, a 5xx after the connector's own retries) is tried again, twice, while the run's retry
+budget lasts; bad credentials, a refused query or a missing project are not.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from connectors.base import Connector, ConnectorError, Selector, WorkItem
 from sync.plan import QueryPlan
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_DELAYS_S = (0.5, 2.0)  # pauses before the second and third attempt of a selector
+RETRY_BUDGET_S = 120.0  # no retry starts later than this after the fetches began
 
 
 @dataclass
@@ -54,9 +62,11 @@ def run_fetches(
     *,
     concurrency: Mapping[str, int],
     on_done: ProgressCallback | None = None,
+    retry_budget_s: float = RETRY_BUDGET_S,
 ) -> FetchResults:
     """Fetch every distinct selector once; `connectors` holds an error for an unusable source."""
     results = FetchResults()
+    began = time.monotonic()
     limits = {source: threading.Semaphore(max(1, n)) for source, n in concurrency.items()}
     lock = threading.Lock()
 
@@ -68,12 +78,31 @@ def run_fetches(
             raise connector
         return connector
 
+    def with_retries(selector: Selector, call: Callable[[], T]) -> T:
+        delays = list(RETRY_DELAYS_S)
+        while True:
+            try:
+                with limits.get(selector.source, threading.Semaphore(1)):
+                    return call()
+            except ConnectorError as exc:
+                late = not delays or time.monotonic() - began + delays[0] > retry_budget_s
+                if not exc.retryable or late:
+                    raise
+                delay = delays.pop(0)
+                log.warning(
+                    "%s: %s; trying %s again in %.1f s",
+                    selector.source,
+                    exc,
+                    selector.describe(),
+                    delay,
+                )
+                time.sleep(delay)
+
     def fetch_count(selector: Selector) -> None:
         outcome = FetchOutcome()
         try:
             connector = connector_for(selector)
-            with limits.get(selector.source, threading.Semaphore(1)):
-                outcome.count = connector.count(selector)
+            outcome.count = with_retries(selector, lambda: connector.count(selector))
         except ConnectorError as exc:
             outcome.error = str(exc)
             log.warning("%s count failed for %s: %s", selector.source, selector.describe(), exc)
@@ -89,8 +118,7 @@ def run_fetches(
         outcome = FetchOutcome()
         try:
             connector = connector_for(selector)
-            with limits.get(selector.source, threading.Semaphore(1)):
-                outcome.items = connector.items(selector, needs)
+            outcome.items = with_retries(selector, lambda: connector.items(selector, needs))
         except ConnectorError as exc:
             outcome.error = str(exc)
             log.warning("%s items failed for %s: %s", selector.source, selector.describe(), exc)
