@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.cadence import ScheduleSpec
 from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
 from config.periods import Period, PeriodError, parse_period
 from config.placeholders import PlaceholderError, expand
@@ -394,6 +395,7 @@ class KeyResult(BaseModel):
     unit: str | None = None
     weight: Number = Field(default=1.0, gt=0)
     period: PeriodSpec | None = None
+    schedule: ScheduleSpec | None = None  # its own cadence in the daemon
     metric: Metric
 
     @model_validator(mode="after")
@@ -448,6 +450,7 @@ class Objective(BaseModel):
     level: str = "team"
     parent: Slug | None = None
     weight: Number = Field(default=1.0, gt=0)
+    schedule: ScheduleSpec | None = None  # the cadence of its key results in the daemon
     key_results: list[KeyResult] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -470,6 +473,7 @@ class MappingFile(BaseModel):
     version: Literal[1]
     period: PeriodSpec
     thresholds: StatusThresholds | None = None
+    schedule: ScheduleSpec | None = None  # the daemon's default cadence
     objectives: list[Objective] = Field(min_length=1)
 
     def key_results(self) -> Iterator[tuple[Objective, KeyResult]]:

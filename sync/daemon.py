@@ -1,0 +1,345 @@
+"""`run.py daemon`: sync at start, then on a schedule, until SIGTERM or SIGINT.
+
+Each run re-reads the mapping file (so `{today}` is fresh and edits apply without a
+restart); a bad file or a failed run is logged and the daemon carries on. Runs happen under
+the store's run lock, and a cadence whose key results were already synced in the current
+slot (by another replica on the same store) is skipped, so replicas never sync the same key
+results twice. A stop request lets the run in progress finish within the grace period, or
+abandons it: the store writes a run in one transaction, so nothing half-written remains.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import schedule
+
+from config.cadence import Cadence
+from config.loader import MappingError, load_mapping
+from config.mapping import MappingFile
+from config.settings import Settings
+from sync.dashboard import make_dashboard_app
+from sync.engine import SyncReport, run_sync
+from sync.health import DaemonHealth, HealthServer
+from sync.store import RunLockedError, Store, StoreError, ensure_sqlite_dir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CADENCE = Cadence(every_s=3600.0)
+LOCK_POLL_S = 0.5
+
+
+class DaemonStartError(Exception):
+    """The daemon cannot start (e.g. its health port is taken); the message says why."""
+
+
+def default_cadence(mapping: MappingFile, every_s: float | None) -> Cadence:
+    """`--every` or OKRSYNC_DAEMON__EVERY, else the mapping file's `schedule:`, else hourly."""
+    if every_s is not None:
+        return Cadence(every_s=every_s)
+    if mapping.schedule is not None:
+        return mapping.schedule.cadence()
+    return DEFAULT_CADENCE
+
+
+def cadence_groups(mapping: MappingFile, default: Cadence) -> dict[Cadence, list[str]]:
+    """Key result ids by the cadence they sync on: their own, their objective's, or `default`."""
+    groups: dict[Cadence, list[str]] = {}
+    for objective, kr in mapping.key_results():
+        spec = kr.schedule or objective.schedule
+        groups.setdefault(spec.cadence() if spec else default, []).append(kr.id)
+    return groups
+
+
+@dataclass
+class RunOutcome:
+    """What a worker thread hands back: a report, or the error that stopped the run."""
+
+    report: SyncReport | None = None
+    error: BaseException | None = None
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        config_path: Path,
+        *,
+        every_s: float | None,
+        host: str,
+        port: int,
+    ) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.every_s = every_s
+        self.host = host
+        self.port = port
+        self.stop_requested = threading.Event()
+        self.scheduler = schedule.Scheduler()
+        self.groups: dict[Cadence, list[str]] = {}
+        self.pending_groups: dict[Cadence, list[str]] | None = None
+        self.health = DaemonHealth(settings.daemon.unhealthy_after_intervals)
+        self.store: Store | None = None
+        self._announced: dict[Cadence, datetime | None] = {}
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until stopped; 0 on a clean stop. A bad mapping file at start raises."""
+        mapping = load_mapping(self.config_path)
+        ensure_sqlite_dir(self.settings.database_url)
+        self.store = Store(self.settings.database_url)
+        self.store.migrate()
+        try:
+            server = HealthServer(
+                self.health,
+                self.host,
+                self.port,
+                pages=make_dashboard_app(self.store, self.settings),
+            )
+        except OSError as exc:
+            raise DaemonStartError(
+                f"health endpoint {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
+        log.info(
+            "daemon started: store %s, dashboard on http://%s:%d/ (and /healthz, /metrics)",
+            self.store.safe_url,
+            server.host,
+            server.port,
+        )
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        try:
+            self.apply_groups(cadence_groups(mapping, default_cadence(mapping, self.every_s)))
+            self.sync(list(self.groups), mapping)
+            while not self.stop_requested.is_set():
+                self.scheduler.run_pending()
+                if self.pending_groups is not None:
+                    self.apply_groups(self.pending_groups)
+                self.announce_next_runs()
+                idle = self.scheduler.idle_seconds
+                self.stop_requested.wait(timeout=min(max(idle or 1.0, 0.05), 1.0))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            server.stop()
+            self.store.close()
+        log.info("daemon stopped")
+        return 0
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stop_requested.is_set():
+            log.warning("second %s: abandoning at once", signal.Signals(signum).name)
+            exit_now()
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    # --- scheduling ----------------------------------------------------------------------
+
+    def apply_groups(self, groups: dict[Cadence, list[str]]) -> None:
+        """(Re)schedule one job per cadence (one per daily time for `at:` cadences)."""
+        self.scheduler.clear()
+        for cadence in groups:
+            if cadence.every_s is not None:
+                self.scheduler.every(round(cadence.every_s)).seconds.do(
+                    self.scheduled, cadence
+                ).tag(cadence)
+            else:
+                for moment in cadence.at:
+                    self.scheduler.every().day.at(moment, cadence.timezone).do(
+                        self.scheduled, cadence
+                    ).tag(cadence)
+        if self.groups and groups != self.groups:
+            log.info(
+                "schedule changed: %s",
+                "; ".join(f"{c.describe()}: {', '.join(ids)}" for c, ids in groups.items()),
+            )
+        self.groups = groups
+        self.pending_groups = None
+        self.health.set_jobs({cadence: len(ids) for cadence, ids in groups.items()})
+        self._announced = {}
+
+    def announce_next_runs(self) -> None:
+        """Log when each cadence's next sync is due, once per change."""
+        for cadence, ids in self.groups.items():
+            runs = [job.next_run for job in self.scheduler.get_jobs(cadence) if job.next_run]
+            when = min(runs).astimezone(UTC) if runs else None
+            if self._announced.get(cadence, "unset") == when:
+                continue
+            self._announced[cadence] = when
+            self.health.set_next_run(cadence, when)
+            if when is not None:
+                log.info(
+                    "next sync of %d key results (%s) at %s",
+                    len(ids),
+                    cadence.describe(),
+                    when.isoformat(timespec="seconds"),
+                )
+
+    def scheduled(self, cadence: Cadence) -> None:
+        """A job came due: re-read the mapping file, then sync this cadence's key results."""
+        if self.stop_requested.is_set():
+            return
+        try:
+            mapping = load_mapping(self.config_path)
+        except MappingError as exc:
+            log.error("mapping file is invalid, sync skipped until it is fixed:\n%s", exc)
+            self.health.record_run(
+                [cadence], "error", finished_at=datetime.now(UTC), message="invalid mapping file"
+            )
+            return
+        groups = cadence_groups(mapping, default_cadence(mapping, self.every_s))
+        if groups != self.groups:
+            self.pending_groups = groups
+        if cadence in groups:
+            self.sync([cadence], mapping, groups)
+
+    # --- one run -------------------------------------------------------------------------
+
+    def sync(
+        self,
+        cadences: list[Cadence],
+        mapping: MappingFile,
+        groups: dict[Cadence, list[str]] | None = None,
+    ) -> None:
+        """Sync the key results of `cadences` that no run has synced in their current slot."""
+        assert self.store is not None
+        store = self.store
+        groups = groups or self.groups
+        wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
+        try:
+            with ExitStack() as held:
+                if not self.acquire_lock(held, store, wait_s):
+                    log.warning(
+                        "the store stayed locked by another run for %.0f s: skipped", wait_s
+                    )
+                    self.health.record_run(
+                        cadences, "locked", finished_at=datetime.now(UTC), message="store locked"
+                    )
+                    return
+                now = datetime.now(UTC)
+                checked = {row["id"]: row["checked_at"] for row in store.all_key_results()}
+                fresh = [
+                    c
+                    for c in cadences
+                    if all(
+                        checked.get(kr) is not None and checked[kr] >= c.slot_start(now)
+                        for kr in groups[c]
+                    )
+                ]
+                if fresh:
+                    log.info(
+                        "skipped %s: already synced since %s by another run",
+                        ", ".join(c.describe() for c in fresh),
+                        min(c.slot_start(now) for c in fresh).isoformat(timespec="seconds"),
+                    )
+                    self.health.record_run(fresh, "skipped", finished_at=now)
+                due = [c for c in cadences if c not in fresh]
+                if due:
+                    self.run_due(due, mapping, groups, store)
+        except StoreError as exc:
+            log.error("store error, run skipped: %s", exc)
+            self.health.record_run(
+                cadences, "error", finished_at=datetime.now(UTC), message=str(exc)
+            )
+
+    def acquire_lock(self, held: ExitStack, store: Store, wait_s: float) -> bool:
+        """Take the run lock, polling so that a stop request is never kept waiting."""
+        deadline = datetime.now(UTC).timestamp() + wait_s
+        while not self.stop_requested.is_set():
+            try:
+                held.enter_context(store.run_lock(wait_s=0))
+                return True
+            except RunLockedError:
+                if datetime.now(UTC).timestamp() >= deadline:
+                    return False
+                self.stop_requested.wait(LOCK_POLL_S)
+        return False
+
+    def run_due(
+        self,
+        cadences: list[Cadence],
+        mapping: MappingFile,
+        groups: dict[Cadence, list[str]],
+        store: Store,
+    ) -> None:
+        ids = [kr for c in cadences for kr in groups[c]]
+        every_id = [kr.id for _, kr in mapping.key_results()]
+        only = None if sorted(ids) == sorted(every_id) else ids
+        log.info(
+            "sync started: %d key results (%s)", len(ids), ", ".join(c.describe() for c in cadences)
+        )
+        outcome = self.in_worker(
+            lambda: run_sync(
+                self.settings, mapping, store, only=only, config_path=str(self.config_path)
+            )
+        )
+        finished = datetime.now(UTC)
+        if outcome.error is not None:
+            log.error("sync failed: %s", describe_error(outcome.error))
+            self.health.record_run(
+                cadences, "error", finished_at=finished, message=describe_error(outcome.error)
+            )
+            return
+        report = outcome.report
+        assert report is not None
+        statuses: dict[str, int] = {}
+        for row in store.all_key_results():
+            statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        self.health.record_run(
+            cadences,
+            report.outcome,
+            finished_at=report.finished_at,
+            duration_s=(report.finished_at - report.started_at).total_seconds(),
+            run_id=report.run_id,
+            requests=report.requests,
+            failed=len(report.failed),
+            statuses=statuses,
+        )
+
+    def in_worker(self, work: Callable[[], SyncReport]) -> RunOutcome:
+        """Run `work` on a thread; on a stop request give it the grace period, then abandon."""
+        outcome = RunOutcome()
+
+        def target() -> None:
+            try:
+                outcome.report = work()
+            except Exception as exc:  # a run that breaks must not take the daemon with it
+                outcome.error = exc
+
+        worker = threading.Thread(target=target, name="okrsync-run", daemon=True)
+        worker.start()
+        while worker.is_alive() and not self.stop_requested.is_set():
+            worker.join(timeout=0.2)
+        if worker.is_alive():
+            grace = self.settings.daemon.shutdown_grace_s
+            log.info("waiting up to %g s for the run in progress to finish", grace)
+            worker.join(timeout=grace)
+            if worker.is_alive():
+                log.warning("abandoning the run in progress: none of it is written")
+                exit_now()
+        return outcome
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def exit_now() -> None:
+    """Leave at once with 0: a run not yet written is simply not there (one transaction)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -1,0 +1,329 @@
+"""`run.py daemon` as a real process against the sandbox: runs land on schedule, /healthz and
+/metrics answer, SIGTERM stops it cleanly, a bad mapping file or a failing tracker does not
+kill it, logs carry no secret, and two replicas on one store never sync a slot twice.
+
+The daemon is started with the Dockerfile's own CMD and probed with its HEALTHCHECK, so the
+container runs what these tests run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from config.cadence import Cadence
+from config.loader import load_mapping_text
+from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sync.daemon import cadence_groups, default_cadence
+from tests.conftest import ANCHOR
+from tests.sync.processes import (
+    KEY_RESULTS,
+    MAPPING,
+    REPO_ROOT,
+    RUN_PY,
+    Child,
+    assert_consistent,
+    free_port,
+    okrsync_env,
+    stored_runs,
+    wait_for,
+)
+
+DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
+
+
+def dockerfile_exec(instruction: str) -> list[str]:
+    """The exec-form command of CMD or HEALTHCHECK ... CMD, made runnable here."""
+    joined = DOCKERFILE.replace("\\\n", " ")
+    line = next(
+        ln for ln in joined.splitlines() if ln.startswith(f"{instruction} ") and "CMD [" in ln
+    )
+    command: list[str] = json.loads(line[line.index("CMD [") + 4 :])
+    here = {"python": sys.executable, "/app/run.py": RUN_PY}
+    return [here.get(part, part) for part in command]
+
+
+def start_daemon(
+    box: Sandbox, url: str, workdir: Path, port: int, mapping: str = MAPPING, **env: str
+) -> Child:
+    (workdir / "okrs.yaml").write_text(mapping)
+    settings = okrsync_env(
+        box,
+        url,
+        workdir,
+        **{
+            "OKRSYNC_DAEMON__EVERY": "1s",
+            "OKRSYNC_DAEMON__HEALTH_PORT": str(port),
+            "PYTHONPATH": str(REPO_ROOT),
+            **env,
+        },
+    )
+    return Child(dockerfile_exec("CMD"), settings, workdir)
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def samples(metrics_text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics_text)
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Child]]:
+    """Daemons started by a test; any still running at the end is killed."""
+    started: list[Child] = []
+    yield started
+    for child in started:
+        child.kill()
+
+
+def test_daemon_syncs_on_schedule_serves_health_and_stops_on_sigterm(
+    database_url: str, tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    port = free_port()
+    daemon = start_daemon(sandbox, database_url, tmp_path, port)
+    daemons.append(daemon)
+    wait_for(lambda: len(stored_runs(database_url)) >= 2, 90, f"two runs\n{daemon.log}")
+    assert daemon.process.poll() is None
+
+    code, body = get(port, "/healthz")
+    health = json.loads(body)
+    assert code == 200, body
+    assert health["status"] == "ok"
+    assert health["last_run"]["outcome"] == "ok"
+    assert health["jobs"][0]["schedule"] == "every 1s"
+    assert health["jobs"][0]["key_results"] == len(KEY_RESULTS)
+    ran = datetime.fromisoformat(health["last_run"]["finished_at"])
+    assert abs((datetime.now(UTC) - ran).total_seconds()) < 60
+
+    code, text = get(port, "/metrics")
+    assert code == 200
+    values = samples(text)
+    runs_ok = values[("okrsync_runs_total", (("outcome", "ok"),))]
+    assert runs_ok >= 2
+    # the first run counts the P1 bugs and WEB issues (2 Jira counts) and one GitHub search
+    assert values[("okrsync_tracker_requests_total", (("tracker", "jira"),))] >= 2 * runs_ok
+    assert values[("okrsync_tracker_requests_total", (("tracker", "github"),))] >= runs_ok
+    by_status = {
+        dict(labels)["status"]: v
+        for (name, labels), v in values.items()
+        if name == "okrsync_key_results"
+    }
+    assert sum(by_status.values()) == len(KEY_RESULTS)
+    assert values[("okrsync_run_duration_seconds_count", ())] == runs_ok
+    assert values[("okrsync_key_result_failures_total", ())] == 0
+
+    code, objectives = get(port, "/api/objectives")  # the daemon serves the dashboard too
+    assert code == 200
+    listed = {kr["id"] for o in json.loads(objectives)["objectives"] for kr in o["key_results"]}
+    assert listed == set(KEY_RESULTS)
+
+    env = okrsync_env(
+        sandbox,
+        database_url,
+        tmp_path,
+        OKRSYNC_DAEMON__HEALTH_PORT=str(port),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    probe = Child(dockerfile_exec("HEALTHCHECK"), env, tmp_path)
+    assert probe.finish(30) == 0, probe.log
+
+    assert re.search(r"next sync of 3 key results \(every 1s\) at \d{4}-", daemon.log)
+    code, seconds = daemon.terminate()
+    assert code == 0, daemon.log
+    assert seconds < 25
+    assert "daemon stopped" in daemon.log
+    runs = assert_consistent(database_url, sandbox)
+    assert len(runs) >= 2
+    assert all(r["outcome"] == "ok" for r in runs)
+
+
+@pytest.fixture(scope="module")
+def slow_sandbox() -> Iterator[Sandbox]:
+    """Every request takes 2 s: a run is surely in progress when the signal comes."""
+    options = SandboxOptions(seed=7, jira_flavour="cloud", anchor=ANCHOR, latency_s=2.0)
+    box = build_sandbox(options).start()
+    yield box
+    box.stop()
+
+
+def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
+    tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    daemon = start_daemon(
+        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S="0.5"
+    )
+    daemons.append(daemon)
+    daemon.wait_for_line("sync started")
+    code, seconds = daemon.terminate()
+    assert code == 0, daemon.log
+    assert seconds < 10, daemon.log
+    assert "abandoning the run in progress" in daemon.log
+    assert stored_runs(url) == []  # nothing half-written: the run simply is not there
+
+
+def test_sigterm_during_a_run_lets_it_finish_within_the_grace_period(
+    tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    daemon = start_daemon(
+        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S="60"
+    )
+    daemons.append(daemon)
+    daemon.wait_for_line("sync started")
+    code, _ = daemon.terminate(timeout=90)
+    assert code == 0, daemon.log
+    assert "abandoning" not in daemon.log
+    runs = assert_consistent(url, slow_sandbox)
+    assert len(runs) == 1  # the run in progress was written, no new one was started
+
+
+def test_a_bad_mapping_file_is_logged_and_the_daemon_carries_on(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    port = free_port()
+    daemon = start_daemon(sandbox, url, tmp_path, port)
+    daemons.append(daemon)
+    wait_for(lambda: len(stored_runs(url)) >= 1, 60, "the first run")
+    broken = MAPPING.replace("target: 1000", "target: lots")
+    (tmp_path / "okrs.yaml").write_text(broken)
+    daemon.wait_for_line("mapping file is invalid")
+    wait_for(lambda: "objectives[0].key_results[1].target" in daemon.log, 10, "the located error")
+    before = len(stored_runs(url))
+    assert daemon.process.poll() is None
+    code, text = get(port, "/metrics")
+    assert samples(text)[("okrsync_runs_total", (("outcome", "error"),))] >= 1
+
+    (tmp_path / "okrs.yaml").write_text(MAPPING)
+    wait_for(lambda: len(stored_runs(url)) > before, 60, "a run after the fix")
+    code, _ = daemon.terminate()
+    assert code == 0
+    assert_consistent(url, sandbox)
+
+
+def test_a_bad_mapping_file_at_start_exits_2(tmp_path: Path, sandbox: Sandbox) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    daemon = start_daemon(sandbox, url, tmp_path, free_port(), mapping="version: 1\n")
+    assert daemon.finish(60) == 2
+    assert "okrs.yaml" in daemon.log and "period" in daemon.log
+
+
+SECRET_TOKEN = "ghp_s3cr3t-never-to-be-logged-4711"
+
+
+def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    daemon = start_daemon(
+        sandbox,
+        url,
+        tmp_path,
+        free_port(),
+        OKRSYNC_LOG_FORMAT="json",
+        OKRSYNC_GITHUB__TOKEN=SECRET_TOKEN,  # the sandbox refuses it: GitHub key results fail
+    )
+    daemons.append(daemon)
+    wait_for(lambda: len(stored_runs(url)) >= 2, 90, f"two runs\n{daemon.log}")
+    code, _ = daemon.terminate()
+    assert code == 0
+    entries = [json.loads(line) for line in daemon.lines]  # every line is one JSON object
+    run_lines = [e for e in entries if e.get("run_id") is not None and "outcome" in e]
+    stored = stored_runs(url)
+    assert sorted(e["run_id"] for e in run_lines) == [r["id"] for r in stored]
+    assert all(e["outcome"] == "partial" for e in run_lines)
+    failing = [e for e in entries if e.get("key_result")]
+    # exactly one line per failing key result per run: only the GitHub one fails
+    assert sorted((e["run_id"], e["key_result"]) for e in failing) == [
+        (r["id"], "merged-api") for r in stored
+    ]
+    assert all(e["level"] == "warning" for e in failing)
+    assert SECRET_TOKEN not in "\n".join(daemon.lines + daemon.out)
+    assert SECRET_TOKEN[4:] not in "\n".join(daemon.lines + daemon.out)
+
+
+def test_two_replicas_on_one_store_never_sync_a_slot_twice(
+    database_url: str, tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    every = 2
+    first = start_daemon(
+        sandbox, database_url, tmp_path, free_port(), OKRSYNC_DAEMON__EVERY=f"{every}s"
+    )
+    daemons.append(first)
+    first.wait_for_line("next sync")
+    second = start_daemon(
+        sandbox, database_url, tmp_path, free_port(), OKRSYNC_DAEMON__EVERY=f"{every}s"
+    )
+    daemons.append(second)
+    wait_for(lambda: len(stored_runs(database_url)) >= 4, 90, "four runs")
+    for child in (first, second):
+        code, _ = child.terminate()
+        assert code == 0, child.log
+    runs = assert_consistent(database_url, sandbox)
+
+    def slot(moment: Any) -> int:
+        return int(moment.timestamp()) // every
+
+    for earlier, later in itertools.pairwise(runs):
+        assert slot(later["started_at"]) > slot(earlier["finished_at"]), (earlier, later)
+    skipped = [line for child in (first, second) for line in child.lines if "skipped every" in line]
+    assert skipped, "the replicas never met: nothing was skipped"
+
+
+# --- choosing cadences (in-process) --------------------------------------------------------
+
+CADENCES = """
+version: 1
+period: 2026-Q4
+schedule: {at: ['08:00', '14:00'], timezone: Europe/Berlin}
+objectives:
+  - id: a
+    schedule: {every: 15m}
+    key_results:
+      - {id: a1, title: A1, target: 5, metric: {type: manual}}
+      - {id: a2, title: A2, target: 5, metric: {type: manual}, schedule: {every: 1h}}
+  - id: b
+    key_results:
+      - {id: b1, title: B1, target: 5, metric: {type: manual}}
+"""
+
+
+def test_a_key_result_or_objective_cadence_beats_the_default() -> None:
+    mapping = load_mapping_text(CADENCES, source_name="okrs.yaml", today=date(2026, 11, 1))
+    berlin = Cadence(at=("08:00:00", "14:00:00"), timezone="Europe/Berlin")
+    assert default_cadence(mapping, None) == berlin
+    assert cadence_groups(mapping, default_cadence(mapping, None)) == {
+        Cadence(every_s=900.0): ["a1"],
+        Cadence(every_s=3600.0): ["a2"],
+        berlin: ["b1"],
+    }
+    # --every / OKRSYNC_DAEMON__EVERY replaces the file's default, not the own cadences
+    assert cadence_groups(mapping, default_cadence(mapping, 60.0))[Cadence(every_s=60.0)] == ["b1"]
+    plain = load_mapping_text(
+        CADENCES.replace("schedule: {at: ['08:00', '14:00'], timezone: Europe/Berlin}\n", ""),
+        source_name="okrs.yaml",
+        today=date(2026, 11, 1),
+    )
+    assert default_cadence(plain, None) == Cadence(every_s=3600.0)
