@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sync.charts import terminal_chart
+from sync.standing import TreeFilter, filter_objectives
 from sync.store import Store
 
 STATUS_STYLES = {
@@ -28,8 +29,9 @@ def percent(fraction: float | None) -> float | None:
     return None if fraction is None else round(fraction * 100.0, 1)
 
 
-def status_document(store: Store) -> dict[str, Any]:
-    """The `status --json` contract: stable keys, progress in percent (0-100)."""
+def status_document(store: Store, wanted: TreeFilter | None = None) -> dict[str, Any]:
+    """The `status --json` contract: stable keys, progress in percent (0-100); a filter only
+    leaves objectives out."""
     krs_by_objective: dict[str, list[dict[str, Any]]] = {}
     for kr in store.all_key_results():
         krs_by_objective.setdefault(kr["objective_id"], []).append(kr)
@@ -59,27 +61,9 @@ def status_document(store: Store) -> dict[str, Any]:
                     for kr in krs_by_objective.get(obj["id"], [])
                 ],
             }
-            for obj in objectives_in_tree_order(store.all_objectives())
+            for obj in filter_objectives(store.all_objectives(), wanted or TreeFilter())
         ]
     }
-
-
-def objectives_in_tree_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parents before their aligned children, depth-first, with `depth` set."""
-    ids = {row["id"] for row in rows}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for row in rows:
-        parent = row["parent_id"] if row["parent_id"] in ids else None
-        children.setdefault(parent, []).append(row)
-    ordered: list[dict[str, Any]] = []
-
-    def visit(parent: str | None, depth: int) -> None:
-        for row in children.get(parent, []):
-            ordered.append({**row, "depth": depth})
-            visit(row["id"], depth + 1)
-
-    visit(None, 0)
-    return ordered
 
 
 def progress_bar(fraction: float | None, width: int = 20) -> Text:
@@ -115,10 +99,14 @@ def target_text(kr: dict[str, Any]) -> str:
     return format_number(kr["target_value"], unit)
 
 
-def render_status(store: Store, console: Console) -> None:
-    objectives = objectives_in_tree_order(store.all_objectives())
-    if not objectives:
+def render_status(store: Store, console: Console, wanted: TreeFilter | None = None) -> None:
+    every = store.all_objectives()
+    objectives = filter_objectives(every, wanted or TreeFilter())
+    if not every:
         console.print("No key results in the store yet: run `python run.py sync` first.")
+        return
+    if not objectives:
+        console.print("No objective matches the filter.")
         return
     previous = store.previous_values()
     krs = store.all_key_results()
@@ -162,7 +150,8 @@ def render_status(store: Store, console: Console) -> None:
 
 
 def progress_cell(fraction: float | None) -> Text:
-    return progress_bar(fraction, width=12) + Text(f" {_pct(fraction):>3}%")
+    shown = "   -" if fraction is None else f" {_pct(fraction):>3}%"
+    return progress_bar(fraction, width=12) + Text(shown)
 
 
 def change_text(previous: float | None, current: float | None) -> Text:
@@ -191,6 +180,15 @@ def render_history(store: Store, kr_id: str, console: Console) -> None:
             row["note"] or "",
         )
     console.print(table)
+    values = [row["value"] for row in rows if row["value"] is not None]
+    if len(values) >= 2:
+        unit = kr["unit"] if kr else None
+        console.print(
+            f"Last {min(len(values), 48)} values, "
+            f"{format_number(min(values[-48:]), unit)} .. {format_number(max(values[-48:]), unit)}:"
+        )
+        for line in terminal_chart(values):
+            console.print(Text(f"  {line}", style="cyan"))
 
 
 def render_explain(store: Store, kr_id: str, console: Console) -> None:

@@ -1,0 +1,122 @@
+"""The JSON API's documents, built from the same standing data as the pages.
+
+Shapes are described in `openapi.py`; times are ISO 8601 UTC, progress is a fraction-free
+percentage (0-100, clamped) like `status --json`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sync.standing import KeyResultDetail, TreeFilter, key_result_detail, objective_tree
+from sync.store import Store
+
+RUNS_LIMIT_MAX = 200
+
+
+def iso(moment: datetime | date | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
+
+
+def objectives_document(store: Store, wanted: TreeFilter) -> dict[str, Any]:
+    return {
+        "objectives": [
+            {
+                "id": obj["id"],
+                "title": obj["title"],
+                "owner": obj["owner"],
+                "level": obj["level"],
+                "parent": obj["parent_id"],
+                "depth": obj["depth"],
+                "progress": percent(obj["progress"]),
+                "status": obj["status"],
+                "key_results": [
+                    {
+                        "id": kr["id"],
+                        "title": kr["title"],
+                        "value": kr["value"],
+                        "unit": kr["unit"],
+                        "start": kr["start_value"],
+                        "target": kr["target_value"],
+                        "progress": percent(kr["progress"]),
+                        "status": kr["status"],
+                        "change": kr["change"],
+                        "updated_at": iso(kr["updated_at"]),
+                        "error": kr["last_error"],
+                    }
+                    for kr in obj["key_results"]
+                ],
+            }
+            for obj in objective_tree(store, wanted)
+        ]
+    }
+
+
+def key_result_document(store: Store, kr_id: str) -> dict[str, Any] | None:
+    detail = key_result_detail(store, kr_id)
+    return None if detail is None else detail_document(detail)
+
+
+def detail_document(detail: KeyResultDetail) -> dict[str, Any]:
+    row = detail.row
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "objective": row["objective_id"],
+        "kind": row["kind"],
+        "unit": row["unit"],
+        "value": row["value"],
+        "start": row["start_value"],
+        "target": row["target_value"],
+        "min": row["min_value"],
+        "max": row["max_value"],
+        "progress": percent(row["progress"]),
+        "expected": percent(row["expected"]),
+        "status": row["status"],
+        "error": row["last_error"],
+        "updated_at": iso(row["updated_at"]),
+        "period": {"start": iso(_day(row["period_start"])), "end": iso(_day(row["period_end"]))},
+        "forecast": detail.forecast_value,
+        "sources": [
+            {"name": s.name, "source": s.source, "query": s.query, "link": s.link}
+            for s in detail.sources
+        ],
+        "history": [
+            {
+                "observed_at": iso(p.observed_at),
+                "value": p.value,
+                "status": p.status,
+                "origin": p.origin,
+                "note": p.note,
+            }
+            for p in detail.points
+        ],
+    }
+
+
+def runs_document(store: Store, limit: int) -> dict[str, Any]:
+    """Runs, newest first. The mapping file's path is internal and left out."""
+    return {
+        "runs": [
+            {
+                "id": run["id"],
+                "started_at": iso(run["started_at"]),
+                "finished_at": iso(run["finished_at"]),
+                "outcome": run["outcome"],
+                "key_results_total": run["key_results_total"],
+                "key_results_failed": run["key_results_failed"],
+                "requests": run["requests"] or {},
+                "errors": run["errors"] or {},
+            }
+            for run in store.runs(limit=limit)
+        ]
+    }
+
+
+def _day(moment: datetime | None) -> date | None:
+    return None if moment is None else moment.date()

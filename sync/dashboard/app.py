@@ -1,0 +1,269 @@
+"""The dashboard as a WSGI application (Werkzeug): pages, SVG charts, JSON API, OpenAPI.
+
+Read-only by construction: only GET and HEAD are routed. Every failure becomes a 4xx/5xx page
+or JSON error; no traceback, secret or file path ever reaches a response.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time
+from typing import Any
+
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from config.settings import Settings
+from sync.charts import ChartData, history_svg
+from sync.dashboard.api import (
+    RUNS_LIMIT_MAX,
+    key_result_document,
+    objectives_document,
+    runs_document,
+)
+from sync.dashboard.openapi import openapi_document
+from sync.dashboard.rendering import render
+from sync.standing import KeyResultDetail, TreeFilter, key_result_detail, objective_tree
+from sync.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+FILTER_MAX = 200
+
+
+def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
+    """The key result's history chart as inline SVG."""
+    row = detail.row
+    period = None
+    if row["period_start"] is not None and row["period_end"] is not None:
+        end = datetime.combine(row["period_end"].date(), time.max, tzinfo=UTC)
+        period = (row["period_start"], end)
+    forecast = None
+    if detail.forecast_value is not None and period is not None:
+        forecast = (period[1], detail.forecast_value)
+    target = row["target_value"] if row["kind"] in ("linear", "stay_above", "stay_below") else None
+    return history_svg(
+        ChartData(
+            values=detail.values,
+            target=target,
+            pace=detail.pace,
+            forecast=forecast,
+            period=period,
+            now=now or datetime.now(UTC),
+            unit=row["unit"],
+            title=f"{row['title']}: value over time",
+        )
+    )
+
+
+class DashboardApp:
+    """Routes requests to views; one instance per store."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        token = settings.dashboard.token
+        self._token = None if token is None else token.get_secret_value().encode()
+        self.url_map = Map(
+            [
+                Rule("/", endpoint="tree"),
+                Rule("/key-results/<kr_id>", endpoint="key_result"),
+                Rule("/runs", endpoint="runs"),
+                Rule("/api/objectives", endpoint="api_objectives"),
+                Rule("/api/key-results/<kr_id>", endpoint="api_key_result"),
+                Rule("/api/runs", endpoint="api_runs"),
+                Rule("/openapi.json", endpoint="openapi"),
+            ],
+            strict_slashes=False,
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        response = self.respond(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        is_api = request.path.startswith(("/api/", "/openapi.json"))
+        try:
+            self.authorize(request)
+            adapter = self.url_map.bind_to_environ(request.environ)
+            endpoint, values = adapter.match(method="GET")
+            if request.method not in ("GET", "HEAD"):
+                return self.error(request, 405, "this dashboard is read-only", is_api, allow=True)
+            view: Callable[..., Response] = getattr(self, f"view_{endpoint}")
+            return view(request, **values)
+        except HTTPException as exc:
+            code = exc.code or 500
+            return self.error(request, code, exc.description or exc.name, is_api)
+        except StoreError:
+            log.exception("dashboard: the store cannot be read")
+            return self.error(request, 503, ServiceUnavailable.description, is_api)
+        except Exception:
+            log.exception("dashboard: %s %s failed", request.method, request.path)
+            return self.error(request, 500, InternalServerError.description, is_api)
+
+    def authorize(self, request: Request) -> None:
+        if self._token is None:
+            return
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), self._token
+        ):
+            raise Unauthorized("a valid bearer token is required")
+
+    def error(
+        self, request: Request, code: int, message: str, is_api: bool, *, allow: bool = False
+    ) -> Response:
+        if is_api:
+            response = json_response({"error": {"code": code, "message": message}}, code)
+        else:
+            page = render(
+                "error.html", root=request.script_root, code=code, message=message, active=""
+            )
+            response = Response(page, status=code, mimetype="text/html")
+        if code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if allow:
+            response.headers["Allow"] = "GET, HEAD"
+        return response
+
+    # --- pages ---------------------------------------------------------------------------
+
+    def view_tree(self, request: Request) -> Response:
+        wanted = tree_filter(request)
+        tree = objective_tree(self.store, wanted)
+        levels = sorted({o["level"] for o in self.store.all_objectives() if o["level"]})
+        runs = self.store.runs(limit=1)
+        return html_response(
+            render(
+                "tree.html",
+                root=request.script_root,
+                active="tree",
+                nodes=nest(tree),
+                wanted=wanted,
+                levels=levels,
+                last_run=runs[0] if runs else None,
+                empty=not self.store.all_objectives(),
+            )
+        )
+
+    def view_key_result(self, request: Request, kr_id: str) -> Response:
+        detail = key_result_detail(self.store, kr_id)
+        if detail is None:
+            raise NotFound(f"no key result '{kr_id}' in the store")
+        objective = next(
+            (o for o in self.store.all_objectives() if o["id"] == detail.row["objective_id"]), None
+        )
+        return html_response(
+            render(
+                "key_result.html",
+                root=request.script_root,
+                active="",
+                kr=detail.row,
+                detail=detail,
+                objective=objective,
+                chart=chart_for(detail),
+                history=list(reversed(detail.points)),
+            )
+        )
+
+    def view_runs(self, request: Request) -> Response:
+        limit = int_arg(request, "limit", default=50)
+        return html_response(
+            render(
+                "runs.html",
+                root=request.script_root,
+                active="runs",
+                runs=self.store.runs(limit=limit),
+            )
+        )
+
+    # --- JSON API ------------------------------------------------------------------------
+
+    def view_api_objectives(self, request: Request) -> Response:
+        return json_response(objectives_document(self.store, tree_filter(request)))
+
+    def view_api_key_result(self, request: Request, kr_id: str) -> Response:
+        document = key_result_document(self.store, kr_id)
+        if document is None:
+            raise NotFound(f"no key result '{kr_id}' in the store")
+        return json_response(document)
+
+    def view_api_runs(self, request: Request) -> Response:
+        return json_response(runs_document(self.store, int_arg(request, "limit", default=20)))
+
+    def view_openapi(self, request: Request) -> Response:
+        return json_response(openapi_document())
+
+
+def make_dashboard_app(store: Store, settings: Settings) -> WSGIApp:
+    """The dashboard as a WSGI app, to serve on its own or mount (e.g. by the daemon)."""
+    return DashboardApp(store, settings)
+
+
+def tree_filter(request: Request) -> TreeFilter:
+    values = {}
+    for name in ("level", "owner", "objective"):
+        given = request.args.get(name, "").strip()
+        if len(given) > FILTER_MAX:
+            raise BadRequest(f"'{name}' is longer than {FILTER_MAX} characters")
+        values[name] = given or None
+    return TreeFilter(**values)
+
+
+def int_arg(request: Request, name: str, *, default: int) -> int:
+    given = request.args.get(name)
+    if given is None:
+        return default
+    try:
+        value = int(given)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be a whole number") from None
+    if not 1 <= value <= RUNS_LIMIT_MAX:
+        raise BadRequest(f"'{name}' must be between 1 and {RUNS_LIMIT_MAX}")
+    return value
+
+
+def nest(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tree-ordered objectives (with depth) into nested nodes {objective, children}."""
+    roots: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = []
+    for objective in tree:
+        node = {"objective": objective, "children": []}
+        while stack and stack[-1]["objective"]["depth"] >= objective["depth"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else roots).append(node)
+        stack.append(node)
+    return roots
+
+
+def html_response(page: str) -> Response:
+    return Response(page, mimetype="text/html")
+
+
+def json_response(document: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(document, indent=2), status=status, mimetype="application/json")

@@ -1,0 +1,77 @@
+"""Jinja2 set-up shared by the dashboard pages and the HTML report: autoescaping on, and the
+filters that turn stored numbers into what people read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from sync.status_view import format_number, target_text
+
+STATUS_LABELS = {
+    "done": "done",
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "error": "error",
+    "no_data": "no data",
+    "baseline": "baseline",
+}
+
+
+def percent_text(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction * 100:.0f}%"
+
+
+def bar_width(fraction: float | None) -> str:
+    """CSS width of a progress bar, clamped to 0-100%."""
+    return "0%" if fraction is None else f"{max(0.0, min(1.0, fraction)) * 100:.1f}%"
+
+
+def change_text(change: float | None, unit: str | None = None) -> str:
+    if change is None or change == 0:
+        return ""
+    arrow = "▲" if change > 0 else "▼"
+    return f"{arrow} {format_number(abs(change), unit)}"
+
+
+def signed_text(change: float | None, unit: str | None = None) -> str:
+    if change is None:
+        return "-"
+    if change == 0:
+        return "±0"
+    return ("+" if change > 0 else "-") + format_number(abs(change), unit)
+
+
+def when_text(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("sync.dashboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    filters: dict[str, Any] = {
+        "number": format_number,
+        "percent": percent_text,
+        "bar_width": bar_width,
+        "change": change_text,
+        "signed": signed_text,
+        "when": when_text,
+        "status_label": lambda status: STATUS_LABELS.get(status or "", status or "-"),
+        "target_text": target_text,
+    }
+    env.filters.update(filters)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)

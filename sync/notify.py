@@ -1,0 +1,257 @@
+"""The digest after a run: what changed, posted to a webhook (Slack incoming-webhook format or
+a generic JSON document).
+
+A key result is in the digest when its status changed, its progress crossed a quarter mark
+(25, 50, 75, 100 %), or it newly failed. Nothing is posted when nothing changed. A failed post
+is retried with backoff and logged; it never fails the sync, and the webhook URL (a secret)
+never appears in a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from config.settings import NotifySettings, Settings
+from sync.progress import ERROR
+from sync.status_view import format_number
+from sync.store import Store
+
+if TYPE_CHECKING:
+    from sync.engine import SyncReport
+
+log = logging.getLogger(__name__)
+
+MARKS = (25, 50, 75, 100)
+STATUS_EMOJI = {
+    "done": ":white_check_mark:",
+    "on_track": ":large_green_circle:",
+    "at_risk": ":large_yellow_circle:",
+    "off_track": ":red_circle:",
+    "error": ":warning:",
+}
+
+
+@dataclass
+class Change:
+    """One key result's entry in the digest; `reasons` holds status_changed, crossed, failed."""
+
+    key_result: str
+    title: str
+    objective: str
+    unit: str | None
+    previous_status: str | None
+    status: str
+    previous_value: float | None
+    value: float | None
+    previous_progress: float | None  # percent, clamped
+    progress: float | None
+    crossed: list[int] = field(default_factory=list)
+    error: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PreviousState:
+    """A key result as the store had it before a run: what the digest compares with."""
+
+    status: str
+    progress: float | None  # percent, clamped
+
+
+def snapshot(settings: Settings, store: Store | None) -> dict[str, PreviousState]:
+    """Read before a run writes; empty (and no query) when no webhook is set."""
+    if settings.notify.webhook_url is None or store is None:
+        return {}
+    return {
+        row["id"]: PreviousState(row["status"], _percent(row["progress"]))
+        for row in store.all_key_results()
+    }
+
+
+class TransientPostError(Exception):
+    """Worth another try: a connection problem, a timeout, a 429 or a 5xx."""
+
+
+class RejectedPostError(Exception):
+    """The receiver refused the digest (4xx): trying again would not help."""
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
+
+
+def crossed_marks(before: float | None, after: float | None) -> list[int]:
+    """Quarter marks passed going from `before` to `after` (percent), either way."""
+    if before is None or after is None or before == after:
+        return []
+    low, high = sorted((before, after))
+    return [mark for mark in MARKS if low < mark <= high]
+
+
+def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> list[Change]:
+    changes = []
+    for outcome in report.key_results:
+        kr = outcome.plan.key_result
+        stored = before.get(kr.id)
+        status = outcome.progress.status
+        progress = _percent(outcome.progress.progress)
+        previous_progress = stored.progress if stored else None
+        change = Change(
+            key_result=kr.id,
+            title=kr.title,
+            objective=outcome.plan.objective.id,
+            unit=kr.unit,
+            previous_status=stored.status if stored else None,
+            status=status,
+            previous_value=outcome.previous_value,
+            value=outcome.value,
+            previous_progress=previous_progress,
+            progress=progress,
+            error=outcome.error,
+        )
+        if outcome.error is not None:
+            if stored is None or stored.status != ERROR:
+                change.reasons.append("failed")
+        elif stored is not None:
+            if stored.status != status:
+                change.reasons.append("status_changed")
+            change.crossed = crossed_marks(previous_progress, progress)
+            if change.crossed:
+                change.reasons.append("crossed")
+        if change.reasons:
+            changes.append(change)
+    return changes
+
+
+def json_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
+    return {
+        "event": "okrsync.digest",
+        "run": {
+            "id": report.run_id,
+            "outcome": report.outcome,
+            "finished_at": report.finished_at.isoformat(),
+            "key_results": len(report.key_results),
+            "failed": len(report.failed),
+        },
+        "changes": [asdict(change) for change in changes],
+    }
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def change_line(change: Change) -> str:
+    """One human line: what the key result is now and why it is in the digest."""
+    value = format_number(change.value, change.unit)
+    parts = []
+    if "failed" in change.reasons:
+        parts.append(f"failed: {change.error} (keeps {value})")
+    if "status_changed" in change.reasons:
+        parts.append(
+            f"{(change.previous_status or '-').replace('_', ' ')} -> "
+            f"{change.status.replace('_', ' ')}"
+        )
+    if "crossed" in change.reasons:
+        marks = ", ".join(f"{mark}%" for mark in change.crossed)
+        direction = "up" if (change.progress or 0) > (change.previous_progress or 0) else "down"
+        parts.append(f"crossed {marks} going {direction}")
+    if "failed" not in change.reasons:
+        previous = format_number(change.previous_value, change.unit)
+        parts.append(f"value {previous} -> {value}, progress {change.progress or 0:.0f}%")
+    return f"{change.title} ({change.key_result}): " + "; ".join(parts)
+
+
+def slack_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
+    headline = (
+        f"okr-sync run #{report.run_id}: {len(changes)} key result"
+        f"{'s' if len(changes) != 1 else ''} changed"
+    )
+    lines = [
+        f"{STATUS_EMOJI.get(change.status, ':small_blue_diamond:')} "
+        f"{_slack_escape(change_line(change))}"
+        for change in changes
+    ]
+    return {
+        "text": headline + "\n" + "\n".join(lines),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": headline}},
+            *(
+                {"type": "section", "text": {"type": "mrkdwn", "text": line}}
+                for line in lines[:45]  # Slack allows 50 blocks per message
+            ),
+        ],
+    }
+
+
+def post_digest(notify: NotifySettings, payload: dict[str, Any]) -> None:
+    """POST the payload, retrying transient failures; raises the last failure."""
+    assert notify.webhook_url is not None
+    url = notify.webhook_url.get_secret_value()
+
+    def attempt() -> None:
+        try:
+            response = requests.post(url, json=payload, timeout=notify.timeout_s)
+        except requests.RequestException as exc:
+            # The exception's text names the URL, a secret: keep only its kind.
+            raise TransientPostError(type(exc).__name__) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientPostError(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise RejectedPostError(f"HTTP {response.status_code}")
+
+    def before_sleep(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "digest: webhook post failed (%s), attempt %d of %d; retrying",
+            failure,
+            state.attempt_number,
+            notify.attempts,
+        )
+
+    for trying in Retrying(
+        stop=stop_after_attempt(notify.attempts),
+        wait=wait_exponential(multiplier=notify.retry_wait_s, max=30),
+        retry=retry_if_exception_type(TransientPostError),
+        before_sleep=before_sleep,
+        reraise=True,
+    ):
+        with trying:
+            attempt()
+
+
+def notify_after_run(
+    settings: Settings, report: SyncReport, before: Mapping[str, PreviousState]
+) -> bool:
+    """Post the digest of a written run if a webhook is set and something changed. Returns
+    whether a digest was delivered; never raises."""
+    notify = settings.notify
+    if notify.webhook_url is None or report.dry_run or report.run_id is None:
+        return False
+    try:
+        changes = digest_changes(report, before)
+        if not changes:
+            log.info("digest: nothing changed, nothing posted")
+            return False
+        build = slack_payload if notify.format == "slack" else json_payload
+        post_digest(notify, build(report, changes))
+    except (TransientPostError, RejectedPostError) as exc:
+        log.error("digest: not delivered after %d attempt(s): %s", notify.attempts, exc)
+        return False
+    except Exception:
+        log.exception("digest: could not be built or sent")
+        return False
+    log.info("digest: %d change(s) posted (%s format)", len(changes), notify.format)
+    return True

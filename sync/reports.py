@@ -1,0 +1,200 @@
+"""Shareable summaries (`report --format md|html|json [--period]`): per objective its progress
+and status; per key result its value, the change over the chosen window, the forecast and the
+notes written in that window. The HTML report stands alone: inline CSS and SVG, no links out
+except the trackers'."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sync.dashboard.app import chart_for
+from sync.dashboard.rendering import STATUS_LABELS, render, signed_text
+from sync.standing import change_since, key_result_detail, objective_tree
+from sync.status_view import format_number, target_text
+from sync.store import Store
+
+FORMATS = ("md", "html", "json")
+_WINDOW = re.compile(r"^(\d{1,4})([dw])$")
+
+
+class ReportError(ValueError):
+    """A report option cannot be understood (usage error)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The stretch of time a report's changes cover: the last N days, or the whole period."""
+
+    label: str
+    length: timedelta | None  # None: since each key result's period start
+
+    def since(self, now: datetime, period_start: datetime | None) -> datetime:
+        if self.length is not None:
+            return now - self.length
+        return period_start or now
+
+
+def parse_window(text: str) -> Window:
+    """`7d`, `2w` or `period`."""
+    cleaned = text.strip().lower()
+    if cleaned == "period":
+        return Window("since the period started", None)
+    match = _WINDOW.match(cleaned)
+    if not match or int(match.group(1)) == 0:
+        raise ReportError(f"--period {text!r}: use a number of days or weeks (7d, 2w) or 'period'")
+    count, unit = int(match.group(1)), match.group(2)
+    days = count * (7 if unit == "w" else 1)
+    return Window(
+        f"last {count} {'week' if unit == 'w' else 'day'}{'s' if count > 1 else ''}",
+        timedelta(days=days),
+    )
+
+
+def build_report(store: Store, window: Window, now: datetime | None = None) -> dict[str, Any]:
+    """The report as plain data (the JSON format); `_chart` entries are for HTML only."""
+    now = now or datetime.now(UTC)
+    objectives = []
+    for obj in objective_tree(store):
+        key_results = []
+        for kr in obj["key_results"]:
+            detail = key_result_detail(store, kr["id"])
+            assert detail is not None
+            since = window.since(now, kr["period_start"])
+            key_results.append(
+                {
+                    "id": kr["id"],
+                    "title": kr["title"],
+                    "value": kr["value"],
+                    "unit": kr["unit"],
+                    "target": target_text(kr),
+                    "progress": _percent(kr["progress"]),
+                    "status": kr["status"],
+                    "change": change_since(detail.points, since),
+                    "forecast": detail.forecast_value,
+                    "error": kr["last_error"],
+                    "notes": [
+                        {"at": p.observed_at.isoformat(), "text": p.note}
+                        for p in detail.notes
+                        if p.observed_at >= since
+                    ],
+                    "_chart": chart_for(detail, now),
+                }
+            )
+        objectives.append(
+            {
+                "id": obj["id"],
+                "title": obj["title"],
+                "owner": obj["owner"],
+                "level": obj["level"],
+                "parent": obj["parent_id"],
+                "depth": obj["depth"],
+                "progress": _percent(obj["progress"]),
+                "status": obj["status"],
+                "key_results": key_results,
+            }
+        )
+    runs = store.runs(limit=1)
+    return {
+        "generated_at": now.isoformat(),
+        "window": window.label,
+        "last_run": None
+        if not runs
+        else {
+            "id": runs[0]["id"],
+            "finished_at": runs[0]["finished_at"].isoformat(),
+            "outcome": runs[0]["outcome"],
+        },
+        "objectives": objectives,
+    }
+
+
+def render_report(store: Store, fmt: str, window: Window, now: datetime | None = None) -> str:
+    if fmt not in FORMATS:
+        raise ReportError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    document = build_report(store, window, now)
+    if fmt == "json":
+        return json.dumps(_without_charts(document), indent=2) + "\n"
+    if fmt == "md":
+        return render_markdown(document)
+    return render("report.html", report=document, root="")
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    lines = [
+        "# OKR report",
+        "",
+        f"Generated {document['generated_at'][:16].replace('T', ' ')} UTC; changes over the "
+        f"{document['window']}.",
+        "",
+    ]
+    for obj in document["objectives"]:
+        heading = "#" * min(6, 2 + obj["depth"])
+        owner = f" ({obj['owner']})" if obj["owner"] else ""
+        lines += [
+            f"{heading} {_md(obj['title'])}{_md(owner)}",
+            "",
+            f"Progress **{_pct(obj['progress'])}**, {_status(obj['status'])}.",
+            "",
+        ]
+        if not obj["key_results"]:
+            continue
+        lines += [
+            "| Key result | Value | Target | Progress | Status | Change | Forecast |",
+            "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
+        ]
+        notes = []
+        for kr in obj["key_results"]:
+            status = _status(kr["status"])
+            if kr["error"]:
+                status += f" ({_md(kr['error'])})"
+            lines.append(
+                f"| {_md(kr['title'])} | {format_number(kr['value'], kr['unit'])} | "
+                f"{_md(kr['target'])} | {_pct(kr['progress'])} | {status} | "
+                f"{signed_text(kr['change'], kr['unit'])} | "
+                f"{format_number(kr['forecast'], kr['unit'])} |"
+            )
+            notes += [
+                f"- {_md(kr['title'])}, {note['at'][:10]}: {_md(note['text'])}"
+                for note in kr["notes"]
+            ]
+        lines.append("")
+        if notes:
+            lines += ["Notes:", "", *notes, ""]
+    return "\n".join(lines)
+
+
+def _without_charts(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **document,
+        "objectives": [
+            {
+                **obj,
+                "key_results": [
+                    {k: v for k, v in kr.items() if not k.startswith("_")}
+                    for kr in obj["key_results"]
+                ],
+            }
+            for obj in document["objectives"]
+        ],
+    }
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def _status(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _md(text: str) -> str:
+    """Table cells must not break the table: escape pipes, fold newlines."""
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,179 @@
+"""The dashboard in a real headless Chromium (Debian's `chromium`): `run.py serve` over the
+demo data, the objective tree, a link followed to a key result's page and its chart, and
+screenshots. Chromium is driven with `--dump-dom` (the DOM after the page loaded) and
+`--screenshot`, each in a fresh profile.
+
+Set OKRSYNC_SCREENSHOTS_DIR to keep the screenshots (the README's come from here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from sandbox.server import Sandbox
+from sync.status_view import render_status
+from tests.demo_data import NPS_CHECKINS, REPO_ROOT, DemoStore, build_demo_store, demo_objectives
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+WINDOW = (1280, 1400)
+TERMINAL_WINDOW = (1280, 630)  # Rich's SVG is drawn to the window's width
+
+
+def _require_chromium() -> str:
+    if CHROMIUM is None:
+        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {reason}")
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    """Run Chromium once in a fresh profile; return what it printed on stdout."""
+    binary = _require_chromium()
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    done = subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def screenshot(tmp_path: Path, url: str, name: str, window: tuple[int, int] = WINDOW) -> Path:
+    path = tmp_path / name
+    chromium(tmp_path, f"--window-size={window[0]},{window[1]}", f"--screenshot={path}", url)
+    keep = os.environ.get("OKRSYNC_SCREENSHOTS_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / name)
+    return path
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+class Dom(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [
+            a
+            for t, a in self.tags
+            if t == tag
+            and all(
+                v in a.get(k.replace("_", "-"), "").split() or a.get(k.replace("_", "-")) == v
+                for k, v in attrs.items()
+            )
+        ]
+
+
+def dom(html: str) -> Dom:
+    parsed = Dom()
+    parsed.feed(html)
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
+    built = build_demo_store(sandbox, tmp_path_factory.mktemp("browser"))
+    yield built
+    built.store.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python run.py serve --port 0` in its own process; yields its base URL."""
+    _require_chromium()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
+    env.update({"OKRSYNC_DATABASE_URL": demo.database_url, "PYTHONPATH": str(REPO_ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "run.py"), "serve", "--port", "0"],
+        cwd=tmp_path_factory.mktemp("serve"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("dashboard: http://127.0.0.1:"), (line, process.poll())
+        yield line.split(": ", 1)[1].strip().rstrip("/")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0  # SIGTERM stops it cleanly
+
+
+def test_tree_in_chromium_links_to_a_key_result_with_its_chart(
+    dashboard: str, tmp_path: Path
+) -> None:
+    tree = dom(chromium(tmp_path, "--dump-dom", f"{dashboard}/"))
+    assert tree.find("ul", id="objective-tree")
+    shown = {a["data-objective"] for a in tree.find("li") if "data-objective" in a}
+    assert shown == {str(o["id"]) for o in demo_objectives()}
+    links = {a["href"] for a in tree.find("a", **{"class": "kr-link"})}
+    assert "/key-results/nps" in links
+    # Follow the link as the browser resolves it, and load the key result's page.
+    page = dom(chromium(tmp_path, "--dump-dom", f"{dashboard}/key-results/nps"))
+    assert page.find("h1", data_key_result="nps")
+    assert page.find("svg", **{"class": "chart"})
+    assert page.find("polyline", data_series="value")
+    assert page.find("line", data_series="target")
+    assert page.find("line", data_series="forecast")
+    assert len(page.find("circle")) == len(NPS_CHECKINS)
+
+
+def test_screenshots_of_the_dashboard(dashboard: str, tmp_path: Path) -> None:
+    for url, name in (
+        (f"{dashboard}/", "dashboard.png"),
+        (f"{dashboard}/key-results/nps", "dashboard-key-result.png"),
+        (f"{dashboard}/runs", "dashboard-runs.png"),
+    ):
+        path = screenshot(tmp_path, url, name)
+        assert png_size(path) == WINDOW
+        assert path.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_screenshot_of_the_terminal_status(demo: DemoStore, tmp_path: Path) -> None:
+    """`status` as a terminal shows it (Rich's SVG export), photographed by Chromium."""
+    console = Console(record=True, width=118, force_terminal=True, color_system="truecolor")
+    render_status(demo.store, console)
+    text = console.export_text(clear=False)
+    svg = tmp_path / "status.svg"
+    svg.write_text(console.export_svg(title="python run.py status"), encoding="utf-8")
+    assert all(str(o["title"]) in text for o in demo_objectives())
+    path = screenshot(tmp_path, svg.as_uri(), "terminal-status.png", window=TERMINAL_WINDOW)
+    assert png_size(path) == TERMINAL_WINDOW

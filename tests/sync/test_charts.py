@@ -1,0 +1,51 @@
+"""Charts: where things land in the SVG, and the terminal's block columns."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+
+from sync.charts import ChartData, history_svg, nice_ticks, terminal_chart
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def test_nice_ticks_cover_the_range_with_round_steps() -> None:
+    ticks = nice_ticks(3.2, 47.9)
+    assert ticks[0] <= 3.2 and ticks[-1] >= 47.9
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(ticks)}
+    assert len(steps) == 1 and steps.pop() in (10.0, 20.0, 25.0)
+
+
+def test_terminal_chart_columns_scale_from_min_to_max() -> None:
+    assert terminal_chart([0, 8, 16], height=2) == ["  █", "▁██"]
+    assert terminal_chart([5, 5], height=2) == ["", "██"]  # flat: half high
+    assert terminal_chart([]) == []
+    assert len(terminal_chart(list(range(100)), width=10)[-1]) == 10
+
+
+def test_svg_puts_a_value_equal_to_the_target_on_the_target_line() -> None:
+    values = [(T0 + timedelta(days=d), v) for d, v in ((0, 10.0), (10, 25.0), (20, 40.0))]
+    svg = history_svg(
+        ChartData(
+            values=values,
+            target=40.0,
+            pace=[(T0, 0.0), (T0 + timedelta(days=92), 40.0)],
+            forecast=(T0 + timedelta(days=92), 120.0),
+            period=(T0, T0 + timedelta(days=92)),
+            title="a <title> & more",
+        )
+    )
+    target_y = re.search(r'data-series="target"[^>]*y1="([\d.]+)"', svg)
+    circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert target_y and len(circles) == 3
+    assert float(circles[-1][1]) == float(target_y.group(1))
+    xs = [float(x) for x, _ in circles]
+    assert xs == sorted(xs) and len(set(xs)) == 3
+    assert "a &lt;title&gt; &amp; more" in svg
+    assert 'data-series="forecast"' in svg and 'data-series="pace"' in svg
+
+
+def test_svg_without_values_says_so() -> None:
+    assert "no values yet" in history_svg(ChartData(values=[]))

@@ -1,0 +1,301 @@
+"""The dashboard app over the demo data: pages, charts, the JSON API against its OpenAPI
+document, and how it answers bad requests (Werkzeug's test client, no mocks)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import validate as validate_spec
+from pydantic import SecretStr
+from werkzeug.test import Client
+
+from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
+from sync.dashboard import make_dashboard_app
+from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
+
+
+@pytest.fixture(scope="module")
+def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
+    built = build_demo_store(sandbox, tmp_path_factory.mktemp("dashboard"))
+    yield built
+    built.store.close()
+
+
+@pytest.fixture(scope="module")
+def client(demo: DemoStore) -> Client:
+    return Client(make_dashboard_app(demo.store, demo.settings))
+
+
+class Elements(HTMLParser):
+    """Start tags with their attributes, and the page's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [
+            a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())
+        ]
+
+
+def parse(html: str) -> Elements:
+    parser = Elements()
+    parser.feed(html)
+    return parser
+
+
+def get_page(client: Client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def test_tree_nests_objectives_by_parent_and_links_every_key_result(client: Client) -> None:
+    html = get_page(client, "/")
+    objectives = demo_objectives()
+    # Nesting from the page: each objective's <li> sits inside its parent's <li>.
+    stack: list[str] = []
+    parent_of: dict[str, str | None] = {}
+
+    class Nesting(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs).get("data-objective")
+            if tag == "li":
+                if found:
+                    parent_of[found] = stack[-1] if stack else None
+                stack.append(found or (stack[-1] if stack else ""))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "li":
+                stack.pop()
+
+    Nesting().feed(html)
+    assert parent_of == {str(o["id"]): o.get("parent") for o in objectives}
+    links = {a["href"] for a in parse(html).find("a", **{"class": "kr-link"})}
+    expected = {f"/key-results/{kr['id']}" for o in objectives for kr in o["key_results"]}  # type: ignore[attr-defined]
+    assert links == expected
+
+
+def test_tree_filters_by_level_owner_and_objective(client: Client) -> None:
+    objectives = demo_objectives()
+
+    def shown(query: str) -> set[str]:
+        return {
+            a["data-objective"]
+            for a in parse(get_page(client, "/?" + query)).find("li")
+            if "data-objective" in a
+        }
+
+    assert shown("level=team") == {str(o["id"]) for o in objectives if o["level"] == "team"}
+    assert shown("owner=erin") == {"erin-growth"}
+    # delivery and everything aligned under it, directly or not
+    assert shown("objective=delivery") == {"delivery", "app-team", "erin-growth"}
+    assert "No objective matches" in get_page(client, "/?owner=nobody")
+
+
+def test_key_result_page_has_chart_query_link_and_notes(
+    client: Client, demo: DemoStore, sandbox: Sandbox
+) -> None:
+    page = parse(get_page(client, "/key-results/p1-bugs"))
+    link = page.find("a", **{"class": "tracker-link"})
+    assert len(link) == 1 and link[0]["href"].startswith(
+        f"{sandbox.jira_url}/issues/?jql=project%20%3D%20APP"
+    )
+    assert link[0]["rel"] == "noopener noreferrer"
+    text = "".join(page.text)
+    assert "project = APP AND priority = Highest AND statusCategory != Done" in text
+    assert P1_NOTE in text
+    assert page.find("svg", **{"class": "chart"})
+    assert page.find("line", **{"data-series": "target"})
+    assert page.find("polyline", **{"data-series": "pace"})
+
+
+def test_history_chart_draws_every_value_the_forecast_and_escapes_notes(client: Client) -> None:
+    html = get_page(client, "/key-results/nps")
+    page = parse(html)
+    assert len(page.find("circle")) == len(NPS_CHECKINS)
+    assert page.find("line", **{"data-series": "forecast"})
+    assert "<b>new</b>" not in html and "&lt;b&gt;new&lt;/b&gt; survey &amp; more" in html
+    assert "Entered by people" in html
+
+
+def test_runs_page_shows_each_run(client: Client, demo: DemoStore) -> None:
+    runs = demo.store.runs()
+    page = parse(get_page(client, "/runs"))
+    assert [r["data-run"] for r in page.find("tr") if "data-run" in r] == [
+        str(r["id"]) for r in runs
+    ]
+
+
+# --- JSON API against the OpenAPI document -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spec(client: Client) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.get_json()
+    validate_spec(document)
+    return document
+
+
+def check(spec: dict[str, Any], path: str, status: int, body: Any) -> None:
+    """Validate a response body against the schema the document gives for (path, status)."""
+    schema = spec["paths"][path]["get"]["responses"][str(status)]["content"]["application/json"][
+        "schema"
+    ]
+    validator = Draft202012Validator(
+        {**schema, "components": spec["components"]}, format_checker=FormatChecker()
+    )
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, errors
+
+
+def test_api_objectives_match_the_document_and_the_store(
+    client: Client, spec: dict[str, Any], demo: DemoStore
+) -> None:
+    body = client.get("/api/objectives").get_json()
+    check(spec, "/api/objectives", 200, body)
+    assert [o["id"] for o in body["objectives"]] == [
+        "quality",
+        "delivery",
+        "app-team",
+        "erin-growth",
+        "ops",
+    ]
+    filtered = client.get("/api/objectives?level=individual").get_json()
+    check(spec, "/api/objectives", 200, filtered)
+    assert [o["id"] for o in filtered["objectives"]] == ["erin-growth"]
+
+
+def test_api_key_results_match_the_document(client: Client, spec: dict[str, Any]) -> None:
+    ids = [kr["id"] for o in demo_objectives() for kr in o["key_results"]]  # type: ignore[attr-defined]
+    for kr_id in ids:
+        response = client.get(f"/api/key-results/{kr_id}")
+        assert response.status_code == 200, kr_id
+        check(spec, "/api/key-results/{kr_id}", 200, response.get_json())
+
+
+def test_api_key_result_history_notes_and_forecast(client: Client) -> None:
+    body = client.get("/api/key-results/nps").get_json()
+    assert [h["value"] for h in body["history"]] == [v for _, v, _ in NPS_CHECKINS]
+    assert [h["note"] for h in body["history"]] == [n for _, _, n in NPS_CHECKINS]
+    # least squares through (days, value), extended to the end of the period's last day
+    xs = [-d for d, _, _ in NPS_CHECKINS]
+    slope, intercept = statistics.linear_regression(xs, [v for _, v, _ in NPS_CHECKINS])
+    end = datetime.fromisoformat(body["period"]["end"]).replace(tzinfo=UTC) + timedelta(days=1)
+    expected = intercept + slope * ((end - NOW) / timedelta(days=1))
+    assert body["forecast"] == pytest.approx(expected, abs=0.05)
+    share = client.get("/api/key-results/review-share").get_json()
+    assert {s["name"] for s in share["sources"]} == {"approved", "merged"}
+
+
+def test_api_runs_and_limits(client: Client, spec: dict[str, Any], demo: DemoStore) -> None:
+    body = client.get("/api/runs?limit=1").get_json()
+    check(spec, "/api/runs", 200, body)
+    assert len(body["runs"]) == 1 and body["runs"][0]["outcome"] == "ok"
+    assert "config_path" not in body["runs"][0]
+    for bad in ("limit=abc", "limit=0", "limit=201"):
+        response = client.get(f"/api/runs?{bad}")
+        assert response.status_code == 400, bad
+        check(spec, "/api/runs", 400, response.get_json())
+
+
+def test_unknown_ids_and_bad_requests_get_4xx_without_a_traceback(
+    client: Client, spec: dict[str, Any], demo: DemoStore
+) -> None:
+    response = client.get("/api/key-results/no-such-kr")
+    assert response.status_code == 404
+    check(spec, "/api/key-results/{kr_id}", 404, response.get_json())
+    cases = [
+        ("GET", "/key-results/no-such-kr", 404),
+        ("GET", "/key-results/..%2F..%2Fetc%2Fpasswd", 404),
+        ("GET", "/nowhere", 404),
+        ("GET", "/api/nowhere", 404),
+        ("GET", "/?owner=" + "x" * 500, 400),
+        ("POST", "/", 405),
+        ("DELETE", "/api/key-results/nps", 405),
+        ("GET", "/key-results/%ff%fe", 404),
+    ]
+    for method, url, status in cases:
+        response = client.open(url, method=method)
+        body = response.get_data(as_text=True)
+        assert response.status_code == status, (method, url, response.status_code)
+        assert "Traceback" not in body and 'File "' not in body
+
+
+def test_no_secret_or_internal_path_in_any_page(demo: DemoStore, sandbox: Sandbox) -> None:
+    settings = demo.settings.model_copy(
+        update={
+            "notify": demo.settings.notify.model_copy(
+                update={"webhook_url": SecretStr("https://hooks.example/T0/B0/s3cr3t")}
+            )
+        }
+    )
+    client = Client(make_dashboard_app(demo.store, settings))
+    urls = ["/", "/runs", "/openapi.json", "/api/objectives", "/api/runs", "/nowhere"]
+    for o in demo_objectives():
+        for kr in o["key_results"]:  # type: ignore[attr-defined]
+            urls += [f"/key-results/{kr['id']}", f"/api/key-results/{kr['id']}"]
+    secrets = [
+        SANDBOX_JIRA_TOKEN,
+        SANDBOX_GITHUB_TOKEN,
+        "s3cr3t",
+        demo.database_url,
+        str(demo.mapping_path.parent),
+        "okrsync.db",
+    ]
+    for url in urls:
+        body = client.get(url).get_data(as_text=True)
+        for secret in secrets:
+            assert secret not in body, (url, secret)
+
+
+def test_security_headers_and_bearer_token(demo: DemoStore) -> None:
+    settings = demo.settings.model_copy(
+        update={
+            "dashboard": demo.settings.dashboard.model_copy(
+                update={"token": SecretStr("let-me-in")}
+            )
+        }
+    )
+    client = Client(make_dashboard_app(demo.store, settings))
+    refused = client.get("/api/objectives")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    allowed = client.get("/", headers={"Authorization": "Bearer let-me-in"})
+    assert allowed.status_code == 200
+    assert "default-src 'none'" in allowed.headers["Content-Security-Policy"]
+    assert allowed.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_mounted_under_a_prefix_links_stay_inside_it(demo: DemoStore) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.wrappers import Response
+
+    app = DispatcherMiddleware(
+        Response("other", status=404), {"/okr": make_dashboard_app(demo.store, demo.settings)}
+    )
+    client = Client(app)
+    html = client.get("/okr/").get_data(as_text=True)
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    local = [h for h in hrefs if h.startswith("/")]
+    assert local and all(h.startswith("/okr/") for h in local)
+    assert json.loads(client.get("/okr/api/runs").get_data(as_text=True))["runs"]

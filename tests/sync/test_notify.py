@@ -1,0 +1,218 @@
+"""The digest after a run, end to end: `run.py sync` against the sandbox posts to a local HTTP
+receiver, which records what arrives (and can answer with failures to test retries)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.server import Sandbox
+from sync.cli import main
+
+TODAY = datetime.now(UTC).date()
+SECRET_PATH = "/hooks/T000/B000/very-secret-part"
+
+
+class Receiver:
+    """A webhook receiver on loopback: answers with `statuses` in turn (then 200)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.statuses = list(statuses or [])
+        self.received: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.received.append(json.loads(self.rfile.read(length)))
+                receiver.paths.append(self.path)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{SECRET_PATH}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def p1_count(box: Sandbox) -> int:
+    """Open highest-priority APP issues, counted from the data set."""
+    return sum(
+        1
+        for i in box.jira_data.issues
+        if i.project == "APP" and i.priority == "Highest" and i.status_category != "done"
+    )
+
+
+def mapping(start: float, target: float) -> str:
+    period = f"{{start: {TODAY - timedelta(days=60)}, end: {TODAY + timedelta(days=30)}}}"
+    return f"""
+version: 1
+period: {period}
+objectives:
+  - id: quality
+    title: Ship a product customers trust
+    key_results:
+      - id: p1-bugs
+        title: Open P1 bugs in APP
+        start: {start}
+        target: {target}
+        metric: {{type: count, jql: project = APP AND priority = Highest AND statusCategory != Done}}
+      - id: nps
+        title: Developer NPS
+        target: 40
+        metric: {{type: manual}}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Path:
+    for key in list(os.environ):
+        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")
+    for key, value in sandbox.settings_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("OKRSYNC_NOTIFY__RETRY_WAIT_S", "0")
+    return tmp_path
+
+
+def sync_with(workdir: Path, start: float, target: float) -> int:
+    (workdir / "okrs.yaml").write_text(mapping(start, target))
+    return main(["sync"])
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_json_digest_reports_status_changes_crossings_and_failures_only(
+    workdir: Path, sandbox: Sandbox, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("OKRSYNC_NOTIFY__FORMAT", "json")
+    count = p1_count(sandbox)
+    # First run: nothing was there before, so nothing changed.
+    assert sync_with(workdir, start=count + 10, target=count) == 0  # reached: done
+    assert receiver.received == []
+    # Same value, a target that makes it 0 % late in the period: done -> off track.
+    assert sync_with(workdir, start=count, target=count - 100) == 0
+    assert len(receiver.received) == 1
+    assert receiver.paths == [SECRET_PATH]
+    digest = receiver.received[0]
+    assert digest["event"] == "okrsync.digest" and digest["run"]["id"] == 2
+    [change] = digest["changes"]
+    assert change["key_result"] == "p1-bugs"
+    assert change["previous_status"] == "done" and change["status"] == "off_track"
+    assert change["value"] == count and change["previous_value"] == count
+    assert change["previous_progress"] == 100.0 and change["progress"] == 0.0
+    assert change["crossed"] == [25, 50, 75, 100]
+    assert change["reasons"] == ["status_changed", "crossed"]
+    # Nothing changed: nothing posted.
+    assert sync_with(workdir, start=count, target=count - 100) == 0
+    assert len(receiver.received) == 1
+    # Jira down: the key result failed, the run exits 1, the digest says so.
+    monkeypatch.setenv("OKRSYNC_JIRA__URL", f"http://127.0.0.1:{dead_port()}/jira")
+    monkeypatch.setenv("OKRSYNC_JIRA__TIMEOUT_S", "2")
+    assert sync_with(workdir, start=count, target=count - 100) == 1
+    assert len(receiver.received) == 2
+    [failed] = receiver.received[1]["changes"]
+    assert failed["key_result"] == "p1-bugs" and failed["reasons"] == ["failed"]
+    assert failed["status"] == "error" and failed["error"]
+    assert failed["value"] == count  # the last good value is kept
+    # Still down: already reported, not posted again.
+    assert sync_with(workdir, start=count, target=count - 100) == 1
+    assert len(receiver.received) == 2
+
+
+def test_slack_digest_is_retried_until_it_arrives(
+    workdir: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver(statuses=[500, 503])
+    try:
+        monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", receiver.url)
+        count = p1_count(sandbox)
+        assert sync_with(workdir, start=count + 10, target=count) == 0
+        assert sync_with(workdir, start=count, target=count - 100) == 0
+        assert len(receiver.received) == 3  # two failures, then delivered
+        assert receiver.received[0] == receiver.received[2]
+        message = receiver.received[2]
+        assert "1 key result changed" in message["text"]
+        assert "Open P1 bugs in APP (p1-bugs)" in message["text"]
+        assert "done -&gt; off track" in message["text"]  # Slack's escaping of '>'
+        assert message["blocks"][0]["type"] == "header"
+        assert [b["type"] for b in message["blocks"][1:]] == ["section"]
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize("down", ["refuses", "answers 500"])
+def test_a_digest_that_cannot_be_delivered_never_fails_the_sync(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    down: str,
+) -> None:
+    receiver = Receiver(statuses=[500] * 10)
+    url = receiver.url if down == "answers 500" else f"http://127.0.0.1:{dead_port()}{SECRET_PATH}"
+    try:
+        monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", url)
+        monkeypatch.setenv("OKRSYNC_NOTIFY__ATTEMPTS", "2")
+        count = p1_count(sandbox)
+        assert sync_with(workdir, start=count + 10, target=count) == 0
+        assert sync_with(workdir, start=count, target=count - 100) == 0
+        err = capsys.readouterr().err
+        assert "digest: not delivered after 2 attempt(s)" in err
+        assert "very-secret-part" not in err
+        if down == "answers 500":
+            assert len(receiver.received) == 2
+    finally:
+        receiver.close()
+
+
+def test_the_webhook_url_is_a_secret_in_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.settings import SettingsError, load_settings
+
+    secret = "https://hooks.example/T0/B0/very-secret-part"
+    settings = load_settings(notify={"webhook_url": secret})
+    assert secret not in repr(settings) and "very-secret-part" not in str(settings.safe_dump())
+    assert settings.notify.webhook_url is not None
+    assert settings.notify.webhook_url.get_secret_value() == secret
+    monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", "ftp://hooks.example/very-secret-part")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert "OKRSYNC_NOTIFY__WEBHOOK_URL" in str(refused.value)
+    assert "very-secret-part" not in str(refused.value)

@@ -1,0 +1,128 @@
+"""`run.py report` over the demo data: values, change over the window, forecast, notes, and
+an HTML file that stands alone."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.server import Sandbox
+from sync.cli import main
+from tests.demo_data import NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
+
+
+@pytest.fixture(scope="module")
+def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
+    built = build_demo_store(sandbox, tmp_path_factory.mktemp("reports"))
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def env(demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for key in list(os.environ):
+        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", demo.database_url)
+    return tmp_path
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    assert main(["report", *args]) == 0
+    return capsys.readouterr().out
+
+
+def key_results(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {kr["id"]: kr for o in document["objectives"] for kr in o["key_results"]}
+
+
+def nps_value_days_ago(days: int) -> float:
+    """The NPS value in force `days` ago (the first one if none was yet)."""
+    before = [v for d, v, _ in NPS_CHECKINS if d >= days]
+    return before[-1] if before else NPS_CHECKINS[0][1]
+
+
+@pytest.mark.parametrize("window,days", [("15d", 15), ("2w", 14), ("5d", 5), ("period", 10_000)])
+def test_json_report_change_over_the_window(
+    env: Path, capsys: pytest.CaptureFixture[str], window: str, days: int
+) -> None:
+    document = json.loads(report(capsys, "--format", "json", "--period", window))
+    nps = key_results(document)["nps"]
+    latest = NPS_CHECKINS[-1][1]
+    assert nps["value"] == latest
+    assert nps["change"] == latest - nps_value_days_ago(days)
+    expected_notes = [n for d, _, n in NPS_CHECKINS if n and d <= days]
+    assert [n["text"] for n in nps["notes"]] == expected_notes
+
+
+def test_json_report_follows_the_objectives_and_forecasts(
+    env: Path, capsys: pytest.CaptureFixture[str], demo: DemoStore
+) -> None:
+    document = json.loads(report(capsys, "--format", "json"))
+    assert [o["id"] for o in document["objectives"]] == [
+        "quality",
+        "delivery",
+        "app-team",
+        "erin-growth",
+        "ops",
+    ]
+    expected_krs = {kr["id"] for o in demo_objectives() for kr in o["key_results"]}  # type: ignore[attr-defined]
+    krs = key_results(document)
+    assert set(krs) == expected_krs
+    assert krs["nps"]["forecast"] is not None
+    assert krs["p1-bugs"]["forecast"] is None  # one value: no trend to extend
+    assert krs["p1-bugs"]["value"] == demo.store.key_result("p1-bugs")["value"]  # type: ignore[index]
+    assert [n["text"] for n in krs["p1-bugs"]["notes"]] == [P1_NOTE]
+    assert all("_chart" not in kr for kr in krs.values())
+
+
+def test_markdown_report_has_a_table_per_objective(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = report(capsys, "--format", "md", "--period", "15d")
+    assert text.startswith("# OKR report")
+    for objective in demo_objectives():
+        assert f" {objective['title']}" in text
+    nps_row = next(line for line in text.splitlines() if line.startswith("| Developer NPS"))
+    change = NPS_CHECKINS[-1][1] - nps_value_days_ago(15)
+    assert f"| +{change:.0f} |" in nps_row
+    assert P1_NOTE in text
+
+
+def test_html_report_stands_alone(
+    env: Path, capsys: pytest.CaptureFixture[str], demo: DemoStore
+) -> None:
+    out = env / "report.html"
+    capsys.readouterr()
+    assert main(["report", "--format", "html", "--period", "period", "--output", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "<style>" in html
+    assert "<script" not in html and "<link" not in html and "src=" not in html
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == len(
+        key_results(json.loads(report(capsys, "--format", "json")))
+    )
+    assert "&lt;b&gt;new&lt;/b&gt;" in html and "<b>new</b>" not in html
+    assert demo.database_url not in html
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--period", "0d"],
+        ["--period", "soon"],
+        ["--format", "pdf"],
+        ["--output", "/nonexistent-dir/report.md"],
+    ],
+)
+def test_bad_report_options_exit_2(
+    env: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert main(["report", *args]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""The standing views from the command line over the demo data: status filters, the history
+chart, notes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.server import Sandbox
+from sync.cli import main
+from sync.standing import TreeFilter, filter_objectives
+from tests.demo_data import NPS_CHECKINS, DemoStore, build_demo_store, demo_objectives
+
+
+@pytest.fixture(scope="module")
+def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
+    built = build_demo_store(sandbox, tmp_path_factory.mktemp("standing"))
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def env(demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for key in list(os.environ):
+        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", demo.database_url)
+    monkeypatch.setenv("COLUMNS", "160")
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
+    capsys.readouterr()
+    assert main(list(args)) == code
+    return capsys.readouterr().out
+
+
+def rows() -> list[dict[str, object]]:
+    return [
+        {"id": o["id"], "parent_id": o.get("parent"), "level": o["level"], "owner": o["owner"]}
+        for o in demo_objectives()
+    ]
+
+
+def test_filter_keeps_a_subtree_and_combines_conditions() -> None:
+    every = rows()
+    kept = filter_objectives(every, TreeFilter(objective="delivery", level="team"))
+    assert [o["id"] for o in kept] == ["delivery", "app-team"]
+    assert [o["depth"] for o in kept] == [0, 1]
+    assert filter_objectives(every, TreeFilter(owner="ERIN"))[0]["id"] == "erin-growth"
+
+
+def test_status_filters_in_text_and_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    team_titles = [str(o["title"]) for o in demo_objectives() if o["level"] == "team"]
+    other_titles = [str(o["title"]) for o in demo_objectives() if o["level"] != "team"]
+    out = run(capsys, "status", "--level", "team")
+    assert all(t in out for t in team_titles) and not any(t in out for t in other_titles)
+    document = json.loads(run(capsys, "status", "--json", "--objective", "delivery"))
+    assert [o["id"] for o in document["objectives"]] == ["delivery", "app-team", "erin-growth"]
+    assert set(document["objectives"][0]) == {
+        "id", "title", "owner", "level", "parent", "progress", "status", "key_results"
+    }  # fmt: skip
+    assert "No objective matches" in run(capsys, "status", "--owner", "nobody")
+
+
+def test_status_shows_change_arrows(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(capsys, "status")
+    line = next(x for x in out.splitlines() if "Developer NPS above 40" in x)
+    delta = NPS_CHECKINS[-1][1] - NPS_CHECKINS[-2][1]
+    assert f"▲ {delta:.0f}" in line
+
+
+def test_history_draws_a_terminal_chart(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(capsys, "history", "nps")
+    chart = [
+        line.strip("\n")
+        for line in out.splitlines()
+        if set(line.strip()) <= set("▁▂▃▄▅▆▇█") and line.strip()
+    ]
+    assert len(chart) == 6
+    values = [v for _, v, _ in NPS_CHECKINS]
+    top = chart[0].strip()
+    # the top row has blocks only in the maximum's column (the latest value)
+    assert len(top) == 1 and values.index(max(values)) == len(values) - 1
+
+
+def test_note_is_kept_in_history(
+    env: Path, demo: DemoStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(demo.mapping_path)
+    value_before = demo.store.key_result("lead-time")["value"]  # type: ignore[index]
+    assert "note recorded" in run(
+        capsys, "note", "lead-time", "Holiday week, few merges", "--config", config
+    )
+    last = demo.store.history("lead-time")[-1]
+    assert last["origin"] == "note" and last["note"] == "Holiday week, few merges"
+    assert demo.store.key_result("lead-time")["value"] == value_before  # type: ignore[index]
+    assert "Holiday week, few merges" in run(capsys, "history", "lead-time")
+    run(capsys, "note", "lead-time", "   ", "--config", config, code=2)
+    run(capsys, "note", "no-such-kr", "text", "--config", config, code=2)
