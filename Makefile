@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint sandbox clean
+.PHONY: demo test lint sandbox clean reliability bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability.report
+
 sandbox: $(STAMP)
 	$(BIN)/python run.py sandbox
 
 clean:
 	rm -rf $(VENV) okrsync.db okrsync.db-* okrsync.db.lock
+
+bench: $(STAMP)
+	$(BIN)/python -m bench

@@ -28,6 +28,8 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as _PydanticSettingsError
 
+from config.cadence import parse_duration
+
 ENV_PREFIX = "OKRSYNC_"
 NESTED_DELIMITER = "__"
 DEFAULT_SECRETS_DIR = Path("/run/secrets/okrsync")
@@ -93,6 +95,73 @@ class StatusThresholds(BaseModel):
         return self
 
 
+class NotifySettings(BaseModel):
+    """Where the digest after a run goes. A webhook URL carries its own credential (Slack's
+    are secret by design), so it is a `SecretStr`; no URL set means no digest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: SecretStr | None = None
+    format: Literal["slack", "json"] = "slack"
+    timeout_s: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=3, ge=1, le=10)
+    retry_wait_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().strip().startswith(("http://", "https://")):
+            raise ValueError("the webhook URL must start with http:// or https://")
+        return SecretStr(value.get_secret_value().strip())
+
+
+class DashboardSettings(BaseModel):
+    """The read-only web dashboard (`serve`, also mounted by the daemon)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: SecretStr | None = None  # when set, every request needs `Authorization: Bearer ...`
+
+
+class DaemonSettings(BaseModel):
+    """`run.py daemon`: its default cadence, health endpoint and shutdown bound."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: float | None = None  # a duration such as 30m; beats the mapping file's schedule
+    health_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so probes can reach it
+    health_port: int = Field(default=9464, ge=0, le=65535)
+    unhealthy_after_intervals: float = Field(default=3.0, gt=0)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return parse_duration(value)
+
+
+class IncrementalSettings(BaseModel):
+    """Incremental sync: reuse the store's cache of fetched items, ask only what changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    full_refresh_every: float = 86400.0  # seconds; a full fetch catches deletions and moves
+    margin_s: float = Field(default=600.0, ge=0)  # clock skew and search-index lag allowance
+    rate_wait_budget_s: float = Field(default=600.0, ge=0)  # total waiting for rate limits
+
+    @field_validator("full_refresh_every", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value) if isinstance(value, str) else float(str(value))
+
+
 def _check_url(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -125,6 +194,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     thresholds: StatusThresholds = Field(default_factory=StatusThresholds)
     lock_timeout_s: float = Field(default=0.0, ge=0)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    incremental: IncrementalSettings = Field(default_factory=IncrementalSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -163,6 +236,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         for section, model in (("jira", self.jira), ("github", self.github)):
             data[section]["token"] = None if model.token is None else _MASK
+        data["notify"]["webhook_url"] = None if self.notify.webhook_url is None else _MASK
+        data["dashboard"]["token"] = None if self.dashboard.token is None else _MASK
         data["database_url"] = _mask_url_password(self.database_url)
         return data
 
@@ -201,7 +276,7 @@ def _describe(error: dict[str, Any]) -> str:
         message = str(error["ctx"]["error"])
     elif message:
         message = message[0].lower() + message[1:]
-    secret = bool(loc) and loc[-1] == "token"
+    secret = bool(loc) and loc[-1] in ("token", "webhook_url")
     value = error.get("input")
     if not secret and isinstance(value, str | int | float) and error["type"] != "value_error":
         shown = repr(value)

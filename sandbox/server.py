@@ -17,6 +17,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
+from sandbox.faults import FaultInjector
 from sandbox.github_api import GitHubApp, make_github_app
 from sandbox.github_data import GitHubDataset, build_github_dataset
 from sandbox.jira_api import JiraApp, make_jira_app
@@ -45,6 +46,9 @@ class SandboxOptions:
     jira_flavour: JiraFlavour = "cloud"
     anchor: datetime | None = None  # "now" of the data set; default: the current time
     latency_s: float = 0.0  # added to every request, for measurement
+    search_limit_per_minute: int | None = None  # enforce GitHub's search limit (403 beyond it)
+    time_scale: float = 1.0  # > 1 shortens GitHub's rate-limit windows (60 s / time_scale)
+    jira_rate_limit_per_s: float | None = None  # Jira answers 429 + Retry-After beyond it
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Sandbox:
     port: int = 0
     jira_app: JiraApp | None = field(default=None, repr=False)
     github_app: GitHubApp | None = field(default=None, repr=False)
+    faults: FaultInjector = field(default_factory=FaultInjector, repr=False)  # tests arm faults
     _server: BaseWSGIServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -104,14 +109,23 @@ class Sandbox:
             email=SANDBOX_JIRA_EMAIL,
             token=SANDBOX_JIRA_TOKEN,
             latency_s=self.options.latency_s,
+            rate_limit_per_s=self.options.jira_rate_limit_per_s,
         )
         self.github_app = make_github_app(
-            self.github_data, token=SANDBOX_GITHUB_TOKEN, latency_s=self.options.latency_s
+            self.github_data,
+            token=SANDBOX_GITHUB_TOKEN,
+            latency_s=self.options.latency_s,
+            search_limit_per_minute=self.options.search_limit_per_minute,
+            time_scale=self.options.time_scale,
         )
         root = Response("okr-sync sandbox: /jira and /github\n", mimetype="text/plain")
         app = DispatcherMiddleware(root, {"/jira": self.jira_app, "/github": self.github_app})
         self._server = make_server(
-            self.host, port, app, threaded=True, request_handler=QuietRequestHandler
+            self.host,
+            port,
+            self.faults.wrap(app),
+            threaded=True,
+            request_handler=QuietRequestHandler,
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(

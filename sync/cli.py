@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
 from config.mapping import MappingFile
 from config.settings import Settings, SettingsError, load_settings
@@ -31,6 +32,7 @@ from sync.engine import (
 )
 from sync.logs import configure_logging
 from sync.plan import QueryPlan, sources_of
+from sync.standing import TreeFilter
 from sync.status_view import (
     format_number,
     render_explain,
@@ -69,10 +71,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would be written; write nothing"
     )
     p.add_argument("--only", nargs="+", metavar="KR", help="sync only these key results")
+    wait = p.add_mutually_exclusive_group()
+    wait.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="if another run holds the store, wait this long for it (default: "
+        "$OKRSYNC_LOCK_TIMEOUT_S, 0)",
+    )
+    wait.add_argument(
+        "--no-wait", dest="wait", action="store_const", const=0.0, help="never wait: exit 1"
+    )
+    p = with_config(sub.add_parser("daemon", help="sync at start, then on a schedule"))
+    p.add_argument(
+        "--every",
+        type=duration_arg,
+        metavar="DURATION",
+        help="e.g. 30m or 1h (default: $OKRSYNC_DAEMON__EVERY, the mapping file's schedule, 1h)",
+    )
+    p.add_argument("--port", type=int, help="health port (default: $OKRSYNC_DAEMON__HEALTH_PORT)")
+    p.add_argument("--host", help="health address (default: 127.0.0.1)")
     p = with_config(sub.add_parser("validate", help="check the mapping file (and connections)"))
     p.add_argument("--check-connections", action="store_true")
     p = sub.add_parser("status", help="progress of every objective and key result")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--level", help="only objectives of this level (company, team, ...)")
+    p.add_argument("--owner", help="only objectives of this owner")
+    p.add_argument("--objective", help="this objective and the ones aligned under it")
+    p = with_config(sub.add_parser("note", help="add a note to a key result's history"))
+    p.add_argument("kr")
+    p.add_argument("text")
+    p = sub.add_parser("report", help="a shareable summary in Markdown, HTML or JSON")
+    p.add_argument("--format", choices=["md", "html", "json"], default="md")
+    p.add_argument("--period", default="7d", help="window for changes: 7d, 2w or period")
+    p.add_argument("--output", type=Path, help="write here instead of standard output")
+    p = sub.add_parser("serve", help="the read-only web dashboard and JSON API")
+    p.add_argument("--port", type=int, help="default: $OKRSYNC_DASHBOARD__PORT, 8080")
+    p.add_argument("--host", help="default: $OKRSYNC_DASHBOARD__HOST, 127.0.0.1")
     p = sub.add_parser("history", help="the values of one key result over time")
     p.add_argument("kr")
     p = sub.add_parser("explain", help="how a key result's value was obtained")
@@ -88,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jira-flavour", choices=["cloud", "server"], default="cloud")
     p.add_argument("--seed", type=int, default=7)
     return parser
+
+
+def duration_arg(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,7 +174,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, console: Console) -> 
     if args.dry_run:
         return dry_run(settings, mapping, console, args.only)
     store = open_store(settings)
-    with store.run_lock(wait_s=settings.lock_timeout_s):
+    wait_s = settings.lock_timeout_s if args.wait is None else max(0.0, args.wait)
+    with store.run_lock(wait_s=wait_s):
         report = sync_with_progress(settings, mapping, store, console, args.only, str(path))
     print_run_summary(report, console)
     return report.exit_code
@@ -221,6 +264,22 @@ def print_run_summary(report: SyncReport, console: Console) -> None:
     )
 
 
+def cmd_daemon(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from sync.daemon import Daemon, DaemonStartError
+
+    daemon = Daemon(
+        settings,
+        config_path(args, settings),
+        every_s=args.every if args.every is not None else settings.daemon.every,
+        host=args.host or settings.daemon.health_host,
+        port=args.port if args.port is not None else settings.daemon.health_port,
+    )
+    try:
+        return daemon.run()
+    except DaemonStartError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     path = config_path(args, settings)
     mapping = load_mapping(path)
@@ -246,10 +305,56 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console)
 
 def cmd_status(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     store = open_store(settings)
+    wanted = TreeFilter(level=args.level, owner=args.owner, objective=args.objective)
     if args.json:
-        print(json.dumps(status_document(store), indent=2))
+        print(json.dumps(status_document(store, wanted), indent=2))
     else:
-        render_status(store, console)
+        render_status(store, console, wanted)
+    return EXIT_OK
+
+
+def cmd_note(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    mapping = load_mapping(config_path(args, settings))
+    if not args.text.strip():
+        raise UsageError("note: the text is empty")
+    store = open_store(settings)
+    with store.run_lock(wait_s=max(settings.lock_timeout_s, 10.0)):
+        apply_checkin(settings, mapping, store, args.kr, None, args.text)
+    console.print(f"{args.kr}: note recorded", markup=False)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from sync.reports import ReportError, parse_window, render_report
+
+    try:
+        window = parse_window(args.period)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    text = render_report(open_store(settings), args.format, window)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {args.output}: {exc.strerror}") from None
+    console.print(f"report written to {args.output}", markup=False)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from sync.dashboard.serving import serve_dashboard
+
+    host = args.host or settings.dashboard.host
+    port = settings.dashboard.port if args.port is None else args.port
+    store = open_store(settings)
+    try:
+        serve_dashboard(
+            store, settings, host, port, lambda url: print(f"dashboard: {url}", flush=True)
+        )
+    except OSError as exc:
+        raise UsageError(f"serve on {host}:{port}: {exc.strerror or exc}") from None
     return EXIT_OK
 
 
@@ -336,11 +441,15 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: Console) 
 
 COMMANDS = {
     "sync": cmd_sync,
+    "daemon": cmd_daemon,
     "validate": cmd_validate,
     "status": cmd_status,
     "history": cmd_history,
     "explain": cmd_explain,
     "checkin": cmd_checkin,
+    "note": cmd_note,
+    "report": cmd_report,
+    "serve": cmd_serve,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
 }

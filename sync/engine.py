@@ -21,8 +21,11 @@ from connectors.base import (
     JiraSelector,
     Selector,
 )
+from connectors.ratelimit import RateGovernor
 from sync.fetch import FetchResults, run_fetches
+from sync.incremental import IncrementalSync
 from sync.metrics import MetricValue, compute, compute_formula
+from sync.notify import notify_after_run, snapshot
 from sync.plan import KeyResultPlan, MetricPlan, QueryPlan, plan_queries
 from sync.progress import KeyResultProgress, ObjectiveNode, Target, Thresholds, roll_up, score
 from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
@@ -58,6 +61,7 @@ class SyncReport:
     objectives: dict[str, tuple[float | None, str]] = field(default_factory=dict)
     run_id: int | None = None
     dry_run: bool = False
+    cache_units: dict[str, int] | None = None  # incremental sync: units cached/patched/fetched
 
     @property
     def failed(self) -> list[KeyResultOutcome]:
@@ -105,11 +109,17 @@ def _connect(settings: Settings, source: str) -> Connector:
             flavour=jira.flavour,
             timeout=(min(10.0, jira.timeout_s), jira.timeout_s),
             story_points_field=jira.story_points_field,
+            governor=RateGovernor("jira", budget_s=settings.incremental.rate_wait_budget_s),
         )
     from connectors.github import GitHubConnector
 
     github = settings.github
-    return GitHubConnector(base_url=github.base_url, token=github.token, timeout=github.timeout_s)
+    return GitHubConnector(
+        base_url=github.base_url,
+        token=github.token,
+        timeout=github.timeout_s,
+        governor=RateGovernor("github", budget_s=settings.incremental.rate_wait_budget_s),
+    )
 
 
 def query_link(selector: Selector, settings: Settings) -> str | None:
@@ -170,9 +180,12 @@ def _metric_value(
         value = compute(
             metric.metric_type, items, field=metric.field, where=metric.where, as_of=as_of
         )
-    except ValueError as exc:
-        lineage["error"] = str(exc)
-        return None, str(exc), lineage
+        if value.value is not None and not math.isfinite(value.value):
+            raise ValueError(f"{metric.metric_type} is not a finite number ({value.value})")
+    except (ValueError, ArithmeticError) as exc:  # e.g. an overflowing sum: never stored
+        error = str(exc) if isinstance(exc, ValueError) else f"{metric.metric_type}: {exc}"
+        lineage["error"] = error
+        return None, error, lineage
     lineage["sample_size"] = value.sample_size
     if value.reason:
         lineage["note"] = value.reason
@@ -251,6 +264,13 @@ def run_sync(
         plan_ready(plan)
     sources = {m.selector.source for kr in plan.key_results for m in kr.metric_plans}
     connectors = build_connectors(settings, sources)
+    incremental = (
+        IncrementalSync(store, settings.incremental, started)
+        if store is not None and settings.incremental.enabled
+        else None
+    )
+    if incremental is not None:  # the store's cache answers what has not changed
+        connectors = incremental.wrap(plan, connectors)
     fetched = run_fetches(
         plan,
         connectors,
@@ -261,6 +281,7 @@ def run_sync(
         on_done=on_fetch_done,
     )
     stored = store.stored_key_results() if store is not None else {}
+    before_run = snapshot(settings, store)  # what the digest compares with
     thresholds = thresholds_of(mapping, settings)
 
     outcomes: list[KeyResultOutcome] = []
@@ -316,6 +337,7 @@ def run_sync(
         errors=errors,
         dry_run=dry_run,
     )
+    report.cache_units = incremental.modes() if incremental is not None else None
     report.objectives = objective_progress(mapping, store, outcomes, as_of, thresholds)
     if dry_run or store is None:
         return report
@@ -332,6 +354,7 @@ def run_sync(
         ),
         objective_records(mapping, report.objectives),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
+        also=incremental.write if incremental is not None else None,
     )
     log.info(
         "run %s: %s, %d key results, %d failed, requests %s",
@@ -340,7 +363,17 @@ def run_sync(
         len(outcomes),
         len(report.failed),
         requests,
+        extra={"run_id": report.run_id, "outcome": report.outcome, "requests": requests},
     )
+    for failed in report.failed:  # one line per failing key result, for log-based alerts
+        log.warning(
+            "run %s: key result %s failed: %s",
+            report.run_id,
+            failed.plan.key_result.id,
+            failed.error,
+            extra={"run_id": report.run_id, "key_result": failed.plan.key_result.id},
+        )
+    notify_after_run(settings, report, before_run)  # logs its own failures, never raises
     return report
 
 
@@ -483,7 +516,9 @@ def apply_checkin(
     )
     position = [k.id for _, k in mapping.key_results()].index(kr_id)
     plan = KeyResultPlan(objective, kr, period, position)
-    lineage = {"metric": "checkin" if value is not None else "note", "at": as_of.isoformat()}
+    lineage: dict[str, Any] = {"metric": "checkin", "at": as_of.isoformat()}
+    if value is None:  # a note leaves the value, and how it was obtained, as they were
+        lineage = (store.key_result(kr_id) or {}).get("lineage") or {"metric": "note"}
     outcome = KeyResultOutcome(
         plan, shown, None, lineage, progress, previous.value if previous else None, start
     )
