@@ -98,42 +98,41 @@ def run_fetches(
                 )
                 time.sleep(delay)
 
-    def fetch_count(selector: Selector) -> None:
-        outcome = FetchOutcome()
+    def fetch(
+        selector: Selector,
+        what: str,
+        call: Callable[[Connector], FetchOutcome],
+        into: dict[Selector, FetchOutcome],
+    ) -> None:
         try:
             connector = connector_for(selector)
-            outcome.count = with_retries(selector, lambda: connector.count(selector))
+            outcome = with_retries(selector, lambda: call(connector))
         except ConnectorError as exc:
-            outcome.error = str(exc)
-            log.warning("%s count failed for %s: %s", selector.source, selector.describe(), exc)
+            outcome = FetchOutcome(error=str(exc))
+            log.warning("%s %s failed for %s: %s", selector.source, what, selector.describe(), exc)
         except Exception as exc:  # a connector bug must not cost the other key results
-            outcome.error = f"unexpected {type(exc).__name__}: {exc}"
-            log.exception("%s count crashed for %s", selector.source, selector.describe())
+            outcome = FetchOutcome(error=f"unexpected {type(exc).__name__}: {exc}")
+            log.exception("%s %s crashed for %s", selector.source, what, selector.describe())
         with lock:
-            results.counts[selector] = outcome
+            into[selector] = outcome
         if on_done is not None:
             on_done(selector.describe())
 
-    def fetch_items(selector: Selector, needs: frozenset[str]) -> None:
-        outcome = FetchOutcome()
-        try:
-            connector = connector_for(selector)
-            outcome.items = with_retries(selector, lambda: connector.items(selector, needs))
-        except ConnectorError as exc:
-            outcome.error = str(exc)
-            log.warning("%s items failed for %s: %s", selector.source, selector.describe(), exc)
-        except Exception as exc:  # a connector bug must not cost the other key results
-            outcome.error = f"unexpected {type(exc).__name__}: {exc}"
-            log.exception("%s items crashed for %s", selector.source, selector.describe())
-        with lock:
-            results.items[selector] = outcome
-        if on_done is not None:
-            on_done(selector.describe())
+    def count_of(selector: Selector) -> Callable[[Connector], FetchOutcome]:
+        return lambda connector: FetchOutcome(count=connector.count(selector))
+
+    def items_of(selector: Selector, needs: frozenset[str]) -> Callable[[Connector], FetchOutcome]:
+        return lambda connector: FetchOutcome(items=connector.items(selector, needs))
 
     workers = max(1, sum(max(1, n) for n in concurrency.values()))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="okrsync-fetch") as pool:
-        futures = [pool.submit(fetch_count, s) for s in plan.count_fetches]
-        futures += [pool.submit(fetch_items, s, n) for s, n in plan.item_fetches.items()]
+        futures = [
+            pool.submit(fetch, s, "count", count_of(s), results.counts) for s in plan.count_fetches
+        ]
+        futures += [
+            pool.submit(fetch, s, "items", items_of(s, needs), results.items)
+            for s, needs in plan.item_fetches.items()
+        ]
         for future in futures:
             future.result()
     return results

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sync.charts import terminal_chart
-from sync.standing import TreeFilter, filter_objectives
+from sync.standing import TreeFilter, filter_objectives, objective_tree
 from sync.store import Store
 
 STATUS_STYLES = {
@@ -26,16 +26,17 @@ STATUS_STYLES = {
 
 
 def percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(fraction * 100.0, 1)
+    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
 
 
-def status_document(store: Store, wanted: TreeFilter | None = None) -> dict[str, Any]:
-    """The `status --json` contract: stable keys, progress in percent (0-100); a filter only
-    leaves objectives out."""
-    krs_by_objective: dict[str, list[dict[str, Any]]] = {}
-    for kr in store.all_key_results():
-        krs_by_objective.setdefault(kr["objective_id"], []).append(kr)
-    return {
+def status_document(
+    store: Store, wanted: TreeFilter | None = None, *, tree_fields: bool = False
+) -> dict[str, Any]:
+    """The `status --json` contract: stable keys, progress in percent (0-100), objectives in
+    tree order; a filter only leaves objectives out. /api/objectives serves the same document
+    with `tree_fields`: each objective's `depth` and each key result's `change`."""
+    tree = objective_tree(store, wanted)
+    document = {
         "objectives": [
             {
                 "id": obj["id"],
@@ -58,12 +59,18 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> dict[str,
                         "updated_at": _iso(kr["updated_at"]),
                         "error": kr["last_error"],
                     }
-                    for kr in krs_by_objective.get(obj["id"], [])
+                    for kr in obj["key_results"]
                 ],
             }
-            for obj in filter_objectives(store.all_objectives(), wanted or TreeFilter())
+            for obj in tree
         ]
     }
+    if tree_fields:
+        for obj, row in zip(document["objectives"], tree, strict=True):
+            obj["depth"] = row["depth"]
+            for kr, kr_row in zip(obj["key_results"], row["key_results"], strict=True):
+                kr["change"] = kr_row["change"]
+    return document
 
 
 def progress_bar(fraction: float | None, width: int = 20) -> Text:

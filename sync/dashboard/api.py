@@ -1,5 +1,7 @@
 """The JSON API's documents, built from the same standing data as the pages.
 
+/api/objectives is `status --json` itself (`sync.status_view.status_document`).
+
 Shapes are described in `openapi.py`; times are ISO 8601 UTC, progress is a fraction-free
 percentage (0-100, clamped) like `status --json`.
 """
@@ -9,7 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sync.standing import KeyResultDetail, TreeFilter, key_result_detail, objective_tree
+from sync.standing import KeyResultDetail, key_result_detail
+from sync.status_view import percent
 from sync.store import Store
 
 RUNS_LIMIT_MAX = 200
@@ -17,44 +20,6 @@ RUNS_LIMIT_MAX = 200
 
 def iso(moment: datetime | date | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
-
-
-def objectives_document(store: Store, wanted: TreeFilter) -> dict[str, Any]:
-    return {
-        "objectives": [
-            {
-                "id": obj["id"],
-                "title": obj["title"],
-                "owner": obj["owner"],
-                "level": obj["level"],
-                "parent": obj["parent_id"],
-                "depth": obj["depth"],
-                "progress": percent(obj["progress"]),
-                "status": obj["status"],
-                "key_results": [
-                    {
-                        "id": kr["id"],
-                        "title": kr["title"],
-                        "value": kr["value"],
-                        "unit": kr["unit"],
-                        "start": kr["start_value"],
-                        "target": kr["target_value"],
-                        "progress": percent(kr["progress"]),
-                        "status": kr["status"],
-                        "change": kr["change"],
-                        "updated_at": iso(kr["updated_at"]),
-                        "error": kr["last_error"],
-                    }
-                    for kr in obj["key_results"]
-                ],
-            }
-            for obj in objective_tree(store, wanted)
-        ]
-    }
 
 
 def key_result_document(store: Store, kr_id: str) -> dict[str, Any] | None:

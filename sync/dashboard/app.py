@@ -29,12 +29,12 @@ from sync.charts import ChartData, history_svg
 from sync.dashboard.api import (
     RUNS_LIMIT_MAX,
     key_result_document,
-    objectives_document,
     runs_document,
 )
 from sync.dashboard.openapi import openapi_document
 from sync.dashboard.rendering import render
 from sync.standing import KeyResultDetail, TreeFilter, key_result_detail, objective_tree
+from sync.status_view import status_document
 from sync.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class DashboardApp:
     # --- JSON API ------------------------------------------------------------------------
 
     def view_api_objectives(self, request: Request) -> Response:
-        return json_response(objectives_document(self.store, tree_filter(request)))
+        return json_response(status_document(self.store, tree_filter(request), tree_fields=True))
 
     def view_api_key_result(self, request: Request, kr_id: str) -> Response:
         document = key_result_document(self.store, kr_id)
