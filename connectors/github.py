@@ -131,6 +131,9 @@ class CountingTokenAuth(Auth.Auth):
         return "token (removed)"
 
 
+RETRY_AFTER_MAX_S = 60.0
+
+
 class CountingRetry(GithubRetry):
     """PyGithub's retry policy (5xx, rate-limit 403), plus 429, bounded, tallying each retry."""
 
@@ -141,6 +144,10 @@ class CountingRetry(GithubRetry):
     def new(self, **kw: Any) -> CountingRetry:
         kw["tally"] = self.tally
         return super().new(**kw)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        """A server may ask for hours; a sync waits at most RETRY_AFTER_MAX_S, then fails."""
+        return min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX_S)
 
     def increment(
         self,

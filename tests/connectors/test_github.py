@@ -23,7 +23,7 @@ from connectors.base import (
     GitHubSearchSelector,
     QueryError,
 )
-from connectors.github import GitHubConnector
+from connectors.github import RETRY_AFTER_MAX_S, CountingRetry, GitHubConnector, RequestTally
 from sandbox.github_api import make_github_app
 from sandbox.github_data import GitHubPull, build_github_dataset
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox
@@ -304,3 +304,10 @@ def test_times_are_utc(sandbox: Sandbox) -> None:
     )
     assert items and all(i.created_at.tzinfo is not None for i in items)
     assert all(i.created_at.utcoffset() == UTC.utcoffset(None) for i in items)
+
+
+def test_retry_after_is_capped_so_a_sync_never_sleeps_for_hours() -> None:
+    retry = CountingRetry(tally=RequestTally(), total=3)
+    assert retry.parse_retry_after("5") == 5
+    assert retry.parse_retry_after("3600") == RETRY_AFTER_MAX_S
+    assert retry.new(total=2).parse_retry_after("7200") == RETRY_AFTER_MAX_S
