@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.cadence import Cadence
 from config.loader import load_mapping_text
-from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
 from sync.daemon import cadence_groups, default_cadence
 from tests.conftest import ANCHOR
 from tests.sync.processes import (
@@ -237,16 +237,22 @@ def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
     tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    port = free_port()
     daemon = start_daemon(
         sandbox,
         url,
         tmp_path,
-        free_port(),
+        port,
         OKRSYNC_LOG_FORMAT="json",
         OKRSYNC_GITHUB__TOKEN=SECRET_TOKEN,  # the sandbox refuses it: GitHub key results fail
     )
     daemons.append(daemon)
     wait_for(lambda: len(stored_runs(url)) >= 2, 90, f"two runs\n{daemon.log}")
+    served = [get(port, path) for path in ("/healthz", "/metrics", "/", "/runs")]
+    assert all(code == 200 for code, _ in served), served
+    assert "merged-api" in served[0][1] or "partial" in served[0][1]
+    assert SECRET_TOKEN not in "\n".join(body for _, body in served)
+    assert SANDBOX_GITHUB_TOKEN not in "\n".join(body for _, body in served)
     code, _ = daemon.terminate()
     assert code == 0
     entries = [json.loads(line) for line in daemon.lines]  # every line is one JSON object
