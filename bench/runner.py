@@ -1,10 +1,12 @@
 """Run the benchmark: naive way, first run, second run, run after changes; table + JSON.
 
-Everything happens in one process: the sandbox (with per-request latency, GitHub's search
-limit and Jira-style counters) serves on loopback, and each run goes through the real
-connectors. `wall_s` of a run is `run_sync` itself (plan to committed store); requests are
-what the sandbox counted; peak RSS is sampled while the run lasts (the process holds the
-sandbox's data set too, reported as `baseline_rss_mb`).
+The sandbox (with per-request latency, GitHub's search limit and per-endpoint counters)
+serves on loopback from a process of its own (bench/remote_sandbox.py), so this process holds
+only okr-sync and the clients; each run goes through the real connectors. `wall_s` of a run
+is `run_sync` itself (plan to committed store); requests are what the sandbox counted, read
+over its `/_sandbox` control routes; `peak_rss_mb` is this process's peak while the run
+lasted (the kernel's high-water mark, reset before each run), `sandbox_peak_rss_mb` the
+sandbox process's.
 """
 
 from __future__ import annotations
@@ -13,26 +15,28 @@ import argparse
 import json
 import logging
 import math
+import resource
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.changes import touch_items
+from pydantic import SecretStr
+
 from bench.company import company_mapping
 from bench.naive import naive_connectors, naive_values
+from bench.remote_sandbox import RemoteSandbox, SandboxSpec
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, JiraSettings, Settings
 from connectors.base import GitHubListSelector, GitHubSearchSelector, JiraSelector
-from sandbox.github_data import ORG, REPO_NAMES, build_github_dataset
-from sandbox.jira_data import PROJECT_CATALOGUE, build_jira_dataset
-from sandbox.server import Sandbox, SandboxOptions
+from sandbox.github_data import ORG, REPO_NAMES
+from sandbox.jira_data import PROJECT_CATALOGUE
+from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
 from sync.engine import run_sync
 from sync.plan import plan_queries
 from sync.store import Store
@@ -93,70 +97,68 @@ class RunFigures:
         return data
 
 
-class RssSampler:
-    """Samples this process's resident set size while a run lasts; keeps the peak."""
+class PeakRss:
+    """This process's peak resident set size while a block runs.
 
-    def __init__(self, interval_s: float = 0.02) -> None:
-        self.interval_s = interval_s
+    On Linux the kernel's high-water mark (VmHWM) is reset on entry (`/proc/self/clear_refs`)
+    and read on exit, so nothing is missed between samples and an earlier run's peak does not
+    carry over; elsewhere it is the lifetime peak, `getrusage(RUSAGE_SELF).ru_maxrss`.
+    """
+
+    def __init__(self) -> None:
         self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._reset = False
 
     @staticmethod
-    def current_kb() -> int:
+    def _status_kb(key: str) -> int | None:
         try:
             for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{key}:"):
                     return int(line.split()[1])
         except OSError:
             pass
-        import resource  # not Linux: the lifetime peak is the best there is
+        return None
 
+    @staticmethod
+    def lifetime_kb() -> int:
+        """ru_maxrss: KiB on Linux (bytes on macOS, where this benchmark is not tuned)."""
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
-    def __enter__(self) -> RssSampler:
-        self.peak_kb = self.current_kb()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+    @classmethod
+    def current_kb(cls) -> int:
+        return cls._status_kb("VmRSS") or cls.lifetime_kb()
+
+    def __enter__(self) -> PeakRss:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self._reset = True
+        except OSError:
+            self._reset = False
         return self
 
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.peak_kb = max(self.peak_kb, self.current_kb())
-
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.peak_kb = max(self.peak_kb, self.current_kb())
+        hwm = self._status_kb("VmHWM") if self._reset else None
+        self.peak_kb = hwm if hwm is not None else self.lifetime_kb()
 
 
-def build_company(params: Parameters, anchor: datetime) -> tuple[Sandbox, str]:
-    jira_data = build_jira_dataset(
+def sandbox_spec(params: Parameters, anchor: datetime) -> SandboxSpec:
+    return SandboxSpec(
         seed=params.seed,
-        anchor=anchor,
-        n_issues=params.jira_issues,
-        n_projects=params.jira_projects,
-    )
-    github_data = build_github_dataset(
-        seed=params.seed,
-        anchor=anchor,
-        n_repos=params.github_repos,
-        n_pulls=params.github_pulls,
-        n_issues=params.github_issues,
-    )
-    options = SandboxOptions(
-        seed=params.seed,
-        jira_flavour="cloud",
-        anchor=anchor,
-        latency_s=params.latency_ms / 1000,
+        anchor=anchor.isoformat(),
+        jira_issues=params.jira_issues,
+        jira_projects=params.jira_projects,
+        github_repos=params.github_repos,
+        github_pulls=params.github_pulls,
+        github_issues=params.github_issues,
+        latency_ms=params.latency_ms,
         search_limit_per_minute=params.search_limit_per_minute,
         time_scale=params.time_scale,
     )
-    box = Sandbox(options=options, jira_data=jira_data, github_data=github_data)
-    today = datetime.now(UTC).date()
-    mapping = company_mapping(
+
+
+def build_mapping(params: Parameters, today: date) -> str:
+    """The company's mapping: needs only the projects' keys and the repositories' names."""
+    return company_mapping(
         [key for key, _, _ in PROJECT_CATALOGUE[: params.jira_projects]],
         [f"{ORG}/{name}" for name in REPO_NAMES[: params.github_repos]],
         org=ORG,
@@ -164,23 +166,31 @@ def build_company(params: Parameters, anchor: datetime) -> tuple[Sandbox, str]:
         end=today + timedelta(days=30),
         key_results=params.key_results,
     )
-    return box, mapping
 
 
-def settings_for(box: Sandbox, params: Parameters, database_url: str) -> Settings:
+def settings_for(box: RemoteSandbox, params: Parameters, database_url: str) -> Settings:
     jira = JiraSettings.model_validate(
-        {**box.jira_settings(), "max_concurrency": params.jira_concurrency}
+        {
+            "url": box.jira_url,
+            "email": SANDBOX_JIRA_EMAIL,
+            "token": SecretStr(SANDBOX_JIRA_TOKEN),
+            "flavour": "cloud",
+            "max_concurrency": params.jira_concurrency,
+        }
     )
     github = GitHubSettings.model_validate(
-        {**box.github_settings(), "max_concurrency": params.github_concurrency}
+        {
+            "base_url": box.github_url,
+            "token": SecretStr(SANDBOX_GITHUB_TOKEN),
+            "max_concurrency": params.github_concurrency,
+        }
     )
     return Settings(_env_file=None, jira=jira, github=github, database_url=database_url)
 
 
-def _counters(box: Sandbox) -> tuple[dict[str, int], dict[str, int]]:
-    assert box.jira_app is not None and box.github_app is not None
-    jira = Counter(box.jira_app.requests)
-    github = Counter(box.github_app.requests)
+def _counters(box: RemoteSandbox) -> tuple[dict[str, int], dict[str, int]]:
+    counts = box.request_counts()
+    jira, github = counts["jira"], counts["github"]
     endpoints = {f"jira {k}": v for k, v in sorted(jira.items())}
     endpoints |= {f"github {k}": v for k, v in sorted(github.items())}
     per_source = {"jira": sum(jira.values()), "github": sum(github.values())}
@@ -188,18 +198,12 @@ def _counters(box: Sandbox) -> tuple[dict[str, int], dict[str, int]]:
     return per_source, endpoints
 
 
-def _reset(box: Sandbox) -> None:
-    assert box.jira_app is not None and box.github_app is not None
-    box.jira_app.reset_counts()
-    box.github_app.reset_counts()
-
-
 def measure_naive(
-    box: Sandbox, mapping: MappingFile, settings: Settings, as_of: datetime
+    box: RemoteSandbox, mapping: MappingFile, settings: Settings, as_of: datetime
 ) -> RunFigures:
-    _reset(box)
+    box.reset_counts()
     connectors = naive_connectors(settings)
-    with RssSampler() as rss:
+    with PeakRss() as rss:
         began = time.perf_counter()
         values = naive_values(mapping, connectors, as_of=as_of)
         wall = time.perf_counter() - began
@@ -208,10 +212,15 @@ def measure_naive(
 
 
 def measure_sync(
-    name: str, box: Sandbox, mapping: MappingFile, settings: Settings, store: Store, as_of: datetime
+    name: str,
+    box: RemoteSandbox,
+    mapping: MappingFile,
+    settings: Settings,
+    store: Store,
+    as_of: datetime,
 ) -> RunFigures:
-    _reset(box)
-    with RssSampler() as rss:
+    box.reset_counts()
+    with PeakRss() as rss:
         began = time.perf_counter()
         report = run_sync(settings, mapping, store, as_of=as_of)
         wall = time.perf_counter() - began
@@ -227,7 +236,7 @@ def measure_sync(
 
 
 def floor_figures(
-    box: Sandbox, mapping: MappingFile, settings: Settings, as_of: datetime, params: Parameters
+    mapping: MappingFile, settings: Settings, as_of: datetime, params: Parameters
 ) -> dict[str, Any]:
     """The fewest requests the APIs allow for the plan's distinct selectors, and their time.
 
@@ -324,11 +333,10 @@ def run_benchmark(params: Parameters, output: Path) -> int:
         f"{params.github_repos} repositories, {params.key_results} key results",
         flush=True,
     )
-    box, mapping_text = build_company(params, anchor)
+    mapping_text = build_mapping(params, as_of.date())
     mapping = load_mapping_text(mapping_text, source_name="bench company", today=as_of.date())
-    box.start()
-    baseline = RssSampler.current_kb() / 1024
-    try:
+    baseline = PeakRss.current_kb() / 1024
+    with RemoteSandbox(sandbox_spec(params, anchor)) as box:
         with tempfile.TemporaryDirectory(prefix="okrsync-bench-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'okrsync.db'}"
             settings = settings_for(box, params, url)
@@ -341,16 +349,16 @@ def run_benchmark(params: Parameters, output: Path) -> int:
             for name in ("first", "second"):
                 runs[name] = measure_sync(name, box, mapping, settings, store, as_of)
                 print(f"{name} run: {runs[name].requests['total']} requests", flush=True)
-            changed = touch_items(box, params.changed_fraction, seed=params.seed)
-            print(f"changed {changed.jira} Jira issues and {changed.github} GitHub items")
+            changed = box.change_items(params.changed_fraction, seed=params.seed)
+            print(f"changed {changed['jira']} Jira issues and {changed['github']} GitHub items")
             runs["changed"] = measure_sync("changed", box, mapping, settings, store, as_of)
             print(f"changed run: {runs['changed'].requests['total']} requests", flush=True)
             print("naive way again, on the changed data (reference values only) ...", flush=True)
             naive_after = naive_values(mapping, naive_connectors(settings), as_of=as_of)
-            floor = floor_figures(box, mapping, settings, as_of, params)
+            floor = floor_figures(mapping, settings, as_of, params)
             store.close()
-    finally:
-        box.stop()
+        sandbox_peak = box.peak_rss_mb()
+    process_peak = max(PeakRss.lifetime_kb() / 1024, *(run.peak_rss_mb for run in runs.values()))
 
     mismatches = {
         "first": values_equal(runs["first"].values, naive.values),
@@ -363,6 +371,8 @@ def run_benchmark(params: Parameters, output: Path) -> int:
     result: dict[str, Any] = {name: runs[name].as_json() for name in runs}
     result |= {
         "floor": floor,
+        "peak_rss_mb": round(process_peak, 1),
+        "sandbox_peak_rss_mb": round(sandbox_peak, 1),
         "values_match": values_match,
         "targets": targets,
         "parameters": {**vars(params), "baseline_rss_mb": round(baseline, 1)},
@@ -377,6 +387,10 @@ def run_benchmark(params: Parameters, output: Path) -> int:
     for name, target in targets.items():
         verdict = "met" if target["met"] else "MISSED"
         print(f"{name}: {target['ratio']:.3f} (target <= {target['target']:.3f}) {verdict}")
+    print(
+        f"peak RSS: this process {process_peak:.0f} MB (okr-sync and the clients), "
+        f"the sandbox process {sandbox_peak:.0f} MB"
+    )
     print(f"\nwrote {output}")
     if not values_match:
         print(f"VALUES DIFFER FROM THE NAIVE WAY: {mismatches}", file=sys.stderr)

@@ -10,18 +10,22 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
 
+from sandbox.control import CONTROL_PREFIX, ControlApp, ItemChanger
 from sandbox.faults import FaultInjector
 from sandbox.github_api import GitHubApp, make_github_app
 from sandbox.github_data import GitHubDataset, build_github_dataset
 from sandbox.jira_api import JiraApp, make_jira_app
 from sandbox.jira_data import JiraDataset, build_jira_dataset
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class Sandbox:
     jira_app: JiraApp | None = field(default=None, repr=False)
     github_app: GitHubApp | None = field(default=None, repr=False)
     faults: FaultInjector = field(default_factory=FaultInjector, repr=False)  # tests arm faults
+    item_changer: ItemChanger | None = field(default=None, repr=False)  # POST /_sandbox/mutate
     _server: BaseWSGIServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -119,7 +124,12 @@ class Sandbox:
             time_scale=self.options.time_scale,
         )
         root = Response("okr-sync sandbox: /jira and /github\n", mimetype="text/plain")
-        app = DispatcherMiddleware(root, {"/jira": self.jira_app, "/github": self.github_app})
+        mounts: dict[str, WSGIApplication] = {
+            "/jira": self.jira_app,
+            "/github": self.github_app,
+            CONTROL_PREFIX: ControlApp(self),  # counts and item changes for the benchmark
+        }
+        app = DispatcherMiddleware(root, mounts)
         self._server = make_server(
             self.host,
             port,
