@@ -71,3 +71,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def clean_okrsync_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OKRSYNC_* setting of the developer's shell leaks into a test (but the test DB URL)."""
+    for key in list(os.environ):
+        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)

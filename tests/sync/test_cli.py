@@ -193,11 +193,8 @@ def expected_values(box: Sandbox) -> dict[str, float]:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_okrsync_env: None) -> Path:
     """An empty folder as the working directory, the mapping file in it, no stray settings."""
-    for key in list(os.environ):
-        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
-            monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "okrs.yaml").write_text(MAPPING)
     monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")

@@ -4,7 +4,6 @@ receiver, which records what arrives (and can answer with failures to test retri
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -95,10 +94,9 @@ objectives:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Path:
-    for key in list(os.environ):
-        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
-            monkeypatch.delenv(key)
+def workdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, clean_okrsync_env: None
+) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")
     for key, value in sandbox.settings_env().items():

@@ -4,7 +4,6 @@ an HTML file that stands alone."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,9 @@ def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture
-def env(demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for key in list(os.environ):
-        if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
-            monkeypatch.delenv(key)
+def env(
+    demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_okrsync_env: None
+) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OKRSYNC_DATABASE_URL", demo.database_url)
     return tmp_path
