@@ -393,40 +393,42 @@ def _plan_timeline(
     wait_days = 9 * urgency * epic_scale
     if rng.random() < 0.3:  # the long tail of a backlog that nobody picks up
         wait_days = 200
-    at = created + DAY * rng.expovariate(1 / wait_days)
-    if not happened(at):
-        return _Timeline(created, [(created, start_status)], None, None)
-    path.append((at, "In Progress"))
-    if rng.random() < 0.12:
-        at += DAY * rng.expovariate(1 / 3)
+    at = created
+
+    def advance(delay: timedelta) -> None:
+        nonlocal at
+        at += delay
         if not happened(at):
-            return _Timeline(created, [(created, start_status), *path], None, None)
-        path.append((at, "Blocked"))
-        at += DAY * rng.expovariate(1 / 4)
-        if not happened(at):
-            return _Timeline(created, [(created, start_status), *path], None, None)
-        path.append((at, "In Progress"))
-    at += DAY * rng.lognormvariate(1.0, 0.8) * urgency * epic_scale
-    if not happened(at):
+            raise _NotYet
+
+    def reach(delay: timedelta, status: str) -> None:
+        advance(delay)
+        path.append((at, status))
+
+    try:
+        reach(DAY * rng.expovariate(1 / wait_days), "In Progress")
+        if rng.random() < 0.12:
+            reach(DAY * rng.expovariate(1 / 3), "Blocked")
+            reach(DAY * rng.expovariate(1 / 4), "In Progress")
+        work = DAY * rng.lognormvariate(1.0, 0.8) * urgency * epic_scale
+        if issue_type == "Epic":
+            advance(work)
+        else:
+            reach(work, "In Review")
+            if rng.random() < 0.2:  # review sent it back
+                reach(DAY * rng.expovariate(1 / 1.5), "In Progress")
+                reach(DAY * rng.expovariate(1 / 2), "In Review")
+            advance(DAY * rng.expovariate(1 / 1.5))
+    except _NotYet:
         return _Timeline(created, [(created, start_status), *path], None, None)
-    if issue_type != "Epic":
-        path.append((at, "In Review"))
-        if rng.random() < 0.2:  # review sent it back
-            at += DAY * rng.expovariate(1 / 1.5)
-            if not happened(at):
-                return _Timeline(created, [(created, start_status), *path], None, None)
-            path.append((at, "In Progress"))
-            at += DAY * rng.expovariate(1 / 2)
-            if not happened(at):
-                return _Timeline(created, [(created, start_status), *path], None, None)
-            path.append((at, "In Review"))
-        at += DAY * rng.expovariate(1 / 1.5)
-        if not happened(at):
-            return _Timeline(created, [(created, start_status), *path], None, None)
     final = "Closed" if issue_type == "Bug" and rng.random() < 0.3 else "Done"
     path.append((at, final))
     resolution = "Fixed" if issue_type == "Bug" else "Done"
     return _Timeline(created, [(created, start_status), *path], resolution, at)
+
+
+class _NotYet(Exception):
+    """The next step of an issue's workflow falls after the anchor: it has not happened."""
 
 
 class _ChangelogIds:
