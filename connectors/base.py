@@ -139,6 +139,10 @@ def _hours_between(start: datetime | None, end: datetime | None) -> float | None
 NEEDS_FIRST_REVIEW = "first_review_at"  # GitHub: one reviews request per pull request
 NEEDS_STARTED = "started_at"  # Jira: changelog; asked for by cycle_time_hours
 NEEDS_STORY_POINTS = "story_points"
+# Descriptive fields a connector may leave empty unless a metric names them: on Jira each is
+# a field of every issue in the answer (a user or project object with its avatars), so a
+# query that only sums story points does not pay for them.
+OPTIONAL_FIELDS = frozenset({"title", "labels", "assignee", "priority", "issue_type", "container"})
 
 
 class ConnectorError(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import functools
 import json
 import logging
 import math
@@ -63,6 +64,7 @@ SNAPSHOTS_KEPT = 512  # nextPageToken cursors kept in memory
 SERVER_RESULT_TTL_S = 30.0  # a Server search result is reused while a client pages through it
 MATCH_MAX_ISSUES = 1000  # jql/match: issue ids per request
 MATCH_MAX_JQLS = 1000  # jql/match: queries per request
+BASE_URL_KEY = "okrsync.sandbox.base_url"  # environ key: this request's base URL, computed once
 
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 CLOUD_401_TEXT = "Client must be authenticated to access this resource."
@@ -143,6 +145,22 @@ def _json(body: object, status: int = 200) -> Response:
 
 def _error(status: int, message: str) -> Response:
     return _json({"errorMessages": [message], "errors": {}}, status)
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted_field_ids(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """Resolve `*all`, `*navigable`, `-field` and plain ids into the ids to render.
+
+    Cached: every issue of a page asks with the same list.
+    """
+    chosen: dict[str, None] = {}  # ordered set
+    excluded = {f[1:] for f in fields if f.startswith("-")}
+    for spec in fields:
+        if spec in ("*all", "*navigable"):
+            chosen.update(dict.fromkeys(ALL_FIELD_IDS))
+        elif spec in ALL_FIELD_IDS:
+            chosen[spec] = None
+    return tuple(name for name in chosen if name not in excluded)
 
 
 class JiraApp:
@@ -293,7 +311,11 @@ class JiraApp:
     # -- small endpoints
 
     def _base(self, request: Request) -> str:
-        return request.url_root.rstrip("/")
+        # Kept in the request's environ: a page of issues asks for it once per link it renders.
+        base = request.environ.get(BASE_URL_KEY)
+        if base is None:
+            base = request.environ[BASE_URL_KEY] = request.url_root.rstrip("/")
+        return str(base)
 
     def _api(self, request: Request, version: str) -> str:
         return f"{self._base(request)}/rest/api/{version}"
@@ -397,7 +419,7 @@ class JiraApp:
         compiled = self._compile(request, str(params.get("jql") or ""))
         if not compiled.bounded:
             raise ApiError(400, UNBOUNDED_MESSAGE)
-        return _json({"count": sum(1 for i in self.data.issues if compiled.predicate(i))})
+        return _json({"count": len(compiled.select(self.data.issues))})
 
     def _match(self, request: Request, version: str, _: dict[str, str]) -> Response:
         """Jira Cloud's `jql/match`: which of these issues each query matches, in one request."""
@@ -556,16 +578,9 @@ class JiraApp:
             body["nextPage"] = f"{url}?startAt={start_at + len(entries)}&maxResults={max_results}"
         return _json(body)
 
-    def _wanted_fields(self, fields: list[str]) -> list[str]:
-        """Resolve `*all`, `*navigable`, `-field` and plain ids into the ids to render."""
-        chosen: dict[str, None] = {}  # ordered set
-        excluded = {f[1:] for f in fields if f.startswith("-")}
-        for spec in fields:
-            if spec in ("*all", "*navigable"):
-                chosen.update(dict.fromkeys(ALL_FIELD_IDS))
-            elif spec in ALL_FIELD_IDS:
-                chosen[spec] = None
-        return [name for name in chosen if name not in excluded]
+    @staticmethod
+    def _wanted_fields(fields: list[str]) -> list[str]:
+        return list(_wanted_field_ids(tuple(fields)))
 
     def _issue_json(
         self,
@@ -599,8 +614,6 @@ class JiraApp:
         return body
 
     def _field_value(self, request: Request, version: str, issue: JiraIssue, name: str) -> object:
-        api = self._api(request, version)
-        base = self._base(request)
         if name == "summary":
             return issue.summary
         if name == "description":
@@ -618,6 +631,21 @@ class JiraApp:
             return issue.description
         if name == "status":
             return self._status_json(request, version, STATUSES[issue.status])
+        if name == "project":
+            return self._project_json(request, version, self.data.projects_by_key[issue.project])
+        if name == "labels":
+            return list(issue.labels)
+        if name == "assignee":
+            return self._user_json(request, version, issue.assignee)
+        if name == "reporter":
+            return self._user_json(request, version, issue.reporter)
+        if name in ("created", "updated", "resolutiondate"):
+            moment: datetime | None = getattr(issue, name)
+            return jira_datetime(moment) if moment is not None else None
+        if name in (STORY_POINTS_FIELD, STORY_POINT_ESTIMATE_FIELD):
+            return issue.story_points if issue.story_points_field == name else None
+        api = self._api(request, version)
+        base = self._base(request)
         if name == "priority":
             priority_id = PRIORITY_IDS[issue.priority]
             return {
@@ -637,17 +665,6 @@ class JiraApp:
                 "subtask": False,
                 "hierarchyLevel": 1 if issue.issue_type == "Epic" else 0,
             }
-        if name == "project":
-            return self._project_json(request, version, self.data.projects_by_key[issue.project])
-        if name == "labels":
-            return list(issue.labels)
-        if name == "assignee":
-            return self._user_json(request, version, issue.assignee)
-        if name == "reporter":
-            return self._user_json(request, version, issue.reporter)
-        if name in ("created", "updated", "resolutiondate"):
-            moment: datetime | None = getattr(issue, name)
-            return jira_datetime(moment) if moment is not None else None
         if name == "resolution":
             if issue.resolution is None:
                 return None
@@ -658,8 +675,6 @@ class JiraApp:
                 "description": "",
                 "name": issue.resolution,
             }
-        if name in (STORY_POINTS_FIELD, STORY_POINT_ESTIMATE_FIELD):
-            return issue.story_points if issue.story_points_field == name else None
         if name == SEVERITY_FIELD:
             severity = issue.custom_fields.get(name)
             if severity is None:

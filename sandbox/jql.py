@@ -604,9 +604,18 @@ class CompiledJql:
     predicate: Predicate
     sort: Callable[[list[JiraIssue]], list[JiraIssue]]
     bounded: bool
+    projects: frozenset[str] | None = None  # every match is in one of these projects
 
     def run(self, issues: Iterable[JiraIssue]) -> list[JiraIssue]:
-        return self.sort([issue for issue in issues if self.predicate(issue)])
+        return self.sort(self.select(issues))
+
+    def select(self, issues: Iterable[JiraIssue]) -> list[JiraIssue]:
+        """The matching issues, unordered."""
+        if self.projects is not None:  # a cheap first pass, as Jira's index narrows by project
+            projects = self.projects
+            issues = [issue for issue in issues if issue.project in projects]
+        predicate = self.predicate
+        return [issue for issue in issues if predicate(issue)]
 
 
 class JqlEngine:
@@ -653,17 +662,58 @@ class JqlEngine:
         )
         sort = self._sorter(query.order_by)
         log.debug("compiled JQL %r", text)
-        return CompiledJql(text, predicate, sort, bounded=query.where is not None)
+        projects = self._project_scope(query.where) if query.where is not None else None
+        bounded = query.where is not None
+        return CompiledJql(text, predicate, sort, bounded=bounded, projects=projects)
+
+    def _project_scope(self, node: Node) -> frozenset[str] | None:
+        """The projects every match must be in, when the query says so; None when it does not."""
+        if isinstance(node, AndNode):
+            found = [self._project_scope(child) for child in node.children]
+            scopes = [scope for scope in found if scope is not None]
+            return frozenset.intersection(*scopes) if scopes else None
+        if isinstance(node, OrNode):
+            scopes = [self._project_scope(child) for child in node.children]
+            if any(s is None for s in scopes):
+                return None
+            return frozenset().union(*(s for s in scopes if s is not None))
+        if not isinstance(node, Clause) or node.field.name.lower() != "project":
+            return None
+        if node.operator == "=" and isinstance(node.operand, JqlValue):
+            values: tuple[Operand, ...] = (node.operand,)
+        elif node.operator == "in" and isinstance(node.operand, tuple):
+            values = node.operand
+        else:
+            return None
+        if not all(isinstance(v, JqlValue) for v in values):
+            return None
+        keys = {self.projects.get(v.text.lower()) for v in values if isinstance(v, JqlValue)}
+        return frozenset(k for k in keys if k is not None)
 
     # -- predicates
 
     def _node(self, node: Node, context: _CompileContext) -> Predicate:
         if isinstance(node, AndNode):
             parts = [self._node(child, context) for child in node.children]
-            return lambda issue: all(part(issue) for part in parts)
+
+            # Plain loops: all()/any() over a generator build one generator per issue.
+            def every(issue: JiraIssue) -> bool:
+                for part in parts:  # noqa: SIM110
+                    if not part(issue):
+                        return False
+                return True
+
+            return every
         if isinstance(node, OrNode):
             parts = [self._node(child, context) for child in node.children]
-            return lambda issue: any(part(issue) for part in parts)
+
+            def some(issue: JiraIssue) -> bool:
+                for part in parts:  # noqa: SIM110
+                    if part(issue):
+                        return True
+                return False
+
+            return some
         if isinstance(node, NotNode):
             inner = self._node(node.child, context)
             return lambda issue: not inner(issue)

@@ -8,6 +8,7 @@ budget lasts; bad credentials, a refused query or a missing project are not.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -67,7 +68,6 @@ def run_fetches(
     """Fetch every distinct selector once; `connectors` holds an error for an unusable source."""
     results = FetchResults()
     began = time.monotonic()
-    limits = {source: threading.Semaphore(max(1, n)) for source, n in concurrency.items()}
     lock = threading.Lock()
 
     def connector_for(selector: Selector) -> Connector:
@@ -82,8 +82,7 @@ def run_fetches(
         delays = list(RETRY_DELAYS_S)
         while True:
             try:
-                with limits.get(selector.source, threading.Semaphore(1)):
-                    return call()
+                return call()
             except ConnectorError as exc:
                 late = not delays or time.monotonic() - began + delays[0] > retry_budget_s
                 if not exc.retryable or late:
@@ -124,15 +123,29 @@ def run_fetches(
     def items_of(selector: Selector, needs: frozenset[str]) -> Callable[[Connector], FetchOutcome]:
         return lambda connector: FetchOutcome(items=connector.items(selector, needs))
 
-    workers = max(1, sum(max(1, n) for n in concurrency.values()))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="okrsync-fetch") as pool:
-        futures = [
-            pool.submit(fetch, s, "count", count_of(s), results.counts) for s in plan.count_fetches
-        ]
-        futures += [
-            pool.submit(fetch, s, "items", items_of(s, needs), results.items)
-            for s, needs in plan.item_fetches.items()
-        ]
+    # Item fetches first: they are chains of pages, a count is one request, so the long
+    # chains start early and the counts fill the gaps at the end.
+    tasks: dict[str, list[Callable[[], None]]] = {}
+    for selector, needs in plan.item_fetches.items():
+        task = functools.partial(fetch, selector, "items", items_of(selector, needs), results.items)
+        tasks.setdefault(selector.source, []).append(task)
+    for selector in plan.count_fetches:
+        task = functools.partial(fetch, selector, "count", count_of(selector), results.counts)
+        tasks.setdefault(selector.source, []).append(task)
+    # One pool per tracker, as wide as its limit: a worker never waits on another tracker's
+    # limit while its own tracker has room.
+    pools = {
+        source: ThreadPoolExecutor(
+            max_workers=max(1, concurrency.get(source, 1)),
+            thread_name_prefix=f"okrsync-{source}",
+        )
+        for source in tasks
+    }
+    try:
+        futures = [pools[source].submit(task) for source, queue in tasks.items() for task in queue]
         for future in futures:
             future.result()
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True)
     return results

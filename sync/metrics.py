@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.expressions import Condition, ExpressionError, Formula
-from connectors.base import NEEDS_FIRST_REVIEW, NEEDS_STARTED, NEEDS_STORY_POINTS, WorkItem
+from connectors.base import (
+    NEEDS_FIRST_REVIEW,
+    NEEDS_STARTED,
+    NEEDS_STORY_POINTS,
+    OPTIONAL_FIELDS,
+    WorkItem,
+)
 
 # Set by the connector's review fetch (extra["approved"]: bool), the same fetch that fills
 # first_review_at, so asking for it costs the same requests.
@@ -47,7 +53,7 @@ _NEEDS_BY_FIELD: dict[str, str] = {
     "review_time_hours": NEEDS_FIRST_REVIEW,
     APPROVED: NEEDS_FIRST_REVIEW,
     "cycle_time_hours": NEEDS_STARTED,
-}
+} | {name: name for name in OPTIONAL_FIELDS}
 
 # Item-based metric types `compute` knows besides p<N>; formula and manual are computed elsewhere.
 NAMED_METRIC_TYPES = frozenset({"count", "sum", "percent_done", "mean", "median", "share"})

@@ -14,7 +14,13 @@ from pydantic import SecretStr
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from connectors.base import AuthError, ConnectorError, JiraSelector, QueryError
+from connectors.base import (
+    OPTIONAL_FIELDS,
+    AuthError,
+    ConnectorError,
+    JiraSelector,
+    QueryError,
+)
 from connectors.jira import JiraConnector
 from sandbox.jira_api import JiraApp, make_jira_app
 from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
@@ -127,7 +133,7 @@ def test_items_with_story_points_and_fields(box: Sandbox) -> None:
     jira = connector(box)
     items = jira.items(
         JiraSelector("project in (APP, MOB) AND type = Story"),
-        frozenset({"story_points", "Business Value"}),
+        frozenset({"story_points", "Business Value"}) | OPTIONAL_FIELDS,
     )
     assert len(items) > 100  # several pages on both flavours
     assert {item.key for item in items} == set(expected)
@@ -149,6 +155,22 @@ def test_items_with_story_points_and_fields(box: Sandbox) -> None:
     assert all(i.assignee == names[expected[i.key].assignee or ""] for i in assigned)
     # MOB is team-managed: its points come from "Story point estimate"
     assert any(i.story_points is not None for i in items if i.container == "MOB")
+
+
+def test_descriptive_fields_only_when_asked_for(box: Sandbox) -> None:
+    """A query whose metrics read no descriptive field does not fetch users, projects, ..."""
+    expected = {i.key: i for i in box.jira_data.issues if i.project == "APP"}
+    items = connector(box).items(JiraSelector("project = APP"), frozenset({"story_points"}))
+    assert {item.key for item in items} == set(expected)
+    for item in items:
+        issue = expected[item.key]
+        assert (item.title, item.labels, item.assignee) == ("", (), None)
+        assert (item.priority, item.issue_type, item.container) == (None, None, None)
+        assert item.status == issue.status and item.resolved_at == issue.resolutiondate
+        assert item.story_points == issue.story_points
+    only_labels = connector(box).items(JiraSelector("project = APP"), frozenset({"labels"}))
+    assert {i.key: i.labels for i in only_labels} == {k: i.labels for k, i in expected.items()}
+    assert all(i.container is None for i in only_labels)
 
 
 def test_story_points_field_can_be_overridden(sandbox: Sandbox) -> None:

@@ -266,3 +266,26 @@ def test_errors_use_jiras_wording(engine: JqlEngine, jql: str, message: str) -> 
 def test_unbounded_query_is_marked(engine: JqlEngine) -> None:
     assert not engine.compile("ORDER BY key DESC", now=NOW).bounded
     assert engine.compile("project = APP", now=NOW).bounded
+
+
+@pytest.mark.parametrize(
+    ("jql", "scope"),
+    [
+        ("project = APP AND type = Bug", {"APP"}),
+        ("type = Bug AND project in (app, WEB)", {"APP", "WEB"}),
+        ("project in (APP, WEB) AND project = WEB", {"WEB"}),
+        ("project = APP OR project = MOB", {"APP", "MOB"}),
+        ("project = APP OR labels = ux", None),
+        ("NOT project = APP", None),
+        ("project != APP AND type = Bug", None),
+    ],
+)
+def test_project_scope_narrows_without_changing_matches(
+    engine: JqlEngine, data: JiraDataset, jql: str, scope: set[str] | None
+) -> None:
+    """The first pass by project is an index, never a filter of its own."""
+    compiled = engine.compile(jql, now=NOW)
+    assert compiled.projects == (frozenset(scope) if scope is not None else None)
+    everything = [issue for issue in data.issues if compiled.predicate(issue)]
+    assert everything, f"the data set should have matches for {jql!r}"
+    assert compiled.run(data.issues) == compiled.sort(everything)

@@ -99,7 +99,9 @@ def test_normalized_fields_cover_the_documented_names() -> None:
     ("field", "where_names", "needs"),
     [
         (None, frozenset(), frozenset()),
-        ("lead_time_hours", frozenset({"status", "labels"}), frozenset()),
+        ("lead_time_hours", frozenset({"status", "status_category"}), frozenset()),
+        ("lead_time_hours", frozenset({"status", "labels"}), frozenset({"labels"})),
+        (None, frozenset({"assignee", "issue_type"}), frozenset({"assignee", "issue_type"})),
         ("story_points", frozenset(), frozenset({"story_points"})),
         ("review_time_hours", frozenset(), frozenset({"first_review_at"})),
         (None, frozenset({"approved"}), frozenset({"first_review_at"})),
