@@ -673,10 +673,10 @@ class JqlEngine:
             scopes = [scope for scope in found if scope is not None]
             return frozenset.intersection(*scopes) if scopes else None
         if isinstance(node, OrNode):
-            scopes = [self._project_scope(child) for child in node.children]
-            if any(s is None for s in scopes):
+            alternatives = [self._project_scope(child) for child in node.children]
+            if any(scope is None for scope in alternatives):
                 return None
-            return frozenset().union(*(s for s in scopes if s is not None))
+            return frozenset().union(*(scope for scope in alternatives if scope is not None))
         if not isinstance(node, Clause) or node.field.name.lower() != "project":
             return None
         if node.operator == "=" and isinstance(node.operand, JqlValue):
