@@ -10,7 +10,7 @@ from datetime import datetime
 
 from config.mapping import MappingFile
 from config.settings import Settings
-from connectors.base import Connector
+from connectors.base import OPTIONAL_FIELDS, Connector
 from connectors.github import GitHubConnector
 from connectors.jira import JiraConnector
 from sync.metrics import compute, compute_formula
@@ -42,7 +42,8 @@ def naive_connectors(settings: Settings, *, largest_pages: bool = False) -> dict
 
 def _metric(metric: MetricPlan, connectors: dict[str, Connector], as_of: datetime) -> float | None:
     connector = connectors[metric.selector.source]
-    items = connector.items(metric.selector, metric.needs)
+    # Every descriptive field, as a script that takes the client's default fields gets them.
+    items = connector.items(metric.selector, metric.needs | OPTIONAL_FIELDS)
     value = compute(metric.metric_type, items, field=metric.field, where=metric.where, as_of=as_of)
     return value.value
 

@@ -6,12 +6,16 @@ fields a metric needs, and return counts or `WorkItem`s. Everything is timezone-
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 StatusCategory = Literal["todo", "in_progress", "done"]
 ItemKind = Literal["issue", "pull_request"]
+# The literal values themselves, to share one string per value (see WorkItem.__post_init__).
+_CATEGORIES: dict[str, StatusCategory] = {value: value for value in get_args(StatusCategory)}
+_KINDS: dict[str, ItemKind] = {value: value for value in get_args(ItemKind)}
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class GitHubListSelector:
 Selector = JiraSelector | GitHubSearchSelector | GitHubListSelector
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkItem:
     """One issue or pull request, the same shape whichever tracker it came from."""
 
@@ -108,6 +112,24 @@ class WorkItem:
     issue_type: str | None = None
     container: str | None = None  # Jira project key or GitHub owner/repo
     extra: dict[str, object] = field(default_factory=dict)  # other requested fields, by name
+
+    def __post_init__(self) -> None:
+        # Thousands of items share a handful of statuses, types, projects and people: one
+        # string each instead of one per item keeps a run of 100,000 items in memory small.
+        self.source = sys.intern(self.source)
+        self.kind = _KINDS.get(self.kind, self.kind)
+        self.status = sys.intern(self.status)
+        self.status_category = _CATEGORIES.get(self.status_category, self.status_category)
+        if self.priority is not None:
+            self.priority = sys.intern(self.priority)
+        if self.issue_type is not None:
+            self.issue_type = sys.intern(self.issue_type)
+        if self.container is not None:
+            self.container = sys.intern(self.container)
+        if self.assignee is not None:
+            self.assignee = sys.intern(self.assignee)
+        if self.labels:
+            self.labels = tuple(sys.intern(label) for label in self.labels)
 
     @property
     def lead_time_hours(self) -> float | None:

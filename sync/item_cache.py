@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ DATETIME_FIELDS = (
     "started_at",
 )
 WRITE_BATCH = 1000
+ITEM_FIELDS = tuple(f.name for f in fields(WorkItem))
 
 
 def unit_key(description: str) -> str:
@@ -35,7 +36,7 @@ def unit_key(description: str) -> str:
 
 
 def item_to_json(item: WorkItem) -> dict[str, Any]:
-    data = dict(vars(item))
+    data = {name: getattr(item, name) for name in ITEM_FIELDS}
     for name in DATETIME_FIELDS:
         moment = data[name]
         data[name] = moment.isoformat() if moment is not None else None
