@@ -8,16 +8,20 @@ run's results, so a crash leaves the cache and the values of the previous run to
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from connectors.base import WorkItem
 from sync.store import Store, as_utc
 from sync.tables import fetch_cache, fetch_cache_items
+
+log = logging.getLogger(__name__)
 
 DATETIME_FIELDS = (
     "created_at",
@@ -28,31 +32,40 @@ DATETIME_FIELDS = (
     "started_at",
 )
 WRITE_BATCH = 1000
+# An item is stored as a JSON array of its fields in this order: no field names repeated in
+# every row, and both ways run in the json module's C code. ITEM_FORMAT names the order and
+# is kept with each cache entry; an entry of another format is fetched again, never misread.
 ITEM_FIELDS = tuple(f.name for f in fields(WorkItem))
+ITEM_FORMAT = hashlib.sha256(",".join(ITEM_FIELDS).encode()).hexdigest()[:16]
+_ITEM_VALUES = attrgetter(*ITEM_FIELDS)
+_DATETIME_POSITIONS = tuple(ITEM_FIELDS.index(name) for name in DATETIME_FIELDS)
+_LABELS_POSITION = ITEM_FIELDS.index("labels")
 
 
 def unit_key(description: str) -> str:
     return hashlib.sha256(description.encode()).hexdigest()
 
 
-def item_to_json(item: WorkItem) -> dict[str, Any]:
-    data = {name: getattr(item, name) for name in ITEM_FIELDS}
-    for name in DATETIME_FIELDS:
-        moment = data[name]
-        data[name] = moment.isoformat() if moment is not None else None
-    data["labels"] = list(item.labels)
-    data["extra"] = dict(item.extra)
-    return data
+def _moment_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"a work item field holds {type(value).__name__}, not JSON")
 
 
-def item_from_json(data: dict[str, Any]) -> WorkItem:
-    values = dict(data)
-    for name in DATETIME_FIELDS:
-        text = values.get(name)
-        values[name] = datetime.fromisoformat(text) if text is not None else None
-    values["labels"] = tuple(values.get("labels") or ())
-    values["extra"] = dict(values.get("extra") or {})
-    return WorkItem(**values)
+def encode_item(item: WorkItem) -> str:
+    return json.dumps(_ITEM_VALUES(item), default=_moment_text, separators=(",", ":"))
+
+
+def decode_item(text: str) -> WorkItem:
+    values = json.loads(text)
+    if not isinstance(values, list) or len(values) != len(ITEM_FIELDS):
+        raise ValueError(f"a cached work item is not an array of {len(ITEM_FIELDS)} fields")
+    for position in _DATETIME_POSITIONS:
+        moment = values[position]
+        if moment is not None:
+            values[position] = datetime.fromisoformat(moment)
+    values[_LABELS_POSITION] = tuple(values[_LABELS_POSITION] or ())
+    return WorkItem(*values)
 
 
 @dataclass
@@ -91,6 +104,9 @@ def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
         for i in range(0, len(wanted), WRITE_BATCH):
             chunk = wanted[i : i + WRITE_BATCH]
             for row in conn.execute(select(fetch_cache).where(fetch_cache.c.unit_key.in_(chunk))):
+                if row.item_format != ITEM_FORMAT:
+                    log.info("cache entry %s is of another format: fetched again", row.unit_key)
+                    continue
                 synced = as_utc(row.synced_at)
                 full = as_utc(row.full_at)
                 assert synced is not None and full is not None
@@ -113,8 +129,13 @@ def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
                     continue
                 if row.tracker_id is not None:
                     unit.members[row.item_key] = row.tracker_id
-                if row.item is not None:
-                    unit.items[row.item_key] = item_from_json(row.item)
+                if row.item is None:
+                    continue
+                try:
+                    unit.items[row.item_key] = decode_item(row.item)
+                except (ValueError, TypeError) as exc:  # a damaged row costs its entry only
+                    log.warning("cache entry %s is unreadable (%s): fetched again", unit.key, exc)
+                    del units[unit.key]
     return units
 
 
@@ -131,6 +152,7 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
             "synced_at": unit.synced_at,
             "full_at": unit.full_at,
             "run_id": run_id,
+            "item_format": ITEM_FORMAT,
         }
         exists = conn.execute(
             select(fetch_cache.c.unit_key).where(fetch_cache.c.unit_key == unit.key)
@@ -158,7 +180,7 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
                 "unit_key": unit.key,
                 "item_key": key,
                 "tracker_id": unit.members.get(key),
-                "item": item_to_json(unit.items[key]) if key in unit.items else None,
+                "item": encode_item(unit.items[key]) if key in unit.items else None,
             }
             for key in keys
         ]

@@ -20,7 +20,19 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -143,13 +155,13 @@ class Store:
             cause = getattr(exc, "orig", None) or exc
             raise StoreError(f"store {self.safe_url}: {cause}".splitlines()[0]) from None
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration, or to `revision` (idempotent)."""
         config = AlembicConfig()
         config.set_main_option("script_location", str(resources.files("sync") / "migrations"))
         with self._connect() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
             conn.commit()
 
     # --- locking -------------------------------------------------------------------------
@@ -361,8 +373,9 @@ class Store:
         note: str | None,
     ) -> None:
         existing_objectives = set(conn.execute(select(objectives.c.id)).scalars())
-        for obj in objective_records:
-            objective_values = {
+        objective_rows = [
+            {
+                "id": obj.id,
                 "title": obj.title,
                 "owner": obj.owner,
                 "level": obj.level,
@@ -373,18 +386,18 @@ class Store:
                 "status": obj.status,
                 "updated_at": at,
             }
-            if obj.id in existing_objectives:
-                conn.execute(
-                    update(objectives).where(objectives.c.id == obj.id).values(**objective_values)
-                )
-            else:
-                conn.execute(insert(objectives).values(id=obj.id, **objective_values))
+            for obj in objective_records
+        ]
+        _upsert(conn, objectives, existing_objectives, objective_rows)
 
         existing = {
             row.id: row.value for row in conn.execute(select(key_results.c.id, key_results.c.value))
         }
+        kr_rows: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
         for kr in key_result_records:
             values: dict[str, Any] = {
+                "id": kr.id,
                 "objective_id": kr.objective_id,
                 "title": kr.title,
                 "kind": kr.kind,
@@ -411,25 +424,44 @@ class Store:
             if kr.observed:
                 values["value"] = kr.value
                 values["updated_at"] = at
-            if kr.id in existing:
-                conn.execute(update(key_results).where(key_results.c.id == kr.id).values(**values))
-            else:
-                conn.execute(insert(key_results).values(id=kr.id, **values))
+            kr_rows.append(values)
             changed = kr.observed and (kr.id not in existing or existing[kr.id] != kr.value)
             if changed or origin != "sync":
-                conn.execute(
-                    insert(kr_values).values(
-                        key_result_id=kr.id,
-                        run_id=run_id,
-                        observed_at=at,
-                        value=kr.value if kr.observed else None,
-                        progress_raw=kr.progress_raw,
-                        status=kr.status,
-                        origin=origin,
-                        note=note,
-                        lineage=kr.lineage,
-                    )
+                history_rows.append(
+                    {
+                        "key_result_id": kr.id,
+                        "run_id": run_id,
+                        "observed_at": at,
+                        "value": kr.value if kr.observed else None,
+                        "progress_raw": kr.progress_raw,
+                        "status": kr.status,
+                        "origin": origin,
+                        "note": note,
+                        "lineage": kr.lineage,
+                    }
                 )
+        _upsert(conn, key_results, set(existing), kr_rows)
+        if history_rows:
+            conn.execute(insert(kr_values), history_rows)
+
+
+def _upsert(conn: Connection, table: Table, existing: set[str], rows: list[dict[str, Any]]) -> None:
+    """Insert new rows and update existing ones (by `id`), one executemany per shape of row.
+
+    One statement per row made SQLAlchemy build and key a new statement for each of a few
+    hundred key results; rows of one shape share one statement.
+    """
+    groups: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["id"] in existing, tuple(row)), []).append(row)
+    for (update_existing, _), group in groups.items():
+        if not update_existing:
+            conn.execute(insert(table), group)
+            continue
+        renamed = [
+            {"row_id": row["id"], **{k: v for k, v in row.items() if k != "id"}} for row in group
+        ]
+        conn.execute(update(table).where(table.c.id == bindparam("row_id")), renamed)
 
 
 def _utc_row(row: Any) -> dict[str, Any]:

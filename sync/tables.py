@@ -110,6 +110,7 @@ fetch_cache = Table(
     Column("synced_at", DateTime(timezone=True), nullable=False),  # changes since then unseen
     Column("full_at", DateTime(timezone=True), nullable=False),  # last full fetch
     Column("run_id", Integer),
+    Column("item_format", String(16)),  # field order of the item arrays (sync/item_cache.py)
 )
 
 fetch_cache_items = Table(
@@ -118,5 +119,5 @@ fetch_cache_items = Table(
     Column("unit_key", String(64), primary_key=True),
     Column("item_key", String(200), primary_key=True),
     Column("tracker_id", String(40)),  # Jira issue id (jql/match speaks ids)
-    Column("item", JSON),  # the normalized work item; NULL for a count's members
+    Column("item", Text),  # the work item as a JSON array; NULL for a count's members
 )

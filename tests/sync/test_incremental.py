@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.changes import touch_items
 from bench.company import company_mapping
@@ -23,7 +23,7 @@ from sandbox.github_data import build_github_dataset
 from sandbox.jira_data import build_jira_dataset
 from sandbox.server import Sandbox, SandboxOptions
 from sync.engine import SyncReport, run_sync
-from sync.item_cache import item_from_json, item_to_json
+from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
 from sync.store import Store
 from sync.tables import fetch_cache, fetch_cache_items
 
@@ -216,4 +216,55 @@ def test_work_items_survive_the_store_unchanged(sandbox: Sandbox) -> None:
     items += github.items(GitHubListSelector("acme/api", "pull_request"), frozenset())[:50]
     assert any(i.extra for i in items) and any(i.started_at for i in items)
     for item in items:
-        assert item_from_json(item_to_json(item)) == item
+        assert decode_item(encode_item(item)) == item
+
+
+def test_entries_of_another_item_format_are_fetched_again(
+    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    """A cache written for another shape of work item is never read as this one."""
+    box, mapping = quiet_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    as_of = datetime.now(UTC)
+    store = Store(url)
+    store.migrate()
+    first = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    with store.engine.begin() as conn:
+        conn.execute(update(fetch_cache).values(item_format="0123456789abcdef"))
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert second.cache_units is not None
+    assert second.cache_units["full"] == sum(second.cache_units.values())
+    assert values(second) == values(first)
+    with store.engine.connect() as conn:
+        formats = set(conn.execute(select(fetch_cache.c.item_format)).scalars())
+    assert formats == {ITEM_FORMAT}  # rewritten in the current format
+
+
+def test_a_damaged_cached_item_costs_only_its_entry(
+    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    box, mapping = quiet_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    as_of = datetime.now(UTC)
+    store = Store(url)
+    store.migrate()
+    first = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    with store.engine.begin() as conn:
+        victim = conn.execute(
+            select(fetch_cache_items.c.unit_key, fetch_cache_items.c.item_key)
+            .where(fetch_cache_items.c.item.is_not(None))
+            .limit(1)
+        ).one()
+        conn.execute(
+            update(fetch_cache_items)
+            .where(
+                fetch_cache_items.c.unit_key == victim.unit_key,
+                fetch_cache_items.c.item_key == victim.item_key,
+            )
+            .values(item='["not", "a work item"]')
+        )
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert second.cache_units is not None
+    assert second.cache_units["full"] == 1
+    assert second.cache_units["cached"] == sum(second.cache_units.values()) - 1
+    assert values(second) == values(first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, inspect, select, text
 
 from sync.store import (
     KeyResultRecord,
@@ -14,6 +15,7 @@ from sync.store import (
     Store,
     StoreError,
 )
+from sync.tables import fetch_cache, fetch_cache_items
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -142,3 +144,32 @@ def test_run_lock_refuses_a_second_holder(store: Store, database_url: str) -> No
 def test_bad_url_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="not a database URL"):
         Store("not a url")
+
+
+def test_upgrade_to_compact_cache_items_drops_only_the_cache(database_url: str) -> None:
+    """0003 changes how cached items are stored: the old cache goes, nothing else does."""
+    store = Store(database_url)
+    store.migrate("0002")
+    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO fetch_cache (unit_key, source, description, needs, synced_at, full_at)"
+                " VALUES ('u1', 'jira', 'project = APP', '[]', :at, :at)"
+            ),
+            {"at": T0},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO fetch_cache_items (unit_key, item_key, tracker_id, item)"
+                " VALUES ('u1', 'APP-1', '10001', :item)"
+            ),
+            {"item": '{"key": "APP-1"}'},
+        )
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(fetch_cache_items)).scalar_one() == 0
+        assert "item_format" in {c["name"] for c in inspect(conn).get_columns("fetch_cache")}
+    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    store.close()
