@@ -95,6 +95,20 @@ def parse_jira_datetime(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _settle_environment(session: requests.Session, url: str) -> None:
+    """Read proxies and the CA bundle from the environment once, not on every request.
+
+    requests scans the whole environment per request (`merge_environment_settings`), a
+    few percent of a first run's CPU; every request of this session goes to one server, so
+    the answer for its URL holds for all of them.
+    """
+    settled = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(settled["proxies"])
+    if settled["verify"] not in (None, True) and session.verify is True:
+        session.verify = settled["verify"]
+    session.trust_env = False
+
+
 class JiraConnector:
     """The Connector for Jira: one `jira.JIRA` client, created on first use."""
 
@@ -293,6 +307,7 @@ class JiraConnector:
             else:
                 client = JIRA(token_auth=secret, **common)
             client._session.hooks["response"].append(self._count_response)
+            _settle_environment(client._session, self.url)
             if self._flavour == "auto":
                 self._server_info = self._call("serverInfo", client.server_info)
                 self._is_cloud = self._server_info.get("deploymentType") == "Cloud"

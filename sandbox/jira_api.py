@@ -22,7 +22,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -64,6 +64,8 @@ SNAPSHOTS_KEPT = 512  # nextPageToken cursors kept in memory
 SERVER_RESULT_TTL_S = 30.0  # a Server search result is reused while a client pages through it
 MATCH_MAX_ISSUES = 1000  # jql/match: issue ids per request
 MATCH_MAX_JQLS = 1000  # jql/match: queries per request
+T = TypeVar("T")
+RENDERED_KEY = "okrsync.sandbox.rendered"  # environ key: objects rendered for this answer
 BASE_URL_KEY = "okrsync.sandbox.base_url"  # environ key: this request's base URL, computed once
 
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -395,7 +397,7 @@ class JiraApp:
             compiled = self._compile(request, str(params.get("jql") or ""))
             if not compiled.bounded:
                 raise ApiError(400, UNBOUNDED_MESSAGE)
-            matched = compiled.run(self.data.issues)
+            matched = compiled.run(self.data.issues_in(compiled.projects))
             snapshot_id, offset = uuid.uuid4().hex, 0
             with self._lock:
                 self._snapshots[snapshot_id] = matched
@@ -419,7 +421,7 @@ class JiraApp:
         compiled = self._compile(request, str(params.get("jql") or ""))
         if not compiled.bounded:
             raise ApiError(400, UNBOUNDED_MESSAGE)
-        return _json({"count": len(compiled.select(self.data.issues))})
+        return _json({"count": len(compiled.select(self.data.issues_in(compiled.projects)))})
 
     def _match(self, request: Request, version: str, _: dict[str, str]) -> Response:
         """Jira Cloud's `jql/match`: which of these issues each query matches, in one request."""
@@ -475,7 +477,8 @@ class JiraApp:
             cached = self._server_results.get(jql)
             if cached is not None and now - cached[0] < SERVER_RESULT_TTL_S:
                 return cached[1]
-        matched = self._compile(request, jql).run(self.data.issues)
+        compiled = self._compile(request, jql)
+        matched = compiled.run(self.data.issues_in(compiled.projects))
         with self._lock:
             stale = [
                 key
@@ -630,15 +633,23 @@ class JiraApp:
                 }
             return issue.description
         if name == "status":
-            return self._status_json(request, version, STATUSES[issue.status])
+            status = STATUSES[issue.status]
+            return self._once(request, ("status", version, status.id), self._status_json, status)
         if name == "project":
-            return self._project_json(request, version, self.data.projects_by_key[issue.project])
+            project = self.data.projects_by_key[issue.project]
+            return self._once(
+                request, ("project", version, project.key), self._project_json, project
+            )
         if name == "labels":
             return list(issue.labels)
         if name == "assignee":
-            return self._user_json(request, version, issue.assignee)
+            return self._once(
+                request, ("user", version, issue.assignee), self._user_json, issue.assignee
+            )
         if name == "reporter":
-            return self._user_json(request, version, issue.reporter)
+            return self._once(
+                request, ("user", version, issue.reporter), self._user_json, issue.reporter
+            )
         if name in ("created", "updated", "resolutiondate"):
             moment: datetime | None = getattr(issue, name)
             return jira_datetime(moment) if moment is not None else None
@@ -686,6 +697,25 @@ class JiraApp:
                 "id": option_id,
             }
         return issue.custom_fields.get(name)
+
+    @staticmethod
+    def _once(
+        request: Request,
+        key: tuple[str, str, str | None],
+        render: Callable[[Request, str, T], JsonObject | None],
+        entity: T,
+    ) -> JsonObject | None:
+        """Render a status, project or user once per response: a page repeats a few of them.
+
+        The rendered object is shared within the one answer being built, which only
+        serializes it, so sharing cannot change what is sent.
+        """
+        rendered: dict[tuple[str, str, str | None], JsonObject | None] = request.environ.setdefault(
+            RENDERED_KEY, {}
+        )
+        if key not in rendered:
+            rendered[key] = render(request, key[1], entity)
+        return rendered[key]
 
     def _status_json(self, request: Request, version: str, status: JiraStatus) -> JsonObject:
         api = self._api(request, version)

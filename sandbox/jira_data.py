@@ -199,6 +199,15 @@ class JiraDataset:
         self.by_id = {str(issue.id): issue for issue in self.issues}
         self.users_by_id = {user.account_id: user for user in self.users}
         self.projects_by_key = {project.key: project for project in self.projects}
+        self.by_project: dict[str, list[JiraIssue]] = {}
+        for issue in self.issues:
+            self.by_project.setdefault(issue.project, []).append(issue)
+
+    def issues_in(self, projects: frozenset[str] | None) -> list[JiraIssue]:
+        """The issues of these projects (all issues for None): what a search need look at."""
+        if projects is None:
+            return self.issues
+        return [issue for key in sorted(projects) for issue in self.by_project.get(key, ())]
 
     def issue(self, id_or_key: str) -> JiraIssue | None:
         return self.by_key.get(id_or_key.upper()) or self.by_id.get(id_or_key)

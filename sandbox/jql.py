@@ -610,7 +610,7 @@ class CompiledJql:
         return self.sort(self.select(issues))
 
     def select(self, issues: Iterable[JiraIssue]) -> list[JiraIssue]:
-        """The matching issues, unordered."""
+        """The matching issues, unordered (`JiraDataset.issues_in` narrows faster still)."""
         if self.projects is not None:  # a cheap first pass, as Jira's index narrows by project
             projects = self.projects
             issues = [issue for issue in issues if issue.project in projects]
@@ -650,7 +650,9 @@ class JqlEngine:
     def search(
         self, text: str, *, now: datetime | None = None, current_user: str | None = None
     ) -> list[JiraIssue]:
-        return self.compile(text, now=now, current_user=current_user).run(self.data.issues)
+        return self.compile(text, now=now, current_user=current_user).run(
+            self.data.issues
+        )  # run() narrows by project itself
 
     def compile(
         self, text: str, *, now: datetime | None = None, current_user: str | None = None

@@ -314,3 +314,17 @@ def test_garbage_answer_is_a_retryable_connector_error() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_proxies_from_the_environment_still_apply(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment is read once per connector, not per request, but it is still read."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: refused
+    with pytest.raises(ConnectorError):
+        connector(sandbox).count(JiraSelector("project = APP"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    expected = sum(1 for issue in sandbox.jira_data.issues if issue.project == "APP")
+    assert connector(sandbox).count(JiraSelector("project = APP")) == expected

@@ -289,3 +289,4 @@ def test_project_scope_narrows_without_changing_matches(
     everything = [issue for issue in data.issues if compiled.predicate(issue)]
     assert everything, f"the data set should have matches for {jql!r}"
     assert compiled.run(data.issues) == compiled.sort(everything)
+    assert compiled.run(data.issues_in(compiled.projects)) == compiled.sort(everything)
