@@ -153,10 +153,13 @@ class IncrementalSettings(BaseModel):
 
     enabled: bool = True
     full_refresh_every: float = 86400.0  # seconds; a full fetch catches deletions and moves
+    # Cache entries no run has used for this long (a query gone from the mapping file) are
+    # deleted; one still in use is only fetched in full again after it.
+    prune_after: float = 7 * 86400.0
     margin_s: float = Field(default=600.0, ge=0)  # clock skew and search-index lag allowance
     rate_wait_budget_s: float = Field(default=600.0, ge=0)  # total waiting for rate limits
 
-    @field_validator("full_refresh_every", mode="before")
+    @field_validator("full_refresh_every", "prune_after", mode="before")
     @classmethod
     def _duration(cls, value: object) -> float:
         return parse_duration(value) if isinstance(value, str) else float(str(value))

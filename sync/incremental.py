@@ -52,7 +52,14 @@ from connectors.base import (
 )
 from connectors.github import GitHubConnector, filter_listed, listing_horizon, search_query_for
 from connectors.jira import JiraConnector
-from sync.item_cache import CachedUnit, UnitWrite, load_units, unit_key, write_units
+from sync.item_cache import (
+    CachedUnit,
+    UnitWrite,
+    load_units,
+    prune_units,
+    unit_key,
+    write_units,
+)
 from sync.plan import QueryPlan
 from sync.store import Store
 
@@ -520,3 +527,8 @@ class IncrementalSync:
     def write(self, conn: Connection, run_id: int) -> None:
         writes = [w for source in self.sources.values() for w in source.writes()]
         write_units(conn, writes, run_id)
+        pruned = prune_units(conn, self.now - timedelta(seconds=self.settings.prune_after))
+        if pruned:
+            log.info(
+                "cache: %d entries unused for %.0f s deleted", pruned, self.settings.prune_after
+            )

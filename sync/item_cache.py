@@ -186,3 +186,18 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
         ]
         for i in range(0, len(rows), WRITE_BATCH):
             conn.execute(insert(items), rows[i : i + WRITE_BATCH])
+
+
+def prune_units(conn: Connection, unused_since: datetime) -> int:
+    """Delete the entries no run has used since `unused_since`; return how many went.
+
+    An entry is restamped by every run that uses it, so only queries that left the mapping
+    file (or whose key results have not run for that long) go.
+    """
+    stale = select(fetch_cache.c.unit_key).where(fetch_cache.c.synced_at < unused_since)
+    keys = list(conn.execute(stale).scalars())
+    for i in range(0, len(keys), WRITE_BATCH):
+        chunk = keys[i : i + WRITE_BATCH]
+        conn.execute(delete(fetch_cache_items).where(fetch_cache_items.c.unit_key.in_(chunk)))
+        conn.execute(delete(fetch_cache).where(fetch_cache.c.unit_key.in_(chunk)))
+    return len(keys)

@@ -268,3 +268,39 @@ def test_a_damaged_cached_item_costs_only_its_entry(
     assert second.cache_units["full"] == 1
     assert second.cache_units["cached"] == sum(second.cache_units.values()) - 1
     assert values(second) == values(first)
+
+
+def test_entries_no_run_uses_are_pruned_after_the_configured_time(
+    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+) -> None:
+    box, mapping = quiet_company
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    as_of = datetime.now(UTC)
+    store = Store(url)
+    store.migrate()
+
+    def entries() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one())
+
+    full = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    everything = entries()
+    assert full.cache_units is not None and everything == sum(full.cache_units.values())
+    few = [kr.id for _, kr in mapping.key_results()][:3]
+    run_sync(settings(box, url), mapping, store, only=few, as_of=as_of)
+    assert entries() == everything  # recently used: kept
+    subset = run_sync(settings(box, url, prune_after=0), mapping, store, only=few, as_of=as_of)
+    assert subset.cache_units is not None
+    used = sum(subset.cache_units.values())
+    assert 0 < used < everything
+    assert entries() == used  # only what this run used is left
+    with store.engine.connect() as conn:
+        orphans = conn.execute(
+            select(func.count())
+            .select_from(fetch_cache_items)
+            .where(fetch_cache_items.c.unit_key.not_in(select(fetch_cache.c.unit_key)))
+        ).scalar_one()
+    assert orphans == 0
+    again = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert again.cache_units is not None and again.cache_units["full"] == everything - used
+    assert values(again) == values(full)
