@@ -397,7 +397,7 @@ class JiraApp:
             compiled = self._compile(request, str(params.get("jql") or ""))
             if not compiled.bounded:
                 raise ApiError(400, UNBOUNDED_MESSAGE)
-            matched = compiled.run(self.data.issues_in(compiled.projects))
+            matched = compiled.run(compiled.candidates(self.data))
             snapshot_id, offset = uuid.uuid4().hex, 0
             with self._lock:
                 self._snapshots[snapshot_id] = matched
@@ -421,7 +421,7 @@ class JiraApp:
         compiled = self._compile(request, str(params.get("jql") or ""))
         if not compiled.bounded:
             raise ApiError(400, UNBOUNDED_MESSAGE)
-        return _json({"count": len(compiled.select(self.data.issues_in(compiled.projects)))})
+        return _json({"count": len(compiled.select(compiled.candidates(self.data)))})
 
     def _match(self, request: Request, version: str, _: dict[str, str]) -> Response:
         """Jira Cloud's `jql/match`: which of these issues each query matches, in one request."""
@@ -478,7 +478,7 @@ class JiraApp:
             if cached is not None and now - cached[0] < SERVER_RESULT_TTL_S:
                 return cached[1]
         compiled = self._compile(request, jql)
-        matched = compiled.run(self.data.issues_in(compiled.projects))
+        matched = compiled.run(compiled.candidates(self.data))
         with self._lock:
             stale = [
                 key

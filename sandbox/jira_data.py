@@ -203,8 +203,13 @@ class JiraDataset:
         for issue in self.issues:
             self.by_project.setdefault(issue.project, []).append(issue)
 
-    def issues_in(self, projects: frozenset[str] | None) -> list[JiraIssue]:
-        """The issues of these projects (all issues for None): what a search need look at."""
+    def issues_in(
+        self, projects: frozenset[str] | None, keys: frozenset[str] | None = None
+    ) -> list[JiraIssue]:
+        """What a search limited to these projects and keys (None: any) need look at."""
+        if keys is not None:
+            found = [self.by_key[key] for key in sorted(keys) if key in self.by_key]
+            return [i for i in found if projects is None or i.project in projects]
         if projects is None:
             return self.issues
         return [issue for key in sorted(projects) for issue in self.by_project.get(key, ())]

@@ -605,15 +605,23 @@ class CompiledJql:
     sort: Callable[[list[JiraIssue]], list[JiraIssue]]
     bounded: bool
     projects: frozenset[str] | None = None  # every match is in one of these projects
+    keys: frozenset[str] | None = None  # every match has one of these keys
 
     def run(self, issues: Iterable[JiraIssue]) -> list[JiraIssue]:
         return self.sort(self.select(issues))
 
+    def candidates(self, data: JiraDataset) -> list[JiraIssue]:
+        """The issues a search need look at, from the data set's indexes."""
+        return data.issues_in(self.projects, self.keys)
+
     def select(self, issues: Iterable[JiraIssue]) -> list[JiraIssue]:
-        """The matching issues, unordered (`JiraDataset.issues_in` narrows faster still)."""
+        """The matching issues, unordered (`candidates` narrows faster still)."""
         if self.projects is not None:  # a cheap first pass, as Jira's index narrows by project
             projects = self.projects
             issues = [issue for issue in issues if issue.project in projects]
+        if self.keys is not None:
+            keys = self.keys
+            issues = [issue for issue in issues if issue.key in keys]
         predicate = self.predicate
         return [issue for issue in issues if predicate(issue)]
 
@@ -664,22 +672,43 @@ class JqlEngine:
         )
         sort = self._sorter(query.order_by)
         log.debug("compiled JQL %r", text)
-        projects = self._project_scope(query.where) if query.where is not None else None
-        bounded = query.where is not None
-        return CompiledJql(text, predicate, sort, bounded=bounded, projects=projects)
+        where = query.where
+        return CompiledJql(
+            text,
+            predicate,
+            sort,
+            bounded=where is not None,
+            projects=self._project_scope(where) if where is not None else None,
+            keys=self._key_scope(where) if where is not None else None,
+        )
 
     def _project_scope(self, node: Node) -> frozenset[str] | None:
         """The projects every match must be in, when the query says so; None when it does not."""
+        return self._scope(node, frozenset({"project"}), lambda text: self.projects.get(text))
+
+    def _key_scope(self, node: Node) -> frozenset[str] | None:
+        """The issue keys every match must have (`key in (...)`), or None."""
+
+        def issue_key(text: str) -> str | None:
+            issue = self.data.issue(text)
+            return issue.key if issue is not None else None
+
+        return self._scope(node, frozenset({"key", "issuekey", "issue", "id"}), issue_key)
+
+    def _scope(
+        self, node: Node, names: frozenset[str], resolve: Callable[[str], str | None]
+    ) -> frozenset[str] | None:
+        """Values of one field (`name = v`, `name in (...)`) that every match must carry."""
         if isinstance(node, AndNode):
-            found = [self._project_scope(child) for child in node.children]
+            found = [self._scope(child, names, resolve) for child in node.children]
             scopes = [scope for scope in found if scope is not None]
             return frozenset.intersection(*scopes) if scopes else None
         if isinstance(node, OrNode):
-            alternatives = [self._project_scope(child) for child in node.children]
+            alternatives = [self._scope(child, names, resolve) for child in node.children]
             if any(scope is None for scope in alternatives):
                 return None
             return frozenset().union(*(scope for scope in alternatives if scope is not None))
-        if not isinstance(node, Clause) or node.field.name.lower() != "project":
+        if not isinstance(node, Clause) or node.field.name.lower() not in names:
             return None
         if node.operator == "=" and isinstance(node.operand, JqlValue):
             values: tuple[Operand, ...] = (node.operand,)
@@ -689,8 +718,8 @@ class JqlEngine:
             return None
         if not all(isinstance(v, JqlValue) for v in values):
             return None
-        keys = {self.projects.get(v.text.lower()) for v in values if isinstance(v, JqlValue)}
-        return frozenset(k for k in keys if k is not None)
+        found_values = {resolve(v.text.strip().lower()) for v in values if isinstance(v, JqlValue)}
+        return frozenset(value for value in found_values if value is not None)
 
     # -- predicates
 

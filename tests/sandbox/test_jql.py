@@ -278,15 +278,36 @@ def test_unbounded_query_is_marked(engine: JqlEngine) -> None:
         ("project = APP OR labels = ux", None),
         ("NOT project = APP", None),
         ("project != APP AND type = Bug", None),
+        ("key in (APP-1, WEB-2, APP-3) AND project = APP", {"APP"}),
     ],
 )
 def test_project_scope_narrows_without_changing_matches(
     engine: JqlEngine, data: JiraDataset, jql: str, scope: set[str] | None
 ) -> None:
-    """The first pass by project is an index, never a filter of its own."""
+    """The first pass by project (and key) is an index, never a filter of its own."""
     compiled = engine.compile(jql, now=NOW)
     assert compiled.projects == (frozenset(scope) if scope is not None else None)
     everything = [issue for issue in data.issues if compiled.predicate(issue)]
     assert everything, f"the data set should have matches for {jql!r}"
     assert compiled.run(data.issues) == compiled.sort(everything)
-    assert compiled.run(data.issues_in(compiled.projects)) == compiled.sort(everything)
+    assert compiled.run(compiled.candidates(data)) == compiled.sort(everything)
+
+
+@pytest.mark.parametrize(
+    ("jql", "keys"),
+    [
+        ("key in (APP-1, web-2, APP-3)", {"APP-1", "WEB-2", "APP-3"}),
+        ("issuekey = MOB-7 OR key = APP-2", {"MOB-7", "APP-2"}),
+        ("key in (APP-1, APP-2) AND key = APP-2", {"APP-2"}),
+        ("key in (APP-1, APP-2) OR type = Bug", None),
+        ("key != APP-1", None),
+    ],
+)
+def test_key_scope_narrows_without_changing_matches(
+    engine: JqlEngine, data: JiraDataset, jql: str, keys: set[str] | None
+) -> None:
+    compiled = engine.compile(jql, now=NOW)
+    assert compiled.keys == (frozenset(keys) if keys is not None else None)
+    everything = [issue for issue in data.issues if compiled.predicate(issue)]
+    assert everything
+    assert compiled.run(compiled.candidates(data)) == compiled.sort(everything)
