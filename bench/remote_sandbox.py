@@ -118,6 +118,10 @@ class RemoteSandbox:
         """The sandbox process's own peak RSS so far."""
         return float(self._call("GET", "process")["peak_rss_mb"])
 
+    def cpu_s(self) -> float:
+        """CPU time the sandbox process has used so far (user + system)."""
+        return float(self._call("GET", "process")["cpu_s"])
+
 
 def serve(spec: SandboxSpec) -> None:
     """The sandbox process: generate, serve, print the URL, serve until stdin closes."""

@@ -6,7 +6,8 @@ only okr-sync and the clients; each run goes through the real connectors. `wall_
 is `run_sync` itself (plan to committed store); requests are what the sandbox counted, read
 over its `/_sandbox` control routes; `peak_rss_mb` is this process's peak while the run
 lasted (the kernel's high-water mark, reset before each run), `sandbox_peak_rss_mb` the
-sandbox process's.
+sandbox process's; `cpu_s` and `sandbox_cpu_s` are the CPU time each process spent on the
+run, which is where a run's wall time beyond the latency-only floor goes.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class RunFigures:
     endpoints: dict[str, int]
     wall_s: float
     peak_rss_mb: float
+    cpu_s: float = 0.0  # this process's CPU time during the run (okr-sync and the clients)
+    sandbox_cpu_s: float = 0.0  # the sandbox process's, serving the run
     values: dict[str, float | None] = field(default_factory=dict)
     modes: dict[str, int] | None = None
 
@@ -90,6 +93,8 @@ class RunFigures:
             "requests": self.requests,
             "requests_by_endpoint": self.endpoints,
             "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "sandbox_cpu_s": round(self.sandbox_cpu_s, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
         }
         if self.modes is not None:
@@ -139,6 +144,27 @@ class PeakRss:
     def __exit__(self, *exc: object) -> None:
         hwm = self._status_kb("VmHWM") if self._reset else None
         self.peak_kb = hwm if hwm is not None else self.lifetime_kb()
+
+
+class CpuTime:
+    """CPU seconds this process and the sandbox process spend while a block runs.
+
+    The floor counts latency only; these say where the rest of a run's wall time went.
+    """
+
+    def __init__(self, box: RemoteSandbox) -> None:
+        self.box = box
+        self.own_s = 0.0
+        self.sandbox_s = 0.0
+
+    def __enter__(self) -> CpuTime:
+        self._own = time.process_time()
+        self._sandbox = self.box.cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.own_s = time.process_time() - self._own
+        self.sandbox_s = self.box.cpu_s() - self._sandbox
 
 
 def sandbox_spec(params: Parameters, anchor: datetime) -> SandboxSpec:
@@ -203,12 +229,14 @@ def measure_naive(
 ) -> RunFigures:
     box.reset_counts()
     connectors = naive_connectors(settings)
-    with PeakRss() as rss:
+    with PeakRss() as rss, CpuTime(box) as cpu:
         began = time.perf_counter()
         values = naive_values(mapping, connectors, as_of=as_of)
         wall = time.perf_counter() - began
     requests, endpoints = _counters(box)
-    return RunFigures("naive", requests, endpoints, wall, rss.peak_kb / 1024, values)
+    return RunFigures(
+        "naive", requests, endpoints, wall, rss.peak_kb / 1024, cpu.own_s, cpu.sandbox_s, values
+    )
 
 
 def measure_sync(
@@ -220,7 +248,7 @@ def measure_sync(
     as_of: datetime,
 ) -> RunFigures:
     box.reset_counts()
-    with PeakRss() as rss:
+    with PeakRss() as rss, CpuTime(box) as cpu:
         began = time.perf_counter()
         report = run_sync(settings, mapping, store, as_of=as_of)
         wall = time.perf_counter() - began
@@ -232,7 +260,10 @@ def measure_sync(
         )
     values = {o.plan.key_result.id: o.value for o in report.key_results}
     modes = report.cache_units
-    return RunFigures(name, requests, endpoints, wall, rss.peak_kb / 1024, values, modes)
+    peak = rss.peak_kb / 1024
+    return RunFigures(
+        name, requests, endpoints, wall, peak, cpu.own_s, cpu.sandbox_s, values, modes
+    )
 
 
 def floor_figures(
@@ -275,19 +306,20 @@ def values_equal(a: dict[str, float | None], b: dict[str, float | None]) -> list
 
 def render_table(runs: list[RunFigures], floor: dict[str, Any]) -> str:
     lines = [
-        "| run | requests | jira | github | wall s | peak RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | requests | jira | github | wall s | CPU s | sandbox CPU s | peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         r = run.requests
         lines.append(
             f"| {run.name} | {r['total']} | {r['jira']} | {r['github']} | "
-            f"{run.wall_s:.2f} | {run.peak_rss_mb:.0f} |"
+            f"{run.wall_s:.2f} | {run.cpu_s:.2f} | {run.sandbox_cpu_s:.2f} | "
+            f"{run.peak_rss_mb:.0f} |"
         )
     fr = floor["requests"]
     lines.append(
         f"| floor | {fr['total']} | {fr.get('jira', 0)} | {fr.get('github', 0)} | "
-        f"{floor['wall_s']:.2f} | |"
+        f"{floor['wall_s']:.2f} | | | |"
     )
     return "\n".join(lines)
 

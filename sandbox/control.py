@@ -74,9 +74,15 @@ class ControlApp:
         return _json({"reset": True})
 
     def _process(self, request: Request) -> Response:
-        """The sandbox process's id and lifetime peak RSS (Linux reports ru_maxrss in KiB)."""
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return _json({"pid": os.getpid(), "peak_rss_mb": round(peak_kb / 1024, 1)})
+        """The sandbox process's id, lifetime peak RSS (Linux: ru_maxrss in KiB) and CPU time."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return _json(
+            {
+                "pid": os.getpid(),
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            }
+        )
 
     def _mutate(self, request: Request) -> Response:
         """Body `{"fraction": 0.01, "seed": 7}`: change that share of the items, say how many."""

@@ -29,6 +29,9 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
             == figures["requests"]["jira"] + figures["requests"]["github"]
         )
         assert figures["wall_s"] > 0 and figures["peak_rss_mb"] > 0
+        assert figures["cpu_s"] >= 0 and figures["sandbox_cpu_s"] >= 0
+    for run in ("naive", "first"):  # both processes did real work for these
+        assert results[run]["cpu_s"] > 0 and results[run]["sandbox_cpu_s"] > 0
     assert results["floor"]["requests"]["total"] > 0
     assert results["parameters"]["jira_issues"] == 1000
     # The cache did its work: the repeat runs asked far less than the first.

@@ -79,7 +79,8 @@ def test_mutate_rejects_bad_input_and_a_missing_changer(box: Sandbox) -> None:
         assert _call(f"{bare.url}/_sandbox/mutate", "POST", {"fraction": 0.1})[0] == 404
 
 
-def test_process_reports_its_own_peak_rss(box: Sandbox) -> None:
+def test_process_reports_its_own_peak_rss_and_cpu(box: Sandbox) -> None:
     status, process = _call(f"{box.url}/_sandbox/process")
     assert status == 200
     assert process["peak_rss_mb"] > 0 and isinstance(process["pid"], int)
+    assert process["cpu_s"] > 0  # this test process is the sandbox's: it built the data set
