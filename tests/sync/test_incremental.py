@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -68,6 +69,16 @@ def quiet_company() -> Iterator[tuple[Sandbox, MappingFile]]:
 @pytest.fixture
 def quiet_server_company() -> Iterator[tuple[Sandbox, MappingFile]]:
     yield from small_company("server", datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Store]]:
+    """A migrated SQLite store in a file of its own: (url, store)."""
+    url = f"sqlite:///{tmp_path}/okrsync.db"
+    store = Store(url)
+    store.migrate()
+    yield url, store
+    store.close()
 
 
 def settings(box: Sandbox, url: str, **incremental: object) -> Settings:
@@ -132,13 +143,11 @@ def test_changed_items_give_the_same_values_as_a_full_run(
 
 
 def test_nothing_changed_costs_one_probe_per_tracker(
-    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
+    url, store = sqlite_store
     as_of = datetime.now(UTC)
-    store = Store(url)
-    store.migrate()
     first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
     counted(box)
     second = run_sync(settings(box, url), mapping, store, as_of=as_of)
@@ -156,13 +165,11 @@ def test_nothing_changed_costs_one_probe_per_tracker(
 
 
 def test_jira_server_without_jql_match_fetches_changed_queries_in_full(
-    quiet_server_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_server_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_server_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
+    url, store = sqlite_store
     as_of = datetime.now(UTC)
-    store = Store(url)
-    store.migrate()
     run_sync(settings(box, url), mapping, store, as_of=as_of)
     touch_items(box, 0.05, seed=5)
     counted(box)
@@ -172,12 +179,10 @@ def test_jira_server_without_jql_match_fetches_changed_queries_in_full(
 
 
 def test_a_full_refresh_comes_round_after_the_configured_time(
-    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
-    store = Store(url)
-    store.migrate()
+    url, store = sqlite_store
     first = run_sync(settings(box, url, full_refresh_every="1s"), mapping, store)
     time.sleep(1.1)
     second = run_sync(settings(box, url, full_refresh_every="1s"), mapping, store)
@@ -188,12 +193,10 @@ def test_a_full_refresh_comes_round_after_the_configured_time(
 
 
 def test_disabled_incremental_sync_fetches_everything_every_time(
-    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
-    store = Store(url)
-    store.migrate()
+    url, store = sqlite_store
     first = run_sync(settings(box, url, enabled=False), mapping, store)
     second = run_sync(settings(box, url, enabled=False), mapping, store)
     assert second.cache_units is None
@@ -220,14 +223,12 @@ def test_work_items_survive_the_store_unchanged(sandbox: Sandbox) -> None:
 
 
 def test_entries_of_another_item_format_are_fetched_again(
-    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     """A cache written for another shape of work item is never read as this one."""
     box, mapping = quiet_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
+    url, store = sqlite_store
     as_of = datetime.now(UTC)
-    store = Store(url)
-    store.migrate()
     first = run_sync(settings(box, url), mapping, store, as_of=as_of)
     with store.engine.begin() as conn:
         conn.execute(update(fetch_cache).values(item_format="0123456789abcdef"))
@@ -241,13 +242,11 @@ def test_entries_of_another_item_format_are_fetched_again(
 
 
 def test_a_damaged_cached_item_costs_only_its_entry(
-    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
+    url, store = sqlite_store
     as_of = datetime.now(UTC)
-    store = Store(url)
-    store.migrate()
     first = run_sync(settings(box, url), mapping, store, as_of=as_of)
     with store.engine.begin() as conn:
         victim = conn.execute(
@@ -271,13 +270,11 @@ def test_a_damaged_cached_item_costs_only_its_entry(
 
 
 def test_entries_no_run_uses_are_pruned_after_the_configured_time(
-    quiet_company: tuple[Sandbox, MappingFile], tmp_path: object
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_company
-    url = f"sqlite:///{tmp_path}/okrsync.db"
+    url, store = sqlite_store
     as_of = datetime.now(UTC)
-    store = Store(url)
-    store.migrate()
 
     def entries() -> int:
         with store.engine.connect() as conn:
