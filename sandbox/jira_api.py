@@ -581,10 +581,6 @@ class JiraApp:
             body["nextPage"] = f"{url}?startAt={start_at + len(entries)}&maxResults={max_results}"
         return _json(body)
 
-    @staticmethod
-    def _wanted_fields(fields: list[str]) -> list[str]:
-        return list(_wanted_field_ids(tuple(fields)))
-
     def _issue_json(
         self,
         request: Request,
@@ -593,7 +589,7 @@ class JiraApp:
         fields: list[str],
         expand: set[str],
     ) -> JsonObject:
-        wanted = self._wanted_fields(fields)
+        wanted = _wanted_field_ids(tuple(fields))
         if not wanted and not {"key", "issuekey"} & set(fields) and "changelog" not in expand:
             return {"id": str(issue.id)}
         api = self._api(request, version)
@@ -642,14 +638,9 @@ class JiraApp:
             )
         if name == "labels":
             return list(issue.labels)
-        if name == "assignee":
-            return self._once(
-                request, ("user", version, issue.assignee), self._user_json, issue.assignee
-            )
-        if name == "reporter":
-            return self._once(
-                request, ("user", version, issue.reporter), self._user_json, issue.reporter
-            )
+        if name in ("assignee", "reporter"):
+            account: str | None = getattr(issue, name)
+            return self._once(request, ("user", version, account), self._user_json, account)
         if name in ("created", "updated", "resolutiondate"):
             moment: datetime | None = getattr(issue, name)
             return jira_datetime(moment) if moment is not None else None
