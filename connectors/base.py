@@ -26,6 +26,8 @@ class DateWindow:
     end: date
 
     def as_github_range(self) -> str:
+        if self.end == date.max:  # open-ended: "on or after", as GitHub's docs write it
+            return f">={self.start.isoformat()}"
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
 

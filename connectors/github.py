@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, NoReturn, Self, cast
 
@@ -167,6 +167,8 @@ class CountingRetry(GithubRetry):
 def _window_bounds(window: DateWindow) -> tuple[datetime, datetime]:
     """The instants [start, end) of an inclusive range of UTC days."""
     start = datetime.combine(window.start, time(0), tzinfo=UTC)
+    if window.end == date.max:  # open-ended (e.g. merged at any time): there is no next day
+        return start, datetime.max.replace(tzinfo=UTC)
     end = datetime.combine(window.end, time(0), tzinfo=UTC) + timedelta(days=1)
     return start, end
 

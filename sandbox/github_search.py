@@ -181,6 +181,8 @@ def _parse_moment(text: str, qualifier: str) -> _Bound:
         if "T" not in text:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            if day == date.max:  # the last day there is: its end is the end of time
+                return start, datetime.max.replace(tzinfo=UTC)
             return start, start + timedelta(days=1)
         moment = datetime.fromisoformat(text)
     except ValueError:

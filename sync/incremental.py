@@ -41,6 +41,7 @@ from sqlalchemy import Connection
 
 from config.settings import IncrementalSettings
 from connectors.base import (
+    OPTIONAL_FIELDS,
     Connector,
     ConnectorError,
     GitHubListSelector,
@@ -132,7 +133,12 @@ def plan_units(plan: QueryPlan) -> UnitPlan:
             )
         elif isinstance(selector, GitHubSearchSelector):
             result.by_items[selector] = add(
-                FetchUnit("github-search-items", selector.query, selector=selector, needs=needs)
+                FetchUnit(
+                    "github-search-items",
+                    selector.query,
+                    selector=selector,
+                    needs=needs - OPTIONAL_FIELDS,  # GitHub's answers carry them all anyway
+                )
             )
         else:
             group = (selector.repo.lower(), selector.kind)
@@ -149,7 +155,7 @@ def plan_units(plan: QueryPlan) -> UnitPlan:
                 )
                 listings[group] = unit
                 result.units[unit.key] = unit
-            unit.needs |= needs
+            unit.needs |= needs - OPTIONAL_FIELDS
             unit.reaches_all = unit.reaches_all or horizon is None
             if horizon is not None and (unit.horizon is None or horizon < unit.horizon):
                 unit.horizon = horizon

@@ -162,6 +162,11 @@ def test_date_forms(data: GitHubDataset) -> None:
     assert found(data, "is:issue updated:*..2026-01-31") == keys(
         [i for i in data.issues if i.updated_at.date() <= date(2026, 1, 31)]
     )
+    # The last day there is: its end is the end of time, not an overflow.
+    assert found(data, "is:pr merged:2026-09-01..9999-12-31") == keys(
+        [p for p in pulls if p.merged_at and p.merged_at.date() >= date(2026, 9, 1)]
+    )
+    assert found(data, "is:pr created:9999-12-31") == set()
 
 
 def test_datetimes_are_exact_and_offsets_are_honoured(data: GitHubDataset) -> None:

@@ -24,9 +24,12 @@ from sandbox.github_data import build_github_dataset
 from sandbox.jira_data import build_jira_dataset
 from sandbox.server import Sandbox, SandboxOptions
 from sync.engine import SyncReport, run_sync
+from sync.incremental import plan_units
 from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
+from sync.plan import plan_queries
 from sync.store import Store
 from sync.tables import fetch_cache, fetch_cache_items
+from tests.conftest import ANCHOR
 
 
 def small_company(
@@ -301,3 +304,81 @@ def test_entries_no_run_uses_are_pruned_after_the_configured_time(
     again = run_sync(settings(box, url), mapping, store, as_of=as_of)
     assert again.cache_units is not None and again.cache_units["full"] == everything - used
     assert values(again) == values(full)
+
+
+def test_descriptive_fields_shape_jira_units_only() -> None:
+    """Jira is asked for labels only when a metric reads them; GitHub always sends them,
+    so naming them must not make a cached GitHub listing look incomplete."""
+    text = """
+version: 1
+period: 2026-Q4
+objectives:
+  - id: o
+    title: O
+    key_results:
+      - id: labelled-bugs
+        title: Share of bugs labelled customer
+        target: 50
+        metric:
+          type: share
+          where: "'customer' in labels"
+          jql: project = APP AND type = Bug
+      - id: labelled-prs
+        title: Share of merged PRs labelled customer
+        target: 50
+        metric:
+          type: share
+          where: "'customer' in labels"
+          pulls: {repo: acme/api, state: merged}
+"""
+    mapping = load_mapping_text(text, source_name="okrs.yaml", today=ANCHOR.date())
+    units = plan_units(plan_queries(mapping, today=ANCHOR.date())).units.values()
+    needs = {unit.kind: unit.needs for unit in units}
+    assert needs["jira-items"] == frozenset({"labels"})
+    assert needs["github-listing"] == frozenset()
+
+
+def test_merged_at_any_time_is_counted_with_and_without_the_cache(
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """`state: merged` without a `merged:` window reaches to the end of time and back."""
+    box, _ = quiet_company
+    text = """
+version: 1
+period: 2026-Q4
+objectives:
+  - id: o
+    title: O
+    key_results:
+      - id: merged-ever
+        title: Pull requests ever merged in acme/api
+        target: 1000
+        metric: {type: count, pulls: {repo: acme/api, state: merged}}
+      - id: merged-ever-web
+        title: Pull requests ever merged in acme/web, counted by the server
+        target: 1000
+        metric: {type: count, pulls: {repo: acme/web, state: merged}}
+      - id: labelled-share
+        title: Merged acme/api pull requests labelled customer
+        target: 50
+        metric:
+          type: share
+          where: "'customer' in labels"
+          pulls: {repo: acme/api, state: merged}
+"""
+    mapping = load_mapping_text(text, source_name="okrs.yaml", today=datetime.now(UTC).date())
+    merged = {
+        repo: [p for p in box.github_data.pulls if p.repo == repo and p.merged_at is not None]
+        for repo in ("acme/api", "acme/web")
+    }
+    labelled = sum(1 for p in merged["acme/api"] if "customer" in p.labels)
+    expected = {
+        "merged-ever": float(len(merged["acme/api"])),
+        "merged-ever-web": float(len(merged["acme/web"])),
+        "labelled-share": 100.0 * labelled / len(merged["acme/api"]),
+    }
+    assert all(expected.values())
+    url, store = sqlite_store
+    cached = values(run_sync(settings(box, url), mapping, store))
+    assert cached == pytest.approx(expected)
+    assert full_run(box, mapping, datetime.now(UTC)) == pytest.approx(expected)
