@@ -114,6 +114,15 @@ class RemoteSandbox:
         changed: dict[str, int] = self._call("POST", "mutate", {"fraction": fraction, "seed": seed})
         return changed
 
+    def start_recording(self) -> None:
+        """Record the trackers' requests from now on (sandbox/recording.py)."""
+        self._call("POST", "record", {})
+
+    def recorded(self) -> list[dict[str, Any]]:
+        """Stop recording; the requests recorded, in arrival order, with their chains."""
+        recorded: list[dict[str, Any]] = self._call("GET", "recorded")
+        return recorded
+
     def peak_rss_mb(self) -> float:
         """The sandbox process's own peak RSS so far."""
         return float(self._call("GET", "process")["peak_rss_mb"])

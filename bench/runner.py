@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from bench.company import company_mapping
 from bench.naive import naive_connectors, naive_values
 from bench.remote_sandbox import RemoteSandbox, SandboxSpec
+from bench.replay import Credentials, replay
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, JiraSettings, Settings
@@ -266,6 +267,26 @@ def measure_sync(
     )
 
 
+def measure_replay(
+    box: RemoteSandbox, recorded: list[dict[str, Any]], params: Parameters
+) -> RunFigures:
+    """The first run's requests again, fetched and decoded by a bare client (bench/replay.py)."""
+    box.reset_counts()
+    with PeakRss() as rss, CpuTime(box) as cpu:
+        began = time.perf_counter()
+        replay(
+            box.url,
+            recorded,
+            concurrency={"jira": params.jira_concurrency, "github": params.github_concurrency},
+            credentials=Credentials(SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, SANDBOX_GITHUB_TOKEN),
+        )
+        wall = time.perf_counter() - began
+    requests, endpoints = _counters(box)
+    return RunFigures(
+        "replay", requests, endpoints, wall, rss.peak_kb / 1024, cpu.own_s, cpu.sandbox_s
+    )
+
+
 def floor_figures(
     mapping: MappingFile, settings: Settings, as_of: datetime, params: Parameters
 ) -> dict[str, Any]:
@@ -353,6 +374,16 @@ def check_targets(runs: dict[str, RunFigures], floor: dict[str, Any]) -> dict[st
     return checked
 
 
+def overhead_figures(runs: dict[str, RunFigures], floor: dict[str, Any]) -> dict[str, Any]:
+    """Where the first run's wall time beyond the floor goes: moving the pages (the replay's
+    share of the floor) or okr-sync's own work (the first run's share of the replay)."""
+    first, replayed = runs["first"].wall_s, runs["replay"].wall_s
+    return {
+        "replay_wall_vs_floor": round(replayed / floor["wall_s"], 3) if floor["wall_s"] else None,
+        "first_wall_vs_replay": round(first / replayed, 3) if replayed else None,
+    }
+
+
 def run_benchmark(params: Parameters, output: Path) -> int:
     params = params.scaled()
     # The generated activity ends an hour ago: "nothing changed" between the runs is then
@@ -378,9 +409,19 @@ def run_benchmark(params: Parameters, output: Path) -> int:
             naive = measure_naive(box, mapping, settings, as_of)
             print(f"  {naive.requests['total']} requests, {naive.wall_s:.1f} s", flush=True)
             runs = {"naive": naive}
-            for name in ("first", "second"):
-                runs[name] = measure_sync(name, box, mapping, settings, store, as_of)
-                print(f"{name} run: {runs[name].requests['total']} requests", flush=True)
+            box.start_recording()
+            runs["first"] = measure_sync("first", box, mapping, settings, store, as_of)
+            recorded = box.recorded()
+            print(f"first run: {runs['first'].requests['total']} requests", flush=True)
+            runs["replay"] = measure_replay(box, recorded, params)
+            if runs["replay"].requests != runs["first"].requests:
+                raise SystemExit(
+                    f"the replay sent {runs['replay'].requests} requests, "
+                    f"the first run {runs['first'].requests}"
+                )
+            print(f"  replayed by a bare client: {runs['replay'].wall_s:.2f} s", flush=True)
+            runs["second"] = measure_sync("second", box, mapping, settings, store, as_of)
+            print(f"second run: {runs['second'].requests['total']} requests", flush=True)
             changed = box.change_items(params.changed_fraction, seed=params.seed)
             print(f"changed {changed['jira']} Jira issues and {changed['github']} GitHub items")
             runs["changed"] = measure_sync("changed", box, mapping, settings, store, as_of)
@@ -399,10 +440,11 @@ def run_benchmark(params: Parameters, output: Path) -> int:
     }
     values_match = not any(mismatches.values())
     targets = check_targets(runs, floor)
-    order = [runs[n] for n in ("naive", "first", "second", "changed")]
+    order = [runs[n] for n in ("naive", "first", "replay", "second", "changed")]
     result: dict[str, Any] = {name: runs[name].as_json() for name in runs}
     result |= {
         "floor": floor,
+        "overhead": overhead_figures(runs, floor),
         "peak_rss_mb": round(process_peak, 1),
         "sandbox_peak_rss_mb": round(sandbox_peak, 1),
         "values_match": values_match,
@@ -419,6 +461,13 @@ def run_benchmark(params: Parameters, output: Path) -> int:
     for name, target in targets.items():
         verdict = "met" if target["met"] else "MISSED"
         print(f"{name}: {target['ratio']:.3f} (target <= {target['target']:.3f}) {verdict}")
+    overhead = result["overhead"]
+    if overhead["replay_wall_vs_floor"] is not None:
+        print(
+            f"the first run's requests replayed by a bare client: "
+            f"{overhead['replay_wall_vs_floor']:.2f}x the floor; the first run: "
+            f"{overhead['first_wall_vs_replay']:.2f}x the replay (okr-sync's own share)"
+        )
     print(
         f"peak RSS: this process {process_peak:.0f} MB (okr-sync and the clients), "
         f"the sandbox process {sandbox_peak:.0f} MB"

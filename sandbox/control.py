@@ -3,7 +3,8 @@
 The benchmark runs the sandbox in a process of its own, so that the process it measures
 holds only okr-sync; these routes carry across the process boundary what it used to read
 from memory: the request counts per endpoint, their reset, the sandbox's own peak RSS and a
-change of a share of the items between two runs. The prefix lies outside `/jira` and
+change of a share of the items between two runs, and the requests of a run, recorded for a
+replay (sandbox/recording.py). The prefix lies outside `/jira` and
 `/github`, so it can never shadow a tracker path.
 """
 
@@ -33,6 +34,8 @@ _ROUTES = Map(
         Rule("/reset-counts", endpoint="reset_counts", methods=["POST"]),
         Rule("/process", endpoint="process", methods=["GET"]),
         Rule("/mutate", endpoint="mutate", methods=["POST"]),
+        Rule("/record", endpoint="record", methods=["POST"]),
+        Rule("/recorded", endpoint="recorded", methods=["GET"]),
     ]
 )
 
@@ -98,3 +101,12 @@ class ControlApp:
         if not 0 <= fraction <= 1:
             return _json({"message": "fraction must lie between 0 and 1"}, 400)
         return _json(changer(self.box, fraction, seed))
+
+    def _record(self, request: Request) -> Response:
+        """Record the trackers' requests from now on (forgetting any earlier recording)."""
+        self.box.recorder.start()
+        return _json({"recording": True})
+
+    def _recorded(self, request: Request) -> Response:
+        """Stop recording; the requests recorded, in arrival order."""
+        return _json([recorded.as_json() for recorded in self.box.recorder.take()])

@@ -10,7 +10,6 @@ Jira's 400 for bad JQL. Everything else passes through to the real sandbox apps 
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import socket
@@ -23,6 +22,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from werkzeug.http import HTTP_STATUS_CODES
+
+from sandbox.recording import request_body
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 FaultKind = Literal[
@@ -287,21 +288,10 @@ def _items_of(document: object) -> list[object] | None:
     return None
 
 
-def _body_of(environ: dict[str, Any]) -> bytes:
-    """The request body, read once and put back for the app."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length <= 0:
-        return b""
-    raw: bytes = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(raw)
-    environ["CONTENT_LENGTH"] = str(len(raw))
-    return raw
-
-
 def _parameters_of(environ: dict[str, Any]) -> str:
     """Query string (decoded) and body text, for `arm(..., query=...)`."""
     decoded = " ".join(f"{k}={v}" for k, v in parse_qsl(environ.get("QUERY_STRING", "")))
-    return decoded + " " + _body_of(environ).decode("utf-8", "replace")
+    return decoded + " " + request_body(environ).decode("utf-8", "replace")
 
 
 PAGING_PARAMETERS = frozenset({"page", "nextPageToken", "startAt"})
@@ -315,7 +305,7 @@ def _stream_of(environ: dict[str, Any]) -> str:
     query = sorted(
         (k, v) for k, v in parse_qsl(environ.get("QUERY_STRING", "")) if k not in PAGING_PARAMETERS
     )
-    raw = _body_of(environ)
+    raw = request_body(environ)
     try:
         document = json.loads(raw) if raw else {}
     except ValueError:

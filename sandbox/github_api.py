@@ -31,6 +31,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.github_data import GitHubDataset, GitHubIssue, GitHubPull, GitHubRepo, GitHubReview
 from sandbox.github_search import MAX_REACHABLE_RESULTS, SEARCH_DOCS_URL, SearchError
 from sandbox.github_search import search_issues as run_search
+from sandbox.recording import name_chain
 
 log = logging.getLogger(__name__)
 
@@ -409,6 +410,7 @@ class GitHubApp:
         last = max(1, math.ceil(total / per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
         kept = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+        name_chain(request.environ, f"{path}?{urlencode(kept)}")
 
         def url(number: int) -> str:
             return f"{base}{path}?{urlencode([*kept, ('page', str(number))])}"

@@ -48,6 +48,7 @@ from sandbox.jira_data import (
     JiraUser,
 )
 from sandbox.jql import CompiledJql, JqlEngine, JqlError
+from sandbox.recording import name_chain
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +404,7 @@ class JiraApp:
                 self._snapshots[snapshot_id] = matched
                 while len(self._snapshots) > SNAPSHOTS_KEPT:
                     self._snapshots.popitem(last=False)
+        name_chain(request.environ, f"search/jql {snapshot_id}")
         page = matched[offset : offset + page_size]
         expand = self._expand_list(params.get("expand"))
         body: JsonObject = {
@@ -457,6 +459,8 @@ class JiraApp:
         start_at = max(0, self._int_param(params, "startAt", 0))
         max_results = max(0, min(self._int_param(params, "maxResults", DEFAULT_PAGE), 1000))
         matched = self._server_result(request, jql)
+        pages_of = [(k, v) for k, v in request.args.items(multi=True) if k != "startAt"]
+        name_chain(request.environ, f"search {pages_of}")
         fields = self._field_list(params.get("fields")) or ["*navigable"]
         expand = self._expand_list(params.get("expand"))
         page = matched[start_at : start_at + max_results] if max_results else []
@@ -568,6 +572,7 @@ class JiraApp:
         entries = issue.changelog[start_at : start_at + max_results]
         total = len(issue.changelog)
         url = f"{self._api(request, version)}/issue/{issue.key}/changelog"
+        name_chain(request.environ, f"changelog {issue.key}")
         is_last = start_at + len(entries) >= total
         body: JsonObject = {
             "self": f"{url}?startAt={start_at}&maxResults={max_results}",

@@ -23,6 +23,7 @@ from sandbox.github_api import GitHubApp, make_github_app
 from sandbox.github_data import GitHubDataset, build_github_dataset
 from sandbox.jira_api import JiraApp, make_jira_app
 from sandbox.jira_data import JiraDataset, build_jira_dataset
+from sandbox.recording import RequestRecorder
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -67,6 +68,9 @@ class Sandbox:
     jira_app: JiraApp | None = field(default=None, repr=False)
     github_app: GitHubApp | None = field(default=None, repr=False)
     faults: FaultInjector = field(default_factory=FaultInjector, repr=False)  # tests arm faults
+    recorder: RequestRecorder = field(  # the requests of a run, for bench/replay.py
+        default_factory=lambda: RequestRecorder(ignored_prefix=CONTROL_PREFIX), repr=False
+    )
     item_changer: ItemChanger | None = field(default=None, repr=False)  # POST /_sandbox/mutate
     _server: BaseWSGIServer | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -133,7 +137,7 @@ class Sandbox:
         self._server = make_server(
             self.host,
             port,
-            self.faults.wrap(app),
+            self.faults.wrap(self.recorder.wrap(app)),
             threaded=True,
             request_handler=QuietRequestHandler,
         )
