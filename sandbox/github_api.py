@@ -12,6 +12,7 @@ into the sandbox through the request's script root.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import json
 import logging
@@ -142,11 +143,13 @@ class _Budget:
 
 
 def _iso(moment: datetime | None) -> str | None:
+    """GitHub's `2026-10-01T09:15:00Z` (isoformat is several times faster than strftime)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # every page renders a pull's shas again
 def _sha(*parts: object) -> str:
     return hashlib.sha1("/".join(str(p) for p in parts).encode()).hexdigest()
 

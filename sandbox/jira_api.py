@@ -137,9 +137,10 @@ class ApiError(Exception):
 
 
 def jira_datetime(moment: datetime) -> str:
-    """Jira's timestamp format: `2026-10-01T09:15:00.000+0000`."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    """Jira's timestamp format: `2026-10-01T09:15:00.000+0000` (isoformat is several times
+    faster than strftime, and a page renders a few hundred of them)."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "+0000"
 
 
 def _json(body: object, status: int = 200) -> Response:
