@@ -22,7 +22,7 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     results = json.loads(output.read_text())
     assert code == 0
     assert results["values_match"] is True
-    for run in ("naive", "first", "second", "changed"):
+    for run in ("naive", "first", "replay", "second", "changed"):
         figures = results[run]
         assert (
             figures["requests"]["total"]
@@ -33,6 +33,9 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     for run in ("naive", "first"):  # both processes did real work for these
         assert results[run]["cpu_s"] > 0 and results[run]["sandbox_cpu_s"] > 0
     assert results["floor"]["requests"]["total"] > 0
+    # The replay sent exactly the first run's requests, endpoint by endpoint.
+    assert results["replay"]["requests_by_endpoint"] == results["first"]["requests_by_endpoint"]
+    assert results["overhead"]["first_wall_vs_replay"] > 0
     assert results["parameters"]["jira_issues"] == 1000
     # The cache did its work: the repeat runs asked far less than the first.
     assert results["second"]["requests"]["total"] < results["first"]["requests"]["total"] / 2
