@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox.recording import RecordedRequest
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,10 +120,9 @@ class RemoteSandbox:
         """Record the trackers' requests from now on (sandbox/recording.py)."""
         self._call("POST", "record", {})
 
-    def recorded(self) -> list[dict[str, Any]]:
+    def recorded(self) -> list[RecordedRequest]:
         """Stop recording; the requests recorded, in arrival order, with their chains."""
-        recorded: list[dict[str, Any]] = self._call("GET", "recorded")
-        return recorded
+        return [RecordedRequest(**request) for request in self._call("GET", "recorded")]
 
     def peak_rss_mb(self) -> float:
         """The sandbox process's own peak RSS so far."""

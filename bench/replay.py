@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import requests
 
+from sandbox.recording import RecordedRequest
+
 JIRA_PREFIX = "/jira"
 TOKEN_PARAM = "nextPageToken"
 
@@ -29,15 +31,15 @@ class Chain:
     """Requests that must follow one another (pages of one listing), in recorded order."""
 
     tracker: str
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
 
 
-def chains_of(recorded: list[dict[str, Any]]) -> list[Chain]:
-    """Group recorded requests (sandbox/recording.py) by chain, in order of first arrival."""
+def chains_of(recorded: list[RecordedRequest]) -> list[Chain]:
+    """Group recorded requests by chain, in order of first arrival."""
     chains: dict[str, Chain] = {}
     for position, request in enumerate(recorded):
-        tracker = "jira" if request["path"].startswith(JIRA_PREFIX) else "github"
-        key = request["chain"] if request["chain"] is not None else f"#{position}"
+        tracker = "jira" if request.path.startswith(JIRA_PREFIX) else "github"
+        key = request.chain if request.chain is not None else f"#{position}"
         chains.setdefault(key, Chain(tracker)).requests.append(request)
     return list(chains.values())
 
@@ -55,7 +57,7 @@ class Credentials:
 
 def replay(
     base_url: str,
-    recorded: list[dict[str, Any]],
+    recorded: list[RecordedRequest],
     *,
     concurrency: Mapping[str, int],
     credentials: Credentials,
@@ -69,32 +71,32 @@ def replay(
         made: requests.Session = local.session
         return made
 
-    def send(request: dict[str, Any], tracker: str, query: str) -> Any:
+    def send(request: RecordedRequest, tracker: str, query: str) -> Any:
         headers = {"Accept": "application/json"}
         auth: tuple[str, str] | None = None
         if tracker == "jira":
             auth = (credentials.jira_email, credentials.jira_token)
         else:
             headers["Authorization"] = f"token {credentials.github_token}"
-        if request["content_type"]:
-            headers["Content-Type"] = request["content_type"]
-        url = f"{base_url}{request['path']}" + (f"?{query}" if query else "")
+        if request.content_type:
+            headers["Content-Type"] = request.content_type
+        url = f"{base_url}{request.path}" + (f"?{query}" if query else "")
         response = session().request(
-            request["method"],
+            request.method,
             url,
-            data=request["body"].encode() or None,
+            data=request.body.encode() or None,
             headers=headers,
             auth=auth,
             timeout=60,
         )
         if response.status_code >= 400:
-            raise ReplayError(f"{request['method']} {request['path']}: {response.status_code}")
+            raise ReplayError(f"{request.method} {request.path}: {response.status_code}")
         return response.json()
 
     def run_chain(chain: Chain) -> None:
         token: str | None = None
         for request in chain.requests:
-            query = request["query"]
+            query = request.query
             if token is not None:  # this run's snapshot, not the recorded run's
                 pairs = [(k, v) for k, v in parse_qsl(query) if k != TOKEN_PARAM]
                 query = urlencode([*pairs, (TOKEN_PARAM, token)])

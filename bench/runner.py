@@ -38,6 +38,7 @@ from config.settings import GitHubSettings, JiraSettings, Settings
 from connectors.base import GitHubListSelector, GitHubSearchSelector, JiraSelector
 from sandbox.github_data import ORG, REPO_NAMES
 from sandbox.jira_data import PROJECT_CATALOGUE
+from sandbox.recording import RecordedRequest
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
 from sync.engine import run_sync
 from sync.plan import plan_queries
@@ -268,7 +269,7 @@ def measure_sync(
 
 
 def measure_replay(
-    box: RemoteSandbox, recorded: list[dict[str, Any]], params: Parameters
+    box: RemoteSandbox, recorded: list[RecordedRequest], params: Parameters
 ) -> RunFigures:
     """The first run's requests again, fetched and decoded by a bare client (bench/replay.py)."""
     box.reset_counts()

@@ -2,10 +2,10 @@
 
 The benchmark runs the sandbox in a process of its own, so that the process it measures
 holds only okr-sync; these routes carry across the process boundary what it used to read
-from memory: the request counts per endpoint, their reset, the sandbox's own peak RSS and a
-change of a share of the items between two runs, and the requests of a run, recorded for a
-replay (sandbox/recording.py). The prefix lies outside `/jira` and
-`/github`, so it can never shadow a tracker path.
+from memory: the request counts per endpoint, their reset, the sandbox's own peak RSS and
+CPU time, a change of a share of the items between two runs, and the requests of a run,
+recorded for a replay (sandbox/recording.py). The prefix lies outside `/jira` and `/github`,
+so it can never shadow a tracker path.
 """
 
 from __future__ import annotations

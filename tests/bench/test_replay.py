@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from connectors.github import GitHubConnector
 from connectors.jira import JiraConnector
 from sandbox.github_data import ORG, REPO_NAMES, build_github_dataset
 from sandbox.jira_data import build_jira_dataset
+from sandbox.recording import RecordedRequest
 from sandbox.server import (
     SANDBOX_GITHUB_TOKEN,
     SANDBOX_JIRA_EMAIL,
@@ -40,7 +42,7 @@ def box() -> Iterator[Sandbox]:
         yield running
 
 
-def record_a_run(box: Sandbox) -> list[dict[str, object]]:
+def record_a_run(box: Sandbox) -> list[RecordedRequest]:
     jira = JiraConnector(
         box.jira_url,
         email=SANDBOX_JIRA_EMAIL,
@@ -56,7 +58,7 @@ def record_a_run(box: Sandbox) -> list[dict[str, object]]:
     jira.count(JiraSelector("project = WEB", approximate_count=True))
     for name in REPO_NAMES[:2]:
         github.items(GitHubListSelector(f"{ORG}/{name}", "pull_request"), frozenset())
-    return [request.as_json() for request in box.recorder.take()]
+    return box.recorder.take()
 
 
 def endpoint_counts(box: Sandbox) -> Counter[str]:
@@ -86,6 +88,6 @@ def test_replay_sends_every_recorded_request_again_in_its_chains(box: Sandbox) -
 
 def test_a_request_the_sandbox_refuses_stops_the_replay(box: Sandbox) -> None:
     recorded = record_a_run(box)
-    recorded[-1] = {**recorded[-1], "path": "/github/repos/acme/no-such-repo/pulls"}
+    recorded[-1] = replace(recorded[-1], path="/github/repos/acme/no-such-repo/pulls")
     with pytest.raises(ReplayError, match="no-such-repo/pulls: 404"):
         replay(box.url, recorded, concurrency={"jira": 1, "github": 1}, credentials=CREDENTIALS)
