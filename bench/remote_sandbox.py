@@ -136,34 +136,25 @@ class RemoteSandbox:
 def serve(spec: SandboxSpec) -> None:
     """The sandbox process: generate, serve, print the URL, serve until stdin closes."""
     from bench.changes import touch_items
-    from sandbox.github_data import build_github_dataset
-    from sandbox.jira_data import build_jira_dataset
-    from sandbox.server import Sandbox, SandboxOptions
-
-    anchor = datetime.fromisoformat(spec.anchor)
+    from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 
     def change(box: Sandbox, fraction: float, seed: int) -> dict[str, int]:
         return asdict(touch_items(box, fraction, seed=seed))
 
-    box = Sandbox(
-        options=SandboxOptions(
+    box = build_sandbox(
+        SandboxOptions(
             seed=spec.seed,
             jira_flavour="cloud",
-            anchor=anchor,
+            anchor=datetime.fromisoformat(spec.anchor),
             latency_s=spec.latency_ms / 1000,
             search_limit_per_minute=spec.search_limit_per_minute,
             time_scale=spec.time_scale,
         ),
-        jira_data=build_jira_dataset(
-            seed=spec.seed, anchor=anchor, n_issues=spec.jira_issues, n_projects=spec.jira_projects
-        ),
-        github_data=build_github_dataset(
-            seed=spec.seed,
-            anchor=anchor,
-            n_repos=spec.github_repos,
-            n_pulls=spec.github_pulls,
-            n_issues=spec.github_issues,
-        ),
+        jira_issues=spec.jira_issues,
+        jira_projects=spec.jira_projects,
+        github_repos=spec.github_repos,
+        github_pulls=spec.github_pulls,
+        github_issues=spec.github_issues,
         item_changer=change,
     )
     with box.start():

@@ -165,13 +165,36 @@ class Sandbox:
         self.stop()
 
 
-def build_sandbox(options: SandboxOptions | None = None) -> Sandbox:
-    """Generate the data set (deterministic for a seed and an anchor) without serving it."""
+def build_sandbox(
+    options: SandboxOptions | None = None,
+    *,
+    jira_issues: int | None = None,
+    jira_projects: int | None = None,
+    github_repos: int | None = None,
+    github_pulls: int | None = None,
+    github_issues: int | None = None,
+    item_changer: ItemChanger | None = None,
+) -> Sandbox:
+    """Generate the data set (deterministic for a seed and an anchor) without serving it.
+
+    A size left None is the data set generator's own default.
+    """
     options = options or SandboxOptions()
     anchor = options.anchor or datetime.now(UTC).replace(microsecond=0)
     options.anchor = anchor
+    jira_size = {"n_issues": jira_issues, "n_projects": jira_projects}
+    github_size = {"n_repos": github_repos, "n_pulls": github_pulls, "n_issues": github_issues}
     return Sandbox(
         options=options,
-        jira_data=build_jira_dataset(seed=options.seed, anchor=anchor),
-        github_data=build_github_dataset(seed=options.seed, anchor=anchor),
+        jira_data=build_jira_dataset(
+            seed=options.seed,
+            anchor=anchor,
+            **{name: size for name, size in jira_size.items() if size is not None},
+        ),
+        github_data=build_github_dataset(
+            seed=options.seed,
+            anchor=anchor,
+            **{name: size for name, size in github_size.items() if size is not None},
+        ),
+        item_changer=item_changer,
     )

@@ -14,8 +14,7 @@ from bench.replay import Credentials, ReplayError, chains_of, replay
 from connectors.base import GitHubListSelector, JiraSelector
 from connectors.github import GitHubConnector
 from connectors.jira import JiraConnector
-from sandbox.github_data import ORG, REPO_NAMES, build_github_dataset
-from sandbox.jira_data import build_jira_dataset
+from sandbox.github_data import ORG, REPO_NAMES
 from sandbox.recording import RecordedRequest
 from sandbox.server import (
     SANDBOX_GITHUB_TOKEN,
@@ -23,6 +22,7 @@ from sandbox.server import (
     SANDBOX_JIRA_TOKEN,
     Sandbox,
     SandboxOptions,
+    build_sandbox,
 )
 
 ANCHOR = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -31,12 +31,13 @@ CREDENTIALS = Credentials(SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, SANDBOX_GITHUB
 
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
-    sandbox = Sandbox(
-        options=SandboxOptions(seed=6, anchor=ANCHOR),
-        jira_data=build_jira_dataset(seed=6, anchor=ANCHOR, n_issues=200, n_projects=2),
-        github_data=build_github_dataset(
-            seed=6, anchor=ANCHOR, n_repos=2, n_pulls=160, n_issues=10
-        ),
+    sandbox = build_sandbox(
+        SandboxOptions(seed=6, anchor=ANCHOR),
+        jira_issues=200,
+        jira_projects=2,
+        github_repos=2,
+        github_pulls=160,
+        github_issues=10,
     )
     with sandbox.start() as running:
         yield running

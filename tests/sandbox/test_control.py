@@ -13,18 +13,19 @@ from typing import Any
 import pytest
 
 from bench.changes import touch_items
-from sandbox.github_data import build_github_dataset
-from sandbox.jira_data import build_jira_dataset
-from sandbox.server import Sandbox, SandboxOptions
+from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 
 ANCHOR = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def _box(*, with_changer: bool) -> Sandbox:
-    return Sandbox(
-        options=SandboxOptions(seed=3, anchor=ANCHOR),
-        jira_data=build_jira_dataset(seed=3, anchor=ANCHOR, n_issues=200, n_projects=2),
-        github_data=build_github_dataset(seed=3, anchor=ANCHOR, n_repos=2, n_pulls=40, n_issues=20),
+    return build_sandbox(
+        SandboxOptions(seed=3, anchor=ANCHOR),
+        jira_issues=200,
+        jira_projects=2,
+        github_repos=2,
+        github_pulls=40,
+        github_issues=20,
         item_changer=(lambda box, f, s: asdict(touch_items(box, f, seed=s)))
         if with_changer
         else None,

@@ -12,14 +12,14 @@ from pydantic import SecretStr
 from connectors.base import GitHubListSelector, JiraSelector
 from connectors.github import GitHubConnector
 from connectors.jira import JiraConnector
-from sandbox.github_data import ORG, REPO_NAMES, build_github_dataset
-from sandbox.jira_data import build_jira_dataset
+from sandbox.github_data import ORG, REPO_NAMES
 from sandbox.server import (
     SANDBOX_GITHUB_TOKEN,
     SANDBOX_JIRA_EMAIL,
     SANDBOX_JIRA_TOKEN,
     Sandbox,
     SandboxOptions,
+    build_sandbox,
 )
 
 ANCHOR = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -27,12 +27,13 @@ ANCHOR = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
-    sandbox = Sandbox(
-        options=SandboxOptions(seed=5, anchor=ANCHOR),
-        jira_data=build_jira_dataset(seed=5, anchor=ANCHOR, n_issues=150, n_projects=1),
-        github_data=build_github_dataset(
-            seed=5, anchor=ANCHOR, n_repos=1, n_pulls=130, n_issues=10
-        ),
+    sandbox = build_sandbox(
+        SandboxOptions(seed=5, anchor=ANCHOR),
+        jira_issues=150,
+        jira_projects=1,
+        github_repos=1,
+        github_pulls=130,
+        github_issues=10,
     )
     with sandbox.start() as running:
         yield running

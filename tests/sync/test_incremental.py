@@ -20,9 +20,7 @@ from bench.company import company_mapping
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
-from sandbox.github_data import build_github_dataset
-from sandbox.jira_data import build_jira_dataset
-from sandbox.server import Sandbox, SandboxOptions
+from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
 from sync.incremental import plan_units
 from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
@@ -35,12 +33,13 @@ from tests.conftest import ANCHOR
 def small_company(
     flavour: Literal["cloud", "server"], anchor: datetime
 ) -> Iterator[tuple[Sandbox, MappingFile]]:
-    box = Sandbox(
-        options=SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor),
-        jira_data=build_jira_dataset(seed=11, anchor=anchor, n_issues=500, n_projects=2),
-        github_data=build_github_dataset(
-            seed=11, anchor=anchor, n_repos=2, n_pulls=300, n_issues=60
-        ),
+    box = build_sandbox(
+        SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor),
+        jira_issues=500,
+        jira_projects=2,
+        github_repos=2,
+        github_pulls=300,
+        github_issues=60,
     ).start()
     today = datetime.now(UTC).date()
     text = company_mapping(
