@@ -55,8 +55,13 @@ log = logging.getLogger(__name__)
 Flavour = Literal["cloud", "server"]
 JsonObject = dict[str, Any]
 
-CLOUD_PAGE_CAP = 100  # search/jql with real fields
-CLOUD_ID_PAGE_CAP = 5000  # search/jql asking for id/key only
+CLOUD_PAGE_CAP = 100  # search/jql with a few fields
+CLOUD_HEAVY_PAGE_CAP = 50  # search/jql with many fields (*all, *navigable, more than ten)
+CLOUD_CHANGELOG_PAGE_CAP = 40  # search/jql with the changelog expanded
+CLOUD_ID_PAGE_CAP = 5000  # search/jql asking for id or key only
+HEAVY_FIELD_COUNT = 10
+RECONCILE_MAX_IDS = 50  # search/jql: reconcileIssues accepts at most this many ids
+KEY_FIELDS = frozenset({"key", "issuekey"})
 SERVER_PAGE_CAP = 1000  # jira.search.views.default.max
 DEFAULT_PAGE = 50
 EXPANDED_HISTORIES_CAP = 100  # Cloud expands only the latest 100 histories
@@ -167,6 +172,24 @@ def _wanted_field_ids(fields: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in chosen if name not in excluded)
 
 
+def _cloud_page_cap(fields: list[str], expand: set[str]) -> int:
+    """search/jql's largest page for this request.
+
+    "The greatest number of items returned per page is achieved when requesting `id` or
+    `key` only"; "API may return fewer items per page where a large number of fields or
+    properties are requested": a client must follow `nextPageToken`, never infer the end
+    from a short page.
+    """
+    named = set(fields)
+    if named <= {"id"} | KEY_FIELDS and "changelog" not in expand:
+        return CLOUD_ID_PAGE_CAP
+    if "changelog" in expand:
+        return CLOUD_CHANGELOG_PAGE_CAP
+    if named & {"*all", "*navigable"} or len(_wanted_field_ids(tuple(fields))) > HEAVY_FIELD_COUNT:
+        return CLOUD_HEAVY_PAGE_CAP
+    return CLOUD_PAGE_CAP
+
+
 class JiraApp:
     """A WSGI application answering like Jira Cloud or Jira Server/DC, over one data set."""
 
@@ -179,9 +202,12 @@ class JiraApp:
         token: str,
         latency_s: float = 0.0,
         rate_limit_per_s: float | None = None,
+        bare_id_fields: frozenset[str] = frozenset({"id"}),
     ) -> None:
-        """`rate_limit_per_s`: answer 429 with Retry-After beyond that many requests a second."""
+        """`rate_limit_per_s`: answer 429 with Retry-After beyond that many requests a second;
+        `bare_id_fields`: field lists that Cloud's search answers with ids alone."""
         self.data = data
+        self.bare_id_fields = bare_id_fields | {"id"}
         self.rate_limit_per_s = rate_limit_per_s
         self._bucket = rate_limit_per_s or 0.0
         self._bucket_at = time.monotonic()
@@ -382,13 +408,13 @@ class JiraApp:
             return _json({"message": f"null for uri: {request.url}", "status-code": 404}, 404)
         params = self._search_params(request)
         token = params.get("nextPageToken")
-        fields = self._field_list(params.get("fields"))
-        # The library turns "id" into "issuekey" (its clause names); both count as ids only.
-        ids_only = not fields or set(fields) <= {"id", "key", "issuekey"}
-        cap = CLOUD_ID_PAGE_CAP if ids_only else CLOUD_PAGE_CAP
-        page_size = min(self._int_param(params, "maxResults", DEFAULT_PAGE), cap)
+        fields = self._field_list(params.get("fields")) or ["id"]  # "The default is `id`."
+        expand = self._expand_list(params.get("expand"))
+        self._check_reconcile_ids(params)
+        page_size = self._int_param(params, "maxResults", DEFAULT_PAGE)
         if page_size <= 0:
             page_size = DEFAULT_PAGE
+        page_size = min(page_size, _cloud_page_cap(fields, expand))
         if token:
             snapshot_id, offset = self._decode_token(str(token))
             with self._lock:
@@ -407,7 +433,6 @@ class JiraApp:
                     self._snapshots.popitem(last=False)
         name_chain(request.environ, f"search/jql {snapshot_id}")
         page = matched[offset : offset + page_size]
-        expand = self._expand_list(params.get("expand"))
         body: JsonObject = {
             "issues": [self._issue_json(request, version, i, fields, expand) for i in page]
         }
@@ -416,6 +441,20 @@ class JiraApp:
             body["nextPageToken"] = self._encode_token(snapshot_id, next_offset)
         body["isLast"] = next_offset >= len(matched)
         return _json(body)
+
+    def _check_reconcile_ids(self, params: JsonObject) -> None:
+        """`reconcileIssues`: ids whose latest writes the search must reflect (at most 50).
+
+        The sandbox's search has no index lag, so it only checks them the way Jira does.
+        """
+        ids = self._field_list(params.get("reconcileIssues"))
+        if len(ids) > RECONCILE_MAX_IDS:
+            raise ApiError(400, f"reconcileIssues accepts at most {RECONCILE_MAX_IDS} issue ids.")
+        for value in ids:
+            if not value.isdigit():
+                raise ApiError(
+                    400, f"The value '{value}' is invalid for the 'reconcileIssues' parameter."
+                )
 
     def _approximate_count(self, request: Request, version: str, _: dict[str, str]) -> Response:
         if not self.is_cloud:
@@ -513,6 +552,7 @@ class JiraApp:
         params: JsonObject = {key: request.args.get(key) for key in request.args}
         params["fields"] = request.args.getlist("fields")
         params["expand"] = request.args.getlist("expand")
+        params["reconcileIssues"] = request.args.getlist("reconcileIssues")
         return params
 
     @staticmethod
@@ -596,7 +636,12 @@ class JiraApp:
         expand: set[str],
     ) -> JsonObject:
         wanted = _wanted_field_ids(tuple(fields))
-        if not wanted and not {"key", "issuekey"} & set(fields) and "changelog" not in expand:
+        named = set(fields)
+        # Cloud: `id` "Returns only issue IDs", no key, no self. Server always sends both.
+        bare = self.is_cloud and (
+            named <= self.bare_id_fields or (not wanted and not KEY_FIELDS & named)
+        )
+        if bare and "changelog" not in expand:
             return {"id": str(issue.id)}
         api = self._api(request, version)
         body: JsonObject = {
@@ -808,6 +853,7 @@ def make_jira_app(
     token: str,
     latency_s: float = 0.0,
     rate_limit_per_s: float | None = None,
+    bare_id_fields: frozenset[str] = frozenset({"id"}),
 ) -> JiraApp:
     """Build the Jira API application for one data set and one set of accepted credentials."""
     if flavour not in ("cloud", "server"):
@@ -820,4 +866,5 @@ def make_jira_app(
         token=token,
         latency_s=latency_s,
         rate_limit_per_s=rate_limit_per_s,
+        bare_id_fields=bare_id_fields,
     )

@@ -217,6 +217,34 @@ class JiraDataset:
     def issue(self, id_or_key: str) -> JiraIssue | None:
         return self.by_key.get(id_or_key.upper()) or self.by_id.get(id_or_key)
 
+    def move(self, issue: JiraIssue, project: str, at: datetime) -> str:
+        """Move an issue to another project as Jira does: same id, a new key, `updated` = at.
+
+        The old key keeps leading to the issue (Jira redirects it); the history records
+        both changes; story points move into the target project's field.
+        """
+        target = self.projects_by_key[project]
+        number = 1 + max((i.number for i in self.by_project.get(project, ())), default=0)
+        old_key, old_project = issue.key, issue.project
+        issue.key, issue.project = f"{project}-{number}", project
+        issue.story_points_field = target.story_points_field
+        issue.updated = at
+        last_id = max((int(e.id) for i in self.issues for e in i.changelog), default=10000)
+        moved = ChangelogEntry(
+            str(last_id + 1),
+            at,
+            issue.reporter,
+            (
+                ChangeItem("Key", "issuekey", None, old_key, None, issue.key),
+                ChangeItem("project", "project", None, old_project, None, project),
+            ),
+        )
+        issue.changelog = (*issue.changelog, moved)
+        self.by_key[issue.key] = issue
+        self.by_project[old_project].remove(issue)
+        self.by_project.setdefault(project, []).append(issue)
+        return issue.key
+
 
 PROJECT_CATALOGUE = (
     ("APP", "Product App", False),

@@ -54,6 +54,9 @@ class SandboxOptions:
     search_limit_per_minute: int | None = None  # enforce GitHub's search limit (403 beyond it)
     time_scale: float = 1.0  # > 1 shortens GitHub's rate-limit windows (60 s / time_scale)
     jira_rate_limit_per_s: float | None = None  # Jira answers 429 + Retry-After beyond it
+    # Field lists a Cloud search answers with ids alone. As documented, only `id`; a stricter
+    # look-alike also reads the `issuekey` the `jira` library sends for "id" that way.
+    jira_bare_id_fields: frozenset[str] = frozenset({"id"})
 
 
 @dataclass
@@ -119,6 +122,7 @@ class Sandbox:
             token=SANDBOX_JIRA_TOKEN,
             latency_s=self.options.latency_s,
             rate_limit_per_s=self.options.jira_rate_limit_per_s,
+            bare_id_fields=self.options.jira_bare_id_fields,
         )
         self.github_app = make_github_app(
             self.github_data,

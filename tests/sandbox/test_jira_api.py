@@ -66,6 +66,106 @@ def test_search_jql_caps_pages_with_fields_at_100(sandbox: Sandbox) -> None:
     assert first["self"].startswith(f"{sandbox.jira_url}/rest/api/3/issue/")
 
 
+def search_jql(box: Sandbox, **params: object) -> requests.Response:
+    url = f"{box.jira_url}/rest/api/3/search/jql"
+    return requests.get(url, params=params, auth=AUTH, timeout=10)  # type: ignore[arg-type]
+
+
+def walk_pages(box: Sandbox, **params: object) -> list[list[dict[str, object]]]:
+    """Every page of a search/jql, following `nextPageToken` until `isLast`."""
+    pages: list[list[dict[str, object]]] = []
+    token = None
+    while True:
+        body = search_jql(box, **params, **({"nextPageToken": token} if token else {})).json()
+        assert "total" not in body  # search/jql never says how many match
+        pages.append(body["issues"])
+        token = body.get("nextPageToken")
+        assert body["isLast"] is (token is None)  # a token only while there is more
+        if token is None:
+            return pages
+
+
+@pytest.mark.parametrize("fields", [None, "id"])
+def test_search_jql_id_pages_hold_ids_alone(sandbox: Sandbox, fields: str | None) -> None:
+    """`id` "Returns only issue IDs" and is the default: no key, no self, no fields."""
+    params = {"jql": "project = APP", "maxResults": 5000}
+    issues = search_jql(sandbox, **params, **({"fields": fields} if fields else {})).json()[
+        "issues"
+    ]
+    app = sorted((i for i in sandbox.jira_data.issues if i.project == "APP"), key=lambda i: -i.id)
+    assert issues == [{"id": str(i.id)} for i in app]
+
+
+def test_search_jql_key_pages_carry_keys_at_the_id_page_size(sandbox: Sandbox) -> None:
+    issues = search_jql(sandbox, jql="project = APP", fields="key", maxResults=5000).json()
+    app = sorted((i for i in sandbox.jira_data.issues if i.project == "APP"), key=lambda i: -i.id)
+    assert len(issues["issues"]) == len(app) > 100
+    assert [(i["id"], i["key"]) for i in issues["issues"]] == [(str(i.id), i.key) for i in app]
+    assert issues["issues"][0]["self"].endswith(f"/rest/api/3/issue/{app[0].id}")
+
+
+def test_strict_look_alike_reads_the_librarys_issuekey_as_id() -> None:
+    data = build_jira_dataset(seed=3, anchor=ANCHOR, n_issues=40)
+    strict = Client(
+        make_jira_app(
+            data,
+            flavour="cloud",
+            email=SANDBOX_JIRA_EMAIL,
+            token=SANDBOX_JIRA_TOKEN,
+            bare_id_fields=frozenset({"id", "issuekey"}),
+        )
+    )
+    basic = base64.b64encode(f"{SANDBOX_JIRA_EMAIL}:{SANDBOX_JIRA_TOKEN}".encode()).decode()
+    answer = strict.get(
+        "/rest/api/2/search/jql",
+        query_string={"jql": "project = APP", "fields": "issuekey", "maxResults": 100},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert answer.status_code == 200
+    assert all(set(issue) == {"id"} for issue in answer.json["issues"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "expand", "per_page"),
+    [
+        ("summary,status", None, 100),
+        ("*navigable", None, 50),
+        ("*all", None, 50),
+        ("status,created", "changelog", 40),
+    ],
+)
+def test_search_jql_answers_fewer_than_asked_for_heavy_pages(
+    sandbox: Sandbox, fields: str, expand: str | None, per_page: int
+) -> None:
+    """ "API may return fewer items per page where a large number of fields are requested":
+    only the token says whether more follow."""
+    params: dict[str, object] = {"jql": "project = WEB", "fields": fields, "maxResults": 1000}
+    if expand:
+        params["expand"] = expand
+    pages = walk_pages(sandbox, **params)
+    web = sorted((i for i in sandbox.jira_data.issues if i.project == "WEB"), key=lambda i: -i.id)
+    assert [len(page) for page in pages[:-1]] == [per_page] * (len(pages) - 1)
+    assert [issue["key"] for page in pages for issue in page] == [i.key for i in web]
+
+
+def test_search_jql_reconcile_issues_takes_at_most_50_ids(sandbox: Sandbox) -> None:
+    ids = [str(i.id) for i in sandbox.jira_data.issues[:51]]
+    fine = search_jql(sandbox, jql="project = APP", reconcileIssues=ids[:50])
+    assert fine.status_code == 200
+    too_many = search_jql(sandbox, jql="project = APP", reconcileIssues=ids)
+    assert too_many.status_code == 400
+    assert too_many.json()["errorMessages"] == ["reconcileIssues accepts at most 50 issue ids."]
+    not_an_id = search_jql(sandbox, jql="project = APP", reconcileIssues=["APP-1"])
+    assert not_an_id.status_code == 400 and "reconcileIssues" in not_an_id.text
+
+
+def test_server_search_always_carries_keys(sandbox_server: Sandbox) -> None:
+    url = f"{sandbox_server.jira_url}/rest/api/2/search"
+    body = requests.get(url, params={"jql": "project = APP", "fields": "id"}, auth=AUTH, timeout=10)
+    first = body.json()["issues"][0]
+    assert {"id", "key", "self"} <= set(first)
+
+
 def test_issue_shape_like_real_jira(sandbox: Sandbox) -> None:
     data = sandbox.jira_data
     issue = next(
