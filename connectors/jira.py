@@ -5,6 +5,11 @@ What it does beyond calling the library:
 - Cloud counts page through ids only (5,000 a page with `nextPageToken`); the approximate-count
   endpoint is used only when a selector asks for it. Server/DC counts read `total` from one
   `search` with `maxResults=0`.
+- Searches are asked exactly as written, through the library's JSON getter: its
+  `search_issues` rewrites field names through their JQL clause names (`id` becomes
+  `issuekey`, which asks for keys) and loads the field list for that on first use. A page
+  asked for `id` is read for ids alone: Jira Cloud answers it with `{"id": ...}` and nothing
+  else, so counts and the change feed never read a key or `self`.
 - Items ask for the fields the metrics need, and read `started_at` from the changelog, paging
   `issue/{key}/changelog` when Jira expanded only the latest 100 histories.
 - Retries, done here and nowhere else (the library's own retries are switched off, because it
@@ -72,7 +77,7 @@ CATEGORY_BY_KEY: dict[str, StatusCategory] = {
     "done": "done",
 }
 CLOUD_ID_PAGE = 5000  # search/jql's largest page when only ids are asked for
-CLOUD_ITEM_PAGE = 100  # search/jql's largest page with fields
+CLOUD_ITEM_PAGE = 100  # search/jql's largest page with fields (it may answer fewer)
 SERVER_ITEM_PAGE = 1000  # Server's default jira.search.views.default.max
 SERVER_CHANGELOG_PAGE = 100  # issues are heavier with their changelog expanded
 CHANGELOG_PAGE = 100
@@ -81,7 +86,8 @@ MAX_RETRY_AFTER_S = 60.0
 DERIVED_NEEDING_START = frozenset({"cycle_time_hours"})
 MATCH_ISSUES_PER_REQUEST = 1000  # jql/match accepts this many issue ids per request
 MATCH_JQLS_PER_REQUEST = 100
-KEYS_PER_QUERY = 100  # `key in (...)` lists kept to one page of items
+IDS_PER_QUERY = 100  # `id in (...)` lists kept to one page of items
+ID_FIELDS = ["id"]  # search/jql: "`id` Returns only issue IDs"
 
 
 def parse_jira_datetime(text: str | None) -> datetime | None:
@@ -145,7 +151,6 @@ class JiraConnector:
         self._requests = 0
         self._governor = governor or RateGovernor("jira")
         self._item_page_size = item_page_size
-        self._library_fields_loaded = False
 
     def __repr__(self) -> str:
         return f"JiraConnector({self.url!r}, flavour={self._flavour!r})"
@@ -173,9 +178,7 @@ class JiraConnector:
                     "search/approximate-count", lambda: client.approximate_issue_count(jql), jql
                 )
                 return int(answer)
-            # Distinct ids: an issue that moves between two page requests comes twice.
-            pages = self._cloud_pages(jql, ["id"], None, CLOUD_ID_PAGE)
-            return len({str(raw.get("id")) for page in pages for raw in page})
+            return len(self._ids_for_jql(jql))
         # `search_issues(maxResults=0, json_result=True)` sends the same request but warns on
         # every call, so the library's own JSON getter is used for this one.
         result = self._call(
@@ -214,12 +217,16 @@ class JiraConnector:
         else:
             size = SERVER_CHANGELOG_PAGE if wants_start else SERVER_ITEM_PAGE
             pages = self._server_pages(jql, fields, expand, self._item_page_size or size)
-        by_key: dict[str, tuple[str, WorkItem]] = {}  # an issue moving between pages comes twice
+        by_id: dict[str, tuple[str, WorkItem]] = {}  # an issue moving between pages comes twice
         for page in pages:
             for raw in page:
-                item = self._work_item(raw, points_ids, extra_ids, wants_start)
-                by_key.setdefault(item.key, (str(raw.get("id")), item))
-        return list(by_key.values())
+                issue_id = self._issue_id(raw, "search")
+                if issue_id not in by_id:
+                    by_id[issue_id] = (
+                        issue_id,
+                        self._work_item(raw, points_ids, extra_ids, wants_start),
+                    )
+        return list(by_id.values())
 
     # -- incremental sync: what changed, and which queries it touches
 
@@ -229,8 +236,8 @@ class JiraConnector:
         self._connect()
         return self._is_cloud
 
-    def member_ids(self, selector: Selector) -> dict[str, str] | None:
-        """Issue id -> key of every match, paging ids only; None where that costs more than a count.
+    def member_ids(self, selector: Selector) -> set[str] | None:
+        """The issue ids of every match, paging ids only; None where that costs more than a count.
 
         On Jira Cloud a count pages through ids anyway (5,000 a page), so the members come
         for the same requests; on Server/DC a count is one request and this returns None.
@@ -239,8 +246,8 @@ class JiraConnector:
             return None
         return self._ids_for_jql(self._jql(selector))
 
-    def changed_ids(self, minutes: int) -> dict[str, str]:
-        """Issue id -> key of every issue updated in the last `minutes` (server clock)."""
+    def changed_ids(self, minutes: int) -> set[str]:
+        """The ids of every issue updated in the last `minutes` (server clock)."""
         return self._ids_for_jql(f"updated >= -{max(1, minutes)}m")
 
     def match(self, ids: list[str], jqls: list[str]) -> list[set[str]]:
@@ -271,22 +278,33 @@ class JiraConnector:
                     matched[j + offset] |= {str(x) for x in answer.get("matchedIssues") or []}
         return matched
 
-    def items_by_keys(self, keys: list[str], needs: frozenset[str]) -> dict[str, WorkItem]:
-        """Items by key, a page of keys per query."""
+    def items_by_ids(self, ids: list[str], needs: frozenset[str]) -> dict[str, WorkItem]:
+        """Items by issue id, a page of ids per query (an id outlives a move to another key)."""
         found: dict[str, WorkItem] = {}
-        for i in range(0, len(keys), KEYS_PER_QUERY):
-            chunk = ", ".join(keys[i : i + KEYS_PER_QUERY])
-            for _, item in self._items_for_jql(f"key in ({chunk})", needs):
-                found[item.key] = item
+        for i in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ", ".join(ids[i : i + IDS_PER_QUERY])
+            found.update(self._items_for_jql(f"id in ({chunk})", needs))
         return found
 
-    def _ids_for_jql(self, jql: str) -> dict[str, str]:
+    def _ids_for_jql(self, jql: str) -> set[str]:
+        """Distinct ids (an issue that moves between two page requests comes twice)."""
         self._connect()
         if self._is_cloud:
-            pages = self._cloud_pages(jql, ["id"], None, CLOUD_ID_PAGE)
+            pages = self._cloud_pages(jql, ID_FIELDS, None, CLOUD_ID_PAGE)
         else:
-            pages = self._server_pages(jql, ["id"], None, SERVER_ITEM_PAGE)
-        return {str(raw["id"]): str(raw["key"]) for page in pages for raw in page}
+            pages = self._server_pages(jql, ID_FIELDS, None, SERVER_ITEM_PAGE)
+        return {self._issue_id(raw, "search") for page in pages for raw in page}
+
+    def _issue_id(self, raw: object, what: str) -> str:
+        """An issue's id, which Jira writes as a string of digits (`"10042"`)."""
+        issue_id = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(issue_id, bool) or not str(issue_id).isdigit():
+            raise ConnectorError(
+                f"Jira at {self.url} answered {what} with an issue without a numeric id "
+                f"({str(issue_id)[:40]!r})",
+                retryable=True,
+            )
+        return str(issue_id)
 
     # -- the client
 
@@ -440,29 +458,40 @@ class JiraConnector:
             raise ConnectorError(f"the Jira connector cannot read {selector.source} selectors")
         return selector.jql
 
+    def _search_page(self, endpoint: str, params: JsonObject, jql: str) -> JsonObject:
+        """One page of `search/jql` (Cloud) or `search` (Server/DC), asked exactly as written."""
+        client = self._connect()
+        asked = {name: value for name, value in params.items() if value is not None}
+        body = self._call(endpoint, partial(client._get_json, endpoint, params=asked), jql)
+        issues = self._read(body, "issues", endpoint)
+        if not isinstance(issues, list):
+            raise ConnectorError(
+                f"Jira answered {endpoint} with 'issues' that is not a list", retryable=True
+            )
+        return dict(body)
+
     def _cloud_pages(
         self, jql: str, fields: list[str], expand: str | None, page_size: int
     ) -> Iterator[list[JsonObject]]:
-        """search/jql, one page per `nextPageToken` until Jira says it was the last."""
-        client = self._connect()
-        self._load_library_field_names(client)
+        """search/jql, one page per `nextPageToken` until Jira says it was the last.
+
+        A page may hold fewer issues than asked ("where a large number of fields are
+        requested"), so only the token, never the page's length, says whether more follow.
+        """
         token: str | None = None
         while True:
-            body = self._call(
+            body = self._search_page(
                 "search/jql",
-                partial(
-                    client.enhanced_search_issues,
-                    jql,
-                    nextPageToken=token,
-                    maxResults=page_size,
-                    fields=list(fields),
-                    expand=expand,
-                    json_result=True,
-                ),
+                {
+                    "jql": jql,
+                    "fields": ",".join(fields),
+                    "maxResults": page_size,
+                    "expand": expand,
+                    "nextPageToken": token,
+                },
                 jql,
             )
-            issues = self._read(body, "issues", "search/jql")
-            yield list(issues)
+            yield body["issues"]
             token = body.get("nextPageToken")
             if not token or body.get("isLast", False):
                 return
@@ -471,24 +500,20 @@ class JiraConnector:
         self, jql: str, fields: list[str], expand: str | None, page_size: int
     ) -> Iterator[list[JsonObject]]:
         """search with startAt/maxResults until `total` is reached."""
-        client = self._connect()
-        self._load_library_field_names(client)
         start = 0
         while True:
-            body = self._call(
+            body = self._search_page(
                 "search",
-                partial(
-                    client.search_issues,
-                    jql,
-                    startAt=start,
-                    maxResults=page_size,
-                    fields=list(fields),
-                    expand=expand,
-                    json_result=True,
-                ),
+                {
+                    "jql": jql,
+                    "startAt": start,
+                    "fields": ",".join(fields),
+                    "maxResults": page_size,
+                    "expand": expand,
+                },
                 jql,
             )
-            issues = list(self._read(body, "issues", "search"))
+            issues: list[JsonObject] = body["issues"]
             total = int(self._read(body, "total", "search"))
             yield issues
             start += len(issues)
@@ -496,14 +521,6 @@ class JiraConnector:
                 return
 
     # -- fields
-
-    def _load_library_field_names(self, client: JIRA) -> None:
-        """The library looks field names up on every search and loads them lazily, once per
-        thread that gets there first; loading them here, under the lock, costs one request."""
-        with self._lock:
-            if not self._library_fields_loaded:
-                self._call("field", lambda: client._fields_cache)
-                self._library_fields_loaded = True
 
     def _field_list(self) -> list[JsonObject]:
         with self._lock:

@@ -14,9 +14,11 @@ date (less a safety margin), then every unit is answered:
 - Jira: `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page). None:
   every cached unit stands. Some: `jql/match` says, in one request, which of them each
   cached JQL matches now; members that changed and no longer match leave, those that match
-  are (re)fetched by key. An issue that leaves a query was updated to leave it, so this is
-  exact; a JQL with functions or relative dates (whose matches change with time alone) is
-  always fetched in full, and so is every unit on Jira Server/DC (no `jql/match`).
+  are (re)fetched by id. Members are known by issue id, never by key: an issue moved to
+  another project keeps its id and gets a new key. An issue that leaves a query was updated
+  to leave it, so this is exact; a JQL with functions or relative dates (whose matches
+  change with time alone) is always fetched in full, and so is every unit on Jira
+  Server/DC (no `jql/match`).
 - GitHub: one search per owner, `org:<owner> updated:>=<since>`, names the repositories
   with changes. Listings of the others stand; a changed one is listed again by last update
   down to `since` and merged by key. A search is reused only when none of the repositories
@@ -231,8 +233,8 @@ class CachedSource:
         # Decided by the probe: units whose cached answer stands as it is, and for Jira
         # the changed issues each cached JQL matches now.
         self._stands: set[str] = set()
-        self._jira_patch: dict[str, tuple[set[str], dict[str, str]]] = {}
-        self._jira_fresh_items: dict[str, WorkItem] = {}
+        self._jira_patch: dict[str, tuple[set[str], set[str]]] = {}  # (matched, changed) ids
+        self._jira_fresh_items: dict[str, WorkItem] = {}  # by issue id
         self._since: datetime | None = None
         self.mode: dict[str, str] = {}  # unit key -> "cached" | "incremental" | "full" (reports)
 
@@ -335,14 +337,14 @@ class CachedSource:
             assert isinstance(inner, JiraConnector) and unit.selector is not None
             for tracker_id, item in inner.items_with_ids(unit.selector, unit.needs):
                 entry.items[item.key] = item
-                entry.members[item.key] = tracker_id
+                entry.members[tracker_id] = item.key
         elif unit.kind == "jira-count":
             assert isinstance(inner, JiraConnector) and unit.selector is not None
             members = inner.member_ids(unit.selector)
             if members is None:
                 entry.count = inner.count(unit.selector)
             else:
-                entry.members = {key: tracker_id for tracker_id, key in members.items()}
+                entry.members = dict.fromkeys(members)
         elif unit.kind == "github-search-items":
             assert unit.selector is not None
             entry.items = {item.key: item for item in inner.items(unit.selector, unit.needs)}
@@ -374,27 +376,26 @@ class CachedSource:
         return cached
 
     def _patch_jira(self, unit: FetchUnit, cached: CachedUnit) -> CachedUnit:
-        matched, changed = self._jira_patch[unit.key]  # ids matched now; changed id -> key
-        changed_keys = set(changed.values())
-        removed = {key for key in cached.members if key in changed_keys}
-        for key in removed:
-            cached.members.pop(key, None)
-            cached.items.pop(key, None)
-        upserts: set[str] = set()
+        matched, changed = self._jira_patch[unit.key]  # issue ids matched now; ids changed
+        removed = {tracker_id for tracker_id in cached.members if tracker_id in changed}
+        for tracker_id in removed:
+            key = cached.members.pop(tracker_id)
+            if key is not None:
+                cached.items.pop(key, None)
         for tracker_id in matched:
-            key = changed[tracker_id]
-            cached.members[key] = tracker_id
             if unit.kind == "jira-items":
-                item = self._jira_fresh_items.get(key)
+                item = self._jira_fresh_items.get(tracker_id)
                 if item is None:  # matched, then changed again out of reach: fetch in full
                     return self._full(unit)
-                cached.items[key] = item
-            upserts.add(key)
+                cached.items[item.key] = item
+                cached.members[tracker_id] = item.key
+            else:
+                cached.members[tracker_id] = None
         self._writes[unit.key] = UnitWrite(
             self._restamp(cached, unit),
             replace_all=False,
-            upserts=upserts,
-            removed=removed - upserts,
+            upserted_ids=set(matched),
+            removed_ids=removed - matched,
         )
         return cached
 
@@ -437,7 +438,7 @@ class CachedSource:
         keys = [k for k, c in candidates.items() if c.count is None and inner.can_match]
         if not keys:
             return
-        ids = sorted(changed)
+        ids = sorted(changed, key=int)
         jqls = [self._units.units[k].description for k in keys]
         matched = inner.match(ids, jqls)
         wanted: set[str] = set()
@@ -445,10 +446,10 @@ class CachedSource:
         for key, found in zip(keys, matched, strict=True):
             self._jira_patch[key] = (found, changed)
             if self._units.units[key].kind == "jira-items":
-                wanted |= {changed[i] for i in found}
+                wanted |= found
                 needs |= candidates[key].needs
         if wanted:
-            self._jira_fresh_items = inner.items_by_keys(sorted(wanted), needs)
+            self._jira_fresh_items = inner.items_by_ids(sorted(wanted, key=int), needs)
         log.info("jira: %d issues changed; %d cached queries patched", len(changed), len(keys))
 
     def _probe_github(self, candidates: dict[str, CachedUnit], since: datetime) -> None:

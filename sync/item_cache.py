@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from connectors.base import WorkItem
 from sync.store import Store, as_utc
@@ -81,7 +81,8 @@ class CachedUnit:
     synced_at: datetime  # every change before this (less the margin) is reflected
     full_at: datetime  # the last fetch that asked for everything
     items: dict[str, WorkItem] = field(default_factory=dict)  # by item key
-    members: dict[str, str] = field(default_factory=dict)  # item key -> tracker id (Jira)
+    # Jira: issue id -> item key, None for a count's members (asked for ids alone).
+    members: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,8 +91,9 @@ class UnitWrite:
 
     unit: CachedUnit
     replace_all: bool  # drop the old rows first (a full fetch)
-    upserts: set[str] = field(default_factory=set)  # item keys written (again)
-    removed: set[str] = field(default_factory=set)  # item keys no longer in the unit
+    upserts: set[str] = field(default_factory=set)  # GitHub: item keys written (again)
+    upserted_ids: set[str] = field(default_factory=set)  # Jira: issue ids written (again)
+    removed_ids: set[str] = field(default_factory=set)  # Jira: issue ids no longer in the unit
 
 
 def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
@@ -128,7 +130,7 @@ def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
                 if unit is None:
                     continue
                 if row.tracker_id is not None:
-                    unit.members[row.item_key] = row.tracker_id
+                    unit.members[row.tracker_id] = row.item_key if row.item is not None else None
                 if row.item is None:
                     continue
                 try:
@@ -164,28 +166,56 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
         items = fetch_cache_items
         if write.replace_all:
             conn.execute(delete(items).where(items.c.unit_key == unit.key))
-            keys = sorted(set(unit.items) | set(unit.members))
+            rows = _item_rows(unit, set(unit.members), set(unit.items))
         else:
-            gone = sorted(write.removed | write.upserts)
-            for i in range(0, len(gone), WRITE_BATCH):
-                conn.execute(
-                    delete(items).where(
-                        items.c.unit_key == unit.key,
-                        items.c.item_key.in_(gone[i : i + WRITE_BATCH]),
-                    )
-                )
-            keys = sorted(write.upserts)
-        rows = [
+            _delete_rows(conn, unit.key, items.c.tracker_id, write.removed_ids | write.upserted_ids)
+            _delete_rows(conn, unit.key, items.c.item_key, write.upserts)
+            rows = _item_rows(unit, write.upserted_ids, write.upserts)
+        for i in range(0, len(rows), WRITE_BATCH):
+            conn.execute(insert(items), rows[i : i + WRITE_BATCH])
+
+
+def _delete_rows(
+    conn: Connection, unit_key: str, column: ColumnElement[str | None], values: set[str]
+) -> None:
+    chosen = sorted(values)
+    for i in range(0, len(chosen), WRITE_BATCH):
+        conn.execute(
+            delete(fetch_cache_items).where(
+                fetch_cache_items.c.unit_key == unit_key,
+                column.in_(chosen[i : i + WRITE_BATCH]),
+            )
+        )
+
+
+def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> list[dict[str, str | None]]:
+    """Rows for these Jira members (by issue id) and these GitHub items (by key).
+
+    A Jira member's row is keyed by its item key, or by its id when only the id is known
+    (a count's members); either way `tracker_id` holds the id, which deletions go by.
+    """
+    rows: list[dict[str, str | None]] = []
+    for tracker_id in sorted(ids):
+        key = unit.members[tracker_id]
+        rows.append(
+            {
+                "unit_key": unit.key,
+                "item_key": key if key is not None else tracker_id,
+                "tracker_id": tracker_id,
+                "item": encode_item(unit.items[key]) if key is not None else None,
+            }
+        )
+    member_keys = {key for key in unit.members.values() if key is not None}
+    for key in sorted(keys - member_keys):
+        rows.append(
             {
                 "unit_key": unit.key,
                 "item_key": key,
-                "tracker_id": unit.members.get(key),
-                "item": encode_item(unit.items[key]) if key in unit.items else None,
+                "tracker_id": None,
+                "item": encode_item(unit.items[key]),
             }
-            for key in keys
-        ]
-        for i in range(0, len(rows), WRITE_BATCH):
-            conn.execute(insert(items), rows[i : i + WRITE_BATCH])
+        )
+    return rows
 
 
 def prune_units(conn: Connection, unused_since: datetime) -> int:

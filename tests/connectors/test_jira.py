@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -328,3 +328,100 @@ def test_proxies_from_the_environment_still_apply(
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     expected = sum(1 for issue in sandbox.jira_data.issues if issue.project == "APP")
     assert connector(sandbox).count(JiraSelector("project = APP")) == expected
+
+
+class SearchLog:
+    """Lets the app answer, remembering each search/jql request's query string."""
+
+    def __init__(self, app: JiraApp) -> None:
+        self.app = app
+        self.searches: list[dict[str, list[str]]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path.endswith("/search/jql"):
+            self.searches.append({k: request.args.getlist(k) for k in request.args})
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def strict_cloud() -> Iterator[tuple[str, JiraDataset, SearchLog]]:
+    """Jira Cloud read at its strictest: pages asked for `id` (or the library's `issuekey`)
+    hold `{"id": ...}` and nothing else."""
+    data = build_jira_dataset(seed=13, anchor=ANCHOR, n_issues=600, n_projects=2)
+    app = make_jira_app(
+        data,
+        flavour="cloud",
+        email=SANDBOX_JIRA_EMAIL,
+        token=SANDBOX_JIRA_TOKEN,
+        bare_id_fields=frozenset({"id", "issuekey"}),
+    )
+    searches = SearchLog(app)
+    server = make_server("127.0.0.1", 0, searches, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", data, searches
+    server.shutdown()
+    server.server_close()
+
+
+def test_counts_and_the_change_feed_read_ids_alone(
+    strict_cloud: tuple[str, JiraDataset, SearchLog],
+) -> None:
+    url, data, searches = strict_cloud
+    jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+    app_ids = {str(i.id) for i in data.issues if i.project == "APP"}
+    recent = {str(i.id) for i in data.issues if i.updated >= ANCHOR - timedelta(days=3)}
+    assert app_ids and recent  # the check has something to find
+    searches.searches.clear()
+
+    assert jira.count(JiraSelector("project = APP")) == len(app_ids)
+    assert jira.member_ids(JiraSelector("project = APP")) == app_ids
+    minutes = int((datetime.now(UTC) - (ANCHOR - timedelta(days=3))).total_seconds() // 60)
+    assert jira.changed_ids(minutes) == recent
+
+    assert len(searches.searches) == 3
+    for asked in searches.searches:  # exactly `id`, not the `issuekey` the library makes of it
+        assert asked["fields"] == ["id"] and asked["maxResults"] == ["5000"]
+
+
+def test_items_by_id_follow_an_issue_whatever_its_key(
+    strict_cloud: tuple[str, JiraDataset, SearchLog],
+) -> None:
+    url, data, _ = strict_cloud
+    jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+    chosen = sorted(data.issues, key=lambda i: i.id)[::7]  # more than one `id in (...)` query
+    assert len(chosen) > 80
+    found = jira.items_by_ids([str(i.id) for i in chosen], frozenset({"title"}))
+    assert {issue_id: item.key for issue_id, item in found.items()} == {
+        str(i.id): i.key for i in chosen
+    }
+    assert all(found[str(i.id)].title == i.summary for i in chosen)
+
+
+def test_a_page_without_ids_is_a_connector_error_not_a_crash() -> None:
+    def keys_without_ids(environ: dict[str, Any], start_response: Any) -> Any:
+        body = '{"issues": [{"key": "APP-1"}, {"id": "<b>1</b>"}], "isLast": true}'
+        return Response(body, mimetype="application/json")(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, keys_without_ids, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        jira = JiraConnector(
+            f"http://127.0.0.1:{server.server_port}",
+            email=SANDBOX_JIRA_EMAIL,
+            token=SecretStr(SANDBOX_JIRA_TOKEN),
+            flavour="cloud",
+        )
+        for ask in (
+            lambda: jira.count(JiraSelector("project = APP")),
+            lambda: jira.member_ids(JiraSelector("project = APP")),
+            lambda: jira.changed_ids(5),
+        ):
+            with pytest.raises(ConnectorError, match="without a numeric id") as caught:
+                ask()
+            assert caught.value.retryable
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -31,10 +31,10 @@ from tests.conftest import ANCHOR
 
 
 def small_company(
-    flavour: Literal["cloud", "server"], anchor: datetime
+    flavour: Literal["cloud", "server"], anchor: datetime, **options: object
 ) -> Iterator[tuple[Sandbox, MappingFile]]:
     box = build_sandbox(
-        SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor),
+        SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor, **options),  # type: ignore[arg-type]
         jira_issues=500,
         jira_projects=2,
         github_repos=2,
@@ -60,6 +60,17 @@ def small_company(
 def live_company() -> Iterator[tuple[Sandbox, MappingFile]]:
     """Activity up to this minute, as on a live site (the data's "now" is the real now)."""
     yield from small_company("cloud", datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def strict_live_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+    """A live Cloud site read at its strictest: id pages hold ids alone, even for the
+    `issuekey` the `jira` library sends when asked for `id`."""
+    yield from small_company(
+        "cloud",
+        datetime.now(UTC).replace(microsecond=0),
+        jira_bare_id_fields=frozenset({"id", "issuekey"}),
+    )
 
 
 @pytest.fixture
@@ -142,6 +153,74 @@ def test_changed_items_give_the_same_values_as_a_full_run(
     assert units == sum(first.cache_units.values()) if first.cache_units else False
     assert rows > 0
     store.close()
+
+
+def test_id_only_pages_give_the_full_fetchs_values(
+    strict_live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """Counts, shares and the change feed from pages that hold ids alone (issue #17)."""
+    box, mapping = strict_live_company
+    url, store = sqlite_store
+    kinds = {kr.metric.type for objective in mapping.objectives for kr in objective.key_results}
+    assert {"count", "share", "sum"} <= kinds
+    as_of = datetime.now(UTC)
+    first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    assert first == full_run(box, mapping, as_of)
+    touch_items(box, 0.05, seed=7)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert second.cache_units is not None and second.cache_units["incremental"] > 0
+    after = values(second)
+    assert after == full_run(box, mapping, as_of)
+    assert after != first
+
+
+def test_an_issue_moved_to_another_project_leaves_its_old_queries(
+    live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """A move keeps the issue's id and gives it a new key: the cache must follow the id."""
+    box, mapping = live_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    data = box.jira_data
+    open_app = [i for i in data.issues if i.project == "APP" and i.status_category != "done"]
+    moved_at = datetime.now(UTC).replace(microsecond=0)
+    for issue in open_app[:6]:
+        old = issue.key
+        assert data.move(issue, "WEB", moved_at) != old
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert second.cache_units is not None and second.cache_units["incremental"] > 0
+    after = values(second)
+    assert after == full_run(box, mapping, as_of)
+    assert after != before
+
+
+def test_count_members_cached_by_the_previous_release_are_patched_by_id(
+    live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """Until #17 a count's members were cached under their keys; those rows still work."""
+    box, mapping = live_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    run_sync(settings(box, url), mapping, store, as_of=as_of)
+    rows = fetch_cache_items
+    with store.engine.begin() as conn:
+        members = conn.execute(
+            select(rows.c.unit_key, rows.c.tracker_id).where(rows.c.item.is_(None))
+        ).all()
+        assert members  # the mapping has Jira counts
+        for unit_key, tracker_id in members:
+            conn.execute(
+                update(rows)
+                .where(rows.c.unit_key == unit_key, rows.c.tracker_id == tracker_id)
+                .values(item_key=box.jira_data.by_id[tracker_id].key)
+            )
+    touch_items(box, 0.05, seed=9)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert second.cache_units is not None and second.cache_units["incremental"] > 0
+    assert values(second) == full_run(box, mapping, as_of)
+    third = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert values(third) == full_run(box, mapping, as_of)
 
 
 def test_nothing_changed_costs_one_probe_per_tracker(
