@@ -16,9 +16,9 @@ date (less a safety margin), then every unit is answered:
   cached JQL matches now; members that changed and no longer match leave, those that match
   are (re)fetched by id. Members are known by issue id, never by key: an issue moved to
   another project keeps its id and gets a new key. An issue that leaves a query was updated
-  to leave it, so this is exact; a JQL with functions or relative dates (whose matches
-  change with time alone) is always fetched in full, and so is every unit on Jira
-  Server/DC (no `jql/match`).
+  to leave it, so this is exact; a JQL whose matches can change with no issue updated
+  (functions, relative dates, saved filters, WAS/CHANGED: `connectors.jql`) is always
+  fetched in full, and so is every unit on Jira Server/DC (no `jql/match`).
 - GitHub: one search per owner, `org:<owner> updated:>=<since>`, names the repositories
   with changes. Listings of the others stand; a changed one is listed again by last update
   down to `since` and merged by key. A search is reused only when none of the repositories
@@ -55,6 +55,7 @@ from connectors.base import (
 )
 from connectors.github import GitHubConnector, filter_listed, listing_horizon, search_query_for
 from connectors.jira import JiraConnector
+from connectors.jql import dependencies
 from sync.item_cache import (
     CachedUnit,
     UnitWrite,
@@ -72,9 +73,6 @@ UnitKind = Literal[
     "jira-items", "jira-count", "github-search-items", "github-search-count", "github-listing"
 ]
 
-# JQL whose matches can change without any issue being updated: functions (now(),
-# startOfDay(), membersOf(), ...) and relative dates (-7d).
-VOLATILE_JQL = re.compile(r"[A-Za-z_]\w*\s*\(|(?<![\w.])[-+]\d+\s*[wdhmMy]\b")
 SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
 
 
@@ -311,7 +309,7 @@ class CachedSource:
             return False
         if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
             return False
-        return not (unit.kind.startswith("jira") and VOLATILE_JQL.search(unit.description))
+        return not (unit.kind.startswith("jira") and dependencies(unit.description).volatile)
 
     def _restamp(self, cached: CachedUnit, unit: FetchUnit) -> CachedUnit:
         cached.synced_at = self._now

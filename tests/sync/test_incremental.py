@@ -223,6 +223,54 @@ def test_count_members_cached_by_the_previous_release_are_patched_by_id(
     assert values(third) == full_run(box, mapping, as_of)
 
 
+LIST_QUERIES = """
+version: 1
+period: {{start: {start}, end: {end}}}
+objectives:
+  - id: lists
+    title: Queries with value lists
+    key_results:
+      - id: open-across
+        title: Open work across two projects
+        start: 400
+        target: 100
+        metric: {{source: jira, type: count, jql: "project in (APP, WEB) AND statusCategory != Done"}}
+      - id: closed-points
+        title: Points closed or done
+        target: 100
+        metric:
+          source: jira
+          type: sum
+          field: story_points
+          jql: "status in (Done, Closed) AND issuetype in (Bug, Story)"
+      - id: not-done-share
+        title: Big items outside Done
+        target: 10
+        metric: {{source: jira, type: share, where: "story_points >= 5", jql: "status not in (Done)"}}
+      - id: recent
+        title: Updated this month
+        target: 10
+        metric: {{source: jira, type: count, jql: "updated >= -30d"}}
+"""
+
+
+def test_value_lists_are_patched_and_relative_dates_fetched_in_full(
+    live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """`in (...)` and `not in (...)` are ordinary JQL; `-30d` slides with the clock."""
+    box, _ = live_company
+    url, store = sqlite_store
+    today = datetime.now(UTC).date()
+    text = LIST_QUERIES.format(start=today - timedelta(days=60), end=today + timedelta(days=30))
+    mapping = load_mapping_text(text, source_name="lists", today=today)
+    as_of = datetime.now(UTC)
+    run_sync(settings(box, url), mapping, store, as_of=as_of)
+    touch_items(box, 0.05, seed=4)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert values(second) == full_run(box, mapping, as_of)
+    assert second.cache_units == {"cached": 0, "incremental": 3, "full": 1}
+
+
 def test_nothing_changed_costs_one_probe_per_tracker(
     quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
