@@ -256,6 +256,10 @@ class GitHubConnector:
         # passes this debug hook with all its headers, so the governor learns per resource.
         self._github.requester.DEBUG_ON_RESPONSE = self._observe_response  # type: ignore[method-assign,assignment]
 
+    def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
+        """What, besides the query and the fields asked, shapes the items this returns."""
+        return frozenset({f"site={self.base_url}"})
+
     def _observe_response(self, status: int, headers: dict[str, Any], data: object) -> None:
         self.governor.observe(status, {str(k): str(v) for k, v in headers.items()})
 

@@ -193,6 +193,17 @@ class JiraConnector:
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         return [item for _, item in self.items_with_ids(selector, needs)]
 
+    def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
+        """What, besides the query and the fields asked, shapes the items this returns.
+
+        A cached answer is reused only while these markers still hold: a different site, or
+        another story-points field for items that carry story points, means a full fetch.
+        """
+        shape = {f"site={self.url}"}
+        if NEEDS_STORY_POINTS in needs:
+            shape.add(f"story_points_field={self._story_points_override or '(by name)'}")
+        return frozenset(shape)
+
     def items_with_ids(
         self, selector: Selector, needs: frozenset[str]
     ) -> list[tuple[str, WorkItem]]:

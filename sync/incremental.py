@@ -305,11 +305,24 @@ class CachedSource:
 
     def _usable(self, unit: FetchUnit, cached: CachedUnit) -> bool:
         """A cached answer the changes since can bring up to date (else: fetch it in full)."""
-        if not unit.covers(cached):
+        if not unit.covers(cached) or not self._shaped_alike(unit, cached):
             return False
         if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
             return False
         return not (unit.kind.startswith("jira") and dependencies(unit.description).volatile)
+
+    def _shape(self, unit: FetchUnit) -> frozenset[str]:
+        assert isinstance(self.inner, JiraConnector | GitHubConnector)
+        return self.inner.item_shape(unit.needs)
+
+    def _shaped_alike(self, unit: FetchUnit, cached: CachedUnit) -> bool:
+        """Whether the settings that shaped the cached items still hold (a site, a field)."""
+        if cached.shape is not None and self._shape(unit) <= cached.shape:
+            return True
+        log.info(
+            "cache entry for %s was shaped by other settings: fetched in full", unit.description
+        )
+        return False
 
     def _restamp(self, cached: CachedUnit, unit: FetchUnit) -> CachedUnit:
         cached.synced_at = self._now
@@ -324,6 +337,7 @@ class CachedSource:
             needs=unit.needs,
             horizon=unit.horizon,
             count=None,
+            shape=self._shape(unit),
             synced_at=self._now,
             full_at=self._now,
         )

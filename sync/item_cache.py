@@ -78,6 +78,7 @@ class CachedUnit:
     needs: frozenset[str]
     horizon: datetime | None
     count: int | None  # a server count without members (Jira Server/DC, GitHub searches)
+    shape: frozenset[str] | None  # the connector's markers of what shaped the items; None: unknown
     synced_at: datetime  # every change before this (less the margin) is reflected
     full_at: datetime  # the last fetch that asked for everything
     items: dict[str, WorkItem] = field(default_factory=dict)  # by item key
@@ -119,6 +120,7 @@ def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
                     needs=frozenset(row.needs or ()),
                     horizon=as_utc(row.horizon),
                     count=row._mapping["count"],
+                    shape=frozenset(row.shape) if row.shape is not None else None,
                     synced_at=synced,
                     full_at=full,
                 )
@@ -155,6 +157,7 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
             "full_at": unit.full_at,
             "run_id": run_id,
             "item_format": ITEM_FORMAT,
+            "shape": sorted(unit.shape) if unit.shape is not None else None,
         }
         exists = conn.execute(
             select(fetch_cache.c.unit_key).where(fetch_cache.c.unit_key == unit.key)

@@ -111,6 +111,7 @@ fetch_cache = Table(
     Column("full_at", DateTime(timezone=True), nullable=False),  # last full fetch
     Column("run_id", Integer),
     Column("item_format", String(16)),  # field order of the item arrays (sync/item_cache.py)
+    Column("shape", JSON),  # the connector's markers of what shaped the items (migration 0004)
 )
 
 fetch_cache_items = Table(

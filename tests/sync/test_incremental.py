@@ -271,6 +271,44 @@ def test_value_lists_are_patched_and_relative_dates_fetched_in_full(
     assert second.cache_units == {"cached": 0, "incremental": 3, "full": 1}
 
 
+def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    box, mapping = quiet_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    wrong = settings(box, url)
+    wrong.jira.story_points_field = "customfield_99999"  # no such field: no story points
+    first = values(run_sync(wrong, mapping, store, as_of=as_of))
+    assert first != full_run(box, mapping, as_of)  # sums and shares without story points
+    fixed = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert values(fixed) == full_run(box, mapping, as_of)
+    plan = plan_units(plan_queries(mapping, today=as_of.date()))
+    shaped = sum(1 for unit in plan.units.values() if "story_points" in unit.needs)
+    assert 0 < shaped < len(plan.units)
+    assert fixed.cache_units is not None
+    assert fixed.cache_units["full"] == shaped  # the others stand as they were
+    assert fixed.cache_units["cached"] == len(plan.units) - shaped
+
+
+def test_entries_of_the_previous_release_have_no_shape_and_are_fetched_once(
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    box, mapping = quiet_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    with store.engine.begin() as conn:
+        conn.execute(update(fetch_cache).values(shape=None))
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert values(second) == first
+    assert second.cache_units is not None and second.cache_units["full"] == sum(
+        second.cache_units.values()
+    )
+    third = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert third.cache_units is not None and third.cache_units["full"] == 0
+
+
 def test_nothing_changed_costs_one_probe_per_tracker(
     quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:

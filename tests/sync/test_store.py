@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, inspect, select, text
 
+from sync.item_cache import ITEM_FORMAT, load_units
 from sync.store import (
     KeyResultRecord,
     ObjectiveRecord,
@@ -171,5 +172,32 @@ def test_upgrade_to_compact_cache_items_drops_only_the_cache(database_url: str) 
         assert conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(fetch_cache_items)).scalar_one() == 0
         assert "item_format" in {c["name"] for c in inspect(conn).get_columns("fetch_cache")}
+    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    store.close()
+
+
+def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_url: str) -> None:
+    """0004 adds `fetch_cache.shape`; entries written before keep their rows, shape unknown."""
+    store = Store(database_url)
+    store.migrate("0003")
+    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO fetch_cache"
+                " (unit_key, source, description, needs, synced_at, full_at, item_format)"
+                " VALUES ('u1', 'jira', 'project = APP', '[]', :at, :at, :format)"
+            ),
+            {"at": T0, "format": ITEM_FORMAT},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO fetch_cache_items (unit_key, item_key, tracker_id)"
+                " VALUES ('u1', '10001', '10001')"
+            )
+        )
+    store.migrate()
+    loaded = load_units(store, ["u1"])
+    assert loaded["u1"].shape is None and loaded["u1"].members == {"10001": None}
     assert [row["value"] for row in store.history("p1-bugs")] == [30]
     store.close()
