@@ -16,12 +16,13 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from types import TracebackType
-from typing import Any, NoReturn, Self, cast
+from typing import Any, NoReturn, Self, TypeVar, cast
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -37,8 +38,9 @@ from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 from pydantic import SecretStr
+from tenacity import RetryCallState
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.response import BaseHTTPResponse, HTTPResponse
 
@@ -56,14 +58,15 @@ from connectors.base import (
 )
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
 from connectors.redact import redact
+from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PUBLIC_API_URL = "https://api.github.com"
 SEARCH_CAP = 1000  # GitHub serves at most this many results of one search
 RATE_LIMIT_MAX_WAIT_S = 90.0  # wait for a search window to reset, not for an hourly one
-RETRY_BACKOFF_FACTOR = 0.25
-RETRY_BACKOFF_MAX_S = 4.0
 PUBLIC_REQUEST_INTERVAL_S = 0.25  # PyGithub's courtesy pause, kept for api.github.com
 TOKEN_HINT = "check OKRSYNC_GITHUB__TOKEN"
 
@@ -131,23 +134,39 @@ class CountingTokenAuth(Auth.Auth):
         return "token (removed)"
 
 
-RETRY_AFTER_MAX_S = 60.0
-
-
 class CountingRetry(GithubRetry):
-    """PyGithub's retry policy (5xx, rate-limit 403), plus 429, bounded, tallying each retry."""
+    """PyGithub's retry (5xx, rate-limit 403) on okr-sync's policy: 429 too, a refused
+    connection not at all, no retry past the run's budget; each retry tallied."""
 
-    def __init__(self, *, tally: RequestTally, **kwargs: Any) -> None:
+    def __init__(self, *, tally: RequestTally, clock: RetryClock, **kwargs: Any) -> None:
         self.tally = tally
+        self.clock = clock
         super().__init__(**kwargs)
+
+    @classmethod
+    def on_policy(cls, tally: RequestTally, clock: RetryClock) -> CountingRetry:
+        policy = clock.policy
+        return cls(
+            tally=tally,
+            clock=clock,
+            total=policy.retries,
+            connect=0,  # refused: nobody listens, fail at once
+            backoff_factor=policy.backoff_s,
+            backoff_max=policy.backoff_max_s,
+            backoff_jitter=policy.backoff_s,
+            status_forcelist=sorted(RETRIED_STATUSES),
+            max_rate_limit_wait=RATE_LIMIT_MAX_WAIT_S,
+        )
 
     def new(self, **kw: Any) -> CountingRetry:
         kw["tally"] = self.tally
+        kw["clock"] = self.clock
         return super().new(**kw)
 
     def parse_retry_after(self, retry_after: str) -> float:
-        """A server may ask for hours; a sync waits at most RETRY_AFTER_MAX_S, then fails."""
-        return min(super().parse_retry_after(retry_after), RETRY_AFTER_MAX_S)
+        """A server may ask for hours; a sync waits at most the policy's cap, then fails."""
+        cap = self.clock.policy.retry_after_max_s
+        return min(super().parse_retry_after(retry_after), cap)
 
     def increment(
         self,
@@ -160,7 +179,13 @@ class CountingRetry(GithubRetry):
     ) -> Self:
         github_response = cast("HTTPResponse | None", response)  # GithubRetry's narrower type
         retry = super().increment(method, url, github_response, error, _pool, _stacktrace)
-        self.tally.add()  # increment returned: one more attempt will be sent
+        pause = retry.get_backoff_time()
+        if response is not None:
+            pause = max(pause, retry.get_retry_after(response) or 0.0)
+        if not self.clock.allows(pause):
+            reason = error or ResponseError("the run's retry budget is spent")
+            raise MaxRetryError(cast(ConnectionPool, _pool), url, reason)
+        self.tally.add()  # one more attempt will be sent
         return cast(Self, retry)
 
 
@@ -218,37 +243,30 @@ class GitHubConnector:
         token: SecretStr | None = None,
         timeout: float = 30.0,
         per_page: int = 100,
-        max_retries: int = 3,
+        retry: RetryPolicy | None = None,
         request_interval_s: float | None = None,
         review_workers: int = 4,
         governor: RateGovernor | None = None,
     ) -> None:
-        """`request_interval_s` None: PyGithub's 0.25 s pause on api.github.com, none elsewhere."""
+        """`retry`: the run's retry policy (default `RetryPolicy()`); `request_interval_s`
+        None: PyGithub's 0.25 s pause on api.github.com, none elsewhere."""
         self.base_url = (base_url or PUBLIC_API_URL).rstrip("/")
         self._token = token.get_secret_value() if token is not None else None
         self._timeout = timeout
         self._per_page = max(1, min(per_page, 100))
-        self._max_retries = max_retries
+        self._retry_clock = RetryClock(retry or RetryPolicy())
         self._review_workers = max(1, review_workers)
         self._tally = RequestTally()
         self.governor = governor or RateGovernor("github")
         self._resource = threading.local()  # which budget this thread's next request uses
         if request_interval_s is None and self.base_url == PUBLIC_API_URL:
             request_interval_s = PUBLIC_REQUEST_INTERVAL_S
-        retry = CountingRetry(
-            tally=self._tally,
-            total=max_retries,
-            backoff_factor=RETRY_BACKOFF_FACTOR,
-            backoff_max=RETRY_BACKOFF_MAX_S,
-            status_forcelist=[429, *range(500, 600)],
-            max_rate_limit_wait=RATE_LIMIT_MAX_WAIT_S,
-        )
         self._github = Github(
             auth=CountingTokenAuth(self._token, self._tally, self.governor, self._resource),
             base_url=self.base_url,
             timeout=max(1, math.ceil(timeout)),
             per_page=self._per_page,
-            retry=retry,
+            retry=CountingRetry.on_policy(self._tally, self._retry_clock),
             seconds_between_requests=request_interval_s or None,
             lazy=True,
         )
@@ -284,9 +302,9 @@ class GitHubConnector:
     def check(self) -> str:
         with self._errors("the API"):
             if self._token:
-                _, user = self._github.requester.requestJsonAndCheck("GET", "/user")
+                user = self._retry_garbled("/user", lambda: self._get_json("/user")[1])
                 return f"GitHub at {self.base_url} as {user['login']}"
-            _, limits = self._github.requester.requestJsonAndCheck("GET", "/rate_limit")
+            limits = self._retry_garbled("/rate_limit", lambda: self._get_json("/rate_limit")[1])
             core = limits["resources"]["core"]
             return f"GitHub at {self.base_url} (anonymous, {core['remaining']} requests left)"
 
@@ -304,10 +322,10 @@ class GitHubConnector:
         elif isinstance(selector, GitHubListSelector):
             self._validate(selector)
             with self._errors(f"repository {selector.repo}"):
-                if selector.kind == "pull_request":
-                    found = self._listed_pulls(selector)
-                else:
-                    found = self._listed_issues(selector)
+                listed = (
+                    self._listed_pulls if selector.kind == "pull_request" else self._listed_issues
+                )
+                found = self._retry_garbled(selector.describe(), partial(listed, selector))
         else:
             raise QueryError(f"the GitHub connector cannot read {selector.source} selectors")
         if NEEDS_FIRST_REVIEW in needs:
@@ -363,7 +381,9 @@ class GitHubConnector:
         url: str | None = path
         query: dict[str, Any] | None = {**parameters, "per_page": self._per_page}
         while url is not None:
-            headers, page = self._github.requester.requestJsonAndCheck("GET", url, parameters=query)
+            headers, page = self._retry_garbled(
+                "a listing page", partial(self._get_json, url, query, list)
+            )
             yield from page
             link = next((v for k, v in headers.items() if k.lower() == "link"), "")
             url = _next_link(str(link))
@@ -389,17 +409,14 @@ class GitHubConnector:
     # ------------------------------------------------------------ search
 
     def _search_total(self, query: str) -> int:
-        with self._errors("the search", query=query), self._searching():
-            _, body = self._github.requester.requestJsonAndCheck(
-                "GET", "/search/issues", parameters={"q": query, "per_page": 1}
-            )
-            total = body["total_count"]
+        def ask() -> int:
+            _, body = self._get_json("/search/issues", {"q": query, "per_page": 1})
             if body.get("incomplete_results"):
-                raise ConnectorError(
-                    f"GitHub timed out on the search {query!r} and counted only part of it",
-                    retryable=True,
-                )
-            return int(total)
+                raise IncompleteResults(query)
+            return int(body["total_count"])
+
+        with self._errors("the search", query=query), self._searching():
+            return self._retry_garbled("the search", ask)
 
     def _search_items(self, query: str) -> list[WorkItem]:
         """All items of a search, past the 1,000 cap by restarting from the last created time."""
@@ -424,15 +441,13 @@ class GitHubConnector:
 
     def _search_round(self, query: str) -> tuple[int, list[WorkItem]]:
         """One query's reachable results (<= 1,000), oldest first, and its true total."""
-        with self._errors("the search", query=query), self._searching():
+
+        def ask() -> tuple[int, list[WorkItem]]:
             results = self._github.search_issues(query, sort="created", order="asc")
             page = results.get_page(0)
             total = results.totalCount  # the body's total_count once a page is read
             if results.incomplete_results:
-                raise ConnectorError(
-                    f"GitHub timed out on the search {query!r} and returned only part of it",
-                    retryable=True,
-                )
+                raise IncompleteResults(query)
             batch = [self._from_issue(issue) for issue in page]
             reachable = min(total, SEARCH_CAP)
             number = 1
@@ -441,6 +456,9 @@ class GitHubConnector:
                 batch += [self._from_issue(issue) for issue in page]
                 number += 1
             return total, batch
+
+        with self._errors("the search", query=query), self._searching():
+            return self._retry_garbled("the search", ask)
 
     # ------------------------------------------------------------ repository lists
 
@@ -546,7 +564,7 @@ class GitHubConnector:
                 f"/repos/{repo}/pulls/{number}/reviews",
                 None,
             )
-            return list(listing)
+            return self._retry_garbled(f"reviews of {item.key}", partial(list, listing))
 
     # ------------------------------------------------------------ conversion
 
@@ -602,6 +620,46 @@ class GitHubConnector:
             },
         )
 
+    # ------------------------------------------------------------ requests and errors
+
+    def _get_json(
+        self, url: str, parameters: dict[str, Any] | None = None, shape: type = dict
+    ) -> tuple[dict[str, Any], Any]:
+        """One GET through PyGithub's requester (its urllib3 retry covers the transport);
+        a body of another shape than expected is garbled (PyGithub wraps text in a dict)."""
+        headers, body = self._github.requester.requestJsonAndCheck(
+            "GET", url, parameters=parameters
+        )
+        if not isinstance(body, shape):
+            raise TypeError(f"expected a JSON {shape.__name__}, got {type(body).__name__}")
+        return headers, body
+
+    def _retry_garbled(self, what: str, call: Callable[[], T]) -> T:
+        """Ask again, under the run's retry policy, when an answer came but is garbled.
+
+        Statuses and broken connections are retried below, by urllib3; a 200 whose body is
+        not the API's JSON (a proxy's page, a body cut short, an incomplete search) only
+        shows here. The two never nest: a failure is of one kind or the other.
+        """
+        attempts = retrying(
+            self._retry_clock,
+            transient=_garbled,
+            retry_after=lambda _: None,
+            on_retry=partial(self._log_garbled, what),
+        )
+        return attempts(call)
+
+    def _log_garbled(self, what: str, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        log.warning(
+            "github: %s came back garbled (%s), retry %d/%d in %.1f s",
+            what,
+            type(failure).__name__,
+            state.attempt_number,
+            self._retry_clock.policy.retries,
+            state.upcoming_sleep,
+        )
+
     # ------------------------------------------------------------ errors
 
     @contextmanager
@@ -611,6 +669,11 @@ class GitHubConnector:
             yield
         except ConnectorError:
             raise
+        except IncompleteResults as error:
+            self._fail(
+                f"GitHub timed out on the search {error.query!r} and returned only part of it",
+                retryable=True,
+            )
         except GithubException as error:
             self._raise_for_status(error, subject, query)
         except requests.exceptions.Timeout:
@@ -621,7 +684,7 @@ class GitHubConnector:
         except requests.exceptions.RetryError:
             self._fail(
                 f"GitHub at {self.base_url} kept failing with server errors "
-                f"after {self._max_retries} retries",
+                f"after {self._retry_clock.policy.retries} retries",
                 retryable=True,
             )
         except requests.exceptions.ConnectionError as error:
@@ -845,3 +908,24 @@ def _reason(error: Exception) -> str:
     if match:
         return match.group(0).strip()
     return type(error).__name__
+
+
+class IncompleteResults(Exception):
+    """A search answered with `incomplete_results`: GitHub timed out and counted part of it."""
+
+    def __init__(self, query: str) -> None:
+        super().__init__(query)
+        self.query = query
+
+
+def _garbled(failure: BaseException) -> bool:
+    """An answer came but is not what the API sends (see `_retry_garbled`)."""
+    return isinstance(
+        failure,
+        ValueError
+        | KeyError
+        | TypeError
+        | IncompleteResults
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError,
+    )

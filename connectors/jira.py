@@ -12,12 +12,12 @@ What it does beyond calling the library:
   else, so counts and the change feed never read a key or `self`.
 - Items ask for the fields the metrics need, and read `started_at` from the changelog, paging
   `issue/{key}/changelog` when Jira expanded only the latest 100 histories.
-- Retries, done here and nowhere else (the library's own retries are switched off, because it
-  sleeps 20-80 s between attempts on a refused connection): HTTP 429, 502, 503 and 504 are
-  retried up to `max_retries` times, honouring `Retry-After` (capped at 60 s) or backing off 1,
-  2, 4... s; the shared rate governor holds the other threads back for the same Retry-After.
-  Connection errors and timeouts are not retried inside a call; they raise a
-  retryable `ConnectorError` at once so that one dead tracker costs only its key results.
+- Retries follow `connectors.retry.RetryPolicy`, here and nowhere else (the library's own
+  retries are switched off: it sleeps 20-80 s between attempts on a refused connection, and
+  nothing above the connector retries again). Each library call is one tenacity loop over
+  transient failures (429, 5xx, a reset connection, a read timeout, an answer that is not
+  JSON); the shared rate governor holds the other threads back for a 429's Retry-After. A
+  refused connection fails at once, so one dead tracker costs only its key results.
 - Errors are our own messages: the library's `JIRAError` text can carry request headers, and
   the token must never reach logs, the store or the terminal.
 """
@@ -27,15 +27,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import requests
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
+from tenacity import RetryCallState
+from urllib3.exceptions import NewConnectionError
 
 from connectors.base import (
     NEEDS_STARTED,
@@ -51,6 +52,7 @@ from connectors.base import (
 )
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
 from connectors.redact import redact
+from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,6 @@ CLOUD_ITEM_PAGE = 100  # search/jql's largest page with fields (it may answer fe
 SERVER_ITEM_PAGE = 1000  # Server's default jira.search.views.default.max
 SERVER_CHANGELOG_PAGE = 100  # issues are heavier with their changelog expanded
 CHANGELOG_PAGE = 100
-RETRIED_STATUSES = frozenset({429, 502, 503, 504})
-MAX_RETRY_AFTER_S = 60.0
 DERIVED_NEEDING_START = frozenset({"cycle_time_hours"})
 MATCH_ISSUES_PER_REQUEST = 1000  # jql/match accepts this many issue ids per request
 MATCH_JQLS_PER_REQUEST = 100
@@ -129,18 +129,20 @@ class JiraConnector:
         flavour: Flavour = "auto",
         timeout: tuple[float, float] = (5.0, 30.0),
         story_points_field: str | None = None,
-        max_retries: int = 3,
+        retry: RetryPolicy | None = None,
         governor: RateGovernor | None = None,
         item_page_size: int | None = None,
     ) -> None:
-        """`governor`: shared 429 / Retry-After keeper; `item_page_size`: None for the largest."""
+        """`retry`: the run's retry policy (default `RetryPolicy()`); `governor`: shared 429 /
+        Retry-After keeper; `item_page_size`: None for the largest."""
         self.url = url.rstrip("/")
         self._email = email
         self._token = token
         self._flavour: Flavour = flavour
         self._timeout = timeout
         self._story_points_override = story_points_field
-        self._max_retries = max(0, max_retries)
+        self._retry = retry or RetryPolicy()
+        self._retry_clock = RetryClock(self._retry)
         self._client: JIRA | None = None
         self._is_cloud = flavour == "cloud"
         self._server_info: JsonObject = {}
@@ -352,65 +354,64 @@ class JiraConnector:
         self._governor.observe(response.status_code, response.headers)
 
     def _call(self, what: str, operation: Callable[[], T], jql: str | None = None) -> T:
-        """Run one library call with our retries, turning every failure into our errors."""
-        attempt = 0
-        while True:
-            try:
-                self._governor.acquire()
-                return operation()
-            except RateBudgetExceeded as exc:
-                raise ConnectorError(str(exc), retryable=True) from None
-            except JIRAError as exc:
-                status = exc.status_code or 0
-                if status in RETRIED_STATUSES and attempt < self._max_retries:
-                    attempt += 1
-                    delay = self._retry_delay(exc.response, attempt)
-                    log.warning(
-                        "jira: %s answered HTTP %d, retry %d/%d in %.1f s",
-                        what,
-                        status,
-                        attempt,
-                        self._max_retries,
-                        delay,
-                    )
-                    time.sleep(delay)
-                    continue
-                raise self._translate(exc, what, jql) from None
-            except requests.exceptions.Timeout:
-                raise ConnectorError(
-                    f"Jira at {self.url} did not answer {what} in time "
-                    f"(timeouts {self._timeout[0]:g} s connect, {self._timeout[1]:g} s read)",
-                    retryable=True,
-                ) from None
-            except requests.exceptions.ConnectionError:
-                raise ConnectorError(
-                    f"Could not connect to Jira at {self.url} ({what})", retryable=True
-                ) from None
-            except requests.exceptions.JSONDecodeError:
-                raise ConnectorError(
-                    f"Jira at {self.url} answered {what} with something that is not JSON",
-                    retryable=True,
-                ) from None
-            except requests.exceptions.RequestException as exc:
-                raise ConnectorError(
-                    f"Request to Jira at {self.url} failed ({what}): {type(exc).__name__}",
-                    retryable=True,
-                ) from None
-            except ValueError:  # a body that is not JSON
-                raise ConnectorError(
-                    f"Jira at {self.url} answered {what} with something that is not JSON",
-                    retryable=True,
-                ) from None
+        """Run one library call under the retry policy, turning every failure into our errors."""
+        attempts = retrying(
+            self._retry_clock,
+            transient=_transient,
+            retry_after=_retry_after,
+            on_retry=partial(self._log_retry, what),
+        )
+        try:
+            return cast(T, attempts(self._governed, operation))
+        except RateBudgetExceeded as exc:
+            raise ConnectorError(str(exc), retryable=True) from None
+        except JIRAError as exc:
+            raise self._translate(exc, what, jql) from None
+        except requests.exceptions.Timeout:
+            raise ConnectorError(
+                f"Jira at {self.url} did not answer {what} in time "
+                f"(timeouts {self._timeout[0]:g} s connect, {self._timeout[1]:g} s read)",
+                retryable=True,
+            ) from None
+        except requests.exceptions.ConnectionError:
+            raise ConnectorError(
+                f"Could not connect to Jira at {self.url} ({what})", retryable=True
+            ) from None
+        except requests.exceptions.JSONDecodeError:
+            raise ConnectorError(
+                f"Jira at {self.url} answered {what} with something that is not JSON",
+                retryable=True,
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise ConnectorError(
+                f"Request to Jira at {self.url} failed ({what}): {type(exc).__name__}",
+                retryable=True,
+            ) from None
+        except ValueError:  # a body that is not JSON
+            raise ConnectorError(
+                f"Jira at {self.url} answered {what} with something that is not JSON",
+                retryable=True,
+            ) from None
 
-    @staticmethod
-    def _retry_delay(response: requests.Response | None, attempt: int) -> float:
-        header = response.headers.get("Retry-After") if response is not None else None
-        if header:
-            try:
-                return min(MAX_RETRY_AFTER_S, max(0.0, float(header)))
-            except ValueError:
-                pass
-        return float(2 ** (attempt - 1))
+    def _governed(self, operation: Callable[[], T]) -> T:
+        self._governor.acquire()
+        return operation()
+
+    def _log_retry(self, what: str, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        reason = (
+            f"HTTP {failure.status_code}"
+            if isinstance(failure, JIRAError)
+            else type(failure).__name__
+        )
+        log.warning(
+            "jira: %s failed (%s), retry %d/%d in %.1f s",
+            what,
+            reason,
+            state.attempt_number,
+            self._retry.retries,
+            state.upcoming_sleep,
+        )
 
     def _translate(self, exc: JIRAError, what: str, jql: str | None) -> ConnectorError:
         status = exc.status_code or 0
@@ -684,3 +685,26 @@ def _plain(value: object) -> object:
     if isinstance(value, list):
         return [_plain(element) for element in value]
     return value
+
+
+def _transient(failure: BaseException) -> bool:
+    """Whether another attempt may pass (see `connectors.retry`)."""
+    if isinstance(failure, JIRAError):
+        return (failure.status_code or 0) in RETRIED_STATUSES
+    if isinstance(failure, requests.exceptions.ConnectTimeout):
+        return False  # nobody answers the door: fail at once
+    if isinstance(failure, requests.exceptions.ConnectionError):
+        reason = getattr(failure.args[0], "reason", None) if failure.args else None
+        return not isinstance(reason, NewConnectionError)  # refused: nobody listens
+    return isinstance(
+        failure,
+        requests.exceptions.Timeout
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError
+        | ValueError,
+    )
+
+
+def _retry_after(failure: BaseException) -> str | None:
+    response = failure.response if isinstance(failure, JIRAError) else None
+    return response.headers.get("Retry-After") if response is not None else None

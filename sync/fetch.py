@@ -1,9 +1,9 @@
 """Run a query plan against the trackers: distinct requests concurrently, within limits.
 
 A failing selector costs only the key results that read it: its error is kept beside the
-results of the others. A failure that may pass (a reset connection, a cut-off or garbled
-answer, a 5xx after the connector's own retries) is tried again, twice, while the run's retry
-budget lasts; bad credentials, a refused query or a missing project are not.
+results of the others. Nothing is retried here: each connector retries a failure that may
+pass in its own HTTP layer, under one policy and budget (`connectors.retry`), so a selector
+never costs more than that policy's attempts per request.
 """
 
 from __future__ import annotations
@@ -11,20 +11,14 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from connectors.base import Connector, ConnectorError, Selector, WorkItem
 from sync.plan import QueryPlan
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-RETRY_DELAYS_S = (0.5, 2.0)  # pauses before the second and third attempt of a selector
-RETRY_BUDGET_S = 120.0  # no retry starts later than this after the fetches began
 
 
 @dataclass
@@ -63,11 +57,9 @@ def run_fetches(
     *,
     concurrency: Mapping[str, int],
     on_done: ProgressCallback | None = None,
-    retry_budget_s: float = RETRY_BUDGET_S,
 ) -> FetchResults:
     """Fetch every distinct selector once; `connectors` holds an error for an unusable source."""
     results = FetchResults()
-    began = time.monotonic()
     lock = threading.Lock()
 
     def connector_for(selector: Selector) -> Connector:
@@ -78,25 +70,6 @@ def run_fetches(
             raise connector
         return connector
 
-    def with_retries(selector: Selector, call: Callable[[], T]) -> T:
-        delays = list(RETRY_DELAYS_S)
-        while True:
-            try:
-                return call()
-            except ConnectorError as exc:
-                late = not delays or time.monotonic() - began + delays[0] > retry_budget_s
-                if not exc.retryable or late:
-                    raise
-                delay = delays.pop(0)
-                log.warning(
-                    "%s: %s; trying %s again in %.1f s",
-                    selector.source,
-                    exc,
-                    selector.describe(),
-                    delay,
-                )
-                time.sleep(delay)
-
     def fetch(
         selector: Selector,
         what: str,
@@ -105,7 +78,7 @@ def run_fetches(
     ) -> None:
         try:
             connector = connector_for(selector)
-            outcome = with_retries(selector, lambda: call(connector))
+            outcome = call(connector)
         except ConnectorError as exc:
             outcome = FetchOutcome(error=str(exc))
             log.warning("%s %s failed for %s: %s", selector.source, what, selector.describe(), exc)

@@ -23,7 +23,8 @@ from connectors.base import (
     GitHubSearchSelector,
     QueryError,
 )
-from connectors.github import RETRY_AFTER_MAX_S, CountingRetry, GitHubConnector, RequestTally
+from connectors.github import CountingRetry, GitHubConnector, RequestTally
+from connectors.retry import RetryClock, RetryPolicy
 from sandbox.github_api import make_github_app
 from sandbox.github_data import GitHubPull, build_github_dataset
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox
@@ -266,7 +267,8 @@ def test_server_errors_are_retried_a_bounded_number_of_times(
         start_response("502 Bad Gateway", [("Content-Type", "text/html")])
         return [b"<html>bad gateway</html>"]
 
-    connector = GitHubConnector(base_url=serve(failing), token=SecretStr("t" * 20), max_retries=2)
+    policy = RetryPolicy(attempts=3, backoff_s=0.01)
+    connector = GitHubConnector(base_url=serve(failing), token=SecretStr("t" * 20), retry=policy)
     with pytest.raises(ConnectorError) as caught:
         connector.count(GitHubSearchSelector("is:pr"))
     assert caught.value.retryable
@@ -278,9 +280,11 @@ def test_garbage_is_a_connector_error(serve: Callable[[Any], str]) -> None:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b'{"total_count": ']
 
-    connector = GitHubConnector(base_url=serve(garbage), token=SecretStr("t" * 20))
+    policy = RetryPolicy(backoff_s=0.01)
+    connector = GitHubConnector(base_url=serve(garbage), token=SecretStr("t" * 20), retry=policy)
     with pytest.raises(ConnectorError, match="not the GitHub API"):
         connector.count(GitHubSearchSelector("is:pr"))
+    assert connector.requests_made == policy.attempts  # asked again, then given up
 
 
 def test_slow_server_times_out(serve: Callable[[Any], str]) -> None:
@@ -290,7 +294,7 @@ def test_slow_server_times_out(serve: Callable[[Any], str]) -> None:
         return [b"{}"]
 
     connector = GitHubConnector(
-        base_url=serve(slow), token=SecretStr("t" * 20), timeout=1, max_retries=0
+        base_url=serve(slow), token=SecretStr("t" * 20), timeout=1, retry=RetryPolicy(attempts=1)
     )
     started = time.monotonic()
     with pytest.raises(ConnectorError, match="did not answer") as caught:
@@ -307,7 +311,8 @@ def test_times_are_utc(sandbox: Sandbox) -> None:
 
 
 def test_retry_after_is_capped_so_a_sync_never_sleeps_for_hours() -> None:
-    retry = CountingRetry(tally=RequestTally(), total=3)
+    policy = RetryPolicy()
+    retry = CountingRetry.on_policy(RequestTally(), RetryClock(policy))
     assert retry.parse_retry_after("5") == 5
-    assert retry.parse_retry_after("3600") == RETRY_AFTER_MAX_S
-    assert retry.new(total=2).parse_retry_after("7200") == RETRY_AFTER_MAX_S
+    assert retry.parse_retry_after("3600") == policy.retry_after_max_s
+    assert retry.new(total=2).parse_retry_after("7200") == policy.retry_after_max_s

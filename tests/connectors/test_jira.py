@@ -22,6 +22,7 @@ from connectors.base import (
     QueryError,
 )
 from connectors.jira import JiraConnector
+from connectors.retry import RetryPolicy
 from sandbox.jira_api import JiraApp, make_jira_app
 from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
@@ -283,7 +284,7 @@ def test_429_is_retried_honouring_retry_after() -> None:
             email=None,
             token=SecretStr(SANDBOX_JIRA_TOKEN),
             flavour="server",
-            max_retries=0,
+            retry=RetryPolicy(attempts=1),
         )
         limited.limited = 0
         with pytest.raises(ConnectorError) as caught:
