@@ -57,7 +57,6 @@ JsonObject = dict[str, Any]
 
 CLOUD_PAGE_CAP = 100  # search/jql with a few fields
 CLOUD_HEAVY_PAGE_CAP = 50  # search/jql with many fields (*all, *navigable, more than ten)
-CLOUD_CHANGELOG_PAGE_CAP = 40  # search/jql with the changelog expanded
 CLOUD_ID_PAGE_CAP = 5000  # search/jql asking for id or key only
 HEAVY_FIELD_COUNT = 10
 RECONCILE_MAX_IDS = 50  # search/jql: reconcileIssues accepts at most this many ids
@@ -183,8 +182,6 @@ def _cloud_page_cap(fields: list[str], expand: set[str]) -> int:
     named = set(fields)
     if named <= {"id"} | KEY_FIELDS and "changelog" not in expand:
         return CLOUD_ID_PAGE_CAP
-    if "changelog" in expand:
-        return CLOUD_CHANGELOG_PAGE_CAP
     if named & {"*all", "*navigable"} or len(_wanted_field_ids(tuple(fields))) > HEAVY_FIELD_COUNT:
         return CLOUD_HEAVY_PAGE_CAP
     return CLOUD_PAGE_CAP

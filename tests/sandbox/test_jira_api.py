@@ -131,7 +131,7 @@ def test_strict_look_alike_reads_the_librarys_issuekey_as_id() -> None:
         ("summary,status", None, 100),
         ("*navigable", None, 50),
         ("*all", None, 50),
-        ("status,created", "changelog", 40),
+        ("status,created", "changelog", 100),
     ],
 )
 def test_search_jql_answers_fewer_than_asked_for_heavy_pages(
