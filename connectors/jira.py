@@ -50,6 +50,7 @@ from connectors.base import (
     StatusCategory,
     WorkItem,
 )
+from connectors.jql import without_order_by
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
 from connectors.redact import redact
 from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
@@ -87,6 +88,8 @@ DERIVED_NEEDING_START = frozenset({"cycle_time_hours"})
 MATCH_ISSUES_PER_REQUEST = 1000  # jql/match accepts this many issue ids per request
 MATCH_JQLS_PER_REQUEST = 100
 IDS_PER_QUERY = 100  # `id in (...)` lists kept to one page of items
+QUERIES_PER_UNION = 25  # cached queries OR'ed into one id listing (membership check)
+LONG_JQL = 1500  # characters; longer queries go in a POST body, not the URL
 ID_FIELDS = ["id"]  # search/jql: "`id` Returns only issue IDs"
 
 
@@ -291,6 +294,19 @@ class JiraConnector:
                     matched[j + offset] |= {str(x) for x in answer.get("matchedIssues") or []}
         return matched
 
+    def present_ids(self, jqls: list[str]) -> set[str]:
+        """The ids of every issue that matches at least one of `jqls` now.
+
+        Deletions and lost permissions leave no `updated` trace; comparing a cache's members
+        with this listing notices them. Ids only (5,000 a page), a few queries OR'ed into
+        one listing, so the check costs a request per 5,000 distinct issues, not per query.
+        """
+        found: set[str] = set()
+        for i in range(0, len(jqls), QUERIES_PER_UNION):
+            chunk = jqls[i : i + QUERIES_PER_UNION]
+            found |= self._ids_for_jql(" OR ".join(f"({without_order_by(q)})" for q in chunk))
+        return found
+
     def items_by_ids(self, ids: list[str], needs: frozenset[str]) -> dict[str, WorkItem]:
         """Items by issue id, a page of ids per query (an id outlives a move to another key)."""
         found: dict[str, WorkItem] = {}
@@ -471,10 +487,18 @@ class JiraConnector:
         return selector.jql
 
     def _search_page(self, endpoint: str, params: JsonObject, jql: str) -> JsonObject:
-        """One page of `search/jql` (Cloud) or `search` (Server/DC), asked exactly as written."""
+        """One page of `search/jql` (Cloud) or `search` (Server/DC), asked exactly as written.
+
+        A long query goes in a POST body (both endpoints take one), where `fields` is a list.
+        """
         client = self._connect()
         asked = {name: value for name, value in params.items() if value is not None}
-        body = self._call(endpoint, partial(client._get_json, endpoint, params=asked), jql)
+        use_post = len(jql) > LONG_JQL
+        if use_post and isinstance(asked.get("fields"), str):
+            asked["fields"] = asked["fields"].split(",")
+        body = self._call(
+            endpoint, partial(client._get_json, endpoint, params=asked, use_post=use_post), jql
+        )
         issues = self._read(body, "issues", endpoint)
         if not isinstance(issues, list):
             raise ConnectorError(

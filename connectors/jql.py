@@ -55,8 +55,9 @@ def tokenize(jql: str) -> list[Token]:
         if char.isspace():
             i += 1
         elif char in "\"'":
-            text, i = _read_string(jql, i)
+            text, end = _read_string(jql, i)
             tokens.append(Token("string", text, i))
+            i = end
         elif char in "(),":
             kind: TokenKind = "open" if char == "(" else "close" if char == ")" else "comma"
             tokens.append(Token(kind, char, i))
@@ -90,6 +91,29 @@ def _read_string(jql: str, start: int) -> tuple[str, int]:
             parts.append(char)
             i += 1
     raise JqlSyntaxError(f"the string opened at position {start} is not closed")
+
+
+def without_order_by(jql: str) -> str:
+    """The query's search clause alone, so that it can stand inside `(...) OR (...)`."""
+    try:
+        tokens = tokenize(jql)
+    except JqlSyntaxError:
+        return jql
+    depth = 0
+    for n, token in enumerate(tokens):
+        depth += token.kind == "open"
+        depth -= token.kind == "close"
+        following = tokens[n + 1] if n + 1 < len(tokens) else None
+        if (
+            depth == 0
+            and token.kind == "word"
+            and token.text.lower() == "order"
+            and following is not None
+            and following.kind == "word"
+            and following.text.lower() == "by"
+        ):
+            return jql[: token.position].rstrip()
+    return jql
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,21 @@ class JiraDataset:
     def issue(self, id_or_key: str) -> JiraIssue | None:
         return self.by_key.get(id_or_key.upper()) or self.by_id.get(id_or_key)
 
+    def delete(self, issue: JiraIssue) -> None:
+        """Delete an issue as Jira does: gone from every search, with no trace in `updated`."""
+        self.issues.remove(issue)
+        self.by_project[issue.project].remove(issue)
+        for key in [key for key, found in self.by_key.items() if found is issue]:
+            del self.by_key[key]
+        del self.by_id[str(issue.id)]
+
+    def restore(self, issue: JiraIssue) -> None:
+        """Bring a deleted issue back unchanged (as a permission regained shows it again)."""
+        self.issues.append(issue)
+        self.by_project.setdefault(issue.project, []).append(issue)
+        self.by_key[issue.key] = issue
+        self.by_id[str(issue.id)] = issue
+
     def move(self, issue: JiraIssue, project: str, at: datetime) -> str:
         """Move an issue to another project as Jira does: same id, a new key, `updated` = at.
 

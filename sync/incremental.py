@@ -11,9 +11,11 @@ connector. Behind it the plan's selectors become fetch units:
 The first call on a source asks once what changed since the cache was last brought up to
 date (less a safety margin), then every unit is answered:
 
-- Jira: `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page). None:
-  every cached unit stands. Some: `jql/match` says, in one request, which of them each
-  cached JQL matches now; members that changed and no longer match leave, those that match
+- Jira: `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page), and one
+  id listing of all cached queries OR'ed shows members deleted or no longer visible, which
+  leave no `updated` trace. Nothing either way: every cached unit stands. Some: `jql/match`
+  says, in one request, which of them each cached JQL matches now; members that changed
+  and no longer match leave (so do members gone from the listing), those that match
   are (re)fetched by id. Members are known by issue id, never by key: an issue moved to
   another project keeps its id and gets a new key. An issue that leaves a query was updated
   to leave it, so this is exact; a JQL whose matches can change with no issue updated
@@ -24,8 +26,9 @@ date (less a safety margin), then every unit is answered:
   down to `since` and merged by key. A search is reused only when none of the repositories
   or owners it is scoped to changed, else asked again.
 
-Deletions and moves leave no `updated` trace, so a unit is fetched in full again once it is
-older than `full_refresh_every`. A unit whose fetch fails keeps its previous cache entry.
+GitHub deletions and transfers leave no trace yet: a unit is fetched in full again once it
+is older than `full_refresh_every`, the safety net for anything missed. A unit whose fetch
+fails keeps its previous cache entry.
 """
 
 from __future__ import annotations
@@ -439,30 +442,48 @@ class CachedSource:
                 self._since = None
 
     def _probe_jira(self, candidates: dict[str, CachedUnit], since: datetime) -> None:
+        """Which cached queries changed: issues updated since, and members gone without a trace.
+
+        A deleted issue, or one the token can no longer see, leaves no `updated` trace: the
+        cached members are compared with one id listing of all the cached queries OR'ed
+        (`present_ids`). Members missing from it leave their queries; issues in it that no
+        cache holds (restored, visible again) are treated as changed.
+        """
         inner = self.inner
         assert isinstance(inner, JiraConnector)
         minutes = math.ceil((self._now - since).total_seconds() / 60)
         changed = inner.changed_ids(minutes)
-        if not changed:
+        keys = [k for k, c in candidates.items() if c.count is None and inner.can_match]
+        jqls = [self._units.units[k].description for k in keys]
+        vanished: set[str] = set()
+        if keys:
+            known = set().union(*(candidates[k].members for k in keys))
+            present = inner.present_ids(jqls)
+            vanished = known - present
+            changed |= present - known
+        if not changed and not vanished:
             self._stands = set(candidates)
             log.info("jira: nothing changed in the last %d minutes", minutes)
             return
-        keys = [k for k, c in candidates.items() if c.count is None and inner.can_match]
         if not keys:
             return
         ids = sorted(changed, key=int)
-        jqls = [self._units.units[k].description for k in keys]
-        matched = inner.match(ids, jqls)
+        matched = inner.match(ids, jqls) if ids else [set[str]() for _ in keys]
         wanted: set[str] = set()
         needs: frozenset[str] = frozenset()
         for key, found in zip(keys, matched, strict=True):
-            self._jira_patch[key] = (found, changed)
+            self._jira_patch[key] = (found, changed | vanished)
             if self._units.units[key].kind == "jira-items":
                 wanted |= found
                 needs |= candidates[key].needs
         if wanted:
             self._jira_fresh_items = inner.items_by_ids(sorted(wanted, key=int), needs)
-        log.info("jira: %d issues changed; %d cached queries patched", len(changed), len(keys))
+        log.info(
+            "jira: %d issues changed, %d gone; %d cached queries patched",
+            len(changed),
+            len(vanished),
+            len(keys),
+        )
 
     def _probe_github(self, candidates: dict[str, CachedUnit], since: datetime) -> None:
         inner = self.inner

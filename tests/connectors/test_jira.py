@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from connectors.base import (
+    NEEDS_STORY_POINTS,
     OPTIONAL_FIELDS,
     AuthError,
     ConnectorError,
@@ -337,11 +339,13 @@ class SearchLog:
     def __init__(self, app: JiraApp) -> None:
         self.app = app
         self.searches: list[dict[str, list[str]]] = []
+        self.methods: list[str] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         if request.path.endswith("/search/jql"):
             self.searches.append({k: request.args.getlist(k) for k in request.args})
+            self.methods.append(request.method)
         return self.app(environ, start_response)
 
 
@@ -426,3 +430,43 @@ def test_a_page_without_ids_is_a_connector_error_not_a_crash() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_present_ids_list_many_queries_in_few_requests(
+    strict_cloud: tuple[str, JiraDataset, SearchLog],
+) -> None:
+    """The membership check: every id matching any query, 25 queries OR'ed per listing,
+    long unions in a POST body, ORDER BY clauses dropped."""
+    url, data, searches = strict_cloud
+    jira = JiraConnector(
+        url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN), flavour="cloud"
+    )
+    labels = sorted({label for issue in data.issues for label in issue.labels})
+    every_category = 'statusCategory in ("To Do", "In Progress", Done)'
+    queries = [f'labels = "{label}" AND {every_category} ORDER BY created' for label in labels]
+    queries += [f"priority = {p} AND project = APP" for p in ("Highest", "High", "Low")]
+    queries *= 30 // len(queries) + 1
+    assert len(queries) > 25
+    expected = {
+        str(i.id)
+        for i in data.issues
+        if i.labels or (i.project == "APP" and i.priority in ("Highest", "High", "Low"))
+    }
+    searches.methods.clear()
+    assert jira.present_ids(queries) == expected
+    assert jira.requests_made == math.ceil(len(queries) / 25)
+    assert searches.methods[0] == "POST"  # 25 queries OR'ed are too long for a URL
+
+
+def test_short_pages_do_not_end_a_search_early(sandbox: Sandbox) -> None:
+    """Cloud answers fewer issues than asked when many fields are asked for; only the
+    missing `nextPageToken` ends a search."""
+    assert sandbox.jira_app is not None
+    jira = connector(sandbox, flavour="cloud")
+    needs = OPTIONAL_FIELDS | {NEEDS_STORY_POINTS}  # twelve fields: a heavy page
+    expected = sorted(i.key for i in sandbox.jira_data.issues if i.project == "APP")
+    assert len(expected) > 200
+    sandbox.jira_app.reset_counts()
+    found = jira.items(JiraSelector("project = APP"), frozenset(needs))
+    assert sorted(item.key for item in found) == expected
+    assert sandbox.jira_app.requests["search/jql"] == math.ceil(len(expected) / 50)

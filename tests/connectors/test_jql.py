@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.jql import JqlSyntaxError, dependencies, tokenize
+from connectors.jql import JqlSyntaxError, dependencies, tokenize, without_order_by
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,22 @@ def test_any_text_is_classified_without_crashing(text: str) -> None:
         assert found.unreadable
     else:
         assert all(token.text or token.kind == "string" for token in tokens)
+
+
+@pytest.mark.parametrize(
+    ("jql", "clause"),
+    [
+        ("project = APP ORDER BY created DESC", "project = APP"),
+        ('summary ~ "order by" order by key', 'summary ~ "order by"'),
+        ("project = APP", "project = APP"),
+        ("ORDER BY key", ""),
+        ("labels = order AND x = by", "labels = order AND x = by"),
+    ],
+)
+def test_order_by_is_cut_off_outside_strings(jql: str, clause: str) -> None:
+    assert without_order_by(jql) == clause
+
+
+def test_string_tokens_point_at_their_opening_quote() -> None:
+    tokens = tokenize('a = "x y" AND b = c')
+    assert tokens[2].position == 4

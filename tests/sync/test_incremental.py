@@ -6,6 +6,7 @@ after the incremental one on the same data, so any item the cache kept wrongly s
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from bench.company import company_mapping
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
+from connectors.jira import CLOUD_ID_PAGE, QUERIES_PER_UNION
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
 from sync.incremental import plan_units
@@ -195,6 +197,33 @@ def test_an_issue_moved_to_another_project_leaves_its_old_queries(
     assert after != before
 
 
+def test_deleted_issues_leave_and_restored_ones_come_back(
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """A deletion (or a permission lost) leaves no `updated` trace; the next run sees it."""
+    box, mapping = quiet_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    data = box.jira_data
+    gone = [i for i in data.issues if i.status_category != "done"][:4]
+    gone += [i for i in data.issues if i.status_category == "done"][:4]
+    for issue in gone:
+        data.delete(issue)
+    counted(box)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    requests = counted(box)
+    after = values(second)
+    assert after == full_run(box, mapping, as_of)
+    assert after != before
+    assert second.cache_units is not None and second.cache_units["full"] == 0
+    assert "jira jql/match" not in requests  # nothing was updated: nothing to match
+    for issue in gone:
+        data.restore(issue)
+    third = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    assert third == full_run(box, mapping, as_of) == before
+
+
 def test_count_members_cached_by_the_previous_release_are_patched_by_id(
     live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
@@ -309,7 +338,7 @@ def test_entries_of_the_previous_release_have_no_shape_and_are_fetched_once(
     assert third.cache_units is not None and third.cache_units["full"] == 0
 
 
-def test_nothing_changed_costs_one_probe_per_tracker(
+def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
     quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
     box, mapping = quiet_company
@@ -320,7 +349,11 @@ def test_nothing_changed_costs_one_probe_per_tracker(
     second = run_sync(settings(box, url), mapping, store, as_of=as_of)
     requests = counted(box)
     assert values(second) == first == full_run(box, mapping, as_of)
-    assert requests.get("jira search/jql") == 1  # updated >= -Nm: nothing
+    units = plan_units(plan_queries(mapping, today=as_of.date())).units.values()
+    jira_units = sum(1 for unit in units if unit.source == "jira")
+    assert len(box.jira_data.issues) <= CLOUD_ID_PAGE  # each union of queries is one page
+    # updated >= -Nm: nothing; then the cached queries' ids, QUERIES_PER_UNION at a time
+    assert requests.get("jira search/jql") == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
     assert "jira jql/match" not in requests
     assert requests.get("github search_issues") == 1  # org:acme updated:>=...: nothing
     assert "github pulls" not in requests and "github issues" not in requests
