@@ -307,6 +307,21 @@ class JiraConnector:
             found |= self._ids_for_jql(" OR ".join(f"({without_order_by(q)})" for q in chunk))
         return found
 
+    def items_matching(
+        self, jql: str, ids: list[str], needs: frozenset[str]
+    ) -> dict[str, WorkItem]:
+        """Which of `ids` the query matches now, with their items: `(<jql>) AND id in (...)`.
+
+        Where `jql/match` is missing (Server/DC) this tests changed issues against one
+        cached query, a page of ids per request, instead of fetching the query again.
+        """
+        clause = without_order_by(jql)
+        found: dict[str, WorkItem] = {}
+        for i in range(0, len(ids), IDS_PER_QUERY):
+            chunk = ", ".join(ids[i : i + IDS_PER_QUERY])
+            found.update(self._items_for_jql(f"({clause}) AND id in ({chunk})", needs))
+        return found
+
     def items_by_ids(self, ids: list[str], needs: frozenset[str]) -> dict[str, WorkItem]:
         """Items by issue id, a page of ids per query (an id outlives a move to another key)."""
         found: dict[str, WorkItem] = {}

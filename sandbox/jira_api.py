@@ -495,7 +495,7 @@ class JiraApp:
         jql = str(params.get("jql") or "")
         start_at = max(0, self._int_param(params, "startAt", 0))
         max_results = max(0, min(self._int_param(params, "maxResults", DEFAULT_PAGE), 1000))
-        matched = self._server_result(request, jql)
+        matched = self._server_result(request, jql, start_at)
         pages_of = [(k, v) for k, v in request.args.items(multi=True) if k != "startAt"]
         name_chain(request.environ, f"search {pages_of}")
         fields = self._field_list(params.get("fields")) or ["*navigable"]
@@ -511,12 +511,15 @@ class JiraApp:
             }
         )
 
-    def _server_result(self, request: Request, jql: str) -> list[JiraIssue]:
-        """Reuse a recent result while a client pages through it (Jira keeps no cursor)."""
+    def _server_result(self, request: Request, jql: str, start_at: int) -> list[JiraIssue]:
+        """Reuse a recent result while a client pages through it (Jira keeps no cursor).
+
+        Only for later pages: a search from the start always sees the data as it is now.
+        """
         now = time.monotonic()
         with self._lock:
             cached = self._server_results.get(jql)
-            if cached is not None and now - cached[0] < SERVER_RESULT_TTL_S:
+            if start_at > 0 and cached is not None and now - cached[0] < SERVER_RESULT_TTL_S:
                 return cached[1]
         compiled = self._compile(request, jql)
         matched = compiled.run(compiled.candidates(self.data))

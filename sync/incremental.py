@@ -20,7 +20,9 @@ date (less a safety margin), then every unit is answered:
   another project keeps its id and gets a new key. An issue that leaves a query was updated
   to leave it, so this is exact; a JQL whose matches can change with no issue updated
   (functions, relative dates, saved filters, WAS/CHANGED: `connectors.jql`) is always
-  fetched in full, and so is every unit on Jira Server/DC (no `jql/match`).
+  fetched in full. Jira Server/DC has no `jql/match`: each cached query is asked for the
+  changed issues it matches (`(<jql>) AND id in (...)`), and its counts, which keep no
+  members, are asked again every run (one request each).
 - GitHub: one search per owner, `org:<owner> updated:>=<since>`, names the repositories
   with changes. Listings of the others stand; a changed one is listed again by last update
   down to `since` and merged by key. A search is reused only when none of the repositories
@@ -76,6 +78,7 @@ UnitKind = Literal[
     "jira-items", "jira-count", "github-search-items", "github-search-count", "github-listing"
 ]
 
+SERVER_PATCH_MAX_IDS = 500  # more changed issues than this: Server/DC queries fetched again
 SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
 
 
@@ -235,7 +238,7 @@ class CachedSource:
         # the changed issues each cached JQL matches now.
         self._stands: set[str] = set()
         self._jira_patch: dict[str, tuple[set[str], set[str]]] = {}  # (matched, changed) ids
-        self._jira_fresh_items: dict[str, WorkItem] = {}  # by issue id
+        self._jira_fresh_items: dict[str, dict[str, WorkItem]] = {}  # unit key -> id -> item
         self._since: datetime | None = None
         self.mode: dict[str, str] = {}  # unit key -> "cached" | "incremental" | "full" (reports)
 
@@ -312,6 +315,8 @@ class CachedSource:
             return False
         if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
             return False
+        if unit.kind == "jira-count" and cached.count is not None:
+            return False  # a server count (Jira Server/DC): one request, and no members to check
         return not (unit.kind.startswith("jira") and dependencies(unit.description).volatile)
 
     def _shape(self, unit: FetchUnit) -> frozenset[str]:
@@ -399,7 +404,7 @@ class CachedSource:
                 cached.items.pop(key, None)
         for tracker_id in matched:
             if unit.kind == "jira-items":
-                item = self._jira_fresh_items.get(tracker_id)
+                item = self._jira_fresh_items.get(unit.key, {}).get(tracker_id)
                 if item is None:  # matched, then changed again out of reach: fetch in full
                     return self._full(unit)
                 cached.items[item.key] = item
@@ -453,7 +458,7 @@ class CachedSource:
         assert isinstance(inner, JiraConnector)
         minutes = math.ceil((self._now - since).total_seconds() / 60)
         changed = inner.changed_ids(minutes)
-        keys = [k for k, c in candidates.items() if c.count is None and inner.can_match]
+        keys = [k for k, c in candidates.items() if c.count is None]  # members known by id
         jqls = [self._units.units[k].description for k in keys]
         vanished: set[str] = set()
         if keys:
@@ -468,6 +473,16 @@ class CachedSource:
         if not keys:
             return
         ids = sorted(changed, key=int)
+        if not inner.can_match:  # Server/DC: each cached query tested against the changed ids
+            if len(ids) > SERVER_PATCH_MAX_IDS:
+                return  # cheaper to fetch the queries again
+            for key in keys:
+                unit = self._units.units[key]
+                fresh = inner.items_matching(unit.description, ids, candidates[key].needs)
+                self._jira_patch[key] = (set(fresh), changed | vanished)
+                self._jira_fresh_items[key] = fresh
+            log.info("jira: %d issues changed, %d gone", len(changed), len(vanished))
+            return
         matched = inner.match(ids, jqls) if ids else [set[str]() for _ in keys]
         wanted: set[str] = set()
         needs: frozenset[str] = frozenset()
@@ -476,8 +491,9 @@ class CachedSource:
             if self._units.units[key].kind == "jira-items":
                 wanted |= found
                 needs |= candidates[key].needs
-        if wanted:
-            self._jira_fresh_items = inner.items_by_ids(sorted(wanted, key=int), needs)
+        if wanted:  # one fetch with every unit's fields serves them all
+            fresh = inner.items_by_ids(sorted(wanted, key=int), needs)
+            self._jira_fresh_items = dict.fromkeys(keys, fresh)
         log.info(
             "jira: %d issues changed, %d gone; %d cached queries patched",
             len(changed),

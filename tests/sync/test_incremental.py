@@ -364,18 +364,29 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
     }
 
 
-def test_jira_server_without_jql_match_fetches_changed_queries_in_full(
+def test_jira_server_tests_changed_issues_against_each_cached_query(
     quiet_server_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
 ) -> None:
+    """Server/DC has no jql/match: `(<jql>) AND id in (...)` per cached query, counts again."""
     box, mapping = quiet_server_company
     url, store = sqlite_store
     as_of = datetime.now(UTC)
-    run_sync(settings(box, url), mapping, store, as_of=as_of)
+    first = run_sync(settings(box, url), mapping, store, as_of=as_of)
     touch_items(box, 0.05, seed=5)
+    gone = [i for i in box.jira_data.issues if i.status_category != "done"][:3]
+    for issue in gone:
+        box.jira_data.delete(issue)
     counted(box)
     second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    requests = counted(box)
     assert values(second) == full_run(box, mapping, as_of)
-    assert "jira jql/match" not in counted(box)
+    assert "jira jql/match" not in requests
+    assert second.cache_units is not None and first.cache_units is not None
+    plan = plan_units(plan_queries(mapping, today=as_of.date()))
+    jira_items = sum(1 for unit in plan.units.values() if unit.kind == "jira-items")
+    jira_counts = sum(1 for unit in plan.units.values() if unit.kind == "jira-count")
+    assert second.cache_units["incremental"] >= jira_items > 0  # patched, not fetched again
+    assert second.cache_units["full"] >= jira_counts > 0  # a server count is asked again
 
 
 def test_a_full_refresh_comes_round_after_the_configured_time(
