@@ -1,8 +1,7 @@
 """Change a share of the sandbox's items between two runs, as a working day would.
 
-Every changed item gets `updated` = now, like the trackers do: Jira issues are resolved,
-re-prioritised or labelled; GitHub pull requests are merged or labelled, issues closed.
-Changes are made in place on the data sets the running sandbox serves.
+Every edited item gets `updated` = now, like the trackers do; a deleted Jira issue leaves
+no trace at all. Changes are made in place on the data sets the running sandbox serves.
 """
 
 from __future__ import annotations
@@ -26,18 +25,35 @@ class Changed:
 def touch_items(
     box: Sandbox, fraction: float, *, seed: int = 1, now: datetime | None = None
 ) -> Changed:
-    """Change `fraction` of each tracker's items (at least one each); return how many."""
+    """Change `fraction` of each tracker's items (at least one each); return how many.
+
+    Jira issues are, in turn, resolved, re-prioritised, labelled, moved to another project,
+    deleted (no trace in `updated`) or joined by a new issue like them; GitHub pull
+    requests are merged, issues closed, closed items labelled.
+    """
     rng = random.Random(seed)
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
-    issues = box.jira_data.issues
-    chosen = rng.sample(issues, max(1, round(len(issues) * fraction)))
+    data = box.jira_data
+    chosen = rng.sample(data.issues, max(1, round(len(data.issues) * fraction)))
+    projects = sorted(data.by_project)
     for n, issue in enumerate(chosen):
-        if n % 3 == 0 and issue.resolutiondate is None:
+        kind = n % 6
+        if kind == 0 and issue.resolutiondate is None:
             issue.status = "Done"
             issue.resolution = "Done"
             issue.resolutiondate = moment
-        elif n % 3 == 1:
+        elif kind == 1:
             issue.priority = "Highest" if issue.priority != "Highest" else "Low"
+        elif kind == 3 and len(projects) > 1:
+            others = [p for p in projects if p != issue.project]
+            data.move(issue, others[n % len(others)], moment)
+            continue
+        elif kind == 4:
+            data.delete(issue)
+            continue
+        elif kind == 5:
+            data.create(issue, moment)
+            continue
         else:
             issue.labels = (*issue.labels, TOUCHED_LABEL)
         issue.updated = moment

@@ -7,6 +7,7 @@ anchor (the data set's "now"), so tests can compute expected values from the sam
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
@@ -216,6 +217,24 @@ class JiraDataset:
 
     def issue(self, id_or_key: str) -> JiraIssue | None:
         return self.by_key.get(id_or_key.upper()) or self.by_id.get(id_or_key)
+
+    def create(self, like: JiraIssue, at: datetime) -> JiraIssue:
+        """A new issue like `like` (project, type, estimate), created and updated at `at`."""
+        number = 1 + max((i.number for i in self.by_project.get(like.project, ())), default=0)
+        issue = dataclasses.replace(
+            like,
+            id=max(i.id for i in self.issues) + 1,
+            key=f"{like.project}-{number}",
+            status="To Do",
+            resolution=None,
+            resolutiondate=None,
+            created=at,
+            updated=at,
+            labels=(),
+            changelog=(),
+        )
+        self.restore(issue)
+        return issue
 
     def delete(self, issue: JiraIssue) -> None:
         """Delete an issue as Jira does: gone from every search, with no trace in `updated`."""

@@ -137,7 +137,7 @@ def test_changed_items_give_the_same_values_as_a_full_run(
     assert before == full_run(box, mapping, as_of)
     counted(box)
 
-    changed = touch_items(box, 0.05, seed=3)  # resolve, re-prioritise, merge, close, label
+    changed = touch_items(box, 0.05, seed=3)  # resolve, move, delete, create, merge, close, ...
     assert changed.jira >= 20 and changed.github >= 15
     second = run_sync(settings(box, database_url), mapping, store, as_of=as_of)
     after = values(second)

@@ -12,7 +12,6 @@ filters (the sandbox has none).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,23 +169,7 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 10**6))
     def create(self, pick: int) -> None:
-        data = self.box.jira_data
-        model = self.issue(pick)
-        number = 1 + max(i.number for i in data.by_project[model.project])
-        moment = self.now()
-        created = dataclasses.replace(
-            model,
-            id=max(i.id for i in data.issues) + 1,
-            key=f"{model.project}-{number}",
-            status="To Do",
-            resolution=None,
-            resolutiondate=None,
-            created=moment,
-            updated=moment,
-            changelog=(),
-            labels=(),
-        )
-        data.restore(created)
+        self.box.jira_data.create(self.issue(pick), self.now())
 
     @rule(pick=st.integers(0, 10**6))
     def delete(self, pick: int) -> None:
