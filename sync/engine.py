@@ -157,6 +157,8 @@ def _metric_value(
         "link": query_link(selector, settings),
         "fetched_at": as_of.isoformat(),
     }
+    if selector in fetched.freshness:
+        lineage["cache"] = fetched.freshness[selector]
     if metric.field:
         lineage["field"] = metric.field
     if metric.where_text:
@@ -280,6 +282,8 @@ def run_sync(
         },
         on_done=on_fetch_done,
     )
+    if incremental is not None:
+        fetched.freshness = incremental.freshness()
     stored = store.stored_key_results() if store is not None else {}
     before_run = snapshot(settings, store)  # what the digest compares with
     thresholds = thresholds_of(mapping, settings)

@@ -34,6 +34,7 @@ class FetchOutcome:
 class FetchResults:
     counts: dict[Selector, FetchOutcome] = field(default_factory=dict)
     items: dict[Selector, FetchOutcome] = field(default_factory=dict)
+    freshness: dict[Selector, str] = field(default_factory=dict)  # cached, patched or full
 
     def for_count(self, selector: Selector) -> FetchOutcome:
         """A count comes from the server, or from the items fetched for the same selector."""

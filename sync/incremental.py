@@ -241,6 +241,11 @@ class CachedSource:
         self._jira_fresh_items: dict[str, dict[str, WorkItem]] = {}  # unit key -> id -> item
         self._since: datetime | None = None
         self.mode: dict[str, str] = {}  # unit key -> "cached" | "incremental" | "full" (reports)
+        self.why_full: dict[str, str] = {}  # unit key -> why it was fetched in full
+
+    @property
+    def plan(self) -> UnitPlan:
+        return self._units
 
     # -- Connector protocol
 
@@ -304,10 +309,29 @@ class CachedSource:
                 answer = self._relist(unit, cached, self._since)
                 self.mode[key] = "incremental"
             else:
+                self.why_full[key] = self._full_reason(unit, cached)
                 answer = self._full(unit)
                 self.mode[key] = "full"
             self._fresh[key] = answer
             return answer
+
+    def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None) -> str:
+        """Why a unit is fetched in full, in words for `explain`."""
+        if cached is None:
+            return "nothing cached yet"
+        if not unit.covers(cached):
+            return "the cache lacks fields or history this query now needs"
+        if cached.shape is None or not self._shape(unit) <= cached.shape:
+            return "cached under other settings (site or story-points field)"
+        if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
+            return "a full refresh was due"
+        if unit.kind.startswith("jira"):
+            found = dependencies(unit.description)
+            if found.volatile:
+                return f"the query depends on more than its issues: {found.reason}"
+            if unit.kind == "jira-count" and cached.count is not None:
+                return "a server count is asked again every run"
+        return "the changes since could not be applied to the cache"
 
     def _usable(self, unit: FetchUnit, cached: CachedUnit) -> bool:
         """A cached answer the changes since can bring up to date (else: fetch it in full)."""
@@ -571,6 +595,22 @@ class IncrementalSync:
             else:
                 wrapped[source] = connector
         return wrapped
+
+    def freshness(self) -> dict[Selector, str]:
+        """How each selector's answer was obtained, in words for `explain`."""
+        found: dict[Selector, str] = {}
+        for source in self.sources.values():
+            for selectors in (source.plan.by_items, source.plan.by_count):
+                for selector, key in selectors.items():
+                    mode = source.mode.get(key)
+                    if mode == "cached":
+                        found[selector] = "from the cache: nothing it holds changed"
+                    elif mode == "incremental":
+                        found[selector] = "from the cache, with the changes since the last run"
+                    elif mode == "full":
+                        why = source.why_full.get(key, "")
+                        found[selector] = f"fetched in full: {why}" if why else "fetched in full"
+        return found
 
     def modes(self) -> dict[str, int]:
         """How the units were answered: {"cached": n, "incremental": n, "full": n}."""

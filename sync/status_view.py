@@ -231,6 +231,7 @@ def _print_lineage(lineage: dict[str, Any], console: Console, indent: str) -> No
         ("server count", "count"),
         ("items", "items_total"),
         ("fetched at", "fetched_at"),
+        ("cache", "cache"),
         ("link", "link"),
         ("note", "note"),
         ("error", "error"),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from rich.console import Console
 from sqlalchemy import func, select, update
 
 from bench.changes import touch_items
@@ -27,6 +28,7 @@ from sync.engine import SyncReport, run_sync
 from sync.incremental import plan_units
 from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
 from sync.plan import plan_queries
+from sync.status_view import render_explain
 from sync.store import Store
 from sync.tables import fetch_cache, fetch_cache_items
 from tests.conftest import ANCHOR
@@ -318,6 +320,17 @@ def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
     assert fixed.cache_units is not None
     assert fixed.cache_units["full"] == shaped  # the others stand as they were
     assert fixed.cache_units["cached"] == len(plan.units) - shaped
+    told = {o.plan.key_result.id: o.lineage.get("cache") for o in fixed.key_results}
+    sums = [o for o in fixed.key_results if o.plan.metric and o.plan.metric.field == "story_points"]
+    assert sums and all(
+        told[o.plan.key_result.id] == "fetched in full: cached under other settings "
+        "(site or story-points field)"
+        for o in sums
+    )
+    assert "from the cache: nothing it holds changed" in told.values()
+    console = Console(record=True, width=200)
+    render_explain(store, sums[0].plan.key_result.id, console)
+    assert "cache: fetched in full: cached under other settings" in console.export_text()
 
 
 def test_entries_of_the_previous_release_have_no_shape_and_are_fetched_once(
