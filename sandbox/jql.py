@@ -885,11 +885,10 @@ class JqlEngine:
                 return issue.project, issue.number
             raise JqlError(f"The issue key '{text}' for field '{name}' is invalid.")
         project = match.group(1).upper()
-        if project not in self.data.projects_by_key or f"{project}-{match.group(2)}" not in (
-            self.data.by_key
-        ):
+        issue = self.data.by_key.get(f"{project}-{match.group(2)}")
+        if project not in self.data.projects_by_key or issue is None:
             raise JqlError(f"An issue with key '{text}' does not exist for field '{name}'.")
-        return project, int(match.group(2))
+        return issue.project, issue.number  # a moved issue's old key names it still
 
     @staticmethod
     def _order_value(spec: FieldSpec) -> Callable[[JiraIssue], object]:

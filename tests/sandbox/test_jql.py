@@ -311,3 +311,19 @@ def test_key_scope_narrows_without_changing_matches(
     everything = [issue for issue in data.issues if compiled.predicate(issue)]
     assert everything
     assert compiled.run(compiled.candidates(data)) == compiled.sort(everything)
+
+
+def test_a_moved_issue_is_found_by_its_old_key_and_a_deleted_one_is_an_error() -> None:
+    """Jira keeps a moved issue's old key as an alias; a deleted issue's key is unknown."""
+    data = build_jira_dataset(seed=5, anchor=ANCHOR, n_issues=80, n_projects=2)
+    engine = JqlEngine(data)
+    issue = next(i for i in data.issues if i.project == "APP")
+    old_key = issue.key
+    new_key = data.move(issue, "WEB", ANCHOR)
+    assert keys(engine.search(f"key = {old_key}", now=NOW)) == {new_key}
+    assert keys(engine.search(f"issue in ({old_key}, {new_key})", now=NOW)) == {new_key}
+    assert keys(engine.search(f"project = APP AND key = {old_key}", now=NOW)) == set()
+    gone = next(i for i in data.issues if i.project == "APP")
+    data.delete(gone)
+    with pytest.raises(JqlError, match=f"An issue with key '{gone.key}' does not exist"):
+        engine.search(f"key = {gone.key}", now=NOW)
