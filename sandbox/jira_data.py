@@ -186,6 +186,21 @@ class JiraIssue:
 
 
 @dataclass
+class SavedFilter:
+    """A saved filter: a JQL its owner can edit without any issue changing."""
+
+    id: str
+    name: str
+    jql: str
+
+
+SAVED_FILTERS = (
+    SavedFilter("10042", "Open P1 bugs", "priority = Highest AND statusCategory != Done"),
+    SavedFilter("10043", "Bugs in APP", "project = APP AND issuetype = Bug"),
+)
+
+
+@dataclass
 class JiraDataset:
     anchor: datetime
     projects: list[JiraProject]
@@ -194,6 +209,9 @@ class JiraDataset:
     users: list[JiraUser]
     statuses: list[JiraStatus] = field(default_factory=lambda: list(STATUSES.values()))
     resolutions: tuple[str, ...] = tuple(RESOLUTION_IDS)
+    filters: dict[str, SavedFilter] = field(
+        default_factory=lambda: {f.id: dataclasses.replace(f) for f in SAVED_FILTERS}
+    )
 
     def __post_init__(self) -> None:
         self.by_key = {issue.key: issue for issue in self.issues}
@@ -217,6 +235,14 @@ class JiraDataset:
 
     def issue(self, id_or_key: str) -> JiraIssue | None:
         return self.by_key.get(id_or_key.upper()) or self.by_id.get(id_or_key)
+
+    def saved_filter(self, id_or_name: str) -> SavedFilter | None:
+        """A saved filter by id, or by name (case-insensitive), as JQL's `filter = ...` takes."""
+        found = self.filters.get(id_or_name.strip())
+        if found is not None:
+            return found
+        wanted = id_or_name.strip().lower()
+        return next((f for f in self.filters.values() if f.name.lower() == wanted), None)
 
     def create(self, like: JiraIssue, at: datetime) -> JiraIssue:
         """A new issue like `like` (project, type, estimate), created and updated at `at`."""

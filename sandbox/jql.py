@@ -9,6 +9,7 @@ does, not against the data set's anchor.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from calendar import monthrange
@@ -33,6 +34,9 @@ from sandbox.jira_data import (
 )
 
 log = logging.getLogger(__name__)
+
+SAVED_FILTER_FIELDS = frozenset({"filter", "savedfilter", "request", "searchrequest"})
+MAX_FILTER_DEPTH = 10
 
 VALID_OPERATORS = (
     "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', "
@@ -746,6 +750,8 @@ class JqlEngine:
 
     def _clause(self, clause: Clause, context: _CompileContext) -> Predicate:
         name = clause.field.name
+        if name.lower() in SAVED_FILTER_FIELDS:
+            return self._saved_filter(clause, context)
         spec = FIELD_SPECS.get(name.lower())
         if spec is None:
             raise _unknown_field(name)
@@ -772,6 +778,29 @@ class JqlEngine:
             has_value = self._emptiness(spec, False)
             return lambda issue: has_value(issue) and not equal(issue)
         return self._ordering(spec, name, operator, operand, context)
+
+    def _saved_filter(self, clause: Clause, context: _CompileContext) -> Predicate:
+        """`filter = 10042`, `filter in ("Open P1 bugs", 10043)`: the filters' own JQL, now."""
+        name, operator, operand = clause.field.name, clause.operator, clause.operand
+        if operator not in ("=", "!=", "in", "not in"):
+            shown = operator.upper() if operator[0].isalpha() else operator
+            raise JqlError(f"The operator '{shown}' is not supported by the '{name}' field.")
+        values = operand if isinstance(operand, tuple) else (operand,)
+        if context.filter_depth >= MAX_FILTER_DEPTH:
+            raise JqlError(f"The filters referenced by '{name}' reference each other too deeply.")
+        matchers: list[Predicate] = []
+        for value in values:
+            if not isinstance(value, JqlValue):
+                raise JqlError(f"The field '{name}' takes a filter id or name.")
+            saved = self.data.saved_filter(value.text)
+            if saved is None:
+                raise JqlError(f"The value '{value.text}' does not exist for the field '{name}'.")
+            inner = parse_jql(saved.jql).where
+            deeper = dataclasses.replace(context, filter_depth=context.filter_depth + 1)
+            matchers.append(self._node(inner, deeper) if inner is not None else (lambda _: True))
+        if operator in ("=", "in"):
+            return lambda issue: any(match(issue) for match in matchers)
+        return lambda issue: not any(match(issue) for match in matchers)
 
     @staticmethod
     def _emptiness(spec: FieldSpec, want_empty: bool) -> Predicate:
@@ -881,14 +910,14 @@ class JqlEngine:
         match = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)-(\d+)", text.strip())
         if match is None:
             if text.strip().isdigit() and text.strip() in self.data.by_id:
-                issue = self.data.by_id[text.strip()]
-                return issue.project, issue.number
+                by_id = self.data.by_id[text.strip()]
+                return by_id.project, by_id.number
             raise JqlError(f"The issue key '{text}' for field '{name}' is invalid.")
         project = match.group(1).upper()
-        issue = self.data.by_key.get(f"{project}-{match.group(2)}")
-        if project not in self.data.projects_by_key or issue is None:
+        found = self.data.by_key.get(f"{project}-{match.group(2)}")
+        if project not in self.data.projects_by_key or found is None:
             raise JqlError(f"An issue with key '{text}' does not exist for field '{name}'.")
-        return issue.project, issue.number  # a moved issue's old key names it still
+        return found.project, found.number  # a moved issue's old key names it still
 
     @staticmethod
     def _order_value(spec: FieldSpec) -> Callable[[JiraIssue], object]:
@@ -979,3 +1008,4 @@ def _null_safe(read: Callable[[JiraIssue], object]) -> Callable[[JiraIssue], tup
 class _CompileContext:
     now: datetime
     current_user: str | None
+    filter_depth: int = 0  # saved filters inside saved filters

@@ -470,3 +470,12 @@ def test_short_pages_do_not_end_a_search_early(sandbox: Sandbox) -> None:
     found = jira.items(JiraSelector("project = APP"), frozenset(needs))
     assert sorted(item.key for item in found) == expected
     assert sandbox.jira_app.requests["search/jql"] == math.ceil(len(expected) / 50)
+
+
+def test_a_saved_filter_that_does_not_exist_is_a_query_error(sandbox: Sandbox) -> None:
+    with pytest.raises(QueryError) as caught:
+        connector(sandbox, flavour="cloud").count(JiraSelector("filter = 999"))
+    assert str(caught.value) == (
+        "Jira refused the JQL 'filter = 999': "
+        "The value '999' does not exist for the field 'filter'."
+    )

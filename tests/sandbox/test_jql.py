@@ -327,3 +327,27 @@ def test_a_moved_issue_is_found_by_its_old_key_and_a_deleted_one_is_an_error() -
     data.delete(gone)
     with pytest.raises(JqlError, match=f"An issue with key '{gone.key}' does not exist"):
         engine.search(f"key = {gone.key}", now=NOW)
+
+
+def test_saved_filters_are_their_jql_now() -> None:
+    data = build_jira_dataset(seed=5, anchor=ANCHOR, n_issues=200, n_projects=2)
+    engine = JqlEngine(data)
+    p1 = {i.key for i in data.issues if i.priority == "Highest" and i.status_category != "done"}
+    app_bugs = {i.key for i in data.issues if i.project == "APP" and i.issue_type == "Bug"}
+    assert p1 and app_bugs
+    assert keys(engine.search("filter = 10042", now=NOW)) == p1
+    assert keys(engine.search('savedFilter = "open p1 bugs"', now=NOW)) == p1
+    assert keys(engine.search("filter in (10042, 10043)", now=NOW)) == p1 | app_bugs
+    assert (
+        keys(engine.search("project = APP AND filter != 10043", now=NOW))
+        == {i.key for i in data.issues if i.project == "APP"} - app_bugs
+    )
+    data.filters["10042"].jql = "project = WEB"  # edited: no issue changed
+    assert keys(engine.search("filter = 10042", now=NOW)) == {
+        i.key for i in data.issues if i.project == "WEB"
+    }
+    with pytest.raises(JqlError, match="The value '999' does not exist for the field 'filter'"):
+        engine.search("filter = 999", now=NOW)
+    data.filters["10042"].jql = "filter = 10042"
+    with pytest.raises(JqlError, match="too deeply"):
+        engine.search("filter = 10042", now=NOW)

@@ -2,12 +2,11 @@
 
 A hypothesis state machine changes the sandbox's data the way people and trackers do
 (Jira: create, resolve, reopen, re-prioritise, retype, re-estimate, relabel, move to another
-project, delete, restore; GitHub: close, reopen, merge, relabel) and syncs in between. After
+project, delete, restore, edit a saved filter; GitHub: close, reopen, merge, relabel) and syncs in between. After
 every sync, every key result's value must equal a run with no cache at all. Hypothesis
 prints the shrunk sequence of changes when they differ.
 
-Not covered yet (issue 11): GitHub deletions and transfers, renamed repositories, saved
-filters (the sandbox has none).
+Not covered yet (issue 11): GitHub deletions and transfers, renamed repositories.
 """
 
 from __future__ import annotations
@@ -43,6 +42,12 @@ CROSS_PROJECT = [
         "issuetype in (Bug, Story) AND status not in (Done)",
     ),
     ("Big open items", "share", None, "statusCategory != Done"),
+    ("Saved filter", "count", None, "filter = 10042"),
+]
+FILTER_QUERIES = [
+    "priority = Highest AND statusCategory != Done",
+    "project = WEB AND issuetype = Bug",
+    "labels = okr",
 ]
 
 
@@ -182,6 +187,11 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
     def restore(self, pick: int) -> None:
         issue = self.deleted.pop(pick % len(self.deleted))
         self.box.jira_data.restore(issue)
+
+    @rule(jql=st.sampled_from(FILTER_QUERIES))
+    def edit_saved_filter(self, jql: str) -> None:
+        """The filter's owner edits its JQL: no issue changes."""
+        self.box.jira_data.filters["10042"].jql = jql
 
     # -- GitHub
 
