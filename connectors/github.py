@@ -261,18 +261,38 @@ class GitHubConnector:
         self._resource = threading.local()  # which budget this thread's next request uses
         if request_interval_s is None and self.base_url == PUBLIC_API_URL:
             request_interval_s = PUBLIC_REQUEST_INTERVAL_S
-        self._github = Github(
-            auth=CountingTokenAuth(self._token, self._tally, self.governor, self._resource),
-            base_url=self.base_url,
-            timeout=max(1, math.ceil(timeout)),
-            per_page=self._per_page,
-            retry=CountingRetry.on_policy(self._tally, self._retry_clock),
-            seconds_between_requests=request_interval_s or None,
-            lazy=True,
-        )
-        # PyGithub reads X-RateLimit-* into one (resource-blind) pair; every answer also
-        # passes this debug hook with all its headers, so the governor learns per resource.
-        self._github.requester.DEBUG_ON_RESPONSE = self._observe_response  # type: ignore[method-assign,assignment]
+        self._request_interval_s = request_interval_s
+        self._clients = threading.local()
+        self._all_clients: list[Github] = []
+        self._clients_lock = threading.Lock()
+
+    @property
+    def _github(self) -> Github:
+        """This thread's PyGithub client.
+
+        PyGithub's Requester keeps one connection object whose `request()` stores the verb
+        and URL that `getresponse()` then sends: two threads sharing a client can each get
+        the other's answer (found by the differential test: one search's count came back
+        as another's). So every thread that fetches has a client of its own.
+        """
+        client: Github | None = getattr(self._clients, "github", None)
+        if client is None:
+            client = Github(
+                auth=CountingTokenAuth(self._token, self._tally, self.governor, self._resource),
+                base_url=self.base_url,
+                timeout=max(1, math.ceil(self._timeout)),
+                per_page=self._per_page,
+                retry=CountingRetry.on_policy(self._tally, self._retry_clock),
+                seconds_between_requests=self._request_interval_s or None,
+                lazy=True,
+            )
+            # PyGithub reads X-RateLimit-* into one (resource-blind) pair; every answer also
+            # passes this debug hook with all its headers, so the governor learns per resource.
+            client.requester.DEBUG_ON_RESPONSE = self._observe_response  # type: ignore[method-assign,assignment]
+            self._clients.github = client
+            with self._clients_lock:
+                self._all_clients.append(client)
+        return client
 
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         """What, besides the query and the fields asked, shapes the items this returns."""
@@ -297,7 +317,10 @@ class GitHubConnector:
         return self._tally.count
 
     def close(self) -> None:
-        self._github.close()
+        with self._clients_lock:
+            clients, self._all_clients = self._all_clients, []
+        for client in clients:
+            client.close()
 
     def check(self) -> str:
         with self._errors("the API"):

@@ -5,9 +5,11 @@ Expected values are computed here from `box.github_data` with plain comprehensio
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,7 +29,7 @@ from connectors.github import CountingRetry, GitHubConnector, RequestTally
 from connectors.retry import RetryClock, RetryPolicy
 from sandbox.github_api import make_github_app
 from sandbox.github_data import GitHubPull, build_github_dataset
-from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox
+from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
 from tests.conftest import ANCHOR
 
 
@@ -316,3 +318,34 @@ def test_retry_after_is_capped_so_a_sync_never_sleeps_for_hours() -> None:
     assert retry.parse_retry_after("5") == 5
     assert retry.parse_retry_after("3600") == policy.retry_after_max_s
     assert retry.new(total=2).parse_retry_after("7200") == policy.retry_after_max_s
+
+
+def test_concurrent_requests_each_get_their_own_answer() -> None:
+    """PyGithub's Requester shares one connection object whose request() and getresponse()
+    are separate steps: threads sharing a client could swap answers. One client a thread."""
+    options = SandboxOptions(seed=3, anchor=ANCHOR, time_scale=600.0)  # 0.1 s search windows
+    with build_sandbox(options, jira_issues=10, github_pulls=200, github_issues=80).start() as box:
+        check_concurrent_counts(connect(box))
+
+
+def check_concurrent_counts(github: GitHubConnector) -> None:
+    queries = [
+        f"repo:{repo} {kind} {state}"
+        for repo in ("acme/api", "acme/web", "acme/mobile", "acme/infra")
+        for kind in ("is:pr", "is:issue")
+        for state in ("is:open", "is:closed")
+    ]
+    expected = {query: github.count(GitHubSearchSelector(query)) for query in queries}
+    assert len(set(expected.values())) > len(queries) // 2  # answers tell queries apart
+    rounds = queries * 6
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often, as on a busy machine
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda q: github.count(GitHubSearchSelector(q)), rounds))
+    finally:
+        sys.setswitchinterval(interval)
+    swapped = [
+        (q, a, expected[q]) for q, a in zip(rounds, answers, strict=True) if a != expected[q]
+    ]
+    assert not swapped

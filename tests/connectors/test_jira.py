@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +42,19 @@ def box(request: pytest.FixtureRequest) -> Sandbox:
     name = "sandbox" if request.param == "cloud" else "sandbox_server"
     sandbox: Sandbox = request.getfixturevalue(name)
     return sandbox
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """A WSGI app on a loopback port for the length of a test: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def connector(box: Sandbox, **overrides: Any) -> JiraConnector:
@@ -109,12 +125,8 @@ def big_cloud() -> Iterator[tuple[str, JiraDataset, JiraApp]]:
     """A larger Cloud site than the shared sandbox, so that an exact count needs 3 pages."""
     data = build_jira_dataset(seed=11, anchor=ANCHOR, n_issues=12_000, n_projects=6)
     app = make_jira_app(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", data, app
-    server.shutdown()
-    server.server_close()
+    with served(app) as url:
+        yield url, data, app
 
 
 def test_exact_cloud_count_pages_through_ids(big_cloud: tuple[str, JiraDataset, JiraApp]) -> None:
@@ -268,12 +280,9 @@ def test_429_is_retried_honouring_retry_after() -> None:
     data = build_jira_dataset(seed=5, anchor=ANCHOR, n_issues=300)
     app = make_jira_app(data, flavour="server", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
     limited = RateLimitedOnce(app)
-    server = make_server("127.0.0.1", 0, limited, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(limited) as url:
         jira = JiraConnector(
-            f"http://127.0.0.1:{server.server_port}",
+            url,
             email=None,
             token=SecretStr(SANDBOX_JIRA_TOKEN),
             flavour="server",
@@ -282,7 +291,7 @@ def test_429_is_retried_honouring_retry_after() -> None:
         assert jira.count(JiraSelector("project = APP")) == expected
         assert limited.limited == 1
         no_retries = JiraConnector(
-            f"http://127.0.0.1:{server.server_port}",
+            url,
             email=None,
             token=SecretStr(SANDBOX_JIRA_TOKEN),
             flavour="server",
@@ -292,9 +301,6 @@ def test_429_is_retried_honouring_retry_after() -> None:
         with pytest.raises(ConnectorError) as caught:
             no_retries.count(JiraSelector("project = APP"))
         assert caught.value.retryable and "HTTP 429" in str(caught.value)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_garbage_answer_is_a_retryable_connector_error() -> None:
@@ -302,21 +308,11 @@ def test_garbage_answer_is_a_retryable_connector_error() -> None:
         response = Response("<html>502 from the proxy, but with 200</html>", mimetype="text/html")
         return response(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, proxy_error_page, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        jira = JiraConnector(
-            f"http://127.0.0.1:{server.server_port}",
-            email=SANDBOX_JIRA_EMAIL,
-            token=SecretStr(SANDBOX_JIRA_TOKEN),
-        )
+    with served(proxy_error_page) as url:
+        jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
         with pytest.raises(ConnectorError) as caught:
             jira.count(JiraSelector("project = APP"))
         assert caught.value.retryable and "not JSON" in str(caught.value)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_proxies_from_the_environment_still_apply(
@@ -362,12 +358,8 @@ def strict_cloud() -> Iterator[tuple[str, JiraDataset, SearchLog]]:
         bare_id_fields=frozenset({"id", "issuekey"}),
     )
     searches = SearchLog(app)
-    server = make_server("127.0.0.1", 0, searches, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", data, searches
-    server.shutdown()
-    server.server_close()
+    with served(searches) as url:
+        yield url, data, searches
 
 
 def test_counts_and_the_change_feed_read_ids_alone(
@@ -409,15 +401,9 @@ def test_a_page_without_ids_is_a_connector_error_not_a_crash() -> None:
         body = '{"issues": [{"key": "APP-1"}, {"id": "<b>1</b>"}], "isLast": true}'
         return Response(body, mimetype="application/json")(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, keys_without_ids, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(keys_without_ids) as url:
         jira = JiraConnector(
-            f"http://127.0.0.1:{server.server_port}",
-            email=SANDBOX_JIRA_EMAIL,
-            token=SecretStr(SANDBOX_JIRA_TOKEN),
-            flavour="cloud",
+            url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN), flavour="cloud"
         )
         for ask in (
             lambda: jira.count(JiraSelector("project = APP")),
@@ -427,9 +413,6 @@ def test_a_page_without_ids_is_a_connector_error_not_a_crash() -> None:
             with pytest.raises(ConnectorError, match="without a numeric id") as caught:
                 ask()
             assert caught.value.retryable
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_present_ids_list_many_queries_in_few_requests(
@@ -479,3 +462,24 @@ def test_a_saved_filter_that_does_not_exist_is_a_query_error(sandbox: Sandbox) -
         "Jira refused the JQL 'filter = 999': "
         "The value '999' does not exist for the field 'filter'."
     )
+
+
+def test_concurrent_counts_each_get_their_own_answer(sandbox: Sandbox) -> None:
+    """One connector serves a tracker's fetch threads: no answer may reach the wrong one."""
+    jira = connector(sandbox, flavour="cloud")
+    queries = [
+        f"project = {project} AND {clause}"
+        for project in ("APP", "WEB", "OPS", "MOB")
+        for clause in ("type = Bug", "type = Story", "priority = Highest", "labels = customer")
+    ]
+    expected = {query: jira.count(JiraSelector(query)) for query in queries}
+    assert len(set(expected.values())) > len(queries) // 2  # answers tell queries apart
+    rounds = queries * 4
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often, as on a busy machine
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda q: jira.count(JiraSelector(q)), rounds))
+    finally:
+        sys.setswitchinterval(interval)
+    assert [a for q, a in zip(rounds, answers, strict=True) if a != expected[q]] == []
