@@ -463,8 +463,9 @@ class JiraConnector:
             retryable=status >= 500 or status in RETRIED_STATUSES or status == 0,
         )
 
-    @staticmethod
-    def _error_messages(exc: JIRAError) -> str:
+    def _error_messages(self, exc: JIRAError) -> str:
+        """What Jira said, cut to 300 characters after the credentials are taken out (cut
+        first, a token straddling the cut would leave its first half in the message)."""
         response = exc.response
         if response is not None:
             try:
@@ -482,8 +483,8 @@ class JiraConnector:
                     return "; ".join(parts)
             text = (response.text or "").strip()
             if text:
-                return text[:300]
-        return (exc.text or "no details").strip()[:300]
+                return self._scrub(text)[:300]
+        return self._scrub((exc.text or "no details").strip())[:300]
 
     def _scrub(self, message: str) -> str:
         return redact(message, self._token.get_secret_value(), self._email)

@@ -483,3 +483,26 @@ def test_concurrent_counts_each_get_their_own_answer(sandbox: Sandbox) -> None:
     finally:
         sys.setswitchinterval(interval)
     assert [a for q, a in zip(rounds, answers, strict=True) if a != expected[q]] == []
+
+
+def test_a_token_cut_by_the_message_limit_is_still_taken_out() -> None:
+    """Issue 12, item 14: the error body is redacted before it is cut to 300 characters."""
+    token = "tok3n-SECRET-abcdefghij-0123456789"
+
+    def echoing_proxy(environ: dict[str, Any], start_response: Any) -> Any:
+        body = "<html>" + "x" * 280 + f"{token}</html>"  # not JSON; the token straddles 300
+        return Response(body, status=500, mimetype="text/html")(environ, start_response)
+
+    with served(echoing_proxy) as url:
+        jira = JiraConnector(
+            url,
+            email=SANDBOX_JIRA_EMAIL,
+            token=SecretStr(token),
+            flavour="cloud",
+            retry=RetryPolicy(attempts=1),
+        )
+        with pytest.raises(ConnectorError) as caught:
+            jira.count(JiraSelector("project = APP"))
+    message = str(caught.value)
+    assert "HTTP 500" in message and "xxxx" in message  # the body's text is there
+    assert not any(token[i : i + 6] in message for i in range(len(token) - 5))
