@@ -503,6 +503,13 @@ def apply_checkin(
     """A person's value (or only a note) for a key result, kept in its history."""
     as_of = as_of or datetime.now(UTC)
     objective, kr = find_key_result(mapping, kr_id)
+    if value is not None and kr.metric.type != "manual":
+        source = f"from {kr.metric.source}" if kr.metric.source else "by a formula"
+        raise CheckinError(
+            f"key result '{kr_id}' is computed {source} ({kr.metric.type}): the next sync "
+            f"would overwrite a checked-in value. Add context with `note {kr_id} TEXT`, "
+            "or make its metric `{type: manual}` to set it by hand"
+        )
     period = kr.period or mapping.period
     previous = store.stored_key_results().get(kr_id)
     if value is None and previous is None:

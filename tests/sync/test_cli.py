@@ -325,6 +325,8 @@ def test_bad_mapping_file_exits_2_and_leaves_the_store(
         (["checkin", "no-such-kr", "3"], "unknown key result 'no-such-kr'"),
         (["checkin", "nps", "lots"], "'lots' is not a number"),
         (["checkin", "nps", "nan"], "'nan' is not a finite number"),
+        (["checkin", "p1-bugs", "3"], "key result 'p1-bugs' is computed from jira (count)"),
+        (["checkin", "review-share", "90"], "is computed by a formula (formula)"),
         (["sync", "--only", "nope"], "--only: unknown key result 'nope'"),
         (["explain", "nope"], "unknown key result 'nope'"),
     ],
