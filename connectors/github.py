@@ -38,7 +38,6 @@ from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 from pydantic import SecretStr
-from tenacity import RetryCallState
 from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
@@ -666,22 +665,10 @@ class GitHubConnector:
         """
         attempts = retrying(
             self._retry_clock,
+            f"github: {what} (a garbled answer)",
             transient=_garbled,
-            retry_after=lambda _: None,
-            on_retry=partial(self._log_garbled, what),
         )
         return attempts(call)
-
-    def _log_garbled(self, what: str, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome is not None else None
-        log.warning(
-            "github: %s came back garbled (%s), retry %d/%d in %.1f s",
-            what,
-            type(failure).__name__,
-            state.attempt_number,
-            self._retry_clock.policy.retries,
-            state.upcoming_sleep,
-        )
 
     # ------------------------------------------------------------ errors
 

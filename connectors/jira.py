@@ -35,7 +35,6 @@ from typing import Any, Literal, TypeVar, cast
 import requests
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
-from tenacity import RetryCallState
 from urllib3.exceptions import NewConnectionError
 
 from connectors.base import (
@@ -144,8 +143,7 @@ class JiraConnector:
         self._flavour: Flavour = flavour
         self._timeout = timeout
         self._story_points_override = story_points_field
-        self._retry = retry or RetryPolicy()
-        self._retry_clock = RetryClock(self._retry)
+        self._retry_clock = RetryClock(retry or RetryPolicy())
         self._client: JIRA | None = None
         self._is_cloud = flavour == "cloud"
         self._server_info: JsonObject = {}
@@ -388,9 +386,10 @@ class JiraConnector:
         """Run one library call under the retry policy, turning every failure into our errors."""
         attempts = retrying(
             self._retry_clock,
+            f"jira: {what}",
             transient=_transient,
             retry_after=_retry_after,
-            on_retry=partial(self._log_retry, what),
+            reason=_failure_reason,
         )
         try:
             return cast(T, attempts(self._governed, operation))
@@ -427,22 +426,6 @@ class JiraConnector:
     def _governed(self, operation: Callable[[], T]) -> T:
         self._governor.acquire()
         return operation()
-
-    def _log_retry(self, what: str, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome is not None else None
-        reason = (
-            f"HTTP {failure.status_code}"
-            if isinstance(failure, JIRAError)
-            else type(failure).__name__
-        )
-        log.warning(
-            "jira: %s failed (%s), retry %d/%d in %.1f s",
-            what,
-            reason,
-            state.attempt_number,
-            self._retry.retries,
-            state.upcoming_sleep,
-        )
 
     def _translate(self, exc: JIRAError, what: str, jql: str | None) -> ConnectorError:
         status = exc.status_code or 0
@@ -742,6 +725,12 @@ def _transient(failure: BaseException) -> bool:
         | requests.exceptions.ChunkedEncodingError
         | requests.exceptions.ContentDecodingError
         | ValueError,
+    )
+
+
+def _failure_reason(failure: BaseException) -> str:
+    return (
+        f"HTTP {failure.status_code}" if isinstance(failure, JIRAError) else type(failure).__name__
     )
 
 

@@ -17,6 +17,7 @@ product of three layers' attempts.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -30,6 +31,8 @@ from tenacity import (
     stop_after_attempt,
 )
 from tenacity.stop import stop_base
+
+log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -89,24 +92,40 @@ class _BudgetSpent(stop_base):
 
 def retrying(
     clock: RetryClock,
+    what: str,
     *,
     transient: Callable[[BaseException], bool],
-    retry_after: Callable[[BaseException], str | None],
-    on_retry: Callable[[RetryCallState], None],
+    retry_after: Callable[[BaseException], str | None] = lambda _: None,
+    reason: Callable[[BaseException], str] = lambda failure: type(failure).__name__,
 ) -> Retrying:
-    """A tenacity loop for one request under the clock's policy; the last failure is raised."""
+    """A tenacity loop for one request (`what`, for the log) under the clock's policy; the
+    last failure is raised. Each retry is logged with `reason(failure)` and its pause."""
     policy = clock.policy
 
+    def failure_of(state: RetryCallState) -> BaseException | None:
+        return state.outcome.exception() if state.outcome is not None else None
+
     def pause(state: RetryCallState) -> float:
-        failure = state.outcome.exception() if state.outcome is not None else None
+        failure = failure_of(state)
         header = retry_after(failure) if failure is not None else None
         return policy.pause(state.attempt_number, header)
+
+    def announce(state: RetryCallState) -> None:
+        failure = failure_of(state)
+        log.warning(
+            "%s failed (%s), retry %d/%d in %.1f s",
+            what,
+            reason(failure) if failure is not None else "?",
+            state.attempt_number,
+            policy.retries,
+            state.upcoming_sleep,
+        )
 
     clock.start()
     return Retrying(
         retry=retry_if_exception(transient),
         wait=pause,
         stop=stop_after_attempt(policy.attempts) | _BudgetSpent(clock),
-        before_sleep=on_retry,
+        before_sleep=announce,
         reraise=True,
     )
