@@ -305,27 +305,20 @@ class JiraConnector:
             found |= self._ids_for_jql(" OR ".join(f"({without_order_by(q)})" for q in chunk))
         return found
 
-    def items_matching(
-        self, jql: str, ids: list[str], needs: frozenset[str]
+    def items_by_ids(
+        self, ids: list[str], needs: frozenset[str], *, within: str | None = None
     ) -> dict[str, WorkItem]:
-        """Which of `ids` the query matches now, with their items: `(<jql>) AND id in (...)`.
+        """Items by issue id, a page of ids per query (an id outlives a move to another key).
 
-        Where `jql/match` is missing (Server/DC) this tests changed issues against one
-        cached query, a page of ids per request, instead of fetching the query again.
+        `within`: only those the query matches now, `(<jql>) AND id in (...)`; where
+        `jql/match` is missing (Server/DC) this tests changed issues against one cached
+        query instead of fetching the query again.
         """
-        clause = without_order_by(jql)
+        scope = f"({without_order_by(within)}) AND " if within is not None else ""
         found: dict[str, WorkItem] = {}
         for i in range(0, len(ids), IDS_PER_QUERY):
             chunk = ", ".join(ids[i : i + IDS_PER_QUERY])
-            found.update(self._items_for_jql(f"({clause}) AND id in ({chunk})", needs))
-        return found
-
-    def items_by_ids(self, ids: list[str], needs: frozenset[str]) -> dict[str, WorkItem]:
-        """Items by issue id, a page of ids per query (an id outlives a move to another key)."""
-        found: dict[str, WorkItem] = {}
-        for i in range(0, len(ids), IDS_PER_QUERY):
-            chunk = ", ".join(ids[i : i + IDS_PER_QUERY])
-            found.update(self._items_for_jql(f"id in ({chunk})", needs))
+            found.update(self._items_for_jql(f"{scope}id in ({chunk})", needs))
         return found
 
     def _ids_for_jql(self, jql: str) -> set[str]:
@@ -488,13 +481,14 @@ class JiraConnector:
     def _search_page(self, endpoint: str, params: JsonObject, jql: str) -> JsonObject:
         """One page of `search/jql` (Cloud) or `search` (Server/DC), asked exactly as written.
 
-        A long query goes in a POST body (both endpoints take one), where `fields` is a list.
+        A long query goes in a POST body (both endpoints take one). `fields` comes as a list,
+        as the body takes it; the URL takes it comma-separated.
         """
         client = self._connect()
         asked = {name: value for name, value in params.items() if value is not None}
         use_post = len(jql) > LONG_JQL
-        if use_post and isinstance(asked.get("fields"), str):
-            asked["fields"] = asked["fields"].split(",")
+        if not use_post:
+            asked["fields"] = ",".join(asked["fields"])
         body = self._call(
             endpoint, partial(client._get_json, endpoint, params=asked, use_post=use_post), jql
         )
@@ -519,7 +513,7 @@ class JiraConnector:
                 "search/jql",
                 {
                     "jql": jql,
-                    "fields": ",".join(fields),
+                    "fields": fields,
                     "maxResults": page_size,
                     "expand": expand,
                     "nextPageToken": token,
@@ -542,7 +536,7 @@ class JiraConnector:
                 {
                     "jql": jql,
                     "startAt": start,
-                    "fields": ",".join(fields),
+                    "fields": fields,
                     "maxResults": page_size,
                     "expand": expand,
                 },

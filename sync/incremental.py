@@ -502,7 +502,7 @@ class CachedSource:
                 return  # cheaper to fetch the queries again
             for key in keys:
                 unit = self._units.units[key]
-                fresh = inner.items_matching(unit.description, ids, candidates[key].needs)
+                fresh = inner.items_by_ids(ids, candidates[key].needs, within=unit.description)
                 self._jira_patch[key] = (set(fresh), changed | vanished)
                 self._jira_fresh_items[key] = fresh
             log.info("jira: %d issues changed, %d gone", len(changed), len(vanished))
