@@ -316,45 +316,36 @@ class CachedSource:
             return answer
 
     def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None) -> str:
-        """Why a unit is fetched in full, in words for `explain`."""
+        """Why a unit is fetched in full, in words for `explain` and the log."""
         if cached is None:
             return "nothing cached yet"
+        why = self._unusable(unit, cached) or "the changes since could not be applied to the cache"
+        log.info("%s: %s fetched in full: %s", self.source, unit.description, why)
+        return why
+
+    def _usable(self, unit: FetchUnit, cached: CachedUnit) -> bool:
+        """A cached answer the changes since can bring up to date (else: fetch it in full)."""
+        return self._unusable(unit, cached) is None
+
+    def _unusable(self, unit: FetchUnit, cached: CachedUnit) -> str | None:
+        """Why the changes since cannot bring this cached answer up to date; None: they can."""
         if not unit.covers(cached):
             return "the cache lacks fields or history this query now needs"
         if cached.shape is None or not self._shape(unit) <= cached.shape:
             return "cached under other settings (site or story-points field)"
         if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
             return "a full refresh was due"
+        if unit.kind == "jira-count" and cached.count is not None:
+            return "a server count is asked again every run"  # Server/DC: no members to check
         if unit.kind.startswith("jira"):
             found = dependencies(unit.description)
             if found.volatile:
                 return f"the query depends on more than its issues: {found.reason}"
-            if unit.kind == "jira-count" and cached.count is not None:
-                return "a server count is asked again every run"
-        return "the changes since could not be applied to the cache"
-
-    def _usable(self, unit: FetchUnit, cached: CachedUnit) -> bool:
-        """A cached answer the changes since can bring up to date (else: fetch it in full)."""
-        if not unit.covers(cached) or not self._shaped_alike(unit, cached):
-            return False
-        if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
-            return False
-        if unit.kind == "jira-count" and cached.count is not None:
-            return False  # a server count (Jira Server/DC): one request, and no members to check
-        return not (unit.kind.startswith("jira") and dependencies(unit.description).volatile)
+        return None
 
     def _shape(self, unit: FetchUnit) -> frozenset[str]:
         assert isinstance(self.inner, JiraConnector | GitHubConnector)
         return self.inner.item_shape(unit.needs)
-
-    def _shaped_alike(self, unit: FetchUnit, cached: CachedUnit) -> bool:
-        """Whether the settings that shaped the cached items still hold (a site, a field)."""
-        if cached.shape is not None and self._shape(unit) <= cached.shape:
-            return True
-        log.info(
-            "cache entry for %s was shaped by other settings: fetched in full", unit.description
-        )
-        return False
 
     def _restamp(self, cached: CachedUnit, unit: FetchUnit) -> CachedUnit:
         cached.synced_at = self._now
@@ -497,13 +488,14 @@ class CachedSource:
         if not keys:
             return
         ids = sorted(changed, key=int)
+        touched = changed | vanished  # members to take out before adding what matches now
         if not inner.can_match:  # Server/DC: each cached query tested against the changed ids
             if len(ids) > SERVER_PATCH_MAX_IDS:
                 return  # cheaper to fetch the queries again
             for key in keys:
                 unit = self._units.units[key]
                 fresh = inner.items_by_ids(ids, candidates[key].needs, within=unit.description)
-                self._jira_patch[key] = (set(fresh), changed | vanished)
+                self._jira_patch[key] = (set(fresh), touched)
                 self._jira_fresh_items[key] = fresh
             log.info("jira: %d issues changed, %d gone", len(changed), len(vanished))
             return
@@ -511,7 +503,7 @@ class CachedSource:
         wanted: set[str] = set()
         needs: frozenset[str] = frozenset()
         for key, found in zip(keys, matched, strict=True):
-            self._jira_patch[key] = (found, changed | vanished)
+            self._jira_patch[key] = (found, touched)
             if self._units.units[key].kind == "jira-items":
                 wanted |= found
                 needs |= candidates[key].needs
