@@ -246,11 +246,10 @@ class JiraDataset:
 
     def create(self, like: JiraIssue, at: datetime) -> JiraIssue:
         """A new issue like `like` (project, type, estimate), created and updated at `at`."""
-        number = 1 + max((i.number for i in self.by_project.get(like.project, ())), default=0)
         issue = dataclasses.replace(
             like,
             id=max(i.id for i in self.issues) + 1,
-            key=f"{like.project}-{number}",
+            key=self._next_key(like.project),
             status="To Do",
             resolution=None,
             resolutiondate=None,
@@ -261,6 +260,10 @@ class JiraDataset:
         )
         self.restore(issue)
         return issue
+
+    def _next_key(self, project: str) -> str:
+        number = 1 + max((i.number for i in self.by_project.get(project, ())), default=0)
+        return f"{project}-{number}"
 
     def delete(self, issue: JiraIssue) -> None:
         """Delete an issue as Jira does: gone from every search, with no trace in `updated`."""
@@ -284,9 +287,8 @@ class JiraDataset:
         both changes; story points move into the target project's field.
         """
         target = self.projects_by_key[project]
-        number = 1 + max((i.number for i in self.by_project.get(project, ())), default=0)
         old_key, old_project = issue.key, issue.project
-        issue.key, issue.project = f"{project}-{number}", project
+        issue.key, issue.project = self._next_key(project), project
         issue.story_points_field = target.story_points_field
         issue.updated = at
         last_id = max((int(e.id) for i in self.issues for e in i.changelog), default=10000)
