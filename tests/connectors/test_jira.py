@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +29,7 @@ from connectors.retry import RetryPolicy
 from sandbox.jira_api import JiraApp, make_jira_app
 from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
+from tests.busy_threads import answered_by_busy_threads
 from tests.conftest import ANCHOR
 
 CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
@@ -57,14 +56,16 @@ def served(app: Any) -> Iterator[str]:
         server.server_close()
 
 
-def connector(box: Sandbox, **overrides: Any) -> JiraConnector:
+def connector(where: Sandbox | str, **overrides: Any) -> JiraConnector:
+    """A connector to a sandbox, or to a served app's base URL, with the sandbox's login."""
     settings: dict[str, Any] = {
         "email": SANDBOX_JIRA_EMAIL,
         "token": SecretStr(SANDBOX_JIRA_TOKEN),
         "timeout": (2.0, 10.0),
     }
     settings.update(overrides)
-    return JiraConnector(box.jira_url, **settings)
+    url = where if isinstance(where, str) else where.jira_url
+    return JiraConnector(url, **settings)
 
 
 def first_start(issue: JiraIssue) -> datetime | None:
@@ -131,7 +132,7 @@ def big_cloud() -> Iterator[tuple[str, JiraDataset, JiraApp]]:
 
 def test_exact_cloud_count_pages_through_ids(big_cloud: tuple[str, JiraDataset, JiraApp]) -> None:
     url, data, app = big_cloud
-    jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+    jira = connector(url)
     expected = sum(1 for i in data.issues if i.project != "OPS")
     assert expected > 10_000
     app.reset_counts()
@@ -309,7 +310,7 @@ def test_garbage_answer_is_a_retryable_connector_error() -> None:
         return response(environ, start_response)
 
     with served(proxy_error_page) as url:
-        jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+        jira = connector(url)
         with pytest.raises(ConnectorError) as caught:
             jira.count(JiraSelector("project = APP"))
         assert caught.value.retryable and "not JSON" in str(caught.value)
@@ -366,7 +367,7 @@ def test_counts_and_the_change_feed_read_ids_alone(
     strict_cloud: tuple[str, JiraDataset, SearchLog],
 ) -> None:
     url, data, searches = strict_cloud
-    jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+    jira = connector(url)
     app_ids = {str(i.id) for i in data.issues if i.project == "APP"}
     recent = {str(i.id) for i in data.issues if i.updated >= ANCHOR - timedelta(days=3)}
     assert app_ids and recent  # the check has something to find
@@ -386,7 +387,7 @@ def test_items_by_id_follow_an_issue_whatever_its_key(
     strict_cloud: tuple[str, JiraDataset, SearchLog],
 ) -> None:
     url, data, _ = strict_cloud
-    jira = JiraConnector(url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN))
+    jira = connector(url)
     chosen = sorted(data.issues, key=lambda i: i.id)[::7]  # more than one `id in (...)` query
     assert len(chosen) > 80
     found = jira.items_by_ids([str(i.id) for i in chosen], frozenset({"title"}))
@@ -402,9 +403,7 @@ def test_a_page_without_ids_is_a_connector_error_not_a_crash() -> None:
         return Response(body, mimetype="application/json")(environ, start_response)
 
     with served(keys_without_ids) as url:
-        jira = JiraConnector(
-            url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN), flavour="cloud"
-        )
+        jira = connector(url, flavour="cloud")
         for ask in (
             lambda: jira.count(JiraSelector("project = APP")),
             lambda: jira.member_ids(JiraSelector("project = APP")),
@@ -421,9 +420,7 @@ def test_present_ids_list_many_queries_in_few_requests(
     """The membership check: every id matching any query, 25 queries OR'ed per listing,
     long unions in a POST body, ORDER BY clauses dropped."""
     url, data, searches = strict_cloud
-    jira = JiraConnector(
-        url, email=SANDBOX_JIRA_EMAIL, token=SecretStr(SANDBOX_JIRA_TOKEN), flavour="cloud"
-    )
+    jira = connector(url, flavour="cloud")
     labels = sorted({label for issue in data.issues for label in issue.labels})
     every_category = 'statusCategory in ("To Do", "In Progress", Done)'
     queries = [f'labels = "{label}" AND {every_category} ORDER BY created' for label in labels]
@@ -475,13 +472,7 @@ def test_concurrent_counts_each_get_their_own_answer(sandbox: Sandbox) -> None:
     expected = {query: jira.count(JiraSelector(query)) for query in queries}
     assert len(set(expected.values())) > len(queries) // 2  # answers tell queries apart
     rounds = queries * 4
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads switch often, as on a busy machine
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda q: jira.count(JiraSelector(q)), rounds))
-    finally:
-        sys.setswitchinterval(interval)
+    answers = answered_by_busy_threads(lambda q: jira.count(JiraSelector(q)), rounds)
     assert [a for q, a in zip(rounds, answers, strict=True) if a != expected[q]] == []
 
 
@@ -494,12 +485,8 @@ def test_a_token_cut_by_the_message_limit_is_still_taken_out() -> None:
         return Response(body, status=500, mimetype="text/html")(environ, start_response)
 
     with served(echoing_proxy) as url:
-        jira = JiraConnector(
-            url,
-            email=SANDBOX_JIRA_EMAIL,
-            token=SecretStr(token),
-            flavour="cloud",
-            retry=RetryPolicy(attempts=1),
+        jira = connector(
+            url, token=SecretStr(token), flavour="cloud", retry=RetryPolicy(attempts=1)
         )
         with pytest.raises(ConnectorError) as caught:
             jira.count(JiraSelector("project = APP"))
