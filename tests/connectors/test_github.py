@@ -5,11 +5,9 @@ Expected values are computed here from `box.github_data` with plain comprehensio
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,6 +28,7 @@ from connectors.retry import RetryClock, RetryPolicy
 from sandbox.github_api import make_github_app
 from sandbox.github_data import GitHubPull, build_github_dataset
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
+from tests.busy_threads import answered_by_busy_threads
 from tests.conftest import ANCHOR
 
 
@@ -337,14 +336,8 @@ def check_concurrent_counts(github: GitHubConnector) -> None:
     ]
     expected = {query: github.count(GitHubSearchSelector(query)) for query in queries}
     assert len(set(expected.values())) > len(queries) // 2  # answers tell queries apart
-    rounds = queries * 6
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads switch often, as on a busy machine
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda q: github.count(GitHubSearchSelector(q)), rounds))
-    finally:
-        sys.setswitchinterval(interval)
+    rounds = queries * 24  # the race needs a thread switch inside one request: ask often
+    answers = answered_by_busy_threads(lambda q: github.count(GitHubSearchSelector(q)), rounds)
     swapped = [
         (q, a, expected[q]) for q, a in zip(rounds, answers, strict=True) if a != expected[q]
     ]
