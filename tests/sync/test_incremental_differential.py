@@ -17,18 +17,19 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from bench.company import company_mapping
 from config.loader import load_mapping_text
-from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
 from sandbox.github_data import GitHubPull
 from sandbox.jira_data import JiraIssue
-from sandbox.server import Sandbox, SandboxOptions, build_sandbox
-from sync.engine import SyncReport, run_sync
+from sandbox.server import SandboxOptions, build_sandbox
+from sync.engine import run_sync
 from sync.store import Store
+from tests.sync.test_incremental import full_run, settings, values
 
 PROJECTS = ["APP", "WEB"]
 REPOS = ["acme/api", "acme/web"]
@@ -68,21 +69,6 @@ def mapping_text(today: datetime) -> str:
         {"id": "cross", "title": "Across projects", "key_results": key_results}
     )
     return yaml.safe_dump(data, sort_keys=False)
-
-
-def sync_settings(box: Sandbox, url: str) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        jira=JiraSettings.model_validate(box.jira_settings()),
-        github=GitHubSettings.model_validate(box.github_settings()),
-        database_url=url,
-        incremental=IncrementalSettings(),
-    )
-
-
-def values(report: SyncReport) -> dict[str, float | None]:
-    assert not report.failed, [(o.plan.key_result.id, o.error) for o in report.failed]
-    return {o.plan.key_result.id: o.value for o in report.key_results}
 
 
 class IncrementalEqualsFull(RuleBasedStateMachine):
@@ -217,16 +203,14 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
         as_of = datetime.now(UTC)
         url = str(self.store.engine.url.render_as_string(hide_password=False))
         incremental = values(
-            run_sync(sync_settings(self.box, url), self.mapping, self.store, as_of=as_of)
+            run_sync(settings(self.box, url), self.mapping, self.store, as_of=as_of)
         )
-        full = values(
-            run_sync(sync_settings(self.box, "sqlite://"), self.mapping, None, as_of=as_of)
-        )
+        full = full_run(self.box, self.mapping, as_of)
         differing = {k: (incremental[k], full[k]) for k in full if incremental[k] != full[k]}
         assert not differing, f"incremental != full fetch (incremental, full): {differing}"
 
 
-SETTINGS = settings(
+SETTINGS = hypothesis_settings(
     max_examples=8,
     stateful_step_count=6,
     deadline=None,
