@@ -23,11 +23,13 @@ from typing import Literal
 
 TokenKind = Literal["word", "string", "operator", "open", "close", "comma"]
 
-KEYWORDS = frozenset(
-    {"and", "or", "not", "in", "is", "was", "changed", "empty", "null", "order", "by"}
-    | {"asc", "desc", "during", "before", "after", "on", "from", "to"}
-)
 HISTORY_OPERATORS = frozenset({"was", "changed"})
+HISTORY_PREDICATES = frozenset({"during", "before", "after", "on", "from", "to"})  # take values
+KEYWORDS = (
+    frozenset({"and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc", "desc"})
+    | HISTORY_OPERATORS
+    | HISTORY_PREDICATES
+)
 SAVED_FILTER_FIELDS = frozenset({"filter", "savedfilter", "request", "searchrequest"})
 OPERATORS = ("!=", ">=", "<=", "!~", "=", ">", "<", "~")
 RELATIVE_DATE = re.compile(r"^[-+]?(?:\d+\s*[wdhmMy]\s*)+$")
@@ -198,11 +200,4 @@ def _is_value(tokens: list[Token], n: int) -> bool:
         return False
     if previous.kind in ("operator", "comma", "open"):
         return True
-    return previous.kind == "word" and previous.text.lower() in {
-        "during",
-        "before",
-        "after",
-        "on",
-        "from",
-        "to",
-    }
+    return previous.kind == "word" and previous.text.lower() in HISTORY_PREDICATES
