@@ -9,7 +9,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
+
+if TYPE_CHECKING:
+    from connectors.changes import ChangeFeed
 
 StatusCategory = Literal["todo", "in_progress", "done"]
 ItemKind = Literal["issue", "pull_request"]
@@ -205,4 +208,8 @@ class Connector(Protocol):
     @property
     def requests_made(self) -> int:
         """HTTP requests sent so far (for sync_runs and the benchmark)."""
+        ...
+
+    def change_feed(self) -> ChangeFeed | None:
+        """What changed since a moment, for incremental sync; None: this tracker cannot tell."""
         ...

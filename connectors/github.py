@@ -55,6 +55,7 @@ from connectors.base import (
     Selector,
     WorkItem,
 )
+from connectors.changes import ChangeFeed
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
 from connectors.redact import redact
 from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
@@ -296,6 +297,12 @@ class GitHubConnector:
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         """What, besides the query and the fields asked, shapes the items this returns."""
         return frozenset({f"site={self.base_url}"})
+
+    def change_feed(self) -> ChangeFeed:
+        # Imported here: the feed is built on this module's selector functions.
+        from connectors.github_changes import GitHubChangeFeed
+
+        return GitHubChangeFeed(self)
 
     def _observe_response(self, status: int, headers: dict[str, Any], data: object) -> None:
         self.governor.observe(status, {str(k): str(v) for k, v in headers.items()})

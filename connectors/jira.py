@@ -49,6 +49,8 @@ from connectors.base import (
     StatusCategory,
     WorkItem,
 )
+from connectors.changes import ChangeFeed
+from connectors.jira_changes import JiraChangeFeed
 from connectors.jql import without_order_by
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
 from connectors.redact import redact
@@ -206,6 +208,9 @@ class JiraConnector:
         if NEEDS_STORY_POINTS in needs:
             shape.add(f"story_points_field={self._story_points_override or '(by name)'}")
         return frozenset(shape)
+
+    def change_feed(self) -> ChangeFeed:
+        return JiraChangeFeed(self)
 
     def items_with_ids(
         self, selector: Selector, needs: frozenset[str]

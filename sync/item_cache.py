@@ -42,10 +42,6 @@ _DATETIME_POSITIONS = tuple(ITEM_FIELDS.index(name) for name in DATETIME_FIELDS)
 _LABELS_POSITION = ITEM_FIELDS.index("labels")
 
 
-def unit_key(description: str) -> str:
-    return hashlib.sha256(description.encode()).hexdigest()
-
-
 def _moment_text(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()

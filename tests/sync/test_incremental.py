@@ -22,12 +22,15 @@ from bench.company import company_mapping
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
+from connectors.changes import FetchUnit
+from connectors.github_changes import GitHubChangeFeed
 from connectors.jira import CLOUD_ID_PAGE, QUERIES_PER_UNION
+from connectors.jira_changes import JiraChangeFeed
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
 from sync.incremental import plan_units
 from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
-from sync.plan import plan_queries
+from sync.plan import QueryPlan, plan_queries
 from sync.status_view import render_explain
 from sync.store import Store
 from sync.tables import fetch_cache, fetch_cache_items
@@ -96,6 +99,12 @@ def sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Store]]:
     store.migrate()
     yield url, store
     store.close()
+
+
+def fetch_units(plan: QueryPlan) -> list[FetchUnit]:
+    """Every fetch unit of the plan, as the two trackers' change feeds group them."""
+    jira = plan_units(plan, "jira", JiraChangeFeed.plan).units.values()
+    return [*jira, *plan_units(plan, "github", GitHubChangeFeed.plan).units.values()]
 
 
 def settings(box: Sandbox, url: str, **incremental: object) -> Settings:
@@ -317,12 +326,12 @@ def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
     assert first != full_run(box, mapping, as_of)  # sums and shares without story points
     fixed = run_sync(settings(box, url), mapping, store, as_of=as_of)
     assert values(fixed) == full_run(box, mapping, as_of)
-    plan = plan_units(plan_queries(mapping, today=as_of.date()))
-    shaped = sum(1 for unit in plan.units.values() if "story_points" in unit.needs)
-    assert 0 < shaped < len(plan.units)
+    units = fetch_units(plan_queries(mapping, today=as_of.date()))
+    shaped = sum(1 for unit in units if "story_points" in unit.needs)
+    assert 0 < shaped < len(units)
     assert fixed.cache_units is not None
     assert fixed.cache_units["full"] == shaped  # the others stand as they were
-    assert fixed.cache_units["cached"] == len(plan.units) - shaped
+    assert fixed.cache_units["cached"] == len(units) - shaped
     told = {o.plan.key_result.id: o.lineage.get("cache") for o in fixed.key_results}
     sums = [o for o in fixed.key_results if o.plan.metric and o.plan.metric.field == "story_points"]
     assert sums and all(
@@ -365,7 +374,7 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
     second = run_sync(settings(box, url), mapping, store, as_of=as_of)
     requests = counted(box)
     assert values(second) == first == full_run(box, mapping, as_of)
-    units = plan_units(plan_queries(mapping, today=as_of.date())).units.values()
+    units = fetch_units(plan_queries(mapping, today=as_of.date()))
     jira_units = sum(1 for unit in units if unit.source == "jira")
     assert len(box.jira_data.issues) <= CLOUD_ID_PAGE  # each union of queries is one page
     # updated >= -Nm: nothing; then the cached queries' ids, QUERIES_PER_UNION at a time
@@ -398,9 +407,9 @@ def test_jira_server_tests_changed_issues_against_each_cached_query(
     assert values(second) == full_run(box, mapping, as_of)
     assert "jira jql/match" not in requests
     assert second.cache_units is not None and first.cache_units is not None
-    plan = plan_units(plan_queries(mapping, today=as_of.date()))
-    jira_items = sum(1 for unit in plan.units.values() if unit.kind == "jira-items")
-    jira_counts = sum(1 for unit in plan.units.values() if unit.kind == "jira-count")
+    units = fetch_units(plan_queries(mapping, today=as_of.date()))
+    jira_items = sum(1 for unit in units if unit.kind == "jira-items")
+    jira_counts = sum(1 for unit in units if unit.kind == "jira-count")
     assert second.cache_units["incremental"] >= jira_items > 0  # patched, not fetched again
     assert second.cache_units["full"] >= jira_counts > 0  # a server count is asked again
 
@@ -556,7 +565,7 @@ objectives:
           pulls: {repo: acme/api, state: merged}
 """
     mapping = load_mapping_text(text, source_name="okrs.yaml", today=ANCHOR.date())
-    units = plan_units(plan_queries(mapping, today=ANCHOR.date())).units.values()
+    units = fetch_units(plan_queries(mapping, today=ANCHOR.date()))
     needs = {unit.kind: unit.needs for unit in units}
     assert needs["jira-items"] == frozenset({"labels"})
     assert needs["github-listing"] == frozenset()

@@ -1,0 +1,159 @@
+"""The change-feed capability: what a tracker connector offers incremental sync.
+
+Incremental sync (`sync/incremental.py`) keeps cached answers and knows nothing of any
+tracker. A connector that can tell what changed offers a `ChangeFeed`, which
+
+- turns the plan's selectors into fetch units (what is fetched and cached as one answer),
+- fetches a unit in full,
+- says why a cached answer cannot be brought up to date (a query that depends on more than
+  its items), and
+- given the cached answers and the moment they were last brought up to date, says which
+  still stand and, for each of the others, what changed (`UnitDelta`) or that it must be
+  fetched in full.
+
+Members are known by the tracker's stable id where the tracker has one (Jira's issue id),
+so a moved item (new key) is replaced, not counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from connectors.base import ItemKind, Selector, WorkItem
+
+
+def unit_key(description: str) -> str:
+    return hashlib.sha256(description.encode()).hexdigest()
+
+
+@dataclass
+class FetchUnit:
+    """One distinct thing to fetch (and cache) for one or more of the plan's selectors."""
+
+    source: str
+    kind: str  # the feed's own name for what it fetches ("jira-items", "github-listing", ...)
+    description: str
+    selector: Selector | None = None  # query units
+    repo: str | None = None  # listings of one repository
+    item_kind: ItemKind | None = None
+    needs: frozenset[str] = frozenset()
+    horizon: datetime | None = None  # listings: oldest update they must reach
+    reaches_all: bool = False  # listings: some selector needs every item (no window)
+
+    @property
+    def key(self) -> str:
+        return unit_key(f"{self.kind}\n{self.description}")
+
+    def covers(self, held: HeldAnswer) -> bool:
+        """Whether a cached answer holds everything this unit now needs."""
+        if not self.needs <= held.needs:
+            return False
+        if held.horizon is None:  # a query, or a listing that reached every item
+            return True
+        return not self.reaches_all and self.horizon is not None and held.horizon <= self.horizon
+
+
+@dataclass
+class UnitPlan:
+    units: dict[str, FetchUnit] = field(default_factory=dict)  # by key
+    by_items: dict[Selector, str] = field(default_factory=dict)  # selector -> unit key
+    by_count: dict[Selector, str] = field(default_factory=dict)
+
+    def merge(self, other: UnitPlan) -> None:
+        self.units.update(other.units)
+        self.by_items.update(other.by_items)
+        self.by_count.update(other.by_count)
+
+
+UnitPlanner = Callable[[Mapping[Selector, frozenset[str]], Iterable[Selector]], UnitPlan]
+
+
+class HeldAnswer(Protocol):
+    """A unit's cached answer, as a change feed reads it."""
+
+    @property
+    def needs(self) -> frozenset[str]: ...
+
+    @property
+    def horizon(self) -> datetime | None: ...
+
+    @property
+    def count(self) -> int | None: ...  # a server count without members
+
+    @property
+    def items(self) -> dict[str, WorkItem]: ...  # by item key
+
+    @property
+    def members(self) -> dict[str, str | None]: ...  # tracker id -> item key (None: id only)
+
+
+@dataclass
+class UnitAnswer:
+    """A unit's answer fetched in full."""
+
+    items: dict[str, WorkItem] = field(default_factory=dict)
+    members: dict[str, str | None] = field(default_factory=dict)
+    count: int | None = None
+
+
+@dataclass
+class UnitDelta:
+    """What changed in one cached answer: members that left, then what is written (again)."""
+
+    removed_ids: set[str] = field(default_factory=set)  # tracker ids taken out first
+    members: dict[str, str | None] = field(default_factory=dict)  # tracker id -> key
+    items: dict[str, WorkItem] = field(default_factory=dict)  # by key
+
+
+class ChangeSet:
+    """What a feed found since the cache was last brought up to date.
+
+    This base answers "nothing is known": every cached answer is fetched in full.
+    """
+
+    def __init__(self, stands: Iterable[str] = ()) -> None:
+        self.stands = set(stands)  # unit keys whose cached answer holds as it is
+
+    def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
+        """The changes to apply to a unit that does not stand; None: fetch it in full."""
+        return None
+
+
+class ChangeFeed(Protocol):
+    """A connector's change detection (see the module doc)."""
+
+    def plan(
+        self, item_fetches: Mapping[Selector, frozenset[str]], count_fetches: Iterable[Selector]
+    ) -> UnitPlan:
+        """Fetch units for this tracker's selectors; selectors may share a unit."""
+        ...
+
+    def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
+        """Markers of the settings that shape items fetched with `needs`."""
+        ...
+
+    def fragile(self, unit: FetchUnit, held: HeldAnswer) -> str | None:
+        """Why the changes since cannot bring this cached answer up to date; None: they can."""
+        ...
+
+    def fetch(self, unit: FetchUnit) -> UnitAnswer:
+        """The unit's answer, fetched in full."""
+        ...
+
+    def changes(
+        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+    ) -> ChangeSet:
+        """What changed since `since` in these cached answers (by unit key)."""
+        ...
+
+    def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:
+        """The selector's count, answered from its unit's answer."""
+        ...
+
+    def items_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> list[WorkItem]:
+        """The selector's items, picked from its unit's answer."""
+        ...

@@ -1,0 +1,218 @@
+"""GitHub's change feed: which cached listings and searches still hold.
+
+- List selectors on one repository share one listing per kind (issues / pull requests),
+  sorted by last update and reaching back as far as the oldest window needs; each
+  selector's items are picked from it locally (`filter_listed`). A count of a list selector
+  is answered from a listing fetched anyway, else asked of the search API.
+- One search per owner, `org:<owner> updated:>=<since>`, names the repositories with
+  changes. Listings of the others stand; a changed one is listed again by last update down
+  to `since` and merged by key. A search is reused only when none of the repositories or
+  owners it is scoped to changed, else asked again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from connectors.base import (
+    OPTIONAL_FIELDS,
+    GitHubListSelector,
+    GitHubSearchSelector,
+    ItemKind,
+    Selector,
+    WorkItem,
+)
+from connectors.changes import ChangeSet, FetchUnit, HeldAnswer, UnitAnswer, UnitDelta, UnitPlan
+from connectors.github import filter_listed, listing_horizon, search_query_for
+
+if TYPE_CHECKING:
+    from connectors.github import GitHubConnector
+
+log = logging.getLogger(__name__)
+
+SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
+
+
+def search_scopes(query: str) -> tuple[set[str], set[str]] | None:
+    """(repositories, owners) a search is confined to; None when it is not confined."""
+    repos: set[str] = set()
+    owners: set[str] = set()
+    for name, value in SEARCH_SCOPE.findall(query):
+        value = value.strip('"').lower()
+        if name == "repo":
+            repos.add(value)
+        else:
+            owners.add(value)
+    if not repos and not owners:
+        return None
+    return repos, owners
+
+
+class GitHubChangeFeed:
+    """Change detection for one `GitHubConnector` (see the module doc)."""
+
+    def __init__(self, connector: GitHubConnector) -> None:
+        self.connector = connector
+
+    @staticmethod
+    def plan(
+        item_fetches: Mapping[Selector, frozenset[str]], count_fetches: Iterable[Selector]
+    ) -> UnitPlan:
+        result = UnitPlan()
+
+        def add(unit: FetchUnit) -> str:
+            existing = result.units.setdefault(unit.key, unit)
+            existing.needs |= unit.needs
+            return unit.key
+
+        listings: dict[tuple[str, str], FetchUnit] = {}
+        for selector, needs in item_fetches.items():
+            needs = needs - OPTIONAL_FIELDS  # GitHub's answers carry them all anyway
+            if isinstance(selector, GitHubSearchSelector):
+                result.by_items[selector] = add(
+                    FetchUnit(
+                        "github",
+                        "github-search-items",
+                        selector.query,
+                        selector=selector,
+                        needs=needs,
+                    )
+                )
+                continue
+            assert isinstance(selector, GitHubListSelector)
+            group = (selector.repo.lower(), selector.kind)
+            horizon = listing_horizon(selector)
+            unit = listings.get(group)
+            if unit is None:
+                unit = FetchUnit(
+                    "github",
+                    "github-listing",
+                    f"{group[0]} {selector.kind}s",
+                    repo=selector.repo,
+                    item_kind=selector.kind,
+                    horizon=horizon,
+                    reaches_all=horizon is None,
+                )
+                listings[group] = unit
+                result.units[unit.key] = unit
+            unit.needs |= needs
+            unit.reaches_all = unit.reaches_all or horizon is None
+            if horizon is not None and (unit.horizon is None or horizon < unit.horizon):
+                unit.horizon = horizon
+            result.by_items[selector] = unit.key
+        for selector in count_fetches:
+            if isinstance(selector, GitHubListSelector):
+                listing = listings.get((selector.repo.lower(), selector.kind))
+                if listing is not None and _reaches(listing, listing_horizon(selector)):
+                    result.by_count[selector] = listing.key  # counted in a listing fetched anyway
+                    continue
+                description = search_query_for(selector)
+            else:
+                assert isinstance(selector, GitHubSearchSelector)
+                description = selector.query
+            result.by_count[selector] = add(
+                FetchUnit("github", "github-search-count", description, selector=selector)
+            )
+        for unit in listings.values():
+            if unit.reaches_all:
+                unit.horizon = None
+        return result
+
+    def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
+        return self.connector.item_shape(needs)
+
+    def fragile(self, unit: FetchUnit, held: HeldAnswer) -> str | None:
+        return None
+
+    def fetch(self, unit: FetchUnit) -> UnitAnswer:
+        github = self.connector
+        if unit.kind == "github-listing":
+            assert unit.repo is not None and unit.item_kind is not None
+            listed = github.list_repository(
+                unit.repo, unit.item_kind, updated_from=unit.horizon, needs=unit.needs
+            )
+            return UnitAnswer(items={item.key: item for item in listed})
+        assert unit.selector is not None
+        if unit.kind == "github-search-count":
+            return UnitAnswer(count=github.count(unit.selector))
+        found = github.items(unit.selector, unit.needs)
+        return UnitAnswer(items={item.key: item for item in found})
+
+    def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:
+        if isinstance(selector, GitHubListSelector) and unit.kind == "github-listing":
+            return len(filter_listed(selector, list(held.items.values())))
+        return held.count if held.count is not None else len(held.items)
+
+    def items_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> list[WorkItem]:
+        found = list(held.items.values())
+        if isinstance(selector, GitHubListSelector):
+            return filter_listed(selector, found)
+        return found
+
+    def changes(
+        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+    ) -> ChangeSet:
+        scopes: dict[str, tuple[set[str], set[str]]] = {}
+        owners: set[str] = set()
+        listings: dict[str, tuple[str, ItemKind]] = {}
+        for key, (unit, _) in held.items():
+            if unit.kind == "github-listing":
+                assert unit.repo is not None and unit.item_kind is not None
+                listings[key] = (unit.repo.lower(), unit.item_kind)
+                scope = ({unit.repo.lower()}, set[str]())
+            else:
+                found = search_scopes(unit.description)
+                if found is None:
+                    continue  # an unconfined search is always asked again
+                scope = found
+            scopes[key] = scope
+            owners |= {repo.split("/", 1)[0] for repo in scope[0]} | scope[1]
+        if not scopes:
+            return ChangeSet()
+        changed_items = self.connector.changed_repositories(sorted(owners), since)
+        found_changes = GitHubChanges(self.connector, since)
+        if changed_items is None:  # too many to name: every listing listed again since then
+            return found_changes
+        changed = {repo for repo, _ in changed_items}
+        for key, (repos, scope_owners) in scopes.items():
+            if key in listings:  # a listing of issues stands when only pull requests changed
+                if listings[key] not in changed_items:
+                    found_changes.stands.add(key)
+            elif not (repos & changed or any(r.split("/", 1)[0] in scope_owners for r in changed)):
+                found_changes.stands.add(key)
+        log.info(
+            "github: %d repositories changed; %d of %d cached units stand",
+            len(changed),
+            len(found_changes.stands),
+            len(scopes),
+        )
+        return found_changes
+
+
+def _reaches(listing: FetchUnit, horizon: datetime | None) -> bool:
+    """Whether a listing reaches back far enough to count a selector with this horizon."""
+    if listing.reaches_all:
+        return True
+    return horizon is not None and listing.horizon is not None and horizon >= listing.horizon
+
+
+class GitHubChanges(ChangeSet):
+    """Changed listings are listed again by last update down to `since`; searches re-asked."""
+
+    def __init__(self, connector: GitHubConnector, since: datetime) -> None:
+        super().__init__()
+        self.connector = connector
+        self.since = since
+
+    def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
+        if unit.kind != "github-listing":
+            return None
+        assert unit.repo is not None and unit.item_kind is not None
+        changed = self.connector.list_repository(
+            unit.repo, unit.item_kind, updated_from=self.since, needs=held.needs
+        )
+        return UnitDelta(items={item.key: item for item in changed})

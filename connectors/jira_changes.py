@@ -1,0 +1,182 @@
+"""Jira's change feed: which cached JQL answers still hold, and what changed in the others.
+
+- `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page), and one id
+  listing of all cached queries OR'ed shows members deleted or no longer visible, which
+  leave no `updated` trace. Nothing either way: every cached answer stands.
+- Some: `jql/match` says, in one request, which of them each cached JQL matches now;
+  members that changed and no longer match leave (so do members gone from the listing),
+  those that match are (re)fetched by id. An issue that leaves a query was updated to leave
+  it, so this is exact.
+- Jira Server/DC has no `jql/match`: each cached query is asked for the changed issues it
+  matches (`(<jql>) AND id in (...)`), and its counts, which keep no members, are asked
+  again every run (one request each).
+
+A JQL whose matches can change with no issue updated (functions, relative dates, saved
+filters, WAS/CHANGED: `connectors.jql`) is always fetched in full.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from connectors.base import JiraSelector, Selector, WorkItem
+from connectors.changes import ChangeSet, FetchUnit, HeldAnswer, UnitAnswer, UnitDelta, UnitPlan
+from connectors.jql import dependencies
+
+if TYPE_CHECKING:
+    from connectors.jira import JiraConnector
+
+log = logging.getLogger(__name__)
+
+SERVER_PATCH_MAX_IDS = 500  # more changed issues than this: Server/DC queries fetched again
+
+
+class JiraChangeFeed:
+    """Change detection for one `JiraConnector` (see the module doc)."""
+
+    def __init__(self, connector: JiraConnector) -> None:
+        self.connector = connector
+
+    @staticmethod
+    def plan(
+        item_fetches: Mapping[Selector, frozenset[str]], count_fetches: Iterable[Selector]
+    ) -> UnitPlan:
+        result = UnitPlan()
+
+        def add(unit: FetchUnit) -> str:
+            existing = result.units.setdefault(unit.key, unit)
+            existing.needs |= unit.needs
+            return unit.key
+
+        for selector, needs in item_fetches.items():
+            assert isinstance(selector, JiraSelector)
+            result.by_items[selector] = add(
+                FetchUnit("jira", "jira-items", selector.jql, selector=selector, needs=needs)
+            )
+        for selector in count_fetches:
+            assert isinstance(selector, JiraSelector)
+            result.by_count[selector] = add(
+                FetchUnit("jira", "jira-count", selector.jql, selector=selector)
+            )
+        return result
+
+    def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
+        return self.connector.item_shape(needs)
+
+    def fragile(self, unit: FetchUnit, held: HeldAnswer) -> str | None:
+        if unit.kind == "jira-count" and held.count is not None:
+            return "a server count is asked again every run"  # Server/DC: no members to check
+        found = dependencies(unit.description)
+        if found.volatile:
+            return f"the query depends on more than its issues: {found.reason}"
+        return None
+
+    def fetch(self, unit: FetchUnit) -> UnitAnswer:
+        assert unit.selector is not None
+        answer = UnitAnswer()
+        if unit.kind == "jira-items":
+            for tracker_id, item in self.connector.items_with_ids(unit.selector, unit.needs):
+                answer.items[item.key] = item
+                answer.members[tracker_id] = item.key
+            return answer
+        members = self.connector.member_ids(unit.selector)
+        if members is None:
+            answer.count = self.connector.count(unit.selector)
+        else:
+            answer.members = dict.fromkeys(members)
+        return answer
+
+    def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:
+        if held.count is not None:
+            return held.count
+        return len(held.members) if held.members else len(held.items)
+
+    def items_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> list[WorkItem]:
+        return list(held.items.values())
+
+    def changes(
+        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+    ) -> ChangeSet:
+        """Issues updated since, and members gone without a trace.
+
+        A deleted issue, or one the token can no longer see, leaves no `updated` trace: the
+        cached members are compared with one id listing of all the cached queries OR'ed
+        (`present_ids`). Members missing from it leave their queries; issues in it that no
+        cache holds (restored, visible again) are treated as changed.
+        """
+        jira = self.connector
+        minutes = math.ceil((now - since).total_seconds() / 60)
+        changed = jira.changed_ids(minutes)
+        keys = [key for key, (_, answer) in held.items() if answer.count is None]
+        jqls = [held[key][0].description for key in keys]
+        vanished: set[str] = set()
+        if keys:
+            known = set().union(*(held[key][1].members for key in keys))
+            present = jira.present_ids(jqls)
+            vanished = known - present
+            changed |= present - known
+        if not changed and not vanished:
+            log.info("jira: nothing changed in the last %d minutes", minutes)
+            return ChangeSet(stands=held)
+        found = JiraChanges(touched=changed | vanished)
+        ids = sorted(changed, key=int)
+        if not keys:
+            return found
+        if not jira.can_match:  # Server/DC: each cached query tested against the changed ids
+            if len(ids) > SERVER_PATCH_MAX_IDS:
+                return ChangeSet()  # cheaper to fetch the queries again
+            for key in keys:
+                unit, answer = held[key]
+                fresh = jira.items_by_ids(ids, answer.needs, within=unit.description)
+                found.matched[key] = set(fresh)
+                found.fresh_items[key] = fresh
+        else:
+            matched = jira.match(ids, jqls) if ids else [set[str]() for _ in keys]
+            wanted: set[str] = set()
+            needs: frozenset[str] = frozenset()
+            for key, ids_matched in zip(keys, matched, strict=True):
+                found.matched[key] = ids_matched
+                if held[key][0].kind == "jira-items":
+                    wanted |= ids_matched
+                    needs |= held[key][1].needs
+            if wanted:  # one fetch with every unit's fields serves them all
+                fresh = jira.items_by_ids(sorted(wanted, key=int), needs)
+                found.fresh_items = dict.fromkeys(keys, fresh)
+        log.info(
+            "jira: %d issues changed, %d gone; %d cached queries patched",
+            len(changed),
+            len(vanished),
+            len(keys),
+        )
+        return found
+
+
+class JiraChanges(ChangeSet):
+    """Changed (or vanished) issue ids, and which of them each cached query matches now."""
+
+    def __init__(self, touched: set[str]) -> None:
+        super().__init__()
+        self.touched = touched  # members to take out before adding what matches now
+        self.matched: dict[str, set[str]] = {}  # unit key -> changed ids it matches now
+        self.fresh_items: dict[str, dict[str, WorkItem]] = {}  # unit key -> id -> item
+
+    def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
+        matched = self.matched.get(unit.key)
+        if matched is None:
+            return None
+        delta = UnitDelta(removed_ids=self.touched & held.members.keys())
+        fresh = self.fresh_items.get(unit.key, {})
+        for tracker_id in matched:
+            if unit.kind == "jira-count":
+                delta.members[tracker_id] = None
+                continue
+            item = fresh.get(tracker_id)
+            if item is None:  # matched, then changed again out of reach: fetch in full
+                return None
+            delta.items[item.key] = item
+            delta.members[tracker_id] = item.key
+        return delta
