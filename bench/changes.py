@@ -29,7 +29,8 @@ def touch_items(
 
     Jira issues are, in turn, resolved, re-prioritised, labelled, moved to another project,
     deleted (no trace in `updated`) or joined by a new issue like them; GitHub pull
-    requests are merged, issues closed, closed items labelled.
+    requests are merged, issues closed, closed items labelled, and one issue in ten
+    deleted or transferred to another repository.
     """
     rng = random.Random(seed)
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -59,7 +60,14 @@ def touch_items(
         issue.updated = moment
     items = box.github_data.all_items
     picked = rng.sample(items, max(1, round(len(items) * fraction)))
-    for item in picked:
+    repos = sorted(box.github_data.repos)
+    for n, item in enumerate(picked):
+        if not isinstance(item, GitHubPull) and n % 10 == 9:
+            if n % 20 == 19 and len(repos) > 1:
+                box.github_data.transfer(item, next(r for r in repos if r != item.repo), moment)
+            else:
+                box.github_data.delete(item)
+            continue
         if item.state == "open":
             item.state = "closed"
             item.closed_at = moment

@@ -115,12 +115,18 @@ class ChangeSet:
     This base answers "nothing is known": every cached answer is fetched in full.
     """
 
-    def __init__(self, stands: Iterable[str] = ()) -> None:
+    def __init__(self, stands: Iterable[str] = (), why: str | None = None) -> None:
         self.stands = set(stands)  # unit keys whose cached answer holds as it is
+        self.why = why  # why the others are fetched in full, when it is one reason for all
+        self.why_full: dict[str, str] = {}  # unit key -> why it is fetched in full
 
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
         """The changes to apply to a unit that does not stand; None: fetch it in full."""
         return None
+
+    def reason(self, unit: FetchUnit) -> str:
+        """Why a unit with no delta is fetched in full, in words for `explain`."""
+        return self.why_full.get(unit.key) or self.why or "the changes since could not be told"
 
 
 class ChangeFeed(Protocol):

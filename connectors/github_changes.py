@@ -8,6 +8,15 @@
   changes. Listings of the others stand; a changed one is listed again by last update down
   to `since` and merged by key. A search is reused only when none of the repositories or
   owners it is scoped to changed, else asked again.
+
+Deleted and transferred issues leave no `updated` trace (pull requests can be neither). So
+an answer that may hold issues is checked against GitHub's own count of the same items,
+one search each run: a repository's issue listing against `repo:X is:issue` (from its
+horizon on), a search's items against the search's `total_count`. Nothing but a deletion
+or a transfer makes the cached answer larger than GitHub's count of it; a difference
+means it is fetched in full. A search count that may include issues is asked again every
+run, which costs the same one search. GitHub's search index lags a little: a deletion is
+seen once the index drops the issue, and an issue too new for the index costs a full fetch.
 """
 
 from __future__ import annotations
@@ -35,6 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
+UNCONFINED = "a search not confined to repositories or owners is asked again every run"
+LOST = "GitHub counts fewer items than the cache holds: some were deleted or transferred"
+PULL_REQUESTS_ONLY = re.compile(r"(?<![-\w])(?:is|type):(?:pr|pull-request)\b", re.IGNORECASE)
 
 
 def search_scopes(query: str) -> tuple[set[str], set[str]] | None:
@@ -126,6 +138,8 @@ class GitHubChangeFeed:
         return self.connector.item_shape(needs)
 
     def fragile(self, unit: FetchUnit, held: HeldAnswer) -> str | None:
+        if unit.kind == "github-search-count" and may_hold_issues(unit):
+            return "a count that may include issues is asked again every run (deletions)"
         return None
 
     def fetch(self, unit: FetchUnit) -> UnitAnswer:
@@ -172,10 +186,11 @@ class GitHubChangeFeed:
             scopes[key] = scope
             owners |= {repo.split("/", 1)[0] for repo in scope[0]} | scope[1]
         if not scopes:
-            return ChangeSet()
+            return ChangeSet(why=UNCONFINED)
         changed_items = self.connector.changed_repositories(sorted(owners), since)
         found_changes = GitHubChanges(self.connector, since)
         if changed_items is None:  # too many to name: every listing listed again since then
+            found_changes.why = "over 1,000 items changed: too many for one search"
             return found_changes
         changed = {repo for repo, _ in changed_items}
         for key, (repos, scope_owners) in scopes.items():
@@ -184,6 +199,16 @@ class GitHubChangeFeed:
                     found_changes.stands.add(key)
             elif not (repos & changed or any(r.split("/", 1)[0] in scope_owners for r in changed)):
                 found_changes.stands.add(key)
+            else:
+                found_changes.why_full[key] = "a repository it searches changed"
+        for key in held.keys() - scopes.keys():
+            found_changes.why_full[key] = UNCONFINED
+        for key in sorted(found_changes.stands):
+            unit, answer = held[key]
+            if may_hold_issues(unit) and not found_changes.complete(unit, answer, answer.items):
+                found_changes.stands.discard(key)
+                found_changes.lost.add(key)
+                found_changes.why_full[key] = LOST
         log.info(
             "github: %d repositories changed; %d of %d cached units stand",
             len(changed),
@@ -200,6 +225,13 @@ def _reaches(listing: FetchUnit, horizon: datetime | None) -> bool:
     return horizon is not None and listing.horizon is not None and horizon >= listing.horizon
 
 
+def may_hold_issues(unit: FetchUnit) -> bool:
+    """Whether a unit's items may include issues, which can be deleted or transferred."""
+    if unit.kind == "github-listing":
+        return unit.item_kind == "issue"
+    return not PULL_REQUESTS_ONLY.search(unit.description)
+
+
 class GitHubChanges(ChangeSet):
     """Changed listings are listed again by last update down to `since`; searches re-asked."""
 
@@ -207,12 +239,32 @@ class GitHubChanges(ChangeSet):
         super().__init__()
         self.connector = connector
         self.since = since
+        self.lost: set[str] = set()  # unit keys holding items GitHub no longer counts
 
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
-        if unit.kind != "github-listing":
+        if unit.kind != "github-listing" or unit.key in self.lost:
             return None
         assert unit.repo is not None and unit.item_kind is not None
         changed = self.connector.list_repository(
             unit.repo, unit.item_kind, updated_from=self.since, needs=held.needs
         )
-        return UnitDelta(items={item.key: item for item in changed})
+        delta = UnitDelta(items={item.key: item for item in changed})
+        if may_hold_issues(unit) and not self.complete(unit, held, held.items | delta.items):
+            self.why_full[unit.key] = LOST
+            return None
+        return delta
+
+    def complete(self, unit: FetchUnit, held: HeldAnswer, items: Mapping[str, WorkItem]) -> bool:
+        """Whether GitHub counts as many items as the answer holds (none deleted or moved)."""
+        if unit.kind == "github-listing":
+            query = f"repo:{unit.repo} is:issue"
+            if held.horizon is not None:
+                query += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        else:
+            query = unit.description
+        counted = self.connector.count(GitHubSearchSelector(query))
+        if counted != len(items):
+            log.info(
+                "github: %s holds %d items, GitHub counts %d", unit.description, len(items), counted
+            )
+        return counted == len(items)

@@ -127,8 +127,8 @@ class JiraChangeFeed:
         if not keys:
             return found
         if not jira.can_match:  # Server/DC: each cached query tested against the changed ids
-            if len(ids) > SERVER_PATCH_MAX_IDS:
-                return ChangeSet()  # cheaper to fetch the queries again
+            if len(ids) > SERVER_PATCH_MAX_IDS:  # cheaper to fetch the queries again
+                return ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed")
             for key in keys:
                 unit, answer = held[key]
                 fresh = jira.items_by_ids(ids, answer.needs, within=unit.description)
@@ -175,7 +175,8 @@ class JiraChanges(ChangeSet):
                 delta.members[tracker_id] = None
                 continue
             item = fresh.get(tracker_id)
-            if item is None:  # matched, then changed again out of reach: fetch in full
+            if item is None:
+                self.why_full[unit.key] = "an issue changed again while it was read"
                 return None
             delta.items[item.key] = item
             delta.members[tracker_id] = item.key

@@ -378,7 +378,7 @@ class GitHubApp:
         item = self.data.item(repo.full_name, number)
         if endpoint == "issue":
             if item is None:
-                raise _not_found(f"{DOCS}/issues/issues#get-an-issue")
+                return self._missing_issue(base, repo, number)
             return Reply(self.issue_json(base, item))
         if not isinstance(item, GitHubPull):
             raise _not_found(f"{DOCS}/pulls/pulls#get-a-pull-request")
@@ -387,6 +387,23 @@ class GitHubApp:
         reviews = sorted(item.reviews, key=lambda r: (r.submitted_at, r.id))
         page, link = self._page(request, base, reviews, request.path)
         return Reply([self.review_json(base, item, r) for r in page], link)
+
+    def _missing_issue(self, base: str, repo: GitHubRepo, number: int) -> Reply:
+        """A transferred issue answers 301 to its new place, a deleted one 410 Gone."""
+        docs = f"{DOCS}/issues/issues#get-an-issue"
+        moved = self.data.moved.get((repo.full_name, number))
+        if moved is not None:
+            raise ApiError(
+                301,
+                {
+                    "message": "Moved Permanently",
+                    "url": f"{base}/repos/{moved[0]}/issues/{moved[1]}",
+                },
+                {"Location": f"{base}/repos/{moved[0]}/issues/{moved[1]}"},
+            )
+        if (repo.full_name, number) in self.data.gone:
+            raise ApiError(410, {"message": "This issue was deleted", "documentation_url": docs})
+        raise _not_found(docs)
 
     def _repo(self, arguments: Mapping[str, Any], endpoint: str) -> GitHubRepo:
         docs = {

@@ -193,6 +193,8 @@ class GitHubDataset:
     repos: dict[str, GitHubRepo]  # by full name
     issues: list[GitHubIssue]  # issues only
     pulls: list[GitHubPull]
+    moved: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)  # transferred
+    gone: set[tuple[str, int]] = field(default_factory=set)  # deleted issues
     _by_key: dict[tuple[str, int], GitHubIssue] = field(default_factory=dict, repr=False)
     _by_repo: dict[str, list[GitHubIssue]] = field(default_factory=dict, repr=False)
 
@@ -217,6 +219,38 @@ class GitHubDataset:
 
     def repo_by_id(self, repo_id: int) -> GitHubRepo | None:
         return next((r for r in self.repos.values() if r.id == repo_id), None)
+
+    def delete(self, issue: GitHubIssue) -> None:
+        """An admin deletes an issue: it leaves every listing and search without a trace.
+
+        GitHub cannot delete pull requests; its "Get an issue" answers 410 Gone after this.
+        """
+        assert not issue.is_pull_request, "GitHub pull requests cannot be deleted"
+        self._forget(issue)
+        self.gone.add((issue.repo, issue.number))
+
+    def transfer(self, issue: GitHubIssue, repo: str, moment: datetime) -> None:
+        """Move an issue to another repository of the owner, as GitHub's transfer does.
+
+        It keeps its id and creation time, takes the next number of its new repository and
+        is updated at `moment`; the old number answers 301 to the new one.
+        """
+        assert not issue.is_pull_request, "GitHub pull requests cannot be transferred"
+        assert repo in self.repos and repo != issue.repo
+        old = (issue.repo, issue.number)
+        self._forget(issue)
+        issue.repo = repo
+        issue.number = max((item.number for item in self._by_repo[repo]), default=0) + 1
+        issue.updated_at = moment
+        self.issues.append(issue)
+        self._by_key[(repo, issue.number)] = issue
+        self._by_repo[repo].append(issue)
+        self.moved[old] = (repo, issue.number)
+
+    def _forget(self, issue: GitHubIssue) -> None:
+        self.issues.remove(issue)
+        del self._by_key[(issue.repo, issue.number)]
+        self._by_repo[issue.repo].remove(issue)
 
 
 def build_github_dataset(

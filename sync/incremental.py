@@ -125,17 +125,17 @@ class CachedSource:
                 answer = self._apply(unit, cached, delta)
                 self.mode[key] = "incremental"
             else:
-                self.why_full[key] = self._full_reason(unit, cached)
+                self.why_full[key] = self._full_reason(unit, cached, changes)
                 answer = self._full(unit)
                 self.mode[key] = "full"
             self._fresh[key] = answer
             return answer
 
-    def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None) -> str:
+    def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None, changes: ChangeSet) -> str:
         """Why a unit is fetched in full, in words for `explain` and the log."""
         if cached is None:
             return "nothing cached yet"
-        why = self._unusable(unit, cached) or "the changes since could not be applied to the cache"
+        why = self._unusable(unit, cached) or changes.reason(unit)
         log.info("%s: %s fetched in full: %s", self.source, unit.description, why)
         return why
 
@@ -217,7 +217,7 @@ class CachedSource:
             return self._feed.changes(held, since, self._now)
         except ConnectorError as exc:
             log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
-            return ChangeSet()
+            return ChangeSet(why=f"the tracker could not say what changed ({exc})")
 
 
 def plan_units(plan: QueryPlan, source: str, planner: UnitPlanner) -> UnitPlan:

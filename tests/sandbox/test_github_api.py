@@ -295,3 +295,39 @@ def test_request_counter_and_links_without_prefix(own_app: tuple[GitHubApp, str]
     assert links(response)[0][1].startswith(f"{url}/repositories/")
     requests.get(f"{url}/nowhere", timeout=10)
     assert app.requests == {"pulls": 1, "not_found": 1}
+
+
+def test_deleted_and_transferred_issues_leave_listings_and_answer_410_and_301(
+    own_app: tuple[GitHubApp, str],
+) -> None:
+    """As GitHub's "Get an issue" documents: 301 for a transferred issue, 410 for a deleted one."""
+    app, url = own_app
+    data = app.data
+    deleted, moved = [i for i in data.issues if i.repo == "acme/api"][:2]
+    old_number = moved.number
+    data.delete(deleted)
+    data.transfer(moved, "acme/web", ANCHOR)
+    assert moved.repo == "acme/web" and moved.number == max(
+        i.number for i in data.items_of("acme/web")
+    )
+
+    def fetch(path: str, **params: object) -> requests.Response:
+        return requests.get(
+            f"{url}{path}", params=params, headers=AUTH, timeout=10, allow_redirects=False
+        )
+
+    gone = fetch(f"/repos/acme/api/issues/{deleted.number}")
+    assert gone.status_code == 410
+    redirect = fetch(f"/repos/acme/api/issues/{old_number}")
+    assert redirect.status_code == 301
+    assert redirect.headers["Location"] == f"{url}/repos/acme/web/issues/{moved.number}"
+    listed: set[int] = set()
+    page: str | None = f"{url}/repos/acme/api/issues?state=all&per_page=100"
+    while page is not None:
+        answer = requests.get(page, headers=AUTH, timeout=10)
+        listed |= {row["number"] for row in answer.json()}
+        page = answer.links.get("next", {}).get("url")
+    assert len(listed) == len(data.items_of("acme/api"))
+    assert deleted.number not in listed and old_number not in listed
+    web = fetch("/repos/acme/web/issues", state="all", sort="updated", per_page=1).json()
+    assert web[0]["number"] == moved.number and web[0]["id"] == moved.id

@@ -23,7 +23,7 @@ from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
 from connectors.changes import FetchUnit
-from connectors.github_changes import GitHubChangeFeed
+from connectors.github_changes import GitHubChangeFeed, may_hold_issues
 from connectors.jira import CLOUD_ID_PAGE, QUERIES_PER_UNION
 from connectors.jira_changes import JiraChangeFeed
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
@@ -41,7 +41,8 @@ def small_company(
     flavour: Literal["cloud", "server"], anchor: datetime, **options: object
 ) -> Iterator[tuple[Sandbox, MappingFile]]:
     box = build_sandbox(
-        SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor, **options),  # type: ignore[arg-type]
+        # GitHub's 30 searches a minute in one-second windows: many syncs, little waiting.
+        SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor, time_scale=60.0, **options),  # type: ignore[arg-type]
         jira_issues=500,
         jira_projects=2,
         github_repos=2,
@@ -105,6 +106,12 @@ def fetch_units(plan: QueryPlan) -> list[FetchUnit]:
     """Every fetch unit of the plan, as the two trackers' change feeds group them."""
     jira = plan_units(plan, "jira", JiraChangeFeed.plan).units.values()
     return [*jira, *plan_units(plan, "github", GitHubChangeFeed.plan).units.values()]
+
+
+def asked_every_run(mapping: MappingFile, as_of: datetime) -> int:
+    """GitHub search counts that may include issues: a deletion leaves no trace in them."""
+    units = fetch_units(plan_queries(mapping, today=as_of.date()))
+    return sum(1 for u in units if u.kind == "github-search-count" and may_hold_issues(u))
 
 
 def settings(box: Sandbox, url: str, **incremental: object) -> Settings:
@@ -230,12 +237,44 @@ def test_deleted_issues_leave_and_restored_ones_come_back(
     after = values(second)
     assert after == full_run(box, mapping, as_of)
     assert after != before
-    assert second.cache_units is not None and second.cache_units["full"] == 0
+    assert second.cache_units is not None
+    assert second.cache_units["full"] == asked_every_run(mapping, as_of) > 0
     assert "jira jql/match" not in requests  # nothing was updated: nothing to match
     for issue in gone:
         data.restore(issue)
     third = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
     assert third == full_run(box, mapping, as_of) == before
+
+
+def test_deleted_and_transferred_github_issues_leave_their_repository(
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """GitHub deletions leave no trace and a transfer updates the issue in its new home only:
+    the issue listings and searches are checked against GitHub's own counts."""
+    box, mapping = quiet_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    data = box.github_data
+    recent = as_of - timedelta(days=85)  # inside the period the key results count
+    api = [i for i in data.issues if i.repo == "acme/api" and i.created_at >= recent]
+    data.delete(api[0])
+    data.delete(next(i for i in data.issues if i.repo == "acme/web" and i.created_at >= recent))
+    data.transfer(api[1], "acme/web", datetime.now(UTC).replace(microsecond=0))
+    counted(box)
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    requests = counted(box)
+    after = values(second)
+    assert after == full_run(box, mapping, as_of)
+    assert after != before
+    assert requests.get("github issues", 0) >= 2  # the issue listings were fetched again
+    told = {o.plan.key_result.id: o.lineage.get("cache") for o in second.key_results}
+    assert told["repo-web-9"] == (
+        "fetched in full: GitHub counts fewer items than the cache holds: "
+        "some were deleted or transferred"
+    )
+    third = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    assert values(third) == after == full_run(box, mapping, as_of)
 
 
 def test_count_members_cached_by_the_previous_release_are_patched_by_id(
@@ -330,8 +369,9 @@ def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
     shaped = sum(1 for unit in units if "story_points" in unit.needs)
     assert 0 < shaped < len(units)
     assert fixed.cache_units is not None
-    assert fixed.cache_units["full"] == shaped  # the others stand as they were
-    assert fixed.cache_units["cached"] == len(units) - shaped
+    always = asked_every_run(mapping, as_of)
+    assert fixed.cache_units["full"] == shaped + always  # the others stand as they were
+    assert fixed.cache_units["cached"] == len(units) - shaped - always
     told = {o.plan.key_result.id: o.lineage.get("cache") for o in fixed.key_results}
     sums = [o for o in fixed.key_results if o.plan.metric and o.plan.metric.field == "story_points"]
     assert sums and all(
@@ -360,7 +400,8 @@ def test_entries_of_the_previous_release_have_no_shape_and_are_fetched_once(
         second.cache_units.values()
     )
     third = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    assert third.cache_units is not None and third.cache_units["full"] == 0
+    assert third.cache_units is not None
+    assert third.cache_units["full"] == asked_every_run(mapping, as_of)
 
 
 def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
@@ -380,12 +421,16 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
     # updated >= -Nm: nothing; then the cached queries' ids, QUERIES_PER_UNION at a time
     assert requests.get("jira search/jql") == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
     assert "jira jql/match" not in requests
-    assert requests.get("github search_issues") == 1  # org:acme updated:>=...: nothing
+    # org:acme updated:>=...: nothing; each issue listing checked against GitHub's count;
+    # each search count that may include issues asked again
+    issue_listings = sum(1 for u in units if u.kind == "github-listing" and u.item_kind == "issue")
+    always = asked_every_run(mapping, as_of)
+    assert requests.get("github search_issues") == 1 + issue_listings + always
     assert "github pulls" not in requests and "github issues" not in requests
     assert second.cache_units == {
-        "cached": sum(second.cache_units.values()),
+        "cached": sum(second.cache_units.values()) - always,
         "incremental": 0,
-        "full": 0,
+        "full": always,
     }
 
 
@@ -425,7 +470,8 @@ def test_a_full_refresh_comes_round_after_the_configured_time(
     assert second.cache_units is not None and first.cache_units is not None
     assert second.cache_units["full"] == sum(first.cache_units.values())
     third = run_sync(settings(box, url, full_refresh_every="1h"), mapping, store)
-    assert third.cache_units is not None and third.cache_units["full"] == 0
+    assert third.cache_units is not None
+    assert third.cache_units["full"] == asked_every_run(mapping, datetime.now(UTC))
 
 
 def test_disabled_incremental_sync_fetches_everything_every_time(
@@ -500,8 +546,9 @@ def test_a_damaged_cached_item_costs_only_its_entry(
         )
     second = run_sync(settings(box, url), mapping, store, as_of=as_of)
     assert second.cache_units is not None
-    assert second.cache_units["full"] == 1
-    assert second.cache_units["cached"] == sum(second.cache_units.values()) - 1
+    always = asked_every_run(mapping, as_of)
+    assert second.cache_units["full"] == 1 + always
+    assert second.cache_units["cached"] == sum(second.cache_units.values()) - 1 - always
     assert values(second) == values(first)
 
 
@@ -535,7 +582,9 @@ def test_entries_no_run_uses_are_pruned_after_the_configured_time(
         ).scalar_one()
     assert orphans == 0
     again = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    assert again.cache_units is not None and again.cache_units["full"] == everything - used
+    assert again.cache_units is not None
+    pruned, always = everything - used, asked_every_run(mapping, as_of)
+    assert pruned <= again.cache_units["full"] <= pruned + always  # and what is asked anyway
     assert values(again) == values(full)
 
 

@@ -2,11 +2,10 @@
 
 A hypothesis state machine changes the sandbox's data the way people and trackers do
 (Jira: create, resolve, reopen, re-prioritise, retype, re-estimate, relabel, move to another
-project, delete, restore, edit a saved filter; GitHub: close, reopen, merge, relabel) and syncs in between. After
-every sync, every key result's value must equal a run with no cache at all. Hypothesis
-prints the shrunk sequence of changes when they differ.
-
-Not covered yet (issue 11): GitHub deletions and transfers, renamed repositories.
+project, delete, restore, edit a saved filter; GitHub: close, reopen, merge, relabel, delete
+or transfer an issue) and syncs in between. After every sync, every key result's value must
+equal a run with no cache at all. Hypothesis prints the shrunk sequence of changes when
+they differ.
 """
 
 from __future__ import annotations
@@ -195,6 +194,16 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
         else:
             item.labels = (*item.labels, "okr")
         item.updated_at = moment
+
+    @rule(pick=st.integers(0, 10**6), transfer=st.booleans())
+    def github_delete_or_transfer(self, pick: int, transfer: bool) -> None:
+        issues = self.box.github_data.issues
+        issue = issues[pick % len(issues)]
+        if transfer:
+            other = next(repo for repo in REPOS if repo != issue.repo)
+            self.box.github_data.transfer(issue, other, self.now())
+        else:
+            self.box.github_data.delete(issue)
 
     # -- syncing
 
