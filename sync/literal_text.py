@@ -1,0 +1,27 @@
+"""Text from people and trackers, shown as it is: never read as markup, never as control codes.
+
+Titles, units, notes and tracker error messages are not ours. In a terminal, rich markup in
+them (`[/v1]`, `[link=...]`) would be interpreted or crash the view, and control characters
+(ESC, BEL, OSC 8 hyperlinks, `\\r`) would drive the terminal; in a text log, a newline would
+forge a log line. `printable` replaces every such character with a visible stand-in of the
+same length.
+"""
+
+from __future__ import annotations
+
+# Line and column breaks become a space: the text stays on its line.
+_BREAKS = "\t\n\v\f\r\x85\u2028\u2029"
+# Other C0 controls and DEL show as their Unicode control pictures (ESC as ␛, BEL as ␇).
+_C0_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
+# C1 controls and the bidirectional overrides that reorder what is shown have no picture.
+_UNSHOWABLE = [*range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+
+_PRINTABLE = str.maketrans(
+    _C0_PICTURES | dict.fromkeys(_UNSHOWABLE, "\ufffd") | dict.fromkeys(map(ord, _BREAKS), " ")
+)
+
+
+def printable(text: str) -> str:
+    """`text` with no character a terminal or a log reader would act on; same length, so
+    styled spans over it stay where they were."""
+    return text.translate(_PRINTABLE)
