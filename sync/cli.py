@@ -30,7 +30,7 @@ from sync.engine import (
     parse_value,
     run_sync,
 )
-from sync.literal_text import LiteralConsole
+from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
 from sync.plan import QueryPlan, sources_of
 from sync.standing import TreeFilter
@@ -147,14 +147,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.log_format)
         return COMMANDS[args.command](args, settings, console)
     except (SettingsError, MappingError, UsageError, CheckinError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_CONFIG
     except RunLockedError as exc:
-        print(f"error: {exc}; try again when it has finished", file=sys.stderr)
+        print_error(f"{exc}; try again when it has finished")
         return EXIT_FAILURES
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_FAILURES
+
+
+def print_error(message: str) -> None:
+    """An error on stderr, one line per problem; what it quotes from a file or a tracker
+    cannot drive the terminal."""
+    print("error: " + "\n".join(printable_lines(message)), file=sys.stderr)
 
 
 def config_path(args: argparse.Namespace, settings: Settings) -> Path:

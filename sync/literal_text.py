@@ -34,6 +34,12 @@ def printable(text: str) -> str:
     return text.translate(_PRINTABLE)
 
 
+def printable_lines(text: str) -> list[str]:
+    """`text` cut at its newlines, each line printable: for our messages of several lines (one
+    problem a line, a traceback), where anything a line quotes stays on that line."""
+    return [printable(line) for line in text.split("\n")]
+
+
 class LiteralConsole(Console):
     """A rich Console that prints every string and Text literally: no markup, no emoji codes,
     no highlighting, and control characters through `printable`. Styles are given as

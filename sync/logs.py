@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from types import TracebackType
 
-from sync.literal_text import printable
+from sync.literal_text import printable, printable_lines
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
@@ -50,7 +50,7 @@ class TextLineFormatter(logging.Formatter):
 
 def _continuation(text: str) -> str:
     """Lines that follow a record's first, indented so that none passes for a record."""
-    return "\n".join("    " + printable(line) for line in text.split("\n"))
+    return "\n".join("    " + line for line in printable_lines(text))
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:

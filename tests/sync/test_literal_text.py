@@ -153,6 +153,23 @@ def test_status_json_keeps_the_text_as_written(
     assert titles["escapes"] == f"clear{CLEAR_SCREEN}screen {OSC_TITLE}"
 
 
+def test_a_mapping_error_quoting_control_characters_stays_printable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_okrsync_env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The loader names an unknown key as written; the key's ESC and BEL stay out of stderr."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "okrs.yaml").write_text(
+        "version: 1\nperiod: 2026-Q4\nobjectives:\n  - id: a\n    title: t\n"
+        '    "x\\e]0;pwned\\a\\e[2J": 1\n    key_results: []\n'
+    )
+    shown = run(capsys, "validate", exit_code=2)
+    assert shown.startswith("error: okrs.yaml:6: objectives[0].x")
+    assert "]0;pwned" in shown and "unknown key" in shown
+
+
 @pytest.mark.parametrize(
     "text",
     [
