@@ -204,3 +204,16 @@ def test_markdown_report_shows_hostile_text_as_written(
     note = notes[0]
     assert shown_text(note).endswith(f": {HOSTILE_NOTE}")
     assert shown_text(note).startswith(f"{HOSTILE_TITLE}, ")
+
+
+def test_reports_carry_no_control_character(
+    hostile_store: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A note with ESC, OSC 8 and BEL in it: every format shows it, none passes a control
+    character on to whatever prints the report (a terminal, `cat`)."""
+    note = "osc \x1b]8;;http://evil.example\x07LINK\x1b]8;;\x07 clear \x1b[2J cr \r end"
+    assert main(["note", "latency", note]) == 0
+    for fmt in ("md", "html", "json"):
+        text = report(capsys, "--format", fmt, "--period", "period")
+        assert "clear" in text and "]8;;http://evil.example" in text, fmt
+        assert not set(text) & {"\x1b", "\x07", "\r"}, fmt
