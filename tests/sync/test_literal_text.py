@@ -8,16 +8,18 @@ a hostile error message."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 
 from sandbox import faults
 from sandbox.server import Sandbox
 from sync.cli import main
-from sync.literal_text import printable
+from sync.literal_text import LiteralConsole, printable
 from tests.sync.test_cli import P_END, P_START, point_at
 
 ESC, BEL = "\x1b", "\x07"
@@ -168,6 +170,20 @@ def test_a_mapping_error_quoting_control_characters_stays_printable(
     shown = run(capsys, "validate", exit_code=2)
     assert shown.startswith("error: okrs.yaml:6: objectives[0].x")
     assert "]0;pwned" in shown and "unknown key" in shown
+
+
+def test_on_a_terminal_only_our_styles_are_escape_sequences() -> None:
+    """With colours on, the console writes SGR styles of its own; from the text, nothing."""
+    console = LiteralConsole(force_terminal=True, color_system="truecolor", width=100)
+    with console.capture() as captured:
+        console.print(JIRA_MESSAGE, style="red")
+        console.print(Text.assemble(("failed", "bold"), f" {OSC_TITLE} [link=http://x]y[/link]"))
+    shown = captured.get()
+    assert "\x1b[" in shown  # styled: the test would see a text sequence if one got through
+    unstyled = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert ESC not in unstyled and BEL not in unstyled and "\r" not in unstyled
+    assert "[link=http://x]y[/link]" in unstyled and "]0;pwned" in unstyled
+    assert not any(line.startswith("2026-11-29") for line in unstyled.splitlines())
 
 
 @pytest.mark.parametrize(
