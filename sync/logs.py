@@ -10,7 +10,7 @@ from types import TracebackType
 
 from sync.literal_text import printable, printable_lines
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
 
@@ -41,7 +41,7 @@ class TextLineFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
         return printable(super().formatMessage(record))
 
-    def formatException(self, ei: ExcInfo) -> str:
+    def formatException(self, ei: _ExcInfo) -> str:
         return _continuation(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:
