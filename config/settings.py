@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -61,7 +62,7 @@ class JiraSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _url_is_http(cls, value: str | None) -> str | None:
-        return _check_url(value)
+        return _check_url(value, "OKRSYNC_JIRA__EMAIL and OKRSYNC_JIRA__TOKEN")
 
 
 class GitHubSettings(BaseModel):
@@ -77,7 +78,7 @@ class GitHubSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _url_is_http(cls, value: str | None) -> str | None:
-        return _check_url(value)
+        return _check_url(value, "OKRSYNC_GITHUB__TOKEN")
 
 
 class StatusThresholds(BaseModel):
@@ -165,12 +166,21 @@ class IncrementalSettings(BaseModel):
         return parse_duration(value) if isinstance(value, str) else float(str(value))
 
 
-def _check_url(value: str | None) -> str | None:
+def _check_url(value: str | None, credential_settings: str) -> str | None:
+    """A tracker's http(s) URL without credentials in it: a URL is shown in links, the
+    dashboard and error messages, so `user:password@` would show with it (and is never
+    echoed here either)."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{value!r} is not a URL: it must start with http:// or https://")
+        shown = "the value" if "@" in value else repr(value)  # `user:password@` stays unsaid
+        raise ValueError(f"{shown} is not a URL: it must start with http:// or https://")
+    if "@" in urlsplit(value).netloc:
+        raise ValueError(
+            "the URL must not carry a user name or password (user:password@host): "
+            f"it is shown in links and messages; set {credential_settings} instead"
+        )
     return value.rstrip("/")
 
 

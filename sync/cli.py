@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
@@ -30,6 +30,7 @@ from sync.engine import (
     parse_value,
     run_sync,
 )
+from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
 from sync.plan import QueryPlan, sources_of
 from sync.standing import TreeFilter
@@ -138,22 +139,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    console = Console()
+    console = LiteralConsole()
     if not console.is_terminal:
-        console = Console(width=120)  # a pipe or a log file: no need to squeeze the table
+        console = LiteralConsole(width=120)  # a pipe or a log file: no need to squeeze the table
     try:
         settings = load_settings(env_file=args.env_file)
         configure_logging(settings.log_level, settings.log_format)
         return COMMANDS[args.command](args, settings, console)
     except (SettingsError, MappingError, UsageError, CheckinError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_CONFIG
     except RunLockedError as exc:
-        print(f"error: {exc}; try again when it has finished", file=sys.stderr)
+        print_error(f"{exc}; try again when it has finished")
         return EXIT_FAILURES
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_FAILURES
+
+
+def print_error(message: str) -> None:
+    """An error on stderr, one line per problem; what it quotes from a file or a tracker
+    cannot drive the terminal."""
+    print("error: " + "\n".join(printable_lines(message)), file=sys.stderr)
 
 
 def config_path(args: argparse.Namespace, settings: Settings) -> Path:
@@ -167,7 +174,7 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def cmd_sync(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_sync(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     path = config_path(args, settings)
     mapping = load_mapping(path)
     check_only(mapping, args.only)
@@ -195,7 +202,7 @@ def sync_with_progress(
     settings: Settings,
     mapping: MappingFile,
     store: Store | None,
-    console: Console,
+    console: LiteralConsole,
     only: list[str] | None,
     path: str | None,
     dry: bool = False,
@@ -206,7 +213,7 @@ def sync_with_progress(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=LiteralConsole(stderr=True),
         disable=not sys.stderr.isatty(),
         transient=True,
     )
@@ -232,12 +239,14 @@ def sync_with_progress(
 
 
 def dry_run(
-    settings: Settings, mapping: MappingFile, console: Console, only: list[str] | None
+    settings: Settings, mapping: MappingFile, console: LiteralConsole, only: list[str] | None
 ) -> int:
     """Compute everything, show old -> new, write nothing (the store is only read if it exists)."""
     store = open_existing(settings.database_url)
     report = sync_with_progress(settings, mapping, store, console, only, None, dry=True)
-    console.print("[bold]Dry run: nothing was written.[/bold] What a sync would store:")
+    console.print(
+        Text.assemble(("Dry run: nothing was written.", "bold"), " What a sync would store:")
+    )
     for outcome in report.key_results:
         kr = outcome.plan.key_result
         line = (
@@ -246,16 +255,16 @@ def dry_run(
         )
         if outcome.error:
             line += f"  error: {outcome.error}"
-        console.print(line, markup=False, highlight=False)
+        console.print(line)
     return report.exit_code
 
 
-def print_run_summary(report: SyncReport, console: Console) -> None:
+def print_run_summary(report: SyncReport, console: LiteralConsole) -> None:
     for kr_id, why in report.skipped.items():
-        console.print(f"skipped {kr_id}: {why}", markup=False)
+        console.print(f"skipped {kr_id}: {why}")
     for outcome in report.failed:
         console.print(
-            f"[red]failed[/red] {outcome.plan.key_result.id}: {outcome.error}", highlight=False
+            Text.assemble(("failed", "red"), f" {outcome.plan.key_result.id}: {outcome.error}")
         )
     requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
     console.print(
@@ -264,7 +273,7 @@ def print_run_summary(report: SyncReport, console: Console) -> None:
     )
 
 
-def cmd_daemon(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_daemon(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sync.daemon import Daemon, DaemonStartError
 
     daemon = Daemon(
@@ -280,14 +289,13 @@ def cmd_daemon(args: argparse.Namespace, settings: Settings, console: Console) -
         raise UsageError(str(exc)) from None
 
 
-def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_validate(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     path = config_path(args, settings)
     mapping = load_mapping(path)
     krs = [kr for o in mapping.objectives for kr in o.key_results]
     console.print(
         f"{path}: OK, {len(mapping.objectives)} objectives, {len(krs)} key results, "
-        f"period {mapping.period.label}",
-        markup=False,
+        f"period {mapping.period.label}"
     )
     if not args.check_connections:
         return EXIT_OK
@@ -296,14 +304,14 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console)
         try:
             if isinstance(connector, ConnectorError):
                 raise connector
-            console.print(f"{source}: OK, {connector.check()}", markup=False)
+            console.print(f"{source}: OK, {connector.check()}")
         except ConnectorError as exc:
             failed = True
-            console.print(f"{source}: FAILED, {exc}", markup=False, style="red")
+            console.print(f"{source}: FAILED, {exc}", style="red")
     return EXIT_FAILURES if failed else EXIT_OK
 
 
-def cmd_status(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     store = open_store(settings)
     wanted = TreeFilter(level=args.level, owner=args.owner, objective=args.objective)
     if args.json:
@@ -313,18 +321,18 @@ def cmd_status(args: argparse.Namespace, settings: Settings, console: Console) -
     return EXIT_OK
 
 
-def cmd_note(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_note(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     mapping = load_mapping(config_path(args, settings))
     if not args.text.strip():
         raise UsageError("note: the text is empty")
     store = open_store(settings)
     with store.run_lock(wait_s=max(settings.lock_timeout_s, 10.0)):
         apply_checkin(settings, mapping, store, args.kr, None, args.text)
-    console.print(f"{args.kr}: note recorded", markup=False)
+    console.print(f"{args.kr}: note recorded")
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_report(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sync.reports import ReportError, parse_window, render_report
 
     try:
@@ -339,11 +347,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings, console: Console) -
         args.output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--output {args.output}: {exc.strerror}") from None
-    console.print(f"report written to {args.output}", markup=False)
+    console.print(f"report written to {args.output}")
     return EXIT_OK
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sync.dashboard.serving import serve_dashboard
 
     host = args.host or settings.dashboard.host
@@ -364,21 +372,21 @@ def known_kr(store: Store, kr_id: str) -> None:
         raise UsageError(f"unknown key result '{kr_id}' (in the store: {known})")
 
 
-def cmd_history(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_history(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     store = open_store(settings)
     known_kr(store, args.kr)
     render_history(store, args.kr, console)
     return EXIT_OK
 
 
-def cmd_explain(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_explain(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     store = open_store(settings)
     known_kr(store, args.kr)
     render_explain(store, args.kr, console)
     return EXIT_OK
 
 
-def cmd_checkin(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_checkin(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     mapping = load_mapping(config_path(args, settings))
     value = parse_value(args.value)
     store = open_store(settings)
@@ -386,13 +394,12 @@ def cmd_checkin(args: argparse.Namespace, settings: Settings, console: Console) 
         outcome = apply_checkin(settings, mapping, store, args.kr, value, args.note)
     kr = outcome.plan.key_result
     console.print(
-        f"{kr.id}: {format_number(outcome.value, kr.unit)} recorded ({outcome.progress.status})",
-        markup=False,
+        f"{kr.id}: {format_number(outcome.value, kr.unit)} recorded ({outcome.progress.status})"
     )
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sandbox.server import SandboxOptions, build_sandbox
 
     console.print("Starting the sandbox (Jira Cloud + GitHub on loopback)…")
@@ -418,7 +425,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, console: Console) -> 
     return report.exit_code
 
 
-def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sandbox.server import SandboxOptions, build_sandbox
 
     box = build_sandbox(SandboxOptions(seed=args.seed, jira_flavour=args.jira_flavour))

@@ -5,6 +5,7 @@ except the trackers'."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -13,12 +14,15 @@ from typing import Any
 
 from sync.dashboard.app import chart_for
 from sync.dashboard.rendering import STATUS_LABELS, render, signed_text
+from sync.literal_text import printable
 from sync.standing import change_since, key_result_detail, objective_tree
 from sync.status_view import format_number, target_text
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
 _WINDOW = re.compile(r"^(\d{1,4})([dw])$")
+# What Markdown reads as emphasis, code, links, strike-through, headings and table cells.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
 
 
 class ReportError(ValueError):
@@ -152,10 +156,10 @@ def render_markdown(document: dict[str, Any]) -> str:
             if kr["error"]:
                 status += f" ({_md(kr['error'])})"
             lines.append(
-                f"| {_md(kr['title'])} | {format_number(kr['value'], kr['unit'])} | "
+                f"| {_md(kr['title'])} | {_md(format_number(kr['value'], kr['unit']))} | "
                 f"{_md(kr['target'])} | {_pct(kr['progress'])} | {status} | "
-                f"{signed_text(kr['change'], kr['unit'])} | "
-                f"{format_number(kr['forecast'], kr['unit'])} |"
+                f"{_md(signed_text(kr['change'], kr['unit']))} | "
+                f"{_md(format_number(kr['forecast'], kr['unit']))} |"
             )
             notes += [
                 f"- {_md(kr['title'])}, {note['at'][:10]}: {_md(note['text'])}"
@@ -196,5 +200,7 @@ def _status(status: str) -> str:
 
 
 def _md(text: str) -> str:
-    """Table cells must not break the table: escape pipes, fold newlines."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from a person or a tracker, shown as written wherever the Markdown is rendered:
+    HTML escaped (no tag, no `onerror`), Markdown punctuation backslash-escaped (no link, no
+    emphasis, no `|` splitting a cell), on one line with no control character."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(printable(text), quote=False))

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from sync.charts import terminal_chart
+from sync.literal_text import LiteralConsole
 from sync.standing import TreeFilter, filter_objectives, objective_tree
 from sync.store import Store
 
@@ -106,7 +107,7 @@ def target_text(kr: dict[str, Any]) -> str:
     return format_number(kr["target_value"], unit)
 
 
-def render_status(store: Store, console: Console, wanted: TreeFilter | None = None) -> None:
+def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
     every = store.all_objectives()
     objectives = filter_objectives(every, wanted or TreeFilter())
     if not every:
@@ -135,9 +136,9 @@ def render_status(store: Store, console: Console, wanted: TreeFilter | None = No
             Text(obj["status"], style=STATUS_STYLES.get(obj["status"], "")),
         )
         for kr in (k for k in krs if k["objective_id"] == obj["id"]):
-            title = Text(f"{indent}  {kr['title']}")
+            title: Text | Group = Text(f"{indent}  {kr['title']}")
             if kr["last_error"]:
-                title.append(f"\n{indent}  ! {kr['last_error']}", style="red")
+                title = Group(title, Text(f"{indent}  ! {kr['last_error']}", style="red"))
             table.add_row(
                 title,
                 progress_cell(kr["progress"]),
@@ -169,7 +170,7 @@ def change_text(previous: float | None, current: float | None) -> Text:
     return Text(f"{arrow} {format_number(abs(delta))}", style="green" if delta > 0 else "red")
 
 
-def render_history(store: Store, kr_id: str, console: Console) -> None:
+def render_history(store: Store, kr_id: str, console: LiteralConsole) -> None:
     rows = store.history(kr_id)
     kr = store.key_result(kr_id)
     table = Table(title=f"History of {kr_id}" + (f": {kr['title']}" if kr else ""))
@@ -198,12 +199,12 @@ def render_history(store: Store, kr_id: str, console: Console) -> None:
             console.print(Text(f"  {line}", style="cyan"))
 
 
-def render_explain(store: Store, kr_id: str, console: Console) -> None:
+def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
     kr = store.key_result(kr_id)
     if kr is None:
         console.print(f"{kr_id}: no value stored yet")
         return
-    console.print(f"[bold]{kr['id']}[/bold]: {kr['title']}")
+    console.print(Text.assemble((kr["id"], "bold"), f": {kr['title']}"))
     console.print(
         f"value {format_number(kr['value'], kr['unit'])} (observed {_iso(kr['updated_at'])}), "
         f"start {format_number(kr['start_value'])}, target {format_number(kr['target_value'])}, "
@@ -211,11 +212,13 @@ def render_explain(store: Store, kr_id: str, console: Console) -> None:
         f"status {kr['status']}"
     )
     if kr["last_error"]:
-        console.print(f"[red]last fetch failed: {kr['last_error']} (the value above is kept)[/red]")
+        console.print(
+            f"last fetch failed: {kr['last_error']} (the value above is kept)", style="red"
+        )
     _print_lineage(kr["lineage"] or {}, console, indent="")
 
 
-def _print_lineage(lineage: dict[str, Any], console: Console, indent: str) -> None:
+def _print_lineage(lineage: dict[str, Any], console: LiteralConsole, indent: str) -> None:
     if lineage.get("metric") == "formula":
         console.print(f"{indent}formula: {lineage.get('expr')}")
         for name, sub in (lineage.get("inputs") or {}).items():
@@ -237,12 +240,12 @@ def _print_lineage(lineage: dict[str, Any], console: Console, indent: str) -> No
         ("error", "error"),
     ):
         if lineage.get(key) is not None:
-            console.print(f"{indent}{label}: {lineage[key]}", markup=False, highlight=False)
+            console.print(f"{indent}{label}: {lineage[key]}")
     keys = lineage.get("items") or []
     if keys:
         shown = ", ".join(keys[:20])
         more = f" … and {lineage.get('items_total', len(keys)) - 20} more" if len(keys) > 20 else ""
-        console.print(f"{indent}item keys: {shown}{more}", markup=False, highlight=False)
+        console.print(f"{indent}item keys: {shown}{more}")
 
 
 def _pct(fraction: float | None) -> str:

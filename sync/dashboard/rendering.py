@@ -8,7 +8,9 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
+from sync.literal_text import printable_lines
 from sync.status_view import format_number, target_text
 
 STATUS_LABELS = {
@@ -50,6 +52,14 @@ def when_text(moment: datetime | None) -> str:
     return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def without_control_characters(value: object) -> object:
+    """What a page shows of any text: its lines kept (a query in `<pre>`), no control
+    character (an HTML report may well be printed to a terminal). Markup is ours: kept."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return "\n".join(printable_lines(value))
+    return value
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -58,6 +68,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=without_control_characters,
     )
     filters: dict[str, Any] = {
         "number": format_number,

@@ -10,6 +10,7 @@ import pytest
 
 import config.settings as settings_module
 from config.settings import Settings, SettingsError, load_settings
+from sync.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -201,6 +202,54 @@ def test_invalid_settings_name_the_variable(
     assert message.startswith(expected), message
     assert "\n" not in message
     assert info.value.problems == [message]
+
+
+PASSWORD = "s3cret-pa55word"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "use_instead"),
+    [
+        ("OKRSYNC_JIRA__URL", f"http://bot:{PASSWORD}@127.0.0.1:8765/jira", "OKRSYNC_JIRA__TOKEN"),
+        (
+            "OKRSYNC_JIRA__URL",
+            f"https://bot%40acme.test:{PASSWORD}@acme.net",
+            "OKRSYNC_JIRA__EMAIL",
+        ),
+        ("OKRSYNC_JIRA__URL", f"https://{PASSWORD}@acme.atlassian.net", "OKRSYNC_JIRA__TOKEN"),
+        (
+            "OKRSYNC_GITHUB__BASE_URL",
+            f"https://x:{PASSWORD}@ghe.test/api/v3",
+            "OKRSYNC_GITHUB__TOKEN",
+        ),
+        ("OKRSYNC_JIRA__URL", f"bot:{PASSWORD}@acme.atlassian.net/jira", "http://"),
+        ("OKRSYNC_GITHUB__BASE_URL", f"ftp://x:{PASSWORD}@ghe.test", "http://"),
+    ],
+)
+def test_credentials_in_a_tracker_url_are_refused_without_echoing_them(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    use_instead: str,
+) -> None:
+    """A tracker URL is shown in explain links, lineage, the dashboard and error messages: it
+    must not carry `user:password@`. The command stops with exit 2 before reaching anything."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"{name}: ") and use_instead in message
+    assert PASSWORD not in message and "bot" not in message
+    assert main(["validate"]) == 2
+    shown = capsys.readouterr()
+    assert f"error: {name}: " in shown.err
+    assert PASSWORD not in shown.out + shown.err
+
+
+def test_an_at_sign_after_the_host_is_no_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OKRSYNC_JIRA__URL", "https://acme.atlassian.net/jira/@team")
+    assert load_settings().jira.url == "https://acme.atlassian.net/jira/@team"
 
 
 def test_several_problems_one_line_each(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,9 +17,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from sandbox.server import Sandbox
+from sync.literal_text import LiteralConsole
 from sync.status_view import render_status
 from tests.demo_data import NPS_CHECKINS, REPO_ROOT, DemoStore, build_demo_store, demo_objectives
 
@@ -169,7 +169,7 @@ def test_screenshots_of_the_dashboard(dashboard: str, tmp_path: Path) -> None:
 
 def test_screenshot_of_the_terminal_status(demo: DemoStore, tmp_path: Path) -> None:
     """`status` as a terminal shows it (Rich's SVG export), photographed by Chromium."""
-    console = Console(record=True, width=118, force_terminal=True, color_system="truecolor")
+    console = LiteralConsole(record=True, width=118, force_terminal=True, color_system="truecolor")
     render_status(demo.store, console)
     text = console.export_text(clear=False)
     svg = tmp_path / "status.svg"

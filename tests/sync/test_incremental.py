@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from rich.console import Console
 from sqlalchemy import func, select, update
 
 from bench.changes import touch_items
@@ -30,6 +29,7 @@ from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
 from sync.incremental import plan_units
 from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
+from sync.literal_text import LiteralConsole
 from sync.plan import QueryPlan, plan_queries
 from sync.status_view import render_explain
 from sync.store import Store
@@ -380,7 +380,7 @@ def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
         for o in sums
     )
     assert "from the cache: nothing it holds changed" in told.values()
-    console = Console(record=True, width=200)
+    console = LiteralConsole(record=True, width=200)
     render_explain(store, sums[0].plan.key_result.id, console)
     assert "cache: fetched in full: cached under other settings" in console.export_text()
 

@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from sandbox.server import Sandbox
 from sync.cli import main
 from tests.demo_data import NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
+from tests.sync.test_cli import P_END, P_START
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +128,92 @@ def test_bad_report_options_exit_2(
 ) -> None:
     assert main(["report", *args]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --- text from people and trackers in the Markdown report ----------------------------------
+
+HOSTILE_OBJECTIVE = "Own <b>it</b> | [claim](http://evil.example) ## done"
+HOSTILE_OWNER = "<i>ops</i>"
+HOSTILE_TITLE = (
+    "Retire <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)> "
+    "*bold* _em_ `code` ~~strike~~ | pipe \\ back &amp; &#60;b>"
+)
+HOSTILE_UNIT = "|ms|"
+HOSTILE_NOTE = "[click](javascript:alert(1)) ![i](http://x/i.png) <iframe src=x> a|b"
+
+
+@pytest.fixture
+def hostile_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_okrsync_env: None) -> None:
+    """A store holding one key result whose every text is hostile, checked in with a note."""
+    mapping = {
+        "version": 1,
+        "period": {"start": P_START.isoformat(), "end": P_END.isoformat()},
+        "objectives": [
+            {
+                "id": "own",
+                "title": HOSTILE_OBJECTIVE,
+                "owner": HOSTILE_OWNER,
+                "key_results": [
+                    {
+                        "id": "latency",
+                        "title": HOSTILE_TITLE,
+                        "unit": HOSTILE_UNIT,
+                        "target": 100,
+                        "metric": {"type": "manual"},
+                    }
+                ],
+            }
+        ],
+    }
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "okrs.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")
+    assert main(["checkin", "latency", "42", "--note", HOSTILE_NOTE]) == 0
+
+
+def shown_text(token: Token) -> str:
+    """What a reader sees of an inline token; only plain text is allowed in it (no tag, no
+    link, no emphasis, no code)."""
+    kinds = {child.type for child in token.children or []}
+    assert kinds <= {"text"}, f"{token.content!r} renders as {kinds}"
+    return "".join(child.content for child in token.children or [])
+
+
+def test_markdown_report_shows_hostile_text_as_written(
+    hostile_store: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = report(capsys, "--format", "md")
+    renderer = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    rendered = renderer.render(text)
+    for tag in ("<script", "<img", "<iframe", "<b>", "<i>", "<a ", "<em>", "<code>", "<s>"):
+        assert tag not in rendered, tag
+    tokens = renderer.parse(text)
+    after = {i: tokens[i + 1] for i in range(len(tokens) - 1)}  # a block's inline content
+    headings = [after[i] for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert shown_text(headings[1]) == f"{HOSTILE_OBJECTIVE} ({HOSTILE_OWNER})"
+    rows: list[list[str]] = []
+    for i, token in enumerate(tokens):
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type in ("th_open", "td_open"):
+            rows[-1].append(shown_text(after[i]))
+    assert len(rows) == 2 and all(len(row) == 7 for row in rows)
+    assert rows[1][:3] == [HOSTILE_TITLE, f"42 {HOSTILE_UNIT}", f"100 {HOSTILE_UNIT}"]
+    notes = [after[i + 1] for i, t in enumerate(tokens) if t.type == "list_item_open"]
+    assert len(notes) == 1
+    note = notes[0]
+    assert shown_text(note).endswith(f": {HOSTILE_NOTE}")
+    assert shown_text(note).startswith(f"{HOSTILE_TITLE}, ")
+
+
+def test_reports_carry_no_control_character(
+    hostile_store: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A note with ESC, OSC 8 and BEL in it: every format shows it, none passes a control
+    character on to whatever prints the report (a terminal, `cat`)."""
+    note = "osc \x1b]8;;http://evil.example\x07LINK\x1b]8;;\x07 clear \x1b[2J cr \r end"
+    assert main(["note", "latency", note]) == 0
+    for fmt in ("md", "html", "json"):
+        text = report(capsys, "--format", fmt, "--period", "period")
+        assert "clear" in text and "]8;;http://evil.example" in text, fmt
+        assert not set(text) & {"\x1b", "\x07", "\r"}, fmt
