@@ -27,6 +27,7 @@ from pydantic import (
 
 from config.cadence import ScheduleSpec
 from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
+from config.fields import not_numeric, unknown_field
 from config.periods import Period, PeriodError, parse_period
 from config.placeholders import PlaceholderError, expand
 from config.settings import StatusThresholds
@@ -358,11 +359,28 @@ class Metric(BaseModel):
                 self._condition = parse_condition(self.where)
             except ExpressionError as exc:
                 issues.append((("where",), str(exc)))
+        self._check_field_names(issues, needs_field)
         if self.count_mode == "approximate":
             if self.type != "count":
                 issues.append((("count_mode",), "approximate applies to count metrics only"))
             elif self.source == "github":
                 issues.append((("count_mode",), "approximate counts exist for Jira only"))
+
+    def _check_field_names(self, issues: list[tuple[Loc, str]], needs_number: bool) -> None:
+        """Refuse names the source's items never carry: they would measure nothing."""
+        if self.source is None:
+            return
+        if self.field is not None:
+            problem = unknown_field(self.field, self.source)
+            if problem is None and needs_number:
+                problem = not_numeric(self.field, self.source)
+            if problem is not None:
+                issues.append((("field",), problem))
+        if self._condition is not None:
+            for name in sorted(self._condition.names):
+                problem = unknown_field(name, self.source)
+                if problem is not None:
+                    issues.append((("where",), problem))
 
 
 _KIND_USES: dict[str, frozenset[str]] = {
