@@ -147,6 +147,20 @@ def _repo(value: str) -> str:
     return value
 
 
+def _label(value: str) -> str:
+    # GitHub's search has no escape for a quote inside a quoted value, and reads a comma as
+    # "any of" (as the labels list of the REST API does): such a label would be searched as
+    # another query and count other items.
+    for character, meaning in (('"', "a quote ends the quoted label"), (",", 'a comma means "or"')):
+        if character in value:
+            raise ValueError(
+                f"label {value!r} cannot be searched on GitHub: {meaning} in its search syntax"
+            )
+    if value != value.strip():
+        raise ValueError(f"label {value!r} has spaces around it: GitHub trims label names")
+    return value
+
+
 def _input_name(value: str) -> str:
     if not value.isidentifier() or value.startswith("_"):
         raise ValueError(
@@ -165,6 +179,7 @@ StartSpec = Annotated[float | Literal["auto"] | None, PlainValidator(_start)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1)]
 InputName = Annotated[str, AfterValidator(_input_name)]
+Label = Annotated[str, Field(min_length=1), AfterValidator(_label)]
 
 
 class GitHubFilter(BaseModel):
@@ -174,7 +189,7 @@ class GitHubFilter(BaseModel):
 
     repo: Annotated[str, AfterValidator(_repo)]
     state: Literal["open", "closed", "all", "merged"] = "all"
-    labels: list[Text] = Field(default_factory=list)
+    labels: list[Label] = Field(default_factory=list)
     created: WindowSpec | None = None
     closed: WindowSpec | None = None
     merged: WindowSpec | None = None
