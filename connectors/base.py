@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol, get_args
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 StatusCategory = Literal["todo", "in_progress", "done"]
 ItemKind = Literal["issue", "pull_request"]
@@ -238,4 +238,13 @@ class Connector(Protocol):
     @property
     def requests_made(self) -> int:
         """HTTP requests sent so far (for sync_runs and the benchmark)."""
+        ...
+
+
+@runtime_checkable
+class QueryChecker(Protocol):
+    """A tracker that can try a query without fetching it (`validate --check-connections`)."""
+
+    def check_query(self, selector: Selector) -> None:
+        """Run the query once in its cheapest form; raise ConnectorError as a fetch would."""
         ...

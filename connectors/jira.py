@@ -196,6 +196,13 @@ class JiraConnector:
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         return [item for _, item in self.items_with_ids(selector, needs)]
 
+    def check_query(self, selector: Selector) -> None:
+        """One page of one issue id: a refused JQL or a missing project fails as in a sync."""
+        jql = self._jql(selector)
+        self._connect()
+        pages = self._cloud_pages if self._is_cloud else self._server_pages
+        next(pages(jql, ID_FIELDS, None, 1))
+
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         """What, besides the query and the fields asked, shapes the items this returns.
 
