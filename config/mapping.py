@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -508,6 +508,12 @@ class MappingFile(BaseModel):
     thresholds: StatusThresholds | None = None
     schedule: ScheduleSpec | None = None  # the daemon's default cadence
     objectives: list[Objective] = Field(min_length=1)
+
+    _line_of: Callable[[Loc], int | None] | None = PrivateAttr(default=None)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line `loc` is written on, when the file was read by the loader."""
+        return self._line_of(loc) if self._line_of is not None else None
 
     def key_results(self) -> Iterator[tuple[Objective, KeyResult]]:
         """Every key result with its objective, in file order."""

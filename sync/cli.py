@@ -19,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
-from config.mapping import MappingFile
+from config.mapping import MappingFile, format_loc
 from config.settings import Settings, SettingsError, load_settings
-from connectors.base import ConnectorError
+from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
     CheckinError,
     SyncReport,
@@ -31,7 +31,7 @@ from sync.engine import (
     run_sync,
 )
 from sync.logs import configure_logging
-from sync.plan import QueryPlan, sources_of
+from sync.plan import QueryPlan, selector_uses, sources_of
 from sync.standing import TreeFilter
 from sync.status_view import (
     format_number,
@@ -292,15 +292,51 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console)
     if not args.check_connections:
         return EXIT_OK
     failed = False
+    usable: dict[str, Connector] = {}
     for source, connector in build_connectors(settings, sources_of(mapping)).items():
         try:
             if isinstance(connector, ConnectorError):
                 raise connector
             console.print(f"{source}: OK, {connector.check()}", markup=False)
+            usable[source] = connector
         except ConnectorError as exc:
             failed = True
             console.print(f"{source}: FAILED, {exc}", markup=False, style="red")
-    return EXIT_FAILURES if failed else EXIT_OK
+    errors = check_queries(mapping, str(path), usable, console)
+    if any(isinstance(error, QueryError) for error in errors):
+        return EXIT_CONFIG  # a tracker refused a query as written: the file is wrong
+    return EXIT_FAILURES if failed or errors else EXIT_OK
+
+
+def check_queries(
+    mapping: MappingFile, name: str, connectors: dict[str, Connector], console: Console
+) -> list[ConnectorError]:
+    """Try each distinct query once, cheaply, on the trackers that answered; return the
+    failures, each shown at every place its query is written."""
+    errors: list[ConnectorError] = []
+    checked = 0
+    for selector, places in selector_uses(mapping).items():
+        connector = connectors.get(selector.source)
+        if not isinstance(connector, QueryChecker):
+            continue  # its tracker failed above
+        checked += 1
+        try:
+            connector.check_query(selector)
+        except ConnectorError as exc:
+            errors.append(exc)
+            for place in places:
+                line = mapping.line_of(place.loc)
+                where = name if line is None else f"{name}:{line}"
+                console.print(
+                    f"{where}: {format_loc(place.loc)} (key result {place.key_result}): "
+                    f"FAILED, {exc}",
+                    markup=False,
+                    style="red",
+                    soft_wrap=True,  # one line per failure, whatever the width
+                )
+    if checked:
+        console.print(f"queries: {checked - len(errors)} of {checked} OK", markup=False)
+    return errors
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings, console: Console) -> int:
