@@ -248,3 +248,7 @@ class QueryChecker(Protocol):
     def check_query(self, selector: Selector) -> None:
         """Run the query once in its cheapest form; raise ConnectorError as a fetch would."""
         ...
+
+    def check_fields(self, needs: frozenset[str]) -> None:
+        """Raise QueryError for a field in `needs` the tracker does not have."""
+        ...

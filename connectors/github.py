@@ -343,6 +343,9 @@ class GitHubConnector:
         repository fails as in a sync."""
         self.count(selector)
 
+    def check_fields(self, needs: frozenset[str]) -> None:
+        """Nothing to ask: the mapping file's names were checked against SOURCE_FIELDS."""
+
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         if isinstance(selector, GitHubSearchSelector):
             found = self._search_items(selector.query)

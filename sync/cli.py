@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
-from config.mapping import MappingFile, format_loc
+from config.mapping import Loc, MappingFile, format_loc
 from config.settings import Settings, SettingsError, load_settings
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
@@ -31,7 +31,7 @@ from sync.engine import (
     run_sync,
 )
 from sync.logs import configure_logging
-from sync.plan import QueryPlan, selector_uses, sources_of
+from sync.plan import QueryPlan, SelectorUse, selector_uses, sources_of
 from sync.standing import TreeFilter
 from sync.status_view import (
     format_number,
@@ -311,11 +311,23 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, console: Console)
 def check_queries(
     mapping: MappingFile, name: str, connectors: dict[str, Connector], console: Console
 ) -> list[ConnectorError]:
-    """Try each distinct query once, cheaply, on the trackers that answered; return the
-    failures, each shown at every place its query is written."""
+    """Try each distinct query once, cheaply, and the tracker fields each metric names, on
+    the trackers that answered; return the failures, each shown where it is written."""
     errors: list[ConnectorError] = []
-    checked = 0
-    for selector, places in selector_uses(mapping).items():
+
+    def show(use: SelectorUse, loc: Loc, error: ConnectorError) -> None:
+        errors.append(error)
+        line = mapping.line_of(loc)
+        where = name if line is None else f"{name}:{line}"
+        console.print(
+            f"{where}: {format_loc(loc)} (key result {use.key_result}): FAILED, {error}",
+            markup=False,
+            style="red",
+            soft_wrap=True,  # one line per failure, whatever the width
+        )
+
+    checked = refused = 0
+    for selector, uses in selector_uses(mapping).items():
         connector = connectors.get(selector.source)
         if not isinstance(connector, QueryChecker):
             continue  # its tracker failed above
@@ -323,19 +335,17 @@ def check_queries(
         try:
             connector.check_query(selector)
         except ConnectorError as exc:
-            errors.append(exc)
-            for place in places:
-                line = mapping.line_of(place.loc)
-                where = name if line is None else f"{name}:{line}"
-                console.print(
-                    f"{where}: {format_loc(place.loc)} (key result {place.key_result}): "
-                    f"FAILED, {exc}",
-                    markup=False,
-                    style="red",
-                    soft_wrap=True,  # one line per failure, whatever the width
-                )
+            refused += 1
+            for use in uses:
+                show(use, use.loc, exc)
+            continue
+        for use in uses:
+            try:
+                connector.check_fields(use.needs)
+            except ConnectorError as exc:
+                show(use, use.loc[:-1], exc)  # the metric, whose field or where names it
     if checked:
-        console.print(f"queries: {checked - len(errors)} of {checked} OK", markup=False)
+        console.print(f"queries: {checked - refused} of {checked} OK", markup=False)
     return errors
 
 

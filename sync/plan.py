@@ -144,6 +144,7 @@ class SelectorUse:
 
     key_result: str
     loc: Loc  # e.g. ("objectives", 0, "key_results", 1, "metric", "jql")
+    needs: frozenset[str]  # the extra fields it asks of the tracker
 
 
 def selector_uses(mapping: MappingFile) -> dict[Selector, list[SelectorUse]]:
@@ -158,6 +159,7 @@ def selector_uses(mapping: MappingFile) -> dict[Selector, list[SelectorUse]]:
                 written = [name for name in SELECTORS if getattr(metric, name) is not None]
                 if not written:
                     continue  # manual
-                use = SelectorUse(kr.id, (*metric_loc, written[0]))
-                uses.setdefault(metric.selector(period), []).append(use)
+                planned = plan_metric(metric, period)
+                use = SelectorUse(kr.id, (*metric_loc, written[0]), planned.needs)
+                uses.setdefault(planned.selector, []).append(use)
     return uses

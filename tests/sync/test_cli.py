@@ -436,6 +436,10 @@ objectives:
         title: The same good query, checked once
         target: 5
         metric: {{type: sum, field: story_points, jql: project = APP AND statusCategory != Done}}
+      - id: app-open-value
+        title: The same good query, with a field misspelt
+        target: 5
+        metric: {{type: sum, field: Busines Value, jql: project = APP AND statusCategory != Done}}
 """
 
 
@@ -469,6 +473,9 @@ def test_check_connections_runs_each_distinct_query_once_and_points_at_failures(
         kr.format(line_with("NOPE"), 1, "jql", "no-project", "Jira refused the JQL"),
         kr.format(line_with("acme/nope"), 2, "pulls", "no-repo", "GitHub refused the search"),
         kr.format(line_with("acme/gone"), 3, "inputs.a.search", "approved-share", "GitHub refused"),
+        f"okrs.yaml:{line_with('Busines Value')}: objectives[0].key_results[6].metric "
+        f"(key result app-open-value): FAILED, Jira at {sandbox.jira_url} has no field "
+        "'Busines Value', by name or id (did you mean 'Business Value'?)",
     ]
     for start in expected:
         assert sum(1 for line in failures if line.startswith(start)) == 1, (start, out)
@@ -486,3 +493,25 @@ def test_check_connections_runs_each_distinct_query_once_and_points_at_failures(
     assert all(q["maxResults"] == ["1"] and q["fields"] == ["id"] for q in jira)
     github = [parse_qs(r.query) for r in recorded if r.path.endswith("/search/issues")]
     assert len(github) == 3 and all(q["per_page"] == ["1"] for q in github)
+
+
+def test_sync_refuses_a_jira_field_the_site_does_not_have(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every item would lack it: the key result fails with the name, never a confident 0%."""
+    (workdir / "okrs.yaml").write_text(
+        MAPPING.replace(
+            "metric: {type: percent_done, jql: project = WEB}",
+            "metric: {type: share, where: reviewed, jql: project = WEB}",
+        )
+    )
+    point_at(sandbox, monkeypatch)
+    assert main(["sync"]) == 1
+    krs = status_json(capsys)
+    assert krs["web-done"]["status"] == "error"
+    assert krs["web-done"]["value"] is None
+    assert f"Jira at {sandbox.jira_url} has no field 'reviewed'" in str(krs["web-done"]["error"])
+    assert krs["p1-bugs"]["error"] is None
