@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import difflib
 
-from connectors.base import NUMERIC_FIELDS, SITE_FIELD_SOURCES, SOURCE_FIELDS
+from connectors.base import (
+    NUMERIC_FIELDS,
+    PULL_REQUEST_FIELDS,
+    SITE_FIELD_SOURCES,
+    SOURCE_FIELDS,
+)
 
 TRACKER_NAMES = {"jira": "Jira", "github": "GitHub"}
 
 
-def unknown_field(name: str, source: str) -> str | None:
-    """Why `source`'s items cannot carry a field called `name`, or None when they can."""
+def unknown_field(name: str, source: str, *, issues_only: bool = False) -> str | None:
+    """Why `source`'s items (GitHub issues alone, with `issues_only`) cannot carry a field
+    called `name`, or None when they can."""
     known = SOURCE_FIELDS[source]
+    if issues_only and name in PULL_REQUEST_FIELDS:
+        return f"'{name}' is a field of pull requests: issues never have it (use pulls)"
     if name in known:
         return None
     tracker = TRACKER_NAMES[source]

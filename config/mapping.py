@@ -385,15 +385,16 @@ class Metric(BaseModel):
         """Refuse names the source's items never carry: they would measure nothing."""
         if self.source is None:
             return
+        issues_only = self.issues is not None
         if self.field is not None:
-            problem = unknown_field(self.field, self.source)
+            problem = unknown_field(self.field, self.source, issues_only=issues_only)
             if problem is None and needs_number:
                 problem = not_numeric(self.field, self.source)
             if problem is not None:
                 issues.append((("field",), problem))
         if self._condition is not None:
             for name in sorted(self._condition.names):
-                problem = unknown_field(name, self.source)
+                problem = unknown_field(name, self.source, issues_only=issues_only)
                 if problem is not None:
                     issues.append((("where",), problem))
 

@@ -197,6 +197,11 @@ SOURCE_FIELDS: dict[str, frozenset[str]] = {
     "github": (NORMALIZED_FIELDS - {"story_points", "priority", "issue_type"})
     | {"author", "draft", "base"},
 }
+# On GitHub these come from a pull request's reviews, start (its creation) or branches: an
+# issue never has them.
+PULL_REQUEST_FIELDS = frozenset(
+    {APPROVED, "review_time_hours", "cycle_time_hours", "draft", "base"}
+)
 # Jira items also carry the site's own fields (by name, e.g. "Business Value", or id), which
 # only the server knows: any other name on Jira is looked up there.
 SITE_FIELD_SOURCES = frozenset({"jira"})

@@ -62,6 +62,16 @@ def only_issue(metric: str) -> MappingIssue:
             "'story_points' is not a field of GitHub items",
         ),
         (
+            "{type: share, where: approved, issues: {repo: acme/api}}",
+            "metric.where",
+            "'approved' is a field of pull requests: issues never have it (use pulls)",
+        ),
+        (
+            "{type: mean, field: cycle_time_hours, issues: {repo: acme/api, state: closed}}",
+            "metric.field",
+            "'cycle_time_hours' is a field of pull requests: issues never have it (use pulls)",
+        ),
+        (
             "{type: median, field: leadtime, jql: project = APP}",
             "metric.field",
             "'leadtime' is not a field of Jira items (did you mean 'lead_time_hours'? "
