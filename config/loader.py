@@ -268,9 +268,11 @@ def load_mapping_text(text: str, *, source_name: str, today: date | None = None)
         )
     when = today or datetime.now(UTC).date()
     try:
-        return MappingFile.model_validate(data, context={"today": when})
+        mapping = MappingFile.model_validate(data, context={"today": when})
     except ValidationError as exc:
         raise MappingError(source_name, _issues_from(exc, lines)) from None
+    mapping._line_of = lines.line_of  # later checks (e.g. of connections) point at lines too
+    return mapping
 
 
 def load_mapping(path: Path, *, today: date | None = None) -> MappingFile:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -27,6 +27,7 @@ from pydantic import (
 
 from config.cadence import ScheduleSpec
 from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
+from config.fields import not_numeric, unknown_field
 from config.periods import Period, PeriodError, parse_period
 from config.placeholders import PlaceholderError, expand
 from config.settings import StatusThresholds
@@ -146,6 +147,20 @@ def _repo(value: str) -> str:
     return value
 
 
+def _label(value: str) -> str:
+    # GitHub's search has no escape for a quote inside a quoted value, and reads a comma as
+    # "any of" (as the labels list of the REST API does): such a label would be searched as
+    # another query and count other items.
+    for character, meaning in (('"', "a quote ends the quoted label"), (",", 'a comma means "or"')):
+        if character in value:
+            raise ValueError(
+                f"label {value!r} cannot be searched on GitHub: {meaning} in its search syntax"
+            )
+    if value != value.strip():
+        raise ValueError(f"label {value!r} has spaces around it: GitHub trims label names")
+    return value
+
+
 def _input_name(value: str) -> str:
     if not value.isidentifier() or value.startswith("_"):
         raise ValueError(
@@ -164,6 +179,7 @@ StartSpec = Annotated[float | Literal["auto"] | None, PlainValidator(_start)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1)]
 InputName = Annotated[str, AfterValidator(_input_name)]
+Label = Annotated[str, Field(min_length=1), AfterValidator(_label)]
 
 
 class GitHubFilter(BaseModel):
@@ -173,7 +189,7 @@ class GitHubFilter(BaseModel):
 
     repo: Annotated[str, AfterValidator(_repo)]
     state: Literal["open", "closed", "all", "merged"] = "all"
-    labels: list[Text] = Field(default_factory=list)
+    labels: list[Label] = Field(default_factory=list)
     created: WindowSpec | None = None
     closed: WindowSpec | None = None
     merged: WindowSpec | None = None
@@ -358,11 +374,29 @@ class Metric(BaseModel):
                 self._condition = parse_condition(self.where)
             except ExpressionError as exc:
                 issues.append((("where",), str(exc)))
+        self._check_field_names(issues, needs_field)
         if self.count_mode == "approximate":
             if self.type != "count":
                 issues.append((("count_mode",), "approximate applies to count metrics only"))
             elif self.source == "github":
                 issues.append((("count_mode",), "approximate counts exist for Jira only"))
+
+    def _check_field_names(self, issues: list[tuple[Loc, str]], needs_number: bool) -> None:
+        """Refuse names the source's items never carry: they would measure nothing."""
+        if self.source is None:
+            return
+        issues_only = self.issues is not None
+        if self.field is not None:
+            problem = unknown_field(self.field, self.source, issues_only=issues_only)
+            if problem is None and needs_number:
+                problem = not_numeric(self.field, self.source)
+            if problem is not None:
+                issues.append((("field",), problem))
+        if self._condition is not None:
+            for name in sorted(self._condition.names):
+                problem = unknown_field(name, self.source, issues_only=issues_only)
+                if problem is not None:
+                    issues.append((("where",), problem))
 
 
 _KIND_USES: dict[str, frozenset[str]] = {
@@ -475,6 +509,12 @@ class MappingFile(BaseModel):
     thresholds: StatusThresholds | None = None
     schedule: ScheduleSpec | None = None  # the daemon's default cadence
     objectives: list[Objective] = Field(min_length=1)
+
+    _line_of: Callable[[Loc], int | None] | None = PrivateAttr(default=None)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line `loc` is written on, when the file was read by the loader."""
+        return self._line_of(loc) if self._line_of is not None else None
 
     def key_results(self) -> Iterator[tuple[Objective, KeyResult]]:
         """Every key result with its objective, in file order."""

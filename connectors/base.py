@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
 
 if TYPE_CHECKING:
     from connectors.changes import ChangeFeed
@@ -171,6 +171,44 @@ NEEDS_STORY_POINTS = "story_points"
 # query that only sums story points does not pay for them.
 OPTIONAL_FIELDS = frozenset({"title", "labels", "assignee", "priority", "issue_type", "container"})
 
+# The names a metric's `field` or `where` may use for what every work item has: WorkItem's
+# own fields and the durations derived from them. Set by the GitHub connector's review fetch
+# (extra["approved"]), the same fetch that fills first_review_at.
+APPROVED = "approved"
+NUMERIC_FIELDS = frozenset(
+    {"story_points", "lead_time_hours", "cycle_time_hours", "review_time_hours", "age_days"}
+)
+DESCRIPTIVE_FIELDS = frozenset(
+    {
+        "status",
+        "status_category",
+        "labels",
+        "assignee",
+        "priority",
+        "issue_type",
+        "kind",
+        "container",
+        "title",
+    }
+)
+NORMALIZED_FIELDS = NUMERIC_FIELDS | DESCRIPTIVE_FIELDS | {APPROVED}
+# What each tracker's items can carry, so a misspelt name is refused when the mapping file
+# is read instead of measuring nothing: Jira has no reviews; GitHub has no story points,
+# priority or issue type, and adds these few fields of its own (its items' `extra`).
+SOURCE_FIELDS: dict[str, frozenset[str]] = {
+    "jira": NORMALIZED_FIELDS - {"review_time_hours", APPROVED},
+    "github": (NORMALIZED_FIELDS - {"story_points", "priority", "issue_type"})
+    | {"author", "draft", "base"},
+}
+# On GitHub these come from a pull request's reviews, start (its creation) or branches: an
+# issue never has them.
+PULL_REQUEST_FIELDS = frozenset(
+    {APPROVED, "review_time_hours", "cycle_time_hours", "draft", "base"}
+)
+# Jira items also carry the site's own fields (by name, e.g. "Business Value", or id), which
+# only the server knows: any other name on Jira is looked up there.
+SITE_FIELD_SOURCES = frozenset({"jira"})
+
 
 class ConnectorError(Exception):
     """A tracker failed for one selector; the message is safe to show and store (no secrets)."""
@@ -212,4 +250,17 @@ class Connector(Protocol):
 
     def change_feed(self) -> ChangeFeed | None:
         """What changed since a moment, for incremental sync; None: this tracker cannot tell."""
+        ...
+
+
+@runtime_checkable
+class QueryChecker(Protocol):
+    """A tracker that can try a query without fetching it (`validate --check-connections`)."""
+
+    def check_query(self, selector: Selector) -> None:
+        """Run the query once in its cheapest form; raise ConnectorError as a fetch would."""
+        ...
+
+    def check_fields(self, needs: frozenset[str]) -> None:
+        """Raise QueryError for a field in `needs` the tracker does not have."""
         ...

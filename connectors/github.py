@@ -345,6 +345,14 @@ class GitHubConnector:
             return self._search_total(search_query_for(selector))
         raise QueryError(f"the GitHub connector cannot read {selector.source} selectors")
 
+    def check_query(self, selector: Selector) -> None:
+        """A count is already one search request of one result: a refused query or a missing
+        repository fails as in a sync."""
+        self.count(selector)
+
+    def check_fields(self, needs: frozenset[str]) -> None:
+        """Nothing to ask: the mapping file's names were checked against SOURCE_FIELDS."""
+
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         if isinstance(selector, GitHubSearchSelector):
             found = self._search_items(selector.query)

@@ -24,6 +24,7 @@ What it does beyond calling the library:
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import threading
@@ -197,6 +198,17 @@ class JiraConnector:
 
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         return [item for _, item in self.items_with_ids(selector, needs)]
+
+    def check_fields(self, needs: frozenset[str]) -> None:
+        """The site has every field in `needs` that is not a normalized one (by name or id)."""
+        self._extra_field_ids(needs)
+
+    def check_query(self, selector: Selector) -> None:
+        """One page of one issue id: a refused JQL or a missing project fails as in a sync."""
+        jql = self._jql(selector)
+        self._connect()
+        pages = self._cloud_pages if self._is_cloud else self._server_pages
+        next(pages(jql, ID_FIELDS, None, 1))
 
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         """What, besides the query and the fields asked, shapes the items this returns.
@@ -590,10 +602,14 @@ class JiraConnector:
         found: dict[str, str] = {}
         for name in sorted(candidates):
             field_id = name if name in ids else by_name.get(name.lower())
-            if field_id is not None and field_id not in ALL_FIXED_FIELDS:
+            if field_id is None:
+                # Every item would lack it: a share or a mean over nothing is no measure.
+                names = sorted(str(f.get("name", "")) for f in self._field_list())
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise QueryError(f"Jira at {self.url} has no field '{name}', by name or id{hint}")
+            if field_id not in ALL_FIXED_FIELDS:
                 found[name] = field_id
-            elif field_id is None:
-                log.debug("jira: %r is not a Jira field; left to the metrics", name)
         return found
 
     def _load_status_categories(self) -> None:

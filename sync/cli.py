@@ -19,9 +19,9 @@ from rich.text import Text
 
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
-from config.mapping import MappingFile
+from config.mapping import Loc, MappingFile, format_loc
 from config.settings import Settings, SettingsError, load_settings
-from connectors.base import ConnectorError
+from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
     CheckinError,
     SyncReport,
@@ -32,7 +32,7 @@ from sync.engine import (
 )
 from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
-from sync.plan import QueryPlan, sources_of
+from sync.plan import QueryPlan, SelectorUse, selector_uses, sources_of
 from sync.standing import TreeFilter
 from sync.status_view import (
     format_number,
@@ -300,15 +300,60 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, console: LiteralC
     if not args.check_connections:
         return EXIT_OK
     failed = False
+    usable: dict[str, Connector] = {}
     for source, connector in build_connectors(settings, sources_of(mapping)).items():
         try:
             if isinstance(connector, ConnectorError):
                 raise connector
             console.print(f"{source}: OK, {connector.check()}")
+            usable[source] = connector
         except ConnectorError as exc:
             failed = True
             console.print(f"{source}: FAILED, {exc}", style="red")
-    return EXIT_FAILURES if failed else EXIT_OK
+    errors = check_queries(mapping, str(path), usable, console)
+    if any(isinstance(error, QueryError) for error in errors):
+        return EXIT_CONFIG  # a tracker refused a query as written: the file is wrong
+    return EXIT_FAILURES if failed or errors else EXIT_OK
+
+
+def check_queries(
+    mapping: MappingFile, name: str, connectors: dict[str, Connector], console: LiteralConsole
+) -> list[ConnectorError]:
+    """Try each distinct query once, cheaply, and the tracker fields each metric names, on
+    the trackers that answered; return the failures, each shown where it is written."""
+    errors: list[ConnectorError] = []
+
+    def show(use: SelectorUse, loc: Loc, error: ConnectorError) -> None:
+        errors.append(error)
+        line = mapping.line_of(loc)
+        where = name if line is None else f"{name}:{line}"
+        console.print(
+            f"{where}: {format_loc(loc)} (key result {use.key_result}): FAILED, {error}",
+            style="red",
+            soft_wrap=True,  # one line per failure, whatever the width
+        )
+
+    checked = refused = 0
+    for selector, uses in selector_uses(mapping).items():
+        connector = connectors.get(selector.source)
+        if not isinstance(connector, QueryChecker):
+            continue  # its tracker failed above
+        checked += 1
+        try:
+            connector.check_query(selector)
+        except ConnectorError as exc:
+            refused += 1
+            for use in uses:
+                show(use, use.loc, exc)
+            continue
+        for use in uses:
+            try:
+                connector.check_fields(use.needs)
+            except ConnectorError as exc:
+                show(use, use.loc[:-1], exc)  # the metric, whose field or where names it
+    if checked:
+        console.print(f"queries: {checked - refused} of {checked} OK")
+    return errors
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:

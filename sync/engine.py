@@ -21,6 +21,7 @@ from connectors.base import (
     JiraSelector,
     Selector,
 )
+from connectors.github import search_query_for
 from connectors.ratelimit import RateGovernor
 from sync.fetch import FetchResults, run_fetches
 from sync.incremental import IncrementalSync
@@ -127,14 +128,14 @@ def query_link(selector: Selector, settings: Settings) -> str | None:
     if isinstance(selector, JiraSelector):
         base = (settings.jira.url or "").rstrip("/")
         return f"{base}/issues/?jql={quote(selector.jql)}" if base else None
+    web = github_web_url(settings.github.base_url)
     if isinstance(selector, GitHubSearchSelector):
-        query = selector.query
-    elif isinstance(selector, GitHubListSelector):
-        kind = "pr" if selector.kind == "pull_request" else "issue"
-        query = f"repo:{selector.repo} is:{kind}"
-    else:
-        return None
-    return f"{github_web_url(settings.github.base_url)}/search?q={quote(query)}"
+        return f"{web}/search?q={quote(selector.query)}"
+    if isinstance(selector, GitHubListSelector):
+        # The very query a count asks the search API, so the page lists the counted items.
+        kind = "pullrequests" if selector.kind == "pull_request" else "issues"
+        return f"{web}/search?q={quote(search_query_for(selector))}&type={kind}"
+    return None
 
 
 def github_web_url(api_base: str | None) -> str:

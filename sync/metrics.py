@@ -16,36 +16,14 @@ from datetime import datetime
 
 from config.expressions import Condition, ExpressionError, Formula
 from connectors.base import (
+    APPROVED,
     NEEDS_FIRST_REVIEW,
     NEEDS_STARTED,
     NEEDS_STORY_POINTS,
+    NORMALIZED_FIELDS,
     OPTIONAL_FIELDS,
     WorkItem,
 )
-
-# Set by the connector's review fetch (extra["approved"]: bool), the same fetch that fills
-# first_review_at, so asking for it costs the same requests.
-APPROVED = "approved"
-
-NUMERIC_FIELDS = frozenset(
-    {"story_points", "lead_time_hours", "cycle_time_hours", "review_time_hours", "age_days"}
-)
-DESCRIPTIVE_FIELDS = frozenset(
-    {
-        "status",
-        "status_category",
-        "labels",
-        "assignee",
-        "priority",
-        "issue_type",
-        "kind",
-        "container",
-        "title",
-    }
-)
-# Names a metric's `field` or `where` may use without being a custom tracker field; any
-# other name is looked up in `WorkItem.extra`.
-NORMALIZED_FIELDS = NUMERIC_FIELDS | DESCRIPTIVE_FIELDS | {APPROVED}
 
 # Which extra fetch work a normalized name costs; names not listed here cost nothing.
 _NEEDS_BY_FIELD: dict[str, str] = {

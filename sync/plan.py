@@ -13,7 +13,7 @@ from datetime import date
 from typing import Literal
 
 from config.expressions import Condition, Formula
-from config.mapping import KeyResult, MappingFile, Metric, Objective
+from config.mapping import SELECTORS, KeyResult, Loc, MappingFile, Metric, Objective
 from config.periods import Period
 from connectors.base import Selector
 from sync.metrics import needs_for
@@ -136,3 +136,30 @@ def sources_of(mapping: MappingFile) -> set[str]:
             period = kr.period or mapping.period
             sources |= {m.selector(period).source for m in metrics if m.type != "manual"}
     return sources
+
+
+@dataclass(frozen=True)
+class SelectorUse:
+    """Where a selector is written in the mapping file, and the key result it serves."""
+
+    key_result: str
+    loc: Loc  # e.g. ("objectives", 0, "key_results", 1, "metric", "jql")
+    needs: frozenset[str]  # the extra fields it asks of the tracker
+
+
+def selector_uses(mapping: MappingFile) -> dict[Selector, list[SelectorUse]]:
+    """Every distinct selector of the file, whatever the periods, with each place it is used."""
+    uses: dict[Selector, list[SelectorUse]] = {}
+    for oi, objective in enumerate(mapping.objectives):
+        for ki, kr in enumerate(objective.key_results):
+            period = kr.period or mapping.period
+            loc: Loc = ("objectives", oi, "key_results", ki, "metric")
+            metrics = [((*loc, "inputs", name), m) for name, m in (kr.metric.inputs or {}).items()]
+            for metric_loc, metric in metrics or [(loc, kr.metric)]:
+                written = [name for name in SELECTORS if getattr(metric, name) is not None]
+                if not written:
+                    continue  # manual
+                planned = plan_metric(metric, period)
+                use = SelectorUse(kr.id, (*metric_loc, written[0]), planned.needs)
+                uses.setdefault(planned.selector, []).append(use)
+    return uses

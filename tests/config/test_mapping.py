@@ -686,6 +686,21 @@ def test_duplicate_yaml_key() -> None:
         ),
         ("{type: count, pulls: {repo: acme}}", "metric.pulls.repo", "is not a repository"),
         (
+            """{type: count, pulls: {repo: a/b, labels: ['nosuch" repo:acme/web is:pr "x']}}""",
+            "metric.pulls.labels[0]",
+            "label 'nosuch\" repo:acme/web is:pr \"x' cannot be searched on GitHub: a quote ends",
+        ),
+        (
+            "{type: count, issues: {repo: a/b, labels: [bug, 'p1,p2']}}",
+            "metric.issues.labels[1]",
+            "label 'p1,p2' cannot be searched on GitHub: a comma means \"or\"",
+        ),
+        (
+            "{type: count, issues: {repo: a/b, labels: [' bug']}}",
+            "metric.issues.labels[0]",
+            "label ' bug' has spaces around it",
+        ),
+        (
             "{type: count, pulls: {repo: a/b, merged: lastweek}}",
             "metric.pulls.merged",
             "is not a window",

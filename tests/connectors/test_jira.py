@@ -173,6 +173,20 @@ def test_items_with_story_points_and_fields(box: Sandbox) -> None:
     assert any(i.story_points is not None for i in items if i.container == "MOB")
 
 
+def test_a_field_the_site_does_not_have_is_refused_by_name(box: Sandbox) -> None:
+    """Every item would lack it, and a share or a sum over nothing would look like a number."""
+    jira = connector(box)
+    with pytest.raises(QueryError) as refused:
+        jira.items(JiraSelector("project = APP"), frozenset({"Busines Value"}))
+    assert str(refused.value) == (
+        f"Jira at {box.jira_url} has no field 'Busines Value', by name or id "
+        "(did you mean 'Business Value'?)"
+    )
+    with pytest.raises(QueryError, match=r"has no field 'reviewed', by name or id$"):
+        jira.check_fields(frozenset({"story_points", "reviewed"}))
+    jira.check_fields(frozenset({"story_points", "Business Value", "customfield_10060"}))
+
+
 def test_descriptive_fields_only_when_asked_for(box: Sandbox) -> None:
     """A query whose metrics read no descriptive field does not fetch users, projects, ..."""
     expected = {i.key: i for i in box.jira_data.issues if i.project == "APP"}

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -397,3 +398,120 @@ def test_run_py_exit_codes_in_a_real_process(workdir: Path, sandbox: Sandbox) ->
     )
     assert bad.returncode == 2
     assert "missing.yaml" in bad.stderr
+
+
+CHECKED_MAPPING = f"""
+version: 1
+period: {{start: {P_START}, end: {P_END}}}
+objectives:
+  - id: checks
+    title: Queries with mistakes a tracker notices
+    key_results:
+      - id: bad-jql
+        title: A JQL with a syntax error
+        target: 5
+        metric: {{type: count, jql: 'project = APP AND priority = = Highest'}}
+      - id: no-project
+        title: A project that does not exist
+        target: 5
+        metric: {{type: count, jql: 'project = NOPE AND type = Bug'}}
+      - id: no-repo
+        title: A repository that does not exist
+        target: 5
+        metric: {{type: median, field: lead_time_hours, pulls: {{repo: acme/nope, state: merged}}}}
+      - id: approved-share
+        title: A formula whose input searches a repository that does not exist
+        target: 5
+        metric:
+          type: formula
+          expr: 100 * a / b
+          inputs:
+            a: {{type: count, search: 'repo:acme/gone is:pr review:approved'}}
+            b: {{type: count, search: 'repo:acme/api is:pr'}}
+      - id: app-open
+        title: A good query
+        target: 5
+        metric: {{type: count, jql: project = APP AND statusCategory != Done}}
+      - id: app-open-points
+        title: The same good query, checked once
+        target: 5
+        metric: {{type: sum, field: story_points, jql: project = APP AND statusCategory != Done}}
+      - id: app-open-value
+        title: The same good query, with a field misspelt
+        target: 5
+        metric: {{type: sum, field: Busines Value, jql: project = APP AND statusCategory != Done}}
+"""
+
+
+def line_with(text: str) -> int:
+    return next(n for n, line in enumerate(CHECKED_MAPPING.splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize(
+    ("flavour", "jira_search"), [("sandbox", "/search/jql"), ("sandbox_server", "/search")]
+)
+def test_check_connections_runs_each_distinct_query_once_and_points_at_failures(
+    flavour: str,
+    jira_search: str,
+    workdir: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox: Sandbox = request.getfixturevalue(flavour)
+    (workdir / "okrs.yaml").write_text(CHECKED_MAPPING)
+    point_at(sandbox, monkeypatch)
+    sandbox.recorder.start()
+    code = main(["validate", "--check-connections"])
+    recorded = sandbox.recorder.take()
+    out = capsys.readouterr().out
+    assert code == 2, out  # trackers refused queries as written: the file is wrong
+    failures = {line for line in out.splitlines() if "FAILED" in line}
+    kr = "okrs.yaml:{}: objectives[0].key_results[{}].metric.{} (key result {}): FAILED, {}"
+    expected = [
+        kr.format(line_with("= = Highest"), 0, "jql", "bad-jql", "Jira refused the JQL"),
+        kr.format(line_with("NOPE"), 1, "jql", "no-project", "Jira refused the JQL"),
+        kr.format(line_with("acme/nope"), 2, "pulls", "no-repo", "GitHub refused the search"),
+        kr.format(line_with("acme/gone"), 3, "inputs.a.search", "approved-share", "GitHub refused"),
+        f"okrs.yaml:{line_with('Busines Value')}: objectives[0].key_results[6].metric "
+        f"(key result app-open-value): FAILED, Jira at {sandbox.jira_url} has no field "
+        "'Busines Value', by name or id (did you mean 'Business Value'?)",
+    ]
+    for start in expected:
+        assert sum(1 for line in failures if line.startswith(start)) == 1, (start, out)
+    assert len(failures) == len(expected), out
+    assert any("The value 'NOPE' does not exist for the field 'project'" in f for f in failures)
+    assert sum("acme/nope" in f and "cannot be searched" in f for f in failures) == 1
+    assert "queries: 2 of 6 OK" in out
+    # One request per distinct query, in its cheapest form: ids only, one result.
+    jira = [parse_qs(r.query) for r in recorded if r.path.endswith(jira_search)]
+    assert sorted(q["jql"][0] for q in jira) == [
+        "project = APP AND priority = = Highest",
+        "project = APP AND statusCategory != Done",
+        "project = NOPE AND type = Bug",
+    ]
+    assert all(q["maxResults"] == ["1"] and q["fields"] == ["id"] for q in jira)
+    github = [parse_qs(r.query) for r in recorded if r.path.endswith("/search/issues")]
+    assert len(github) == 3 and all(q["per_page"] == ["1"] for q in github)
+
+
+def test_sync_refuses_a_jira_field_the_site_does_not_have(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every item would lack it: the key result fails with the name, never a confident 0%."""
+    (workdir / "okrs.yaml").write_text(
+        MAPPING.replace(
+            "metric: {type: percent_done, jql: project = WEB}",
+            "metric: {type: share, where: reviewed, jql: project = WEB}",
+        )
+    )
+    point_at(sandbox, monkeypatch)
+    assert main(["sync"]) == 1
+    krs = status_json(capsys)
+    assert krs["web-done"]["status"] == "error"
+    assert krs["web-done"]["value"] is None
+    assert f"Jira at {sandbox.jira_url} has no field 'reviewed'" in str(krs["web-done"]["error"])
+    assert krs["p1-bugs"]["error"] is None

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from config.expressions import parse_condition, parse_formula
-from connectors.base import WorkItem
+from connectors.base import NORMALIZED_FIELDS, WorkItem
 from sync.metrics import (
-    NORMALIZED_FIELDS,
     MetricValue,
     compute,
     compute_formula,
