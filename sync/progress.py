@@ -148,8 +148,12 @@ def roll_up(
     nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds, expected: float
 ) -> dict[str, ObjectiveProgress]:
     """Progress of every objective: the weighted mean of its key results' clamped progress
-    (baseline, no_data and error ones left out) and of its aligned child objectives, each
-    one entry weighted by the child's weight; no entry with progress gives None/no_data."""
+    and of its aligned child objectives, each one entry weighted by the child's weight.
+
+    A key result whose last fetch failed (status error) counts with the progress of its last
+    good value, so a tracker outage does not move the objective; the views mark such an
+    objective as resting on stale inputs. Baseline and no_data key results, and failed ones
+    that never had a value, are left out; no entry with progress gives None/no_data."""
     by_id = {node.id: node for node in nodes}
     children: dict[str, list[ObjectiveNode]] = {node.id: [] for node in nodes}
     for node in nodes:
@@ -167,7 +171,7 @@ def roll_up(
         entries = [
             (weight, _clamp(kr.progress))
             for weight, kr in node.key_results
-            if kr.progress is not None and kr.status not in (BASELINE, NO_DATA, ERROR)
+            if kr.progress is not None and kr.status not in (BASELINE, NO_DATA)
         ]
         for child in children[node.id]:
             child_progress = visit(child).progress

@@ -14,7 +14,7 @@ from typing import Any
 from sync.dashboard.app import chart_for
 from sync.dashboard.rendering import STATUS_LABELS, render, signed_text
 from sync.standing import change_since, key_result_detail, objective_tree
-from sync.status_view import format_number, target_text
+from sync.status_view import format_number, stale_inputs_text, target_text
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
@@ -94,6 +94,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                 "depth": obj["depth"],
                 "progress": _percent(obj["progress"]),
                 "status": obj["status"],
+                "stale_inputs": obj["stale_inputs"],
                 "key_results": key_results,
             }
         )
@@ -137,7 +138,8 @@ def render_markdown(document: dict[str, Any]) -> str:
         lines += [
             f"{heading} {_md(obj['title'])}{_md(owner)}",
             "",
-            f"Progress **{_pct(obj['progress'])}**, {_status(obj['status'])}.",
+            f"Progress **{_pct(obj['progress'])}**, {_status(obj['status'])}."
+            + (f" ⚠ {_md(stale_inputs_text(obj['stale_inputs']))}." if obj["stale_inputs"] else ""),
             "",
         ]
         if not obj["key_results"]:

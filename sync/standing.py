@@ -109,18 +109,48 @@ def filter_objectives(rows: Sequence[dict[str, Any]], wanted: TreeFilter) -> lis
 
 
 def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[dict[str, Any]]:
-    """Objectives in tree order, each with its `key_results`; each key result carries
-    `previous_value` and `change` (value minus the value before the latest one)."""
-    objectives = filter_objectives(store.all_objectives(), wanted or TreeFilter())
+    """Objectives in tree order, each with its `key_results` and `stale_inputs`; each key
+    result carries `previous_value` and `change` (value minus the value before the latest
+    one)."""
+    every = store.all_objectives()
+    objectives = filter_objectives(every, wanted or TreeFilter())
+    key_results = store.all_key_results()
+    stale = stale_inputs(every, key_results)
     previous = store.previous_values()
     by_objective: dict[str, list[dict[str, Any]]] = {}
-    for kr in store.all_key_results():
+    for kr in key_results:
         before = previous.get(kr["id"])
         change = None if before is None or kr["value"] is None else kr["value"] - before
         by_objective.setdefault(kr["objective_id"], []).append(
             {**kr, "previous_value": before, "change": change}
         )
-    return [{**obj, "key_results": by_objective.get(obj["id"], [])} for obj in objectives]
+    return [
+        {**obj, "key_results": by_objective.get(obj["id"], []), "stale_inputs": stale[obj["id"]]}
+        for obj in objectives
+    ]
+
+
+def stale_inputs(
+    objectives: Sequence[dict[str, Any]], key_results: Sequence[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """Per objective, the key results its progress rests on whose last fetch failed: its own,
+    then those of the objectives aligned under it, in tree order. The roll-up counts them at
+    their last good value, so the objective's number is only as fresh as they are."""
+    failed: dict[str, list[str]] = {}
+    for kr in key_results:
+        if kr["last_error"] is not None:
+            failed.setdefault(kr["objective_id"], []).append(kr["id"])
+    ordered = objectives_in_tree_order(objectives)
+    ids = {row["id"] for row in ordered}
+    children: dict[str, list[str]] = {}
+    for row in ordered:
+        if row["parent_id"] in ids:
+            children.setdefault(row["parent_id"], []).append(row["id"])
+    stale: dict[str, list[str]] = {row["id"]: [] for row in objectives}
+    for row in reversed(ordered):  # children before their parents
+        below = [kr_id for child in children.get(row["id"], []) for kr_id in stale[child]]
+        stale[row["id"]] = failed.get(row["id"], []) + below
+    return stale
 
 
 def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:

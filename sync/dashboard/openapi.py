@@ -63,6 +63,12 @@ SCHEMAS: dict[str, Any] = {
             "depth": {"type": "integer", "minimum": 0},
             "progress": _PERCENT,
             "status": _STATUS,
+            "stale_inputs": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "key results (its own, then those of objectives aligned under "
+                "it) whose last fetch failed; the progress counts their last good values",
+            },
             "key_results": {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/KeyResultSummary"},

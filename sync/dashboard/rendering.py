@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from sync.status_view import format_number, target_text
+from sync.status_view import format_number, stale_inputs_text, target_text
 
 STATUS_LABELS = {
     "done": "done",
@@ -68,6 +68,7 @@ def environment() -> Environment:
         "when": when_text,
         "status_label": lambda status: STATUS_LABELS.get(status or "", status or "-"),
         "target_text": target_text,
+        "stale_inputs": stale_inputs_text,
     }
     env.filters.update(filters)
     return env

@@ -16,11 +16,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from werkzeug.test import Client
 
+from config.settings import Settings
 from sandbox.github_data import GitHubPull
 from sandbox.jira_data import JiraIssue
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.dashboard import make_dashboard_app
 from sync.store import Store
 from tests.conftest import ANCHOR
 
@@ -397,3 +400,46 @@ def test_run_py_exit_codes_in_a_real_process(workdir: Path, sandbox: Sandbox) ->
     )
     assert bad.returncode == 2
     assert "missing.yaml" in bad.stderr
+
+
+def objectives_json(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, object]]:
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    return {obj["id"]: obj for obj in json.loads(capsys.readouterr().out)["objectives"]}
+
+
+def test_a_failed_key_result_keeps_its_last_good_value_in_the_roll_up(
+    synced: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A revoked Jira token fails every Jira key result: the company objective keeps the
+    progress it had, and every view says which inputs are stale."""
+    before = objectives_json(capsys)
+    assert before["quality"]["stale_inputs"] == [] and before["delivery"]["stale_inputs"] == []
+    monkeypatch.setenv("OKRSYNC_JIRA__TOKEN", "revoked-token")
+    assert main(["sync"]) == 1
+    after = objectives_json(capsys)
+    jira_krs = ["p1-bugs", "points", "web-done", "bug-cycle"]
+    assert [kr["status"] for kr in after["quality"]["key_results"]] == ["error"] * 4  # type: ignore[union-attr]
+    # Nothing changed in the trackers: the roll-up stands where it stood, marked stale.
+    assert after["quality"]["progress"] == before["quality"]["progress"]
+    assert after["quality"]["stale_inputs"] == jira_krs
+    assert after["delivery"]["progress"] == before["delivery"]["progress"]
+    assert after["delivery"]["stale_inputs"] == []
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    mark = "stale inputs: p1-bugs, points, web-done, bug-cycle"
+    assert f"! {mark}" in capsys.readouterr().out
+    assert main(["report", "--format", "json"]) == 0
+    report = {o["id"]: o for o in json.loads(capsys.readouterr().out)["objectives"]}
+    assert report["quality"]["stale_inputs"] == jira_krs
+    assert report["delivery"]["stale_inputs"] == []
+    assert main(["report", "--format", "md"]) == 0
+    assert f"⚠ {mark}" in capsys.readouterr().out
+    dashboard = Client(make_dashboard_app(Store(os.environ["OKRSYNC_DATABASE_URL"]), Settings()))
+    api = {o["id"]: o for o in dashboard.get("/api/objectives").get_json()["objectives"]}
+    assert api["quality"]["stale_inputs"] == jira_krs
+    assert f"⚠ {mark}" in dashboard.get("/").get_data(as_text=True)

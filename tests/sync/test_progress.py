@@ -279,11 +279,22 @@ def test_roll_up_leaves_out_key_results_without_progress_and_clamps_the_rest() -
             (1.0, kr(0.0, "off_track")),
             (5.0, kr(None, "baseline")),
             (5.0, kr(None, "no_data")),
-            (5.0, KeyResultProgress(0.9, 0.9, 0.5, "error")),  # stale: left out
+            (5.0, kr(None, "error")),  # failed before it ever had a value
         ],
     )
     result = roll_up([node], thresholds=Thresholds(), expected=0.5)
     assert result["quality"] == ObjectiveProgress(0.5, "on_track")
+
+
+def test_roll_up_counts_a_failed_key_result_at_its_last_good_progress() -> None:
+    node = ObjectiveNode(
+        "quality",
+        None,
+        1.0,
+        [(1.0, kr(0.2)), (3.0, KeyResultProgress(0.6, 0.6, 0.5, "error"))],
+    )
+    result = roll_up([node], thresholds=Thresholds(), expected=0.5)
+    assert result["quality"].progress == pytest.approx(0.5)  # (0.2 + 3 * 0.6) / 4
 
 
 def test_roll_up_takes_aligned_children_in_with_their_weight_recursively() -> None:

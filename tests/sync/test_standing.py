@@ -61,7 +61,8 @@ def test_status_filters_in_text_and_json(env: Path, capsys: pytest.CaptureFixtur
     document = json.loads(run(capsys, "status", "--json", "--objective", "delivery"))
     assert [o["id"] for o in document["objectives"]] == ["delivery", "app-team", "erin-growth"]
     assert set(document["objectives"][0]) == {
-        "id", "title", "owner", "level", "parent", "progress", "status", "key_results"
+        "id", "title", "owner", "level", "parent", "progress", "status", "stale_inputs",
+        "key_results",
     }  # fmt: skip
     assert "No objective matches" in run(capsys, "status", "--owner", "nobody")
 
