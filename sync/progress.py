@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 KIND_LINEAR = "linear"
 KIND_STAY_ABOVE = "stay_above"
@@ -83,8 +84,21 @@ class ObjectiveNode:
 
 @dataclass(frozen=True)
 class ObjectiveProgress:
+    """An objective's rolled-up progress and status; `expected` is the weighted mean of its
+    entries' expected progress (None with no entry)."""
+
     progress: float | None
     status: str
+    expected: float | None = None
+
+
+class _Entry(NamedTuple):
+    """One key result or aligned objective as it enters its objective's roll-up."""
+
+    weight: float
+    progress: float
+    expected: float
+    done: bool
 
 
 def expected_progress(period_start: date, period_end: date, as_of: datetime) -> float:
@@ -145,10 +159,15 @@ def status_for(progress: float, expected: float, thresholds: Thresholds) -> str:
 
 
 def roll_up(
-    nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds, expected: float
+    nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds
 ) -> dict[str, ObjectiveProgress]:
     """Progress of every objective: the weighted mean of its key results' clamped progress
     and of its aligned child objectives, each one entry weighted by the child's weight.
+
+    Its status compares that progress with the same weighted mean of its entries' expected
+    progress, each key result's against its own period, so an objective keeps the pace its
+    key results keep (one key result at risk: the objective at risk), whatever the file's
+    period. It is done only when every entry is done.
 
     A key result whose last fetch failed (status error) counts with the progress of its last
     good value, so a tracker outage does not move the objective; the views mark such an
@@ -169,15 +188,17 @@ def roll_up(
             raise ValueError(f"objective {node.id!r} is its own ancestor")
         in_progress.add(node.id)
         entries = [
-            (weight, _clamp(kr.progress))
+            _Entry(weight, _clamp(kr.progress), kr.expected, kr.status == DONE)
             for weight, kr in node.key_results
             if kr.progress is not None and kr.status not in (BASELINE, NO_DATA)
         ]
         for child in children[node.id]:
-            child_progress = visit(child).progress
-            if child_progress is not None:
-                entries.append((child.weight, child_progress))
-        results[node.id] = _weighted(node.id, entries, thresholds, expected)
+            rolled = visit(child)
+            if rolled.progress is not None and rolled.expected is not None:
+                entries.append(
+                    _Entry(child.weight, rolled.progress, rolled.expected, rolled.status == DONE)
+                )
+        results[node.id] = _weighted(node.id, entries, thresholds)
         return results[node.id]
 
     for node in by_id.values():
@@ -239,18 +260,19 @@ def _unmet_milestone_status(expected: float, thresholds: Thresholds) -> str:
 
 
 def _weighted(
-    objective_id: str,
-    entries: list[tuple[float, float]],
-    thresholds: Thresholds,
-    expected: float,
+    objective_id: str, entries: list[_Entry], thresholds: Thresholds
 ) -> ObjectiveProgress:
-    if any(weight < 0 for weight, _ in entries):
+    if any(entry.weight < 0 for entry in entries):
         raise ValueError(f"objective {objective_id!r} has a negative weight")
-    total_weight = math.fsum(weight for weight, _ in entries)
+    total_weight = math.fsum(entry.weight for entry in entries)
     if total_weight <= 0:
         return ObjectiveProgress(None, NO_DATA)
-    progress = math.fsum(weight * value for weight, value in entries) / total_weight
-    return ObjectiveProgress(progress, status_for(progress, expected, thresholds))
+    progress = math.fsum(e.weight * e.progress for e in entries) / total_weight
+    expected = math.fsum(e.weight * e.expected for e in entries) / total_weight
+    status = status_for(progress, expected, thresholds)
+    if status == DONE and not all(entry.done for entry in entries if entry.weight > 0):
+        status = ON_TRACK  # e.g. a threshold held so far: nothing is finished yet
+    return ObjectiveProgress(progress, status, expected)
 
 
 def _required(target: Target, name: str) -> float:

@@ -443,3 +443,35 @@ def test_a_failed_key_result_keeps_its_last_good_value_in_the_roll_up(
     api = {o["id"]: o for o in dashboard.get("/api/objectives").get_json()["objectives"]}
     assert api["quality"]["stale_inputs"] == jira_krs
     assert f"⚠ {mark}" in dashboard.get("/").get_data(as_text=True)
+
+
+def test_an_objective_is_judged_against_its_key_results_own_periods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file's period is a tenth gone, the key result's own period three tenths: at 20 %
+    the key result is at risk, and so is the objective that is nothing but that key result."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")
+    file_start, kr_start = TODAY - timedelta(days=10), TODAY - timedelta(days=30)
+    (tmp_path / "okrs.yaml").write_text(
+        f"""
+version: 1
+period: {{start: {file_start}, end: {file_start + timedelta(days=99)}}}
+objectives:
+  - id: adoption
+    title: Teams adopt the new pipeline
+    key_results:
+      - id: migrated
+        title: Migrate 100 services
+        period: {{start: {kr_start}, end: {kr_start + timedelta(days=99)}}}
+        start: 0
+        target: 100
+        metric: {{type: manual}}
+"""
+    )
+    assert main(["checkin", "migrated", "20"]) == 0
+    objective = objectives_json(capsys)["adoption"]
+    [key_result] = objective["key_results"]  # type: ignore[misc]
+    assert key_result["status"] == "at_risk"  # 0.2 against about 0.3 expected
+    assert objective["progress"] == 20.0
+    assert objective["status"] == "at_risk"

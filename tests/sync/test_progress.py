@@ -257,13 +257,15 @@ def test_milestone(value: float, at_day: float, status: str) -> None:
 # --- roll-up ----------------------------------------------------------------------------
 
 
-def kr(progress: float | None, status: str = "on_track") -> KeyResultProgress:
-    return KeyResultProgress(progress, None if progress is None else progress, 0.5, status)
+def kr(
+    progress: float | None, status: str = "on_track", expected: float = 0.5
+) -> KeyResultProgress:
+    return KeyResultProgress(progress, None if progress is None else progress, expected, status)
 
 
 def test_roll_up_is_the_weighted_mean_of_key_results() -> None:
     node = ObjectiveNode("quality", None, 1.0, [(1.0, kr(0.2)), (3.0, kr(0.6))])
-    result = roll_up([node], thresholds=Thresholds(), expected=0.5)
+    result = roll_up([node], thresholds=Thresholds())
     # (1 * 0.2 + 3 * 0.6) / 4 = 0.5
     assert result["quality"].progress == pytest.approx(0.5)
     assert result["quality"].status == "on_track"
@@ -282,8 +284,8 @@ def test_roll_up_leaves_out_key_results_without_progress_and_clamps_the_rest() -
             (5.0, kr(None, "error")),  # failed before it ever had a value
         ],
     )
-    result = roll_up([node], thresholds=Thresholds(), expected=0.5)
-    assert result["quality"] == ObjectiveProgress(0.5, "on_track")
+    result = roll_up([node], thresholds=Thresholds())
+    assert result["quality"] == ObjectiveProgress(0.5, "on_track", 0.5)
 
 
 def test_roll_up_counts_a_failed_key_result_at_its_last_good_progress() -> None:
@@ -293,19 +295,24 @@ def test_roll_up_counts_a_failed_key_result_at_its_last_good_progress() -> None:
         1.0,
         [(1.0, kr(0.2)), (3.0, KeyResultProgress(0.6, 0.6, 0.5, "error"))],
     )
-    result = roll_up([node], thresholds=Thresholds(), expected=0.5)
+    result = roll_up([node], thresholds=Thresholds())
     assert result["quality"].progress == pytest.approx(0.5)  # (0.2 + 3 * 0.6) / 4
 
 
 def test_roll_up_takes_aligned_children_in_with_their_weight_recursively() -> None:
     nodes = [
-        ObjectiveNode("company", None, 1.0, [(1.0, kr(1.0, "done"))]),
-        ObjectiveNode("team", "company", 2.0, [(1.0, kr(0.4)), (1.0, kr(0.8))]),  # 0.6
-        ObjectiveNode("person", "team", 1.0, [(1.0, kr(0.0, "off_track"))]),  # 0.0
-        ObjectiveNode("empty", "company", 10.0, [(1.0, kr(None, "no_data"))]),
+        ObjectiveNode("company", None, 1.0, [(1.0, kr(1.0, "done", 0.8))]),
+        ObjectiveNode(
+            "team",
+            "company",
+            2.0,
+            [(1.0, kr(0.4, "off_track", 0.8)), (1.0, kr(0.8, "on_track", 0.8))],
+        ),
+        ObjectiveNode("person", "team", 1.0, [(1.0, kr(0.0, "off_track", 0.8))]),  # 0.0
+        ObjectiveNode("empty", "company", 10.0, [(1.0, kr(None, "no_data", 0.8))]),
     ]
-    result = roll_up(nodes, thresholds=Thresholds(), expected=0.8)
-    assert result["person"] == ObjectiveProgress(0.0, "off_track")
+    result = roll_up(nodes, thresholds=Thresholds())
+    assert result["person"] == ObjectiveProgress(0.0, "off_track", 0.8)
     # team: KRs 0.4 and 0.8, plus person (weight 1) at 0.0 -> (0.4 + 0.8 + 0.0) / 3 = 0.4
     assert result["team"].progress == pytest.approx(0.4)
     assert result["team"].status == "off_track"  # 0.4 < 0.8 * 0.6 = 0.48
@@ -320,13 +327,34 @@ def test_roll_up_order_of_nodes_does_not_matter_and_done_needs_all() -> None:
         ObjectiveNode("child", "parent", 1.0, [(1.0, kr(1.0, "done"))]),
         ObjectiveNode("parent", None, 1.0, []),
     ]
-    result = roll_up(nodes, thresholds=Thresholds(), expected=0.2)
-    assert result["parent"] == ObjectiveProgress(1.0, "done")
-    assert result["child"] == ObjectiveProgress(1.0, "done")
+    result = roll_up(nodes, thresholds=Thresholds())
+    assert result["parent"] == ObjectiveProgress(1.0, "done", 0.5)
+    assert result["child"] == ObjectiveProgress(1.0, "done", 0.5)
+
+
+def test_roll_up_judges_each_key_result_against_its_own_period() -> None:
+    # one key result of a period three tenths gone, at 0.2: at risk (0.2 / 0.3 = 0.67)
+    alone = ObjectiveNode("adoption", None, 1.0, [(1.0, kr(0.2, "at_risk", 0.3))])
+    assert roll_up([alone], thresholds=Thresholds())["adoption"] == ObjectiveProgress(
+        0.2, "at_risk", 0.3
+    )
+    # weights 1 and 3, expected 0.9 and 0.1: the objective expects (0.9 + 0.3) / 4 = 0.3
+    mixed = ObjectiveNode(
+        "mixed", None, 1.0, [(1.0, kr(0.3, "off_track", 0.9)), (3.0, kr(0.2, "on_track", 0.1))]
+    )
+    result = roll_up([mixed], thresholds=Thresholds())["mixed"]
+    assert result.expected == pytest.approx(0.3)
+    assert result.progress == pytest.approx(0.225)  # (0.3 + 0.6) / 4
+    assert result.status == "at_risk"  # 0.225 / 0.3 = 0.75
+
+
+def test_roll_up_is_done_only_when_every_entry_is_done() -> None:
+    held = ObjectiveNode("ops", None, 1.0, [(1.0, KeyResultProgress(1.0, 1.0, 0.5, "on_track"))])
+    assert roll_up([held], thresholds=Thresholds())["ops"].status == "on_track"
 
 
 def test_roll_up_of_an_objective_with_nothing_measured_is_no_data() -> None:
-    result = roll_up([ObjectiveNode("o", None, 1.0, [])], thresholds=Thresholds(), expected=0.5)
+    result = roll_up([ObjectiveNode("o", None, 1.0, [])], thresholds=Thresholds())
     assert result == {"o": ObjectiveProgress(None, "no_data")}
 
 
