@@ -61,6 +61,25 @@ _PERCENTILE = re.compile(r"p([1-9][0-9]?)")
 
 
 @dataclass(frozen=True)
+class ValueRange:
+    """The values a metric type can produce (None: no bound), named for messages; a trend
+    extended past them is a number no tracker could ever report."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+
+
+# Metric types whose values are bounded whatever is counted; the others (sums, statistics of
+# a field, formulas, manual values) can be any number as far as okr-sync knows.
+VALUE_RANGES = {
+    "count": ValueRange("a count", low=0.0),
+    "percent_done": ValueRange("a percentage done", low=0.0, high=100.0),
+    "share": ValueRange("a share", low=0.0, high=100.0),
+}
+
+
+@dataclass(frozen=True)
 class MetricValue:
     """A computed value, how many items it rests on, and why it is missing when it is."""
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
+from sync.metrics import ValueRange
+
 KIND_LINEAR = "linear"
 KIND_STAY_ABOVE = "stay_above"
 KIND_STAY_BELOW = "stay_below"
@@ -34,6 +36,20 @@ BASELINE = "baseline"
 
 # Below this much elapsed period nothing can be behind yet; also the tolerance for "reached".
 _EPSILON = 1e-9
+
+# A forecast extends the trend of at least this many values (at distinct times) spread over
+# at least this long; below that there is no trend, only noise.
+FORECAST_MIN_POINTS = 3
+FORECAST_MIN_SPAN = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A key result's value at the end of its period by its trend, or None; `note` says why
+    there is none, or that the trend was stopped at a bound of what the value can be."""
+
+    value: float | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,18 +222,60 @@ def roll_up(
     return results
 
 
-def forecast(history: Sequence[tuple[datetime, float]], *, period_end: date) -> float | None:
-    """The value at the end of period_end by a least-squares line through the history;
-    None with fewer than two distinct timestamps (no trend to extend)."""
+def forecast(
+    history: Sequence[tuple[datetime, float]],
+    *,
+    period_end: date,
+    reachable: ValueRange | None = None,
+) -> Forecast:
+    """The value at the end of period_end by a least-squares line through the history.
+
+    None, with the reason, below FORECAST_MIN_POINTS distinct times or FORECAST_MIN_SPAN
+    between the first and the last: a line through a few values minutes apart, extended over
+    months, is a confident wrong number. A line that leaves `reachable` stops at its bound,
+    with a note saying so.
+    """
     points = [(_as_utc(when), value) for when, value in history]
-    if len({when for when, _ in points}) < 2:
-        return None
-    origin = min(when for when, _ in points)
+    times = {when for when, _ in points}
+    span = max(times) - min(times) if times else timedelta(0)
+    if len(times) < FORECAST_MIN_POINTS or span < FORECAST_MIN_SPAN:
+        return Forecast(None, _not_enough_history(len(times), span))
+    origin = min(times)
     days = [(when - origin) / timedelta(days=1) for when, _ in points]
     slope, intercept = statistics.linear_regression(days, [value for _, value in points])
     end = datetime.combine(period_end + timedelta(days=1), time(), tzinfo=UTC)
     result = intercept + slope * ((end - origin) / timedelta(days=1))
-    return result if math.isfinite(result) else None
+    if not math.isfinite(result):
+        return Forecast(None, "no trend: the values are too large to extend")
+    if reachable is not None and reachable.low is not None and result < reachable.low:
+        return Forecast(
+            reachable.low,
+            f"the trend falls below {reachable.low:g}, the least {reachable.name} can be",
+        )
+    if reachable is not None and reachable.high is not None and result > reachable.high:
+        return Forecast(
+            reachable.high,
+            f"the trend rises above {reachable.high:g}, the most {reachable.name} can be",
+        )
+    return Forecast(result)
+
+
+def _not_enough_history(points: int, span: timedelta) -> str:
+    values = "1 value" if points == 1 else f"{points} values"
+    over = "" if points < 2 else f" over {_duration_text(span)}"
+    return (
+        f"not enough history: {values}{over}; a forecast needs {FORECAST_MIN_POINTS} "
+        f"over at least {_duration_text(FORECAST_MIN_SPAN)}"
+    )
+
+
+def _duration_text(span: timedelta) -> str:
+    """A duration in the largest whole unit that fits: '3 days', '5 hours', '40 seconds'."""
+    seconds = int(span.total_seconds())
+    units = (("day", 86400), ("hour", 3600), ("minute", 60))
+    unit, size = next(((u, size) for u, size in units if seconds >= size), ("second", 1))
+    count = seconds // size
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def _score_value(

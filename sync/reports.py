@@ -74,7 +74,8 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                     "progress": _percent(kr["progress"]),
                     "status": kr["status"],
                     "change": change_since(detail.points, since),
-                    "forecast": detail.forecast_value,
+                    "forecast": detail.forecast.value,
+                    "forecast_note": detail.forecast.note,
                     "error": kr["last_error"],
                     "notes": [
                         {"at": p.observed_at.isoformat(), "text": p.note}
@@ -157,7 +158,7 @@ def render_markdown(document: dict[str, Any]) -> str:
                 f"| {_md(kr['title'])} | {format_number(kr['value'], kr['unit'])} | "
                 f"{_md(kr['target'])} | {_pct(kr['progress'])} | {status} | "
                 f"{signed_text(kr['change'], kr['unit'])} | "
-                f"{format_number(kr['forecast'], kr['unit'])} |"
+                f"{_forecast_cell(kr)} |"
             )
             notes += [
                 f"- {_md(kr['title'])}, {note['at'][:10]}: {_md(note['text'])}"
@@ -167,6 +168,15 @@ def render_markdown(document: dict[str, Any]) -> str:
         if notes:
             lines += ["Notes:", "", *notes, ""]
     return "\n".join(lines)
+
+
+def _forecast_cell(kr: dict[str, Any]) -> str:
+    """The forecast, or why there is none; a forecast stopped at a bound says so."""
+    note = _md(kr["forecast_note"]) if kr["forecast_note"] else None
+    if kr["forecast"] is None:
+        return note or "-"
+    shown = format_number(kr["forecast"], kr["unit"])
+    return f"{shown} ({note})" if note else shown
 
 
 def _without_charts(document: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sync.progress import expected_progress, forecast
+from sync.metrics import VALUE_RANGES
+from sync.progress import Forecast, expected_progress, forecast
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
@@ -57,7 +58,7 @@ class KeyResultDetail:
     row: dict[str, Any]
     points: list[HistoryPoint]
     sources: list[QuerySource]
-    forecast_value: float | None
+    forecast: Forecast
     pace: list[tuple[datetime, float]] = field(default_factory=list)
 
     @property
@@ -163,11 +164,13 @@ def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
         HistoryPoint(h["observed_at"], h["value"], h["status"], h["origin"], h["note"])
         for h in history
     ]
-    detail = KeyResultDetail(row, points, query_sources(row, history), None)
+    detail = KeyResultDetail(
+        row, points, query_sources(row, history), Forecast(None, "no period end"), pace_line(row)
+    )
     period_end = _day(row["period_end"])
-    if period_end is not None and len(detail.values) >= 2:
-        detail.forecast_value = forecast(detail.values, period_end=period_end)
-    detail.pace = pace_line(row)
+    if period_end is not None:
+        reachable = VALUE_RANGES.get(row["metric_type"])
+        detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
     return detail
 
 

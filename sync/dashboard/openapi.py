@@ -119,6 +119,11 @@ SCHEMAS: dict[str, Any] = {
                 }
             ),
             "forecast": {**_nullable("number"), "description": "value at period end by trend"},
+            "forecast_note": {
+                **_nullable("string"),
+                "description": "why there is no forecast (e.g. not enough history), or that "
+                "the trend was stopped at the least or most the value can be",
+            },
             "sources": {"type": "array", "items": {"$ref": "#/components/schemas/QuerySource"}},
             "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEntry"}},
         }

@@ -475,3 +475,30 @@ objectives:
     assert key_result["status"] == "at_risk"  # 0.2 against about 0.3 expected
     assert objective["progress"] == 20.0
     assert objective["status"] == "at_risk"
+
+
+def test_no_forecast_from_two_check_ins_a_moment_apart(
+    synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tester's case: 38, then 41 seconds later, made a line that reached 1.5 million by
+    the period's end. Two values over seconds are not a trend."""
+    assert main(["checkin", "nps", "38"]) == 0
+    assert main(["checkin", "nps", "41"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--format", "json"]) == 0
+    report = {
+        kr["id"]: kr
+        for o in json.loads(capsys.readouterr().out)["objectives"]
+        for kr in o["key_results"]
+    }
+    assert report["nps"]["forecast"] is None
+    assert report["nps"]["forecast_note"].startswith("not enough history: 2 values over ")
+    assert main(["report", "--format", "md"]) == 0
+    nps_row = next(x for x in capsys.readouterr().out.splitlines() if "| Developer NPS" in x)
+    assert "not enough history" in nps_row
+    dashboard = Client(make_dashboard_app(Store(os.environ["OKRSYNC_DATABASE_URL"]), Settings()))
+    api = dashboard.get("/api/key-results/nps").get_json()
+    assert api["forecast"] is None and api["forecast_note"] == report["nps"]["forecast_note"]
+    page = dashboard.get("/key-results/nps").get_data(as_text=True)
+    assert "not enough history: 2 values over " in page
+    assert 'data-series="forecast"' not in page
