@@ -109,11 +109,12 @@ def target_text(kr: dict[str, Any]) -> str:
 
 def render_status(store: Store, console: Console, wanted: TreeFilter | None = None) -> None:
     objectives = objective_tree(store, wanted)
-    if not store.all_objectives():
-        console.print("No key results in the store yet: run `python run.py sync` first.")
-        return
     if not objectives:
-        console.print("No objective matches the filter.")
+        console.print(
+            "No objective matches the filter."
+            if store.all_objectives()
+            else "No key results in the store yet: run `python run.py sync` first."
+        )
         return
     table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)

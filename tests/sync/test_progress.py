@@ -301,6 +301,10 @@ def test_roll_up_counts_a_failed_key_result_at_its_last_good_progress() -> None:
     )
     result = roll_up([node], thresholds=Thresholds())
     assert result["quality"].progress == pytest.approx(0.5)  # (0.2 + 3 * 0.6) / 4
+    # a team whose every key result failed still stands where their last values put it
+    failed = [(1.0, KeyResultProgress(p, p, 0.5, "error")) for p in (0.3, 0.6, 0.9)]
+    team = roll_up([ObjectiveNode("team", None, 1.0, failed)], thresholds=Thresholds())
+    assert team["team"] == ObjectiveProgress(pytest.approx(0.6), "on_track", 0.5)
 
 
 def test_roll_up_takes_aligned_children_in_with_their_weight_recursively() -> None:
