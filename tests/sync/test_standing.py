@@ -12,6 +12,7 @@ import pytest
 from sandbox.server import Sandbox
 from sync.cli import main
 from sync.standing import TreeFilter, filter_objectives
+from sync.store import Store
 from tests.demo_data import NPS_CHECKINS, DemoStore, build_demo_store, demo_objectives
 
 
@@ -102,3 +103,16 @@ def test_note_is_kept_in_history(
     assert "Holiday week, few merges" in run(capsys, "history", "lead-time")
     run(capsys, "note", "lead-time", "   ", "--config", config, code=2)
     run(capsys, "note", "no-such-kr", "text", "--config", config, code=2)
+
+
+def test_status_of_an_empty_store_says_to_sync_first(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clean_okrsync_env: None,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    Store(url).migrate()
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    assert "No key results in the store yet" in run(capsys, "status")
+    assert "No key results in the store yet" in run(capsys, "status", "--owner", "nobody")
