@@ -70,13 +70,23 @@ class ValueRange:
     high: float | None = None
 
 
-# Metric types whose values are bounded whatever is counted; the others (sums, statistics of
-# a field, formulas, manual values) can be any number as far as okr-sync knows.
-VALUE_RANGES = {
+# Metric types whose values are bounded whatever is counted.
+_TYPE_RANGES = {
     "count": ValueRange("a count", low=0.0),
     "percent_done": ValueRange("a percentage done", low=0.0, high=100.0),
     "share": ValueRange("a share", low=0.0, high=100.0),
 }
+
+
+def value_range(metric_type: str, field: str | None) -> ValueRange | None:
+    """What a metric's values can be: bounded by its type, or never negative when it sums or
+    takes a statistic of a normalized field (durations, story points). Formulas, manual
+    values and custom fields can be any number as far as okr-sync knows (None)."""
+    if metric_type in _TYPE_RANGES:
+        return _TYPE_RANGES[metric_type]
+    if field in NUMERIC_FIELDS and metric_type not in ("formula", "manual"):
+        return ValueRange(field, low=0.0)
+    return None
 
 
 @dataclass(frozen=True)

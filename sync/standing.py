@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sync.metrics import VALUE_RANGES
+from sync.metrics import value_range
 from sync.progress import Forecast, expected_progress, forecast
 from sync.store import Store
 
@@ -169,7 +169,9 @@ def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
     )
     period_end = _day(row["period_end"])
     if period_end is not None:
-        reachable = VALUE_RANGES.get(row["metric_type"])
+        lineage = row["lineage"]
+        field = lineage.get("field") if isinstance(lineage, dict) else None
+        reachable = value_range(row["metric_type"], field)
         detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
     return detail
 
