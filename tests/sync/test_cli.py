@@ -446,7 +446,10 @@ def test_a_failed_key_result_keeps_its_last_good_value_in_the_roll_up(
 
 
 def test_an_objective_is_judged_against_its_key_results_own_periods(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clean_okrsync_env: None,
 ) -> None:
     """The file's period is a tenth gone, the key result's own period three tenths: at 20 %
     the key result is at risk, and so is the objective that is nothing but that key result."""
