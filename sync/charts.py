@@ -25,6 +25,7 @@ class ChartData:
     target: float | None = None
     pace: list[tuple[datetime, float]] = field(default_factory=list)
     forecast: tuple[datetime, float] | None = None
+    forecast_note: str | None = None
     period: tuple[datetime, datetime] | None = None
     now: datetime | None = None
     unit: str | None = None
@@ -54,7 +55,10 @@ def short_number(value: float) -> str:
 
 def history_svg(data: ChartData, *, width: int = 640, height: int = 280) -> str:
     """A line chart: values (dots and line), target (dashed), expected pace (dotted grey),
-    forecast to period end (dashed orange), today (thin vertical line)."""
+    forecast to period end (dashed orange), today (thin vertical line).
+
+    The value axis covers the values, the target and the pace, never the forecast: a steep
+    trend runs off the chart (its line stops at the edge) instead of flattening the history."""
     left, right, top, bottom = 56, 16, 34, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     times = [t for t, _ in data.values] + [t for t, _ in data.pace]
@@ -65,8 +69,6 @@ def history_svg(data: ChartData, *, width: int = 640, height: int = 280) -> str:
     ys = [v for _, v in data.values] + [v for _, v in data.pace]
     if data.target is not None:
         ys.append(data.target)
-    if data.forecast:
-        ys.append(data.forecast[1])
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -132,11 +134,16 @@ def history_svg(data: ChartData, *, width: int = 640, height: int = 280) -> str:
     if data.forecast and data.values:
         last_t, last_v = data.values[-1]
         f_t, f_v = data.forecast
+        edge = min(y1, max(y0, f_v))  # where the line leaves the chart, if it does
+        reach = 1.0 if f_v == last_v else (edge - last_v) / (f_v - last_v)
+        end_x = round(x(last_t) + reach * (x(f_t) - x(last_t)), 1)
+        off_chart = "" if edge == f_v else " (off the chart)"
+        note = f"; {data.forecast_note}" if data.forecast_note else ""
         parts.append(
-            f'<line data-series="forecast" x1="{x(last_t)}" y1="{y(last_v)}" x2="{x(f_t)}" '
-            f'y2="{y(f_v)}" stroke="{FORECAST_COLOUR}" stroke-width="2" '
+            f'<line data-series="forecast" x1="{x(last_t)}" y1="{y(last_v)}" x2="{end_x}" '
+            f'y2="{y(edge)}" stroke="{FORECAST_COLOUR}" stroke-width="2" '
             f'stroke-dasharray="5 4"><title>forecast {escape(short_number(f_v))} at period '
-            f"end</title></line>"
+            f"end{off_chart}{escape(note)}</title></line>"
         )
     if data.values:
         points = " ".join(f"{x(t)},{y(v)}" for t, v in data.values)

@@ -28,7 +28,15 @@ from sync.incremental import IncrementalSync
 from sync.metrics import MetricValue, compute, compute_formula
 from sync.notify import notify_after_run, snapshot
 from sync.plan import KeyResultPlan, MetricPlan, QueryPlan, plan_queries
-from sync.progress import KeyResultProgress, ObjectiveNode, Target, Thresholds, roll_up, score
+from sync.progress import (
+    KeyResultProgress,
+    ObjectiveNode,
+    Target,
+    Thresholds,
+    expected_progress,
+    roll_up,
+    score,
+)
 from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -389,7 +397,8 @@ def objective_progress(
     as_of: datetime,
     thresholds: Thresholds,
 ) -> dict[str, tuple[float | None, str]]:
-    """Roll key results up into objectives; key results not in this run keep their stored state."""
+    """Roll key results up into objectives; key results not in this run keep their stored
+    progress, expected by now within their own period."""
     fresh = {o.plan.key_result.id: o.progress for o in outcomes}
     stored_rows = {row["id"]: row for row in store.all_key_results()} if store is not None else {}
     nodes: list[ObjectiveNode] = []
@@ -400,20 +409,20 @@ def objective_progress(
                 entries.append((kr.weight, fresh[kr.id]))
             elif kr.id in stored_rows:
                 row = stored_rows[kr.id]
+                period = kr.period or mapping.period
                 entries.append(
                     (
                         kr.weight,
                         KeyResultProgress(
                             row["progress_raw"],
                             row["progress"],
-                            row["expected"] or 0.0,
+                            expected_progress(period.start, period.end, as_of),
                             row["status"],
                         ),
                     )
                 )
         nodes.append(ObjectiveNode(objective.id, objective.parent, objective.weight, entries))
-    expected = mapping.period.elapsed_share(as_of)
-    rolled = roll_up(nodes, thresholds=thresholds, expected=expected)
+    rolled = roll_up(nodes, thresholds=thresholds)
     return {oid: (p.progress, p.status) for oid, p in rolled.items()}
 
 

@@ -21,6 +21,7 @@ from connectors.base import (
     NEEDS_STARTED,
     NEEDS_STORY_POINTS,
     NORMALIZED_FIELDS,
+    NUMERIC_FIELDS,
     OPTIONAL_FIELDS,
     WorkItem,
 )
@@ -36,6 +37,35 @@ _NEEDS_BY_FIELD: dict[str, str] = {
 # Item-based metric types `compute` knows besides p<N>; formula and manual are computed elsewhere.
 NAMED_METRIC_TYPES = frozenset({"count", "sum", "percent_done", "mean", "median", "share"})
 _PERCENTILE = re.compile(r"p([1-9][0-9]?)")
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """The values a metric type can produce (None: no bound), named for messages; a trend
+    extended past them is a number no tracker could ever report."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+
+
+# Metric types whose values are bounded whatever is counted.
+_TYPE_RANGES = {
+    "count": ValueRange("a count", low=0.0),
+    "percent_done": ValueRange("a percentage done", low=0.0, high=100.0),
+    "share": ValueRange("a share", low=0.0, high=100.0),
+}
+
+
+def value_range(metric_type: str, field: str | None) -> ValueRange | None:
+    """What a metric's values can be: bounded by its type, or never negative when it sums or
+    takes a statistic of a normalized field (durations, story points). Formulas, manual
+    values and custom fields can be any number as far as okr-sync knows (None)."""
+    if metric_type in _TYPE_RANGES:
+        return _TYPE_RANGES[metric_type]
+    if field in NUMERIC_FIELDS and metric_type not in ("formula", "manual"):
+        return ValueRange(field, low=0.0)
+    return None
 
 
 @dataclass(frozen=True)

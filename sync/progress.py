@@ -12,6 +12,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
+
+from sync.metrics import ValueRange
 
 KIND_LINEAR = "linear"
 KIND_STAY_ABOVE = "stay_above"
@@ -33,6 +36,20 @@ BASELINE = "baseline"
 
 # Below this much elapsed period nothing can be behind yet; also the tolerance for "reached".
 _EPSILON = 1e-9
+
+# A forecast extends the trend of at least this many values (at distinct times) spread over
+# at least this long; below that there is no trend, only noise.
+FORECAST_MIN_POINTS = 3
+FORECAST_MIN_SPAN = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A key result's value at the end of its period by its trend, or None; `note` says why
+    there is none, or that the trend was stopped at a bound of what the value can be."""
+
+    value: float | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,8 +100,21 @@ class ObjectiveNode:
 
 @dataclass(frozen=True)
 class ObjectiveProgress:
+    """An objective's rolled-up progress and status; `expected` is the weighted mean of its
+    entries' expected progress (None with no entry)."""
+
     progress: float | None
     status: str
+    expected: float | None = None
+
+
+class _Entry(NamedTuple):
+    """One key result or aligned objective as it enters its objective's roll-up."""
+
+    weight: float
+    progress: float
+    expected: float
+    done: bool
 
 
 def expected_progress(period_start: date, period_end: date, as_of: datetime) -> float:
@@ -145,11 +175,20 @@ def status_for(progress: float, expected: float, thresholds: Thresholds) -> str:
 
 
 def roll_up(
-    nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds, expected: float
+    nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds
 ) -> dict[str, ObjectiveProgress]:
     """Progress of every objective: the weighted mean of its key results' clamped progress
-    (baseline, no_data and error ones left out) and of its aligned child objectives, each
-    one entry weighted by the child's weight; no entry with progress gives None/no_data."""
+    and of its aligned child objectives, each one entry weighted by the child's weight.
+
+    Its status compares that progress with the same weighted mean of its entries' expected
+    progress, each key result's against its own period, so an objective keeps the pace its
+    key results keep (one key result at risk: the objective at risk), whatever the file's
+    period. It is done only when every entry is done.
+
+    A key result whose last fetch failed (status error) counts with the progress of its last
+    good value, so a tracker outage does not move the objective; the views mark such an
+    objective as resting on stale inputs. Baseline and no_data key results, and failed ones
+    that never had a value, are left out; no entry with progress gives None/no_data."""
     by_id = {node.id: node for node in nodes}
     children: dict[str, list[ObjectiveNode]] = {node.id: [] for node in nodes}
     for node in nodes:
@@ -165,15 +204,17 @@ def roll_up(
             raise ValueError(f"objective {node.id!r} is its own ancestor")
         in_progress.add(node.id)
         entries = [
-            (weight, _clamp(kr.progress))
+            _Entry(weight, _clamp(kr.progress), kr.expected, kr.status == DONE)
             for weight, kr in node.key_results
-            if kr.progress is not None and kr.status not in (BASELINE, NO_DATA, ERROR)
+            if kr.progress is not None and kr.status not in (BASELINE, NO_DATA)
         ]
         for child in children[node.id]:
-            child_progress = visit(child).progress
-            if child_progress is not None:
-                entries.append((child.weight, child_progress))
-        results[node.id] = _weighted(node.id, entries, thresholds, expected)
+            rolled = visit(child)
+            if rolled.progress is not None and rolled.expected is not None:
+                entries.append(
+                    _Entry(child.weight, rolled.progress, rolled.expected, rolled.status == DONE)
+                )
+        results[node.id] = _weighted(node.id, entries, thresholds)
         return results[node.id]
 
     for node in by_id.values():
@@ -181,18 +222,60 @@ def roll_up(
     return results
 
 
-def forecast(history: Sequence[tuple[datetime, float]], *, period_end: date) -> float | None:
-    """The value at the end of period_end by a least-squares line through the history;
-    None with fewer than two distinct timestamps (no trend to extend)."""
+def forecast(
+    history: Sequence[tuple[datetime, float]],
+    *,
+    period_end: date,
+    reachable: ValueRange | None = None,
+) -> Forecast:
+    """The value at the end of period_end by a least-squares line through the history.
+
+    None, with the reason, below FORECAST_MIN_POINTS distinct times or FORECAST_MIN_SPAN
+    between the first and the last: a line through a few values minutes apart, extended over
+    months, is a confident wrong number. A line that leaves `reachable` stops at its bound,
+    with a note saying so.
+    """
     points = [(_as_utc(when), value) for when, value in history]
-    if len({when for when, _ in points}) < 2:
-        return None
-    origin = min(when for when, _ in points)
+    times = {when for when, _ in points}
+    span = max(times) - min(times) if times else timedelta(0)
+    if len(times) < FORECAST_MIN_POINTS or span < FORECAST_MIN_SPAN:
+        return Forecast(None, _not_enough_history(len(times), span))
+    origin = min(times)
     days = [(when - origin) / timedelta(days=1) for when, _ in points]
     slope, intercept = statistics.linear_regression(days, [value for _, value in points])
     end = datetime.combine(period_end + timedelta(days=1), time(), tzinfo=UTC)
     result = intercept + slope * ((end - origin) / timedelta(days=1))
-    return result if math.isfinite(result) else None
+    if not math.isfinite(result):
+        return Forecast(None, "no trend: the values are too large to extend")
+    if reachable is not None and reachable.low is not None and result < reachable.low:
+        return Forecast(
+            reachable.low,
+            f"the trend falls below {reachable.low:g}, the least {reachable.name} can be",
+        )
+    if reachable is not None and reachable.high is not None and result > reachable.high:
+        return Forecast(
+            reachable.high,
+            f"the trend rises above {reachable.high:g}, the most {reachable.name} can be",
+        )
+    return Forecast(result)
+
+
+def _not_enough_history(points: int, span: timedelta) -> str:
+    values = "1 value" if points == 1 else f"{points} values"
+    over = "" if points < 2 else f" over {_duration_text(span)}"
+    return (
+        f"not enough history: {values}{over}; a forecast needs {FORECAST_MIN_POINTS} "
+        f"over at least {_duration_text(FORECAST_MIN_SPAN)}"
+    )
+
+
+def _duration_text(span: timedelta) -> str:
+    """A duration in the largest whole unit that fits: '3 days', '5 hours', '40 seconds'."""
+    seconds = int(span.total_seconds())
+    units = (("day", 86400), ("hour", 3600), ("minute", 60))
+    unit, size = next(((u, size) for u, size in units if seconds >= size), ("second", 1))
+    count = seconds // size
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def _score_value(
@@ -235,18 +318,19 @@ def _unmet_milestone_status(expected: float, thresholds: Thresholds) -> str:
 
 
 def _weighted(
-    objective_id: str,
-    entries: list[tuple[float, float]],
-    thresholds: Thresholds,
-    expected: float,
+    objective_id: str, entries: list[_Entry], thresholds: Thresholds
 ) -> ObjectiveProgress:
-    if any(weight < 0 for weight, _ in entries):
+    if any(entry.weight < 0 for entry in entries):
         raise ValueError(f"objective {objective_id!r} has a negative weight")
-    total_weight = math.fsum(weight for weight, _ in entries)
+    total_weight = math.fsum(entry.weight for entry in entries)
     if total_weight <= 0:
         return ObjectiveProgress(None, NO_DATA)
-    progress = math.fsum(weight * value for weight, value in entries) / total_weight
-    return ObjectiveProgress(progress, status_for(progress, expected, thresholds))
+    progress = math.fsum(e.weight * e.progress for e in entries) / total_weight
+    expected = math.fsum(e.weight * e.expected for e in entries) / total_weight
+    status = status_for(progress, expected, thresholds)
+    if status == DONE and not all(entry.done for entry in entries if entry.weight > 0):
+        status = ON_TRACK  # e.g. a threshold held so far: nothing is finished yet
+    return ObjectiveProgress(progress, status, expected)
 
 
 def _required(target: Target, name: str) -> float:

@@ -16,7 +16,7 @@ from sync.dashboard.app import chart_for
 from sync.dashboard.rendering import STATUS_LABELS, render, signed_text
 from sync.literal_text import printable
 from sync.standing import change_since, key_result_detail, objective_tree
-from sync.status_view import format_number, target_text
+from sync.status_view import format_number, stale_inputs_text, target_text
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
@@ -78,7 +78,8 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                     "progress": _percent(kr["progress"]),
                     "status": kr["status"],
                     "change": change_since(detail.points, since),
-                    "forecast": detail.forecast_value,
+                    "forecast": detail.forecast.value,
+                    "forecast_note": detail.forecast.note,
                     "error": kr["last_error"],
                     "notes": [
                         {"at": p.observed_at.isoformat(), "text": p.note}
@@ -98,6 +99,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                 "depth": obj["depth"],
                 "progress": _percent(obj["progress"]),
                 "status": obj["status"],
+                "stale_inputs": obj["stale_inputs"],
                 "key_results": key_results,
             }
         )
@@ -141,7 +143,8 @@ def render_markdown(document: dict[str, Any]) -> str:
         lines += [
             f"{heading} {_md(obj['title'])}{_md(owner)}",
             "",
-            f"Progress **{_pct(obj['progress'])}**, {_status(obj['status'])}.",
+            f"Progress **{_pct(obj['progress'])}**, {_status(obj['status'])}."
+            + (f" ⚠ {_md(stale_inputs_text(obj['stale_inputs']))}." if obj["stale_inputs"] else ""),
             "",
         ]
         if not obj["key_results"]:
@@ -159,7 +162,7 @@ def render_markdown(document: dict[str, Any]) -> str:
                 f"| {_md(kr['title'])} | {_md(format_number(kr['value'], kr['unit']))} | "
                 f"{_md(kr['target'])} | {_pct(kr['progress'])} | {status} | "
                 f"{_md(signed_text(kr['change'], kr['unit']))} | "
-                f"{_md(format_number(kr['forecast'], kr['unit']))} |"
+                f"{_forecast_cell(kr)} |"
             )
             notes += [
                 f"- {_md(kr['title'])}, {note['at'][:10]}: {_md(note['text'])}"
@@ -169,6 +172,15 @@ def render_markdown(document: dict[str, Any]) -> str:
         if notes:
             lines += ["Notes:", "", *notes, ""]
     return "\n".join(lines)
+
+
+def _forecast_cell(kr: dict[str, Any]) -> str:
+    """The forecast, or why there is none; a forecast stopped at a bound says so."""
+    note = _md(kr["forecast_note"]) if kr["forecast_note"] else None
+    if kr["forecast"] is None:
+        return note or "-"
+    shown = _md(format_number(kr["forecast"], kr["unit"]))
+    return f"{shown} ({note})" if note else shown
 
 
 def _without_charts(document: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sync.progress import expected_progress, forecast
+from sync.metrics import value_range
+from sync.progress import Forecast, expected_progress, forecast
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
@@ -57,7 +58,7 @@ class KeyResultDetail:
     row: dict[str, Any]
     points: list[HistoryPoint]
     sources: list[QuerySource]
-    forecast_value: float | None
+    forecast: Forecast
     pace: list[tuple[datetime, float]] = field(default_factory=list)
 
     @property
@@ -109,18 +110,48 @@ def filter_objectives(rows: Sequence[dict[str, Any]], wanted: TreeFilter) -> lis
 
 
 def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[dict[str, Any]]:
-    """Objectives in tree order, each with its `key_results`; each key result carries
-    `previous_value` and `change` (value minus the value before the latest one)."""
-    objectives = filter_objectives(store.all_objectives(), wanted or TreeFilter())
+    """Objectives in tree order, each with its `key_results` and `stale_inputs`; each key
+    result carries `previous_value` and `change` (value minus the value before the latest
+    one)."""
+    every = store.all_objectives()
+    objectives = filter_objectives(every, wanted or TreeFilter())
+    key_results = store.all_key_results()
+    stale = stale_inputs(every, key_results)
     previous = store.previous_values()
     by_objective: dict[str, list[dict[str, Any]]] = {}
-    for kr in store.all_key_results():
+    for kr in key_results:
         before = previous.get(kr["id"])
         change = None if before is None or kr["value"] is None else kr["value"] - before
         by_objective.setdefault(kr["objective_id"], []).append(
             {**kr, "previous_value": before, "change": change}
         )
-    return [{**obj, "key_results": by_objective.get(obj["id"], [])} for obj in objectives]
+    return [
+        {**obj, "key_results": by_objective.get(obj["id"], []), "stale_inputs": stale[obj["id"]]}
+        for obj in objectives
+    ]
+
+
+def stale_inputs(
+    objectives: Sequence[dict[str, Any]], key_results: Sequence[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """Per objective, the key results its progress rests on whose last fetch failed: its own,
+    then those of the objectives aligned under it, in tree order. The roll-up counts them at
+    their last good value, so the objective's number is only as fresh as they are."""
+    failed: dict[str, list[str]] = {}
+    for kr in key_results:
+        if kr["last_error"] is not None:
+            failed.setdefault(kr["objective_id"], []).append(kr["id"])
+    ordered = objectives_in_tree_order(objectives)
+    ids = {row["id"] for row in ordered}
+    children: dict[str, list[str]] = {}
+    for row in ordered:
+        if row["parent_id"] in ids:
+            children.setdefault(row["parent_id"], []).append(row["id"])
+    stale: dict[str, list[str]] = {row["id"]: [] for row in objectives}
+    for row in reversed(ordered):  # children before their parents
+        below = [kr_id for child in children.get(row["id"], []) for kr_id in stale[child]]
+        stale[row["id"]] = failed.get(row["id"], []) + below
+    return stale
 
 
 def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
@@ -133,11 +164,15 @@ def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
         HistoryPoint(h["observed_at"], h["value"], h["status"], h["origin"], h["note"])
         for h in history
     ]
-    detail = KeyResultDetail(row, points, query_sources(row, history), None)
+    detail = KeyResultDetail(
+        row, points, query_sources(row, history), Forecast(None, "no period end"), pace_line(row)
+    )
     period_end = _day(row["period_end"])
-    if period_end is not None and len(detail.values) >= 2:
-        detail.forecast_value = forecast(detail.values, period_end=period_end)
-    detail.pace = pace_line(row)
+    if period_end is not None:
+        lineage = row["lineage"]
+        field = lineage.get("field") if isinstance(lineage, dict) else None
+        reachable = value_range(row["metric_type"], field)
+        detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
     return detail
 
 

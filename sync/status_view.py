@@ -12,7 +12,7 @@ from rich.text import Text
 
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
-from sync.standing import TreeFilter, filter_objectives, objective_tree
+from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
 STATUS_STYLES = {
@@ -47,6 +47,7 @@ def status_document(
                 "parent": obj["parent_id"],
                 "progress": percent(obj["progress"]),
                 "status": obj["status"],
+                "stale_inputs": obj["stale_inputs"],
                 "key_results": [
                     {
                         "id": kr["id"],
@@ -108,16 +109,14 @@ def target_text(kr: dict[str, Any]) -> str:
 
 
 def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
-    every = store.all_objectives()
-    objectives = filter_objectives(every, wanted or TreeFilter())
-    if not every:
-        console.print("No key results in the store yet: run `python run.py sync` first.")
-        return
+    objectives = objective_tree(store, wanted)
     if not objectives:
-        console.print("No objective matches the filter.")
+        console.print(
+            "No objective matches the filter."
+            if store.all_objectives()
+            else "No key results in the store yet: run `python run.py sync` first."
+        )
         return
-    previous = store.previous_values()
-    krs = store.all_key_results()
     table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
     table.add_column("Progress", no_wrap=True)
@@ -127,15 +126,19 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
     table.add_column("Status", no_wrap=True)
     for obj in objectives:
         indent = "  " * obj["depth"]
+        heading: Text | Group = Text(f"{indent}{obj['title']}", style="bold")
+        if obj["stale_inputs"]:
+            stale = Text(f"{indent}! {stale_inputs_text(obj['stale_inputs'])}", style="yellow")
+            heading = Group(heading, stale)
         table.add_row(
-            Text(f"{indent}{obj['title']}", style="bold"),
+            heading,
             progress_cell(obj["progress"]),
             "",
             "",
             "",
             Text(obj["status"], style=STATUS_STYLES.get(obj["status"], "")),
         )
-        for kr in (k for k in krs if k["objective_id"] == obj["id"]):
+        for kr in obj["key_results"]:
             title: Text | Group = Text(f"{indent}  {kr['title']}")
             if kr["last_error"]:
                 title = Group(title, Text(f"{indent}  ! {kr['last_error']}", style="red"))
@@ -144,7 +147,7 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
                 progress_cell(kr["progress"]),
                 format_number(kr["value"], kr["unit"]),
                 target_text(kr),
-                change_text(previous.get(kr["id"]), kr["value"]),
+                change_text(kr["previous_value"], kr["value"]),
                 Text(kr["status"], style=STATUS_STYLES.get(kr["status"], "")),
             )
     console.print(table)
@@ -155,6 +158,13 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
             f"Last run #{run['id']} at {run['finished_at']:%Y-%m-%d %H:%M} UTC: {run['outcome']}, "
             f"{run['key_results_total']} key results, {run['key_results_failed']} failed."
         )
+
+
+def stale_inputs_text(kr_ids: list[str]) -> str:
+    """What an objective's stale-inputs mark says, the same words in every view."""
+    return (
+        f"stale inputs: {', '.join(kr_ids)} (last fetch failed; their last good values are counted)"
+    )
 
 
 def progress_cell(fraction: float | None) -> Text:

@@ -46,7 +46,8 @@ def detail_document(detail: KeyResultDetail) -> dict[str, Any]:
         "error": row["last_error"],
         "updated_at": iso(row["updated_at"]),
         "period": {"start": iso(_day(row["period_start"])), "end": iso(_day(row["period_end"]))},
-        "forecast": detail.forecast_value,
+        "forecast": detail.forecast.value,
+        "forecast_note": detail.forecast.note,
         "sources": [
             {"name": s.name, "source": s.source, "query": s.query, "link": s.link}
             for s in detail.sources

@@ -62,8 +62,8 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
         end = datetime.combine(row["period_end"].date(), time.max, tzinfo=UTC)
         period = (row["period_start"], end)
     forecast = None
-    if detail.forecast_value is not None and period is not None:
-        forecast = (period[1], detail.forecast_value)
+    if detail.forecast.value is not None and period is not None:
+        forecast = (period[1], detail.forecast.value)
     target = row["target_value"] if row["kind"] in ("linear", "stay_above", "stay_below") else None
     return history_svg(
         ChartData(
@@ -71,6 +71,7 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
             target=target,
             pace=detail.pace,
             forecast=forecast,
+            forecast_note=detail.forecast.note,
             period=period,
             now=now or datetime.now(UTC),
             unit=row["unit"],

@@ -63,6 +63,12 @@ SCHEMAS: dict[str, Any] = {
             "depth": {"type": "integer", "minimum": 0},
             "progress": _PERCENT,
             "status": _STATUS,
+            "stale_inputs": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "key results (its own, then those of objectives aligned under "
+                "it) whose last fetch failed; the progress counts their last good values",
+            },
             "key_results": {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/KeyResultSummary"},
@@ -113,6 +119,11 @@ SCHEMAS: dict[str, Any] = {
                 }
             ),
             "forecast": {**_nullable("number"), "description": "value at period end by trend"},
+            "forecast_note": {
+                **_nullable("string"),
+                "description": "why there is no forecast (e.g. not enough history), or that "
+                "the trend was stopped at the least or most the value can be",
+            },
             "sources": {"type": "array", "items": {"$ref": "#/components/schemas/QuerySource"}},
             "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEntry"}},
         }

@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sync.literal_text import printable_lines
-from sync.status_view import format_number, target_text
+from sync.status_view import format_number, stale_inputs_text, target_text
 
 STATUS_LABELS = {
     "done": "done",
@@ -79,6 +79,7 @@ def environment() -> Environment:
         "when": when_text,
         "status_label": lambda status: STATUS_LABELS.get(status or "", status or "-"),
         "target_text": target_text,
+        "stale_inputs": stale_inputs_text,
     }
     env.filters.update(filters)
     return env

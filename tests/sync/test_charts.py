@@ -49,3 +49,29 @@ def test_svg_puts_a_value_equal_to_the_target_on_the_target_line() -> None:
 
 def test_svg_without_values_says_so() -> None:
     assert "no values yet" in history_svg(ChartData(values=[]))
+
+
+def test_a_runaway_forecast_leaves_the_value_axis_alone() -> None:
+    """The tester's chart: a forecast of 1.6 million stretched the axis to 2,000k and flattened
+    the history into a line at the bottom."""
+    values = [(T0 + timedelta(days=d), v) for d, v in ((0, 12.0), (10, 27.0), (20, 41.0))]
+    end = T0 + timedelta(days=92)
+    svg = history_svg(
+        ChartData(
+            values=values,
+            target=40.0,
+            forecast=(end, 1_589_183.6),
+            period=(T0, end),
+            forecast_note="a <note>",
+        )
+    )
+    labels = re.findall(r'<text x="50" y="[\d.]+" text-anchor="end"[^>]*>([^<]+)<', svg)
+    assert labels == ["10", "20", "30", "40", "50"]  # the history's own scale
+    line = re.search(
+        r'data-series="forecast" x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)" y2="([\d.]+)"', svg
+    )
+    assert line is not None
+    last_x, end_x, end_y = (float(g) for g in line.groups())
+    assert end_y == 34  # the plot's top edge: the line stops where it leaves the chart
+    assert last_x <= end_x < 624  # short of the period's end at the right edge
+    assert "forecast 1,589k at period end (off the chart); a &lt;note&gt;" in svg

@@ -17,11 +17,14 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from werkzeug.test import Client
 
+from config.settings import Settings
 from sandbox.github_data import GitHubPull
 from sandbox.jira_data import JiraIssue
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.dashboard import make_dashboard_app
 from sync.store import Store
 from tests.conftest import ANCHOR
 
@@ -515,3 +518,108 @@ def test_sync_refuses_a_jira_field_the_site_does_not_have(
     assert krs["web-done"]["value"] is None
     assert f"Jira at {sandbox.jira_url} has no field 'reviewed'" in str(krs["web-done"]["error"])
     assert krs["p1-bugs"]["error"] is None
+
+
+def objectives_json(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, object]]:
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    return {obj["id"]: obj for obj in json.loads(capsys.readouterr().out)["objectives"]}
+
+
+def test_a_failed_key_result_keeps_its_last_good_value_in_the_roll_up(
+    synced: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A revoked Jira token fails every Jira key result: the company objective keeps the
+    progress it had, and every view says which inputs are stale."""
+    before = objectives_json(capsys)
+    assert before["quality"]["stale_inputs"] == [] and before["delivery"]["stale_inputs"] == []
+    monkeypatch.setenv("OKRSYNC_JIRA__TOKEN", "revoked-token")
+    assert main(["sync"]) == 1
+    after = objectives_json(capsys)
+    jira_krs = ["p1-bugs", "points", "web-done", "bug-cycle"]
+    assert [kr["status"] for kr in after["quality"]["key_results"]] == ["error"] * 4  # type: ignore[union-attr]
+    # Nothing changed in the trackers: the roll-up stands where it stood, marked stale.
+    assert after["quality"]["progress"] == before["quality"]["progress"]
+    assert after["quality"]["stale_inputs"] == jira_krs
+    assert after["delivery"]["progress"] == before["delivery"]["progress"]
+    assert after["delivery"]["stale_inputs"] == []
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    mark = "stale inputs: p1-bugs, points, web-done, bug-cycle"
+    assert f"! {mark}" in capsys.readouterr().out
+    assert main(["report", "--format", "json"]) == 0
+    report = {o["id"]: o for o in json.loads(capsys.readouterr().out)["objectives"]}
+    assert report["quality"]["stale_inputs"] == jira_krs
+    assert report["delivery"]["stale_inputs"] == []
+    assert main(["report", "--format", "md"]) == 0
+    assert f"⚠ {mark}" in capsys.readouterr().out
+    dashboard = Client(make_dashboard_app(Store(os.environ["OKRSYNC_DATABASE_URL"]), Settings()))
+    api = {o["id"]: o for o in dashboard.get("/api/objectives").get_json()["objectives"]}
+    assert api["quality"]["stale_inputs"] == jira_krs
+    assert f"⚠ {mark}" in dashboard.get("/").get_data(as_text=True)
+
+
+def test_an_objective_is_judged_against_its_key_results_own_periods(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clean_okrsync_env: None,
+) -> None:
+    """The file's period is a tenth gone, the key result's own period three tenths: at 20 %
+    the key result is at risk, and so is the objective that is nothing but that key result."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")
+    file_start, kr_start = TODAY - timedelta(days=10), TODAY - timedelta(days=30)
+    (tmp_path / "okrs.yaml").write_text(
+        f"""
+version: 1
+period: {{start: {file_start}, end: {file_start + timedelta(days=99)}}}
+objectives:
+  - id: adoption
+    title: Teams adopt the new pipeline
+    key_results:
+      - id: migrated
+        title: Migrate 100 services
+        period: {{start: {kr_start}, end: {kr_start + timedelta(days=99)}}}
+        start: 0
+        target: 100
+        metric: {{type: manual}}
+"""
+    )
+    assert main(["checkin", "migrated", "20"]) == 0
+    objective = objectives_json(capsys)["adoption"]
+    [key_result] = objective["key_results"]  # type: ignore[misc]
+    assert key_result["status"] == "at_risk"  # 0.2 against about 0.3 expected
+    assert objective["progress"] == 20.0
+    assert objective["status"] == "at_risk"
+
+
+def test_no_forecast_from_two_check_ins_a_moment_apart(
+    synced: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tester's case: 38, then 41 seconds later, made a line that reached 1.5 million by
+    the period's end. Two values over seconds are not a trend."""
+    assert main(["checkin", "nps", "38"]) == 0
+    assert main(["checkin", "nps", "41"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--format", "json"]) == 0
+    report = {
+        kr["id"]: kr
+        for o in json.loads(capsys.readouterr().out)["objectives"]
+        for kr in o["key_results"]
+    }
+    assert report["nps"]["forecast"] is None
+    assert report["nps"]["forecast_note"].startswith("not enough history: 2 values over ")
+    assert main(["report", "--format", "md"]) == 0
+    nps_row = next(x for x in capsys.readouterr().out.splitlines() if "| Developer NPS" in x)
+    assert "not enough history" in nps_row
+    dashboard = Client(make_dashboard_app(Store(os.environ["OKRSYNC_DATABASE_URL"]), Settings()))
+    api = dashboard.get("/api/key-results/nps").get_json()
+    assert api["forecast"] is None and api["forecast_note"] == report["nps"]["forecast_note"]
+    page = dashboard.get("/key-results/nps").get_data(as_text=True)
+    assert "not enough history: 2 values over " in page
+    assert 'data-series="forecast"' not in page

@@ -18,6 +18,7 @@ from sync.metrics import (
     field_value,
     is_metric_type,
     needs_for,
+    value_range,
 )
 
 CREATED = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -304,3 +305,31 @@ def test_formula_error_becomes_a_reason() -> None:
     result = compute_formula(parse_formula("100 * approved / merged"), {"approved": 0, "merged": 0})
     assert result.value is None
     assert result.reason
+
+
+@pytest.mark.parametrize(
+    ("metric_type", "field", "low", "high"),
+    [
+        ("count", None, 0.0, None),
+        ("percent_done", None, 0.0, 100.0),
+        ("share", None, 0.0, 100.0),
+        ("median", "lead_time_hours", 0.0, None),
+        ("p90", "cycle_time_hours", 0.0, None),
+        ("sum", "story_points", 0.0, None),
+    ],
+)
+def test_value_range_bounds_what_a_metric_can_never_leave(
+    metric_type: str, field: str | None, low: float, high: float | None
+) -> None:
+    bounds = value_range(metric_type, field)
+    assert bounds is not None and (bounds.low, bounds.high) == (low, high)
+
+
+@pytest.mark.parametrize(
+    ("metric_type", "field"),
+    [("sum", "customfield_10042"), ("mean", "Cost"), ("formula", None), ("manual", None)],
+)
+def test_value_range_of_custom_fields_formulas_and_manual_values_is_unknown(
+    metric_type: str, field: str | None
+) -> None:
+    assert value_range(metric_type, field) is None

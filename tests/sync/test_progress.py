@@ -6,7 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from sync.metrics import ValueRange
 from sync.progress import (
+    FORECAST_MIN_POINTS,
+    FORECAST_MIN_SPAN,
+    Forecast,
     KeyResultProgress,
     ObjectiveNode,
     ObjectiveProgress,
@@ -257,13 +261,15 @@ def test_milestone(value: float, at_day: float, status: str) -> None:
 # --- roll-up ----------------------------------------------------------------------------
 
 
-def kr(progress: float | None, status: str = "on_track") -> KeyResultProgress:
-    return KeyResultProgress(progress, None if progress is None else progress, 0.5, status)
+def kr(
+    progress: float | None, status: str = "on_track", expected: float = 0.5
+) -> KeyResultProgress:
+    return KeyResultProgress(progress, None if progress is None else progress, expected, status)
 
 
 def test_roll_up_is_the_weighted_mean_of_key_results() -> None:
     node = ObjectiveNode("quality", None, 1.0, [(1.0, kr(0.2)), (3.0, kr(0.6))])
-    result = roll_up([node], thresholds=Thresholds(), expected=0.5)
+    result = roll_up([node], thresholds=Thresholds())
     # (1 * 0.2 + 3 * 0.6) / 4 = 0.5
     assert result["quality"].progress == pytest.approx(0.5)
     assert result["quality"].status == "on_track"
@@ -279,22 +285,42 @@ def test_roll_up_leaves_out_key_results_without_progress_and_clamps_the_rest() -
             (1.0, kr(0.0, "off_track")),
             (5.0, kr(None, "baseline")),
             (5.0, kr(None, "no_data")),
-            (5.0, KeyResultProgress(0.9, 0.9, 0.5, "error")),  # stale: left out
+            (5.0, kr(None, "error")),  # failed before it ever had a value
         ],
     )
-    result = roll_up([node], thresholds=Thresholds(), expected=0.5)
-    assert result["quality"] == ObjectiveProgress(0.5, "on_track")
+    result = roll_up([node], thresholds=Thresholds())
+    assert result["quality"] == ObjectiveProgress(0.5, "on_track", 0.5)
+
+
+def test_roll_up_counts_a_failed_key_result_at_its_last_good_progress() -> None:
+    node = ObjectiveNode(
+        "quality",
+        None,
+        1.0,
+        [(1.0, kr(0.2)), (3.0, KeyResultProgress(0.6, 0.6, 0.5, "error"))],
+    )
+    result = roll_up([node], thresholds=Thresholds())
+    assert result["quality"].progress == pytest.approx(0.5)  # (0.2 + 3 * 0.6) / 4
+    # a team whose every key result failed still stands where their last values put it
+    failed = [(1.0, KeyResultProgress(p, p, 0.5, "error")) for p in (0.3, 0.6, 0.9)]
+    team = roll_up([ObjectiveNode("team", None, 1.0, failed)], thresholds=Thresholds())
+    assert team["team"] == ObjectiveProgress(pytest.approx(0.6), "on_track", 0.5)
 
 
 def test_roll_up_takes_aligned_children_in_with_their_weight_recursively() -> None:
     nodes = [
-        ObjectiveNode("company", None, 1.0, [(1.0, kr(1.0, "done"))]),
-        ObjectiveNode("team", "company", 2.0, [(1.0, kr(0.4)), (1.0, kr(0.8))]),  # 0.6
-        ObjectiveNode("person", "team", 1.0, [(1.0, kr(0.0, "off_track"))]),  # 0.0
-        ObjectiveNode("empty", "company", 10.0, [(1.0, kr(None, "no_data"))]),
+        ObjectiveNode("company", None, 1.0, [(1.0, kr(1.0, "done", 0.8))]),
+        ObjectiveNode(
+            "team",
+            "company",
+            2.0,
+            [(1.0, kr(0.4, "off_track", 0.8)), (1.0, kr(0.8, "on_track", 0.8))],
+        ),
+        ObjectiveNode("person", "team", 1.0, [(1.0, kr(0.0, "off_track", 0.8))]),  # 0.0
+        ObjectiveNode("empty", "company", 10.0, [(1.0, kr(None, "no_data", 0.8))]),
     ]
-    result = roll_up(nodes, thresholds=Thresholds(), expected=0.8)
-    assert result["person"] == ObjectiveProgress(0.0, "off_track")
+    result = roll_up(nodes, thresholds=Thresholds())
+    assert result["person"] == ObjectiveProgress(0.0, "off_track", 0.8)
     # team: KRs 0.4 and 0.8, plus person (weight 1) at 0.0 -> (0.4 + 0.8 + 0.0) / 3 = 0.4
     assert result["team"].progress == pytest.approx(0.4)
     assert result["team"].status == "off_track"  # 0.4 < 0.8 * 0.6 = 0.48
@@ -309,13 +335,34 @@ def test_roll_up_order_of_nodes_does_not_matter_and_done_needs_all() -> None:
         ObjectiveNode("child", "parent", 1.0, [(1.0, kr(1.0, "done"))]),
         ObjectiveNode("parent", None, 1.0, []),
     ]
-    result = roll_up(nodes, thresholds=Thresholds(), expected=0.2)
-    assert result["parent"] == ObjectiveProgress(1.0, "done")
-    assert result["child"] == ObjectiveProgress(1.0, "done")
+    result = roll_up(nodes, thresholds=Thresholds())
+    assert result["parent"] == ObjectiveProgress(1.0, "done", 0.5)
+    assert result["child"] == ObjectiveProgress(1.0, "done", 0.5)
+
+
+def test_roll_up_judges_each_key_result_against_its_own_period() -> None:
+    # one key result of a period three tenths gone, at 0.2: at risk (0.2 / 0.3 = 0.67)
+    alone = ObjectiveNode("adoption", None, 1.0, [(1.0, kr(0.2, "at_risk", 0.3))])
+    assert roll_up([alone], thresholds=Thresholds())["adoption"] == ObjectiveProgress(
+        0.2, "at_risk", 0.3
+    )
+    # weights 1 and 3, expected 0.9 and 0.1: the objective expects (0.9 + 0.3) / 4 = 0.3
+    mixed = ObjectiveNode(
+        "mixed", None, 1.0, [(1.0, kr(0.3, "off_track", 0.9)), (3.0, kr(0.2, "on_track", 0.1))]
+    )
+    result = roll_up([mixed], thresholds=Thresholds())["mixed"]
+    assert result.expected == pytest.approx(0.3)
+    assert result.progress == pytest.approx(0.225)  # (0.3 + 0.6) / 4
+    assert result.status == "at_risk"  # 0.225 / 0.3 = 0.75
+
+
+def test_roll_up_is_done_only_when_every_entry_is_done() -> None:
+    held = ObjectiveNode("ops", None, 1.0, [(1.0, KeyResultProgress(1.0, 1.0, 0.5, "on_track"))])
+    assert roll_up([held], thresholds=Thresholds())["ops"].status == "on_track"
 
 
 def test_roll_up_of_an_objective_with_nothing_measured_is_no_data() -> None:
-    result = roll_up([ObjectiveNode("o", None, 1.0, [])], thresholds=Thresholds(), expected=0.5)
+    result = roll_up([ObjectiveNode("o", None, 1.0, [])], thresholds=Thresholds())
     assert result == {"o": ObjectiveProgress(None, "no_data")}
 
 
@@ -325,21 +372,61 @@ def test_roll_up_of_an_objective_with_nothing_measured_is_no_data() -> None:
 def test_forecast_extends_an_exact_line_to_the_end_of_the_period() -> None:
     # 40 on Oct 1, falling 2 a day: at the end of Oct 10 (9 + 1 days later) -> 40 - 20 = 20
     history = [(day(0), 40.0), (day(1), 38.0), (day(3), 34.0), (day(4.5), 31.0)]
-    assert forecast(history, period_end=END) == pytest.approx(20.0)
+    assert forecast(history, period_end=END) == Forecast(pytest.approx(20.0))
 
 
 def test_forecast_fits_least_squares_through_noisy_points() -> None:
-    # points (0, 0), (1, 2), (2, 1): slope 0.5, intercept 0.5; at day 10 -> 5.5
-    history = [(day(0), 0.0), (day(1), 2.0), (day(2), 1.0)]
-    assert forecast(history, period_end=END) == pytest.approx(5.5)
+    # points (0, 0), (2, 2), (4, 1): slope 0.25, intercept 0.5; at day 10 -> 3.0
+    history = [(day(0), 0.0), (day(2), 2.0), (day(4), 1.0)]
+    assert forecast(history, period_end=END).value == pytest.approx(3.0)
 
 
-def test_forecast_needs_two_distinct_timestamps() -> None:
-    assert forecast([], period_end=END) is None
-    assert forecast([(day(1), 3.0)], period_end=END) is None
-    assert forecast([(day(1), 3.0), (day(1), 5.0)], period_end=END) is None
+@pytest.mark.parametrize(
+    ("days", "why"),
+    [
+        ([], "not enough history: 0 values; a forecast needs 3 over at least 3 days"),
+        ([1], "not enough history: 1 value; a forecast needs 3 over at least 3 days"),
+        ([1, 1, 1], "not enough history: 1 value; a forecast needs 3 over at least 3 days"),
+        ([0, 5], "not enough history: 2 values over 5 days; a forecast needs 3 over at least"),
+        ([0, 0.5, 2.99], "not enough history: 3 values over 2 days; a forecast needs 3 over"),
+        ([0, 1 / 1440], "not enough history: 2 values over 1 minute; a forecast needs 3 over"),
+    ],
+)
+def test_forecast_needs_enough_values_over_enough_time(days: list[float], why: str) -> None:
+    result = forecast([(day(d), 40.0 + 3 * i) for i, d in enumerate(days)], period_end=END)
+    assert result.value is None
+    assert result.note is not None and result.note.startswith(why)
+
+
+def test_forecast_at_the_minimum_history() -> None:
+    steps = FORECAST_MIN_POINTS - 1
+    offsets = [FORECAST_MIN_SPAN / timedelta(days=1) * i / steps for i in range(steps + 1)]
+    history = [(day(offset), 10.0 + offset) for offset in offsets]  # one more a day
+    assert forecast(history, period_end=END) == Forecast(pytest.approx(20.0))
 
 
 def test_forecast_of_a_flat_history_is_flat() -> None:
-    history = [(day(0), 7.0), (day(2), 7.0), (day(2), 7.0)]
-    assert forecast(history, period_end=date(2026, 12, 31)) == pytest.approx(7.0)
+    history = [(day(0), 7.0), (day(2), 7.0), (day(4), 7.0)]
+    assert forecast(history, period_end=date(2026, 12, 31)) == Forecast(pytest.approx(7.0))
+
+
+COUNT = ValueRange("a count", low=0.0)
+SHARE = ValueRange("a share", low=0.0, high=100.0)
+
+
+def test_a_trend_below_what_a_count_can_be_stops_at_zero_and_says_so() -> None:
+    # open P1s falling 10 a day from 30: the line reaches -70 by the end of Oct 10
+    history = [(day(0), 30.0), (day(1), 20.0), (day(3), 0.0)]
+    assert forecast(history, period_end=END).value == pytest.approx(-70.0)
+    assert forecast(history, period_end=END, reachable=COUNT) == Forecast(
+        0.0, "the trend falls below 0, the least a count can be"
+    )
+
+
+def test_a_share_stays_within_zero_and_a_hundred() -> None:
+    rising = [(day(0), 60.0), (day(2), 80.0), (day(4), 100.0)]
+    assert forecast(rising, period_end=END, reachable=SHARE) == Forecast(
+        100.0, "the trend rises above 100, the most a share can be"
+    )
+    inside = [(day(0), 50.0), (day(2), 52.0), (day(4), 54.0)]
+    assert forecast(inside, period_end=END, reachable=SHARE) == Forecast(pytest.approx(60.0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from sandbox.server import Sandbox
 from sync.cli import main
 from sync.standing import TreeFilter, filter_objectives
+from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
 from tests.demo_data import NPS_CHECKINS, DemoStore, build_demo_store, demo_objectives
 
 
@@ -61,7 +63,8 @@ def test_status_filters_in_text_and_json(env: Path, capsys: pytest.CaptureFixtur
     document = json.loads(run(capsys, "status", "--json", "--objective", "delivery"))
     assert [o["id"] for o in document["objectives"]] == ["delivery", "app-team", "erin-growth"]
     assert set(document["objectives"][0]) == {
-        "id", "title", "owner", "level", "parent", "progress", "status", "key_results"
+        "id", "title", "owner", "level", "parent", "progress", "status", "stale_inputs",
+        "key_results",
     }  # fmt: skip
     assert "No objective matches" in run(capsys, "status", "--owner", "nobody")
 
@@ -101,3 +104,70 @@ def test_note_is_kept_in_history(
     assert "Holiday week, few merges" in run(capsys, "history", "lead-time")
     run(capsys, "note", "lead-time", "   ", "--config", config, code=2)
     run(capsys, "note", "no-such-kr", "text", "--config", config, code=2)
+
+
+def test_status_of_an_empty_store_says_to_sync_first(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clean_okrsync_env: None,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    Store(url).migrate()
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    assert "No key results in the store yet" in run(capsys, "status")
+    assert "No key results in the store yet" in run(capsys, "status", "--owner", "nobody")
+
+
+def lead_time_runs(store: Store, values: list[tuple[datetime, float]]) -> None:
+    """Sync runs at the given times, each observing the median PR lead time, as the engine
+    writes them (a run's values are stamped with the time it finished)."""
+    today = datetime.now(UTC).date()
+    objective = ObjectiveRecord("delivery", "Deliver faster", None, "team", None, 1.0, None, "")
+    for at, value in values:
+        record = KeyResultRecord(
+            id="lead-time",
+            objective_id="delivery",
+            title="Median PR lead time",
+            kind="linear",
+            unit="h",
+            metric_type="median",
+            source="github",
+            start_value=60.0,
+            target_value=24.0,
+            min_value=None,
+            max_value=None,
+            weight=1.0,
+            period_start=today - timedelta(days=30),
+            period_end=today + timedelta(days=60),
+            value=value,
+            progress_raw=None,
+            progress=None,
+            expected=None,
+            status="on_track",
+            error=None,
+            lineage={"source": "github", "metric": "median", "field": "lead_time_hours"},
+            observed=True,
+        )
+        store.write_run(RunRecord(at, at, "ok", 1, 0), [objective], [record])
+
+
+def test_a_forecast_stops_at_what_the_metric_can_be_and_says_so(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clean_okrsync_env: None,
+) -> None:
+    """Lead time falling 7 h a week would be negative hours by the period's end: the
+    forecast is 0 h, the least a lead time can be, and the report and the API say so."""
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    store = Store(url)
+    store.migrate()
+    now = datetime.now(UTC)
+    lead_time_runs(store, [(now - timedelta(days=d), 10.0 + d) for d in (20, 13, 6)])
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    document = json.loads(run(capsys, "report", "--format", "json"))
+    [lead_time] = document["objectives"][0]["key_results"]
+    assert lead_time["forecast"] == 0.0
+    assert lead_time["forecast_note"] == "the trend falls below 0, the least lead_time_hours can be"
+    assert "| 0 h (the trend falls below 0" in run(capsys, "report", "--format", "md")
