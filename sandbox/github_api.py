@@ -80,8 +80,17 @@ _URLS = Map(
             endpoint="reviews",
             methods=["GET"],
         ),
+        # Where a renamed repository's old name redirects (and PyGithub's paging by id).
+        Rule("/repositories/<int:repo_id>", endpoint="repo", methods=["GET"]),
         Rule("/repositories/<int:repo_id>/issues", endpoint="issues", methods=["GET"]),
+        Rule("/repositories/<int:repo_id>/issues/<int:number>", endpoint="issue", methods=["GET"]),
         Rule("/repositories/<int:repo_id>/pulls", endpoint="pulls", methods=["GET"]),
+        Rule("/repositories/<int:repo_id>/pulls/<int:number>", endpoint="pull", methods=["GET"]),
+        Rule(
+            "/repositories/<int:repo_id>/pulls/<int:number>/reviews",
+            endpoint="reviews",
+            methods=["GET"],
+        ),
         Rule("/search/issues", endpoint="search_issues", methods=["GET"]),
     ]
 )
@@ -183,8 +192,6 @@ class GitHubApp:
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], _Budget] = {}
         self._request_serial = 0
-        self._repos_by_name = {name.lower(): repo for name, repo in data.repos.items()}
-        self._repos_by_id = {repo.id: repo for repo in data.repos.values()}
         self._user_cache: dict[tuple[str, str], Json] = {}
 
     def reset_counts(self) -> None:
@@ -367,7 +374,7 @@ class GitHubApp:
             return Reply(self.user_json(base, self.data.viewer, full=True))
         if endpoint == "search_issues":
             return self.search(request, base)
-        repo = self._repo(arguments, endpoint)
+        repo = self._repo(arguments, endpoint, request)
         if endpoint == "repo":
             return Reply(self.repo_json(base, repo))
         if endpoint == "issues":
@@ -405,16 +412,29 @@ class GitHubApp:
             raise ApiError(410, {"message": "This issue was deleted", "documentation_url": docs})
         raise _not_found(docs)
 
-    def _repo(self, arguments: Mapping[str, Any], endpoint: str) -> GitHubRepo:
+    def _repo(self, arguments: Mapping[str, Any], endpoint: str, request: Request) -> GitHubRepo:
+        """The repository a path names; a renamed one's old name answers 301 to its id's path."""
         docs = {
             "repo": f"{DOCS}/repos/repos#get-a-repository",
             "issues": f"{DOCS}/issues/issues#list-repository-issues",
             "pulls": f"{DOCS}/pulls/pulls#list-pull-requests",
         }.get(endpoint, DOCS)
         if "repo_id" in arguments:
-            found = self._repos_by_id.get(int(arguments["repo_id"]))
+            found = self.data.repo_by_id(int(arguments["repo_id"]))
         else:
-            found = self._repos_by_name.get(f"{arguments['owner']}/{arguments['name']}".lower())
+            name = f"{arguments['owner']}/{arguments['name']}"
+            found = self.data.repo_named(name)
+            renamed = self.data.renamed.get(name.lower())
+            if found is None and renamed is not None:
+                moved = self.data.repos[renamed]
+                rest = request.path.split(f"/repos/{arguments['owner']}/{arguments['name']}", 1)[1]
+                query = f"?{request.query_string.decode()}" if request.query_string else ""
+                location = f"{request.url_root.rstrip('/')}/repositories/{moved.id}{rest}{query}"
+                raise ApiError(
+                    301,
+                    {"message": "Moved Permanently", "url": location, "documentation_url": docs},
+                    {"Location": location},
+                )
         if found is None:
             raise _not_found(docs)
         return found

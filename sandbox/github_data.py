@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -195,6 +195,7 @@ class GitHubDataset:
     pulls: list[GitHubPull]
     moved: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)  # transferred
     gone: set[tuple[str, int]] = field(default_factory=set)  # deleted issues
+    renamed: dict[str, str] = field(default_factory=dict)  # old full name (lower) -> new
     _by_key: dict[tuple[str, int], GitHubIssue] = field(default_factory=dict, repr=False)
     _by_repo: dict[str, list[GitHubIssue]] = field(default_factory=dict, repr=False)
 
@@ -246,6 +247,25 @@ class GitHubDataset:
         self._by_key[(repo, issue.number)] = issue
         self._by_repo[repo].append(issue)
         self.moved[old] = (repo, issue.number)
+
+    def rename(self, full_name: str, new_name: str) -> None:
+        """Rename a repository, as GitHub does: its items go with it; the REST API answers
+        the old name with 301 to `/repositories/<id>/...`, and a search for it finds nothing."""
+        repo = self.repos.pop(full_name)
+        owner, name = new_name.split("/", 1)
+        self.repos[new_name] = replace(repo, owner=owner, name=name)
+        items = self._by_repo.pop(full_name)
+        for item in items:
+            del self._by_key[(item.repo, item.number)]
+            item.repo = new_name
+            self._by_key[(new_name, item.number)] = item
+        self._by_repo[new_name] = items
+        self.renamed[full_name.lower()] = new_name
+
+    def repo_named(self, full_name: str) -> GitHubRepo | None:
+        """The repository of this name, as GitHub reads names: ignoring case."""
+        wanted = full_name.lower()
+        return next((r for n, r in self.repos.items() if n.lower() == wanted), None)
 
     def _forget(self, issue: GitHubIssue) -> None:
         self.issues.remove(issue)

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import SecretStr
@@ -342,3 +342,46 @@ def check_concurrent_counts(github: GitHubConnector) -> None:
         (q, a, expected[q]) for q, a in zip(rounds, answers, strict=True) if a != expected[q]
     ]
     assert not swapped
+
+
+@pytest.mark.parametrize("kind", ["issue", "pull_request"])
+def test_a_renamed_repository_is_a_clear_error_never_the_redirects_items(
+    serve: Callable[[Any], str], kind: Literal["issue", "pull_request"]
+) -> None:
+    """GitHub redirects an old name; PyGithub follows without the listing's parameters, so
+    the answer would be the open items of the first page. It is refused, naming the new name."""
+    data = build_github_dataset(seed=5, anchor=ANCHOR, n_pulls=400, n_issues=100)
+    connector = GitHubConnector(
+        base_url=serve(make_github_app(data, token=SANDBOX_GITHUB_TOKEN)),
+        token=SecretStr(SANDBOX_GITHUB_TOKEN),
+    )
+    selector = GitHubListSelector(repo="acme/web", kind=kind, state="closed")
+    before = connector.items(selector, frozenset())
+    assert len(before) > 0
+    data.rename("acme/web", "acme/website")
+    moved = "GitHub repository acme/web is now acme/website"
+    with pytest.raises(QueryError, match=moved):
+        connector.items(selector, frozenset())
+    with pytest.raises(QueryError, match=moved):
+        connector.list_repository("acme/web", kind, updated_from=None)
+    with pytest.raises(QueryError, match="cannot be searched"):
+        connector.count(selector)
+    renamed = GitHubListSelector(repo="acme/website", kind=kind, state="closed")
+    assert [i.key.split("#")[1] for i in connector.items(renamed, frozenset())] == [
+        i.key.split("#")[1] for i in before
+    ]
+
+
+def test_an_empty_listing_of_a_renamed_repository_is_checked_by_name(
+    serve: Callable[[Any], str],
+) -> None:
+    data = build_github_dataset(seed=5, anchor=ANCHOR, n_pulls=50, n_issues=10)
+    connector = GitHubConnector(
+        base_url=serve(make_github_app(data, token=SANDBOX_GITHUB_TOKEN)),
+        token=SecretStr(SANDBOX_GITHUB_TOKEN),
+    )
+    empty = GitHubListSelector(repo="acme/web", kind="issue", labels=("no-such-label",))
+    assert connector.items(empty, frozenset()) == []
+    data.rename("acme/web", "acme/website")
+    with pytest.raises(QueryError, match="acme/web is now acme/website"):
+        connector.items(empty, frozenset())

@@ -33,7 +33,7 @@ from sync.literal_text import LiteralConsole
 from sync.plan import QueryPlan, plan_queries
 from sync.status_view import render_explain
 from sync.store import Store
-from sync.tables import fetch_cache, fetch_cache_items
+from sync.tables import fetch_cache, fetch_cache_items, key_results
 from tests.conftest import ANCHOR
 
 
@@ -275,6 +275,27 @@ def test_deleted_and_transferred_github_issues_leave_their_repository(
     )
     third = run_sync(settings(box, url), mapping, store, as_of=as_of)
     assert values(third) == after == full_run(box, mapping, as_of)
+
+
+def test_a_renamed_repository_fails_its_key_results_clearly_and_keeps_their_values(
+    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+) -> None:
+    """Nothing is lost: the key results on the old name keep their last good values and say
+    what to change; the others are synced as usual."""
+    box, mapping = quiet_company
+    url, store = sqlite_store
+    as_of = datetime.now(UTC)
+    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
+    box.github_data.rename("acme/web", "acme/website")
+    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    failed = {o.plan.key_result.id: o.error for o in second.key_results if o.error}
+    on_web = {kr.id for _, kr in mapping.key_results() if kr.id.startswith("repo-web-")}
+    assert on_web and on_web <= failed.keys()
+    assert any("acme/web is now acme/website" in str(failed[kr]) for kr in on_web)
+    with store.engine.connect() as conn:
+        kept = {r.id: r.value for r in conn.execute(select(key_results.c.id, key_results.c.value))}
+    assert all(kept[kr] == before[kr] for kr in on_web)  # last good values kept
+    assert all(kr.startswith("repo-web-") or kr.startswith("company") for kr in failed)
 
 
 def test_count_members_cached_by_the_previous_release_are_patched_by_id(
