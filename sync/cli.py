@@ -31,6 +31,7 @@ from sync.engine import (
     run_sync,
 )
 from sync.logs import configure_logging
+from sync.notify import notify_after_run
 from sync.plan import QueryPlan, sources_of
 from sync.standing import TreeFilter
 from sync.status_view import (
@@ -177,6 +178,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, console: Console) -> 
     wait_s = settings.lock_timeout_s if args.wait is None else max(0.0, args.wait)
     with store.run_lock(wait_s=wait_s):
         report = sync_with_progress(settings, mapping, store, console, args.only, str(path))
+    notify_after_run(settings, report)
     print_run_summary(report, console)
     return report.exit_code
 
@@ -409,6 +411,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, console: Console) -> 
             report = sync_with_progress(
                 demo_settings, mapping, store, console, None, str(demo_mapping_path())
             )
+    notify_after_run(demo_settings, report)
     print_run_summary(report, console)
     render_status(store, console)
     console.print(
