@@ -201,3 +201,25 @@ def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_
     assert loaded["u1"].shape is None and loaded["u1"].members == {"10001": None}
     assert [row["value"] for row in store.history("p1-bugs")] == [30]
     store.close()
+
+
+def test_upgrade_to_mapping_text_widths_keeps_every_value(database_url: str) -> None:
+    """0005 widens `unit` and `level` to what the mapping file allows; nothing is lost."""
+    store = Store(database_url)
+    store.migrate("0004")
+    before = kr_record(30)
+    before.unit = "story pts"
+    store.write_run(run_record(T0), [objective()], [before])
+    store.migrate()
+    kept = store.key_result("p1-bugs")
+    assert kept is not None and (kept["unit"], kept["value"]) == ("story pts", 30)
+    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    assert [row["level"] for row in store.all_objectives()] == ["company"]
+    wide = kr_record(25)
+    wide.unit = "story points (fibonacci) [é] <b>" + "é" * 18
+    widest = objective()
+    widest.level = "<i>team</i> [platform] " + "l" * 77
+    store.write_run(run_record(T0 + timedelta(hours=1)), [widest], [wide])
+    assert store.key_result("p1-bugs")["unit"] == wide.unit  # type: ignore[index]
+    assert [row["level"] for row in store.all_objectives()] == [widest.level]
+    store.close()
