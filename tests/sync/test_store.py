@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -222,4 +225,37 @@ def test_upgrade_to_mapping_text_widths_keeps_every_value(database_url: str) -> 
     store.write_run(run_record(T0 + timedelta(hours=1)), [widest], [wide])
     assert store.key_result("p1-bugs")["unit"] == wide.unit  # type: ignore[index]
     assert [row["level"] for row in store.all_objectives()] == [widest.level]
+    store.close()
+
+
+def _migrate_when_all_are_ready(url: str, ready: Barrier, outcomes: Queue[str]) -> None:
+    ready.wait()
+    store = Store(url)
+    try:
+        store.migrate()
+        outcomes.put("migrated")
+    except Exception as exc:
+        outcomes.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        store.close()
+
+
+def test_processes_migrating_a_fresh_store_at_once_take_turns(database_url: str) -> None:
+    """Forked processes released together by a barrier all migrate one empty store: under the
+    migration lock each finds the work done or does it alone; without it, all but one failed."""
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(6)
+    outcomes: Queue[str] = context.Queue()
+    processes = [
+        context.Process(target=_migrate_when_all_are_ready, args=(database_url, ready, outcomes))
+        for _ in range(6)
+    ]
+    for process in processes:
+        process.start()
+    reported = sorted(outcomes.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+    assert reported == ["migrated"] * 6
+    store = Store(database_url)
+    assert store.counts() == {"objectives": 0, "key_results": 0, "kr_values": 0, "sync_runs": 0}
     store.close()
