@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
-from sync.store import RunLockedError, Store
+from sync.store import Store
 from tests.conftest import ANCHOR
 from tests.sync.processes import (
     KEY_RESULTS,
     MAPPING,
     Child,
     assert_consistent,
+    lock_is_held,
     okrsync,
     okrsync_env,
     stored_runs,
@@ -35,18 +36,6 @@ def slow_sandbox() -> Iterator[Sandbox]:
     box = build_sandbox(options).start()
     yield box
     box.stop()
-
-
-def lock_is_held(url: str) -> bool:
-    """True while another process holds the run lock (taken and given back at once if free)."""
-    store = Store(url)
-    try:
-        with store.run_lock(wait_s=0):
-            return False
-    except RunLockedError:
-        return True
-    finally:
-        store.close()
 
 
 def first_run_under_way(url: str, workdir: Path, box: Sandbox) -> Child:

@@ -34,11 +34,15 @@ from tests.sync.processes import (
     RUN_PY,
     Child,
     assert_consistent,
+    expected_values,
     free_port,
+    lock_is_held,
+    okrsync,
     okrsync_env,
     stored_runs,
     wait_for,
 )
+from tests.sync.webhooks import Receiver
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 
@@ -269,6 +273,50 @@ def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
     assert all(e["level"] == "warning" for e in failing)
     assert SECRET_TOKEN not in "\n".join(daemon.lines + daemon.out)
     assert SECRET_TOKEN[4:] not in "\n".join(daemon.lines + daemon.out)
+
+
+def test_the_daemon_posts_its_digest_after_releasing_the_run_lock(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    """A slow webhook receiver must not hold up the next run, of this replica or another."""
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    count = expected_values(sandbox)["p1-bugs"]
+    reached = MAPPING.replace("start: 40", f"start: {count + 10}").replace(
+        "target: 5", f"target: {count}"
+    )
+    behind = MAPPING.replace("start: 40", f"start: {count}").replace(
+        "target: 5", f"target: {count - 100}"
+    )
+    (tmp_path / "okrs.yaml").write_text(reached)
+    first = okrsync("sync", env=okrsync_env(sandbox, url, tmp_path), cwd=tmp_path)
+    assert first.finish() == 0, first.log
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
+    try:
+        daemon = start_daemon(
+            sandbox,
+            url,
+            tmp_path,
+            free_port(),
+            mapping=behind,  # p1-bugs goes from done to off track: a digest
+            OKRSYNC_NOTIFY__WEBHOOK_URL=receiver.url,
+            OKRSYNC_NOTIFY__TIMEOUT_S="5",
+            OKRSYNC_NOTIFY__DEADLINE_S="60",
+        )
+        daemons.append(daemon)
+        wait_for(
+            lambda: bool(receiver.received) or daemon.process.poll() is not None,
+            60,
+            f"the daemon's digest\n{daemon.log}",
+        )
+        assert not lock_is_held(url), daemon.log  # its run is written, the digest on its way
+        assert "digest:" not in daemon.log
+        receiver.release.set()
+        daemon.wait_for_line("digest: 1 change(s) posted")
+        code, _ = daemon.terminate()
+        assert code == 0, daemon.log
+    finally:
+        receiver.close()
+    assert "very-secret-part" not in daemon.log
 
 
 def test_two_replicas_on_one_store_never_sync_a_slot_twice(
