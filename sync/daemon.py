@@ -254,7 +254,7 @@ class Daemon:
                 cadences, "error", finished_at=datetime.now(UTC), message=str(exc)
             )
         if report is not None:  # the lock is released: a slow receiver holds up no run
-            notify_after_run(self.settings, report)
+            notify_after_run(self.settings, report, stop=self.stop_requested)
 
     def acquire_lock(self, held: ExitStack, store: Store, wait_s: float) -> bool:
         """Take the run lock, polling so that a stop request is never kept waiting."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -211,9 +212,12 @@ def slack_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
     }
 
 
-def post_digest(notify: NotifySettings, payload: dict[str, Any]) -> None:
-    """POST the payload, retrying transient failures, all within `notify.deadline_s`;
-    raises `DigestNotDelivered` when it did not arrive.
+def post_digest(
+    notify: NotifySettings, payload: dict[str, Any], *, stop: threading.Event | None = None
+) -> None:
+    """POST the payload, retrying transient failures, all within `notify.deadline_s` (or
+    until `stop` is set: the daemon is shutting down); raises `DigestNotDelivered` when it
+    did not arrive.
 
     requests' timeout bounds each read, not the exchange: a receiver sending one byte every
     few seconds never trips it. Streaming with a deadline check would not help either, as
@@ -283,25 +287,32 @@ def post_digest(notify: NotifySettings, payload: dict[str, Any]) -> None:
 
     worker = threading.Thread(target=deliver, name="okrsync-digest", daemon=True)
     worker.start()
-    worker.join(timeout=notify.deadline_s)
+    deadline = time.monotonic() + notify.deadline_s
+    stopping = stop or threading.Event()
+    while worker.is_alive() and time.monotonic() < deadline and not stopping.is_set():
+        worker.join(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
     if worker.is_alive():
         abandoned.set()
-        raise DigestNotDelivered(
-            f"no answer within {notify.deadline_s:g} s (OKRSYNC_NOTIFY__DEADLINE_S); "
-            "the post in flight was abandoned",
-            len(attempts),
+        why = (
+            "stopping"
+            if stopping.is_set()
+            else f"no answer within {notify.deadline_s:g} s (OKRSYNC_NOTIFY__DEADLINE_S)"
         )
+        raise DigestNotDelivered(f"{why}; the post in flight was abandoned", len(attempts))
     if failures:
         if isinstance(failures[0], TransientPostError | RejectedPostError):
             raise DigestNotDelivered(str(failures[0]), len(attempts))
         raise failures[0]
 
 
-def notify_after_run(settings: Settings, report: SyncReport) -> bool:
+def notify_after_run(
+    settings: Settings, report: SyncReport, *, stop: threading.Event | None = None
+) -> bool:
     """Post the digest of a written run if a webhook is set and something changed. Returns
     whether a digest was delivered; never raises.
 
     Called once the run lock is released: a slow receiver must not keep other runs waiting.
+    `stop` set (a daemon shutting down) gives up the post at once.
     """
     notify = settings.notify
     if notify.webhook_url is None or report.dry_run or report.run_id is None:
@@ -312,7 +323,7 @@ def notify_after_run(settings: Settings, report: SyncReport) -> bool:
             log.info("digest: nothing changed, nothing posted")
             return False
         build = slack_payload if notify.format == "slack" else json_payload
-        post_digest(notify, build(report, changes))
+        post_digest(notify, build(report, changes), stop=stop)
     except DigestNotDelivered as exc:
         log.error("digest: %s", exc)
         return False
