@@ -58,6 +58,12 @@ ANY_TIME = DateWindow(date(2008, 1, 1), date(9999, 12, 31))
 
 _STRICT = ConfigDict(extra="forbid")
 
+# The widest text the store keeps for these fields (its columns, sync/tables.py): enforced
+# here so that every store accepts what validation accepts.
+UNIT_MAX_LENGTH = 50
+LEVEL_MAX_LENGTH = 100
+OWNER_MAX_LENGTH = 200
+
 
 def format_loc(loc: Loc) -> str:
     """A pydantic-style path as users read it: `objectives[1].key_results[0].metric.jql`."""
@@ -426,7 +432,7 @@ class KeyResult(BaseModel):
     target: Number | None = None
     min: Number | None = None
     max: Number | None = None
-    unit: str | None = None
+    unit: Annotated[str, Field(max_length=UNIT_MAX_LENGTH)] | None = None
     weight: Number = Field(default=1.0, gt=0)
     period: PeriodSpec | None = None
     schedule: ScheduleSpec | None = None  # its own cadence in the daemon
@@ -480,8 +486,8 @@ class Objective(BaseModel):
 
     id: Slug
     title: Text
-    owner: str | None = None
-    level: str = "team"
+    owner: Annotated[str, Field(max_length=OWNER_MAX_LENGTH)] | None = None
+    level: Annotated[str, Field(max_length=LEVEL_MAX_LENGTH)] = "team"
     parent: Slug | None = None
     weight: Number = Field(default=1.0, gt=0)
     schedule: ScheduleSpec | None = None  # the cadence of its key results in the daemon

@@ -107,6 +107,7 @@ class NotifySettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     attempts: int = Field(default=3, ge=1, le=10)
     retry_wait_s: float = Field(default=1.0, ge=0)
+    deadline_s: float = Field(default=30.0, gt=0)  # every attempt and pause included
 
     @field_validator("webhook_url")
     @classmethod

@@ -32,6 +32,7 @@ from sync.engine import (
 )
 from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
+from sync.notify import notify_after_run
 from sync.plan import QueryPlan, SelectorUse, selector_uses, sources_of
 from sync.standing import TreeFilter
 from sync.status_view import (
@@ -184,6 +185,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, console: LiteralConso
     wait_s = settings.lock_timeout_s if args.wait is None else max(0.0, args.wait)
     with store.run_lock(wait_s=wait_s):
         report = sync_with_progress(settings, mapping, store, console, args.only, str(path))
+    notify_after_run(settings, report)
     print_run_summary(report, console)
     return report.exit_code
 
@@ -461,6 +463,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, console: LiteralConso
             report = sync_with_progress(
                 demo_settings, mapping, store, console, None, str(demo_mapping_path())
             )
+    notify_after_run(demo_settings, report)
     print_run_summary(report, console)
     render_status(store, console)
     console.print(

@@ -31,6 +31,7 @@ from config.settings import Settings
 from sync.dashboard import make_dashboard_app
 from sync.engine import SyncReport, run_sync
 from sync.health import DaemonHealth, HealthServer
+from sync.notify import notify_after_run
 from sync.store import RunLockedError, Store, StoreError, ensure_sqlite_dir
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,7 @@ class Daemon:
         store = self.store
         groups = groups or self.groups
         wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
+        report: SyncReport | None = None
         try:
             with ExitStack() as held:
                 if not self.acquire_lock(held, store, wait_s):
@@ -245,12 +247,14 @@ class Daemon:
                     self.health.record_run(fresh, "skipped", finished_at=now)
                 due = [c for c in cadences if c not in fresh]
                 if due:
-                    self.run_due(due, mapping, groups, store)
+                    report = self.run_due(due, mapping, groups, store)
         except StoreError as exc:
             log.error("store error, run skipped: %s", exc)
             self.health.record_run(
                 cadences, "error", finished_at=datetime.now(UTC), message=str(exc)
             )
+        if report is not None:  # the lock is released: a slow receiver holds up no run
+            notify_after_run(self.settings, report, stop=self.stop_requested)
 
     def acquire_lock(self, held: ExitStack, store: Store, wait_s: float) -> bool:
         """Take the run lock, polling so that a stop request is never kept waiting."""
@@ -271,7 +275,8 @@ class Daemon:
         mapping: MappingFile,
         groups: dict[Cadence, list[str]],
         store: Store,
-    ) -> None:
+    ) -> SyncReport | None:
+        """Sync the due key results; the report of a run that completed, for its digest."""
         ids = [kr for c in cadences for kr in groups[c]]
         every_id = [kr.id for _, kr in mapping.key_results()]
         only = None if sorted(ids) == sorted(every_id) else ids
@@ -289,7 +294,7 @@ class Daemon:
             self.health.record_run(
                 cadences, "error", finished_at=finished, message=describe_error(outcome.error)
             )
-            return
+            return None
         report = outcome.report
         assert report is not None
         statuses: dict[str, int] = {}
@@ -305,6 +310,7 @@ class Daemon:
             failed=len(report.failed),
             statuses=statuses,
         )
+        return report
 
     def in_worker(self, work: Callable[[], SyncReport]) -> RunOutcome:
         """Run `work` on a thread; on a stop request give it the grace period, then abandon."""

@@ -26,7 +26,7 @@ from connectors.ratelimit import RateGovernor
 from sync.fetch import FetchResults, run_fetches
 from sync.incremental import IncrementalSync
 from sync.metrics import MetricValue, compute, compute_formula
-from sync.notify import notify_after_run, snapshot
+from sync.notify import PreviousState, snapshot
 from sync.plan import KeyResultPlan, MetricPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
@@ -71,6 +71,8 @@ class SyncReport:
     run_id: int | None = None
     dry_run: bool = False
     cache_units: dict[str, int] | None = None  # incremental sync: units cached/patched/fetched
+    # the stored states before the run, which the digest compares with (sync.notify)
+    digest_before: dict[str, PreviousState] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[KeyResultOutcome]:
@@ -267,7 +269,11 @@ def run_sync(
     on_fetch_done: Callable[[str], None] | None = None,
     plan_ready: Callable[[QueryPlan], None] | None = None,
 ) -> SyncReport:
-    """One pass. The store is only read before fetching and written once at the end."""
+    """One pass. The store is only read before fetching and written once at the end.
+
+    The digest is not posted here: the caller posts it (`sync.notify.notify_after_run`)
+    once it has released the run lock.
+    """
     started = datetime.now(UTC)
     as_of = as_of or started
     plan = plan_queries(mapping, today=as_of.date(), only=only)
@@ -294,7 +300,7 @@ def run_sync(
     if incremental is not None:
         fetched.freshness = incremental.freshness()
     stored = store.stored_key_results() if store is not None else {}
-    before_run = snapshot(settings, store)  # what the digest compares with
+    digest_before = snapshot(settings, store)
     thresholds = thresholds_of(mapping, settings)
 
     outcomes: list[KeyResultOutcome] = []
@@ -349,6 +355,7 @@ def run_sync(
         requests=requests,
         errors=errors,
         dry_run=dry_run,
+        digest_before=digest_before,
     )
     report.cache_units = incremental.modes() if incremental is not None else None
     report.objectives = objective_progress(mapping, store, outcomes, as_of, thresholds)
@@ -386,7 +393,6 @@ def run_sync(
             failed.error,
             extra={"run_id": report.run_id, "key_result": failed.plan.key_result.id},
         )
-    notify_after_run(settings, report, before_run)  # logs its own failures, never raises
     return report
 
 

@@ -3,13 +3,16 @@ a generic JSON document).
 
 A key result is in the digest when its status changed, its progress crossed a quarter mark
 (25, 50, 75, 100 %), or it newly failed. Nothing is posted when nothing changed. A failed post
-is retried with backoff and logged; it never fails the sync, and the webhook URL (a secret)
-never appears in a log line.
+is retried with backoff and logged, all within a total deadline, after the run has released
+the store's lock; a redirect is a failure, never followed. It never fails the sync, and the
+webhook URL (a secret) never appears in a log line.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_before_delay,
+    stop_when_event_set,
     wait_exponential,
 )
 
@@ -85,7 +90,18 @@ class TransientPostError(Exception):
 
 
 class RejectedPostError(Exception):
-    """The receiver refused the digest (4xx): trying again would not help."""
+    """The receiver refused the digest (a redirect or a 4xx): trying again would not help."""
+
+
+class AbandonedPostError(Exception):
+    """The delivery's deadline passed: no further attempt is made."""
+
+
+class DigestNotDelivered(Exception):
+    """The digest did not arrive; the message says why, after how many attempts."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(f"not delivered after {attempts} attempt(s): {reason}")
 
 
 def _percent(fraction: float | None) -> float | None:
@@ -196,19 +212,47 @@ def slack_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
     }
 
 
-def post_digest(notify: NotifySettings, payload: dict[str, Any]) -> None:
-    """POST the payload, retrying transient failures; raises the last failure."""
+def post_digest(
+    notify: NotifySettings, payload: dict[str, Any], *, stop: threading.Event | None = None
+) -> None:
+    """POST the payload, retrying transient failures, all within `notify.deadline_s` (or
+    until `stop` is set: the daemon is shutting down); raises `DigestNotDelivered` when it
+    did not arrive.
+
+    requests' timeout bounds each read, not the exchange: a receiver sending one byte every
+    few seconds never trips it. Streaming with a deadline check would not help either, as
+    the trickle can come in the status line and headers, which requests reads in one call.
+    So the exchange runs on a daemon thread that this one waits for at most `deadline_s`;
+    past it the thread is told to make no further attempt and left to end with its
+    connection (or with the process).
+    """
     assert notify.webhook_url is not None
     url = notify.webhook_url.get_secret_value()
+    abandoned = threading.Event()
+    attempts: list[int] = []
+    failures: list[Exception] = []
 
     def attempt() -> None:
+        if abandoned.is_set():
+            raise AbandonedPostError("past the deadline")
+        attempts.append(len(attempts) + 1)
         try:
-            response = requests.post(url, json=payload, timeout=notify.timeout_s)
+            # A redirect is never followed: a 307 would re-post the digest wherever the
+            # receiver points, a 302 would turn it into a GET that delivers nothing.
+            response = requests.post(
+                url, json=payload, timeout=notify.timeout_s, allow_redirects=False
+            )
         except requests.RequestException as exc:
             # The exception's text names the URL, a secret: keep only its kind.
             raise TransientPostError(type(exc).__name__) from None
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientPostError(f"HTTP {response.status_code}")
+        if 300 <= response.status_code < 400:
+            raise RejectedPostError(
+                f"HTTP {response.status_code}: the webhook answered with a redirect, which "
+                "is not followed; set OKRSYNC_NOTIFY__WEBHOOK_URL to the address it "
+                "redirects to"
+            )
         if response.status_code >= 400:
             raise RejectedPostError(f"HTTP {response.status_code}")
 
@@ -221,34 +265,67 @@ def post_digest(notify: NotifySettings, payload: dict[str, Any]) -> None:
             notify.attempts,
         )
 
-    for trying in Retrying(
-        stop=stop_after_attempt(notify.attempts),
-        wait=wait_exponential(multiplier=notify.retry_wait_s, max=30),
-        retry=retry_if_exception_type(TransientPostError),
-        before_sleep=before_sleep,
-        reraise=True,
-    ):
-        with trying:
-            attempt()
+    def pause(seconds: float) -> None:
+        abandoned.wait(seconds)  # a pause between attempts ends when the post is abandoned
+
+    def deliver() -> None:
+        try:
+            for trying in Retrying(
+                stop=stop_after_attempt(notify.attempts)
+                | stop_before_delay(notify.deadline_s)
+                | stop_when_event_set(abandoned),
+                wait=wait_exponential(multiplier=notify.retry_wait_s, max=30),
+                sleep=pause,
+                retry=retry_if_exception_type(TransientPostError),
+                before_sleep=before_sleep,
+                reraise=True,
+            ):
+                with trying:
+                    attempt()
+        except Exception as exc:  # handed to the waiting thread, which decides what to log
+            failures.append(exc)
+
+    worker = threading.Thread(target=deliver, name="okrsync-digest", daemon=True)
+    worker.start()
+    deadline = time.monotonic() + notify.deadline_s
+    stopping = stop or threading.Event()
+    while worker.is_alive() and time.monotonic() < deadline and not stopping.is_set():
+        worker.join(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+    if worker.is_alive():
+        abandoned.set()
+        why = (
+            "stopping"
+            if stopping.is_set()
+            else f"no answer within {notify.deadline_s:g} s (OKRSYNC_NOTIFY__DEADLINE_S)"
+        )
+        raise DigestNotDelivered(f"{why}; the post in flight was abandoned", len(attempts))
+    if failures:
+        if isinstance(failures[0], TransientPostError | RejectedPostError):
+            raise DigestNotDelivered(str(failures[0]), len(attempts))
+        raise failures[0]
 
 
 def notify_after_run(
-    settings: Settings, report: SyncReport, before: Mapping[str, PreviousState]
+    settings: Settings, report: SyncReport, *, stop: threading.Event | None = None
 ) -> bool:
     """Post the digest of a written run if a webhook is set and something changed. Returns
-    whether a digest was delivered; never raises."""
+    whether a digest was delivered; never raises.
+
+    Called once the run lock is released: a slow receiver must not keep other runs waiting.
+    `stop` set (a daemon shutting down) gives up the post at once.
+    """
     notify = settings.notify
     if notify.webhook_url is None or report.dry_run or report.run_id is None:
         return False
     try:
-        changes = digest_changes(report, before)
+        changes = digest_changes(report, report.digest_before)
         if not changes:
             log.info("digest: nothing changed, nothing posted")
             return False
         build = slack_payload if notify.format == "slack" else json_payload
-        post_digest(notify, build(report, changes))
-    except (TransientPostError, RejectedPostError) as exc:
-        log.error("digest: not delivered after %d attempt(s): %s", notify.attempts, exc)
+        post_digest(notify, build(report, changes), stop=stop)
+    except DigestNotDelivered as exc:
+        log.error("digest: %s", exc)
         return False
     except Exception:
         log.exception("digest: could not be built or sent")

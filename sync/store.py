@@ -40,9 +40,27 @@ from sync.tables import key_results, kr_values, objectives, sync_runs
 
 log = logging.getLogger(__name__)
 
-# The PostgreSQL advisory lock that serialises runs is keyed by database and schema, so
-# that replicas sharing one store contend for it and separate stores do not.
-ADVISORY_LOCK_KEY = "hashtext('okrsync.' || current_database() || '.' || current_schema())"
+
+@dataclass(frozen=True)
+class StoreLock:
+    """A lock of one store between processes: an advisory lock on PostgreSQL, keyed by
+    database and schema so that processes sharing a store contend for it and separate stores
+    do not; a file beside a SQLite store."""
+
+    advisory_prefix: str
+    file_suffix: str
+
+    @property
+    def advisory_key(self) -> str:
+        """The SQL expression of the advisory lock's key."""
+        return (
+            f"hashtext('{self.advisory_prefix}' || current_database() || '.' || current_schema())"
+        )
+
+
+RUN_LOCK = StoreLock("okrsync.", ".lock")
+MIGRATION_LOCK = StoreLock("okrsync-migration.", ".migration.lock")
+MIGRATION_WAIT_S = 120.0  # migrations take seconds; this is for a slow one on a big store
 
 
 class StoreError(Exception):
@@ -50,7 +68,7 @@ class StoreError(Exception):
 
 
 class RunLockedError(StoreError):
-    """Another run holds the lock."""
+    """Another process holds the run lock (or the migration lock) past the wait."""
 
 
 @dataclass
@@ -156,10 +174,19 @@ class Store:
             raise StoreError(f"store {self.safe_url}: {cause}".splitlines()[0]) from None
 
     def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to the newest migration, or to `revision` (idempotent)."""
+        """Bring the schema to the newest migration, or to `revision` (idempotent).
+
+        Under the store's migration lock: two processes starting on a fresh store (two
+        `sync --wait`, two replicas) would otherwise both create the tables, and one would
+        fail. Not the run lock, which a run holds for minutes: a second replica, or `status`,
+        would wait for a whole run when it only needs the migration to be done.
+        """
         config = AlembicConfig()
         config.set_main_option("script_location", str(resources.files("sync") / "migrations"))
-        with self._connect() as conn:
+        with (
+            self._exclusive(MIGRATION_LOCK, wait_s=MIGRATION_WAIT_S, holder="a migration"),
+            self._connect() as conn,
+        ):
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
             conn.commit()
@@ -169,36 +196,41 @@ class Store:
     @contextmanager
     def run_lock(self, *, wait_s: float = 0.0) -> Iterator[None]:
         """Serialise runs: a lock file beside SQLite, an advisory lock on PostgreSQL."""
+        with self._exclusive(RUN_LOCK, wait_s=wait_s, holder="another okr-sync run"):
+            yield
+
+    @contextmanager
+    def _exclusive(self, lock: StoreLock, *, wait_s: float, holder: str) -> Iterator[None]:
+        """Hold `lock` of this store across processes, waiting for it up to `wait_s`."""
         if self.dialect == "postgresql":
+            key = lock.advisory_key
             with self._connect() as conn:
-                deadline = datetime.now(UTC).timestamp() + wait_s
-                while not conn.execute(
-                    text(f"SELECT pg_try_advisory_lock({ADVISORY_LOCK_KEY})")
-                ).scalar():
-                    if datetime.now(UTC).timestamp() >= deadline:
-                        raise RunLockedError("another okr-sync run holds the store's lock")
+                deadline = time_module.monotonic() + wait_s
+                while not conn.execute(text(f"SELECT pg_try_advisory_lock({key})")).scalar():
+                    if time_module.monotonic() >= deadline:
+                        raise RunLockedError(f"{holder} holds the store's lock")
                     conn.rollback()
                     time_module.sleep(0.2)
                 conn.commit()
                 try:
                     yield
                 finally:
-                    conn.execute(text(f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"))
+                    conn.execute(text(f"SELECT pg_advisory_unlock({key})"))
                     conn.commit()
             return
         if self._sqlite_path in (None, "", ":memory:"):
             yield
             return
-        lock_path = f"{self._sqlite_path}.lock"
-        lock = FileLock(lock_path, timeout=wait_s)
+        lock_path = f"{self._sqlite_path}{lock.file_suffix}"
+        file_lock = FileLock(lock_path, timeout=wait_s)
         try:
-            lock.acquire()
+            file_lock.acquire()
         except FileLockTimeout:
-            raise RunLockedError(f"another okr-sync run holds {lock_path}") from None
+            raise RunLockedError(f"{holder} holds {lock_path}") from None
         try:
             yield
         finally:
-            lock.release()
+            file_lock.release()
 
     # --- reading -------------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ objectives = Table(
     metadata,
     Column("id", String(100), primary_key=True),
     Column("title", Text, nullable=False),
-    Column("owner", String(200)),
-    Column("level", String(50)),
+    Column("owner", String(200)),  # as wide as the mapping file allows (config/mapping.py)
+    Column("level", String(100)),  # likewise; widened by migration 0005
     Column("parent_id", String(100)),
     Column("weight", Float, nullable=False, default=1.0),
     Column("position", Integer, nullable=False, default=0),  # order in the mapping file
@@ -43,7 +43,7 @@ key_results = Table(
     Column("objective_id", String(100), ForeignKey("objectives.id"), nullable=False),
     Column("title", Text, nullable=False),
     Column("kind", String(20), nullable=False),
-    Column("unit", String(20)),
+    Column("unit", String(50)),  # as wide as config/mapping.py allows; migration 0005
     Column("metric_type", String(20), nullable=False),
     Column("source", String(20)),
     Column("start_value", Float),

@@ -805,6 +805,55 @@ def test_bad_ids() -> None:
     assert "'Quality Team' is not a valid id" in issue.message
 
 
+@pytest.mark.parametrize(
+    ("field", "location", "limit"),
+    [
+        ("unit", "objectives[0].key_results[0].unit", 50),
+        ("level", "objectives[0].level", 100),
+        ("owner", "objectives[0].owner", 200),
+    ],
+)
+def test_text_longer_than_the_store_keeps_is_refused(field: str, location: str, limit: int) -> None:
+    """What validation accepts, every store keeps: PostgreSQL's columns have these widths."""
+    value = "<b>[x]</b> " + "é" * (limit - 10)  # one character over the limit
+    objective_field = f"{field}: '{value}'" if field != "unit" else "level: team"
+    kr_field = f"unit: '{value}'" if field == "unit" else "unit: h"
+    issue = only_issue(
+        f"""\
+        version: 1
+        period: 2026-Q4
+        objectives:
+          - id: a
+            title: A
+            {objective_field}
+            key_results:
+              - id: k
+                title: K
+                target: 4
+                {kr_field}
+                metric: {{type: manual}}
+        """
+    )
+    assert issue.location == location, issue
+    assert issue.line == (11 if field == "unit" else 6)
+    assert f"at most {limit} characters" in issue.message, issue
+    fits = value[:-1]
+    doc = load(
+        f"""\
+        version: 1
+        period: 2026-Q4
+        objectives:
+          - id: a
+            title: A
+            {objective_field.replace(value, fits)}
+            key_results:
+              - {{id: k, title: K, target: 4, {kr_field.replace(value, fits)}, metric: {{type: manual}}}}
+        """
+    )
+    objective = doc.objectives[0]
+    assert fits in (objective.level, objective.owner, objective.key_results[0].unit)
+
+
 def test_wrong_types_show_the_value() -> None:
     issue = only_issue(
         """\

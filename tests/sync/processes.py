@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sandbox.server import Sandbox
-from sync.store import Store
+from sync.store import RunLockedError, Store
 from tests.conftest import ANCHOR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +171,18 @@ def stored_runs(url: str) -> list[dict[str, object]]:
         return sorted(store.runs(limit=1000), key=lambda r: int(str(r["id"])))
     except Exception:  # not migrated yet: no runs
         return []
+    finally:
+        store.close()
+
+
+def lock_is_held(url: str) -> bool:
+    """True while another process holds the run lock (taken and given back at once if free)."""
+    store = Store(url)
+    try:
+        with store.run_lock(wait_s=0):
+            return False
+    except RunLockedError:
+        return True
     finally:
         store.close()
 

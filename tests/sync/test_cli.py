@@ -348,6 +348,52 @@ def test_bad_usage_exits_2_with_one_line(
     assert store.counts() == before
 
 
+def test_text_as_long_as_validation_allows_is_stored_by_every_store(
+    workdir: Path,
+    sandbox: Sandbox,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PostgreSQL refused a unit over 20 characters (or a level over 50) that validation let
+    through, failing the whole run: each now fits, at the mapping file's limit."""
+    unit = "story points (fibonacci) [é] <b>" + "é" * 18  # 50 characters, 68 bytes
+    level = "<i>team</i> [platform] " + "l" * 77  # 100
+    owner = "<script>x</script> [o] " + "ö" * 177  # 200
+    assert (len(unit), len(level), len(owner)) == (50, 100, 200)
+    (workdir / "okrs.yaml").write_text(
+        f"""
+version: 1
+period: {{start: {P_START}, end: {P_END}}}
+objectives:
+  - id: quality
+    title: Quality
+    level: '{level}'
+    owner: '{owner}'
+    key_results:
+      - id: p1-bugs
+        title: Open P1 bugs in APP
+        start: 40
+        target: 5
+        unit: '{unit}'
+        metric: {{type: count, jql: project = APP AND priority = Highest AND statusCategory != Done}}
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", database_url)
+    point_at(sandbox, monkeypatch)
+    assert main(["validate"]) == 0
+    assert main(["sync"]) == 0, capsys.readouterr().err
+    store = Store(database_url)
+    try:
+        [objective] = store.all_objectives()
+        [kr] = store.all_key_results()
+    finally:
+        store.close()
+    assert (objective["level"], objective["owner"], kr["unit"]) == (level, owner, unit)
+    assert kr["value"] == expected_values(sandbox)["p1-bugs"]
+
+
 def test_unreachable_jira_fails_only_its_key_results(
     synced: Path,
     sandbox: Sandbox,

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
-from sync.store import RunLockedError, Store
+from sync.store import Store
 from tests.conftest import ANCHOR
 from tests.sync.processes import (
     KEY_RESULTS,
     MAPPING,
     Child,
     assert_consistent,
+    lock_is_held,
     okrsync,
     okrsync_env,
     stored_runs,
@@ -35,18 +36,6 @@ def slow_sandbox() -> Iterator[Sandbox]:
     box = build_sandbox(options).start()
     yield box
     box.stop()
-
-
-def lock_is_held(url: str) -> bool:
-    """True while another process holds the run lock (taken and given back at once if free)."""
-    store = Store(url)
-    try:
-        with store.run_lock(wait_s=0):
-            return False
-    except RunLockedError:
-        return True
-    finally:
-        store.close()
 
 
 def first_run_under_way(url: str, workdir: Path, box: Sandbox) -> Child:
@@ -101,3 +90,17 @@ def test_while_the_lock_is_held_no_wait_exits_1_and_wait_waits(
     assert "another okr-sync run holds" in refused.log
     assert waiting.finish() == 0, waiting.log  # it ran once the lock was given back
     assert len(assert_consistent(database_url, sandbox)) == 1
+
+
+def test_first_starts_at_once_on_a_fresh_store_all_run(
+    database_url: str, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Processes that find an empty store at the same moment each migrate it: one at a time,
+    or all but one failed (PostgreSQL: duplicate key in pg_type_typname_nsp_index)."""
+    (tmp_path / "okrs.yaml").write_text(MAPPING)
+    env = okrsync_env(sandbox, database_url, tmp_path)
+    starts = [okrsync("sync", "--wait", "60", env=env, cwd=tmp_path) for _ in range(4)]
+    codes = [start.finish() for start in starts]
+    assert codes == [0] * 4, "\n\n".join(start.log for start in starts)
+    runs = assert_consistent(database_url, sandbox)
+    assert len(runs) == 4 and all(run["outcome"] == "ok" for run in runs)

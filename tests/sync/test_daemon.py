@@ -34,11 +34,15 @@ from tests.sync.processes import (
     RUN_PY,
     Child,
     assert_consistent,
+    expected_values,
     free_port,
+    lock_is_held,
+    okrsync,
     okrsync_env,
     stored_runs,
     wait_for,
 )
+from tests.sync.webhooks import Receiver
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 
@@ -269,6 +273,76 @@ def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
     assert all(e["level"] == "warning" for e in failing)
     assert SECRET_TOKEN not in "\n".join(daemon.lines + daemon.out)
     assert SECRET_TOKEN[4:] not in "\n".join(daemon.lines + daemon.out)
+
+
+def daemon_posting_a_digest(
+    box: Sandbox, url: str, workdir: Path, receiver: Receiver, daemons: list[Child]
+) -> Child:
+    """A daemon whose first run changes a status (p1-bugs: done -> off track), returned once
+    its digest has reached the trickling `receiver`, which holds the answer back."""
+    count = expected_values(box)["p1-bugs"]
+    reached = MAPPING.replace("start: 40", f"start: {count + 10}").replace(
+        "target: 5", f"target: {count}"
+    )
+    behind = MAPPING.replace("start: 40", f"start: {count}").replace(
+        "target: 5", f"target: {count - 100}"
+    )
+    (workdir / "okrs.yaml").write_text(reached)
+    first = okrsync("sync", env=okrsync_env(box, url, workdir), cwd=workdir)
+    assert first.finish() == 0, first.log
+    daemon = start_daemon(
+        box,
+        url,
+        workdir,
+        free_port(),
+        mapping=behind,
+        OKRSYNC_NOTIFY__WEBHOOK_URL=receiver.url,
+        OKRSYNC_NOTIFY__TIMEOUT_S="5",
+        OKRSYNC_NOTIFY__DEADLINE_S="60",
+    )
+    daemons.append(daemon)
+    wait_for(
+        lambda: bool(receiver.received) or daemon.process.poll() is not None,
+        60,
+        f"the daemon's digest\n{daemon.log}",
+    )
+    assert daemon.process.poll() is None, daemon.log
+    return daemon
+
+
+def test_the_daemon_posts_its_digest_after_releasing_the_run_lock(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    """A slow webhook receiver must not hold up the next run, of this replica or another."""
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
+    try:
+        daemon = daemon_posting_a_digest(sandbox, url, tmp_path, receiver, daemons)
+        assert not lock_is_held(url), daemon.log  # its run is written, the digest on its way
+        assert "digest:" not in daemon.log
+        receiver.release.set()
+        daemon.wait_for_line("digest: 1 change(s) posted")
+        code, _ = daemon.terminate()
+        assert code == 0, daemon.log
+    finally:
+        receiver.close()
+    assert "very-secret-part" not in daemon.log
+
+
+def test_sigterm_while_the_digest_is_posted_stops_at_once(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
+    try:
+        daemon = daemon_posting_a_digest(sandbox, url, tmp_path, receiver, daemons)
+        code, seconds = daemon.terminate()
+    finally:
+        receiver.close()
+    assert code == 0, daemon.log
+    assert seconds < 10, daemon.log  # not the 60 s deadline
+    assert "digest: not delivered after 1 attempt(s): stopping" in daemon.log
+    assert "daemon stopped" in daemon.log
 
 
 def test_two_replicas_on_one_store_never_sync_a_slot_twice(

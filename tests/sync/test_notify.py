@@ -3,57 +3,20 @@ receiver, which records what arrives (and can answer with failures to test retri
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sandbox.server import Sandbox
 from sync.cli import main
+from tests.sync.processes import okrsync, okrsync_env, stored_runs, wait_for
+from tests.sync.webhooks import SECRET_PATH, Receiver
 
 TODAY = datetime.now(UTC).date()
-SECRET_PATH = "/hooks/T000/B000/very-secret-part"
-
-
-class Receiver:
-    """A webhook receiver on loopback: answers with `statuses` in turn (then 200)."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.received: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                receiver.received.append(json.loads(self.rfile.read(length)))
-                receiver.paths.append(self.path)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{SECRET_PATH}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -214,3 +177,100 @@ def test_the_webhook_url_is_a_secret_in_settings(monkeypatch: pytest.MonkeyPatch
         load_settings()
     assert "OKRSYNC_NOTIFY__WEBHOOK_URL" in str(refused.value)
     assert "very-secret-part" not in str(refused.value)
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_a_failure_and_never_followed(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+) -> None:
+    elsewhere = Receiver()
+    redirecting = Receiver(statuses=[status], location=f"{elsewhere.url}/elsewhere")
+    try:
+        monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", redirecting.url)
+        monkeypatch.setenv("OKRSYNC_NOTIFY__FORMAT", "json")
+        count = p1_count(sandbox)
+        assert sync_with(workdir, start=count + 10, target=count) == 0
+        assert sync_with(workdir, start=count, target=count - 100) == 0
+        err = capsys.readouterr().err
+        assert len(redirecting.received) == 1  # one attempt: a redirect is not retried
+        assert elsewhere.received == [] and elsewhere.gets == []  # neither re-posted nor GET
+        assert (
+            f"digest: not delivered after 1 attempt(s): HTTP {status}: the webhook answered "
+            "with a redirect, which is not followed" in err
+        )
+        assert "change(s) posted" not in err
+        assert "very-secret-part" not in err and "elsewhere" not in err
+    finally:
+        redirecting.close()
+        elsewhere.close()
+
+
+def test_a_trickling_receiver_is_given_up_at_the_deadline(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # One byte every 0.3 s never trips a 5 s read timeout; the 2 s deadline ends it.
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=40.0)
+    try:
+        monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("OKRSYNC_NOTIFY__TIMEOUT_S", "5")
+        monkeypatch.setenv("OKRSYNC_NOTIFY__DEADLINE_S", "2")
+        count = p1_count(sandbox)
+        assert sync_with(workdir, start=count + 10, target=count) == 0
+        capsys.readouterr()
+        started = time.monotonic()
+        assert sync_with(workdir, start=count, target=count - 100) == 0
+        took = time.monotonic() - started
+        err = capsys.readouterr().err
+        assert len(receiver.received) == 1
+        assert took < 12, f"the sync took {took:.1f} s"
+        assert (
+            "digest: not delivered after 1 attempt(s): no answer within 2 s "
+            "(OKRSYNC_NOTIFY__DEADLINE_S)" in err
+        )
+        assert "very-secret-part" not in err
+    finally:
+        receiver.close()
+
+
+def test_the_run_lock_is_released_before_the_digest_is_posted(
+    workdir: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{workdir / 'okrsync.db'}"
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
+    try:
+        count = p1_count(sandbox)
+        assert sync_with(workdir, start=count + 10, target=count) == 0
+        (workdir / "okrs.yaml").write_text(mapping(count, count - 100))
+        env = okrsync_env(
+            sandbox,
+            url,
+            workdir,
+            OKRSYNC_NOTIFY__WEBHOOK_URL=receiver.url,
+            OKRSYNC_NOTIFY__TIMEOUT_S="5",
+            OKRSYNC_NOTIFY__DEADLINE_S="60",
+        )
+        first = okrsync("sync", "--no-wait", env=env, cwd=workdir)
+        try:
+            wait_for(
+                lambda: bool(receiver.received) or first.process.poll() is not None,
+                60,
+                "the first run's digest",
+            )
+            assert first.process.poll() is None, first.log  # still posting
+            assert main(["sync", "--no-wait"]) == 0  # a second run takes the lock meanwhile
+            assert first.process.poll() is None, first.log
+            receiver.release.set()
+            assert first.finish() == 0, first.log
+        finally:
+            first.kill()
+        assert "digest: 1 change(s) posted" in first.log
+        assert [run["id"] for run in stored_runs(url)] == [1, 2, 3]
+    finally:
+        receiver.close()

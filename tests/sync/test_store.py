@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -200,4 +203,59 @@ def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_
     loaded = load_units(store, ["u1"])
     assert loaded["u1"].shape is None and loaded["u1"].members == {"10001": None}
     assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    store.close()
+
+
+def test_upgrade_to_mapping_text_widths_keeps_every_value(database_url: str) -> None:
+    """0005 widens `unit` and `level` to what the mapping file allows; nothing is lost."""
+    store = Store(database_url)
+    store.migrate("0004")
+    before = kr_record(30)
+    before.unit = "story pts"
+    store.write_run(run_record(T0), [objective()], [before])
+    store.migrate()
+    kept = store.key_result("p1-bugs")
+    assert kept is not None and (kept["unit"], kept["value"]) == ("story pts", 30)
+    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    assert [row["level"] for row in store.all_objectives()] == ["company"]
+    wide = kr_record(25)
+    wide.unit = "story points (fibonacci) [é] <b>" + "é" * 18
+    widest = objective()
+    widest.level = "<i>team</i> [platform] " + "l" * 77
+    store.write_run(run_record(T0 + timedelta(hours=1)), [widest], [wide])
+    assert store.key_result("p1-bugs")["unit"] == wide.unit  # type: ignore[index]
+    assert [row["level"] for row in store.all_objectives()] == [widest.level]
+    store.close()
+
+
+def _migrate_when_all_are_ready(url: str, ready: Barrier, outcomes: Queue[str]) -> None:
+    ready.wait()
+    store = Store(url)
+    try:
+        store.migrate()
+        outcomes.put("migrated")
+    except Exception as exc:
+        outcomes.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        store.close()
+
+
+def test_processes_migrating_a_fresh_store_at_once_take_turns(database_url: str) -> None:
+    """Forked processes released together by a barrier all migrate one empty store: under the
+    migration lock each finds the work done or does it alone; without it, all but one failed."""
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(6)
+    outcomes: Queue[str] = context.Queue()
+    processes = [
+        context.Process(target=_migrate_when_all_are_ready, args=(database_url, ready, outcomes))
+        for _ in range(6)
+    ]
+    for process in processes:
+        process.start()
+    reported = sorted(outcomes.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+    assert reported == ["migrated"] * 6
+    store = Store(database_url)
+    assert store.counts() == {"objectives": 0, "key_results": 0, "kr_values": 0, "sync_runs": 0}
     store.close()
