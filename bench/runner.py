@@ -36,6 +36,7 @@ from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, JiraSettings, Settings
 from connectors.base import GitHubListSelector, GitHubSearchSelector, JiraSelector
+from connectors.changes import StageCost
 from sandbox.github_data import ORG, REPO_NAMES
 from sandbox.jira_data import PROJECT_CATALOGUE
 from sandbox.recording import RecordedRequest
@@ -89,6 +90,7 @@ class RunFigures:
     sandbox_cpu_s: float = 0.0  # the sandbox process's, serving the run
     values: dict[str, float | None] = field(default_factory=dict)
     modes: dict[str, int] | None = None
+    checks: dict[str, StageCost] = field(default_factory=dict)  # what the change feeds cost
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -101,6 +103,11 @@ class RunFigures:
         }
         if self.modes is not None:
             data["units"] = self.modes
+        if self.checks:
+            data["cache_checks"] = {
+                stage: {"requests": cost.requests, "wall_s": round(cost.seconds, 3)}
+                for stage, cost in self.checks.items()
+            }
         return data
 
 
@@ -264,7 +271,16 @@ def measure_sync(
     modes = report.cache_units
     peak = rss.peak_kb / 1024
     return RunFigures(
-        name, requests, endpoints, wall, peak, cpu.own_s, cpu.sandbox_s, values, modes
+        name,
+        requests,
+        endpoints,
+        wall,
+        peak,
+        cpu.own_s,
+        cpu.sandbox_s,
+        values,
+        modes,
+        report.cache_checks,
     )
 
 
@@ -343,6 +359,18 @@ def render_table(runs: list[RunFigures], floor: dict[str, Any]) -> str:
         f"| floor | {fr['total']} | {fr.get('jira', 0)} | {fr.get('github', 0)} | "
         f"{floor['wall_s']:.2f} | | | |"
     )
+    return "\n".join(lines)
+
+
+def render_checks(runs: list[RunFigures]) -> str:
+    """What the repeat runs spend on telling what changed, stage by stage."""
+    lines = [
+        "| run | stage | requests | wall s |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for run in runs:
+        for stage, cost in run.checks.items():
+            lines.append(f"| {run.name} | {stage} | {cost.requests} | {cost.seconds:.2f} |")
     return "\n".join(lines)
 
 
@@ -458,6 +486,8 @@ def run_benchmark(params: Parameters, output: Path) -> int:
     output.write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(render_table(order, floor))
+    print()
+    print(render_checks([runs["second"], runs["changed"]]))
     print()
     for name, target in targets.items():
         verdict = "met" if target["met"] else "MISSED"

@@ -18,7 +18,10 @@ so a moved item (new key) is replaced, not counted twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -129,8 +132,41 @@ class ChangeSet:
         return self.why_full.get(unit.key) or self.why or "the changes since could not be told"
 
 
+@dataclass
+class StageCost:
+    requests: int = 0
+    seconds: float = 0.0
+
+
+class StageCosts:
+    """Requests and wall time a feed spends on each stage of its work (the change feed, the
+    membership check, ...), so the benchmark and the log can tell what the cache costs."""
+
+    def __init__(self, requests_made: Callable[[], int]) -> None:
+        self._requests_made = requests_made
+        self._lock = threading.Lock()
+        self.by_stage: dict[str, StageCost] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Measure a stage run alone (no other request of the connector in flight)."""
+        before, began = self._requests_made(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, self._requests_made() - before, time.perf_counter() - began)
+
+    def add(self, name: str, requests: int, seconds: float) -> None:
+        with self._lock:
+            cost = self.by_stage.setdefault(name, StageCost())
+            cost.requests += requests
+            cost.seconds += seconds
+
+
 class ChangeFeed(Protocol):
     """A connector's change detection (see the module doc)."""
+
+    costs: StageCosts
 
     def plan(
         self, item_fetches: Mapping[Selector, frozenset[str]], count_fetches: Iterable[Selector]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,7 +36,15 @@ from connectors.base import (
     Selector,
     WorkItem,
 )
-from connectors.changes import ChangeSet, FetchUnit, HeldAnswer, UnitAnswer, UnitDelta, UnitPlan
+from connectors.changes import (
+    ChangeSet,
+    FetchUnit,
+    HeldAnswer,
+    StageCosts,
+    UnitAnswer,
+    UnitDelta,
+    UnitPlan,
+)
 from connectors.github import filter_listed, listing_horizon, search_query_for
 
 if TYPE_CHECKING:
@@ -69,6 +78,7 @@ class GitHubChangeFeed:
 
     def __init__(self, connector: GitHubConnector) -> None:
         self.connector = connector
+        self.costs = StageCosts(lambda: connector.requests_made)
 
     @staticmethod
     def plan(
@@ -187,8 +197,9 @@ class GitHubChangeFeed:
             owners |= {repo.split("/", 1)[0] for repo in scope[0]} | scope[1]
         if not scopes:
             return ChangeSet(why=UNCONFINED)
-        changed_items = self.connector.changed_repositories(sorted(owners), since)
-        found_changes = GitHubChanges(self.connector, since)
+        with self.costs.stage("change feed"):
+            changed_items = self.connector.changed_repositories(sorted(owners), since)
+        found_changes = GitHubChanges(self.connector, since, self.costs)
         if changed_items is None:  # too many to name: every listing listed again since then
             found_changes.why = "over 1,000 items changed: too many for one search"
             return found_changes
@@ -235,10 +246,11 @@ def may_hold_issues(unit: FetchUnit) -> bool:
 class GitHubChanges(ChangeSet):
     """Changed listings are listed again by last update down to `since`; searches re-asked."""
 
-    def __init__(self, connector: GitHubConnector, since: datetime) -> None:
+    def __init__(self, connector: GitHubConnector, since: datetime, costs: StageCosts) -> None:
         super().__init__()
         self.connector = connector
         self.since = since
+        self.costs = costs
         self.lost: set[str] = set()  # unit keys holding items GitHub no longer counts
 
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
@@ -262,7 +274,10 @@ class GitHubChanges(ChangeSet):
                 query += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         else:
             query = unit.description
+        began = time.perf_counter()
         counted = self.connector.count(GitHubSearchSelector(query))
+        # One search; measured here, as other fetch threads may be sending requests too.
+        self.costs.add("membership check", 1, time.perf_counter() - began)
         if counted != len(items):
             log.info(
                 "github: %s holds %d items, GitHub counts %d", unit.description, len(items), counted

@@ -24,7 +24,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connectors.base import JiraSelector, Selector, WorkItem
-from connectors.changes import ChangeSet, FetchUnit, HeldAnswer, UnitAnswer, UnitDelta, UnitPlan
+from connectors.changes import (
+    ChangeSet,
+    FetchUnit,
+    HeldAnswer,
+    StageCosts,
+    UnitAnswer,
+    UnitDelta,
+    UnitPlan,
+)
 from connectors.jql import dependencies
 
 if TYPE_CHECKING:
@@ -40,6 +48,7 @@ class JiraChangeFeed:
 
     def __init__(self, connector: JiraConnector) -> None:
         self.connector = connector
+        self.costs = StageCosts(lambda: connector.requests_made)
 
     @staticmethod
     def plan(
@@ -110,13 +119,15 @@ class JiraChangeFeed:
         """
         jira = self.connector
         minutes = math.ceil((now - since).total_seconds() / 60)
-        changed = jira.changed_ids(minutes)
+        with self.costs.stage("change feed"):
+            changed = jira.changed_ids(minutes)
         keys = [key for key, (_, answer) in held.items() if answer.count is None]
         jqls = [held[key][0].description for key in keys]
         vanished: set[str] = set()
         if keys:
             known = set().union(*(held[key][1].members for key in keys))
-            present = jira.present_ids(jqls)
+            with self.costs.stage("membership check"):
+                present = jira.present_ids(jqls)
             vanished = known - present
             changed |= present - known
         if not changed and not vanished:
@@ -129,12 +140,33 @@ class JiraChangeFeed:
         if not jira.can_match:  # Server/DC: each cached query tested against the changed ids
             if len(ids) > SERVER_PATCH_MAX_IDS:  # cheaper to fetch the queries again
                 return ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed")
-            for key in keys:
-                unit, answer = held[key]
-                fresh = jira.items_by_ids(ids, answer.needs, within=unit.description)
-                found.matched[key] = set(fresh)
-                found.fresh_items[key] = fresh
+            with self.costs.stage("changed issues"):
+                for key in keys:
+                    unit, answer = held[key]
+                    fresh = jira.items_by_ids(ids, answer.needs, within=unit.description)
+                    found.matched[key] = set(fresh)
+                    found.fresh_items[key] = fresh
         else:
+            self._match(held, keys, jqls, ids, found)
+        log.info(
+            "jira: %d issues changed, %d gone; %d cached queries patched",
+            len(changed),
+            len(vanished),
+            len(keys),
+        )
+        return found
+
+    def _match(
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        keys: list[str],
+        jqls: list[str],
+        ids: list[str],
+        found: JiraChanges,
+    ) -> None:
+        """Which changed issues each cached query matches (`jql/match`), and those issues."""
+        jira = self.connector
+        with self.costs.stage("changed issues"):
             matched = jira.match(ids, jqls) if ids else [set[str]() for _ in keys]
             wanted: set[str] = set()
             needs: frozenset[str] = frozenset()
@@ -146,13 +178,6 @@ class JiraChangeFeed:
             if wanted:  # one fetch with every unit's fields serves them all
                 fresh = jira.items_by_ids(sorted(wanted, key=int), needs)
                 found.fresh_items = dict.fromkeys(keys, fresh)
-        log.info(
-            "jira: %d issues changed, %d gone; %d cached queries patched",
-            len(changed),
-            len(vanished),
-            len(keys),
-        )
-        return found
 
 
 class JiraChanges(ChangeSet):

@@ -21,6 +21,7 @@ from connectors.base import (
     JiraSelector,
     Selector,
 )
+from connectors.changes import StageCost
 from connectors.github import search_query_for
 from connectors.ratelimit import RateGovernor
 from sync.fetch import FetchResults, run_fetches
@@ -71,6 +72,8 @@ class SyncReport:
     run_id: int | None = None
     dry_run: bool = False
     cache_units: dict[str, int] | None = None  # incremental sync: units cached/patched/fetched
+    # incremental sync: what telling the changes cost, by "<tracker> <stage>"
+    cache_checks: dict[str, StageCost] = field(default_factory=dict)
     # the stored states before the run, which the digest compares with (sync.notify)
     digest_before: dict[str, PreviousState] = field(default_factory=dict)
 
@@ -358,6 +361,7 @@ def run_sync(
         digest_before=digest_before,
     )
     report.cache_units = incremental.modes() if incremental is not None else None
+    report.cache_checks = incremental.costs() if incremental is not None else {}
     report.objectives = objective_progress(mapping, store, outcomes, as_of, thresholds)
     if dry_run or store is None:
         return report

@@ -30,6 +30,7 @@ from connectors.changes import (
     ChangeSet,
     FetchUnit,
     HeldAnswer,
+    StageCost,
     UnitDelta,
     UnitPlan,
     UnitPlanner,
@@ -55,7 +56,7 @@ class CachedSource:
     ) -> None:
         self.inner = inner
         self.source = inner.source
-        self._feed = feed
+        self.feed = feed
         self._units = units
         self._cached = dict(cached)
         self._settings = settings
@@ -88,13 +89,13 @@ class CachedSource:
         key = self._units.by_count.get(selector)
         if key is None:
             return self.inner.count(selector)
-        return self._feed.count_from(selector, self._units.units[key], self._answer(key))
+        return self.feed.count_from(selector, self._units.units[key], self._answer(key))
 
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         key = self._units.by_items.get(selector)
         if key is None:
             return self.inner.items(selector, needs)
-        found = self._feed.items_from(selector, self._units.units[key], self._answer(key))
+        found = self.feed.items_from(selector, self._units.units[key], self._answer(key))
         return sorted(found, key=lambda item: item.key)
 
     # -- what the run writes back
@@ -147,11 +148,11 @@ class CachedSource:
         """Why the changes since cannot bring this cached answer up to date; None: they can."""
         if not unit.covers(cached):
             return "the cache lacks fields or history this query now needs"
-        if cached.shape is None or not self._feed.item_shape(unit.needs) <= cached.shape:
+        if cached.shape is None or not self.feed.item_shape(unit.needs) <= cached.shape:
             return "cached under other settings (site or story-points field)"
         if self._now - cached.full_at >= timedelta(seconds=self._settings.full_refresh_every):
             return "a full refresh was due"
-        return self._feed.fragile(unit, cached)
+        return self.feed.fragile(unit, cached)
 
     def _restamp(self, cached: CachedUnit, unit: FetchUnit) -> CachedUnit:
         cached.synced_at = self._now
@@ -159,7 +160,7 @@ class CachedSource:
         return cached
 
     def _full(self, unit: FetchUnit) -> CachedUnit:
-        fetched = self._feed.fetch(unit)
+        fetched = self.feed.fetch(unit)
         entry = CachedUnit(
             key=unit.key,
             source=unit.source,
@@ -167,7 +168,7 @@ class CachedSource:
             needs=unit.needs,
             horizon=unit.horizon,
             count=fetched.count,
-            shape=self._feed.item_shape(unit.needs),
+            shape=self.feed.item_shape(unit.needs),
             synced_at=self._now,
             full_at=self._now,
             items=fetched.items,
@@ -214,7 +215,7 @@ class CachedSource:
         oldest = min(self._cached[key].synced_at for key in held)
         since = oldest - timedelta(seconds=self._settings.margin_s)
         try:
-            return self._feed.changes(held, since, self._now)
+            return self.feed.changes(held, since, self._now)
         except ConnectorError as exc:
             log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
             return ChangeSet(why=f"the tracker could not say what changed ({exc})")
@@ -273,6 +274,15 @@ class IncrementalSync:
                         why = source.why_full.get(key, "")
                         found[selector] = f"fetched in full: {why}" if why else "fetched in full"
         return found
+
+    def costs(self) -> dict[str, StageCost]:
+        """Requests and time the change feeds spent, by tracker and stage ("jira change feed",
+        "github membership check", ...): what keeping the cache exact costs."""
+        return {
+            f"{source} {stage}": cost
+            for source, cached in self.sources.items()
+            for stage, cost in sorted(cached.feed.costs.by_stage.items())
+        }
 
     def modes(self) -> dict[str, int]:
         """How the units were answered: {"cached": n, "incremental": n, "full": n}."""

@@ -43,3 +43,13 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     # issues is asked again every run, as a deleted issue leaves no trace.
     assert results["second"]["units"]["full"] == 2
     assert results["second"]["units"]["incremental"] == 0
+    # What keeping the cache exact costs, stage by stage; nothing changed, so nothing else.
+    checks = results["second"]["cache_checks"]
+    assert checks["jira change feed"]["requests"] == 1
+    assert checks["github change feed"]["requests"] == 1
+    assert checks["jira membership check"]["requests"] >= 1
+    assert checks["github membership check"]["requests"] >= 1
+    assert "jira changed issues" not in checks
+    second = results["second"]["requests"]
+    spent = sum(stage["requests"] for stage in checks.values())
+    assert spent + 2 == second["total"]  # and the two issue searches asked every run
