@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo has a store of its own: okrsync.db is yours, for `sync` and the cron line.
+DEMO_STORE := sqlite:///okrsync-demo.db
+
 demo: $(STAMP)
-	$(BIN)/python run.py demo
+	OKRSYNC_DATABASE_URL=$(DEMO_STORE) $(BIN)/python run.py demo
+	@echo "The demo's store is ./okrsync-demo.db (your own syncs use okrsync.db). Read it with:"
+	@echo "  OKRSYNC_DATABASE_URL=$(DEMO_STORE) $(BIN)/python run.py status"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -30,7 +35,7 @@ sandbox: $(STAMP)
 	$(BIN)/python run.py sandbox
 
 clean:
-	rm -rf $(VENV) okrsync.db okrsync.db-* okrsync.db.lock
+	rm -rf $(VENV) okrsync.db okrsync.db-* okrsync.db.lock okrsync-demo.db okrsync-demo.db-* okrsync-demo.db.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -15,7 +15,7 @@ from itertools import pairwise
 from typing import Annotated
 
 import pytz
-from pydantic import BaseModel, ConfigDict, PlainValidator, model_validator
+from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema, model_validator
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?[smhd])+$")
@@ -72,9 +72,20 @@ def _timezone(value: object) -> str:
         ) from None
 
 
-Duration = Annotated[float, PlainValidator(parse_duration)]
-TimeOfDay = Annotated[str, PlainValidator(_time_of_day)]
-TimezoneName = Annotated[str, PlainValidator(_timezone)]
+# The JSON Schema lets an editor flag a bad value while typing (config/schema.py).
+Duration = Annotated[
+    float,
+    PlainValidator(parse_duration),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?\s*[smhdSMHD]\s*)+$"}),
+]
+TimeOfDay = Annotated[
+    str,
+    PlainValidator(_time_of_day),
+    WithJsonSchema({"type": "string", "pattern": _TIME.pattern}),
+]
+TimezoneName = Annotated[
+    str, PlainValidator(_timezone), WithJsonSchema({"type": "string", "minLength": 1})
+]
 
 
 class ScheduleSpec(BaseModel):

@@ -22,6 +22,7 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     ValidationInfo,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -176,16 +177,64 @@ def _input_name(value: str) -> str:
     return value
 
 
-Slug = Annotated[str, AfterValidator(_slug)]
-PeriodSpec = Annotated[Period, PlainValidator(_period), PlainSerializer(lambda p: p.label)]
-WindowSpec = Annotated[
-    DateWindow | Literal["period"], PlainValidator(_window), PlainSerializer(_show_window)
+# What the hand-written validators accept, as JSON Schema for editors (config/schema.py);
+# the validators stay the authority, these only let an editor flag a typo while typing.
+_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_PERIOD_JSON: list[dict[str, Any]] = [
+    {"type": "string", "pattern": r"^[0-9]{4}(-([Qq][1-4]|[Hh][12]|0?[1-9]|1[0-2]))?$"},
+    {"type": "string", "pattern": f"^{_DAY}\\.\\.{_DAY}$"},
+    {"type": "integer", "minimum": 1970, "maximum": 9998},
+    {
+        "type": "object",
+        "properties": {"start": {"type": "string"}, "end": {"type": "string"}},
+        "required": ["start", "end"],
+        "additionalProperties": False,
+    },
 ]
-StartSpec = Annotated[float | Literal["auto"] | None, PlainValidator(_start)]
+_SLUG_JSON = {"type": "string", "pattern": SLUG.pattern, "maxLength": 64}
+
+Slug = Annotated[str, AfterValidator(_slug), WithJsonSchema(_SLUG_JSON)]
+PeriodSpec = Annotated[
+    Period,
+    PlainValidator(_period),
+    PlainSerializer(lambda p: p.label),
+    WithJsonSchema({"anyOf": _PERIOD_JSON}),
+]
+WindowSpec = Annotated[
+    DateWindow | Literal["period"],
+    PlainValidator(_window),
+    PlainSerializer(_show_window),
+    WithJsonSchema({"anyOf": [{"const": "period"}, *_PERIOD_JSON]}),
+]
+StartSpec = Annotated[
+    float | Literal["auto"] | None,
+    PlainValidator(_start),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"const": "auto"}, {"type": "null"}]}),
+]
+MetricType = Annotated[
+    str,
+    PlainValidator(_metric_type),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(METRIC_TYPES)},
+                {"type": "string", "pattern": r"^p(0?[1-9]|[1-9][0-9])$"},
+            ]
+        }
+    ),
+]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1)]
 InputName = Annotated[str, AfterValidator(_input_name)]
-Label = Annotated[str, Field(min_length=1), AfterValidator(_label)]
+Label = Annotated[
+    str,
+    Field(min_length=1),
+    AfterValidator(_label),
+    WithJsonSchema({"type": "string", "pattern": r'^[^",\s]([^",]*[^",\s])?$'}),
+]
+Repo = Annotated[
+    str, AfterValidator(_repo), WithJsonSchema({"type": "string", "pattern": REPO.pattern})
+]
 
 
 class GitHubFilter(BaseModel):
@@ -193,7 +242,7 @@ class GitHubFilter(BaseModel):
 
     model_config = _STRICT
 
-    repo: Annotated[str, AfterValidator(_repo)]
+    repo: Repo
     state: Literal["open", "closed", "all", "merged"] = "all"
     labels: list[Label] = Field(default_factory=list)
     created: WindowSpec | None = None
@@ -219,7 +268,7 @@ class Metric(BaseModel):
 
     model_config = _STRICT
 
-    type: Annotated[str, PlainValidator(_metric_type)]
+    type: MetricType
     source: Literal["jira", "github"] | None = None
     jql: Text | None = None
     search: Text | None = None
@@ -479,10 +528,15 @@ class KeyResult(BaseModel):
         return self
 
 
+def _title_optional(schema: dict[str, Any]) -> None:
+    """An objective's title defaults to its id (`_title_defaults_to_id`): not required."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "title"]
+
+
 class Objective(BaseModel):
     """A qualitative goal; its progress is the weighted mean of its key results."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_title_optional)
 
     id: Slug
     title: Text

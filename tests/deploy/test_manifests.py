@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,13 +60,38 @@ def docker_env() -> dict[str, str]:
 
 
 def manifests() -> dict[str, dict[str, Any]]:
-    """Every Kubernetes object under deploy/, by kind."""
+    """Every Kubernetes object under deploy/ (both modes), by kind."""
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(DEPLOY.glob("*.yaml")):
+    for path in sorted(DEPLOY.rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and "kind" in doc and doc["kind"] != "Kustomization":
                 out[doc["kind"]] = doc
     return out
+
+
+def kustomization(folder: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    return doc
+
+
+def applied_files(folder: Path) -> list[Path]:
+    """The files `kubectl apply -k folder` reads, following `resources:` into folders."""
+    out: list[Path] = []
+    for entry in kustomization(folder)["resources"]:
+        target = (folder / entry).resolve()
+        out += applied_files(target) if target.is_dir() else [target]
+    return out
+
+
+def kinds_in(texts: list[str]) -> list[str]:
+    return sorted(doc["kind"] for text in texts for doc in yaml.safe_load_all(text) if doc)
+
+
+# One `kubectl apply -k deploy/<mode>` applies that mode and never the other.
+MODES = {
+    "daemon": ["ConfigMap", "Deployment", "Service"],
+    "cronjob": ["ConfigMap", "CronJob"],
+}
 
 
 def test_dockerfile_slim_non_root_no_secrets_default_daemon_healthcheck() -> None:
@@ -108,10 +134,31 @@ def test_dockerignore_keeps_secrets_and_stores_out() -> None:
 def test_manifests_parse_and_hold_the_four_pieces() -> None:
     kinds = manifests()
     assert {"CronJob", "Deployment", "Secret", "ConfigMap"} <= set(kinds)
-    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
-    for resource in kustomization["resources"]:
-        assert (DEPLOY / resource).is_file()
-    assert "secret.example.yaml" not in kustomization["resources"]  # never applied as is
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_applies_alone(mode: str) -> None:
+    files = applied_files(DEPLOY / mode)
+    assert kinds_in([path.read_text() for path in files]) == MODES[mode]
+    assert DEPLOY / "secret.example.yaml" not in files  # never applied as is
+    # `kubectl apply -k deploy/` would apply both modes at once: it must find nothing.
+    assert not (DEPLOY / "kustomization.yaml").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kubectl_kustomize_renders_one_mode_with_the_pushed_image(mode: str) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("no kubectl here: the kustomizations are only read by the test")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / mode)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert kinds_in([result.stdout]) == MODES[mode]
+    (image,) = kustomization(DEPLOY / mode)["images"]
+    pushed = f"{image['newName']}:{image['newTag']}"
+    rendered = re.findall(r"^\s+image: (\S+)$", result.stdout, re.M)
+    assert rendered == [pushed]
 
 
 def pod_spec(kind: str) -> dict[str, Any]:
@@ -159,7 +206,7 @@ def test_cronjob_runs_one_sync_at_a_time() -> None:
 
 def test_the_configmap_mapping_file_validates() -> None:
     text = manifests()["ConfigMap"]["data"]["okrs.yaml"]
-    mapping = load_mapping_text(text, source_name="deploy/configmap.yaml")
+    mapping = load_mapping_text(text, source_name="deploy/base/configmap.yaml")
     assert mapping.schedule is not None
 
 
