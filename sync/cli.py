@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", help="only objectives of this level (company, team, ...)")
     p.add_argument("--owner", help="only objectives of this owner")
     p.add_argument("--objective", help="this objective and the ones aligned under it")
+    p.add_argument(
+        "--all", action="store_true", help="also what the mapping file no longer lists (retired)"
+    )
     p = with_config(sub.add_parser("note", help="add a note to a key result's history"))
     p.add_argument("kr")
     p.add_argument("text")
@@ -358,7 +361,9 @@ def check_queries(
 
 def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     store = open_store(settings)
-    wanted = TreeFilter(level=args.level, owner=args.owner, objective=args.objective)
+    wanted = TreeFilter(
+        level=args.level, owner=args.owner, objective=args.objective, retired=args.all
+    )
     if args.json:
         print(json.dumps(status_document(store, wanted), indent=2))
     else:

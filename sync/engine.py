@@ -37,7 +37,7 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
+from sync.store import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,11 @@ def run_sync(
     on_fetch_done: Callable[[str], None] | None = None,
     plan_ready: Callable[[QueryPlan], None] | None = None,
 ) -> SyncReport:
-    """One pass. The store is only read before fetching and written once at the end."""
+    """One pass. The store is only read before fetching and written once at the end.
+
+    The mapping file is read whole even when `only` some key results are fetched, so every
+    run retires what it does not list.
+    """
     started = datetime.now(UTC)
     as_of = as_of or started
     plan = plan_queries(mapping, today=as_of.date(), only=only)
@@ -368,6 +372,7 @@ def run_sync(
         objective_records(mapping, report.objectives),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
         also=incremental.write if incremental is not None else None,
+        listing=listing_of(mapping),
     )
     log.info(
         "run %s: %s, %d key results, %d failed, requests %s",
@@ -424,6 +429,14 @@ def objective_progress(
         nodes.append(ObjectiveNode(objective.id, objective.parent, objective.weight, entries))
     rolled = roll_up(nodes, thresholds=thresholds)
     return {oid: (p.progress, p.status) for oid, p in rolled.items()}
+
+
+def listing_of(mapping: MappingFile) -> Listing:
+    """What the mapping file lists: the store retires everything else."""
+    return Listing(
+        objectives=frozenset(o.id for o in mapping.objectives),
+        key_results=frozenset(kr.id for _, kr in mapping.key_results()),
+    )
 
 
 def objective_records(
@@ -550,5 +563,6 @@ def apply_checkin(
         at=as_of,
         origin="checkin" if value is not None else "note",
         note=note,
+        listing=listing_of(mapping),
     )
     return outcome
