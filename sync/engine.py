@@ -266,11 +266,12 @@ def run_sync(
     as_of: datetime | None = None,
     on_fetch_done: Callable[[str], None] | None = None,
     plan_ready: Callable[[QueryPlan], None] | None = None,
+    demo: bool = False,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
 
     The mapping file is read whole even when `only` some key results are fetched, so every
-    run retires what it does not list.
+    run retires what it does not list. `demo` marks the objectives as the built-in demo's.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -369,7 +370,7 @@ def run_sync(
             errors=errors,
             config_path=config_path,
         ),
-        objective_records(mapping, report.objectives),
+        objective_records(mapping, report.objectives, demo=demo),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
         also=incremental.write if incremental is not None else None,
         listing=listing_of(mapping),
@@ -440,7 +441,10 @@ def listing_of(mapping: MappingFile) -> Listing:
 
 
 def objective_records(
-    mapping: MappingFile, progress: Mapping[str, tuple[float | None, str]]
+    mapping: MappingFile,
+    progress: Mapping[str, tuple[float | None, str]],
+    *,
+    demo: bool = False,
 ) -> list[ObjectiveRecord]:
     return [
         ObjectiveRecord(
@@ -453,6 +457,7 @@ def objective_records(
             position=position,
             progress=progress.get(o.id, (None, "no_data"))[0],
             status=progress.get(o.id, (None, "no_data"))[1],
+            demo=demo,
         )
         for position, o in enumerate(mapping.objectives)
     ]

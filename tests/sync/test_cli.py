@@ -735,3 +735,27 @@ def test_what_the_mapping_file_drops_is_retired_in_every_view_and_left_out_of_ro
     assert list(back) == ["quality", "delivery"]
     points = next(kr for kr in back["quality"]["key_results"] if kr["id"] == "points")  # type: ignore[attr-defined]
     assert points["retired_at"] is None and points["value"] == before["points"]["value"]
+
+
+def test_demo_writes_a_new_store_or_its_own_and_refuses_any_other(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`demo` in a folder with a real store added its objectives for good. It now writes
+    only into a new store or one it alone wrote; a store a sync has written, even with the
+    demo's own objective ids (a copy of demo.yaml), is refused with exit 2, untouched."""
+    assert main(["demo"]) == 0
+    assert main(["demo"]) == 0  # its own store: run again
+    point_at(sandbox, monkeypatch)
+    assert main(["sync"]) == 0  # the tester's real okrs.yaml, ids shared with the demo
+    store = Store(os.environ["OKRSYNC_DATABASE_URL"])
+    before = store.counts()
+    capsys.readouterr()
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"the store {store.safe_url} holds objectives the demo did not write" in err
+    assert "(quality, delivery)" in err and "OKRSYNC_DATABASE_URL" in err
+    assert store.counts() == before
