@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", help="only objectives of this level (company, team, ...)")
     p.add_argument("--owner", help="only objectives of this owner")
     p.add_argument("--objective", help="this objective and the ones aligned under it")
+    p.add_argument(
+        "--all", action="store_true", help="also what the mapping file no longer lists (retired)"
+    )
     p = with_config(sub.add_parser("note", help="add a note to a key result's history"))
     p.add_argument("kr")
     p.add_argument("text")
@@ -208,6 +211,7 @@ def sync_with_progress(
     only: list[str] | None,
     path: str | None,
     dry: bool = False,
+    demo: bool = False,
 ) -> SyncReport:
     """Run one sync with a progress bar on a terminal (plain log lines elsewhere)."""
     progress = Progress(
@@ -237,6 +241,7 @@ def sync_with_progress(
             config_path=path,
             on_fetch_done=lambda _: progress.advance(task),
             plan_ready=plan_ready,
+            demo=demo,
         )
 
 
@@ -360,7 +365,9 @@ def check_queries(
 
 def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     store = open_store(settings)
-    wanted = TreeFilter(level=args.level, owner=args.owner, objective=args.objective)
+    wanted = TreeFilter(
+        level=args.level, owner=args.owner, objective=args.objective, retired=args.all
+    )
     if args.json:
         print(json.dumps(status_document(store, wanted), indent=2))
     else:
@@ -449,19 +456,20 @@ def cmd_checkin(args: argparse.Namespace, settings: Settings, console: LiteralCo
 def cmd_demo(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sandbox.server import SandboxOptions, build_sandbox
 
-    console.print("Starting the sandbox (Jira Cloud + GitHub on loopback)…")
-    with build_sandbox(SandboxOptions(seed=args.seed)).start() as box:
-        demo_settings = settings.model_copy(
-            update={
-                "jira": settings.jira.model_copy(update=box.jira_settings()),
-                "github": settings.github.model_copy(update=box.github_settings()),
-            }
-        )
-        mapping = load_mapping(demo_mapping_path())
-        store = open_store(demo_settings)
-        with store.run_lock(wait_s=10.0):
+    mapping = load_mapping(demo_mapping_path())
+    store = open_store(settings)
+    with store.run_lock(wait_s=10.0):
+        refuse_foreign_store(store)
+        console.print("Starting the sandbox (Jira Cloud + GitHub on loopback)…")
+        with build_sandbox(SandboxOptions(seed=args.seed)).start() as box:
+            demo_settings = settings.model_copy(
+                update={
+                    "jira": settings.jira.model_copy(update=box.jira_settings()),
+                    "github": settings.github.model_copy(update=box.github_settings()),
+                }
+            )
             report = sync_with_progress(
-                demo_settings, mapping, store, console, None, str(demo_mapping_path())
+                demo_settings, mapping, store, console, None, str(demo_mapping_path()), demo=True
             )
     notify_after_run(demo_settings, report)
     print_run_summary(report, console)
@@ -471,6 +479,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, console: LiteralConso
         f"python run.py explain {mapping.objectives[0].key_results[0].id}"
     )
     return report.exit_code
+
+
+def refuse_foreign_store(store: Store) -> None:
+    """The demo writes only into a store that holds nothing but what it wrote itself: its
+    objectives would stay among real ones, and its run would retire them."""
+    foreign = store.objectives_not_from_demo()
+    if foreign:
+        more = len(foreign) - 5
+        shown = ", ".join(foreign[:5]) + (f" and {more} more" if more > 0 else "")
+        raise UsageError(
+            f"demo: the store {store.safe_url} holds objectives the demo did not write "
+            f"({shown}); the demo writes only into a new store or its own. Set "
+            "OKRSYNC_DATABASE_URL to another one, e.g. sqlite:///okrsync-demo.db"
+        )
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:

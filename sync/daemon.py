@@ -299,7 +299,8 @@ class Daemon:
         assert report is not None
         statuses: dict[str, int] = {}
         for row in store.all_key_results():
-            statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+            if row["retired_at"] is None:  # what the mapping file no longer lists is no gauge
+                statuses[row["status"]] = statuses.get(row["status"], 0) + 1
         self.health.record_run(
             cadences,
             report.outcome,

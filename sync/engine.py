@@ -38,7 +38,7 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
+from sync.store import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -271,11 +271,14 @@ def run_sync(
     as_of: datetime | None = None,
     on_fetch_done: Callable[[str], None] | None = None,
     plan_ready: Callable[[QueryPlan], None] | None = None,
+    demo: bool = False,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
 
     The digest is not posted here: the caller posts it (`sync.notify.notify_after_run`)
-    once it has released the run lock.
+    once it has released the run lock. The mapping file is read whole even when `only`
+    some key results are fetched, so every run retires what it does not list. `demo` marks
+    the objectives as the built-in demo's.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -376,9 +379,10 @@ def run_sync(
             errors=errors,
             config_path=config_path,
         ),
-        objective_records(mapping, report.objectives),
+        objective_records(mapping, report.objectives, demo=demo),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
         also=incremental.write if incremental is not None else None,
+        listing=listing_of(mapping),
     )
     log.info(
         "run %s: %s, %d key results, %d failed, requests %s",
@@ -436,8 +440,19 @@ def objective_progress(
     return {oid: (p.progress, p.status) for oid, p in rolled.items()}
 
 
+def listing_of(mapping: MappingFile) -> Listing:
+    """What the mapping file lists: the store retires everything else."""
+    return Listing(
+        objectives=frozenset(o.id for o in mapping.objectives),
+        key_results=frozenset(kr.id for _, kr in mapping.key_results()),
+    )
+
+
 def objective_records(
-    mapping: MappingFile, progress: Mapping[str, tuple[float | None, str]]
+    mapping: MappingFile,
+    progress: Mapping[str, tuple[float | None, str]],
+    *,
+    demo: bool = False,
 ) -> list[ObjectiveRecord]:
     return [
         ObjectiveRecord(
@@ -450,6 +465,7 @@ def objective_records(
             position=position,
             progress=progress.get(o.id, (None, "no_data"))[0],
             status=progress.get(o.id, (None, "no_data"))[1],
+            demo=demo,
         )
         for position, o in enumerate(mapping.objectives)
     ]
@@ -560,5 +576,6 @@ def apply_checkin(
         at=as_of,
         origin="checkin" if value is not None else "note",
         note=note,
+        listing=listing_of(mapping),
     )
     return outcome

@@ -23,11 +23,13 @@ PACED_KINDS = frozenset({"linear"})
 @dataclass(frozen=True)
 class TreeFilter:
     """`status --level/--owner/--objective`: all given conditions must hold; `objective`
-    keeps that objective and everything aligned under it."""
+    keeps that objective and everything aligned under it. `retired` (`status --all`) also
+    shows what the mapping file no longer lists."""
 
     level: str | None = None
     owner: str | None = None
     objective: str | None = None
+    retired: bool = False
 
     @property
     def active(self) -> bool:
@@ -112,11 +114,16 @@ def filter_objectives(rows: Sequence[dict[str, Any]], wanted: TreeFilter) -> lis
 def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[dict[str, Any]]:
     """Objectives in tree order, each with its `key_results` and `stale_inputs`; each key
     result carries `previous_value` and `change` (value minus the value before the latest
-    one)."""
+    one). Retired objectives and key results (`retired_at` set) are left out unless
+    `wanted.retired`; they never count as stale inputs, as no roll-up counts them."""
+    wanted = wanted or TreeFilter()
     every = store.all_objectives()
-    objectives = filter_objectives(every, wanted or TreeFilter())
     key_results = store.all_key_results()
-    stale = stale_inputs(every, key_results)
+    current = [row for row in every if row["retired_at"] is None]
+    stale = stale_inputs(current, [kr for kr in key_results if kr["retired_at"] is None])
+    objectives = filter_objectives(every if wanted.retired else current, wanted)
+    if not wanted.retired:
+        key_results = [kr for kr in key_results if kr["retired_at"] is None]
     previous = store.previous_values()
     by_objective: dict[str, list[dict[str, Any]]] = {}
     for kr in key_results:
@@ -126,7 +133,11 @@ def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[dict[
             {**kr, "previous_value": before, "change": change}
         )
     return [
-        {**obj, "key_results": by_objective.get(obj["id"], []), "stale_inputs": stale[obj["id"]]}
+        {
+            **obj,
+            "key_results": by_objective.get(obj["id"], []),
+            "stale_inputs": stale.get(obj["id"], []),
+        }
         for obj in objectives
     ]
 

@@ -23,6 +23,7 @@ STATUS_STYLES = {
     "error": "bold red",
     "no_data": "dim",
     "baseline": "cyan",
+    "retired": "dim",
 }
 
 
@@ -35,7 +36,8 @@ def status_document(
 ) -> dict[str, Any]:
     """The `status --json` contract: stable keys, progress in percent (0-100), objectives in
     tree order; a filter only leaves objectives out. /api/objectives serves the same document
-    with `tree_fields`: each objective's `depth` and each key result's `change`."""
+    with `tree_fields`: each objective's `depth` and each key result's `change`. `retired_at`
+    is null for what the mapping file lists; others show only with `wanted.retired`."""
     tree = objective_tree(store, wanted)
     document = {
         "objectives": [
@@ -48,6 +50,7 @@ def status_document(
                 "progress": percent(obj["progress"]),
                 "status": obj["status"],
                 "stale_inputs": obj["stale_inputs"],
+                "retired_at": _iso(obj["retired_at"]),
                 "key_results": [
                     {
                         "id": kr["id"],
@@ -60,6 +63,7 @@ def status_document(
                         "status": kr["status"],
                         "updated_at": _iso(kr["updated_at"]),
                         "error": kr["last_error"],
+                        "retired_at": _iso(kr["retired_at"]),
                     }
                     for kr in obj["key_results"]
                 ],
@@ -109,13 +113,15 @@ def target_text(kr: dict[str, Any]) -> str:
 
 
 def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
+    wanted = wanted or TreeFilter()
     objectives = objective_tree(store, wanted)
     if not objectives:
-        console.print(
-            "No objective matches the filter."
-            if store.all_objectives()
-            else "No key results in the store yet: run `python run.py sync` first."
-        )
+        if not store.all_objectives():
+            console.print("No key results in the store yet: run `python run.py sync` first.")
+        elif wanted.active:
+            console.print("No objective matches the filter.")
+        else:
+            console.print(RETIRED_ONLY)
         return
     table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
@@ -136,7 +142,7 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
             "",
             "",
             "",
-            Text(obj["status"], style=STATUS_STYLES.get(obj["status"], "")),
+            status_cell(obj),
         )
         for kr in obj["key_results"]:
             title: Text | Group = Text(f"{indent}  {kr['title']}")
@@ -148,7 +154,7 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
                 format_number(kr["value"], kr["unit"]),
                 target_text(kr),
                 change_text(kr["previous_value"], kr["value"]),
-                Text(kr["status"], style=STATUS_STYLES.get(kr["status"], "")),
+                status_cell(kr),
             )
     console.print(table)
     runs = store.runs(limit=1)
@@ -158,6 +164,28 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
             f"Last run #{run['id']} at {run['finished_at']:%Y-%m-%d %H:%M} UTC: {run['outcome']}, "
             f"{run['key_results_total']} key results, {run['key_results_failed']} failed."
         )
+
+
+RETIRED_ONLY = (
+    "Every objective in the store is retired (the mapping file no longer lists it): "
+    "`python run.py status --all` shows them."
+)
+
+
+def status_cell(row: dict[str, Any]) -> Text:
+    """An objective's or key result's status; `retired` once the mapping file drops it."""
+    status = "retired" if row["retired_at"] is not None else row["status"]
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def retired_text(row: dict[str, Any]) -> str | None:
+    """What `explain` and `history` say of a retired key result (None while listed)."""
+    if row["retired_at"] is None:
+        return None
+    return (
+        f"retired {row['retired_at']:%Y-%m-%d %H:%M} UTC: the mapping file no longer lists it; "
+        "its history is kept and no roll-up counts it"
+    )
 
 
 def stale_inputs_text(kr_ids: list[str]) -> str:
@@ -183,7 +211,10 @@ def change_text(previous: float | None, current: float | None) -> Text:
 def render_history(store: Store, kr_id: str, console: LiteralConsole) -> None:
     rows = store.history(kr_id)
     kr = store.key_result(kr_id)
-    table = Table(title=f"History of {kr_id}" + (f": {kr['title']}" if kr else ""))
+    table = Table(
+        title=f"History of {kr_id}" + (f": {kr['title']}" if kr else ""),
+        caption=retired_text(kr) if kr else None,
+    )
     table.add_column("When (UTC)")
     table.add_column("Value", justify="right")
     table.add_column("Status")
@@ -221,6 +252,9 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
         f"progress {_pct(kr['progress'])} %, expected {_pct(kr['expected'])} %, "
         f"status {kr['status']}"
     )
+    retired = retired_text(kr)
+    if retired:
+        console.print(retired, style="yellow")
     if kr["last_error"]:
         console.print(
             f"last fetch failed: {kr['last_error']} (the value above is kept)", style="red"

@@ -82,6 +82,7 @@ class ObjectiveRecord:
     progress: float | None
     status: str
     position: int = 0
+    demo: bool = False  # written by the built-in `demo` (see `Store.objectives_not_from_demo`)
 
 
 @dataclass
@@ -123,6 +124,16 @@ class RunRecord:
     requests: dict[str, int] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     config_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every objective and key result the mapping file lists. A write given one marks what
+    else the store holds as retired (kept with its history) and clears the mark of what is
+    listed again."""
+
+    objectives: frozenset[str]
+    key_results: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -320,6 +331,17 @@ class Store:
                 previous[kr_id] = value
         return previous
 
+    def objectives_not_from_demo(self) -> list[str]:
+        """Objectives, retired or not, that the built-in demo did not write."""
+        with self._connect() as conn:
+            return list(
+                conn.execute(
+                    select(objectives.c.id)
+                    .where(objectives.c.demo.is_(False))
+                    .order_by(objectives.c.position, objectives.c.id)
+                ).scalars()
+            )
+
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._connect() as conn:
             rows = (
@@ -345,10 +367,13 @@ class Store:
         objective_records: Sequence[ObjectiveRecord],
         key_result_records: Sequence[KeyResultRecord],
         also: Callable[[Connection, int], None] | None = None,
+        *,
+        listing: Listing | None = None,
     ) -> int:
         """Write one run's results in a single transaction; return the run's id.
 
         `also(conn, run_id)` writes more in the same transaction (the incremental-sync cache).
+        With a `listing`, what it does not list is marked retired in the same transaction.
         """
         with self._connect() as conn, conn.begin():
             inserted = conn.execute(
@@ -373,6 +398,7 @@ class Store:
                 run_id=run_id,
                 origin="sync",
                 note=None,
+                listing=listing,
             )
             if also is not None:
                 also(conn, run_id)
@@ -386,11 +412,19 @@ class Store:
         at: datetime,
         origin: str,
         note: str | None,
+        listing: Listing | None = None,
     ) -> None:
         """A person's value or note: history row plus the key result's current state."""
         with self._connect() as conn, conn.begin():
             self._write_results(
-                conn, objective_records, [record], at, run_id=None, origin=origin, note=note
+                conn,
+                objective_records,
+                [record],
+                at,
+                run_id=None,
+                origin=origin,
+                note=note,
+                listing=listing,
             )
 
     def _write_results(
@@ -403,6 +437,7 @@ class Store:
         run_id: int | None,
         origin: str,
         note: str | None,
+        listing: Listing | None,
     ) -> None:
         existing_objectives = set(conn.execute(select(objectives.c.id)).scalars())
         objective_rows = [
@@ -417,6 +452,8 @@ class Store:
                 "progress": obj.progress,
                 "status": obj.status,
                 "updated_at": at,
+                "retired_at": None,
+                "demo": obj.demo,
             }
             for obj in objective_records
         ]
@@ -452,6 +489,7 @@ class Store:
                 "lineage": kr.lineage,
                 "checked_at": at,
                 "last_run_id": run_id,
+                "retired_at": None,
             }
             if kr.observed:
                 values["value"] = kr.value
@@ -475,6 +513,24 @@ class Store:
         _upsert(conn, key_results, set(existing), kr_rows)
         if history_rows:
             conn.execute(insert(kr_values), history_rows)
+        if listing is not None:
+            _mark_retired(conn, objectives, listing.objectives, at)
+            _mark_retired(conn, key_results, listing.key_results, at)
+
+
+def _mark_retired(conn: Connection, table: Table, listed: frozenset[str], at: datetime) -> None:
+    """Retire the rows of `table` not `listed` (at `at`, once) and restore listed ones."""
+    rows = conn.execute(select(table.c.id, table.c.retired_at)).all()
+    retire = [row.id for row in rows if row.id not in listed and row.retired_at is None]
+    restore = [row.id for row in rows if row.id in listed and row.retired_at is not None]
+    for ids, retired_at in ((retire, at), (restore, None)):
+        if ids:
+            conn.execute(
+                update(table).where(table.c.id == bindparam("row_id")),
+                [{"row_id": row_id, "retired_at": retired_at} for row_id in ids],
+            )
+    if retire:
+        log.info("retiring %s no longer in the mapping file: %s", table.name, ", ".join(retire))
 
 
 def _upsert(conn: Connection, table: Table, existing: set[str], rows: list[dict[str, Any]]) -> None:

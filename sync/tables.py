@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -34,6 +36,10 @@ objectives = Table(
     Column("progress", Float),  # fraction, 1.0 = 100 %
     Column("status", String(20), nullable=False, default="no_data"),
     Column("updated_at", DateTime(timezone=True)),
+    # When the mapping file stopped listing it (migration 0006): kept with its history, left
+    # out of roll-ups and current views; NULL while listed.
+    Column("retired_at", DateTime(timezone=True)),
+    Column("demo", Boolean, nullable=False, default=False, server_default=false()),  # by `demo`
 )
 
 key_results = Table(
@@ -64,6 +70,7 @@ key_results = Table(
     Column("updated_at", DateTime(timezone=True)),  # when `value` was last observed
     Column("checked_at", DateTime(timezone=True)),  # when a run last looked at it
     Column("last_run_id", Integer),
+    Column("retired_at", DateTime(timezone=True)),  # as objectives.retired_at (migration 0006)
 )
 
 kr_values = Table(

@@ -45,6 +45,7 @@ def detail_document(detail: KeyResultDetail) -> dict[str, Any]:
         "status": row["status"],
         "error": row["last_error"],
         "updated_at": iso(row["updated_at"]),
+        "retired_at": iso(row["retired_at"]),
         "period": {"start": iso(_day(row["period_start"])), "end": iso(_day(row["period_end"]))},
         "forecast": detail.forecast.value,
         "forecast_note": detail.forecast.note,

@@ -233,7 +233,12 @@ def tree_filter(request: Request) -> TreeFilter:
         if len(given) > FILTER_MAX:
             raise BadRequest(f"'{name}' is longer than {FILTER_MAX} characters")
         values[name] = given or None
-    return TreeFilter(**values)
+    return TreeFilter(
+        level=values["level"],
+        owner=values["owner"],
+        objective=values["objective"],
+        retired=request.args.get("all") == "1",
+    )
 
 
 def int_arg(request: Request, name: str, *, default: int) -> int:

@@ -26,6 +26,11 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
 _PERCENT = _nullable("number", minimum=0, maximum=100)
 _TIME = _nullable("string", format="date-time")
 _STATUS = {"type": "string", "enum": STATUSES}
+_RETIRED = {
+    **_TIME,
+    "description": "when the mapping file stopped listing it (shown with all=1); null while "
+    "listed. No roll-up counts what is retired",
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object(
@@ -51,6 +56,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "updated_at": _TIME,
             "error": _nullable("string"),
+            "retired_at": _RETIRED,
         }
     ),
     "Objective": _object(
@@ -69,6 +75,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "key results (its own, then those of objectives aligned under "
                 "it) whose last fetch failed; the progress counts their last good values",
             },
+            "retired_at": _RETIRED,
             "key_results": {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/KeyResultSummary"},
@@ -112,6 +119,7 @@ SCHEMAS: dict[str, Any] = {
             "status": _STATUS,
             "error": _nullable("string"),
             "updated_at": _TIME,
+            "retired_at": _RETIRED,
             "period": _object(
                 {
                     "start": _nullable("string", format="date"),
@@ -187,6 +195,13 @@ def openapi_document() -> dict[str, Any]:
                         _filter("level", "only objectives of this level"),
                         _filter("owner", "only objectives of this owner"),
                         _filter("objective", "this objective and the ones aligned under it"),
+                        {
+                            "name": "all",
+                            "in": "query",
+                            "required": False,
+                            "description": "1: also what the mapping file no longer lists",
+                            "schema": {"type": "string", "enum": ["1"]},
+                        },
                     ],
                     "responses": {"200": _json("Objectives", "the objective tree"), **_ERRORS},
                 }

@@ -21,6 +21,7 @@ STATUS_LABELS = {
     "error": "error",
     "no_data": "no data",
     "baseline": "baseline",
+    "retired": "retired",
 }
 
 

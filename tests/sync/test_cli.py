@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+import yaml
 from werkzeug.test import Client
 
 from config.settings import Settings
@@ -669,3 +670,138 @@ def test_no_forecast_from_two_check_ins_a_moment_apart(
     page = dashboard.get("/key-results/nps").get_data(as_text=True)
     assert "not enough history: 2 values over " in page
     assert 'data-series="forecast"' not in page
+
+
+# --- what the mapping file no longer lists ---------------------------------------------------
+
+HOSTILE_TITLE = "Story [bold]points[/bold] <b>done</b> \x1b[31m"
+
+
+def write_mapping(path: Path, objectives: list[dict[str, object]]) -> None:
+    document = yaml.safe_load(MAPPING)
+    document["objectives"] = objectives
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def full_objectives() -> list[dict[str, object]]:
+    objectives: list[dict[str, object]] = yaml.safe_load(MAPPING)["objectives"]
+    objectives[0]["key_results"][1]["title"] = HOSTILE_TITLE  # type: ignore[index]
+    return objectives
+
+
+def without_points_and_delivery() -> list[dict[str, object]]:
+    """The file after a lead dropped one key result and one whole objective."""
+    quality = full_objectives()[0]
+    quality["key_results"] = [kr for kr in quality["key_results"] if kr["id"] != "points"]  # type: ignore[attr-defined]
+    return [quality]
+
+
+def test_what_the_mapping_file_drops_is_retired_in_every_view_and_left_out_of_roll_ups(
+    workdir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The tester's case: a key result and an objective removed from the file kept showing
+    with their old values. A run, even an `--only` one (what the daemon runs), reads the
+    whole file: what it no longer lists is retired, kept with its history, shown only by
+    `status --all`; listed again, it is back."""
+    point_at(sandbox, monkeypatch)
+    write_mapping(workdir / "okrs.yaml", full_objectives())
+    assert main(["sync"]) == 0
+    before = status_json(capsys)
+    write_mapping(workdir / "okrs.yaml", without_points_and_delivery())
+    assert main(["sync", "--only", "p1-bugs"]) == 0
+
+    now = objectives_json(capsys)
+    assert list(now) == ["quality"]
+    assert [kr["id"] for kr in now["quality"]["key_results"]] == [  # type: ignore[attr-defined]
+        "p1-bugs",
+        "web-done",
+        "bug-cycle",
+    ]
+    assert now["quality"]["retired_at"] is None and now["quality"]["stale_inputs"] == []
+    # The roll-up is the one of a store that never held what was dropped.
+    fresh = tmp_path_factory.mktemp("fresh")
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{fresh / 'okrsync.db'}")
+    assert main(["sync"]) == 0
+    assert objectives_json(capsys)["quality"]["progress"] == now["quality"]["progress"]
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{workdir / 'okrsync.db'}")
+
+    capsys.readouterr()
+    assert main(["status", "--all", "--json"]) == 0
+    every = {o["id"]: o for o in json.loads(capsys.readouterr().out)["objectives"]}
+    assert list(every) == ["quality", "delivery"]
+    assert every["quality"]["retired_at"] is None and every["delivery"]["retired_at"] is not None
+    retired = {kr["id"]: kr for o in every.values() for kr in o["key_results"] if kr["retired_at"]}
+    assert set(retired) == {"points", "lead-time", "lead-time-p90", "fast-reviews"} | {
+        "merged-all-time",
+        "review-share",
+        "nps",
+    }
+    for kr_id, kr in retired.items():
+        assert kr["value"] == before[kr_id]["value"], kr_id  # kept, with its history
+
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    current = capsys.readouterr().out
+    assert "Deliver faster" not in current and "Story [bold]points" not in current
+    assert main(["status", "--all"]) == 0
+    shown = capsys.readouterr().out
+    points_line = next(line for line in shown.splitlines() if "Story [bold]points" in line)
+    assert "<b>done</b>" in points_line and "\x1b" not in shown
+    assert points_line.rstrip().endswith("retired")
+    delivery_line = next(line for line in shown.splitlines() if "Deliver faster" in line)
+    assert delivery_line.rstrip().endswith("retired")
+    assert main(["explain", "points"]) == 0
+    assert "the mapping file no longer lists it" in capsys.readouterr().out
+    assert main(["report", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)["objectives"]
+    assert [o["id"] for o in report] == ["quality"]
+    assert "points" not in {kr["id"] for kr in report[0]["key_results"]}
+
+    dashboard = Client(make_dashboard_app(Store(os.environ["OKRSYNC_DATABASE_URL"]), Settings()))
+    listed = dashboard.get("/api/objectives").get_json()["objectives"]
+    assert [o["id"] for o in listed] == ["quality"]
+    with_retired = dashboard.get("/api/objectives?all=1").get_json()["objectives"]
+    assert [o["id"] for o in with_retired] == ["quality", "delivery"]
+    assert dashboard.get("/api/key-results/points").get_json()["retired_at"] is not None
+    assert 'data-objective="delivery"' not in dashboard.get("/").get_data(as_text=True)
+    page = dashboard.get("/?all=1").get_data(as_text=True)
+    assert 'data-objective="delivery"' in page and '<span class="status retired">' in page
+    assert "no longer lists this key result" in dashboard.get("/key-results/points").get_data(
+        as_text=True
+    )
+
+    write_mapping(workdir / "okrs.yaml", full_objectives())
+    assert main(["sync", "--only", "p1-bugs"]) == 0
+    back = objectives_json(capsys)
+    assert list(back) == ["quality", "delivery"]
+    points = next(kr for kr in back["quality"]["key_results"] if kr["id"] == "points")  # type: ignore[attr-defined]
+    assert points["retired_at"] is None and points["value"] == before["points"]["value"]
+
+
+def test_demo_writes_a_new_store_or_its_own_and_refuses_any_other(
+    workdir: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`demo` in a folder with a real store added its objectives for good. It now writes
+    only into a new store or one it alone wrote; a store a sync has written, even with the
+    demo's own objective ids (a copy of demo.yaml), is refused with exit 2, untouched."""
+    assert main(["demo"]) == 0
+    assert main(["demo"]) == 0  # its own store: run again
+    point_at(sandbox, monkeypatch)
+    assert main(["sync"]) == 0  # the tester's real okrs.yaml, ids shared with the demo
+    store = Store(os.environ["OKRSYNC_DATABASE_URL"])
+    before = store.counts()
+    capsys.readouterr()
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"the store {store.safe_url} holds objectives the demo did not write" in err
+    assert "(quality, delivery)" in err and "OKRSYNC_DATABASE_URL" in err
+    assert store.counts() == before

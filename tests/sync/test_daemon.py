@@ -26,6 +26,7 @@ from config.cadence import Cadence
 from config.loader import load_mapping_text
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
 from sync.daemon import cadence_groups, default_cadence
+from sync.store import Store
 from tests.conftest import ANCHOR
 from tests.sync.processes import (
     KEY_RESULTS,
@@ -371,6 +372,47 @@ def test_two_replicas_on_one_store_never_sync_a_slot_twice(
         assert slot(later["started_at"]) > slot(earlier["finished_at"]), (earlier, later)
     skipped = [line for child in (first, second) for line in child.lines if "skipped every" in line]
     assert skipped, "the replicas never met: nothing was skipped"
+
+
+def test_a_key_result_dropped_from_the_file_is_retired_by_the_daemons_next_run(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    """After the first run the daemon syncs only the key results whose slot has come (an
+    `--only` run: merged-api is hourly). It reads the file whole, so a key result dropped from
+    it is retired by the next run: out of the API and the key-result gauge, its value kept."""
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    port = free_port()
+    hourly = MAPPING.replace(
+        "title: Merged PRs of acme/api\n",
+        "title: Merged PRs of acme/api\n        schedule: {every: 1h}\n",
+    )
+    daemon = start_daemon(sandbox, url, tmp_path, port, mapping=hourly)
+    daemons.append(daemon)
+    wait_for(lambda: len(stored_runs(url)) >= 2, 60, f"two runs\n{daemon.log}")
+    web_issues = "      - id: web-issues\n        title: WEB issues\n        target: 1000\n"
+    dropped = hourly.replace(web_issues + "        metric: {type: count, jql: project = WEB}\n", "")
+    assert "web-issues" not in dropped
+    (tmp_path / "okrs.yaml").write_text(dropped)
+    after = len(stored_runs(url)) + 1  # a run may have read the file before it changed
+    wait_for(lambda: len(stored_runs(url)) > after, 60, f"a run of the new file\n{daemon.log}")
+    assert stored_runs(url)[-1]["key_results_total"] == 1  # p1-bugs alone: an `--only` run
+    by_status = {
+        dict(labels)["status"]: v
+        for (name, labels), v in samples(get(port, "/metrics")[1]).items()
+        if name == "okrsync_key_results"
+    }
+    assert sum(by_status.values()) == 2
+    code, objectives = get(port, "/api/objectives")
+    assert code == 200
+    listed = {kr["id"] for o in json.loads(objectives)["objectives"] for kr in o["key_results"]}
+    assert listed == {"p1-bugs", "merged-api"}
+    code, _ = daemon.terminate()
+    assert code == 0, daemon.log
+    store = Store(url)
+    retired = store.key_result("web-issues")
+    assert retired is not None and retired["retired_at"] is not None
+    assert retired["value"] == expected_values(sandbox)["web-issues"]
+    store.close()
 
 
 # --- choosing cadences (in-process) --------------------------------------------------------

@@ -9,16 +9,20 @@ import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate as validate_spec
 from pydantic import SecretStr
 from werkzeug.test import Client
 
+from config.loader import load_mapping
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
 from sync.dashboard import make_dashboard_app
+from sync.engine import run_sync
 from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
 
 
@@ -183,6 +187,49 @@ def test_api_objectives_match_the_document_and_the_store(
     filtered = client.get("/api/objectives?level=individual").get_json()
     check(spec, "/api/objectives", 200, filtered)
     assert [o["id"] for o in filtered["objectives"]] == ["erin-growth"]
+
+
+def test_api_shows_what_the_mapping_file_dropped_only_when_asked_and_marked_retired(
+    sandbox: Sandbox, tmp_path: Path, spec: dict[str, Any]
+) -> None:
+    """After a run of a file without `ops` and two of `quality`'s key results, the API leaves
+    them out; `all=1` adds them with `retired_at`, every document valid against the spec."""
+    built = build_demo_store(sandbox, tmp_path)
+    data = yaml.safe_load(built.mapping_path.read_text())
+    data["objectives"] = [o for o in data["objectives"] if o["id"] != "ops"]
+    data["objectives"][0]["key_results"] = data["objectives"][0]["key_results"][:1]
+    smaller = tmp_path / "smaller.yaml"
+    smaller.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run_sync(built.settings, load_mapping(smaller), built.store).exit_code == 0
+    client = Client(make_dashboard_app(built.store, built.settings))
+    listed = client.get("/api/objectives").get_json()
+    check(spec, "/api/objectives", 200, listed)
+    assert [o["id"] for o in listed["objectives"]] == [
+        "quality",
+        "delivery",
+        "app-team",
+        "erin-growth",
+    ]
+    assert [kr["id"] for kr in listed["objectives"][0]["key_results"]] == ["p1-bugs"]
+    every = client.get("/api/objectives?all=1").get_json()
+    check(spec, "/api/objectives", 200, every)
+    retired = {
+        kr["id"]
+        for o in every["objectives"]
+        for kr in o["key_results"]
+        if kr["retired_at"] is not None
+    }
+    assert retired == {"customer-bugs-closed", "regressions-open"} | {
+        str(kr["id"])
+        for o in demo_objectives()
+        if o["id"] == "ops"
+        for kr in o["key_results"]  # type: ignore[attr-defined]
+    }
+    assert [o["id"] for o in every["objectives"] if o["retired_at"] is not None] == ["ops"]
+    document = client.get("/api/key-results/regressions-open").get_json()
+    check(spec, "/api/key-results/{kr_id}", 200, document)
+    assert document["retired_at"] is not None and document["history"]
+    built.store.close()
 
 
 def test_api_key_results_match_the_document(client: Client, spec: dict[str, Any]) -> None:

@@ -64,7 +64,7 @@ def test_status_filters_in_text_and_json(env: Path, capsys: pytest.CaptureFixtur
     assert [o["id"] for o in document["objectives"]] == ["delivery", "app-team", "erin-growth"]
     assert set(document["objectives"][0]) == {
         "id", "title", "owner", "level", "parent", "progress", "status", "stale_inputs",
-        "key_results",
+        "retired_at", "key_results",
     }  # fmt: skip
     assert "No objective matches" in run(capsys, "status", "--owner", "nobody")
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, inspect, select, text
 from sync.item_cache import ITEM_FORMAT, load_units
 from sync.store import (
     KeyResultRecord,
+    Listing,
     ObjectiveRecord,
     RunLockedError,
     RunRecord,
@@ -59,6 +60,43 @@ def kr_record(
 
 def run_record(at: datetime, outcome: str = "ok", failed: int = 0) -> RunRecord:
     return RunRecord(at, at + timedelta(seconds=2), outcome, 1, failed, {"jira": 1}, {"jira": []})
+
+
+def write_first_release_run(store: Store, value: float) -> None:
+    """A run as the first release wrote it: only the columns of migration 0001, so that a
+    migration test holds whatever columns the code writes today."""
+    with store.engine.begin() as conn:
+        run_id = conn.execute(  # numbered by the store, so that later runs number on from it
+            text(
+                "INSERT INTO sync_runs (started_at, finished_at, outcome, key_results_total,"
+                " key_results_failed, requests, errors) VALUES (:at, :at, 'ok', 1, 0, '{}', '{}')"
+                " RETURNING id"
+            ),
+            {"at": T0},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO objectives (id, title, owner, level, weight, position, progress,"
+                " status, updated_at) VALUES ('quality', 'Quality', 'cto', 'company', 1.0, 0,"
+                " 0.5, 'on_track', :at)"
+            ),
+            {"at": T0},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO key_results (id, objective_id, title, kind, metric_type, weight,"
+                " position, value, progress, status, updated_at) VALUES ('p1-bugs', 'quality',"
+                " 'P1 bugs', 'linear', 'count', 1.0, 0, :value, 0.5, 'on_track', :at)"
+            ),
+            {"value": value, "at": T0},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO kr_values (key_result_id, run_id, observed_at, value, origin)"
+                " VALUES ('p1-bugs', :run, :at, :value, 'sync')"
+            ),
+            {"value": value, "at": T0, "run": run_id},
+        )
 
 
 @pytest.fixture
@@ -154,7 +192,7 @@ def test_upgrade_to_compact_cache_items_drops_only_the_cache(database_url: str) 
     """0003 changes how cached items are stored: the old cache goes, nothing else does."""
     store = Store(database_url)
     store.migrate("0002")
-    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    write_first_release_run(store, 30)
     with store.engine.begin() as conn:
         conn.execute(
             text(
@@ -183,7 +221,7 @@ def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_
     """0004 adds `fetch_cache.shape`; entries written before keep their rows, shape unknown."""
     store = Store(database_url)
     store.migrate("0003")
-    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    write_first_release_run(store, 30)
     with store.engine.begin() as conn:
         conn.execute(
             text(
@@ -210,9 +248,9 @@ def test_upgrade_to_mapping_text_widths_keeps_every_value(database_url: str) -> 
     """0005 widens `unit` and `level` to what the mapping file allows; nothing is lost."""
     store = Store(database_url)
     store.migrate("0004")
-    before = kr_record(30)
-    before.unit = "story pts"
-    store.write_run(run_record(T0), [objective()], [before])
+    write_first_release_run(store, 30)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE key_results SET unit = 'story pts'"))
     store.migrate()
     kept = store.key_result("p1-bugs")
     assert kept is not None and (kept["unit"], kept["value"]) == ("story pts", 30)
@@ -259,3 +297,65 @@ def test_processes_migrating_a_fresh_store_at_once_take_turns(database_url: str)
     store = Store(database_url)
     assert store.counts() == {"objectives": 0, "key_results": 0, "kr_values": 0, "sync_runs": 0}
     store.close()
+
+
+def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
+    database_url: str,
+) -> None:
+    """0006 adds `retired_at` and `objectives.demo`: rows written before stay, listed (no
+    `retired_at`) and not the demo's, so `demo` refuses a store it cannot tell it wrote."""
+    store = Store(database_url)
+    store.migrate("0004")
+    write_first_release_run(store, 30)
+    store.migrate()
+    kept = store.key_result("p1-bugs")
+    assert kept is not None and (kept["value"], kept["retired_at"]) == (30, None)
+    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    assert [(o["id"], o["retired_at"], o["demo"]) for o in store.all_objectives()] == [
+        ("quality", None, False)
+    ]
+    assert store.objectives_not_from_demo() == ["quality"]
+    store.close()
+
+
+def other_objective() -> ObjectiveRecord:
+    return ObjectiveRecord(
+        "<b>[x]</b>\x1b", "Other <i>one</i>", None, "team", None, 1.0, None, "no_data"
+    )
+
+
+def test_a_listing_retires_what_it_leaves_out_and_restores_what_comes_back(store: Store) -> None:
+    """Rows the mapping file no longer lists are marked once, at the run that dropped them,
+    and keep their value and history; listed again, the mark goes."""
+    other_kr = kr_record(7)
+    other_kr.id, other_kr.objective_id = "[kr]<script>", other_objective().id
+    both = Listing(
+        frozenset({"quality", other_objective().id}), frozenset({"p1-bugs", other_kr.id})
+    )
+    store.write_run(
+        run_record(T0), [objective(), other_objective()], [kr_record(30), other_kr], listing=both
+    )
+    assert [o["retired_at"] for o in store.all_objectives()] == [None, None]
+    only_quality = Listing(frozenset({"quality"}), frozenset({"p1-bugs"}))
+    later = T0 + timedelta(hours=1)
+    store.write_run(run_record(later), [objective()], [kr_record(25)], listing=only_quality)
+    store.write_run(
+        run_record(later + timedelta(hours=1)), [objective()], [kr_record(25)], listing=only_quality
+    )
+    retired_at = later + timedelta(seconds=2)  # the first run without them; not moved later
+    objectives = {o["id"]: o["retired_at"] for o in store.all_objectives()}
+    assert objectives == {"quality": None, other_objective().id: retired_at}
+    gone = store.key_result(other_kr.id)
+    assert gone is not None and (gone["retired_at"], gone["value"]) == (retired_at, 7)
+    assert [row["value"] for row in store.history(other_kr.id)] == [7]
+    assert store.key_result("p1-bugs")["retired_at"] is None  # type: ignore[index]
+    # Listed again (an `--only` run need not write it): the mark goes, the value stays.
+    store.write_run(
+        run_record(later + timedelta(hours=2)),
+        [objective(), other_objective()],
+        [kr_record(25)],
+        listing=both,
+    )
+    assert [o["retired_at"] for o in store.all_objectives()] == [None, None]
+    back = store.key_result(other_kr.id)
+    assert back is not None and (back["retired_at"], back["value"]) == (None, 7)
