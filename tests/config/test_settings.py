@@ -11,6 +11,7 @@ import pytest
 import config.settings as settings_module
 from config.settings import Settings, SettingsError, load_settings
 from sync.cli import main
+from tests.reliability.record import record
 
 
 @pytest.fixture(autouse=True)
@@ -226,6 +227,7 @@ PASSWORD = "s3cret-pa55word"
         ("OKRSYNC_GITHUB__BASE_URL", f"ftp://x:{PASSWORD}@ghe.test", "http://"),
     ],
 )
+@pytest.mark.reliability
 def test_credentials_in_a_tracker_url_are_refused_without_echoing_them(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -245,6 +247,12 @@ def test_credentials_in_a_tracker_url_are_refused_without_echoing_them(
     shown = capsys.readouterr()
     assert f"error: {name}: " in shown.err
     assert PASSWORD not in shown.out + shown.err
+    record(
+        "boundary",
+        "user:password@ in a tracker URL (Jira, GitHub; with and without a scheme)",
+        1,
+        "refused, exit 2, naming the variable; the password in no output",
+    )
 
 
 def test_an_at_sign_after_the_host_is_no_credential(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,7 @@ from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
 from tests.busy_threads import answered_by_busy_threads
 from tests.conftest import ANCHOR
+from tests.reliability.record import record
 
 CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 IN_PROGRESS_STATUSES = {"In Progress", "In Review", "Blocked"}
@@ -490,6 +491,7 @@ def test_concurrent_counts_each_get_their_own_answer(sandbox: Sandbox) -> None:
     assert [a for q, a in zip(rounds, answers, strict=True) if a != expected[q]] == []
 
 
+@pytest.mark.reliability
 def test_a_token_cut_by_the_message_limit_is_still_taken_out() -> None:
     """Issue 12, item 14: the error body is redacted before it is cut to 300 characters."""
     token = "tok3n-SECRET-abcdefghij-0123456789"
@@ -507,3 +509,9 @@ def test_a_token_cut_by_the_message_limit_is_still_taken_out() -> None:
     message = str(caught.value)
     assert "HTTP 500" in message and "xxxx" in message  # the body's text is there
     assert not any(token[i : i + 6] in message for i in range(len(token) - 5))
+    record(
+        "secret",
+        "a non-JSON Jira error echoing the token across the 300-character message limit",
+        1,
+        "redacted before it is cut: no six characters of the token in the message",
+    )

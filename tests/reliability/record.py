@@ -12,12 +12,14 @@ import os
 import threading
 
 LOG_VARIABLE = "OKRSYNC_RELIABILITY_LOG"
+# Read once, at import: many tests clear every OKRSYNC_ variable before they run.
+_LOG_PATH = os.environ.get(LOG_VARIABLE)
 _lock = threading.Lock()
 
 
 def record(area: str, case: str, tried: int, outcome: str) -> None:
     """One row of the table: what was tried (`case`), how many times, and what happened."""
-    path = os.environ.get(LOG_VARIABLE)
+    path = _LOG_PATH
     if not path:
         return
     line = json.dumps({"area": area, "case": case, "tried": tried, "outcome": outcome})

@@ -28,6 +28,7 @@ from sync.cli import main
 from sync.dashboard import make_dashboard_app
 from sync.store import Store
 from tests.conftest import ANCHOR
+from tests.reliability.record import record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TODAY = datetime.now(UTC).date()
@@ -349,6 +350,7 @@ def test_bad_usage_exits_2_with_one_line(
     assert store.counts() == before
 
 
+@pytest.mark.reliability
 def test_text_as_long_as_validation_allows_is_stored_by_every_store(
     workdir: Path,
     sandbox: Sandbox,
@@ -393,6 +395,14 @@ objectives:
         store.close()
     assert (objective["level"], objective["owner"], kr["unit"]) == (level, owner, unit)
     assert kr["value"] == expected_values(sandbox)["p1-bugs"]
+    record(
+        "boundary",
+        "a unit, level and owner as long as validation allows (50, 100, 200 characters; "
+        "HTML, brackets, accents), synced on each store",
+        1,
+        "validated, synced and stored as written on SQLite and PostgreSQL; "
+        "a longer one refused at validation with its place, exit 2",
+    )
 
 
 def test_unreachable_jira_fails_only_its_key_results(

@@ -20,7 +20,10 @@ from sandbox import faults
 from sandbox.server import Sandbox
 from sync.cli import main
 from sync.literal_text import LiteralConsole, printable
+from tests.reliability.record import record
 from tests.sync.test_cli import P_END, P_START, point_at
+
+pytestmark = pytest.mark.reliability
 
 ESC, BEL = "\x1b", "\x07"
 CLEAR_SCREEN = f"{ESC}[2J"
@@ -92,6 +95,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, exit_code: int = 0) -> s
     for control in (ESC, BEL, "\r"):
         assert control not in shown, f"{argv}: {control!r} reached the terminal"
     assert not any(line.lstrip().startswith("2026-11-29 09:00") for line in shown.splitlines())
+    record(
+        "boundary",
+        "rich markup, ESC, OSC 8, BEL, CR and newlines in titles, units, notes and a Jira "
+        "error: checkin, note, sync, status, history, explain, status --json",
+        1,
+        "shown as written; no control character reached the terminal, no forged log line, "
+        "no traceback",
+    )
     return shown
 
 

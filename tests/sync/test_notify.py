@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.server import Sandbox
 from sync.cli import main
+from tests.reliability.record import record
 from tests.sync.processes import okrsync, okrsync_env, stored_runs, wait_for
 from tests.sync.webhooks import SECRET_PATH, Receiver
 
@@ -180,6 +181,7 @@ def test_the_webhook_url_is_a_secret_in_settings(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("status", [302, 307])
+@pytest.mark.reliability
 def test_a_redirect_is_a_failure_and_never_followed(
     workdir: Path,
     sandbox: Sandbox,
@@ -204,11 +206,19 @@ def test_a_redirect_is_a_failure_and_never_followed(
         )
         assert "change(s) posted" not in err
         assert "very-secret-part" not in err and "elsewhere" not in err
+        record(
+            "boundary",
+            "webhook answering with a redirect (302, 307) to another host",
+            1,
+            "not followed, neither re-posted nor turned into a GET; logged as not delivered "
+            "without the URL; the sync's exit code unchanged",
+        )
     finally:
         redirecting.close()
         elsewhere.close()
 
 
+@pytest.mark.reliability
 def test_a_trickling_receiver_is_given_up_at_the_deadline(
     workdir: Path,
     sandbox: Sandbox,
@@ -235,6 +245,13 @@ def test_a_trickling_receiver_is_given_up_at_the_deadline(
             "(OKRSYNC_NOTIFY__DEADLINE_S)" in err
         )
         assert "very-secret-part" not in err
+        record(
+            "boundary",
+            "webhook receiver sending one byte every 0.3 s for 40 s",
+            1,
+            "given up at OKRSYNC_NOTIFY__DEADLINE_S (2 s here), after the run lock was "
+            "released; logged as not delivered; the sync's exit code unchanged",
+        )
     finally:
         receiver.close()
 

@@ -16,6 +16,7 @@ from markdown_it.token import Token
 from sandbox.server import Sandbox
 from sync.cli import main
 from tests.demo_data import NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
+from tests.reliability.record import record
 from tests.sync.test_cli import P_END, P_START
 
 
@@ -179,6 +180,7 @@ def shown_text(token: Token) -> str:
     return "".join(child.content for child in token.children or [])
 
 
+@pytest.mark.reliability
 def test_markdown_report_shows_hostile_text_as_written(
     hostile_store: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -204,6 +206,14 @@ def test_markdown_report_shows_hostile_text_as_written(
     note = notes[0]
     assert shown_text(note).endswith(f": {HOSTILE_NOTE}")
     assert shown_text(note).startswith(f"{HOSTILE_TITLE}, ")
+    record(
+        "boundary",
+        "Markdown report of titles, units, owners and notes holding <script>, <img onerror>, "
+        "[x](javascript:...), emphasis and |",
+        1,
+        "rendered by a CommonMark parser as the text written: no tag, link or emphasis; "
+        "every row 7 cells",
+    )
 
 
 def test_reports_carry_no_control_character(

@@ -21,6 +21,7 @@ from sync.store import (
     StoreError,
 )
 from sync.tables import fetch_cache, fetch_cache_items
+from tests.reliability.record import record
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -278,6 +279,7 @@ def _migrate_when_all_are_ready(url: str, ready: Barrier, outcomes: Queue[str]) 
         store.close()
 
 
+@pytest.mark.reliability
 def test_processes_migrating_a_fresh_store_at_once_take_turns(database_url: str) -> None:
     """Forked processes released together by a barrier all migrate one empty store: under the
     migration lock each finds the work done or does it alone; without it, all but one failed."""
@@ -297,6 +299,12 @@ def test_processes_migrating_a_fresh_store_at_once_take_turns(database_url: str)
     store = Store(database_url)
     assert store.counts() == {"objectives": 0, "key_results": 0, "kr_values": 0, "sync_runs": 0}
     store.close()
+    record(
+        "boundary",
+        "processes migrating one fresh store at the same moment (SQLite and PostgreSQL)",
+        6,
+        "all migrated, one at a time under the migration lock; no error",
+    )
 
 
 def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
