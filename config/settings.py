@@ -137,6 +137,9 @@ class DaemonSettings(BaseModel):
     health_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so probes can reach it
     health_port: int = Field(default=9464, ge=0, le=65535)
     unhealthy_after_intervals: float = Field(default=3.0, gt=0)
+    # /healthz says "degraded" (still 200) when this share of the key results failed their
+    # last run: a partial run lands, but a store of stale values is not healthy either.
+    degraded_at_failed_share: float = Field(default=0.5, gt=0, le=1)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
     @field_validator("every", mode="before")

@@ -88,7 +88,10 @@ class Daemon:
         self.scheduler = schedule.Scheduler()
         self.groups: dict[Cadence, list[str]] = {}
         self.pending_groups: dict[Cadence, list[str]] | None = None
-        self.health = DaemonHealth(settings.daemon.unhealthy_after_intervals)
+        self.health = DaemonHealth(
+            settings.daemon.unhealthy_after_intervals,
+            degraded_at_failed_share=settings.daemon.degraded_at_failed_share,
+        )
         self.store: Store | None = None
         self._announced: dict[Cadence, datetime | None] = {}
 
@@ -165,7 +168,7 @@ class Daemon:
             )
         self.groups = groups
         self.pending_groups = None
-        self.health.set_jobs({cadence: len(ids) for cadence, ids in groups.items()})
+        self.health.set_jobs(groups)
         self._announced = {}
 
     def announce_next_runs(self) -> None:
@@ -302,7 +305,7 @@ class Daemon:
             duration_s=(report.finished_at - report.started_at).total_seconds(),
             run_id=report.run_id,
             requests=report.requests,
-            failed=len(report.failed),
+            failed=[outcome.plan.key_result.id for outcome in report.failed],
             statuses=statuses,
         )
 
