@@ -136,6 +136,9 @@ class DaemonSettings(BaseModel):
     every: float | None = None  # a duration such as 30m; beats the mapping file's schedule
     health_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so probes can reach it
     health_port: int = Field(default=9464, ge=0, le=65535)
+    # The health port answers /healthz and /metrics only; true adds the dashboard and JSON
+    # API there too (its host is 0.0.0.0 in the image, so mind OKRSYNC_DASHBOARD__TOKEN).
+    health_serves_dashboard: bool = False
     unhealthy_after_intervals: float = Field(default=3.0, gt=0)
     # /healthz says "degraded" (still 200) when this share of the key results failed their
     # last run: a partial run lands, but a store of stale values is not healthy either.

@@ -29,6 +29,7 @@ from config.loader import MappingError, load_mapping
 from config.mapping import MappingFile
 from config.settings import Settings
 from sync.dashboard import make_dashboard_app
+from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
 from sync.health import DaemonHealth, HealthServer
 from sync.store import RunLockedError, Store, StoreError, ensure_sqlite_dir
@@ -103,20 +104,24 @@ class Daemon:
         ensure_sqlite_dir(self.settings.database_url)
         self.store = Store(self.settings.database_url)
         self.store.migrate()
+        serves_dashboard = self.settings.daemon.health_serves_dashboard
         try:
             server = HealthServer(
                 self.health,
                 self.host,
                 self.port,
-                pages=make_dashboard_app(self.store, self.settings),
+                pages=make_dashboard_app(self.store, self.settings) if serves_dashboard else None,
             )
         except OSError as exc:
             raise DaemonStartError(
                 f"health endpoint {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
+        if serves_dashboard:
+            warn_if_exposed(self.settings, server.host, server.port, "the daemon's health port")
         log.info(
-            "daemon started: store %s, dashboard on http://%s:%d/ (and /healthz, /metrics)",
+            "daemon started: store %s, /healthz and /metrics%s on http://%s:%d/",
             self.store.safe_url,
+            " and the dashboard" if serves_dashboard else "",
             server.host,
             server.port,
         )

@@ -7,6 +7,7 @@ never a half-written run. A failed fetch never overwrites the last good value.
 from __future__ import annotations
 
 import logging
+import os
 import time as time_module
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -142,6 +143,8 @@ class Store:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sqlite_path = parsed.database if self.dialect == "sqlite" else None
+        if self._sqlite_path not in (None, "", ":memory:"):
+            create_private_file(Path(str(self._sqlite_path)))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -190,7 +193,7 @@ class Store:
             yield
             return
         lock_path = f"{self._sqlite_path}.lock"
-        lock = FileLock(lock_path, timeout=wait_s)
+        lock = FileLock(lock_path, timeout=wait_s, mode=PRIVATE_FILE_MODE)
         try:
             lock.acquire()
         except FileLockTimeout:
@@ -474,6 +477,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+PRIVATE_FILE_MODE = 0o600
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, whatever the umask: it holds every
+    objective, note and query. SQLite gives its -wal and -shm files the same mode. A file
+    that exists is left as it is; a missing folder is left for SQLite to report."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except OSError:  # it exists, or SQLite will say why it cannot be opened
+        return
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask may have taken bits away
+    finally:
+        os.close(descriptor)
 
 
 def open_existing(url: str) -> Store | None:

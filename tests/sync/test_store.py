@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -201,3 +204,29 @@ def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_
     assert loaded["u1"].shape is None and loaded["u1"].members == {"10001": None}
     assert [row["value"] for row in store.history("p1-bugs")] == [30]
     store.close()
+
+
+def test_sqlite_store_and_its_lock_are_created_readable_by_the_owner_only(tmp_path: Path) -> None:
+    """Whatever the umask: the store holds every objective, note and query."""
+    path = tmp_path / "okrsync.db"
+    previous = os.umask(0o000)  # the most permissive umask: nothing taken away
+    try:
+        store = Store(f"sqlite:///{path}")
+        store.migrate()
+        with store.run_lock():
+            store.write_run(run_record(T0), [objective()], [kr_record(30)])
+            created = sorted(p.name for p in tmp_path.iterdir())
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        store.close()
+    finally:
+        os.umask(previous)
+    assert created == ["okrsync.db", "okrsync.db-shm", "okrsync.db-wal", "okrsync.db.lock"]
+    assert modes == dict.fromkeys(created, 0o600)
+
+
+def test_an_existing_sqlite_store_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "okrsync.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    Store(f"sqlite:///{path}").migrate()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
