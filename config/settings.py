@@ -126,6 +126,9 @@ class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token: SecretStr | None = None  # when set, every request needs `Authorization: Bearer ...`
+    # Requests answered at once (each holds one store connection); more wait briefly, then get
+    # 503 with Retry-After, so a burst never exhausts the store's connections.
+    max_concurrent: int = Field(default=4, ge=1, le=64)
 
 
 class DaemonSettings(BaseModel):

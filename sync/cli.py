@@ -186,9 +186,9 @@ def config_path(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.config) if getattr(args, "config", None) else Path(settings.config)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, connections: int | None = None) -> Store:
     ensure_sqlite_dir(settings.database_url)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, connections=connections)
     store.migrate()
     return store
 
@@ -420,7 +420,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, console: LiteralCons
 
     host = args.host or settings.dashboard.host
     port = settings.dashboard.port if args.port is None else args.port
-    store = open_store(settings)
+    store = open_store(settings, connections=settings.dashboard.max_concurrent)
     try:
         serve_dashboard(
             store, settings, host, port, lambda url: print(f"dashboard: {url}", flush=True)

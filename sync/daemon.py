@@ -105,14 +105,20 @@ class Daemon:
         self.store = Store(self.settings.database_url)
         self.store.migrate()
         serves_dashboard = self.settings.daemon.health_serves_dashboard
+        # The dashboard reads through connections of its own: a burst of page views never
+        # keeps a scheduled sync waiting for one.
+        pages_store = Store(
+            self.settings.database_url, connections=self.settings.dashboard.max_concurrent
+        )
         try:
             server = HealthServer(
                 self.health,
                 self.host,
                 self.port,
-                pages=make_dashboard_app(self.store, self.settings) if serves_dashboard else None,
+                pages=make_dashboard_app(pages_store, self.settings) if serves_dashboard else None,
             )
         except OSError as exc:
+            pages_store.close()
             raise DaemonStartError(
                 f"health endpoint {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
@@ -140,6 +146,7 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             server.stop()
+            pages_store.close()
             self.store.close()
         log.info("daemon stopped")
         return 0

@@ -156,7 +156,9 @@ def day_start(day: date) -> datetime:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connections: int | None = None) -> None:
+        """`connections` bounds the pool (no overflow): for a server whose concurrent
+        requests are bounded to match; None keeps SQLAlchemy's default."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -166,7 +168,10 @@ class Store:
         if self.dialect == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.safe_url = parsed.render_as_string(hide_password=True)
-        self.engine: Engine = create_engine(parsed, future=True)
+        pool: dict[str, Any] = {}
+        if connections is not None:
+            pool = {"pool_size": connections, "max_overflow": 0}
+        self.engine: Engine = create_engine(parsed, future=True, **pool)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sqlite_path = parsed.database if self.dialect == "sqlite" else None
