@@ -126,9 +126,11 @@ class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token: SecretStr | None = None  # when set, every request needs `Authorization: Bearer ...`
-    # Requests answered at once (each holds one store connection); more wait briefly, then get
-    # 503 with Retry-After, so a burst never exhausts the store's connections.
+    # Requests answered at once (each holds one store connection); more wait up to
+    # `busy_wait_s` for a turn, then get 503 with Retry-After: a burst never exhausts the
+    # store's connections.
     max_concurrent: int = Field(default=4, ge=1, le=64)
+    busy_wait_s: float = Field(default=10.0, ge=0, le=300)
 
 
 class DaemonSettings(BaseModel):

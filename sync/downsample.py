@@ -7,35 +7,39 @@ The values stream through once, oldest first; only the bucket being filled is he
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 Point = tuple[float, float]  # (seconds since the epoch, value)
 
 
-def keep_shape(points: Iterable[Point], first: float, last: float, buckets: int) -> list[Point]:
+def keep_shape(
+    points: Iterable[Sequence[float]], first: float, last: float, buckets: int
+) -> list[Point]:
     """At most 4 points per bucket of equal time between `first` and `last` (the first and
-    last times of `points`, which come oldest first), in time order."""
-    scale = buckets / (last - first) if last > first else 0.0
+    last times of `points`, which come oldest first, as (time, value) pairs or rows), in
+    time order."""
+    span = last - first
     kept: list[Point] = []
     current = -1
-    bucket: list[tuple[int, Point]] = []  # (position, point): first, last, lowest, highest
+    # (position, time, value) of the bucket's first, last, lowest and highest point
+    bucket: list[tuple[int, float, float]] = []
     for position, (when, value) in enumerate(points):
-        index = min(int((when - first) * scale), buckets - 1)
+        index = min(int((when - first) / span * buckets), buckets - 1) if span > 0 else 0
         if index != current:
             kept.extend(_in_order(bucket))
             current = index
-            entry = (position, (when, value))
+            entry = (position, when, value)
             bucket = [entry, entry, entry, entry]
             continue
-        bucket[1] = (position, (when, value))
-        if value < bucket[2][1][1]:
-            bucket[2] = (position, (when, value))
-        if value > bucket[3][1][1]:
-            bucket[3] = (position, (when, value))
+        bucket[1] = (position, when, value)
+        if value < bucket[2][2]:
+            bucket[2] = (position, when, value)
+        elif value > bucket[3][2]:
+            bucket[3] = (position, when, value)
     kept.extend(_in_order(bucket))
     return kept
 
 
-def _in_order(bucket: list[tuple[int, Point]]) -> list[Point]:
+def _in_order(bucket: list[tuple[int, float, float]]) -> list[Point]:
     """A bucket's kept points, each once, in the order they came."""
-    return [point for _, point in sorted(dict(bucket).items())]
+    return [(float(when), float(value)) for _, when, value in sorted(set(bucket))]

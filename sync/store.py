@@ -294,7 +294,7 @@ class Store:
                 .order_by(kr_values.c.observed_at, kr_values.c.id)
             )
             kept = keep_shape(
-                ((float(at), float(value)) for at, value in stream),
+                (row for rows in stream.partitions() for row in rows),  # no call per row
                 _utc(first).timestamp(),
                 _utc(last).timestamp(),
                 buckets=max(1, max_points // 4),

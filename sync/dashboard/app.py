@@ -81,8 +81,7 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
     )
 
 
-# A request beyond `max_concurrent` waits this long for a turn, then is told to come back.
-BUSY_WAIT_S = 2.0
+# A request that waited `busy_wait_s` in vain is told to come back this much later.
 RETRY_AFTER_S = 5
 
 
@@ -94,6 +93,7 @@ class DashboardApp:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self._turns = threading.BoundedSemaphore(settings.dashboard.max_concurrent)
+        self._busy_wait_s = settings.dashboard.busy_wait_s
         token = settings.dashboard.token
         self._token = None if token is None else token.get_secret_value().encode()
         self.url_map = Map(
@@ -111,7 +111,7 @@ class DashboardApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
-        if self._turns.acquire(timeout=BUSY_WAIT_S):
+        if self._turns.acquire(timeout=self._busy_wait_s):
             try:
                 response = self.respond(request)
             finally:

@@ -82,7 +82,13 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
 def test_a_burst_on_a_long_history_gets_answers_or_a_clean_retry_later(
     tmp_path: Path, sandbox: Sandbox, big_store: BigStore
 ) -> None:
-    env = okrsync_env(sandbox, big_store.url, tmp_path, OKRSYNC_DASHBOARD__MAX_CONCURRENT="2")
+    env = okrsync_env(
+        sandbox,
+        big_store.url,
+        tmp_path,
+        OKRSYNC_DASHBOARD__MAX_CONCURRENT="2",
+        OKRSYNC_DASHBOARD__BUSY_WAIT_S="0.5",
+    )
     child = okrsync("serve", "--port", "0", env=env, cwd=tmp_path)
     try:
         wait_for(lambda: any("dashboard: " in line for line in child.out), 60, "the URL")
