@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sync.metrics import value_range
-from sync.progress import Forecast, expected_progress, forecast
+from sync.progress import Forecast, StreamedTrend, expected_progress, forecast
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
@@ -165,13 +165,13 @@ def stale_inputs(
 
 
 def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
-    """Everything a key-result page shows; None for an unknown id. Bounded on a long history:
-    the forecast's line runs through the chart's values (all of them up to
-    CHART_POINTS_MAX, their shape beyond)."""
+    """Everything a key-result page shows; None for an unknown id. Bounded on a long history,
+    whose forecast's line runs through every value as they stream past."""
     row = store.key_result(kr_id)
     if row is None:
         return None
-    values, values_total = store.value_points(kr_id, max_points=CHART_POINTS_MAX)
+    trend = StreamedTrend()
+    values, values_total = store.value_points(kr_id, max_points=CHART_POINTS_MAX, also=trend.add)
     recent, points_total = store.recent_history(kr_id, limit=RECENT_POINTS)
     notes, _ = store.recent_history(kr_id, limit=RECENT_NOTES, notes_only=True)
     detail = KeyResultDetail(
@@ -190,7 +190,10 @@ def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
         lineage = row["lineage"]
         field = lineage.get("field") if isinstance(lineage, dict) else None
         reachable = value_range(row["metric_type"], field)
-        detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
+        if detail.downsampled:
+            detail.forecast = trend.forecast(period_end=period_end, reachable=reachable)
+        else:
+            detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
     return detail
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time as time_module
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -266,11 +266,16 @@ class Store:
             ).scalar()
 
     def value_points(
-        self, kr_id: str, *, max_points: int
+        self,
+        kr_id: str,
+        *,
+        max_points: int,
+        also: Callable[[float, float], None] | None = None,
     ) -> tuple[list[tuple[datetime, float]], int]:
         """(points, how many values there are): every (observed_at, value) when there are
-        at most `max_points`, else their shape in at most `max_points` (`keep_shape`).
-        Only the two columns are read, streamed: never the values' lineage."""
+        at most `max_points`, else their shape in at most `max_points` (`keep_shape`), and
+        then `also(seconds since 1970, value)` sees every value as it streams past. Only the
+        two columns are read: never the values' lineage."""
         has_value = (kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
         with self._connect() as conn:
             first, last, total = conn.execute(
@@ -293,8 +298,9 @@ class Store:
                 .where(*has_value)
                 .order_by(kr_values.c.observed_at, kr_values.c.id)
             )
+            values = (row for chunk in stream.partitions() for row in chunk)
             kept = keep_shape(
-                (row for rows in stream.partitions() for row in rows),  # no call per row
+                values if also is None else _passed_to(also, values),
                 _utc(first).timestamp(),
                 _utc(last).timestamp(),
                 buckets=max(1, max_points // 4),
@@ -606,6 +612,14 @@ def _upsert(conn: Connection, table: Table, existing: set[str], rows: list[dict[
             {"row_id": row["id"], **{k: v for k, v in row.items() if k != "id"}} for row in group
         ]
         conn.execute(update(table).where(table.c.id == bindparam("row_id")), renamed)
+
+
+def _passed_to(
+    also: Callable[[float, float], None], rows: Iterable[Sequence[float]]
+) -> Iterator[Sequence[float]]:
+    for row in rows:
+        also(row[0], row[1])
+        yield row
 
 
 def _utc_row(row: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from werkzeug.test import Client
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
 from sync.dashboard import make_dashboard_app
 from sync.standing import CHART_POINTS_MAX, RECENT_POINTS
-from tests.big_store import BigStore, history_value
+from tests.big_store import FIRST_AT, PERIOD_END, STEP, BigStore, history_value
 from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
 
 
@@ -325,7 +325,12 @@ def test_a_long_history_gives_a_bounded_document_whose_chart_keeps_its_shape(
     assert [h["value"] for h in body["history"]] == [
         history_value(i) for i in range(total - RECENT_POINTS, total)
     ]
-    assert body["forecast"] is not None
+    # the forecast's line runs through every value, not through the points drawn
+    days = [(STEP * i) / timedelta(days=1) for i in range(total)]
+    slope, intercept = statistics.linear_regression(days, [history_value(i) for i in range(total)])
+    end = datetime.combine(PERIOD_END + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    expected = intercept + slope * ((end - FIRST_AT) / timedelta(days=1))
+    assert body["forecast"] == pytest.approx(expected, rel=1e-9)
     assert [s["query"] for s in body["sources"]] == ["project = BIG AND labels = kr-3"]
 
     page = parse(get_page(client, "/key-results/kr-3"))
