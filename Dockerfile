@@ -22,6 +22,8 @@ COPY sandbox ./sandbox
 RUN pip install --no-compile .
 
 # Runtime: the default SQLite store lands in /data (a volume); use PostgreSQL for replicas.
+# The health port answers /healthz and /metrics only; OKRSYNC_DAEMON__HEALTH_SERVES_DASHBOARD=true
+# adds the dashboard there (then set OKRSYNC_DASHBOARD__TOKEN: the port listens on 0.0.0.0).
 ENV OKRSYNC_CONFIG=/config/okrs.yaml \
     OKRSYNC_LOG_FORMAT=json \
     OKRSYNC_DAEMON__HEALTH_HOST=0.0.0.0 \

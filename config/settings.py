@@ -127,6 +127,11 @@ class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token: SecretStr | None = None  # when set, every request needs `Authorization: Bearer ...`
+    # Requests answered at once (each holds one store connection); more wait up to
+    # `busy_wait_s` for a turn, then get 503 with Retry-After: a burst never exhausts the
+    # store's connections.
+    max_concurrent: int = Field(default=4, ge=1, le=64)
+    busy_wait_s: float = Field(default=10.0, ge=0, le=300)
 
 
 class DaemonSettings(BaseModel):
@@ -137,7 +142,13 @@ class DaemonSettings(BaseModel):
     every: float | None = None  # a duration such as 30m; beats the mapping file's schedule
     health_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so probes can reach it
     health_port: int = Field(default=9464, ge=0, le=65535)
+    # The health port answers /healthz and /metrics only; true adds the dashboard and JSON
+    # API there too (its host is 0.0.0.0 in the image, so mind OKRSYNC_DASHBOARD__TOKEN).
+    health_serves_dashboard: bool = False
     unhealthy_after_intervals: float = Field(default=3.0, gt=0)
+    # /healthz says "degraded" (still 200) when this share of the key results failed their
+    # last run: a partial run lands, but a store of stale values is not healthy either.
+    degraded_at_failed_share: float = Field(default=0.5, gt=0, le=1)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
     @field_validator("every", mode="before")

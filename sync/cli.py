@@ -36,6 +36,7 @@ from sync.notify import notify_after_run
 from sync.plan import QueryPlan, SelectorUse, selector_uses, sources_of
 from sync.standing import TreeFilter
 from sync.status_view import (
+    HISTORY_LIMIT,
     format_number,
     render_explain,
     render_history,
@@ -115,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="default: $OKRSYNC_DASHBOARD__HOST, 127.0.0.1")
     p = sub.add_parser("history", help="the values of one key result over time")
     p.add_argument("kr")
+    p.add_argument(
+        "--limit",
+        type=history_limit_arg,
+        default=HISTORY_LIMIT,
+        metavar="N",
+        help=f"show the newest N values, 0 for every one (default: {HISTORY_LIMIT})",
+    )
     p = sub.add_parser("explain", help="how a key result's value was obtained")
     p.add_argument("kr")
     p = with_config(sub.add_parser("checkin", help="set a key result's value by hand"))
@@ -128,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jira-flavour", choices=["cloud", "server"], default="cloud")
     p.add_argument("--seed", type=int, default=7)
     return parser
+
+
+def history_limit_arg(text: str) -> int | None:
+    """`history --limit`: a whole number of values, 0 meaning every one (None)."""
+    try:
+        limit = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if limit < 0:
+        raise argparse.ArgumentTypeError(f"{limit} is below 0 (0 shows every value)")
+    return limit or None
 
 
 def duration_arg(text: str) -> float:
@@ -171,9 +190,9 @@ def config_path(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.config) if getattr(args, "config", None) else Path(settings.config)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, connections: int | None = None) -> Store:
     ensure_sqlite_dir(settings.database_url)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, connections=connections)
     store.migrate()
     return store
 
@@ -410,7 +429,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, console: LiteralCons
 
     host = args.host or settings.dashboard.host
     port = settings.dashboard.port if args.port is None else args.port
-    store = open_store(settings)
+    store = open_store(settings, connections=settings.dashboard.max_concurrent)
     try:
         serve_dashboard(
             store, settings, host, port, lambda url: print(f"dashboard: {url}", flush=True)
@@ -429,7 +448,7 @@ def known_kr(store: Store, kr_id: str) -> None:
 def cmd_history(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     store = open_store(settings)
     known_kr(store, args.kr)
-    render_history(store, args.kr, console)
+    render_history(store, args.kr, console, args.limit)
     return EXIT_OK
 
 

@@ -29,6 +29,7 @@ from config.loader import MappingError, load_mapping
 from config.mapping import MappingFile
 from config.settings import Settings
 from sync.dashboard import make_dashboard_app
+from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
 from sync.health import DaemonHealth, HealthServer
 from sync.notify import notify_after_run
@@ -89,7 +90,10 @@ class Daemon:
         self.scheduler = schedule.Scheduler()
         self.groups: dict[Cadence, list[str]] = {}
         self.pending_groups: dict[Cadence, list[str]] | None = None
-        self.health = DaemonHealth(settings.daemon.unhealthy_after_intervals)
+        self.health = DaemonHealth(
+            settings.daemon.unhealthy_after_intervals,
+            degraded_at_failed_share=settings.daemon.degraded_at_failed_share,
+        )
         self.store: Store | None = None
         self._announced: dict[Cadence, datetime | None] = {}
 
@@ -101,20 +105,30 @@ class Daemon:
         ensure_sqlite_dir(self.settings.database_url)
         self.store = Store(self.settings.database_url)
         self.store.migrate()
+        serves_dashboard = self.settings.daemon.health_serves_dashboard
+        # The dashboard reads through connections of its own: a burst of page views never
+        # keeps a scheduled sync waiting for one.
+        pages_store = Store(
+            self.settings.database_url, connections=self.settings.dashboard.max_concurrent
+        )
         try:
             server = HealthServer(
                 self.health,
                 self.host,
                 self.port,
-                pages=make_dashboard_app(self.store, self.settings),
+                pages=make_dashboard_app(pages_store, self.settings) if serves_dashboard else None,
             )
         except OSError as exc:
+            pages_store.close()
             raise DaemonStartError(
                 f"health endpoint {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
+        if serves_dashboard:
+            warn_if_exposed(self.settings, server.host, server.port, "the daemon's health port")
         log.info(
-            "daemon started: store %s, dashboard on http://%s:%d/ (and /healthz, /metrics)",
+            "daemon started: store %s, /healthz and /metrics%s on http://%s:%d/",
             self.store.safe_url,
+            " and the dashboard" if serves_dashboard else "",
             server.host,
             server.port,
         )
@@ -133,6 +147,7 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             server.stop()
+            pages_store.close()
             self.store.close()
         log.info("daemon stopped")
         return 0
@@ -166,7 +181,7 @@ class Daemon:
             )
         self.groups = groups
         self.pending_groups = None
-        self.health.set_jobs({cadence: len(ids) for cadence, ids in groups.items()})
+        self.health.set_jobs(groups)
         self._announced = {}
 
     def announce_next_runs(self) -> None:
@@ -308,7 +323,7 @@ class Daemon:
             duration_s=(report.finished_at - report.started_at).total_seconds(),
             run_id=report.run_id,
             requests=report.requests,
-            failed=len(report.failed),
+            failed=[outcome.plan.key_result.id for outcome in report.failed],
             statuses=statuses,
         )
         return report

@@ -1,5 +1,6 @@
-"""The daemon's health and metrics: `/healthz` (JSON; 503 when syncs have stopped landing)
-and `/metrics` (Prometheus text format), served by a small Werkzeug app on a thread.
+"""The daemon's health and metrics: `/healthz` (JSON; 503 when syncs have stopped landing,
+"degraded" when too many key results failed their last run) and `/metrics` (Prometheus text
+format), served by a small Werkzeug app on a thread.
 
 `python -m sync.health` probes `/healthz` and exits 0 or 1: the container HEALTHCHECK.
 """
@@ -12,7 +13,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,24 +37,35 @@ STATUSES = (DONE, ON_TRACK, AT_RISK, OFF_TRACK, NO_DATA, ERROR, BASELINE)
 # Outcomes that mean the store is fresh: the run wrote (some key results may have failed:
 # restarting would not mend a tracker), or another replica had already synced this slot.
 SUCCESSFUL = frozenset({"ok", "partial", "skipped"})
+# Outcomes of a run that tried every key result it was given, so its failures are current.
+RAN = frozenset({"ok", "partial", "failed"})
 RUN_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
 @dataclass
 class JobHealth:
-    """One cadence's key results: when they last synced well and when they are next due."""
+    """One cadence's key results: when they last synced well, which of them failed their last
+    run, and when they are next due."""
 
     cadence: Cadence
-    key_results: int
+    key_results: tuple[str, ...]
     last_success: datetime | None = None
     next_run: datetime | None = None
+    failing: tuple[str, ...] = ()
 
 
 class DaemonHealth:
     """What `/healthz` and `/metrics` report; the daemon updates it after every run."""
 
-    def __init__(self, stale_after_intervals: float, started_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        stale_after_intervals: float,
+        started_at: datetime | None = None,
+        *,
+        degraded_at_failed_share: float = 0.5,
+    ) -> None:
         self.stale_after_intervals = stale_after_intervals
+        self.degraded_at_failed_share = degraded_at_failed_share
         self.started_at = started_at or datetime.now(UTC)
         self.registry = CollectorRegistry()
         self.runs = Counter(
@@ -98,17 +110,20 @@ class DaemonHealth:
         self._jobs: dict[Cadence, JobHealth] = {}
         self.last_run: dict[str, Any] | None = None
 
-    def set_jobs(self, key_results_by_cadence: Mapping[Cadence, int]) -> None:
-        """The cadences now scheduled; one that stays keeps its last success."""
+    def set_jobs(self, key_results_by_cadence: Mapping[Cadence, Sequence[str]]) -> None:
+        """The cadences now scheduled, with their key results' ids; one that stays keeps its
+        last success and those of its key results that are still failing."""
         with self._lock:
-            self._jobs = {
-                cadence: JobHealth(
+            jobs: dict[Cadence, JobHealth] = {}
+            for cadence, ids in key_results_by_cadence.items():
+                kept = self._jobs.get(cadence)
+                jobs[cadence] = JobHealth(
                     cadence,
-                    count,
-                    self._jobs[cadence].last_success if cadence in self._jobs else None,
+                    tuple(ids),
+                    kept.last_success if kept else None,
+                    failing=tuple(kr for kr in (kept.failing if kept else ()) if kr in ids),
                 )
-                for cadence, count in key_results_by_cadence.items()
-            }
+            self._jobs = jobs
 
     def set_next_run(self, cadence: Cadence, when: datetime | None) -> None:
         with self._lock:
@@ -124,13 +139,14 @@ class DaemonHealth:
         duration_s: float | None = None,
         run_id: int | None = None,
         requests: Mapping[str, int] | None = None,
-        failed: int = 0,
+        failed: Sequence[str] = (),
         statuses: Mapping[str, int] | None = None,
         message: str | None = None,
     ) -> None:
-        """A run (or a skipped or refused one) of the key results of `cadences`."""
+        """A run (or a skipped or refused one) of the key results of `cadences`; `failed`
+        names the key results whose value it could not obtain."""
         self.runs.labels(outcome).inc()
-        self.key_result_failures.inc(failed)
+        self.key_result_failures.inc(len(failed))
         for tracker, count in (requests or {}).items():
             self.requests.labels(tracker).inc(count)
         if duration_s is not None:
@@ -145,9 +161,14 @@ class DaemonHealth:
                 "outcome": outcome,
                 "run_id": run_id,
                 "duration_s": None if duration_s is None else round(duration_s, 3),
-                "key_results_failed": failed,
+                "key_results_failed": len(failed),
                 "message": message,
             }
+            if outcome in RAN:
+                for cadence in cadences:
+                    if cadence in self._jobs:
+                        job = self._jobs[cadence]
+                        job.failing = tuple(kr for kr in job.key_results if kr in failed)
             if outcome in SUCCESSFUL:
                 self.last_success_time.set(finished_at.timestamp())
                 for cadence in cadences:
@@ -157,7 +178,9 @@ class DaemonHealth:
     def document(self, now: datetime | None = None) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body) of `/healthz`: 503 once any cadence's key results have gone
         `stale_after_intervals` of its interval without a successful run (counted from the
-        daemon's start before the first one)."""
+        daemon's start before the first one); else "degraded" (still 200: restarting would
+        not mend a tracker) while the share of key results that failed their last run
+        reaches `degraded_at_failed_share`, naming them."""
         now = now or datetime.now(UTC)
         with self._lock:
             jobs = []
@@ -170,7 +193,8 @@ class DaemonHealth:
                 jobs.append(
                     {
                         "schedule": job.cadence.describe(),
-                        "key_results": job.key_results,
+                        "key_results": len(job.key_results),
+                        "failing": list(job.failing),
                         "last_success": iso(job.last_success),
                         "next_run": iso(job.next_run),
                         "stale_after_s": limit,
@@ -178,12 +202,25 @@ class DaemonHealth:
                     }
                 )
             last_success = [j.last_success for j in self._jobs.values() if j.last_success]
+            failing = [kr for job in self._jobs.values() for kr in job.failing]
+            total = sum(len(job.key_results) for job in self._jobs.values())
+            failed_share = len(failing) / total if total else 0.0
+            degraded = bool(failing) and failed_share >= self.degraded_at_failed_share
+            if stale:
+                status = "stale"
+            elif degraded:
+                status = "degraded"
+            else:
+                status = "ok" if last_success else "starting"
             body = {
-                "status": "stale" if stale else ("ok" if last_success else "starting"),
+                "status": status,
                 "now": now.isoformat(),
                 "started_at": self.started_at.isoformat(),
                 "last_run": dict(self.last_run) if self.last_run else None,
                 "last_success": iso(max(last_success)) if last_success else None,
+                "failing_key_results": failing,
+                "failed_share": round(failed_share, 3),
+                "degraded_at_failed_share": self.degraded_at_failed_share,
                 "jobs": jobs,
             }
         return (503 if stale else 200), body

@@ -243,6 +243,58 @@ def forecast(
     origin = min(times)
     days = [(when - origin) / timedelta(days=1) for when, _ in points]
     slope, intercept = statistics.linear_regression(days, [value for _, value in points])
+    return _extended(slope, intercept, origin, period_end, reachable)
+
+
+class StreamedTrend:
+    """The least-squares line of `forecast`, fed one value at a time, oldest first, so that
+    a long history is never held in memory (running means and co-moments, which stay exact
+    where sums of squares of large numbers would not)."""
+
+    def __init__(self) -> None:
+        self.times = 0  # distinct times seen
+        self._first: float | None = None
+        self._last: float | None = None
+        self._count = 0
+        self._mean_days = self._mean_value = self._co_days = self._co_days_value = 0.0
+
+    def add(self, seconds: float, value: float) -> None:
+        """One value at `seconds` since 1970, no earlier than the one before."""
+        if self._first is None:
+            self._first = seconds
+        if seconds != self._last:
+            self.times += 1
+            self._last = seconds
+        days = (seconds - self._first) / 86400.0
+        self._count += 1
+        step = days - self._mean_days
+        self._mean_days += step / self._count
+        self._mean_value += (value - self._mean_value) / self._count
+        self._co_days += step * (days - self._mean_days)
+        self._co_days_value += step * (value - self._mean_value)
+
+    def forecast(self, *, period_end: date, reachable: ValueRange | None = None) -> Forecast:
+        """What `forecast` says of the same values."""
+        span = timedelta(
+            seconds=0 if self._first is None or self._last is None else self._last - self._first
+        )
+        if self.times < FORECAST_MIN_POINTS or span < FORECAST_MIN_SPAN:
+            return Forecast(None, _not_enough_history(self.times, span))
+        assert self._first is not None
+        slope = self._co_days_value / self._co_days
+        intercept = self._mean_value - slope * self._mean_days
+        origin = datetime.fromtimestamp(self._first, UTC)
+        return _extended(slope, intercept, origin, period_end, reachable)
+
+
+def _extended(
+    slope: float,
+    intercept: float,
+    origin: datetime,
+    period_end: date,
+    reachable: ValueRange | None,
+) -> Forecast:
+    """The line (value by days since `origin`) at the end of `period_end`, within reach."""
     end = datetime.combine(period_end + timedelta(days=1), time(), tzinfo=UTC)
     result = intercept + slope * ((end - origin) / timedelta(days=1))
     if not math.isfinite(result):

@@ -77,7 +77,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                     "target": target_text(kr),
                     "progress": _percent(kr["progress"]),
                     "status": kr["status"],
-                    "change": change_since(detail.points, since),
+                    "change": change_since(store, kr["id"], since),
                     "forecast": detail.forecast.value,
                     "forecast_note": detail.forecast.note,
                     "error": kr["last_error"],

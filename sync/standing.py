@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sync.metrics import value_range
-from sync.progress import Forecast, expected_progress, forecast
+from sync.progress import Forecast, StreamedTrend, expected_progress, forecast
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
@@ -55,21 +55,31 @@ class QuerySource:
     link: str | None
 
 
+# A chart draws at most this many values; a longer history keeps its shape (sync.downsample).
+CHART_POINTS_MAX = 600
+# The newest history rows a key result's page and API document list, and its newest notes.
+RECENT_POINTS = 100
+RECENT_NOTES = 50
+
+
 @dataclass
 class KeyResultDetail:
+    """A key result with a bounded view of its history, however long that is: the chart's
+    values (`values_total` in all), the newest rows (`points_total` in all) and notes."""
+
     row: dict[str, Any]
+    values: list[tuple[datetime, float]]
+    values_total: int
     points: list[HistoryPoint]
+    points_total: int
+    notes: list[HistoryPoint]
     sources: list[QuerySource]
     forecast: Forecast
     pace: list[tuple[datetime, float]] = field(default_factory=list)
 
     @property
-    def notes(self) -> list[HistoryPoint]:
-        return [p for p in self.points if p.note]
-
-    @property
-    def values(self) -> list[tuple[datetime, float]]:
-        return [(p.observed_at, p.value) for p in self.points if p.value is not None]
+    def downsampled(self) -> bool:
+        return self.values_total > len(self.values)
 
 
 def objectives_in_tree_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -166,32 +176,46 @@ def stale_inputs(
 
 
 def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
-    """Everything a key-result page shows; None for an unknown id."""
+    """Everything a key-result page shows; None for an unknown id. Bounded on a long history,
+    whose forecast's line runs through every value as they stream past."""
     row = store.key_result(kr_id)
     if row is None:
         return None
-    history = store.history(kr_id)
-    points = [
-        HistoryPoint(h["observed_at"], h["value"], h["status"], h["origin"], h["note"])
-        for h in history
-    ]
+    trend = StreamedTrend()
+    values, values_total = store.value_points(kr_id, max_points=CHART_POINTS_MAX, also=trend.add)
+    recent, points_total = store.recent_history(kr_id, limit=RECENT_POINTS)
+    notes, _ = store.recent_history(kr_id, limit=RECENT_NOTES, notes_only=True)
     detail = KeyResultDetail(
-        row, points, query_sources(row, history), Forecast(None, "no period end"), pace_line(row)
+        row,
+        values,
+        values_total,
+        [history_point(h) for h in recent],
+        points_total,
+        [history_point(h) for h in notes],
+        query_sources(row, store.fetched_lineage(kr_id)),
+        Forecast(None, "no period end"),
+        pace_line(row),
     )
     period_end = _day(row["period_end"])
     if period_end is not None:
         lineage = row["lineage"]
         field = lineage.get("field") if isinstance(lineage, dict) else None
         reachable = value_range(row["metric_type"], field)
-        detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
+        if detail.downsampled:
+            detail.forecast = trend.forecast(period_end=period_end, reachable=reachable)
+        else:
+            detail.forecast = forecast(detail.values, period_end=period_end, reachable=reachable)
     return detail
 
 
-def query_sources(row: dict[str, Any], history: Sequence[dict[str, Any]]) -> list[QuerySource]:
-    """The queries behind the value. A check-in or note replaces the key result's lineage, so
-    the newest lineage that names a query (current first, then history) is used."""
-    candidates = [row.get("lineage")] + [h.get("lineage") for h in reversed(history)]
-    for lineage in candidates:
+def history_point(row: dict[str, Any]) -> HistoryPoint:
+    return HistoryPoint(row["observed_at"], row["value"], row["status"], row["origin"], row["note"])
+
+
+def query_sources(row: dict[str, Any], fetched: dict[str, Any] | None) -> list[QuerySource]:
+    """The queries behind the value. A check-in replaces the key result's lineage, so the
+    lineage of the newest fetched value is looked at when the current one names no query."""
+    for lineage in (row.get("lineage"), fetched):
         if not isinstance(lineage, dict):
             continue
         if lineage.get("metric") == "formula":
@@ -232,14 +256,16 @@ def expected_value(row: dict[str, Any], as_of: datetime) -> float | None:
     return float(row["start_value"] + share * (row["target_value"] - row["start_value"]))
 
 
-def change_since(points: Sequence[HistoryPoint], since: datetime) -> float | None:
-    """Latest value minus the value in force at `since` (the first value, if it came later)."""
-    values = [(p.observed_at, p.value) for p in points if p.value is not None]
-    if not values:
+def change_since(store: Store, kr_id: str, since: datetime) -> float | None:
+    """Latest value minus the value in force at `since` (the first value, if it came later),
+    read from the store however long the history is."""
+    latest = store.value_at(kr_id, None)
+    if latest is None:
         return None
-    before = [value for when, value in values if when <= since]
-    baseline = before[-1] if before else values[0][1]
-    return values[-1][1] - baseline
+    baseline = store.value_at(kr_id, since)
+    if baseline is None:
+        baseline = store.first_value(kr_id)
+    return None if baseline is None else latest - baseline
 
 
 def _day(moment: datetime | date | None) -> date | None:

@@ -208,8 +208,16 @@ def change_text(previous: float | None, current: float | None) -> Text:
     return Text(f"{arrow} {format_number(abs(delta))}", style="green" if delta > 0 else "red")
 
 
-def render_history(store: Store, kr_id: str, console: LiteralConsole) -> None:
-    rows = store.history(kr_id)
+# `history` lists this many of the newest values unless told otherwise (`--limit`).
+HISTORY_LIMIT = 50
+
+
+def render_history(
+    store: Store, kr_id: str, console: LiteralConsole, limit: int | None = HISTORY_LIMIT
+) -> None:
+    """The newest `limit` values (every one when None), and how many older ones were left
+    out: a key result synced every minute has hundreds of thousands."""
+    rows, total = store.recent_history(kr_id, limit=limit)
     kr = store.key_result(kr_id)
     table = Table(
         title=f"History of {kr_id}" + (f": {kr['title']}" if kr else ""),
@@ -229,6 +237,11 @@ def render_history(store: Store, kr_id: str, console: LiteralConsole) -> None:
             row["note"] or "",
         )
     console.print(table)
+    if total > len(rows):
+        console.print(
+            f"{total - len(rows):,} older values not shown: --limit N shows the newest N, "
+            "--limit 0 every one."
+        )
     values = [row["value"] for row in rows if row["value"] is not None]
     if len(values) >= 2:
         unit = kr["unit"] if kr else None

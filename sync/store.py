@@ -7,8 +7,9 @@ never a half-written run. A failed fetch never overwrites the last good value.
 from __future__ import annotations
 
 import logging
+import os
 import time as time_module
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -23,6 +24,7 @@ from filelock import Timeout as FileLockTimeout
 from sqlalchemy import (
     Connection,
     Engine,
+    Float,
     Table,
     bindparam,
     create_engine,
@@ -35,7 +37,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from sync.downsample import keep_shape
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
 log = logging.getLogger(__name__)
@@ -145,11 +151,33 @@ class StoredKeyResult:
     updated_at: datetime | None
 
 
+class EpochSeconds(FunctionElement[float]):
+    """A timestamp column as seconds since 1970 (a float), computed by the database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(EpochSeconds, "sqlite")
+def _sqlite_epoch_seconds(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLAlchemy stores naive UTC text; julianday() reads it, 2440587.5 is 1970-01-01.
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(EpochSeconds, "postgresql")
+def _postgresql_epoch_seconds(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return (
+        f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def as_utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything here is UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None if moment is None else _utc(moment)
 
 
 def day_start(day: date) -> datetime:
@@ -157,7 +185,9 @@ def day_start(day: date) -> datetime:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connections: int | None = None) -> None:
+        """`connections` bounds the pool (no overflow): for a server whose concurrent
+        requests are bounded to match; None keeps SQLAlchemy's default."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -167,10 +197,15 @@ class Store:
         if self.dialect == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.safe_url = parsed.render_as_string(hide_password=True)
-        self.engine: Engine = create_engine(parsed, future=True)
+        pool: dict[str, Any] = {}
+        if connections is not None:
+            pool = {"pool_size": connections, "max_overflow": 0}
+        self.engine: Engine = create_engine(parsed, future=True, **pool)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sqlite_path = parsed.database if self.dialect == "sqlite" else None
+        if self._sqlite_path not in (None, "", ":memory:"):
+            create_private_file(Path(str(self._sqlite_path)))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -233,7 +268,7 @@ class Store:
             yield
             return
         lock_path = f"{self._sqlite_path}{lock.file_suffix}"
-        file_lock = FileLock(lock_path, timeout=wait_s)
+        file_lock = FileLock(lock_path, timeout=wait_s, mode=PRIVATE_FILE_MODE)
         try:
             file_lock.acquire()
         except FileLockTimeout:
@@ -273,7 +308,118 @@ class Store:
                 .limit(1)
             ).scalar()
 
+    def value_points(
+        self,
+        kr_id: str,
+        *,
+        max_points: int,
+        also: Callable[[float, float], None] | None = None,
+    ) -> tuple[list[tuple[datetime, float]], int]:
+        """(points, how many values there are): every (observed_at, value) when there are
+        at most `max_points`, else their shape in at most `max_points` (`keep_shape`), and
+        then `also(seconds since 1970, value)` sees every value as it streams past. Only the
+        two columns are read: never the values' lineage."""
+        has_value = (kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
+        with self._connect() as conn:
+            first, last, total = conn.execute(
+                select(
+                    func.min(kr_values.c.observed_at),
+                    func.max(kr_values.c.observed_at),
+                    func.count(),
+                ).where(*has_value)
+            ).one()
+            if total <= max_points:
+                rows = conn.execute(
+                    select(kr_values.c.observed_at, kr_values.c.value)
+                    .where(*has_value)
+                    .order_by(kr_values.c.observed_at, kr_values.c.id)
+                )
+                return [(_utc(when), float(value)) for when, value in rows], total
+            # Seconds since the epoch, not datetimes: parsing one per value was most of the time.
+            stream = conn.execution_options(yield_per=5000).execute(
+                select(EpochSeconds(kr_values.c.observed_at), kr_values.c.value)
+                .where(*has_value)
+                .order_by(kr_values.c.observed_at, kr_values.c.id)
+            )
+            values = (row for chunk in stream.partitions() for row in chunk)
+            kept = keep_shape(
+                values if also is None else _passed_to(also, values),
+                _utc(first).timestamp(),
+                _utc(last).timestamp(),
+                buckets=max(1, max_points // 4),
+            )
+        return [(datetime.fromtimestamp(at, UTC), value) for at, value in kept], total
+
+    def recent_history(
+        self, kr_id: str, *, limit: int | None, notes_only: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
+        """(the newest `limit` history rows, oldest first, how many there are in all); all of
+        them when `limit` is None. Without lineage: a view shows when, value, status, origin
+        and note."""
+        where = [kr_values.c.key_result_id == kr_id]
+        if notes_only:
+            where.append(kr_values.c.note.is_not(None))
+        with self._connect() as conn:
+            total = conn.execute(
+                select(func.count()).select_from(kr_values).where(*where)
+            ).scalar_one()
+            query = (
+                select(
+                    kr_values.c.observed_at,
+                    kr_values.c.value,
+                    kr_values.c.status,
+                    kr_values.c.origin,
+                    kr_values.c.note,
+                )
+                .where(*where)
+                .order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc())
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execute(query).mappings().all()
+        return [{**row, "observed_at": as_utc(row["observed_at"])} for row in reversed(rows)], total
+
+    def fetched_lineage(self, kr_id: str) -> dict[str, Any] | None:
+        """The lineage of the newest value fetched from a tracker (a sync or a backfill): a
+        check-in replaces the key result's lineage, and this one names the queries."""
+        with self._connect() as conn:
+            lineage = conn.execute(
+                select(kr_values.c.lineage)
+                .where(
+                    kr_values.c.key_result_id == kr_id,
+                    kr_values.c.origin.in_(("sync", "backfill")),
+                    kr_values.c.lineage.is_not(None),
+                )
+                .order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc())
+                .limit(1)
+            ).scalar()
+        return lineage if isinstance(lineage, dict) else None
+
+    def value_at(self, kr_id: str, moment: datetime | None) -> float | None:
+        """The value in force at `moment` (the newest one when None): the last observed by
+        then; None if none was."""
+        query = select(kr_values.c.value).where(
+            kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None)
+        )
+        if moment is not None:
+            query = query.where(kr_values.c.observed_at <= moment)
+        with self._connect() as conn:
+            return conn.execute(
+                query.order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc()).limit(1)
+            ).scalar()
+
+    def first_value(self, kr_id: str) -> float | None:
+        with self._connect() as conn:
+            return conn.execute(
+                select(kr_values.c.value)
+                .where(kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
+                .order_by(kr_values.c.observed_at, kr_values.c.id)
+                .limit(1)
+            ).scalar()
+
     def history(self, kr_id: str) -> list[dict[str, Any]]:
+        """Every history row with its lineage: for checks of what was written; views read
+        `value_points` and `recent_history`, which stay bounded on a long history."""
         with self._connect() as conn:
             rows = (
                 conn.execute(
@@ -314,22 +460,26 @@ class Store:
         return [_utc_row(row) for row in rows]
 
     def previous_values(self) -> dict[str, float | None]:
-        """Each key result's value before its latest one, for the change arrows of `status`."""
+        """Each key result's value before its latest one, for the change arrows of `status`.
+        The database ranks each key result's values, so only one row each comes back."""
+        newest_first = (
+            func.row_number()
+            .over(
+                partition_by=kr_values.c.key_result_id,
+                order_by=(kr_values.c.observed_at.desc(), kr_values.c.id.desc()),
+            )
+            .label("newest_first")
+        )
+        ranked = (
+            select(kr_values.c.key_result_id, kr_values.c.value, newest_first)
+            .where(kr_values.c.value.is_not(None))
+            .subquery()
+        )
         with self._connect() as conn:
             rows = conn.execute(
-                select(kr_values.c.key_result_id, kr_values.c.value)
-                .where(kr_values.c.value.is_not(None))
-                .order_by(
-                    kr_values.c.key_result_id, kr_values.c.observed_at.desc(), kr_values.c.id.desc()
-                )
+                select(ranked.c.key_result_id, ranked.c.value).where(ranked.c.newest_first == 2)
             ).all()
-        seen: dict[str, int] = {}
-        previous: dict[str, float | None] = {}
-        for kr_id, value in rows:
-            seen[kr_id] = seen.get(kr_id, 0) + 1
-            if seen[kr_id] == 2:
-                previous[kr_id] = value
-        return previous
+        return {kr_id: value for kr_id, value in rows}
 
     def objectives_not_from_demo(self) -> list[str]:
         """Objectives, retired or not, that the built-in demo did not write."""
@@ -552,6 +702,14 @@ def _upsert(conn: Connection, table: Table, existing: set[str], rows: list[dict[
         conn.execute(update(table).where(table.c.id == bindparam("row_id")), renamed)
 
 
+def _passed_to(
+    also: Callable[[float, float], None], rows: Iterable[Sequence[float]]
+) -> Iterator[Sequence[float]]:
+    for row in rows:
+        also(row[0], row[1])
+        yield row
+
+
 def _utc_row(row: Any) -> dict[str, Any]:
     return {k: as_utc(v) if isinstance(v, datetime) else v for k, v in dict(row).items()}
 
@@ -562,6 +720,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+PRIVATE_FILE_MODE = 0o600
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, whatever the umask: it holds every
+    objective, note and query. SQLite gives its -wal and -shm files the same mode. A file
+    that exists is left as it is; a missing folder is left for SQLite to report."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except OSError:  # it exists, or SQLite will say why it cannot be opened
+        return
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)  # the umask may have taken bits away
+    finally:
+        os.close(descriptor)
 
 
 def open_existing(url: str) -> Store | None:

@@ -3,7 +3,8 @@
 /api/objectives is `status --json` itself (`sync.status_view.status_document`).
 
 Shapes are described in `openapi.py`; times are ISO 8601 UTC, progress is a fraction-free
-percentage (0-100, clamped) like `status --json`.
+percentage (0-100, clamped) like `status --json`. A key result's document stays bounded on a
+long history: its newest rows, and its values for a chart (their shape beyond a few hundred).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def detail_document(detail: KeyResultDetail) -> dict[str, Any]:
             }
             for p in detail.points
         ],
+        "history_total": detail.points_total,
+        "chart": {
+            "points": [{"observed_at": iso(when), "value": value} for when, value in detail.values],
+            "values_total": detail.values_total,
+            "downsampled": detail.downsampled,
+        },
     }
 
 

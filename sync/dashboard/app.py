@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time
 from typing import Any
@@ -80,11 +81,19 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
     )
 
 
+# A request that waited `busy_wait_s` in vain is told to come back this much later.
+RETRY_AFTER_S = 5
+
+
 class DashboardApp:
-    """Routes requests to views; one instance per store."""
+    """Routes requests to views; one instance per store. At most `max_concurrent` requests
+    are answered at once: the store's pool is sized to match (`serve`), so a burst gets a
+    clean 503 with Retry-After instead of waiting on, then failing for, a connection."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
+        self._turns = threading.BoundedSemaphore(settings.dashboard.max_concurrent)
+        self._busy_wait_s = settings.dashboard.busy_wait_s
         token = settings.dashboard.token
         self._token = None if token is None else token.get_secret_value().encode()
         self.url_map = Map(
@@ -102,9 +111,26 @@ class DashboardApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
-        response = self.respond(request)
+        if self._turns.acquire(timeout=self._busy_wait_s):
+            try:
+                response = self.respond(request)
+            finally:
+                self._turns.release()
+        else:
+            response = self.busy(request)
         response.headers.update(SECURITY_HEADERS)
         return response(environ, start_response)
+
+    def busy(self, request: Request) -> Response:
+        """503 for a request that found every turn taken; it is logged at DEBUG only."""
+        log.debug("dashboard: busy, %s %s told to retry", request.method, request.path)
+        is_api = request.path.startswith(("/api/", "/openapi.json"))
+        message = (
+            f"the dashboard is answering as many requests as it may; try again in {RETRY_AFTER_S} s"
+        )
+        response = self.error(request, 503, message, is_api)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     def respond(self, request: Request) -> Response:
         is_api = request.path.startswith(("/api/", "/openapi.json"))

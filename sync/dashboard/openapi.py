@@ -133,7 +133,34 @@ SCHEMAS: dict[str, Any] = {
                 "the trend was stopped at the least or most the value can be",
             },
             "sources": {"type": "array", "items": {"$ref": "#/components/schemas/QuerySource"}},
-            "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEntry"}},
+            "history": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/HistoryEntry"},
+                "description": "the newest history entries (at most 100), oldest first",
+            },
+            "history_total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "how many history entries there are in all",
+            },
+            "chart": _object(
+                {
+                    "points": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "observed_at": {"type": "string", "format": "date-time"},
+                                "value": {"type": "number"},
+                            }
+                        ),
+                        "description": "every value, oldest first, up to 600; beyond, the "
+                        "first, last, lowest and highest value of each of 150 equal spans "
+                        "of time, so a line through them has the history's shape",
+                    },
+                    "values_total": {"type": "integer", "minimum": 0},
+                    "downsampled": {"type": "boolean"},
+                }
+            ),
         }
     ),
     "Run": _object(

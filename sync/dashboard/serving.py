@@ -3,8 +3,10 @@ SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -24,6 +26,30 @@ class LoggedRequestHandler(WSGIRequestHandler):
         log.debug("%s %s -> %s", self.command, self.path, code)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host`; "" and 0.0.0.0 mean every interface."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: other machines may resolve it too
+
+
+def warn_if_exposed(settings: Settings, host: str, port: int, what: str) -> None:
+    """A dashboard on a non-loopback address without a token shows every objective to
+    whoever can reach the port: say so loudly (logged at WARNING and printed on stderr)."""
+    if settings.dashboard.token is not None or is_loopback(host):
+        return
+    message = (
+        f"WARNING: {what} on {host or '*'}:{port} serves the dashboard and JSON API to "
+        "anyone who can reach it, without a token; set OKRSYNC_DASHBOARD__TOKEN to require "
+        "`Authorization: Bearer <token>`, or listen on 127.0.0.1"
+    )
+    log.warning("%s", message.removeprefix("WARNING: "))
+    print(message, file=sys.stderr, flush=True)
+
+
 def serve_dashboard(
     store: Store, settings: Settings, host: str, port: int, on_ready: Callable[[str], None]
 ) -> None:
@@ -35,6 +61,7 @@ def serve_dashboard(
         threaded=True,
         request_handler=LoggedRequestHandler,
     )
+    warn_if_exposed(settings, host, server.server_port, "serve")
     shown_host = f"[{host}]" if ":" in host else host
     on_ready(f"http://{shown_host}:{server.server_port}/")
     stopping = threading.Event()

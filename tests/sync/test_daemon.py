@@ -139,10 +139,8 @@ def test_daemon_syncs_on_schedule_serves_health_and_stops_on_sigterm(
     assert values[("okrsync_run_duration_seconds_count", ())] == runs_ok
     assert values[("okrsync_key_result_failures_total", ())] == 0
 
-    code, objectives = get(port, "/api/objectives")  # the daemon serves the dashboard too
-    assert code == 200
-    listed = {kr["id"] for o in json.loads(objectives)["objectives"] for kr in o["key_results"]}
-    assert listed == set(KEY_RESULTS)
+    # the health port (0.0.0.0 in the image) serves no dashboard unless told to
+    assert [get(port, path)[0] for path in ("/", "/api/objectives", "/runs")] == [404] * 3
 
     env = okrsync_env(
         sandbox,
@@ -238,6 +236,70 @@ def test_a_bad_mapping_file_at_start_exits_2(tmp_path: Path, sandbox: Sandbox) -
 
 SECRET_TOKEN = "ghp_s3cr3t-never-to-be-logged-4711"
 
+WITH_A_CHECKIN = (
+    MAPPING
+    + """
+      - id: nps
+        title: NPS
+        target: 40
+        metric: {type: manual}
+"""
+)
+
+
+def test_healthz_is_degraded_naming_the_failing_key_results_when_every_tracker_fails(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    port = free_port()
+    daemon = start_daemon(
+        sandbox,
+        url,
+        tmp_path,
+        port,
+        mapping=WITH_A_CHECKIN,
+        OKRSYNC_JIRA__TOKEN="refused",
+        OKRSYNC_GITHUB__TOKEN="refused",
+    )
+    daemons.append(daemon)
+    wait_for(lambda: len(stored_runs(url)) >= 2, 90, f"two runs\n{daemon.log}")
+    # every run lands as "partial" (the check-in key result has nothing to fetch), 3 of 4 fail
+    assert {r["outcome"] for r in stored_runs(url)} == {"partial"}
+    code, body = get(port, "/healthz")
+    health = json.loads(body)
+    assert (code, health["status"]) == (200, "degraded"), body
+    assert sorted(health["failing_key_results"]) == sorted(KEY_RESULTS)
+    assert (health["failed_share"], health["degraded_at_failed_share"]) == (0.75, 0.5)
+    env = okrsync_env(sandbox, url, tmp_path, OKRSYNC_DAEMON__HEALTH_PORT=str(port))
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    probe = Child(dockerfile_exec("HEALTHCHECK"), env, tmp_path)
+    assert probe.finish(30) == 0, probe.log  # degraded is not a reason to restart
+    assert daemon.terminate()[0] == 0
+
+
+def test_healthz_degraded_threshold_is_a_setting(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    port = free_port()
+    daemon = start_daemon(
+        sandbox,
+        url,
+        tmp_path,
+        port,
+        mapping=WITH_A_CHECKIN,
+        OKRSYNC_JIRA__TOKEN="refused",
+        OKRSYNC_GITHUB__TOKEN="refused",
+        OKRSYNC_DAEMON__DEGRADED_AT_FAILED_SHARE="0.8",
+    )
+    daemons.append(daemon)
+    wait_for(lambda: len(stored_runs(url)) >= 1, 90, f"a run\n{daemon.log}")
+    code, body = get(port, "/healthz")
+    health = json.loads(body)
+    assert (code, health["status"], health["degraded_at_failed_share"]) == (200, "ok", 0.8)
+    assert sorted(health["failing_key_results"]) == sorted(KEY_RESULTS)
+    assert daemon.terminate()[0] == 0
+
 
 def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
     tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
@@ -251,10 +313,11 @@ def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
         port,
         OKRSYNC_LOG_FORMAT="json",
         OKRSYNC_GITHUB__TOKEN=SECRET_TOKEN,  # the sandbox refuses it: GitHub key results fail
+        OKRSYNC_DAEMON__HEALTH_SERVES_DASHBOARD="true",
     )
     daemons.append(daemon)
     wait_for(lambda: len(stored_runs(url)) >= 2, 90, f"two runs\n{daemon.log}")
-    served = [get(port, path) for path in ("/healthz", "/metrics", "/", "/runs")]
+    served = [get(port, path) for path in ("/healthz", "/metrics", "/", "/runs", "/api/runs")]
     assert all(code == 200 for code, _ in served), served
     assert "merged-api" in served[0][1] or "partial" in served[0][1]
     assert SECRET_TOKEN not in "\n".join(body for _, body in served)

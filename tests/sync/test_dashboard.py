@@ -23,6 +23,8 @@ from config.loader import load_mapping
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
 from sync.dashboard import make_dashboard_app
 from sync.engine import run_sync
+from sync.standing import CHART_POINTS_MAX, RECENT_POINTS
+from tests.big_store import FIRST_AT, PERIOD_END, STEP, BigStore, history_value
 from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
 
 
@@ -346,3 +348,40 @@ def test_mounted_under_a_prefix_links_stay_inside_it(demo: DemoStore) -> None:
     local = [h for h in hrefs if h.startswith("/")]
     assert local and all(h.startswith("/okr/") for h in local)
     assert json.loads(client.get("/okr/api/runs").get_data(as_text=True))["runs"]
+
+
+def test_a_long_history_gives_a_bounded_document_whose_chart_keeps_its_shape(
+    big_store: BigStore, spec: dict[str, Any], demo: DemoStore
+) -> None:
+    client = Client(make_dashboard_app(big_store.store, demo.settings))
+    body = client.get("/api/key-results/kr-3").get_json()
+    check(spec, "/api/key-results/{kr_id}", 200, body)
+    total = big_store.rows_per_key_result
+    chart = body["chart"]
+    assert (chart["values_total"], chart["downsampled"]) == (total, True)
+    assert 0 < len(chart["points"]) <= CHART_POINTS_MAX
+    drawn = [(datetime.fromisoformat(p["observed_at"]), p["value"]) for p in chart["points"]]
+    assert drawn == sorted(drawn)
+    # every day's spike is still drawn, and so are the first and the last value
+    for when, value in big_store.spikes():
+        assert any(abs((at - when).total_seconds()) < 1 and v == value for at, v in drawn), when
+    assert drawn[0][1] == history_value(0) and drawn[-1][1] == history_value(total - 1)
+    # the table lists the newest values, and says how many there are
+    assert body["history_total"] == total
+    assert len(body["history"]) == RECENT_POINTS
+    assert [h["value"] for h in body["history"]] == [
+        history_value(i) for i in range(total - RECENT_POINTS, total)
+    ]
+    # the forecast's line runs through every value, not through the points drawn
+    days = [(STEP * i) / timedelta(days=1) for i in range(total)]
+    slope, intercept = statistics.linear_regression(days, [history_value(i) for i in range(total)])
+    end = datetime.combine(PERIOD_END + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    expected = intercept + slope * ((end - FIRST_AT) / timedelta(days=1))
+    assert body["forecast"] == pytest.approx(expected, rel=1e-9)
+    assert [s["query"] for s in body["sources"]] == ["project = BIG AND labels = kr-3"]
+
+    page = parse(get_page(client, "/key-results/kr-3"))
+    assert len([t for t, _ in page.tags if t == "tr"]) == RECENT_POINTS + 1  # with the header
+    text = " ".join(page.text)
+    assert f"The newest {RECENT_POINTS} of {total} values" in text
+    assert f"{total} values, drawn as {len(chart['points'])}" in text

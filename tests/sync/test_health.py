@@ -21,7 +21,7 @@ DAILY = Cadence(at=("08:00:00", "14:00:00"), timezone="UTC")
 
 def fresh_health() -> DaemonHealth:
     health = DaemonHealth(stale_after_intervals=3, started_at=T0)
-    health.set_jobs({EVERY_10M: 4, DAILY: 1})
+    health.set_jobs({EVERY_10M: ["a", "b", "c", "d"], DAILY: ["e"]})
     return health
 
 
@@ -50,9 +50,33 @@ def test_a_success_resets_the_clock_a_failure_does_not() -> None:
     assert health.document(T0 + timedelta(minutes=33))[0] == 200
 
 
+def test_degraded_while_the_failed_share_reaches_the_threshold_naming_the_key_results() -> None:
+    health = DaemonHealth(stale_after_intervals=3, started_at=T0, degraded_at_failed_share=0.4)
+    health.set_jobs({EVERY_10M: ["a", "b", "c", "d"], DAILY: ["e"]})
+    at = T0 + timedelta(minutes=1)
+    health.record_run([EVERY_10M, DAILY], "partial", finished_at=at, failed=["b"])
+    code, body = health.document(at)
+    assert (code, body["status"], body["failing_key_results"]) == (200, "ok", ["b"])
+    assert body["failed_share"] == 0.2 and body["degraded_at_failed_share"] == 0.4
+    # 2 of 5 failing reaches 0.4: degraded, still 200 (a restart would not mend a tracker)
+    health.record_run([EVERY_10M], "partial", finished_at=at, failed=["a", "b"])
+    code, body = health.document(at)
+    assert (code, body["status"], body["failing_key_results"]) == (200, "degraded", ["a", "b"])
+    assert [job["failing"] for job in body["jobs"]] == [["a", "b"], []]
+    # the daily cadence's run does not clear the 10-minute cadence's failures
+    health.record_run([DAILY], "ok", finished_at=at)
+    assert health.document(at)[1]["status"] == "degraded"
+    # a key result that leaves the schedule leaves the failures with it
+    health.set_jobs({EVERY_10M: ["a", "c", "d"], DAILY: ["e"]})
+    assert health.document(at)[1]["failing_key_results"] == ["a"]
+    health.record_run([EVERY_10M], "ok", finished_at=at)
+    code, body = health.document(at)
+    assert (code, body["status"], body["failing_key_results"]) == (200, "ok", [])
+
+
 def test_daily_times_are_stale_after_n_of_the_longest_gap() -> None:
     health = DaemonHealth(stale_after_intervals=2, started_at=T0)
-    health.set_jobs({DAILY: 1})
+    health.set_jobs({DAILY: ["e"]})
     longest_gap = timedelta(hours=18)  # 14:00 -> 08:00 next day
     assert health.document(T0 + 2 * longest_gap)[0] == 200
     assert health.document(T0 + 2 * longest_gap + timedelta(seconds=1))[0] == 503
@@ -61,7 +85,7 @@ def test_daily_times_are_stale_after_n_of_the_longest_gap() -> None:
 @pytest.fixture
 def served() -> Iterator[tuple[DaemonHealth, int]]:
     health = DaemonHealth(stale_after_intervals=3)
-    health.set_jobs({EVERY_10M: 2})
+    health.set_jobs({EVERY_10M: ["a", "b"]})
     server = HealthServer(health, "127.0.0.1", 0)
     yield health, server.port
     server.stop()
@@ -85,7 +109,7 @@ def test_metrics_in_prometheus_text_format(served: tuple[DaemonHealth, int]) -> 
         duration_s=4.0,
         run_id=7,
         requests={"jira": 5, "github": 3},
-        failed=1,
+        failed=["b"],
         statuses={"on_track": 2, "error": 1},
     )
     health.record_run(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sync.metrics import ValueRange
 from sync.progress import (
@@ -14,6 +16,7 @@ from sync.progress import (
     KeyResultProgress,
     ObjectiveNode,
     ObjectiveProgress,
+    StreamedTrend,
     Target,
     Thresholds,
     expected_progress,
@@ -430,3 +433,51 @@ def test_a_share_stays_within_zero_and_a_hundred() -> None:
     )
     inside = [(day(0), 50.0), (day(2), 52.0), (day(4), 54.0)]
     assert forecast(inside, period_end=END, reachable=SHARE) == Forecast(pytest.approx(60.0))
+
+
+def streamed(history: list[tuple[datetime, float]]) -> StreamedTrend:
+    trend = StreamedTrend()
+    for when, value in history:
+        trend.add(when.timestamp(), value)
+    return trend
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [(day(0), 40.0), (day(1), 38.0), (day(3), 34.0), (day(4.5), 31.0)],
+        [(day(0), 0.0), (day(2), 2.0), (day(4), 1.0)],
+        [(day(0), 7.0), (day(2), 7.0), (day(4), 7.0)],
+        [(day(0), 30.0), (day(1), 20.0), (day(3), 0.0)],
+        [(day(0), 40.0), (day(0), 41.0), (day(0.5), 42.0), (day(2.99), 43.0)],
+        [(day(0), 40.0), (day(1 / 1440), 41.0)],
+        [(day(0), 1.0)],
+        [],
+    ],
+)
+def test_a_streamed_trend_forecasts_what_the_whole_history_does(
+    history: list[tuple[datetime, float]],
+) -> None:
+    for reachable in (None, COUNT):
+        expected = forecast(history, period_end=END, reachable=reachable)
+        assert streamed(history).forecast(period_end=END, reachable=reachable) == Forecast(
+            None if expected.value is None else pytest.approx(expected.value), expected.note
+        )
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 80), st.floats(-1e6, 1e6, allow_nan=False)),
+        min_size=3,
+        max_size=200,
+    )
+)
+def test_a_streamed_trend_matches_on_any_history(points: list[tuple[float, float]]) -> None:
+    history = sorted((day(offset), value) for offset, value in points)
+    expected = forecast(history, period_end=END)
+    got = streamed(history).forecast(period_end=END)
+    assert got.note == expected.note
+    if expected.value is None:
+        assert got.value is None
+    else:
+        assert got.value == pytest.approx(expected.value, rel=1e-6, abs=1e-3)

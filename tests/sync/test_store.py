@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import stat
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -367,3 +370,81 @@ def test_a_listing_retires_what_it_leaves_out_and_restores_what_comes_back(store
     assert [o["retired_at"] for o in store.all_objectives()] == [None, None]
     back = store.key_result(other_kr.id)
     assert back is not None and (back["retired_at"], back["value"]) == (None, 7)
+
+
+def test_sqlite_store_and_its_lock_are_created_readable_by_the_owner_only(tmp_path: Path) -> None:
+    """Whatever the umask: the store holds every objective, note and query."""
+    path = tmp_path / "okrsync.db"
+    previous = os.umask(0o000)  # the most permissive umask: nothing taken away
+    try:
+        store = Store(f"sqlite:///{path}")
+        store.migrate()
+        with store.run_lock():
+            store.write_run(run_record(T0), [objective()], [kr_record(30)])
+            created = sorted(p.name for p in tmp_path.iterdir())
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        store.close()
+    finally:
+        os.umask(previous)
+    assert created == [
+        "okrsync.db",
+        "okrsync.db-shm",
+        "okrsync.db-wal",
+        "okrsync.db.lock",
+        "okrsync.db.migration.lock",
+    ]
+    assert modes == dict.fromkeys(created, 0o600)
+
+
+def test_an_existing_sqlite_store_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "okrsync.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    Store(f"sqlite:///{path}").migrate()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def write_history(store: Store, values: list[float], *, note_every: int = 0) -> None:
+    """`values` one minute apart from T0, written as check-ins (a history row each)."""
+    for index, value in enumerate(values):
+        note = f"note {index}" if note_every and index % note_every == 0 else None
+        store.write_checkin(
+            [objective()],
+            kr_record(value),
+            at=T0 + timedelta(minutes=index),
+            origin="checkin",
+            note=note,
+        )
+
+
+def test_value_points_are_every_value_up_to_the_bound_then_their_shape(store: Store) -> None:
+    values = [float(i % 50) for i in range(1000)]
+    values[613] = 999.0  # one spike
+    values[777] = -5.0  # one dip
+    write_history(store, values)
+    every, total = store.value_points("p1-bugs", max_points=1000)
+    assert total == 1000
+    assert every == [(T0 + timedelta(minutes=i), v) for i, v in enumerate(values)]
+
+    drawn, total = store.value_points("p1-bugs", max_points=100)
+    assert total == 1000 and len(drawn) <= 100
+    assert drawn == sorted(drawn)
+    kept = {(round((at - T0).total_seconds() / 60), v) for at, v in drawn}
+    assert {(0, 0.0), (613, 999.0), (777, -5.0), (999, values[999])} <= kept
+    assert all(values[minute] == v for minute, v in kept)  # each one a real value
+
+
+def test_recent_history_and_value_at_read_only_what_they_need(store: Store) -> None:
+    write_history(store, [float(i) for i in range(30)], note_every=10)
+    rows, total = store.recent_history("p1-bugs", limit=5)
+    assert total == 30
+    assert [r["value"] for r in rows] == [25.0, 26.0, 27.0, 28.0, 29.0]
+    assert "lineage" not in rows[0]
+    notes, total = store.recent_history("p1-bugs", limit=2, notes_only=True)
+    assert total == 3 and [n["note"] for n in notes] == ["note 10", "note 20"]
+    assert len(store.recent_history("p1-bugs", limit=None)[0]) == 30
+    assert store.value_at("p1-bugs", None) == 29.0
+    assert store.value_at("p1-bugs", T0 + timedelta(minutes=7, seconds=30)) == 7.0
+    assert store.value_at("p1-bugs", T0 - timedelta(minutes=1)) is None
+    assert store.first_value("p1-bugs") == 0.0
+    assert store.previous_values() == {"p1-bugs": 28.0}
