@@ -449,7 +449,9 @@ def test_a_key_result_dropped_from_the_file_is_retired_by_the_daemons_next_run(
         "title: Merged PRs of acme/api\n",
         "title: Merged PRs of acme/api\n        schedule: {every: 1h}\n",
     )
-    daemon = start_daemon(sandbox, url, tmp_path, port, mapping=hourly)
+    daemon = start_daemon(
+        sandbox, url, tmp_path, port, mapping=hourly, OKRSYNC_DAEMON__HEALTH_SERVES_DASHBOARD="true"
+    )
     daemons.append(daemon)
     wait_for(lambda: len(stored_runs(url)) >= 2, 60, f"two runs\n{daemon.log}")
     web_issues = "      - id: web-issues\n        title: WEB issues\n        target: 1000\n"
