@@ -1,0 +1,69 @@
+"""The command line's refusals, warnings and help: a clear message naming what was wrong and
+where, exit 2 for configuration and usage, never a traceback (issue 12, items 12, 23, 24)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sync.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TODAY = datetime.now(UTC).date()
+PERIOD = f"{{start: {TODAY - timedelta(days=30)}, end: {TODAY + timedelta(days=30)}}}"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_okrsync_env: None) -> Path:
+    """An empty folder as the working directory with its own store, no stray settings."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'okrsync.db'}")
+    return tmp_path
+
+
+def chain_mapping(depth: int) -> str:
+    """Objectives o0 <- o1 <- ... each aligned to the one before, one manual key result each."""
+    lines = ["version: 1", f"period: {PERIOD}", "objectives:"]
+    for i in range(depth):
+        parent = f", parent: o{i - 1}" if i else ""
+        lines.append(
+            f"  - {{id: o{i}, title: O{i}{parent}, key_results: "
+            f"[{{id: k{i}, title: K{i}, start: 0, target: 10, metric: {{type: manual}}}}]}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_py(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "run.py"), *args],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# --- item 12: tracebacks instead of messages --------------------------------------------------
+
+
+def test_a_1000_deep_alignment_chain_syncs_and_shows(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "okrs.yaml").write_text(chain_mapping(1000))
+    assert main(["sync"]) == 0
+    assert main(["checkin", "k999", "5"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    objectives = {o["id"]: o for o in json.loads(capsys.readouterr().out)["objectives"]}
+    assert len(objectives) == 1000
+    # every level rolls up the one value below it: k999 at 5 of 10
+    assert objectives["o0"]["progress"] == pytest.approx(50.0)
+    assert objectives["o999"]["progress"] == pytest.approx(50.0)
+    assert main(["status"]) == 0
+    assert "O999" in capsys.readouterr().out
