@@ -222,10 +222,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _has_scheme(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError(f"{value!r} is not a database URL, e.g. sqlite:///okrsync.db")
-        return value
+    def _is_a_store(cls, value: str) -> str:
+        return _check_database_url(value)
 
     @classmethod
     def settings_customise_sources(
@@ -253,6 +251,39 @@ class Settings(BaseSettings):
         data["dashboard"]["token"] = None if self.dashboard.token is None else _MASK
         data["database_url"] = _mask_url_password(self.database_url)
         return data
+
+
+# The stores okr-sync is built and tested for, and the driver each URL scheme names.
+_STORE_SCHEMES = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgresql+psycopg": "postgresql",
+    "postgres": "postgresql",  # what Heroku, Render and many a .env spell it
+}
+
+
+def _check_database_url(value: str) -> str:
+    """A SQLite or PostgreSQL URL, `postgres://` spelt the way SQLAlchemy knows it. Checked
+    here so that any other store is a configuration error (exit 2), not a traceback from
+    deep inside SQLAlchemy when the store is opened. A password in the URL is never shown."""
+    value = value.strip()
+    shown = repr(_mask_url_password(value))
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise ValueError(f"{shown} is not a database URL, e.g. sqlite:///okrsync.db")
+    if scheme.lower() not in _STORE_SCHEMES:
+        base, _, driver = scheme.lower().partition("+")
+        if driver and base in _STORE_SCHEMES:
+            raise ValueError(
+                f"{shown}: okr-sync does not ship the {driver!r} driver; "
+                f"start the URL with {_STORE_SCHEMES[base]}:// instead"
+            )
+        raise ValueError(
+            f"{shown}: okr-sync stores its data in SQLite (sqlite:///okrsync.db) or "
+            f"PostgreSQL (postgresql://user@host/database), not in {base!r}"
+        )
+    return f"postgresql://{rest}" if scheme.lower() == "postgres" else value
 
 
 def _mask_url_password(url: str) -> str:

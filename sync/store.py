@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
@@ -134,11 +134,14 @@ class Store:
             parsed = make_url(url)
         except Exception as exc:  # SQLAlchemy raises ArgumentError for junk
             raise StoreError(f"OKRSYNC_DATABASE_URL is not a database URL: {exc}") from None
-        self.dialect = parsed.get_backend_name()
-        if self.dialect == "postgresql" and parsed.drivername == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):  # postgres:// as Heroku spells it
             parsed = parsed.set(drivername="postgresql+psycopg")
+        self.dialect = parsed.get_backend_name()
         self.safe_url = parsed.render_as_string(hide_password=True)
-        self.engine: Engine = create_engine(parsed, future=True)
+        try:
+            self.engine: Engine = create_engine(parsed, future=True)
+        except (ArgumentError, ImportError) as exc:  # no such dialect, or its driver is missing
+            raise StoreError(f"store {self.safe_url}: {exc}".splitlines()[0]) from None
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sqlite_path = parsed.database if self.dialect == "sqlite" else None

@@ -204,6 +204,51 @@ def test_invalid_settings_name_the_variable(
     assert info.value.problems == [message]
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "mysql://okr:pw@db/okr",
+            "OKRSYNC_DATABASE_URL: 'mysql://okr:***@db/okr': okr-sync stores its data in SQLite "
+            "(sqlite:///okrsync.db) or PostgreSQL (postgresql://user@host/database), not in 'mysql'",
+        ),
+        (
+            "foo://bar",
+            "OKRSYNC_DATABASE_URL: 'foo://bar': okr-sync stores its data in SQLite "
+            "(sqlite:///okrsync.db) or PostgreSQL (postgresql://user@host/database), not in 'foo'",
+        ),
+        (
+            "postgresql+asyncpg://db/okr",
+            "OKRSYNC_DATABASE_URL: 'postgresql+asyncpg://db/okr': okr-sync does not ship the "
+            "'asyncpg' driver; start the URL with postgresql:// instead",
+        ),
+    ],
+)
+def test_a_store_okr_sync_cannot_use_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert info.value.problems == [expected]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://okr@db:5432/okr", "postgresql://okr@db:5432/okr"),
+        ("POSTGRES://okr@db/okr", "postgresql://okr@db/okr"),
+        ("postgresql+psycopg://okr@db/okr", "postgresql+psycopg://okr@db/okr"),
+        (" sqlite:///okr.db ", "sqlite:///okr.db"),
+    ],
+)
+def test_postgres_urls_are_postgresql(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    assert load_settings().database_url == expected
+
+
 PASSWORD = "s3cret-pa55word"
 
 

@@ -67,3 +67,36 @@ def test_a_1000_deep_alignment_chain_syncs_and_shows(
     assert objectives["o999"]["progress"] == pytest.approx(50.0)
     assert main(["status"]) == 0
     assert "O999" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [("mysql://okr@db/okr", "not in 'mysql'"), ("foo://bar", "not in 'foo'")],
+)
+def test_a_store_url_okr_sync_cannot_use_exits_2_with_one_line(
+    workdir: Path, url: str, named: str
+) -> None:
+    done = run_py("status", env={"OKRSYNC_DATABASE_URL": url})
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: OKRSYNC_DATABASE_URL: {url!r}: okr-sync stores")
+    assert named in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_postgres_url_is_read_as_postgresql(
+    workdir: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not database_url.startswith("postgresql://"):
+        pytest.skip("only a PostgreSQL URL has a postgres:// spelling")
+    (workdir / "okrs.yaml").write_text(chain_mapping(2))
+    monkeypatch.setenv(
+        "OKRSYNC_DATABASE_URL", database_url.replace("postgresql://", "postgres://", 1)
+    )
+    assert main(["sync"]) == 0
+    assert main(["checkin", "k1", "5"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    objectives = {o["id"]: o for o in json.loads(capsys.readouterr().out)["objectives"]}
+    assert objectives["o0"]["progress"] == pytest.approx(50.0)
