@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -145,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(env_file=args.env_file)
         configure_logging(settings.log_level, settings.log_format)
-        return COMMANDS[args.command](args, settings, console)
+        code = COMMANDS[args.command](args, settings, console)
+        sys.stdout.flush()  # here, so that a closed pipe is noticed here
+        return code
+    except BrokenPipeError:
+        return reader_went_away()
     except (SettingsError, MappingError, UsageError, CheckinError) as exc:
         print_error(str(exc))
         return EXIT_CONFIG
@@ -155,6 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print_error(str(exc))
         return EXIT_FAILURES
+
+
+def reader_went_away() -> int:
+    """`status --json | head -1`: the reader closed the pipe, nothing more to say to it. As
+    the Python docs advise (and rich does for its console), later writes, Python's own flush
+    at exit included, go to devnull instead of raising again; exit 1, as rich does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILURES
 
 
 def print_error(message: str) -> None:

@@ -100,3 +100,25 @@ def test_postgres_url_is_read_as_postgresql(
     assert main(["status", "--json"]) == 0
     objectives = {o["id"]: o for o in json.loads(capsys.readouterr().out)["objectives"]}
     assert objectives["o0"]["progress"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    "command", [["status", "--json"], ["status"], ["report", "--format", "md"], ["history", "k3"]]
+)
+def test_a_reader_that_stops_reading_gets_no_traceback(workdir: Path, command: list[str]) -> None:
+    """`status --json | head -1`: the pipe is closed before okr-sync writes."""
+    (workdir / "okrs.yaml").write_text(chain_mapping(40))
+    assert main(["sync"]) == 0
+    assert main(["checkin", "k3", "5"]) == 0
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "run.py"), *command],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first line
+    _, stderr = process.communicate(timeout=120)
+    assert stderr == ""
+    assert process.returncode == 1
