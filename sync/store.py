@@ -495,8 +495,16 @@ def open_existing(url: str) -> Store | None:
     return store
 
 
-def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a SQLite file so that a fresh `sqlite:///data/x.db` just works."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store; None for PostgreSQL or an in-memory SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        return Path(str(parsed.database))
+    return None
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite file so that a fresh `sqlite:///data/x.db` just works."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)

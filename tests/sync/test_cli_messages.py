@@ -3,8 +3,10 @@ where, exit 2 for configuration and usage, never a traceback (issue 12, items 12
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cli import main
+from sync.cli import COMMANDS, build_parser, main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TODAY = datetime.now(UTC).date()
@@ -122,3 +124,120 @@ def test_a_reader_that_stops_reading_gets_no_traceback(workdir: Path, command: l
     _, stderr = process.communicate(timeout=120)
     assert stderr == ""
     assert process.returncode == 1
+
+
+def test_text_that_is_not_utf8_is_refused_naming_the_argument(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`note k1 $'\\xff\\xfe'`: argv bytes that are not UTF-8 reach Python as lone surrogates."""
+    (workdir / "okrs.yaml").write_text(chain_mapping(2))
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    not_utf8 = os.fsdecode(b"ok \xff\xfe")
+    for argv, named in [
+        (["note", "k1", not_utf8], "argument TEXT"),
+        (["checkin", "k1", "3", "--note", not_utf8], "argument --note"),
+        (["history", not_utf8], "argument KR"),
+        (["status", "--objective", not_utf8], "argument --objective"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{named}: not UTF-8 text: byte 0xff at character 4" in err
+        assert "Traceback" not in err
+    done = run_py("note", "k1", not_utf8)
+    assert done.returncode == 2 and "argument TEXT: not UTF-8 text" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert main(["history", "k1"]) == 0  # nothing was stored
+    assert "ok " not in capsys.readouterr().out
+
+
+# --- item 24: help and messages ----------------------------------------------------------------
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    # argparse lists its subparsers only through this private attribute
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(commands.choices)
+
+
+def test_help_describes_every_command_and_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    top = capsys.readouterr().out
+    assert set(subcommand_parsers()) == set(COMMANDS)
+    for name, parser in subcommand_parsers().items():
+        summary = re.search(rf"^    {name} +(\S.*)$", top, re.MULTILINE)
+        assert summary, f"{name} is not listed with a summary"
+        assert parser.description and parser.description.startswith(summary.group(1)[:20])
+        undescribed = [a.dest for a in parser._actions if not a.help]
+        assert undescribed == [], f"{name}: {undescribed} have no help"
+        assert main([name, "--help"]) == 0
+        assert "exit codes: 0 all good" in capsys.readouterr().out
+
+
+def test_config_and_env_file_are_accepted_before_and_after_every_command(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "elsewhere.yaml").write_text(chain_mapping(2))
+    (workdir / "other.env").write_text(f"OKRSYNC_DATABASE_URL=sqlite:///{workdir / 'other.db'}\n")
+    monkeypatch.delenv("OKRSYNC_DATABASE_URL")  # the env file says where the store is
+    assert main(["sync", "--config", "elsewhere.yaml", "--env-file", "other.env"]) == 0
+    assert (workdir / "other.db").exists() and not (workdir / "okrsync.db").exists()
+    assert (
+        main(["--env-file", "other.env", "--config", "elsewhere.yaml", "checkin", "k1", "4"]) == 0
+    )
+    for argv in (
+        ["status"],
+        ["history", "k1"],
+        ["explain", "k1"],
+        ["report"],
+        ["status", "--json"],
+    ):
+        capsys.readouterr()
+        assert main([*argv, "--config", "elsewhere.yaml", "--env-file", "other.env"]) == 0, argv
+        assert "k1" in capsys.readouterr().out.lower(), argv  # the store the env file names
+    assert main(["--env-file", "missing.env", "status"]) == 2
+    assert main(["status", "--env-file", "missing.env"]) == 2
+    assert "env file missing.env does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["serve", "daemon", "sandbox"])
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_refused(
+    workdir: Path, command: str, port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --port: {port if port != 'http' else repr(port)} is not a port" in err
+
+
+def test_status_of_an_unknown_objective_names_the_known_ones(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "okrs.yaml").write_text(chain_mapping(30))
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--objective", "o7x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --objective: unknown objective 'o7x' (did you mean 'o7'? ")
+    assert err.rstrip().endswith("and 10 more)")  # 20 of the 30 ids are shown
+    assert len(err.splitlines()) == 1
+    assert main(["status", "--objective", "o7", "--json"]) == 0
+    shown = [o["id"] for o in json.loads(capsys.readouterr().out)["objectives"]]
+    assert shown == [f"o{i}" for i in range(7, 30)]
+
+
+@pytest.mark.parametrize(
+    "argv", [["status"], ["history", "k1"], ["explain", "k1"], ["report"], ["serve"]]
+)
+def test_a_read_command_creates_no_folder_for_the_store(
+    workdir: Path,
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = workdir / "no" / "such" / "dir"
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{missing / 'okr.db'}")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"OKRSYNC_DATABASE_URL: no store at {missing / 'okr.db'}: the folder {missing}" in err
+    assert not (workdir / "no").exists()
