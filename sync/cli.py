@@ -24,7 +24,7 @@ from rich.text import Text
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
 from config.mapping import Loc, MappingFile, format_loc
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings, unknown_variables
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
     CheckinError,
@@ -279,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(env_file=args.env_file)
         configure_logging(settings.log_level, settings.log_format)
+        for problem in unknown_variables(args.env_file):
+            log.warning("%s", problem)
         code = COMMANDS[args.command].run(args, settings, console)
         sys.stdout.flush()  # here, so that a closed pipe is noticed here
         return code

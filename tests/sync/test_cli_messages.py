@@ -151,6 +151,32 @@ def test_text_that_is_not_utf8_is_refused_naming_the_argument(
     assert "ok " not in capsys.readouterr().out
 
 
+# --- item 23: misspelled settings -----------------------------------------------------------------
+
+
+def test_a_misspelled_setting_is_warned_about_and_the_command_goes_on(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "okrs.yaml").write_text(chain_mapping(2))
+    (workdir / ".env").write_text("OKRSYNC_DATABASE__URL=sqlite:///elsewhere.db\n")
+    monkeypatch.setenv("OKRSYNC_GITHUB_TOKEN", "ghp-not-shown")
+    assert main(["validate"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "WARNING okrsync: OKRSYNC_GITHUB_TOKEN is not an okr-sync setting and is ignored; "
+        "did you mean OKRSYNC_GITHUB__TOKEN?"
+    ) in err
+    assert (
+        "WARNING okrsync: .env: OKRSYNC_DATABASE__URL is not an okr-sync setting and is "
+        "ignored; did you mean OKRSYNC_DATABASE_URL?"
+    ) in err
+    assert "ghp-not-shown" not in err
+    monkeypatch.setenv("OKRSYNC_LOG_FORMAT", "json")
+    assert main(["validate"]) == 0
+    warnings = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert {w["level"] for w in warnings} == {"warning"} and len(warnings) == 2
+
+
 # --- item 24: help and messages ----------------------------------------------------------------
 
 
