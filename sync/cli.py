@@ -429,7 +429,8 @@ def print_run_summary(report: SyncReport, console: LiteralConsole) -> None:
         console.print(f"skipped {kr_id}: {why}")
     for outcome in report.failed:
         console.print(
-            Text.assemble(("failed", "red"), f" {outcome.plan.key_result.id}: {outcome.error}")
+            Text.assemble(("failed", "red"), f" {outcome.plan.key_result.id}: {outcome.error}"),
+            soft_wrap=True,  # one line per failure, whatever the width
         )
     requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
     console.print(

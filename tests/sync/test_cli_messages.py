@@ -267,3 +267,33 @@ def test_a_read_command_creates_no_folder_for_the_store(
     err = capsys.readouterr().err
     assert f"OKRSYNC_DATABASE_URL: no store at {missing / 'okr.db'}: the folder {missing}" in err
     assert not (workdir / "no").exists()
+
+
+def test_each_failing_key_result_is_reported_once_on_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two key results on one query of a tracker that is not configured: one summary line
+    each for the person and one log record each for alerts; no line per query, no ERROR per
+    tracker, no error wrapped onto a second line."""
+    (workdir / "okrs.yaml").write_text(
+        f"version: 1\nperiod: {PERIOD}\nobjectives:\n"
+        "  - id: o\n    title: O\n    key_results:\n"
+        "      - {id: open-bugs, title: A, target: 1, metric: {type: count, jql: project = APP}}\n"
+        "      - {id: bug-points, title: B, target: 1, "
+        "metric: {type: sum, field: story_points, jql: project = APP}}\n"
+    )
+    assert main(["sync"]) == 1
+    shown = capsys.readouterr()
+    why = (
+        "Jira is not configured: set OKRSYNC_JIRA__URL and OKRSYNC_JIRA__TOKEN "
+        "(and OKRSYNC_JIRA__EMAIL for Jira Cloud)"
+    )
+    assert [line for line in shown.out.splitlines() if "Jira" in line] == [
+        f"failed open-bugs: {why}",
+        f"failed bug-points: {why}",
+    ]
+    logged = [line for line in shown.err.splitlines() if "Jira" in line]
+    assert len(logged) == 2
+    assert logged[0].endswith(f"WARNING sync.engine: run 1: key result open-bugs failed: {why}")
+    assert logged[1].endswith(f"WARNING sync.engine: run 1: key result bug-points failed: {why}")
+    assert " ERROR " not in shown.err
