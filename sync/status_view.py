@@ -108,6 +108,9 @@ def target_text(kr: dict[str, Any]) -> str:
     return format_number(kr["target_value"], unit)
 
 
+VALUE_WIDTH = 20  # the widest a value or target cell grows before it folds
+
+
 def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
     objectives = objective_tree(store, wanted)
     if not objectives:
@@ -120,8 +123,9 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
     table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
     table.add_column("Progress", no_wrap=True)
-    table.add_column("Value", justify="right", no_wrap=True)
-    table.add_column("Target", justify="right", no_wrap=True)
+    # A long unit or a huge number folds within its cell instead of pushing the titles out.
+    table.add_column("Value", justify="right", overflow="fold", max_width=VALUE_WIDTH)
+    table.add_column("Target", justify="right", overflow="fold", max_width=VALUE_WIDTH)
     table.add_column("Change", justify="right", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     for obj in objectives:
@@ -140,8 +144,9 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
         )
         for kr in obj["key_results"]:
             title: Text | Group = Text(f"{indent}  {kr['title']}")
-            if kr["last_error"]:
-                title = Group(title, Text(f"{indent}  ! {kr['last_error']}", style="red"))
+            if kr["last_error"]:  # one line here, in full below the table
+                mark = Text(f"{indent}  ! {kr['last_error']}", style="red", no_wrap=True)
+                title = Group(title, mark)
             table.add_row(
                 title,
                 progress_cell(kr["progress"]),
@@ -151,6 +156,13 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
                 Text(kr["status"], style=STATUS_STYLES.get(kr["status"], "")),
             )
     console.print(table)
+    for obj in objectives:
+        for kr in obj["key_results"]:
+            if kr["last_error"]:
+                console.print(
+                    Text.assemble(("failed", "red"), f" {kr['id']}: {kr['last_error']}"),
+                    soft_wrap=True,  # one line per failure, whatever the width
+                )
     runs = store.runs(limit=1)
     if runs:
         run = runs[0]

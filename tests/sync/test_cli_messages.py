@@ -297,3 +297,37 @@ def test_each_failing_key_result_is_reported_once_on_one_line(
     assert logged[0].endswith(f"WARNING sync.engine: run 1: key result open-bugs failed: {why}")
     assert logged[1].endswith(f"WARNING sync.engine: run 1: key result bug-points failed: {why}")
     assert " ERROR " not in shown.err
+
+
+def test_status_keeps_its_titles_beside_a_huge_value_a_long_unit_and_an_error(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "okrs.yaml").write_text(
+        f"version: 1\nperiod: {PERIOD}\nobjectives:\n"
+        "  - id: o\n    title: Make the product customers trust\n    key_results:\n"
+        "      - {id: revenue, title: Revenue from enterprise customers, target: 1e30, "
+        "unit: US dollars of annual recurring revenue, metric: {type: manual}}\n"
+        "      - {id: bugs, title: Open P1 bugs in the app, start: 40, target: 5, "
+        "metric: {type: count, jql: project = APP}}\n"
+    )
+    assert main(["sync"]) == 1  # Jira is not configured: `bugs` fails
+    assert main(["checkin", "revenue", "123456789012345678901234"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0  # 120 columns wide, as on a pipe
+    out = capsys.readouterr().out
+    for title in (
+        "Make the product customers",
+        "Revenue from enterprise",
+        "Open P1 bugs in the app",
+    ):
+        assert title in out, out
+    assert "Status" in out and "off_track" in out
+    why = (
+        "Jira is not configured: set OKRSYNC_JIRA__URL and OKRSYNC_JIRA__TOKEN "
+        "(and OKRSYNC_JIRA__EMAIL for Jira Cloud)"
+    )
+    # the table marks it on one line; in full below the table, one line
+    marks = [line.strip() for line in out.splitlines() if "Jira is not" in line]
+    assert len(marks) == 2
+    assert marks[0].startswith("! Jira is not configured") and len(marks[0]) < len(why)
+    assert marks[1] == f"failed bugs: {why}"
