@@ -88,14 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     for name, command in COMMANDS.items():
         doc = inspect.getdoc(command.run) or ""
-        p = sub.add_parser(
+        command_parser = sub.add_parser(
             name,
             parents=[shared],
             help=doc.split("\n\n")[0],
             description=doc,
             epilog=EXIT_CODES,
         )
-        command.arguments(p)
+        command.arguments(command_parser)
     return parser
 
 
@@ -313,7 +313,7 @@ def print_error(message: str) -> None:
 
 
 def config_path(args: argparse.Namespace, settings: Settings) -> Path:
-    return Path(args.config) if getattr(args, "config", None) else Path(settings.config)
+    return Path(args.config) if args.config is not None else Path(settings.config)
 
 
 def open_store(settings: Settings) -> Store:
