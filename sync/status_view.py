@@ -82,10 +82,20 @@ def progress_bar(fraction: float | None, width: int = 20) -> Text:
     return Text("█" * filled, style="cyan") + Text("░" * (width - filled), style="dim")
 
 
+# From 2**53 on, a float no longer holds every integer: the last digits `,.0f` would print
+# are not in the value (123456789012345678901234 showed as 123,456,789,012,345,685,803,008).
+_EXACT_INTEGERS = 2.0**53
+
+
 def format_number(value: float | None, unit: str | None = None) -> str:
     if value is None:
         return "-"
-    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    if abs(value) >= _EXACT_INTEGERS:
+        text = f"{value:.15g}"  # the 15 digits a float holds: 1.23456789012346e+23
+    elif float(value).is_integer():
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.1f}"
     if unit:
         text += unit if unit == "%" else f" {unit}"
     return text

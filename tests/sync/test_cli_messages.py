@@ -322,6 +322,8 @@ def test_status_keeps_its_titles_beside_a_huge_value_a_long_unit_and_an_error(
     ):
         assert title in out, out
     assert "Status" in out and "off_track" in out
+    # a float holds 15 digits of it: those, not 24 of which the last 9 are made up
+    assert "1.23456789012346e+23" in out and "685,803,008" not in out
     why = (
         "Jira is not configured: set OKRSYNC_JIRA__URL and OKRSYNC_JIRA__TOKEN "
         "(and OKRSYNC_JIRA__EMAIL for Jira Cloud)"
