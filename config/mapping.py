@@ -643,7 +643,10 @@ def _unique_ids(mapping: MappingFile) -> list[tuple[Loc, str]]:
 
 
 def _alignment(mapping: MappingFile) -> list[tuple[Loc, str]]:
-    """Parents must exist and alignment must not loop, or roll-up would never end."""
+    """Parents must exist and alignment must not loop, or roll-up would never end.
+
+    Each objective is walked up once: a walk stops at an objective an earlier walk settled,
+    so a 2,400-deep chain costs 2,400 steps, not 2,400 walks of it."""
     issues: list[tuple[Loc, str]] = []
     index = {o.id: i for i, o in reversed(list(enumerate(mapping.objectives)))}
     parent = {o.id: o.parent for o in mapping.objectives}
@@ -655,23 +658,26 @@ def _alignment(mapping: MappingFile) -> list[tuple[Loc, str]]:
                     f"unknown parent '{objective.parent}': no objective has this id",
                 )
             )
-    reported: set[str] = set()
+    settled: set[str] = set()
     for objective in mapping.objectives:
-        path: list[str] = []
+        path: dict[str, int] = {}  # this walk's objectives, in order, for the cycle's text
         current: str | None = objective.id
-        while current is not None and current in index and current not in path:
-            path.append(current)
+        while current is not None and current in index and current not in settled:
+            if current in path:
+                cycle = list(path)[path[current] :]
+                first = min(cycle, key=lambda oid: index[oid])
+                start = cycle.index(first)
+                ordered = cycle[start:] + cycle[:start] + [first]
+                issues.append(
+                    (
+                        ("objectives", index[first], "parent"),
+                        "alignment cycle: " + " -> ".join(ordered),
+                    )
+                )
+                break
+            path[current] = len(path)
             current = parent.get(current)
-        if current is None or current not in path or current in reported:
-            continue
-        cycle = path[path.index(current) :]
-        reported.update(cycle)
-        first = min(cycle, key=lambda oid: index[oid])
-        start = cycle.index(first)
-        ordered = cycle[start:] + cycle[:start] + [first]
-        issues.append(
-            (("objectives", index[first], "parent"), "alignment cycle: " + " -> ".join(ordered))
-        )
+        settled.update(path)
     return issues
 
 

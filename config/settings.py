@@ -6,12 +6,14 @@ Secrets (tracker tokens) are `SecretStr` so they never reach a repr, a log line 
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -234,10 +236,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _has_scheme(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError(f"{value!r} is not a database URL, e.g. sqlite:///okrsync.db")
-        return value
+    def _is_a_store(cls, value: str) -> str:
+        return _check_database_url(value)
 
     @classmethod
     def settings_customise_sources(
@@ -267,6 +267,39 @@ class Settings(BaseSettings):
         return data
 
 
+# The stores okr-sync is built and tested for, and the driver each URL scheme names.
+_STORE_SCHEMES = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgresql+psycopg": "postgresql",
+    "postgres": "postgresql",  # what Heroku, Render and many a .env spell it
+}
+
+
+def _check_database_url(value: str) -> str:
+    """A SQLite or PostgreSQL URL, `postgres://` spelt the way SQLAlchemy knows it. Checked
+    here so that any other store is a configuration error (exit 2), not a traceback from
+    deep inside SQLAlchemy when the store is opened. A password in the URL is never shown."""
+    value = value.strip()
+    shown = repr(_mask_url_password(value))
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise ValueError(f"{shown} is not a database URL, e.g. sqlite:///okrsync.db")
+    if scheme.lower() not in _STORE_SCHEMES:
+        base, _, driver = scheme.lower().partition("+")
+        if driver and base in _STORE_SCHEMES:
+            raise ValueError(
+                f"{shown}: okr-sync does not ship the {driver!r} driver; "
+                f"start the URL with {_STORE_SCHEMES[base]}:// instead"
+            )
+        raise ValueError(
+            f"{shown}: okr-sync stores its data in SQLite (sqlite:///okrsync.db) or "
+            f"PostgreSQL (postgresql://user@host/database), not in {base!r}"
+        )
+    return f"postgresql://{rest}" if scheme.lower() == "postgres" else value
+
+
 def _mask_url_password(url: str) -> str:
     """Hide the password of `scheme://user:password@host/...` URLs."""
     scheme, sep, rest = url.partition("://")
@@ -282,6 +315,48 @@ def _mask_url_password(url: str) -> str:
 def env_var_for(loc: tuple[int | str, ...]) -> str:
     """The environment variable that sets the field at `loc`, e.g. OKRSYNC_JIRA__TOKEN."""
     return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
+
+
+# Read by okr-sync's own tests and benchmark, never by okr-sync: no warning for them.
+TOOL_VARIABLES = frozenset(
+    {"OKRSYNC_TEST_POSTGRES_URL", "OKRSYNC_RELIABILITY_LOG", "OKRSYNC_SCREENSHOTS_DIR"}
+)
+
+
+def known_variables() -> frozenset[str]:
+    """Every `OKRSYNC_*` name that sets something, derived from the model: a section as a
+    whole (`OKRSYNC_JIRA`, JSON) and each of its fields (`OKRSYNC_JIRA__TOKEN`)."""
+    names = {SECRETS_DIR_VAR}
+
+    def add(prefix: str, model: type[BaseModel]) -> None:
+        for name, field in model.model_fields.items():
+            names.add(prefix + name.upper())
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                add(prefix + name.upper() + NESTED_DELIMITER, field.annotation)
+
+    add(ENV_PREFIX, Settings)
+    return frozenset(names)
+
+
+def unknown_variables(env_file: Path | None = None) -> list[str]:
+    """One line per `OKRSYNC_*` name in the environment or the env file that sets nothing,
+    with the known name closest to it: pydantic-settings ignores such a name silently, so
+    `OKRSYNC_GITHUB_TOKEN` (one underscore) would leave GitHub without its token unsaid."""
+    env_path = env_file if env_file is not None else Path(".env")
+    names = [(name, "") for name in sorted(os.environ)]
+    if env_path.is_file():
+        names += [(name, f"{env_path}: ") for name in dotenv_values(env_path)]
+    known = known_variables()
+    suffixes = {name.removeprefix(ENV_PREFIX): name for name in known}
+    problems: list[str] = []
+    for name, where in names:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in TOOL_VARIABLES:
+            continue
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), suffixes, n=1)
+        hint = f"; did you mean {suffixes[close[0]]}?" if close else ""
+        problems.append(f"{where}{name} is not an okr-sync setting and is ignored{hint}")
+    return problems
 
 
 def _secrets_dir() -> Path | None:

@@ -39,7 +39,7 @@ from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 from pydantic import SecretStr
 from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.response import BaseHTTPResponse, HTTPResponse
 
@@ -963,9 +963,15 @@ def _distinct(items: list[WorkItem]) -> list[WorkItem]:
 
 
 def _timed_out(error: requests.exceptions.ConnectionError) -> bool:
-    """Read timeouts under a retry policy arrive as a ConnectionError around MaxRetryError."""
+    """Read timeouts under a retry policy arrive as a ConnectionError around MaxRetryError.
+    urllib3 makes a refused connection a kind of connect timeout too: it is not one, nobody
+    listens, and it comes at once, not after the timeout."""
     cause = error.args[0] if error.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, Urllib3Timeout)
+    return (
+        isinstance(cause, MaxRetryError)
+        and isinstance(cause.reason, Urllib3Timeout)
+        and not isinstance(cause.reason, NewConnectionError)
+    )
 
 
 def _reason(error: Exception) -> str:

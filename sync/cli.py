@@ -1,16 +1,20 @@
-"""The command line: `python run.py sync | validate | status | history | explain | checkin |
-demo | sandbox`. Exit codes: 0 all good, 1 some key results failed, 2 bad configuration or
-usage."""
+"""The command line: one `cmd_*` function per command, whose docstring is its `--help`, and
+one `*_arguments` function per command for its options. Exit codes: 0 all good, 1 some key
+results failed, 2 bad configuration or usage."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import inspect
 import json
 import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from rich.text import Text
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
 from config.mapping import Loc, MappingFile, format_loc
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings, unknown_variables
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
     CheckinError,
@@ -43,7 +47,14 @@ from sync.status_view import (
     render_status,
     status_document,
 )
-from sync.store import RunLockedError, Store, StoreError, ensure_sqlite_dir, open_existing
+from sync.store import (
+    RunLockedError,
+    Store,
+    StoreError,
+    ensure_sqlite_dir,
+    open_existing,
+    sqlite_file,
+)
 
 log = logging.getLogger("okrsync")
 
@@ -58,23 +69,100 @@ def demo_mapping_path() -> Path:
     return Path(str(resources.files("config") / "examples" / "demo.yaml"))
 
 
+DESCRIPTION = (
+    "okr-sync: OKR key-result values read from Jira and GitHub, scored against their "
+    "periods, stored with their history and shown. Settings come from OKRSYNC_* environment "
+    "variables, a .env file and a secrets directory; `okrsync COMMAND --help` tells more."
+)
+EXIT_CODES = (
+    "exit codes: 0 all good, 1 some key results failed (the others were written), "
+    "2 bad configuration or usage"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="okrsync", description=__doc__)
-    parser.add_argument("--env-file", type=Path, help="settings file (default: ./.env)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--config", type=Path, help="mapping file (default: $OKRSYNC_CONFIG, ./okrs.yaml)"
+    """Every command, with `--config` and `--env-file` accepted before or after its name."""
+    parser = argparse.ArgumentParser(prog="okrsync", description=DESCRIPTION, epilog=EXIT_CODES)
+    add_shared_options(parser, default=None)
+    shared = argparse.ArgumentParser(add_help=False)
+    # Not set unless given after the command, so one given before it stands.
+    add_shared_options(shared, default=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    for name, command in COMMANDS.items():
+        doc = inspect.getdoc(command.run) or ""
+        command_parser = sub.add_parser(
+            name,
+            parents=[shared],
+            help=doc.split("\n\n")[0],
+            description=doc,
+            epilog=EXIT_CODES,
         )
-        return p
+        command.arguments(command_parser)
+    return parser
 
-    p = with_config(sub.add_parser("sync", help="one pass: fetch, compute, store"))
-    p.add_argument(
+
+def add_shared_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="the mapping file (default: $OKRSYNC_CONFIG, then ./okrs.yaml); the commands "
+        "that only read the store accept it and do not need it",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="read settings from this file instead of ./.env",
+    )
+
+
+def text_arg(text: str) -> str:
+    """A text argument as valid UTF-8: bytes in another encoding reach Python as lone
+    surrogates, which no store, terminal or JSON document can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00  # how Python keeps an undecodable byte
+        raise argparse.ArgumentTypeError(
+            f"not UTF-8 text: byte 0x{byte:02x} at character {exc.start + 1}; "
+            "write it in UTF-8 (check the terminal's or the script's encoding)"
+        ) from None
+    return text
+
+
+def port_arg(text: str) -> int:
+    """A TCP port, 0 to 65535: the OS would silently take 99999 as 34463."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
+    return port
+
+
+def duration_arg(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def kr_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kr", type=text_arg, metavar="KR", help="the key result's id")
+
+
+def sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--dry-run", action="store_true", help="show what would be written; write nothing"
     )
-    p.add_argument("--only", nargs="+", metavar="KR", help="sync only these key results")
-    wait = p.add_mutually_exclusive_group()
+    parser.add_argument(
+        "--only", nargs="+", type=text_arg, metavar="KR", help="sync only these key results"
+    )
+    wait = parser.add_mutually_exclusive_group()
     wait.add_argument(
         "--wait",
         type=float,
@@ -85,57 +173,59 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--no-wait", dest="wait", action="store_const", const=0.0, help="never wait: exit 1"
     )
-    p = with_config(sub.add_parser("daemon", help="sync at start, then on a schedule"))
-    p.add_argument(
+
+
+def daemon_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--every",
         type=duration_arg,
         metavar="DURATION",
         help="e.g. 30m or 1h (default: $OKRSYNC_DAEMON__EVERY, the mapping file's schedule, 1h)",
     )
-    p.add_argument("--port", type=int, help="health port (default: $OKRSYNC_DAEMON__HEALTH_PORT)")
-    p.add_argument("--host", help="health address (default: 127.0.0.1)")
-    p = with_config(sub.add_parser("validate", help="check the mapping file (and connections)"))
-    p.add_argument("--check-connections", action="store_true")
-    p = sub.add_parser("status", help="progress of every objective and key result")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--level", help="only objectives of this level (company, team, ...)")
-    p.add_argument("--owner", help="only objectives of this owner")
-    p.add_argument("--objective", help="this objective and the ones aligned under it")
-    p.add_argument(
+    parser.add_argument(
+        "--port", type=port_arg, help="health port (default: $OKRSYNC_DAEMON__HEALTH_PORT, 9464)"
+    )
+    parser.add_argument(
+        "--host",
+        type=text_arg,
+        help="health address (default: $OKRSYNC_DAEMON__HEALTH_HOST, 127.0.0.1)",
+    )
+
+
+def validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check-connections",
+        action="store_true",
+        help="also sign in to each tracker and try each distinct query and field once",
+    )
+
+
+def status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--level", type=text_arg, help="only objectives of this level (company, team, ...)"
+    )
+    parser.add_argument("--owner", type=text_arg, help="only objectives of this owner")
+    parser.add_argument(
+        "--objective",
+        type=text_arg,
+        metavar="ID",
+        help="this objective and the ones aligned under it",
+    )
+    parser.add_argument(
         "--all", action="store_true", help="also what the mapping file no longer lists (retired)"
     )
-    p = with_config(sub.add_parser("note", help="add a note to a key result's history"))
-    p.add_argument("kr")
-    p.add_argument("text")
-    p = sub.add_parser("report", help="a shareable summary in Markdown, HTML or JSON")
-    p.add_argument("--format", choices=["md", "html", "json"], default="md")
-    p.add_argument("--period", default="7d", help="window for changes: 7d, 2w or period")
-    p.add_argument("--output", type=Path, help="write here instead of standard output")
-    p = sub.add_parser("serve", help="the read-only web dashboard and JSON API")
-    p.add_argument("--port", type=int, help="default: $OKRSYNC_DASHBOARD__PORT, 8080")
-    p.add_argument("--host", help="default: $OKRSYNC_DASHBOARD__HOST, 127.0.0.1")
-    p = sub.add_parser("history", help="the values of one key result over time")
-    p.add_argument("kr")
-    p.add_argument(
+
+
+def history_arguments(parser: argparse.ArgumentParser) -> None:
+    kr_argument(parser)
+    parser.add_argument(
         "--limit",
         type=history_limit_arg,
         default=HISTORY_LIMIT,
         metavar="N",
         help=f"show the newest N values, 0 for every one (default: {HISTORY_LIMIT})",
     )
-    p = sub.add_parser("explain", help="how a key result's value was obtained")
-    p.add_argument("kr")
-    p = with_config(sub.add_parser("checkin", help="set a key result's value by hand"))
-    p.add_argument("kr")
-    p.add_argument("value")
-    p.add_argument("--note")
-    p = sub.add_parser("demo", help="sync the built-in sandbox into SQLite and show the result")
-    p.add_argument("--seed", type=int, default=7)
-    p = sub.add_parser("sandbox", help="serve the Jira + GitHub sandbox until stopped")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--jira-flavour", choices=["cloud", "server"], default="cloud")
-    p.add_argument("--seed", type=int, default=7)
-    return parser
 
 
 def history_limit_arg(text: str) -> int | None:
@@ -149,11 +239,59 @@ def history_limit_arg(text: str) -> int | None:
     return limit or None
 
 
-def duration_arg(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def note_arguments(parser: argparse.ArgumentParser) -> None:
+    kr_argument(parser)
+    parser.add_argument("text", type=text_arg, metavar="TEXT", help="the note")
+
+
+def report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=["md", "html", "json"], default="md", help="default: md"
+    )
+    parser.add_argument(
+        "--period",
+        default="7d",
+        help="the window changes are counted over: 7d, 2w or period (default: 7d)",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here instead of standard output"
+    )
+
+
+def serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=port_arg, help="default: $OKRSYNC_DASHBOARD__PORT, 8080")
+    parser.add_argument(
+        "--host", type=text_arg, help="default: $OKRSYNC_DASHBOARD__HOST, 127.0.0.1"
+    )
+
+
+def checkin_arguments(parser: argparse.ArgumentParser) -> None:
+    kr_argument(parser)
+    parser.add_argument("value", type=text_arg, metavar="VALUE", help="the value, e.g. 37 or 12.5")
+    parser.add_argument(
+        "--note", type=text_arg, metavar="TEXT", help="why, kept with the value in its history"
+    )
+
+
+def demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed", type=int, default=7, help="the generated data set's seed (default: 7)"
+    )
+
+
+def sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=port_arg, default=8765, help="the port to serve on (default: 8765)"
+    )
+    parser.add_argument(
+        "--jira-flavour",
+        choices=["cloud", "server"],
+        default="cloud",
+        help="the Jira API to speak: Cloud or Server/Data Center (default: cloud)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help="the generated data set's seed (default: 7)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,7 +306,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(env_file=args.env_file)
         configure_logging(settings.log_level, settings.log_format)
-        return COMMANDS[args.command](args, settings, console)
+        for problem in unknown_variables(args.env_file):
+            log.warning("%s", problem)
+        code = COMMANDS[args.command].run(args, settings, console)
+        sys.stdout.flush()  # here, so that a closed pipe is noticed here
+        return code
+    except BrokenPipeError:
+        return reader_went_away()
     except (SettingsError, MappingError, UsageError, CheckinError) as exc:
         print_error(str(exc))
         return EXIT_CONFIG
@@ -180,6 +324,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURES
 
 
+def reader_went_away() -> int:
+    """`status --json | head -1`: the reader closed the pipe, nothing more to say to it. As
+    the Python docs advise (and rich does for its console), later writes, Python's own flush
+    at exit included, go to devnull instead of raising again; exit 1, as rich does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILURES
+
+
 def print_error(message: str) -> None:
     """An error on stderr, one line per problem; what it quotes from a file or a tracker
     cannot drive the terminal."""
@@ -187,7 +340,7 @@ def print_error(message: str) -> None:
 
 
 def config_path(args: argparse.Namespace, settings: Settings) -> Path:
-    return Path(args.config) if getattr(args, "config", None) else Path(settings.config)
+    return Path(args.config) if args.config is not None else Path(settings.config)
 
 
 def open_store(settings: Settings, connections: int | None = None) -> Store:
@@ -197,7 +350,23 @@ def open_store(settings: Settings, connections: int | None = None) -> Store:
     return store
 
 
+def open_store_to_read(settings: Settings, connections: int | None = None) -> Store:
+    """The store for a command that only reads it: no folder is created for it, so that a
+    mistyped path is said, not left behind as folders and shown as an empty store."""
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.parent.is_dir():
+        raise UsageError(
+            f"OKRSYNC_DATABASE_URL: no store at {path}: the folder {path.parent} does not "
+            "exist (`sync` creates the store)"
+        )
+    return open_store(settings, connections)
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Fetch every key result's value from its tracker, score it and store it: one pass.
+
+    A key result whose tracker fails keeps its last good value and records why; the others
+    are written, and the exit code is 1."""
     path = config_path(args, settings)
     mapping = load_mapping(path)
     check_only(mapping, args.only)
@@ -290,7 +459,8 @@ def print_run_summary(report: SyncReport, console: LiteralConsole) -> None:
         console.print(f"skipped {kr_id}: {why}")
     for outcome in report.failed:
         console.print(
-            Text.assemble(("failed", "red"), f" {outcome.plan.key_result.id}: {outcome.error}")
+            Text.assemble(("failed", "red"), f" {outcome.plan.key_result.id}: {outcome.error}"),
+            soft_wrap=True,  # one line per failure, whatever the width
         )
     requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
     console.print(
@@ -300,6 +470,10 @@ def print_run_summary(report: SyncReport, console: LiteralConsole) -> None:
 
 
 def cmd_daemon(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Sync at start, then on a schedule, until stopped.
+
+    The mapping file is read again before each run; /healthz and /metrics are served on
+    the health port."""
     from sync.daemon import Daemon, DaemonStartError
 
     daemon = Daemon(
@@ -316,6 +490,9 @@ def cmd_daemon(args: argparse.Namespace, settings: Settings, console: LiteralCon
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Check the mapping file, and with --check-connections each tracker and query.
+
+    Nothing is written."""
     path = config_path(args, settings)
     mapping = load_mapping(path)
     krs = [kr for o in mapping.objectives for kr in o.key_results]
@@ -383,7 +560,10 @@ def check_queries(
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = open_store(settings)
+    """Show the progress of every objective and key result in the store."""
+    store = open_store_to_read(settings)
+    if args.objective is not None:
+        known_objective(store, args.objective)
     wanted = TreeFilter(
         level=args.level, owner=args.owner, objective=args.objective, retired=args.all
     )
@@ -395,6 +575,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralCon
 
 
 def cmd_note(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Add a note to a key result's history."""
     mapping = load_mapping(config_path(args, settings))
     if not args.text.strip():
         raise UsageError("note: the text is empty")
@@ -406,13 +587,14 @@ def cmd_note(args: argparse.Namespace, settings: Settings, console: LiteralConso
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Write a shareable summary in Markdown, HTML or JSON."""
     from sync.reports import ReportError, parse_window, render_report
 
     try:
         window = parse_window(args.period)
     except ReportError as exc:
         raise UsageError(str(exc)) from None
-    text = render_report(open_store(settings), args.format, window)
+    text = render_report(open_store_to_read(settings), args.format, window)
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -425,11 +607,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings, console: LiteralCon
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Serve the read-only web dashboard and its JSON API."""
     from sync.dashboard.serving import serve_dashboard
 
     host = args.host or settings.dashboard.host
     port = settings.dashboard.port if args.port is None else args.port
-    store = open_store(settings, connections=settings.dashboard.max_concurrent)
+    store = open_store_to_read(settings, connections=settings.dashboard.max_concurrent)
     try:
         serve_dashboard(
             store, settings, host, port, lambda url: print(f"dashboard: {url}", flush=True)
@@ -441,25 +624,48 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, console: LiteralCons
 
 def known_kr(store: Store, kr_id: str) -> None:
     if store.key_result(kr_id) is None:
-        known = ", ".join(row["id"] for row in store.all_key_results()) or "none yet"
-        raise UsageError(f"unknown key result '{kr_id}' (in the store: {known})")
+        known = [row["id"] for row in store.all_key_results()]
+        raise UsageError(f"unknown key result '{kr_id}' ({ids_in_store(kr_id, known)})")
+
+
+def known_objective(store: Store, objective_id: str) -> None:
+    known = [row["id"] for row in store.all_objectives()]
+    if objective_id not in known:
+        raise UsageError(
+            f"--objective: unknown objective '{objective_id}' ({ids_in_store(objective_id, known)})"
+        )
+
+
+def ids_in_store(wanted: str, known: list[str], shown: int = 20) -> str:
+    """The ids one could have meant: the closest first, then the others up to `shown`, so a
+    store of 2,000 objectives still gives a one-line message."""
+    if not known:
+        return "in the store: none yet"
+    close = difflib.get_close_matches(wanted, known, n=3)
+    listed = close + [i for i in known if i not in close]
+    more = f" and {len(listed) - shown} more" if len(listed) > shown else ""
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}in the store: {', '.join(listed[:shown])}{more}"
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = open_store(settings)
+    """Show the values of one key result over time."""
+    store = open_store_to_read(settings)
     known_kr(store, args.kr)
     render_history(store, args.kr, console, args.limit)
     return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = open_store(settings)
+    """Show how a key result's value was obtained: its query, items or count, errors."""
+    store = open_store_to_read(settings)
     known_kr(store, args.kr)
     render_explain(store, args.kr, console)
     return EXIT_OK
 
 
 def cmd_checkin(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Set a manual key result's value by hand."""
     mapping = load_mapping(config_path(args, settings))
     value = parse_value(args.value)
     store = open_store(settings)
@@ -473,6 +679,7 @@ def cmd_checkin(args: argparse.Namespace, settings: Settings, console: LiteralCo
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Sync the built-in sandbox into SQLite and show the result; no credentials needed."""
     from sandbox.server import SandboxOptions, build_sandbox
 
     mapping = load_mapping(demo_mapping_path())
@@ -515,6 +722,9 @@ def refuse_foreign_store(store: Store) -> None:
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    """Serve the Jira and GitHub sandbox on loopback until stopped.
+
+    It prints the OKRSYNC_* settings that point okr-sync at it."""
     from sandbox.server import SandboxOptions, build_sandbox
 
     box = build_sandbox(SandboxOptions(seed=args.seed, jira_flavour=args.jira_flavour))
@@ -535,17 +745,25 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings, console: LiteralCo
     return EXIT_OK
 
 
+@dataclass(frozen=True)
+class Command:
+    """What a command does, and the options it takes besides --config and --env-file."""
+
+    run: Callable[[argparse.Namespace, Settings, LiteralConsole], int]
+    arguments: Callable[[argparse.ArgumentParser], None]
+
+
 COMMANDS = {
-    "sync": cmd_sync,
-    "daemon": cmd_daemon,
-    "validate": cmd_validate,
-    "status": cmd_status,
-    "history": cmd_history,
-    "explain": cmd_explain,
-    "checkin": cmd_checkin,
-    "note": cmd_note,
-    "report": cmd_report,
-    "serve": cmd_serve,
-    "demo": cmd_demo,
-    "sandbox": cmd_sandbox,
+    "sync": Command(cmd_sync, sync_arguments),
+    "daemon": Command(cmd_daemon, daemon_arguments),
+    "validate": Command(cmd_validate, validate_arguments),
+    "status": Command(cmd_status, status_arguments),
+    "history": Command(cmd_history, history_arguments),
+    "explain": Command(cmd_explain, kr_argument),
+    "checkin": Command(cmd_checkin, checkin_arguments),
+    "note": Command(cmd_note, note_arguments),
+    "report": Command(cmd_report, report_arguments),
+    "serve": Command(cmd_serve, serve_arguments),
+    "demo": Command(cmd_demo, demo_arguments),
+    "sandbox": Command(cmd_sandbox, sandbox_arguments),
 }

@@ -101,7 +101,8 @@ def build_connectors(
         try:
             connectors[source] = _connect(settings, source)
         except ConnectorError as exc:
-            log.error("cannot use %s: %s", source, exc)
+            # DEBUG: each key result it costs is reported with this error, once
+            log.debug("cannot use %s: %s", source, exc)
             connectors[source] = exc
     return connectors
 

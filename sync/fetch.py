@@ -82,7 +82,8 @@ def run_fetches(
             outcome = call(connector)
         except ConnectorError as exc:
             outcome = FetchOutcome(error=str(exc))
-            log.warning("%s %s failed for %s: %s", selector.source, what, selector.describe(), exc)
+            # DEBUG: the engine reports each key result this costs, with this error, once
+            log.debug("%s %s failed for %s: %s", selector.source, what, selector.describe(), exc)
         except Exception as exc:  # a connector bug must not cost the other key results
             outcome = FetchOutcome(error=f"unexpected {type(exc).__name__}: {exc}")
             log.exception("%s %s crashed for %s", selector.source, what, selector.describe())

@@ -190,36 +190,41 @@ def roll_up(
     objective as resting on stale inputs. Baseline and no_data key results, and failed ones
     that never had a value, are left out; no entry with progress gives None/no_data."""
     by_id = {node.id: node for node in nodes}
-    children: dict[str, list[ObjectiveNode]] = {node.id: [] for node in nodes}
-    for node in nodes:
+    children: dict[str, list[ObjectiveNode]] = {node_id: [] for node_id in by_id}
+    for node in by_id.values():
         if node.parent is not None and node.parent in children:
             children[node.parent].append(node)
     results: dict[str, ObjectiveProgress] = {}
-    in_progress: set[str] = set()
-
-    def visit(node: ObjectiveNode) -> ObjectiveProgress:
-        if node.id in results:
-            return results[node.id]
-        if node.id in in_progress:
-            raise ValueError(f"objective {node.id!r} is its own ancestor")
-        in_progress.add(node.id)
+    for node in reversed(_parents_first(by_id, children)):  # children are ready first
         entries = [
             _Entry(weight, _clamp(kr.progress), kr.expected, kr.status == DONE)
             for weight, kr in node.key_results
             if kr.progress is not None and kr.status not in (BASELINE, NO_DATA)
         ]
         for child in children[node.id]:
-            rolled = visit(child)
+            rolled = results[child.id]
             if rolled.progress is not None and rolled.expected is not None:
                 entries.append(
                     _Entry(child.weight, rolled.progress, rolled.expected, rolled.status == DONE)
                 )
         results[node.id] = _weighted(node.id, entries, thresholds)
-        return results[node.id]
-
-    for node in by_id.values():
-        visit(node)
     return results
+
+
+def _parents_first(
+    by_id: dict[str, ObjectiveNode], children: dict[str, list[ObjectiveNode]]
+) -> list[ObjectiveNode]:
+    """Every objective after its parent, breadth first from the roots: a loop over a list,
+    not a recursion, so a 1,000-deep alignment chain rolls up like a flat one. An objective
+    no root reaches is on an alignment cycle (the mapping file's check refuses those)."""
+    ordered = [node for node in by_id.values() if node.parent not in children]
+    for node in ordered:  # grows as it goes
+        ordered.extend(children[node.id])
+    if len(ordered) < len(by_id):
+        reached = {node.id for node in ordered}
+        looped = next(node_id for node_id in by_id if node_id not in reached)
+        raise ValueError(f"objective {looped!r} is its own ancestor")
+    return ordered
 
 
 def forecast(

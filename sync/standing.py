@@ -91,13 +91,12 @@ def objectives_in_tree_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, A
         parent = row["parent_id"] if row["parent_id"] in ids else None
         children.setdefault(parent, []).append(row)
     ordered: list[dict[str, Any]] = []
-
-    def visit(parent: str | None, depth: int) -> None:
-        for row in children.get(parent, []):
-            ordered.append({**row, "depth": depth})
-            visit(row["id"], depth + 1)
-
-    visit(None, 0)
+    # A stack, not a recursion: a 1,000-deep alignment chain is as easy as a flat list.
+    stack = [(row, 0) for row in reversed(children.get(None, []))]
+    while stack:
+        row, depth = stack.pop()
+        ordered.append({**row, "depth": depth})
+        stack.extend((child, depth + 1) for child in reversed(children.get(row["id"], [])))
     return ordered
 
 
@@ -105,14 +104,16 @@ def filter_objectives(rows: Sequence[dict[str, Any]], wanted: TreeFilter) -> lis
     """The objectives that pass the filter, in tree order (depth relative to what is shown)."""
     kept = list(rows)
     if wanted.objective:
+        children: dict[str, list[str]] = {}
+        for row in rows:
+            children.setdefault(row["parent_id"], []).append(row["id"])
         subtree = {wanted.objective}
-        grew = True
-        while grew:
-            grew = False
-            for row in rows:
-                if row["parent_id"] in subtree and row["id"] not in subtree:
-                    subtree.add(row["id"])
-                    grew = True
+        below = [wanted.objective]
+        while below:
+            for child in children.get(below.pop(), []):
+                if child not in subtree:
+                    subtree.add(child)
+                    below.append(child)
         kept = [row for row in kept if row["id"] in subtree]
     if wanted.level:
         kept = [row for row in kept if (row["level"] or "").lower() == wanted.level.lower()]

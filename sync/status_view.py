@@ -86,10 +86,20 @@ def progress_bar(fraction: float | None, width: int = 20) -> Text:
     return Text("█" * filled, style="cyan") + Text("░" * (width - filled), style="dim")
 
 
+# From 2**53 on, a float no longer holds every integer: the last digits `,.0f` would print
+# are not in the value (123456789012345678901234 showed as 123,456,789,012,345,685,803,008).
+_EXACT_INTEGERS = 2.0**53
+
+
 def format_number(value: float | None, unit: str | None = None) -> str:
     if value is None:
         return "-"
-    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    if abs(value) >= _EXACT_INTEGERS:
+        text = f"{value:.15g}"  # the 15 digits a float holds: 1.23456789012346e+23
+    elif float(value).is_integer():
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.1f}"
     if unit:
         text += unit if unit == "%" else f" {unit}"
     return text
@@ -112,6 +122,9 @@ def target_text(kr: dict[str, Any]) -> str:
     return format_number(kr["target_value"], unit)
 
 
+VALUE_WIDTH = 20  # the widest a value or target cell grows before it folds
+
+
 def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
     wanted = wanted or TreeFilter()
     objectives = objective_tree(store, wanted)
@@ -126,8 +139,9 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
     table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
     table.add_column("Progress", no_wrap=True)
-    table.add_column("Value", justify="right", no_wrap=True)
-    table.add_column("Target", justify="right", no_wrap=True)
+    # A long unit or a huge number folds within its cell instead of pushing the titles out.
+    table.add_column("Value", justify="right", overflow="fold", max_width=VALUE_WIDTH)
+    table.add_column("Target", justify="right", overflow="fold", max_width=VALUE_WIDTH)
     table.add_column("Change", justify="right", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     for obj in objectives:
@@ -146,8 +160,9 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
         )
         for kr in obj["key_results"]:
             title: Text | Group = Text(f"{indent}  {kr['title']}")
-            if kr["last_error"]:
-                title = Group(title, Text(f"{indent}  ! {kr['last_error']}", style="red"))
+            if kr["last_error"]:  # one line here, in full below the table
+                mark = Text(f"{indent}  ! {kr['last_error']}", style="red", no_wrap=True)
+                title = Group(title, mark)
             table.add_row(
                 title,
                 progress_cell(kr["progress"]),
@@ -157,6 +172,13 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
                 status_cell(kr),
             )
     console.print(table)
+    for obj in objectives:
+        for kr in obj["key_results"]:
+            if kr["last_error"]:
+                console.print(
+                    Text.assemble(("failed", "red"), f" {kr['id']}: {kr['last_error']}"),
+                    soft_wrap=True,  # one line per failure, whatever the width
+                )
     runs = store.runs(limit=1)
     if runs:
         run = runs[0]

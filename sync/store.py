@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -193,14 +193,17 @@ class Store:
             parsed = make_url(url)
         except Exception as exc:  # SQLAlchemy raises ArgumentError for junk
             raise StoreError(f"OKRSYNC_DATABASE_URL is not a database URL: {exc}") from None
-        self.dialect = parsed.get_backend_name()
-        if self.dialect == "postgresql" and parsed.drivername == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):  # postgres:// as Heroku spells it
             parsed = parsed.set(drivername="postgresql+psycopg")
+        self.dialect = parsed.get_backend_name()
         self.safe_url = parsed.render_as_string(hide_password=True)
         pool: dict[str, Any] = {}
         if connections is not None:
             pool = {"pool_size": connections, "max_overflow": 0}
-        self.engine: Engine = create_engine(parsed, future=True, **pool)
+        try:
+            self.engine: Engine = create_engine(parsed, future=True, **pool)
+        except (ArgumentError, ImportError) as exc:  # no such dialect, or its driver is missing
+            raise StoreError(f"store {self.safe_url}: {exc}".splitlines()[0]) from None
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sqlite_path = parsed.database if self.dialect == "sqlite" else None
@@ -755,8 +758,16 @@ def open_existing(url: str) -> Store | None:
     return store
 
 
-def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a SQLite file so that a fresh `sqlite:///data/x.db` just works."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store; None for PostgreSQL or an in-memory SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        return Path(str(parsed.database))
+    return None
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite file so that a fresh `sqlite:///data/x.db` just works."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)

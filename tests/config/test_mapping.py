@@ -429,6 +429,30 @@ def test_self_parent_is_a_cycle() -> None:
     assert issue == MappingIssue("objectives[0].parent", 4, "alignment cycle: a -> a")
 
 
+def chain_mapping(depth: int, top_parent: str | None = None) -> str:
+    """Objectives o0 <- o1 <- ... each aligned to the one before; `top_parent` aligns o0."""
+    lines = ["version: 1", "period: 2026-Q4", "objectives:"]
+    for i in range(depth):
+        parent = f"o{i - 1}" if i else top_parent
+        lines.append(f"  - {{id: o{i}, title: O{i}" + (f", parent: {parent}}}" if parent else "}"))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(30)  # checking each objective's walk to the root anew took 40 s and more
+def test_a_2400_objective_chain_is_checked_in_linear_time() -> None:
+    mapping = load(chain_mapping(2400))
+    assert [o.parent for o in mapping.objectives[:3]] == [None, "o0", "o1"]
+    assert mapping.objectives[-1].parent == "o2398"
+
+
+@pytest.mark.timeout(30)
+def test_a_cycle_through_a_2400_objective_chain_is_reported_once() -> None:
+    issue = only_issue(chain_mapping(2400, top_parent="o2399"))
+    assert issue.location == "objectives[0].parent"
+    chain = " -> ".join(f"o{i}" for i in [0, *range(2399, -1, -1)])
+    assert issue.message == f"alignment cycle: {chain}"
+
+
 def test_bad_period() -> None:
     issue = only_issue(
         """\

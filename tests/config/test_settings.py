@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import config.settings as settings_module
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import (
+    TOOL_VARIABLES,
+    Settings,
+    SettingsError,
+    known_variables,
+    load_settings,
+    unknown_variables,
+)
+from sandbox.server import Sandbox
 from sync.cli import main
 from tests.reliability.record import record
 
@@ -205,6 +214,51 @@ def test_invalid_settings_name_the_variable(
     assert info.value.problems == [message]
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "mysql://okr:pw@db/okr",
+            "OKRSYNC_DATABASE_URL: 'mysql://okr:***@db/okr': okr-sync stores its data in SQLite "
+            "(sqlite:///okrsync.db) or PostgreSQL (postgresql://user@host/database), not in 'mysql'",
+        ),
+        (
+            "foo://bar",
+            "OKRSYNC_DATABASE_URL: 'foo://bar': okr-sync stores its data in SQLite "
+            "(sqlite:///okrsync.db) or PostgreSQL (postgresql://user@host/database), not in 'foo'",
+        ),
+        (
+            "postgresql+asyncpg://db/okr",
+            "OKRSYNC_DATABASE_URL: 'postgresql+asyncpg://db/okr': okr-sync does not ship the "
+            "'asyncpg' driver; start the URL with postgresql:// instead",
+        ),
+    ],
+)
+def test_a_store_okr_sync_cannot_use_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert info.value.problems == [expected]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://okr@db:5432/okr", "postgresql://okr@db:5432/okr"),
+        ("POSTGRES://okr@db/okr", "postgresql://okr@db/okr"),
+        ("postgresql+psycopg://okr@db/okr", "postgresql+psycopg://okr@db/okr"),
+        (" sqlite:///okr.db ", "sqlite:///okr.db"),
+    ],
+)
+def test_postgres_urls_are_postgresql(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    assert load_settings().database_url == expected
+
+
 PASSWORD = "s3cret-pa55word"
 
 
@@ -276,3 +330,43 @@ def test_several_problems_one_line_each(monkeypatch: pytest.MonkeyPatch) -> None
 def test_settings_class_alone_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OKRSYNC_LOG_LEVEL", "warning")
     assert Settings().log_level == "WARNING"
+
+
+def test_misspelled_variables_are_named_with_the_closest_setting(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OKRSYNC_GITHUB_TOKEN", "ghp-x")  # one underscore
+    monkeypatch.setenv("OKRSYNC_DATABASE__URL", "sqlite:///x.db")  # two
+    monkeypatch.setenv("okrsync_log_levle", "debug")
+    monkeypatch.setenv("OKRSYNC_ZZZZZZZZ", "1")
+    monkeypatch.setenv("OKRSYNC_JIRA__TOKEN", "fine")
+    monkeypatch.setenv("OKRSYNC_JIRA", "{}")  # a section as JSON is a setting too
+    monkeypatch.setenv("OKRSYNC_TEST_POSTGRES_URL", "postgresql://x/y")  # the tests' own
+    (clean_env / "other.env").write_text("OKRSYNC_NOTIFY__WEBHOK_URL=https://x\nPATH_ISH=1\n")
+    assert unknown_variables(clean_env / "other.env") == [
+        "OKRSYNC_DATABASE__URL is not an okr-sync setting and is ignored; "
+        "did you mean OKRSYNC_DATABASE_URL?",
+        "OKRSYNC_GITHUB_TOKEN is not an okr-sync setting and is ignored; "
+        "did you mean OKRSYNC_GITHUB__TOKEN?",
+        "OKRSYNC_ZZZZZZZZ is not an okr-sync setting and is ignored",
+        "okrsync_log_levle is not an okr-sync setting and is ignored; "
+        "did you mean OKRSYNC_LOG_LEVEL?",
+        f"{clean_env / 'other.env'}: OKRSYNC_NOTIFY__WEBHOK_URL is not an okr-sync setting and "
+        "is ignored; did you mean OKRSYNC_NOTIFY__WEBHOOK_URL?",
+    ]
+
+
+def test_every_variable_the_docs_name_is_known(sandbox: Sandbox) -> None:
+    """The README, the deployment files and the sandbox name settings; none may warn."""
+    root = Path(__file__).resolve().parents[2]
+    texts = [root / "README.md", root / "compose.yaml", *sorted((root / "deploy").rglob("*.y*ml"))]
+    named = {
+        name.rstrip("_")
+        for path in texts
+        for name in re.findall(r"OKRSYNC_[A-Z0-9_]+", path.read_text(encoding="utf-8"))
+    }
+    named |= set(sandbox.settings_env())
+    named -= {"OKRSYNC", "OKRSYNC_DAEMON__HEALTH_HOST_"}  # prose: "OKRSYNC_*", "/ _PORT"
+    named -= {"OKRSYNC_GITHUB_TOKEN"}  # the README's example of a misspelt name
+    assert "OKRSYNC_JIRA__TOKEN" in named and "OKRSYNC_INCREMENTAL__PRUNE_AFTER" in named
+    assert sorted(named - known_variables() - TOOL_VARIABLES) == []

@@ -241,6 +241,9 @@ def test_unreachable_port_fails_quickly() -> None:
         connector.check()
     assert time.monotonic() - started < 5
     assert caught.value.retryable and "127.0.0.1:9" in str(caught.value)
+    # nobody listens: said so, not "did not answer within 30 s" after a moment
+    assert str(caught.value).startswith("cannot reach GitHub at http://127.0.0.1:9/api/v3 (")
+    assert "Connection refused" in str(caught.value)
 
 
 def test_check_names_the_user(sandbox: Sandbox) -> None:

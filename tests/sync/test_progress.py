@@ -343,6 +343,23 @@ def test_roll_up_order_of_nodes_does_not_matter_and_done_needs_all() -> None:
     assert result["child"] == ObjectiveProgress(1.0, "done", 0.5)
 
 
+@pytest.mark.parametrize("listed", ["top_down", "bottom_up"])
+def test_roll_up_of_a_1000_deep_alignment_chain(listed: str) -> None:
+    # o0 <- o1 <- ... <- o999; only the deepest has a key result, and it carries every level
+    nodes = [ObjectiveNode(f"o{i}", f"o{i - 1}" if i else None, 1.0, []) for i in range(1000)]
+    nodes[-1].key_results.append((1.0, kr(0.3, "off_track", 0.8)))
+    result = roll_up(nodes if listed == "top_down" else nodes[::-1], thresholds=Thresholds())
+    assert len(result) == 1000
+    assert result["o0"] == ObjectiveProgress(pytest.approx(0.3), "off_track", pytest.approx(0.8))
+    assert result["o500"] == result["o0"]
+
+
+def test_roll_up_refuses_an_alignment_cycle() -> None:
+    nodes = [ObjectiveNode("a", "b", 1.0, []), ObjectiveNode("b", "a", 1.0, [])]
+    with pytest.raises(ValueError, match="is its own ancestor"):
+        roll_up(nodes, thresholds=Thresholds())
+
+
 def test_roll_up_judges_each_key_result_against_its_own_period() -> None:
     # one key result of a period three tenths gone, at 0.2: at risk (0.2 / 0.3 = 0.67)
     alone = ObjectiveNode("adoption", None, 1.0, [(1.0, kr(0.2, "at_risk", 0.3))])

@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.server import Sandbox
 from sync.cli import main
-from sync.standing import TreeFilter, filter_objectives
+from sync.standing import TreeFilter, filter_objectives, objectives_in_tree_order
 from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
 from tests.demo_data import NPS_CHECKINS, DemoStore, build_demo_store, demo_objectives
 
@@ -53,6 +53,19 @@ def test_filter_keeps_a_subtree_and_combines_conditions() -> None:
     assert [o["id"] for o in kept] == ["delivery", "app-team"]
     assert [o["depth"] for o in kept] == [0, 1]
     assert filter_objectives(every, TreeFilter(owner="ERIN"))[0]["id"] == "erin-growth"
+
+
+def test_a_1000_deep_alignment_chain_is_ordered_and_filtered() -> None:
+    chain = [
+        {"id": f"o{i}", "parent_id": f"o{i - 1}" if i else None, "level": None, "owner": None}
+        for i in range(1000)
+    ]
+    ordered = objectives_in_tree_order(chain[::-1])
+    assert [o["id"] for o in ordered] == [o["id"] for o in chain]
+    assert [o["depth"] for o in ordered] == list(range(1000))
+    below = filter_objectives(chain[::-1], TreeFilter(objective="o600"))
+    assert [o["id"] for o in below] == [f"o{i}" for i in range(600, 1000)]
+    assert below[-1]["depth"] == 399
 
 
 def test_status_filters_in_text_and_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
