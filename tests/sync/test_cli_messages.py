@@ -84,14 +84,15 @@ def test_a_store_url_okr_sync_cannot_use_exits_2_with_one_line(
     assert named in done.stderr and len(done.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgres_url_is_read_as_postgresql(
     workdir: Path,
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if not database_url.startswith("postgresql://"):
-        pytest.skip("only a PostgreSQL URL has a postgres:// spelling")
+    """Only a PostgreSQL URL has a postgres:// spelling (Heroku's)."""
+    assert database_url.startswith("postgresql://")
     (workdir / "okrs.yaml").write_text(chain_mapping(2))
     monkeypatch.setenv(
         "OKRSYNC_DATABASE_URL", database_url.replace("postgresql://", "postgres://", 1)
