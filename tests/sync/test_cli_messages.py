@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sync.cli import COMMANDS, build_parser, main
+from tests.reliability.record import record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TODAY = datetime.now(UTC).date()
@@ -54,6 +55,7 @@ def run_py(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 # --- item 12: tracebacks instead of messages --------------------------------------------------
 
 
+@pytest.mark.reliability
 def test_a_1000_deep_alignment_chain_syncs_and_shows(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -69,12 +71,19 @@ def test_a_1000_deep_alignment_chain_syncs_and_shows(
     assert objectives["o999"]["progress"] == pytest.approx(50.0)
     assert main(["status"]) == 0
     assert "O999" in capsys.readouterr().out
+    record(
+        "boundary",
+        "a 1,000-deep parent chain: sync, checkin, status, status --json",
+        1,
+        "synced and rolled up level by level (no RecursionError); validation linear",
+    )
 
 
 @pytest.mark.parametrize(
     ("url", "named"),
     [("mysql://okr@db/okr", "not in 'mysql'"), ("foo://bar", "not in 'foo'")],
 )
+@pytest.mark.reliability
 def test_a_store_url_okr_sync_cannot_use_exits_2_with_one_line(
     workdir: Path, url: str, named: str
 ) -> None:
@@ -82,6 +91,12 @@ def test_a_store_url_okr_sync_cannot_use_exits_2_with_one_line(
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: OKRSYNC_DATABASE_URL: {url!r}: okr-sync stores")
     assert named in done.stderr and len(done.stderr.splitlines()) == 1
+    record(
+        "boundary",
+        "a store URL okr-sync cannot use (mysql://, foo://)",
+        1,
+        "exit 2, one line naming OKRSYNC_DATABASE_URL; postgres:// read as PostgreSQL",
+    )
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -108,6 +123,7 @@ def test_postgres_url_is_read_as_postgresql(
 @pytest.mark.parametrize(
     "command", [["status", "--json"], ["status"], ["report", "--format", "md"], ["history", "k3"]]
 )
+@pytest.mark.reliability
 def test_a_reader_that_stops_reading_gets_no_traceback(workdir: Path, command: list[str]) -> None:
     """`status --json | head -1`: the pipe is closed before okr-sync writes."""
     (workdir / "okrs.yaml").write_text(chain_mapping(40))
@@ -125,8 +141,15 @@ def test_a_reader_that_stops_reading_gets_no_traceback(workdir: Path, command: l
     _, stderr = process.communicate(timeout=120)
     assert stderr == ""
     assert process.returncode == 1
+    record(
+        "boundary",
+        "a reader that closes the pipe first (status, status --json, report, history | head)",
+        1,
+        "exit 1 quietly: no BrokenPipeError traceback",
+    )
 
 
+@pytest.mark.reliability
 def test_text_that_is_not_utf8_is_refused_naming_the_argument(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,6 +171,12 @@ def test_text_that_is_not_utf8_is_refused_naming_the_argument(
     done = run_py("note", "k1", not_utf8)
     assert done.returncode == 2 and "argument TEXT: not UTF-8 text" in done.stderr
     assert "Traceback" not in done.stderr
+    record(
+        "boundary",
+        "arguments that are not UTF-8 (note, check-in note, key result id, --objective)",
+        5,
+        "exit 2 naming the argument and the byte; nothing written, no traceback",
+    )
     assert main(["history", "k1"]) == 0  # nothing was stored
     assert "ok " not in capsys.readouterr().out
 

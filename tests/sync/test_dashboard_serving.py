@@ -14,6 +14,7 @@ import pytest
 
 from sandbox.server import Sandbox
 from tests.big_store import BigStore
+from tests.reliability.record import record
 from tests.sync.processes import okrsync, okrsync_env, wait_for
 
 EXPOSED = "serves the dashboard and JSON API to anyone who can reach it, without a token"
@@ -47,6 +48,7 @@ def serve_output(tmp_path: Path, sandbox: Sandbox, host: str, **env: str) -> tup
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+@pytest.mark.reliability
 def test_serving_every_interface_without_a_token_warns_loudly(
     tmp_path: Path, sandbox: Sandbox, host: str
 ) -> None:
@@ -57,6 +59,12 @@ def test_serving_every_interface_without_a_token_warns_loudly(
     assert any(line.startswith("WARNING: serve on ") for line in warnings), err
     assert any("WARNING" in line and not line.startswith("WARNING: ") for line in warnings), err
     assert all("OKRSYNC_DASHBOARD__TOKEN" in line for line in warnings), err
+    record(
+        "boundary",
+        "serve on every interface (0.0.0.0, ::) without a token",
+        1,
+        "starts with a warning, printed and logged, naming OKRSYNC_DASHBOARD__TOKEN",
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,6 +87,7 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
         return exc.code, dict(exc.headers), exc.read().decode()
 
 
+@pytest.mark.reliability
 def test_a_burst_on_a_long_history_gets_answers_or_a_clean_retry_later(
     tmp_path: Path, sandbox: Sandbox, big_store: BigStore
 ) -> None:
@@ -115,3 +124,11 @@ def test_a_burst_on_a_long_history_gets_answers_or_a_clean_retry_later(
     # a busy server is not an error: nothing logged above INFO, no traceback, no pool timeout
     assert "Traceback" not in child.log and "QueuePool" not in child.log, child.log
     assert not [line for line in child.lines if " ERROR " in line or " WARNING " in line]
+    record(
+        "boundary",
+        f"{len(paths)} concurrent key-result pages and API reads on a 175,000-value store, "
+        "2 answered at a time",
+        len(paths),
+        f"{codes[200]} answered, {codes[503]} a clean 503 with Retry-After; no traceback, "
+        "no connection-pool error",
+    )

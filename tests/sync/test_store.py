@@ -372,6 +372,7 @@ def test_a_listing_retires_what_it_leaves_out_and_restores_what_comes_back(store
     assert back is not None and (back["retired_at"], back["value"]) == (None, 7)
 
 
+@pytest.mark.reliability
 def test_sqlite_store_and_its_lock_are_created_readable_by_the_owner_only(tmp_path: Path) -> None:
     """Whatever the umask: the store holds every objective, note and query."""
     path = tmp_path / "okrsync.db"
@@ -394,6 +395,12 @@ def test_sqlite_store_and_its_lock_are_created_readable_by_the_owner_only(tmp_pa
         "okrsync.db.migration.lock",
     ]
     assert modes == dict.fromkeys(created, 0o600)
+    record(
+        "boundary",
+        "a new SQLite store under the most permissive umask (000)",
+        1,
+        "the store, its -wal, -shm and lock files created 0600",
+    )
 
 
 def test_an_existing_sqlite_store_keeps_its_mode(tmp_path: Path) -> None:
