@@ -190,7 +190,7 @@ class DashboardApp:
                 "tree.html",
                 root=request.script_root,
                 active="tree",
-                nodes=nest(tree),
+                rows=tree_rows(tree),
                 wanted=wanted,
                 levels=levels,
                 last_run=runs[0] if runs else None,
@@ -280,17 +280,21 @@ def int_arg(request: Request, name: str, *, default: int) -> int:
     return value
 
 
-def nest(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tree-ordered objectives (with depth) into nested nodes {objective, children}."""
-    roots: list[dict[str, Any]] = []
-    stack: list[dict[str, Any]] = []
+def tree_rows(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tree-ordered objectives (with depth) as rows {objective, step, level}: `step` is how
+    much deeper (1) or shallower (0 or less) a row's list is than the row before it, so the
+    page nests its lists in one loop, not by recursion, which a 1,000-deep chain exhausted."""
+    rows: list[dict[str, Any]] = []
+    open_depths: list[int] = []  # depths of the objectives whose lists are open above
+    previous = 0
     for objective in tree:
-        node = {"objective": objective, "children": []}
-        while stack and stack[-1]["objective"]["depth"] >= objective["depth"]:
-            stack.pop()
-        (stack[-1]["children"] if stack else roots).append(node)
-        stack.append(node)
-    return roots
+        while open_depths and open_depths[-1] >= objective["depth"]:
+            open_depths.pop()
+        level = len(open_depths)
+        rows.append({"objective": objective, "step": level - previous, "level": level})
+        open_depths.append(objective["depth"])
+        previous = level
+    return rows
 
 
 def html_response(page: str) -> Response:

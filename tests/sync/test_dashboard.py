@@ -20,10 +20,12 @@ from pydantic import SecretStr
 from werkzeug.test import Client
 
 from config.loader import load_mapping
+from config.settings import Settings
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
 from sync.dashboard import make_dashboard_app
 from sync.engine import run_sync
 from sync.standing import CHART_POINTS_MAX, RECENT_POINTS
+from sync.store import ObjectiveRecord, RunRecord, Store
 from tests.big_store import FIRST_AT, PERIOD_END, STEP, BigStore, history_value
 from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
 
@@ -73,30 +75,72 @@ def get_page(client: Client, url: str) -> str:
     return response.get_data(as_text=True)
 
 
-def test_tree_nests_objectives_by_parent_and_links_every_key_result(client: Client) -> None:
-    html = get_page(client, "/")
-    objectives = demo_objectives()
-    # Nesting from the page: each objective's <li> sits inside its parent's <li>.
+def parents_on_page(html: str) -> dict[str, str | None]:
+    """Each objective's parent as the page nests it: the <li> its own <li> sits inside."""
     stack: list[str] = []
     parent_of: dict[str, str | None] = {}
+    lists = 0  # open <ul>s, which must all close
 
     class Nesting(HTMLParser):
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            nonlocal lists
             found = dict(attrs).get("data-objective")
             if tag == "li":
                 if found:
                     parent_of[found] = stack[-1] if stack else None
                 stack.append(found or (stack[-1] if stack else ""))
+            lists += tag == "ul"
 
         def handle_endtag(self, tag: str) -> None:
+            nonlocal lists
             if tag == "li":
                 stack.pop()
+            lists -= tag == "ul"
 
     Nesting().feed(html)
+    assert stack == [] and lists == 0  # every list item and list closed
+    return parent_of
+
+
+def test_tree_nests_objectives_by_parent_and_links_every_key_result(client: Client) -> None:
+    html = get_page(client, "/")
+    objectives = demo_objectives()
+    parent_of = parents_on_page(html)
     assert parent_of == {str(o["id"]): o.get("parent") for o in objectives}
     links = {a["href"] for a in parse(html).find("a", **{"class": "kr-link"})}
     expected = {f"/key-results/{kr['id']}" for o in objectives for kr in o["key_results"]}  # type: ignore[attr-defined]
     assert links == expected
+
+
+def test_a_1000_deep_chain_is_nested_without_recursion(tmp_path: Path) -> None:
+    """The tree's template recursed once per level: a 1,000-deep chain was a 500."""
+    store = Store(f"sqlite:///{tmp_path / 'okrsync.db'}")
+    store.migrate()
+    chain = [
+        ObjectiveRecord(
+            f"o{i}",
+            f"O{i}",
+            None,
+            "team" if i % 2 else "company",
+            f"o{i - 1}" if i else None,
+            1.0,
+            None,
+            "no_data",
+            position=i,
+        )
+        for i in range(1000)
+    ]
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    store.write_run(RunRecord(at, at, "ok", 0, 0, {}, {}), chain, [])
+    client = Client(make_dashboard_app(store, Settings()))
+    parent_of = parents_on_page(get_page(client, "/"))
+    assert parent_of == {o.id: o.parent_id for o in chain}
+    # Filtered to one level, what is left stands side by side, every list closed.
+    teams = parents_on_page(get_page(client, "/?level=team"))
+    assert teams == {f"o{i}": None for i in range(1, 1000, 2)}
+    below = parents_on_page(get_page(client, "/?objective=o990"))
+    assert below == {f"o{i}": (f"o{i - 1}" if i > 990 else None) for i in range(990, 1000)}
+    store.close()
 
 
 def test_tree_filters_by_level_owner_and_objective(client: Client) -> None:
