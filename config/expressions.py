@@ -434,6 +434,8 @@ class Condition:
     text: str
     names: frozenset[str]
     tree: ast.expr = field(repr=False, compare=False)
+    # Fields compared with None (`assignee == None`): their absence is what is tested.
+    none_tested: frozenset[str] = frozenset()
 
     def test(self, record: Mapping[str, object]) -> bool:
         """Whether the item passes; a None field makes its comparison False."""
@@ -445,4 +447,20 @@ def parse_condition(text: str) -> Condition:
     source, tree = _parse(text, "condition")
     names: set[str] = set()
     _check_condition(source, tree, names)
-    return Condition(source, frozenset(names), tree)
+    return Condition(source, frozenset(names), tree, _compared_with_none(tree))
+
+
+def _compared_with_none(tree: ast.expr) -> frozenset[str]:
+    """The fields a comparison sets directly against None."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        if any(_is_none_literal(operand) for operand in operands):
+            found |= {
+                operand.id
+                for operand in operands
+                if isinstance(operand, ast.Name) and operand.id not in ("True", "False", "None")
+            }
+    return frozenset(found)

@@ -191,9 +191,10 @@ def _share(items: Sequence[WorkItem], where: Condition, as_of: datetime) -> Metr
 
 
 def _meets(item: WorkItem, where: Condition, as_of: datetime) -> bool:
-    """An item meets a condition only when it has every field the condition names."""
+    """An item meets a condition only when it has every field the condition names, but for
+    a field compared with None (`assignee == None`), whose absence is what is asked."""
     record = {name: field_value(item, name, as_of=as_of) for name in where.names}
-    if any(value is None for value in record.values()):
+    if any(value is None for name, value in record.items() if name not in where.none_tested):
         return False
     return where.test(record)
 

@@ -246,6 +246,20 @@ def test_share_item_lacking_a_field_never_meets_even_a_negated_condition() -> No
     assert compute("share", items, where=where, as_of=AS_OF).value == 50.0
 
 
+def test_a_field_compared_with_none_is_asked_for_its_absence() -> None:
+    """`assignee == None` is how one asks for unassigned items; it was never met, a
+    confident 0%."""
+    items = [item("A", assignee="ada"), item("B"), item("C"), item("D", assignee="bo")]
+    unassigned = parse_condition("assignee == None")
+    assert compute("share", items, where=unassigned, as_of=AS_OF).value == 50.0
+    assigned = parse_condition("assignee != None and 'bug' in labels")
+    bugs = [item("A", assignee="ada", labels=("bug",)), item("B", labels=("bug",))]
+    assert compute("count", bugs, where=assigned, as_of=AS_OF).value == 1.0
+    # a field the comparison does not set against None still has to be there
+    mixed = parse_condition("assignee == None and lead_time_hours <= 48")
+    assert compute("count", [*items, *lead_times(10)], where=mixed, as_of=AS_OF).value == 1.0
+
+
 def test_share_with_a_custom_field_and_no_items() -> None:
     where = parse_condition("approved == True")
     items = [item("A", extra={"approved": True}), item("B", extra={"approved": False}), item("C")]
