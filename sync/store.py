@@ -19,6 +19,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 from sqlalchemy import (
@@ -237,8 +239,22 @@ class Store:
             self._connect() as conn,
         ):
             config.attributes["connection"] = conn
+            self._refuse_a_newer_schema(config, conn)
             command.upgrade(config, revision)
             conn.commit()
+
+    def _refuse_a_newer_schema(self, config: AlembicConfig, conn: Connection) -> None:
+        """A store a newer release migrated has a revision this one does not know: say so,
+        rather than Alembic's traceback (and never write into a schema we cannot read)."""
+        current = MigrationContext.configure(conn).get_current_revision()
+        scripts = ScriptDirectory.from_config(config)
+        known = {script.revision for script in scripts.walk_revisions()}
+        if current is not None and current not in known:
+            raise StoreError(
+                f"store {self.safe_url} was migrated by a newer okr-sync (schema {current}; "
+                f"this one knows up to {scripts.get_current_head()}): upgrade okr-sync, or "
+                "point OKRSYNC_DATABASE_URL at another store"
+            )
 
     # --- locking -------------------------------------------------------------------------
 

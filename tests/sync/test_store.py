@@ -455,3 +455,17 @@ def test_recent_history_and_value_at_read_only_what_they_need(store: Store) -> N
     assert store.value_at("p1-bugs", T0 - timedelta(minutes=1)) is None
     assert store.first_value("p1-bugs") == 0.0
     assert store.previous_values() == {"p1-bugs": 28.0}
+
+
+def test_a_store_a_newer_release_migrated_is_refused_with_a_message(database_url: str) -> None:
+    """Older code on a newer schema: a clear error naming both revisions, not Alembic's
+    traceback, and nothing written."""
+    store = Store(database_url)
+    store.migrate()
+    store.write_run(run_record(T0), [objective()], [kr_record(30)])
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(StoreError, match=r"migrated by a newer okr-sync \(schema 0099; this one"):
+        store.migrate()
+    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    store.close()
