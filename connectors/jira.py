@@ -75,6 +75,14 @@ OPTIONAL_FIELD_IDS = {
     "container": "project",
 }
 ALL_FIXED_FIELDS = frozenset({*BASE_FIELDS, *OPTIONAL_FIELD_IDS.values()})
+# Jira's own fields as okr-sync names them on every item (connectors.base.SOURCE_FIELDS).
+NORMALIZED_NAME = {
+    "status": "status",
+    "created": "created_at",
+    "updated": "updated_at",
+    "resolutiondate": "resolved_at",
+    **{field_id: name for name, field_id in OPTIONAL_FIELD_IDS.items()},
+}
 STORY_POINT_FIELD_NAMES = ("story points", "story point estimate")
 CATEGORY_BY_KEY: dict[str, StatusCategory] = {
     "new": "todo",
@@ -608,8 +616,12 @@ class JiraConnector:
                 close = difflib.get_close_matches(name, names, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise QueryError(f"Jira at {self.url} has no field '{name}', by name or id{hint}")
-            if field_id not in ALL_FIXED_FIELDS:
-                found[name] = field_id
+            if field_id in ALL_FIXED_FIELDS:  # read into the item's own fields, not `extra`
+                raise QueryError(
+                    f"'{name}' is Jira's {field_id}, which okr-sync reads as "
+                    f"'{NORMALIZED_NAME[field_id]}': name that instead"
+                )
+            found[name] = field_id
         return found
 
     def _load_status_categories(self) -> None:

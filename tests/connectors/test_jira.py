@@ -188,6 +188,25 @@ def test_a_field_the_site_does_not_have_is_refused_by_name(box: Sandbox) -> None
     jira.check_fields(frozenset({"story_points", "Business Value", "customfield_10060"}))
 
 
+@pytest.mark.parametrize(
+    ("name", "normalized"),
+    [
+        ("summary", "title"),
+        ("Summary", "title"),
+        ("resolutiondate", "resolved_at"),
+        ("issuetype", "issue_type"),
+    ],
+)
+def test_a_jira_field_read_into_the_items_own_fields_is_named_by_its_okr_sync_name(
+    box: Sandbox, name: str, normalized: str
+) -> None:
+    """`summary` was accepted and every item lacked it: a where over it was never met."""
+    with pytest.raises(
+        QueryError, match=f"'{name}' is Jira's .*, which okr-sync reads as '{normalized}'"
+    ):
+        connector(box).items(JiraSelector("project = APP"), frozenset({name}))
+
+
 def test_descriptive_fields_only_when_asked_for(box: Sandbox) -> None:
     """A query whose metrics read no descriptive field does not fetch users, projects, ..."""
     expected = {i.key: i for i in box.jira_data.issues if i.project == "APP"}
