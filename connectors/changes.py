@@ -66,10 +66,11 @@ class UnitPlan:
     by_items: dict[Selector, str] = field(default_factory=dict)  # selector -> unit key
     by_count: dict[Selector, str] = field(default_factory=dict)
 
-    def merge(self, other: UnitPlan) -> None:
-        self.units.update(other.units)
-        self.by_items.update(other.by_items)
-        self.by_count.update(other.by_count)
+    def add(self, unit: FetchUnit) -> str:
+        """Plan `unit`, or widen the same unit planned already to its needs; its key."""
+        existing = self.units.setdefault(unit.key, unit)
+        existing.needs |= unit.needs
+        return unit.key
 
 
 UnitPlanner = Callable[[Mapping[Selector, frozenset[str]], Iterable[Selector]], UnitPlan]

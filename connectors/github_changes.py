@@ -86,16 +86,11 @@ class GitHubChangeFeed:
     ) -> UnitPlan:
         result = UnitPlan()
 
-        def add(unit: FetchUnit) -> str:
-            existing = result.units.setdefault(unit.key, unit)
-            existing.needs |= unit.needs
-            return unit.key
-
         listings: dict[tuple[str, str], FetchUnit] = {}
         for selector, needs in item_fetches.items():
             needs = needs - OPTIONAL_FIELDS  # GitHub's answers carry them all anyway
             if isinstance(selector, GitHubSearchSelector):
-                result.by_items[selector] = add(
+                result.by_items[selector] = result.add(
                     FetchUnit(
                         "github",
                         "github-search-items",
@@ -136,7 +131,7 @@ class GitHubChangeFeed:
             else:
                 assert isinstance(selector, GitHubSearchSelector)
                 description = selector.query
-            result.by_count[selector] = add(
+            result.by_count[selector] = result.add(
                 FetchUnit("github", "github-search-count", description, selector=selector)
             )
         for unit in listings.values():

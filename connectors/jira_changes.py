@@ -56,19 +56,14 @@ class JiraChangeFeed:
     ) -> UnitPlan:
         result = UnitPlan()
 
-        def add(unit: FetchUnit) -> str:
-            existing = result.units.setdefault(unit.key, unit)
-            existing.needs |= unit.needs
-            return unit.key
-
         for selector, needs in item_fetches.items():
             assert isinstance(selector, JiraSelector)
-            result.by_items[selector] = add(
+            result.by_items[selector] = result.add(
                 FetchUnit("jira", "jira-items", selector.jql, selector=selector, needs=needs)
             )
         for selector in count_fetches:
             assert isinstance(selector, JiraSelector)
-            result.by_count[selector] = add(
+            result.by_count[selector] = result.add(
                 FetchUnit("jira", "jira-count", selector.jql, selector=selector)
             )
         return result
