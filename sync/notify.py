@@ -31,10 +31,9 @@ from tenacity import (
 from config.settings import NotifySettings, Settings
 from sync.progress import ERROR
 from sync.status_view import format_number
-from sync.store import Store
 
 if TYPE_CHECKING:
-    from sync.engine import SyncReport
+    from sync.engine import PreviousState, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +64,6 @@ class Change:
     crossed: list[int] = field(default_factory=list)
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PreviousState:
-    """A key result as the store had it before a run: what the digest compares with."""
-
-    status: str
-    progress: float | None  # percent, clamped
-
-
-def snapshot(settings: Settings, store: Store | None) -> dict[str, PreviousState]:
-    """Read before a run writes; empty (and no query) when no webhook is set."""
-    if settings.notify.webhook_url is None or store is None:
-        return {}
-    return {
-        row["id"]: PreviousState(row["status"], _percent(row["progress"]))
-        for row in store.all_key_results()
-    }
 
 
 class TransientPostError(Exception):
@@ -123,7 +104,7 @@ def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> l
         stored = before.get(kr.id)
         status = outcome.progress.status
         progress = _percent(outcome.progress.progress)
-        previous_progress = stored.progress if stored else None
+        previous_progress = _percent(stored.progress) if stored else None
         change = Change(
             key_result=kr.id,
             title=kr.title,
