@@ -29,8 +29,8 @@ from tenacity import (
 )
 
 from config.settings import NotifySettings, Settings
+from sync.presentation import format_number, percent
 from sync.progress import ERROR
-from sync.status_view import format_number
 
 if TYPE_CHECKING:
     from sync.engine import PreviousState, SyncReport
@@ -85,10 +85,6 @@ class DigestNotDelivered(Exception):
         super().__init__(f"not delivered after {attempts} attempt(s): {reason}")
 
 
-def _percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
-
-
 def crossed_marks(before: float | None, after: float | None) -> list[int]:
     """Quarter marks passed going from `before` to `after` (percent), either way."""
     if before is None or after is None or before == after:
@@ -103,8 +99,8 @@ def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> l
         kr = outcome.plan.key_result
         stored = before.get(kr.id)
         status = outcome.progress.status
-        progress = _percent(outcome.progress.progress)
-        previous_progress = _percent(stored.progress) if stored else None
+        progress = percent(outcome.progress.progress)
+        previous_progress = percent(stored.progress) if stored else None
         change = Change(
             key_result=kr.id,
             title=kr.title,

@@ -34,8 +34,8 @@ from sync.dashboard.api import (
 )
 from sync.dashboard.openapi import openapi_document
 from sync.dashboard.rendering import render
+from sync.presentation import status_document
 from sync.standing import KeyResultDetail, TreeFilter, key_result_detail, objective_tree
-from sync.status_view import status_document
 from sync.store import Store, StoreError
 
 log = logging.getLogger(__name__)
