@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync.dashboard.app import chart_for
-from sync.dashboard.rendering import render
+from sync.charts import chart_for
 from sync.literal_text import printable
 from sync.presentation import (
     STATUS_LABELS,
@@ -23,6 +22,7 @@ from sync.presentation import (
     stale_inputs_text,
     target_text,
 )
+from sync.rendering import render
 from sync.standing import change_since, key_result_detail, objective_tree
 from sync.store import Store
 

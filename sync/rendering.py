@@ -51,7 +51,7 @@ def without_control_characters(value: object) -> object:
 @cache
 def environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("sync.dashboard", "templates"),
+        loader=PackageLoader("sync", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
