@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from html import escape
+
+from sync.standing import KeyResultDetail
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -200,3 +202,29 @@ def terminal_chart(values: Sequence[float], *, height: int = 6, width: int = 48)
         floor = (row - 1) * 8
         lines.append("".join(BLOCKS[min(8, max(0, level - floor))] for level in levels).rstrip())
     return lines
+
+
+def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
+    """The key result's history chart as inline SVG."""
+    row = detail.row
+    period = None
+    if row["period_start"] is not None and row["period_end"] is not None:
+        end = datetime.combine(row["period_end"].date(), time.max, tzinfo=UTC)
+        period = (row["period_start"], end)
+    forecast = None
+    if detail.forecast.value is not None and period is not None:
+        forecast = (period[1], detail.forecast.value)
+    target = row["target_value"] if row["kind"] in ("linear", "stay_above", "stay_below") else None
+    return history_svg(
+        ChartData(
+            values=detail.values,
+            target=target,
+            pace=detail.pace,
+            forecast=forecast,
+            forecast_note=detail.forecast.note,
+            period=period,
+            now=now or datetime.now(UTC),
+            unit=row["unit"],
+            title=f"{row['title']}: value over time",
+        )
+    )

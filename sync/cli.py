@@ -38,14 +38,13 @@ from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
 from sync.notify import notify_after_run
 from sync.plan import QueryPlan, SelectorUse, selector_uses, sources_of
+from sync.presentation import format_number, status_document
 from sync.standing import TreeFilter
 from sync.status_view import (
     HISTORY_LIMIT,
-    format_number,
     render_explain,
     render_history,
     render_status,
-    status_document,
 )
 from sync.store import (
     RunLockedError,

@@ -27,7 +27,6 @@ from connectors.ratelimit import RateGovernor
 from sync.fetch import FetchResults, run_fetches
 from sync.incremental import IncrementalSync
 from sync.metrics import MetricValue, compute, compute_formula
-from sync.notify import PreviousState, snapshot
 from sync.plan import KeyResultPlan, MetricPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
@@ -58,6 +57,23 @@ class KeyResultOutcome:
     progress: KeyResultProgress
     previous_value: float | None
     start: float | None
+
+
+@dataclass(frozen=True)
+class PreviousState:
+    """A key result as the store had it before a run: what the digest compares with."""
+
+    status: str
+    progress: float | None  # the stored fraction, as the store holds it
+
+
+def states_before_run(settings: Settings, store: Store | None) -> dict[str, PreviousState]:
+    """Read before a run writes; empty (and no query) when no webhook is set."""
+    if settings.notify.webhook_url is None or store is None:
+        return {}
+    return {
+        row["id"]: PreviousState(row["status"], row["progress"]) for row in store.all_key_results()
+    }
 
 
 @dataclass
@@ -307,7 +323,7 @@ def run_sync(
     if incremental is not None:
         fetched.freshness = incremental.freshness()
     stored = store.stored_key_results() if store is not None else {}
-    digest_before = snapshot(settings, store)
+    digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
 
     outcomes: list[KeyResultOutcome] = []

@@ -29,12 +29,11 @@ from tenacity import (
 )
 
 from config.settings import NotifySettings, Settings
+from sync.presentation import format_number, percent
 from sync.progress import ERROR
-from sync.status_view import format_number
-from sync.store import Store
 
 if TYPE_CHECKING:
-    from sync.engine import SyncReport
+    from sync.engine import PreviousState, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +66,6 @@ class Change:
     reasons: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class PreviousState:
-    """A key result as the store had it before a run: what the digest compares with."""
-
-    status: str
-    progress: float | None  # percent, clamped
-
-
-def snapshot(settings: Settings, store: Store | None) -> dict[str, PreviousState]:
-    """Read before a run writes; empty (and no query) when no webhook is set."""
-    if settings.notify.webhook_url is None or store is None:
-        return {}
-    return {
-        row["id"]: PreviousState(row["status"], _percent(row["progress"]))
-        for row in store.all_key_results()
-    }
-
-
 class TransientPostError(Exception):
     """Worth another try: a connection problem, a timeout, a 429 or a 5xx."""
 
@@ -104,10 +85,6 @@ class DigestNotDelivered(Exception):
         super().__init__(f"not delivered after {attempts} attempt(s): {reason}")
 
 
-def _percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
-
-
 def crossed_marks(before: float | None, after: float | None) -> list[int]:
     """Quarter marks passed going from `before` to `after` (percent), either way."""
     if before is None or after is None or before == after:
@@ -122,8 +99,8 @@ def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> l
         kr = outcome.plan.key_result
         stored = before.get(kr.id)
         status = outcome.progress.status
-        progress = _percent(outcome.progress.progress)
-        previous_progress = stored.progress if stored else None
+        progress = percent(outcome.progress.progress)
+        previous_progress = percent(stored.progress) if stored else None
         change = Change(
             key_result=kr.id,
             title=kr.title,

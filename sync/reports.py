@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync.dashboard.app import chart_for
-from sync.dashboard.rendering import STATUS_LABELS, render, signed_text
+from sync.charts import chart_for
 from sync.literal_text import printable
+from sync.presentation import (
+    STATUS_LABELS,
+    format_number,
+    percent,
+    signed_text,
+    stale_inputs_text,
+    target_text,
+)
+from sync.rendering import render
 from sync.standing import change_since, key_result_detail, objective_tree
-from sync.status_view import format_number, stale_inputs_text, target_text
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
@@ -75,7 +82,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                     "value": kr["value"],
                     "unit": kr["unit"],
                     "target": target_text(kr),
-                    "progress": _percent(kr["progress"]),
+                    "progress": percent(kr["progress"]),
                     "status": kr["status"],
                     "change": change_since(store, kr["id"], since),
                     "forecast": detail.forecast.value,
@@ -97,7 +104,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
                 "level": obj["level"],
                 "parent": obj["parent_id"],
                 "depth": obj["depth"],
-                "progress": _percent(obj["progress"]),
+                "progress": percent(obj["progress"]),
                 "status": obj["status"],
                 "stale_inputs": obj["stale_inputs"],
                 "key_results": key_results,
@@ -197,10 +204,6 @@ def _without_charts(document: dict[str, Any]) -> dict[str, Any]:
             for obj in document["objectives"]
         ],
     }
-
-
-def _percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
 
 
 def _pct(value: float | None) -> str:

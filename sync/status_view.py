@@ -1,8 +1,7 @@
-"""How people and machines see the store: the status table, its JSON, history, lineage."""
+"""How people see the store in a terminal: the status table, history, lineage."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rich import box
@@ -12,6 +11,7 @@ from rich.text import Text
 
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
+from sync.presentation import format_number, iso, percent, stale_inputs_text, target_text
 from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
@@ -27,99 +27,11 @@ STATUS_STYLES = {
 }
 
 
-def percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
-
-
-def status_document(
-    store: Store, wanted: TreeFilter | None = None, *, tree_fields: bool = False
-) -> dict[str, Any]:
-    """The `status --json` contract: stable keys, progress in percent (0-100), objectives in
-    tree order; a filter only leaves objectives out. /api/objectives serves the same document
-    with `tree_fields`: each objective's `depth` and each key result's `change`. `retired_at`
-    is null for what the mapping file lists; others show only with `wanted.retired`."""
-    tree = objective_tree(store, wanted)
-    document = {
-        "objectives": [
-            {
-                "id": obj["id"],
-                "title": obj["title"],
-                "owner": obj["owner"],
-                "level": obj["level"],
-                "parent": obj["parent_id"],
-                "progress": percent(obj["progress"]),
-                "status": obj["status"],
-                "stale_inputs": obj["stale_inputs"],
-                "retired_at": _iso(obj["retired_at"]),
-                "key_results": [
-                    {
-                        "id": kr["id"],
-                        "title": kr["title"],
-                        "value": kr["value"],
-                        "start": kr["start_value"],
-                        "target": kr["target_value"],
-                        "unit": kr["unit"],
-                        "progress": percent(kr["progress"]),
-                        "status": kr["status"],
-                        "updated_at": _iso(kr["updated_at"]),
-                        "error": kr["last_error"],
-                        "retired_at": _iso(kr["retired_at"]),
-                    }
-                    for kr in obj["key_results"]
-                ],
-            }
-            for obj in tree
-        ]
-    }
-    if tree_fields:
-        for obj, row in zip(document["objectives"], tree, strict=True):
-            obj["depth"] = row["depth"]
-            for kr, kr_row in zip(obj["key_results"], row["key_results"], strict=True):
-                kr["change"] = kr_row["change"]
-    return document
-
-
 def progress_bar(fraction: float | None, width: int = 20) -> Text:
     if fraction is None:
         return Text("·" * width, style="dim")
     filled = round(max(0.0, min(1.0, fraction)) * width)
     return Text("█" * filled, style="cyan") + Text("░" * (width - filled), style="dim")
-
-
-# From 2**53 on, a float no longer holds every integer: the last digits `,.0f` would print
-# are not in the value (123456789012345678901234 showed as 123,456,789,012,345,685,803,008).
-_EXACT_INTEGERS = 2.0**53
-
-
-def format_number(value: float | None, unit: str | None = None) -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= _EXACT_INTEGERS:
-        text = f"{value:.15g}"  # the 15 digits a float holds: 1.23456789012346e+23
-    elif float(value).is_integer():
-        text = f"{value:,.0f}"
-    else:
-        text = f"{value:,.1f}"
-    if unit:
-        text += unit if unit == "%" else f" {unit}"
-    return text
-
-
-def target_text(kr: dict[str, Any]) -> str:
-    """What the key result aims at, in the words of its kind."""
-    unit = kr["unit"]
-    kind = kr["kind"]
-    if kind == "band":
-        return f"{format_number(kr['min_value'])}..{format_number(kr['max_value'], unit)}"
-    if kind == "stay_above":
-        return f">= {format_number(kr['target_value'], unit)}"
-    if kind == "stay_below":
-        return f"<= {format_number(kr['target_value'], unit)}"
-    if kind == "baseline":
-        return "baseline"
-    if kind == "milestone":
-        return "done"
-    return format_number(kr["target_value"], unit)
 
 
 VALUE_WIDTH = 20  # the widest a value or target cell grows before it folds
@@ -210,13 +122,6 @@ def retired_text(row: dict[str, Any]) -> str | None:
     )
 
 
-def stale_inputs_text(kr_ids: list[str]) -> str:
-    """What an objective's stale-inputs mark says, the same words in every view."""
-    return (
-        f"stale inputs: {', '.join(kr_ids)} (last fetch failed; their last good values are counted)"
-    )
-
-
 def progress_cell(fraction: float | None) -> Text:
     shown = "   -" if fraction is None else f" {_pct(fraction):>3}%"
     return progress_bar(fraction, width=12) + Text(shown)
@@ -282,7 +187,7 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
         return
     console.print(Text.assemble((kr["id"], "bold"), f": {kr['title']}"))
     console.print(
-        f"value {format_number(kr['value'], kr['unit'])} (observed {_iso(kr['updated_at'])}), "
+        f"value {format_number(kr['value'], kr['unit'])} (observed {iso(kr['updated_at'])}), "
         f"start {format_number(kr['start_value'])}, target {format_number(kr['target_value'])}, "
         f"progress {_pct(kr['progress'])} %, expected {_pct(kr['expected'])} %, "
         f"status {kr['status']}"
@@ -330,7 +235,3 @@ def _print_lineage(lineage: dict[str, Any], console: LiteralConsole, indent: str
 def _pct(fraction: float | None) -> str:
     value = percent(fraction)
     return "-" if value is None else f"{value:.0f}"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

@@ -1,6 +1,6 @@
 """The JSON API's documents, built from the same standing data as the pages.
 
-/api/objectives is `status --json` itself (`sync.status_view.status_document`).
+/api/objectives is `status --json` itself (`sync.presentation.status_document`).
 
 Shapes are described in `openapi.py`; times are ISO 8601 UTC, progress is a fraction-free
 percentage (0-100, clamped) like `status --json`. A key result's document stays bounded on a
@@ -12,15 +12,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sync.presentation import iso, percent
 from sync.standing import KeyResultDetail, key_result_detail
-from sync.status_view import percent
 from sync.store import Store
 
 RUNS_LIMIT_MAX = 200
-
-
-def iso(moment: datetime | date | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def key_result_document(store: Store, kr_id: str) -> dict[str, Any] | None:

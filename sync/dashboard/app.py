@@ -11,7 +11,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, time
 from typing import Any
 
 from werkzeug.exceptions import (
@@ -26,16 +25,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from config.settings import Settings
-from sync.charts import ChartData, history_svg
+from sync.charts import chart_for
 from sync.dashboard.api import (
     RUNS_LIMIT_MAX,
     key_result_document,
     runs_document,
 )
 from sync.dashboard.openapi import openapi_document
-from sync.dashboard.rendering import render
-from sync.standing import KeyResultDetail, TreeFilter, key_result_detail, objective_tree
-from sync.status_view import status_document
+from sync.presentation import status_document
+from sync.rendering import render
+from sync.standing import TreeFilter, key_result_detail, objective_tree
 from sync.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -53,32 +52,6 @@ SECURITY_HEADERS = {
 }
 
 FILTER_MAX = 200
-
-
-def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
-    """The key result's history chart as inline SVG."""
-    row = detail.row
-    period = None
-    if row["period_start"] is not None and row["period_end"] is not None:
-        end = datetime.combine(row["period_end"].date(), time.max, tzinfo=UTC)
-        period = (row["period_start"], end)
-    forecast = None
-    if detail.forecast.value is not None and period is not None:
-        forecast = (period[1], detail.forecast.value)
-    target = row["target_value"] if row["kind"] in ("linear", "stay_above", "stay_below") else None
-    return history_svg(
-        ChartData(
-            values=detail.values,
-            target=target,
-            pace=detail.pace,
-            forecast=forecast,
-            forecast_note=detail.forecast.note,
-            period=period,
-            now=now or datetime.now(UTC),
-            unit=row["unit"],
-            title=f"{row['title']}: value over time",
-        )
-    )
 
 
 # A request that waited `busy_wait_s` in vain is told to come back this much later.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.status_view import format_number
+from sync.presentation import format_number
 
 
 @pytest.mark.parametrize(

@@ -11,18 +11,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sync.literal_text import printable_lines
-from sync.status_view import format_number, stale_inputs_text, target_text
-
-STATUS_LABELS = {
-    "done": "done",
-    "on_track": "on track",
-    "at_risk": "at risk",
-    "off_track": "off track",
-    "error": "error",
-    "no_data": "no data",
-    "baseline": "baseline",
-    "retired": "retired",
-}
+from sync.presentation import (
+    STATUS_LABELS,
+    format_number,
+    signed_text,
+    stale_inputs_text,
+    target_text,
+)
 
 
 def percent_text(fraction: float | None) -> str:
@@ -41,14 +36,6 @@ def change_text(change: float | None, unit: str | None = None) -> str:
     return f"{arrow} {format_number(abs(change), unit)}"
 
 
-def signed_text(change: float | None, unit: str | None = None) -> str:
-    if change is None:
-        return "-"
-    if change == 0:
-        return "±0"
-    return ("+" if change > 0 else "-") + format_number(abs(change), unit)
-
-
 def when_text(moment: datetime | None) -> str:
     return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
@@ -64,7 +51,7 @@ def without_control_characters(value: object) -> object:
 @cache
 def environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("sync.dashboard", "templates"),
+        loader=PackageLoader("sync", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

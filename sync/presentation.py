@@ -1,0 +1,130 @@
+"""Stored numbers in the words every view uses: the terminal, the dashboard and its API, the
+reports and the digest read a value, a percent, a target or a status the same way, and
+`status --json` and /api/objectives are the same document."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sync.standing import TreeFilter, objective_tree
+from sync.store import Store
+
+STATUS_LABELS = {
+    "done": "done",
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "error": "error",
+    "no_data": "no data",
+    "baseline": "baseline",
+    "retired": "retired",
+}
+
+
+def percent(fraction: float | None) -> float | None:
+    """A stored progress fraction as the percent people read: clamped to 0-100, one decimal."""
+    return None if fraction is None else round(max(0.0, min(1.0, fraction)) * 100.0, 1)
+
+
+def iso(moment: datetime | date | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+# From 2**53 on, a float no longer holds every integer: the last digits `,.0f` would print
+# are not in the value (123456789012345678901234 showed as 123,456,789,012,345,685,803,008).
+_EXACT_INTEGERS = 2.0**53
+
+
+def format_number(value: float | None, unit: str | None = None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= _EXACT_INTEGERS:
+        text = f"{value:.15g}"  # the 15 digits a float holds: 1.23456789012346e+23
+    elif float(value).is_integer():
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.1f}"
+    if unit:
+        text += unit if unit == "%" else f" {unit}"
+    return text
+
+
+def signed_text(change: float | None, unit: str | None = None) -> str:
+    if change is None:
+        return "-"
+    if change == 0:
+        return "±0"
+    return ("+" if change > 0 else "-") + format_number(abs(change), unit)
+
+
+def target_text(kr: dict[str, Any]) -> str:
+    """What the key result aims at, in the words of its kind."""
+    unit = kr["unit"]
+    kind = kr["kind"]
+    if kind == "band":
+        return f"{format_number(kr['min_value'])}..{format_number(kr['max_value'], unit)}"
+    if kind == "stay_above":
+        return f">= {format_number(kr['target_value'], unit)}"
+    if kind == "stay_below":
+        return f"<= {format_number(kr['target_value'], unit)}"
+    if kind == "baseline":
+        return "baseline"
+    if kind == "milestone":
+        return "done"
+    return format_number(kr["target_value"], unit)
+
+
+def stale_inputs_text(kr_ids: list[str]) -> str:
+    """What an objective's stale-inputs mark says, the same words in every view."""
+    return (
+        f"stale inputs: {', '.join(kr_ids)} (last fetch failed; their last good values are counted)"
+    )
+
+
+def status_document(
+    store: Store, wanted: TreeFilter | None = None, *, tree_fields: bool = False
+) -> dict[str, Any]:
+    """The `status --json` contract: stable keys, progress in percent (0-100), objectives in
+    tree order; a filter only leaves objectives out. /api/objectives serves the same document
+    with `tree_fields`: each objective's `depth` and each key result's `change`. `retired_at`
+    is null for what the mapping file lists; others show only with `wanted.retired`."""
+    tree = objective_tree(store, wanted)
+    document = {
+        "objectives": [
+            {
+                "id": obj["id"],
+                "title": obj["title"],
+                "owner": obj["owner"],
+                "level": obj["level"],
+                "parent": obj["parent_id"],
+                "progress": percent(obj["progress"]),
+                "status": obj["status"],
+                "stale_inputs": obj["stale_inputs"],
+                "retired_at": iso(obj["retired_at"]),
+                "key_results": [
+                    {
+                        "id": kr["id"],
+                        "title": kr["title"],
+                        "value": kr["value"],
+                        "start": kr["start_value"],
+                        "target": kr["target_value"],
+                        "unit": kr["unit"],
+                        "progress": percent(kr["progress"]),
+                        "status": kr["status"],
+                        "updated_at": iso(kr["updated_at"]),
+                        "error": kr["last_error"],
+                        "retired_at": iso(kr["retired_at"]),
+                    }
+                    for kr in obj["key_results"]
+                ],
+            }
+            for obj in tree
+        ]
+    }
+    if tree_fields:
+        for obj, row in zip(document["objectives"], tree, strict=True):
+            obj["depth"] = row["depth"]
+            for kr, kr_row in zip(obj["key_results"], row["key_results"], strict=True):
+                kr["change"] = kr_row["change"]
+    return document
