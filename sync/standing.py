@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from config.vocabulary import KeyResultKind
 from sync.metrics import value_range
 from sync.progress import Forecast, StreamedTrend, expected_progress, forecast
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
-PACED_KINDS = frozenset({"linear"})
+PACED_KINDS = frozenset({KeyResultKind.LINEAR})
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,21 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from config.vocabulary import KeyResultKind
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
+from sync.progress import Status
 from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
-STATUS_STYLES = {
-    "done": "bold green",
-    "on_track": "green",
-    "at_risk": "yellow",
-    "off_track": "red",
-    "error": "bold red",
-    "no_data": "dim",
-    "baseline": "cyan",
+STATUS_STYLES: dict[str, str] = {
+    Status.DONE: "bold green",
+    Status.ON_TRACK: "green",
+    Status.AT_RISK: "yellow",
+    Status.OFF_TRACK: "red",
+    Status.ERROR: "bold red",
+    Status.NO_DATA: "dim",
+    Status.BASELINE: "cyan",
     "retired": "dim",
 }
 
@@ -109,15 +111,15 @@ def target_text(kr: dict[str, Any]) -> str:
     """What the key result aims at, in the words of its kind."""
     unit = kr["unit"]
     kind = kr["kind"]
-    if kind == "band":
+    if kind == KeyResultKind.BAND:
         return f"{format_number(kr['min_value'])}..{format_number(kr['max_value'], unit)}"
-    if kind == "stay_above":
+    if kind == KeyResultKind.STAY_ABOVE:
         return f">= {format_number(kr['target_value'], unit)}"
-    if kind == "stay_below":
+    if kind == KeyResultKind.STAY_BELOW:
         return f"<= {format_number(kr['target_value'], unit)}"
-    if kind == "baseline":
+    if kind == KeyResultKind.BASELINE:
         return "baseline"
-    if kind == "milestone":
+    if kind == KeyResultKind.MILESTONE:
         return "done"
     return format_number(kr["target_value"], unit)
 

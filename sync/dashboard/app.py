@@ -26,6 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from config.settings import Settings
+from config.vocabulary import KeyResultKind
 from sync.charts import ChartData, history_svg
 from sync.dashboard.api import (
     RUNS_LIMIT_MAX,
@@ -54,6 +55,11 @@ SECURITY_HEADERS = {
 
 FILTER_MAX = 200
 
+# Kinds with one target value, drawn as a line on the history chart.
+_TARGET_LINE_KINDS = frozenset(
+    {KeyResultKind.LINEAR, KeyResultKind.STAY_ABOVE, KeyResultKind.STAY_BELOW}
+)
+
 
 def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
     """The key result's history chart as inline SVG."""
@@ -65,7 +71,7 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
     forecast = None
     if detail.forecast.value is not None and period is not None:
         forecast = (period[1], detail.forecast.value)
-    target = row["target_value"] if row["kind"] in ("linear", "stay_above", "stay_below") else None
+    target = row["target_value"] if row["kind"] in _TARGET_LINE_KINDS else None
     return history_svg(
         ChartData(
             values=detail.values,

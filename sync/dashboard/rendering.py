@@ -11,16 +11,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sync.literal_text import printable_lines
+from sync.progress import Status
 from sync.status_view import format_number, stale_inputs_text, target_text
 
-STATUS_LABELS = {
-    "done": "done",
-    "on_track": "on track",
-    "at_risk": "at risk",
-    "off_track": "off track",
-    "error": "error",
-    "no_data": "no data",
-    "baseline": "baseline",
+STATUS_LABELS: dict[str, str] = {
+    Status.DONE: "done",
+    Status.ON_TRACK: "on track",
+    Status.AT_RISK: "at risk",
+    Status.OFF_TRACK: "off track",
+    Status.ERROR: "error",
+    Status.NO_DATA: "no data",
+    Status.BASELINE: "baseline",
     "retired": "retired",
 }
 
