@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from config.vocabulary import KeyResultKind
+from config.vocabulary import KeyResultKind, MetricType
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
 from sync.progress import Status
@@ -300,7 +300,7 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
 
 
 def _print_lineage(lineage: dict[str, Any], console: LiteralConsole, indent: str) -> None:
-    if lineage.get("metric") == "formula":
+    if lineage.get("metric") == MetricType.FORMULA:
         console.print(f"{indent}formula: {lineage.get('expr')}")
         for name, sub in (lineage.get("inputs") or {}).items():
             console.print(f"{indent}  input {name} = {format_number(sub.get('value'))}")
