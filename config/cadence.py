@@ -17,11 +17,19 @@ from typing import Annotated
 import pytz
 from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema, model_validator
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?[smhd])+$")
-_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?[smhdw])+")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw])")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?$")
 DAY_S = 86400.0
+
+
+def duration_parts(text: str) -> list[tuple[str, str]] | None:
+    """`1h30m` -> [("1", "h"), ("30", "m")]: the one grammar of durations, numbers and units
+    s, m, h, d, w as written; None for any other text. Callers say which of them they take."""
+    if not _DURATION.fullmatch(text):
+        return None
+    return [(number, unit) for number, unit in _PART.findall(text)]
 
 
 def parse_duration(value: object) -> float:
@@ -31,9 +39,10 @@ def parse_duration(value: object) -> float:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} has no unit: write e.g. {value}m or {value}s")
     text = value.strip().lower().replace(" ", "")
-    if not _DURATION.match(text):
+    parts = duration_parts(text)
+    if parts is None or any(unit == "w" for _, unit in parts):  # weeks: report windows only
         raise ValueError(f"{value!r} is not a duration: use e.g. 30s, 15m, 1h or 1h30m")
-    seconds = sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(text))
+    seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
     if seconds < 1 or seconds != int(seconds):
         raise ValueError(f"{value!r}: a duration is a whole number of seconds, at least 1s")
     return seconds

@@ -32,6 +32,7 @@ from config.fields import not_numeric, unknown_field
 from config.periods import Period, PeriodError, parse_period
 from config.placeholders import PlaceholderError, expand
 from config.settings import StatusThresholds
+from config.vocabulary import FIELD_METRIC_TYPES, KeyResultKind, MetricType, percentile_of
 from connectors.base import (
     DateWindow,
     GitHubListSelector,
@@ -44,9 +45,6 @@ Loc = tuple[str | int, ...]
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-PERCENTILE = re.compile(r"^p([0-9]{1,2})$")
-METRIC_TYPES = ("count", "sum", "percent_done", "mean", "median", "share", "formula", "manual")
-FIELD_TYPES = ("sum", "mean", "median")  # and every p<N>
 SELECTORS = ("jql", "search", "issues", "pulls")
 SELECTOR_SOURCE: dict[str, Literal["jira", "github"]] = {
     "jql": "jira",
@@ -135,13 +133,12 @@ def _start(value: object) -> float | Literal["auto"] | None:
     raise ValueError(f"start must be a number or auto, not {value!r}")
 
 
+_METRIC_TYPE_NAMES = frozenset(t.value for t in MetricType)
+
+
 def _metric_type(value: object) -> str:
-    if isinstance(value, str):
-        if value in METRIC_TYPES:
-            return value
-        match = PERCENTILE.match(value)
-        if match and 1 <= int(match[1]) <= 99:
-            return value
+    if isinstance(value, str) and (value in _METRIC_TYPE_NAMES or percentile_of(value) is not None):
+        return value
     raise ValueError(
         f"{value!r} is not a metric type: use count, sum, percent_done, mean, median, "
         "p1..p99 (e.g. p90), share, formula or manual"
@@ -211,16 +208,23 @@ StartSpec = Annotated[
     PlainValidator(_start),
     WithJsonSchema({"anyOf": [{"type": "number"}, {"const": "auto"}, {"type": "null"}]}),
 ]
-MetricType = Annotated[
+MetricTypeSpec = Annotated[
     str,
     PlainValidator(_metric_type),
     WithJsonSchema(
         {
             "anyOf": [
-                {"enum": list(METRIC_TYPES)},
+                {"enum": [t.value for t in MetricType]},
                 {"type": "string", "pattern": r"^p(0?[1-9]|[1-9][0-9])$"},
             ]
         }
+    ),
+]
+# The schema of a plain string enum (pydantic would name and reference the enum instead).
+KindSpec = Annotated[
+    KeyResultKind,
+    WithJsonSchema(
+        {"enum": [kind.value for kind in KeyResultKind], "title": "Kind", "type": "string"}
     ),
 ]
 Number = Annotated[float, Field(allow_inf_nan=False)]
@@ -268,7 +272,7 @@ class Metric(BaseModel):
 
     model_config = _STRICT
 
-    type: MetricType
+    type: MetricTypeSpec
     source: Literal["jira", "github"] | None = None
     jql: Text | None = None
     search: Text | None = None
@@ -287,8 +291,7 @@ class Metric(BaseModel):
     @property
     def percentile(self) -> int | None:
         """N for a `p<N>` metric, else None."""
-        match = PERCENTILE.match(self.type)
-        return int(match[1]) if match else None
+        return percentile_of(self.type)
 
     @property
     def formula(self) -> Formula | None:
@@ -339,9 +342,9 @@ class Metric(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Metric:
         issues: list[tuple[Loc, str]] = []
-        if self.type == "manual":
+        if self.type == MetricType.MANUAL:
             self._check_unused(issues, ("source", *SELECTORS, "field", "where", "expr", "inputs"))
-        elif self.type == "formula":
+        elif self.type == MetricType.FORMULA:
             self._check_formula(issues)
         else:
             self._check_items(issues)
@@ -353,7 +356,7 @@ class Metric(BaseModel):
         for name in names:
             if getattr(self, name) is not None:
                 issues.append(((name,), f"not used by a {self.type} metric"))
-        if self.count_mode != "exact" and self.type in ("manual", "formula"):
+        if self.count_mode != "exact" and self.type in (MetricType.MANUAL, MetricType.FORMULA):
             issues.append((("count_mode",), f"not used by a {self.type} metric"))
 
     def _check_formula(self, issues: list[tuple[Loc, str]]) -> None:
@@ -365,7 +368,7 @@ class Metric(BaseModel):
         if self.expr is None or not self.inputs:
             return
         for name, sub in self.inputs.items():
-            if sub.type in ("formula", "manual"):
+            if sub.type in (MetricType.FORMULA, MetricType.MANUAL):
                 issues.append((("inputs", name, "type"), f"an input cannot be a {sub.type} metric"))
         try:
             self._formula = parse_formula(self.expr)
@@ -412,12 +415,12 @@ class Metric(BaseModel):
                 issues.append((("issues", "state"), "issues are never merged: use pulls"))
             if self.issues.merged is not None:
                 issues.append((("issues", "merged"), "issues are never merged: use pulls"))
-        needs_field = self.type in FIELD_TYPES or self.percentile is not None
+        needs_field = self.type in FIELD_METRIC_TYPES or self.percentile is not None
         if needs_field and self.field is None:
             issues.append((("field",), f"field required: {self.type} needs a numeric field"))
         if not needs_field and self.field is not None:
             issues.append((("field",), f"not used by a {self.type} metric"))
-        if self.type == "share":
+        if self.type == MetricType.SHARE:
             if self.where is None:
                 issues.append((("where",), "field required: share needs a where condition"))
         elif self.where is not None:
@@ -431,7 +434,7 @@ class Metric(BaseModel):
                 issues.append((("where",), str(exc)))
         self._check_field_names(issues, needs_field)
         if self.count_mode == "approximate":
-            if self.type != "count":
+            if self.type != MetricType.COUNT:
                 issues.append((("count_mode",), "approximate applies to count metrics only"))
             elif self.source == "github":
                 issues.append((("count_mode",), "approximate counts exist for Jira only"))
@@ -454,13 +457,13 @@ class Metric(BaseModel):
                     issues.append((("where",), problem))
 
 
-_KIND_USES: dict[str, frozenset[str]] = {
-    "linear": frozenset({"start", "target"}),
-    "stay_above": frozenset({"target"}),
-    "stay_below": frozenset({"target"}),
-    "band": frozenset({"min", "max"}),
-    "baseline": frozenset({"start"}),
-    "milestone": frozenset({"start", "target"}),
+_KIND_USES: dict[KeyResultKind, frozenset[str]] = {
+    KeyResultKind.LINEAR: frozenset({"start", "target"}),
+    KeyResultKind.STAY_ABOVE: frozenset({"target"}),
+    KeyResultKind.STAY_BELOW: frozenset({"target"}),
+    KeyResultKind.BAND: frozenset({"min", "max"}),
+    KeyResultKind.BASELINE: frozenset({"start"}),
+    KeyResultKind.MILESTONE: frozenset({"start", "target"}),
 }
 
 
@@ -476,7 +479,7 @@ class KeyResult(BaseModel):
 
     id: Slug
     title: Text
-    kind: Literal["linear", "stay_above", "stay_below", "band", "baseline", "milestone"] = "linear"
+    kind: KindSpec = KeyResultKind.LINEAR
     start: StartSpec = None
     target: Number | None = None
     min: Number | None = None
@@ -494,7 +497,7 @@ class KeyResult(BaseModel):
         for name in ("start", "target", "min", "max"):
             if name not in uses and getattr(self, name) is not None:
                 issues.append(((name,), f"not used by kind {self.kind}"))
-        if self.kind == "linear":
+        if self.kind == KeyResultKind.LINEAR:
             if self.target is None:
                 issues.append((("target",), "field required"))
             if self.start is None:
@@ -503,17 +506,17 @@ class KeyResult(BaseModel):
                 issues.append(
                     (("target",), f"target equals start ({self.target:g}): nothing to measure")
                 )
-        elif self.kind in ("stay_above", "stay_below"):
+        elif self.kind in (KeyResultKind.STAY_ABOVE, KeyResultKind.STAY_BELOW):
             if self.target is None:
                 issues.append((("target",), "field required"))
-        elif self.kind == "band":
+        elif self.kind == KeyResultKind.BAND:
             if self.min is None:
                 issues.append((("min",), "field required"))
             if self.max is None:
                 issues.append((("max",), "field required"))
             if self.min is not None and self.max is not None and self.min >= self.max:
                 issues.append((("min",), f"min ({self.min:g}) must be below max ({self.max:g})"))
-        elif self.kind == "baseline":
+        elif self.kind == KeyResultKind.BASELINE:
             if isinstance(self.start, float):
                 issues.append((("start",), "a baseline records its first value: omit start"))
             self.start = "auto"

@@ -836,10 +836,9 @@ def _pull_part(issue: Issue) -> IssuePullRequest | None:
 
 def _next_link(header: str) -> str | None:
     """The `rel="next"` URL of a Link header, None on the last page."""
-    for part in header.split(","):
-        target, _, rel = part.partition(";")
-        if rel.strip() == 'rel="next"':
-            return target.strip().strip("<>")
+    for link in requests.utils.parse_header_links(header):
+        if link.get("rel") == "next":
+            return link["url"]
     return None
 
 

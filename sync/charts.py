@@ -9,9 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from html import escape
 
+from config.vocabulary import KeyResultKind
 from sync.standing import KeyResultDetail
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+# Kinds with one target value, drawn as a line on the history chart.
+TARGET_LINE_KINDS = frozenset(
+    {KeyResultKind.LINEAR, KeyResultKind.STAY_ABOVE, KeyResultKind.STAY_BELOW}
+)
 
 VALUE_COLOUR = "#2563eb"
 TARGET_COLOUR = "#16a34a"
@@ -214,7 +219,7 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
     forecast = None
     if detail.forecast.value is not None and period is not None:
         forecast = (period[1], detail.forecast.value)
-    target = row["target_value"] if row["kind"] in ("linear", "stay_above", "stay_below") else None
+    target = row["target_value"] if row["kind"] in TARGET_LINE_KINDS else None
     return history_svg(
         ChartData(
             values=detail.values,

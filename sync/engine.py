@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 from config.mapping import KeyResult, MappingFile, Objective
 from config.periods import Period
 from config.settings import Settings
+from config.vocabulary import MetricType
 from connectors.base import (
     Connector,
     ConnectorError,
@@ -31,6 +32,7 @@ from sync.plan import KeyResultPlan, MetricPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
     ObjectiveNode,
+    Status,
     Target,
     Thresholds,
     expected_progress,
@@ -194,7 +196,7 @@ def _metric_value(
         lineage["field"] = metric.field
     if metric.where_text:
         lineage["where"] = metric.where_text
-    if metric.metric_type == "count":
+    if metric.metric_type == MetricType.COUNT:
         outcome = fetched.for_count(selector)
         if outcome.error is not None or outcome.count is None:
             lineage["error"] = outcome.error
@@ -480,8 +482,8 @@ def objective_records(
             parent_id=o.parent,
             weight=o.weight,
             position=position,
-            progress=progress.get(o.id, (None, "no_data"))[0],
-            status=progress.get(o.id, (None, "no_data"))[1],
+            progress=progress.get(o.id, (None, Status.NO_DATA))[0],
+            status=progress.get(o.id, (None, Status.NO_DATA))[1],
             demo=demo,
         )
         for position, o in enumerate(mapping.objectives)

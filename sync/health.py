@@ -29,11 +29,10 @@ from config.settings import SettingsError, load_settings
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-from sync.progress import AT_RISK, BASELINE, DONE, ERROR, NO_DATA, OFF_TRACK, ON_TRACK
+from sync.progress import Status
 
 log = logging.getLogger(__name__)
 
-STATUSES = (DONE, ON_TRACK, AT_RISK, OFF_TRACK, NO_DATA, ERROR, BASELINE)
 # Outcomes that mean the store is fresh: the run wrote (some key results may have failed:
 # restarting would not mend a tracker), or another replica had already synced this slot.
 SUCCESSFUL = frozenset({"ok", "partial", "skipped"})
@@ -104,7 +103,7 @@ class DaemonHealth:
         )
         for outcome in ("ok", "partial", "failed", "error", "skipped", "locked"):
             self.runs.labels(outcome)  # present at 0 before the first run
-        for status in STATUSES:
+        for status in Status:
             self.key_results.labels(status).set(0)
         self._lock = threading.Lock()
         self._jobs: dict[Cadence, JobHealth] = {}
@@ -152,7 +151,7 @@ class DaemonHealth:
         if duration_s is not None:
             self.duration.observe(duration_s)
         if statuses is not None:
-            for status in {*STATUSES, *statuses}:
+            for status in {*Status, *statuses}:
                 self.key_results.labels(status).set(statuses.get(status, 0))
         self.last_run_time.set(finished_at.timestamp())
         with self._lock:

@@ -8,13 +8,13 @@ is `None` with a reason a person can read, never NaN or infinity.
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from config.expressions import Condition, ExpressionError, Formula
+from config.vocabulary import ITEM_METRIC_TYPES, MetricType, percentile_of
 from connectors.base import (
     APPROVED,
     NEEDS_FIRST_REVIEW,
@@ -34,10 +34,6 @@ _NEEDS_BY_FIELD: dict[str, str] = {
     "cycle_time_hours": NEEDS_STARTED,
 } | {name: name for name in OPTIONAL_FIELDS}
 
-# Item-based metric types `compute` knows besides p<N>; formula and manual are computed elsewhere.
-NAMED_METRIC_TYPES = frozenset({"count", "sum", "percent_done", "mean", "median", "share"})
-_PERCENTILE = re.compile(r"p([1-9][0-9]?)")
-
 
 @dataclass(frozen=True)
 class ValueRange:
@@ -50,10 +46,10 @@ class ValueRange:
 
 
 # Metric types whose values are bounded whatever is counted.
-_TYPE_RANGES = {
-    "count": ValueRange("a count", low=0.0),
-    "percent_done": ValueRange("a percentage done", low=0.0, high=100.0),
-    "share": ValueRange("a share", low=0.0, high=100.0),
+_TYPE_RANGES: dict[str, ValueRange] = {
+    MetricType.COUNT: ValueRange("a count", low=0.0),
+    MetricType.PERCENT_DONE: ValueRange("a percentage done", low=0.0, high=100.0),
+    MetricType.SHARE: ValueRange("a share", low=0.0, high=100.0),
 }
 
 
@@ -63,7 +59,7 @@ def value_range(metric_type: str, field: str | None) -> ValueRange | None:
     values and custom fields can be any number as far as okr-sync knows (None)."""
     if metric_type in _TYPE_RANGES:
         return _TYPE_RANGES[metric_type]
-    if field in NUMERIC_FIELDS and metric_type not in ("formula", "manual"):
+    if field in NUMERIC_FIELDS and metric_type not in (MetricType.FORMULA, MetricType.MANUAL):
         return ValueRange(field, low=0.0)
     return None
 
@@ -105,7 +101,7 @@ def needs_for(field: str | None, where_names: frozenset[str]) -> frozenset[str]:
 
 def is_metric_type(metric_type: str) -> bool:
     """Whether `compute` knows this type (lets the config loader reject typos early)."""
-    return metric_type in NAMED_METRIC_TYPES or _PERCENTILE.fullmatch(metric_type) is not None
+    return metric_type in ITEM_METRIC_TYPES or percentile_of(metric_type) is not None
 
 
 def compute(
@@ -131,7 +127,7 @@ def compute(
     Raises ValueError for an unknown type, a missing `field` or `where`, or a field whose
     values are not numbers.
     """
-    if metric_type == "share":
+    if metric_type == MetricType.SHARE:
         if where is None:
             raise ValueError("metric type 'share' needs a 'where' condition")
         return _share(items, where, as_of)
@@ -142,9 +138,9 @@ def compute(
         )
     if where is not None:
         items = [item for item in items if _meets(item, where, as_of)]
-    if metric_type == "count":
+    if metric_type == MetricType.COUNT:
         return MetricValue(float(len(items)), len(items))
-    if metric_type == "percent_done":
+    if metric_type == MetricType.PERCENT_DONE:
         if not items:
             return MetricValue(None, 0, "no items matched")
         done = sum(1 for item in items if item.status_category == "done")
@@ -152,7 +148,7 @@ def compute(
     if field is None:
         raise ValueError(f"metric type {metric_type!r} needs a 'field'")
     values = _numeric_values(items, field, as_of)
-    if metric_type == "sum":
+    if metric_type == MetricType.SUM:
         if items and not values:
             return MetricValue(None, 0, f"no item has {field}")
         return MetricValue(math.fsum(values), len(values))
@@ -214,14 +210,14 @@ def _numeric_values(items: Sequence[WorkItem], field: str, as_of: datetime) -> l
 
 
 def _statistic(metric_type: str) -> Callable[[list[float]], float]:
-    if metric_type == "mean":
+    if metric_type == MetricType.MEAN:
         return statistics.fmean
-    if metric_type == "median":
+    if metric_type == MetricType.MEDIAN:
         return statistics.median
-    match = _PERCENTILE.fullmatch(metric_type)
-    if match is None:
+    percent = percentile_of(metric_type)
+    if percent is None:
         raise ValueError(f"unknown metric type {metric_type!r}")
-    return lambda values: _percentile(values, int(match.group(1)))
+    return lambda values: _percentile(values, percent)
 
 
 def _percentile(values: list[float], percent: int) -> float:

@@ -30,7 +30,7 @@ from tenacity import (
 
 from config.settings import NotifySettings, Settings
 from sync.presentation import format_number, percent
-from sync.progress import ERROR
+from sync.progress import Status
 
 if TYPE_CHECKING:
     from sync.engine import PreviousState, SyncReport
@@ -38,12 +38,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MARKS = (25, 50, 75, 100)
-STATUS_EMOJI = {
-    "done": ":white_check_mark:",
-    "on_track": ":large_green_circle:",
-    "at_risk": ":large_yellow_circle:",
-    "off_track": ":red_circle:",
-    "error": ":warning:",
+STATUS_EMOJI: dict[str, str] = {
+    Status.DONE: ":white_check_mark:",
+    Status.ON_TRACK: ":large_green_circle:",
+    Status.AT_RISK: ":large_yellow_circle:",
+    Status.OFF_TRACK: ":red_circle:",
+    Status.ERROR: ":warning:",
 }
 
 
@@ -115,7 +115,7 @@ def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> l
             error=outcome.error,
         )
         if outcome.error is not None:
-            if stored is None or stored.status != ERROR:
+            if stored is None or stored.status != Status.ERROR:
                 change.reasons.append("failed")
         elif stored is not None:
             if stored.status != status:

@@ -15,6 +15,7 @@ from typing import Literal
 from config.expressions import Condition, Formula
 from config.mapping import SELECTORS, KeyResult, Loc, MappingFile, Metric, Objective
 from config.periods import Period
+from config.vocabulary import MetricType
 from connectors.base import Selector
 from sync.metrics import needs_for
 
@@ -41,7 +42,7 @@ class MetricPlan:
 
     @property
     def fetch(self) -> Fetch:
-        return Fetch(self.selector, "count" if self.metric_type == "count" else "items")
+        return Fetch(self.selector, "count" if self.metric_type == MetricType.COUNT else "items")
 
     @property
     def needs(self) -> frozenset[str]:
@@ -61,7 +62,7 @@ class KeyResultPlan:
 
     @property
     def is_manual(self) -> bool:
-        return self.key_result.metric.type == "manual"
+        return self.key_result.metric.type == MetricType.MANUAL
 
     @property
     def metric_plans(self) -> list[MetricPlan]:
@@ -104,7 +105,7 @@ def plan_queries(
             skipped[kr.id] = f"outside its period {period.label}"
             continue
         plan = KeyResultPlan(objective, kr, period, position)
-        if kr.metric.type == "formula":
+        if kr.metric.type == MetricType.FORMULA:
             plan.formula = kr.metric.formula
             plan.inputs = {
                 name: plan_metric(m, period) for name, m in (kr.metric.inputs or {}).items()

@@ -12,27 +12,26 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
+from config.vocabulary import KeyResultKind
 from sync.metrics import ValueRange
 
-KIND_LINEAR = "linear"
-KIND_STAY_ABOVE = "stay_above"
-KIND_STAY_BELOW = "stay_below"
-KIND_BAND = "band"
-KIND_BASELINE = "baseline"
-KIND_MILESTONE = "milestone"
-KINDS = frozenset(
-    {KIND_LINEAR, KIND_STAY_ABOVE, KIND_STAY_BELOW, KIND_BAND, KIND_BASELINE, KIND_MILESTONE}
-)
+_KINDS = frozenset(KeyResultKind)
 
-DONE = "done"
-ON_TRACK = "on_track"
-AT_RISK = "at_risk"
-OFF_TRACK = "off_track"
-NO_DATA = "no_data"
-ERROR = "error"
-BASELINE = "baseline"
+
+class Status(StrEnum):
+    """Where a key result or objective stands; every view, metric and digest uses these."""
+
+    DONE = "done"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_DATA = "no_data"
+    ERROR = "error"
+    BASELINE = "baseline"
+
 
 # Below this much elapsed period nothing can be behind yet; also the tolerance for "reached".
 _EPSILON = 1e-9
@@ -153,25 +152,25 @@ def score(
       thresholds.on_track, at_risk until the period is over, off_track after.
     """
     expected = expected_progress(period_start, period_end, as_of)
-    if target.kind not in KINDS:
+    if target.kind not in _KINDS:
         raise ValueError(f"unknown key-result kind {target.kind!r}: expected one of {_kinds()}")
-    if target.kind == KIND_BASELINE:
-        return KeyResultProgress(None, None, expected, ERROR if failed else BASELINE)
+    if target.kind == KeyResultKind.BASELINE:
+        return KeyResultProgress(None, None, expected, Status.ERROR if failed else Status.BASELINE)
     if value is None:
-        return KeyResultProgress(None, None, expected, ERROR if failed else NO_DATA)
+        return KeyResultProgress(None, None, expected, Status.ERROR if failed else Status.NO_DATA)
     raw, status = _score_value(target, value, expected, thresholds)
-    return KeyResultProgress(raw, _clamp(raw), expected, ERROR if failed else status)
+    return KeyResultProgress(raw, _clamp(raw), expected, Status.ERROR if failed else status)
 
 
-def status_for(progress: float, expected: float, thresholds: Thresholds) -> str:
+def status_for(progress: float, expected: float, thresholds: Thresholds) -> Status:
     """Status of a progress fraction against the expected progress (done at >= 1)."""
     if progress >= 1 - _EPSILON:
-        return DONE
+        return Status.DONE
     if expected <= _EPSILON or progress >= expected * thresholds.on_track:
-        return ON_TRACK
+        return Status.ON_TRACK
     if progress >= expected * thresholds.at_risk:
-        return AT_RISK
-    return OFF_TRACK
+        return Status.AT_RISK
+    return Status.OFF_TRACK
 
 
 def roll_up(
@@ -197,15 +196,17 @@ def roll_up(
     results: dict[str, ObjectiveProgress] = {}
     for node in reversed(_parents_first(by_id, children)):  # children are ready first
         entries = [
-            _Entry(weight, _clamp(kr.progress), kr.expected, kr.status == DONE)
+            _Entry(weight, _clamp(kr.progress), kr.expected, kr.status == Status.DONE)
             for weight, kr in node.key_results
-            if kr.progress is not None and kr.status not in (BASELINE, NO_DATA)
+            if kr.progress is not None and kr.status not in (Status.BASELINE, Status.NO_DATA)
         ]
         for child in children[node.id]:
             rolled = results[child.id]
             if rolled.progress is not None and rolled.expected is not None:
                 entries.append(
-                    _Entry(child.weight, rolled.progress, rolled.expected, rolled.status == DONE)
+                    _Entry(
+                        child.weight, rolled.progress, rolled.expected, rolled.status == Status.DONE
+                    )
                 )
         results[node.id] = _weighted(node.id, entries, thresholds)
     return results
@@ -337,11 +338,15 @@ def _duration_text(span: timedelta) -> str:
 
 def _score_value(
     target: Target, value: float, expected: float, thresholds: Thresholds
-) -> tuple[float, str]:
+) -> tuple[float, Status]:
     """Raw progress and status of a present value (the kind is neither baseline nor unknown)."""
-    if target.kind == KIND_MILESTONE:
-        return (1.0, DONE) if value >= 1 else (0.0, _unmet_milestone_status(expected, thresholds))
-    if target.kind == KIND_BAND:
+    if target.kind == KeyResultKind.MILESTONE:
+        return (
+            (1.0, Status.DONE)
+            if value >= 1
+            else (0.0, _unmet_milestone_status(expected, thresholds))
+        )
+    if target.kind == KeyResultKind.BAND:
         low, high = _required(target, "minimum"), _required(target, "maximum")
         if low > high:
             raise ValueError(f"band minimum {low} is above its maximum {high}")
@@ -349,29 +354,29 @@ def _score_value(
             return 1.0, _held_status(expected)
         width = high - low
         distance = low - value if value < low else value - high
-        return (1 - distance / width if width > 0 else 0.0), OFF_TRACK
+        return (1 - distance / width if width > 0 else 0.0), Status.OFF_TRACK
     goal = _required(target, "target")
-    if target.kind == KIND_STAY_ABOVE:
-        return (1.0, _held_status(expected)) if value >= goal else (0.0, OFF_TRACK)
-    if target.kind == KIND_STAY_BELOW:
-        return (1.0, _held_status(expected)) if value <= goal else (0.0, OFF_TRACK)
+    if target.kind == KeyResultKind.STAY_ABOVE:
+        return (1.0, _held_status(expected)) if value >= goal else (0.0, Status.OFF_TRACK)
+    if target.kind == KeyResultKind.STAY_BELOW:
+        return (1.0, _held_status(expected)) if value <= goal else (0.0, Status.OFF_TRACK)
     start = 0.0 if target.start is None else target.start
     if start == goal:
         if value >= goal:
-            return 1.0, DONE
+            return 1.0, Status.DONE
         return 0.0, _unmet_milestone_status(expected, thresholds)
     raw = (value - start) / (goal - start)
     return raw, status_for(_clamp(raw), expected, thresholds)
 
 
-def _held_status(expected: float) -> str:
-    return DONE if expected >= 1 else ON_TRACK
+def _held_status(expected: float) -> Status:
+    return Status.DONE if expected >= 1 else Status.ON_TRACK
 
 
-def _unmet_milestone_status(expected: float, thresholds: Thresholds) -> str:
+def _unmet_milestone_status(expected: float, thresholds: Thresholds) -> Status:
     if expected >= 1:
-        return OFF_TRACK
-    return ON_TRACK if expected < thresholds.on_track else AT_RISK
+        return Status.OFF_TRACK
+    return Status.ON_TRACK if expected < thresholds.on_track else Status.AT_RISK
 
 
 def _weighted(
@@ -381,12 +386,12 @@ def _weighted(
         raise ValueError(f"objective {objective_id!r} has a negative weight")
     total_weight = math.fsum(entry.weight for entry in entries)
     if total_weight <= 0:
-        return ObjectiveProgress(None, NO_DATA)
+        return ObjectiveProgress(None, Status.NO_DATA)
     progress = math.fsum(e.weight * e.progress for e in entries) / total_weight
     expected = math.fsum(e.weight * e.expected for e in entries) / total_weight
     status = status_for(progress, expected, thresholds)
-    if status == DONE and not all(entry.done for entry in entries if entry.weight > 0):
-        status = ON_TRACK  # e.g. a threshold held so far: nothing is finished yet
+    if status == Status.DONE and not all(entry.done for entry in entries if entry.weight > 0):
+        status = Status.ON_TRACK  # e.g. a threshold held so far: nothing is finished yet
     return ObjectiveProgress(progress, status, expected)
 
 
@@ -406,4 +411,4 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _kinds() -> str:
-    return ", ".join(sorted(KINDS))
+    return ", ".join(sorted(_KINDS))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from config.cadence import duration_parts
 from sync.charts import chart_for
 from sync.literal_text import printable
 from sync.presentation import (
@@ -27,7 +28,6 @@ from sync.standing import change_since, key_result_detail, objective_tree
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
-_WINDOW = re.compile(r"^(\d{1,4})([dw])$")
 # What Markdown reads as emphasis, code, links, strike-through, headings and table cells.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
 
@@ -54,10 +54,11 @@ def parse_window(text: str) -> Window:
     cleaned = text.strip().lower()
     if cleaned == "period":
         return Window("since the period started", None)
-    match = _WINDOW.match(cleaned)
-    if not match or int(match.group(1)) == 0:
+    parts = duration_parts(cleaned) or []
+    number, unit = parts[0] if len(parts) == 1 else ("", "")
+    if unit not in ("d", "w") or not number.isdigit() or len(number) > 4 or int(number) == 0:
         raise ReportError(f"--period {text!r}: use a number of days or weeks (7d, 2w) or 'period'")
-    count, unit = int(match.group(1)), match.group(2)
+    count = int(number)
     days = count * (7 if unit == "w" else 1)
     return Window(
         f"last {count} {'week' if unit == 'w' else 'day'}{'s' if count > 1 else ''}",

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from config.vocabulary import KeyResultKind, MetricType
 from sync.metrics import value_range
 from sync.progress import Forecast, StreamedTrend, expected_progress, forecast
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
-PACED_KINDS = frozenset({"linear"})
+PACED_KINDS = frozenset({KeyResultKind.LINEAR})
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def query_sources(row: dict[str, Any], fetched: dict[str, Any] | None) -> list[Q
     for lineage in (row.get("lineage"), fetched):
         if not isinstance(lineage, dict):
             continue
-        if lineage.get("metric") == "formula":
+        if lineage.get("metric") == MetricType.FORMULA:
             inputs = lineage.get("inputs") or {}
             found = [
                 QuerySource(name, sub.get("source"), sub.get("query"), sub.get("link"))

@@ -9,20 +9,22 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from config.vocabulary import MetricType
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
 from sync.presentation import format_number, iso, percent, stale_inputs_text, target_text
+from sync.progress import Status
 from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
-STATUS_STYLES = {
-    "done": "bold green",
-    "on_track": "green",
-    "at_risk": "yellow",
-    "off_track": "red",
-    "error": "bold red",
-    "no_data": "dim",
-    "baseline": "cyan",
+STATUS_STYLES: dict[str, str] = {
+    Status.DONE: "bold green",
+    Status.ON_TRACK: "green",
+    Status.AT_RISK: "yellow",
+    Status.OFF_TRACK: "red",
+    Status.ERROR: "bold red",
+    Status.NO_DATA: "dim",
+    Status.BASELINE: "cyan",
     "retired": "dim",
 }
 
@@ -203,7 +205,7 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
 
 
 def _print_lineage(lineage: dict[str, Any], console: LiteralConsole, indent: str) -> None:
-    if lineage.get("metric") == "formula":
+    if lineage.get("metric") == MetricType.FORMULA:
         console.print(f"{indent}formula: {lineage.get('expr')}")
         for name, sub in (lineage.get("inputs") or {}).items():
             console.print(f"{indent}  input {name} = {format_number(sub.get('value'))}")

@@ -53,7 +53,6 @@ SECURITY_HEADERS = {
 
 FILTER_MAX = 200
 
-
 # A request that waited `busy_wait_s` in vain is told to come back this much later.
 RETRY_AFTER_S = 5
 

@@ -6,8 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from sync.dashboard.api import RUNS_LIMIT_MAX
+from sync.progress import Status
 
-STATUSES = ["done", "on_track", "at_risk", "off_track", "error", "no_data", "baseline"]
+# In the order the published document has always listed them.
+STATUSES = [
+    Status.DONE,
+    Status.ON_TRACK,
+    Status.AT_RISK,
+    Status.OFF_TRACK,
+    Status.ERROR,
+    Status.NO_DATA,
+    Status.BASELINE,
+]
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:

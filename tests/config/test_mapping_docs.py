@@ -13,9 +13,10 @@ from pydantic import BaseModel
 
 from config.cadence import ScheduleSpec
 from config.loader import load_mapping_text
-from config.mapping import METRIC_TYPES, GitHubFilter, KeyResult, MappingFile, Metric, Objective
+from config.mapping import GitHubFilter, KeyResult, MappingFile, Metric, Objective
 from config.placeholders import ALLOWED
 from config.settings import StatusThresholds
+from config.vocabulary import MetricType
 from connectors.base import PULL_REQUEST_FIELDS, SOURCE_FIELDS
 from sync.progress import FORECAST_MIN_POINTS, FORECAST_MIN_SPAN
 from tests.config.test_schema import SCHEMA_LINE, schema_errors
@@ -69,7 +70,7 @@ def test_every_key_is_described_in_its_section(title: str) -> None:
 
 def test_every_metric_type_and_placeholder_is_described() -> None:
     types = section("Metrics")
-    assert [t for t in METRIC_TYPES if f"`{t}`" not in types] == []
+    assert [t for t in MetricType if f"`{t}`" not in types] == []
     assert "`p<N>`" in types
     placeholders = section("Placeholders")
     assert [p for p in ALLOWED if f"`{p}`" not in placeholders] == []
