@@ -16,11 +16,12 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, NoReturn, Self, TypeVar, cast
 
@@ -389,46 +390,53 @@ class GitHubConnector:
             raise QueryError(f"{repo!r} is not an owner/name repository")
         found: list[WorkItem] = []
         order = {"state": "all", "sort": "updated", "direction": "desc"}
-        listed = 0
+        everything = updated_from is None  # an empty answer since a moment is no sign
         with self._errors(f"repository {repo}"):
             if kind == "pull_request":
-                for pull in self._json_listing(f"/repos/{repo}/pulls", order):
-                    listed += 1
-                    self._check_home(repo, pull["url"])
+                pulls = self._json_listing(f"/repos/{repo}/pulls", order)
+                for pull in self._living_in(repo, pulls, _api_url, check_empty=everything):
                     item = _listed_pull(pull, repo)
                     if updated_from is not None and item.updated_at < updated_from:
                         break
                     found.append(item)
             else:
                 since = {"since": _iso(updated_from)} if updated_from is not None else {}
-                for issue in self._json_listing(f"/repos/{repo}/issues", order | since):
-                    listed += 1
-                    self._check_home(repo, issue["url"])
+                issues = self._json_listing(f"/repos/{repo}/issues", order | since)
+                for issue in self._living_in(repo, issues, _api_url, check_empty=everything):
                     moment = _github_time(issue["updated_at"])
                     if updated_from is not None and moment is not None and moment < updated_from:
                         break
                     if "pull_request" not in issue:  # the issues list includes pull requests
                         found.append(_listed_issue(issue, repo))
-            if not listed and updated_from is None:
-                self._check_named(repo)
         found = _distinct(found)
         if NEEDS_FIRST_REVIEW in needs:
             self._add_reviews([item for item in found if item.kind == "pull_request"])
         return found
 
-    def _check_home(self, repo: str, api_url: str) -> None:
-        """A listed item must live in `repo` (see `_check_named`)."""
-        home = _repo_of(api_url.rsplit("/", 2)[0])
-        if home.lower() != repo.lower():
-            raise QueryError(_moved(repo, home))
-
-    def _check_named(self, repo: str) -> None:
-        """An empty listing is checked against the repository's own name.
+    def _living_in(
+        self,
+        repo: str,
+        listing: Iterable[T],
+        api_url: Callable[[T], str],
+        *,
+        check_empty: bool = True,
+    ) -> Iterator[T]:
+        """A listing's items, each checked to live in `repo`; an empty listing is checked
+        against the repository's own name.
 
         GitHub answers a renamed or transferred repository's old name with a redirect, and
         PyGithub follows it without the listing's parameters (state, sort, since, labels):
         the answer would hold other items, or none, with nothing to show it.
         """
+        listed = False
+        for item in listing:
+            listed = True
+            home = _repo_of(api_url(item).rsplit("/", 2)[0])
+            if home.lower() != repo.lower():
+                raise QueryError(_moved(repo, home))
+            yield item
+        if listed or not check_empty:
+            return
         _, body = self._get_json(f"/repos/{repo}")
         home = str(body.get("full_name") or repo)
         if home.lower() != repo.lower():
@@ -540,10 +548,8 @@ class GitHubConnector:
         wanted = {label.lower() for label in selector.labels}
         repo = self._github.get_repo(selector.repo)
         found: list[WorkItem] = []
-        listed = 0
-        for pull in repo.get_pulls(state=state, sort=sort, direction="desc"):
-            listed += 1
-            self._check_home(selector.repo, pull.url)
+        pulls = repo.get_pulls(state=state, sort=sort, direction="desc")
+        for pull in self._living_in(selector.repo, pulls, attrgetter("url")):
             moment = pull.created_at if sort == "created" else (pull.updated_at or pull.created_at)
             if horizon is not None and moment < horizon:
                 break
@@ -557,8 +563,6 @@ class GitHubConnector:
             ):
                 continue
             found.append(self._from_pull(pull, selector.repo))
-        if not listed:
-            self._check_named(selector.repo)
         return _distinct(found)
 
     def _listed_issues(self, selector: GitHubListSelector) -> list[WorkItem]:
@@ -575,10 +579,7 @@ class GitHubConnector:
             since=horizon if sort == "updated" and horizon is not None else NotSet,
         )
         found: list[WorkItem] = []
-        listed = 0
-        for issue in listing:
-            listed += 1
-            self._check_home(selector.repo, issue.url)
+        for issue in self._living_in(selector.repo, listing, attrgetter("url")):
             moment = issue.created_at if sort == "created" else issue.updated_at
             if horizon is not None and moment < horizon:
                 break
@@ -588,8 +589,6 @@ class GitHubConnector:
                 issue.closed_at, selector.closed
             ):
                 found.append(self._from_issue(issue, selector.repo))
-        if not listed:
-            self._check_named(selector.repo)
         return _distinct(found)
 
     @staticmethod
@@ -816,6 +815,10 @@ class GitHubConnector:
     def _scrub(self, message: str) -> str:
         short = not self._token or len(self._token) < 8  # shorter strings are not real tokens
         return redact(message, None if short else self._token)
+
+
+def _api_url(raw: dict[str, Any]) -> str:
+    return str(raw["url"])
 
 
 def _moved(repo: str, home: str) -> str:
