@@ -63,6 +63,8 @@ class CachedSource:
         self._now = now
         self._probe_lock = threading.Lock()
         self._changes: ChangeSet | None = None  # decided by the first answer's probe
+        # Cached answers the changes cannot bring up to date, and why (set by the probe).
+        self._unfit: dict[str, str] = {}
         self._fresh: dict[str, CachedUnit] = {}  # unit key -> this run's answer
         self._writes: dict[str, UnitWrite] = {}
         self._unit_locks: dict[str, threading.Lock] = {key: threading.Lock() for key in units.units}
@@ -120,7 +122,7 @@ class CachedSource:
                 self.mode[key] = "cached"
             elif (
                 cached is not None
-                and self._usable(unit, cached)
+                and key not in self._unfit
                 and (delta := changes.delta(unit, cached)) is not None
             ):
                 answer = self._apply(unit, cached, delta)
@@ -136,13 +138,9 @@ class CachedSource:
         """Why a unit is fetched in full, in words for `explain` and the log."""
         if cached is None:
             return "nothing cached yet"
-        why = self._unusable(unit, cached) or changes.reason(unit)
+        why = self._unfit.get(unit.key) or changes.reason(unit)
         log.info("%s: %s fetched in full: %s", self.source, unit.description, why)
         return why
-
-    def _usable(self, unit: FetchUnit, cached: CachedUnit) -> bool:
-        """A cached answer the changes since can bring up to date (else: fetch it in full)."""
-        return self._unusable(unit, cached) is None
 
     def _unusable(self, unit: FetchUnit, cached: CachedUnit) -> str | None:
         """Why the changes since cannot bring this cached answer up to date; None: they can."""
@@ -205,11 +203,16 @@ class CachedSource:
             return self._changes
 
     def _ask_changes(self) -> ChangeSet:
-        held: dict[str, tuple[FetchUnit, HeldAnswer]] = {
-            key: (unit, self._cached[key])
-            for key, unit in self._units.units.items()
-            if key in self._cached and self._usable(unit, self._cached[key])
-        }
+        held: dict[str, tuple[FetchUnit, HeldAnswer]] = {}
+        for key, unit in self._units.units.items():
+            cached = self._cached.get(key)
+            if cached is None:
+                continue
+            why = self._unusable(unit, cached)
+            if why is None:
+                held[key] = (unit, cached)
+            else:
+                self._unfit[key] = why
         if not held:
             return ChangeSet()
         oldest = min(self._cached[key].synced_at for key in held)
