@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from config.loader import MappingError, MappingIssue, load_mapping_text
 from connectors.base import NUMERIC_FIELDS, SOURCE_FIELDS
 from sync.cli import main
-
-TODAY = date(2026, 11, 20)
+from tests.config.test_mapping import load, only_issue
 
 
 def mapping(metric: str) -> str:
@@ -27,13 +24,6 @@ objectives:
         target: 5
         metric: {metric}
 """
-
-
-def only_issue(metric: str) -> MappingIssue:
-    with pytest.raises(MappingError) as info:
-        load_mapping_text(mapping(metric), source_name="okrs.yaml", today=TODAY)
-    assert len(info.value.errors) == 1, str(info.value)
-    return info.value.errors[0]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +89,7 @@ def only_issue(metric: str) -> MappingIssue:
 def test_unknown_field_names_are_refused_where_written(
     metric: str, location: str, message: str
 ) -> None:
-    issue = only_issue(metric)
+    issue = only_issue(mapping(metric))
     assert issue.location == f"objectives[0].key_results[0].{location}"
     assert issue.line == 10
     assert issue.message.startswith(message)
@@ -116,16 +106,12 @@ def test_every_field_a_source_provides_loads(source: str) -> None:
         for name in sorted(NUMERIC_FIELDS & SOURCE_FIELDS[source])
     ]
     for metric in metrics:
-        load_mapping_text(mapping(metric), source_name="okrs.yaml", today=TODAY)
+        load(mapping(metric))
 
 
 @pytest.mark.parametrize("name", ["Business Value", "customfield_10050", "Severity"])
 def test_jira_site_fields_are_left_to_the_server(name: str) -> None:
-    loaded = load_mapping_text(
-        mapping(f"{{type: sum, field: '{name}', jql: project = APP}}"),
-        source_name="okrs.yaml",
-        today=TODAY,
-    )
+    loaded = load(mapping(f"{{type: sum, field: '{name}', jql: project = APP}}"))
     assert loaded.key_result("k").metric.field == name
 
 
