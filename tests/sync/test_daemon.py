@@ -247,9 +247,11 @@ WITH_A_CHECKIN = (
 )
 
 
-def test_healthz_is_degraded_naming_the_failing_key_results_when_every_tracker_fails(
-    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
-) -> None:
+def refused_by_both_trackers(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child], **env: str
+) -> tuple[str, int, Child]:
+    """A daemon whose tokens both trackers refuse, beside a check-in key result: (store URL,
+    health port, the daemon)."""
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
     port = free_port()
     daemon = start_daemon(
@@ -260,8 +262,16 @@ def test_healthz_is_degraded_naming_the_failing_key_results_when_every_tracker_f
         mapping=WITH_A_CHECKIN,
         OKRSYNC_JIRA__TOKEN="refused",
         OKRSYNC_GITHUB__TOKEN="refused",
+        **env,
     )
     daemons.append(daemon)
+    return url, port, daemon
+
+
+def test_healthz_is_degraded_naming_the_failing_key_results_when_every_tracker_fails(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url, port, daemon = refused_by_both_trackers(tmp_path, sandbox, daemons)
     wait_for(lambda: len(stored_runs(url)) >= 2, 90, f"two runs\n{daemon.log}")
     # every run lands as "partial" (the check-in key result has nothing to fetch), 3 of 4 fail
     assert {r["outcome"] for r in stored_runs(url)} == {"partial"}
@@ -280,19 +290,9 @@ def test_healthz_is_degraded_naming_the_failing_key_results_when_every_tracker_f
 def test_healthz_degraded_threshold_is_a_setting(
     tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    port = free_port()
-    daemon = start_daemon(
-        sandbox,
-        url,
-        tmp_path,
-        port,
-        mapping=WITH_A_CHECKIN,
-        OKRSYNC_JIRA__TOKEN="refused",
-        OKRSYNC_GITHUB__TOKEN="refused",
-        OKRSYNC_DAEMON__DEGRADED_AT_FAILED_SHARE="0.8",
+    url, port, daemon = refused_by_both_trackers(
+        tmp_path, sandbox, daemons, OKRSYNC_DAEMON__DEGRADED_AT_FAILED_SHARE="0.8"
     )
-    daemons.append(daemon)
     wait_for(lambda: len(stored_runs(url)) >= 1, 90, f"a run\n{daemon.log}")
     code, body = get(port, "/healthz")
     health = json.loads(body)
