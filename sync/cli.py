@@ -26,6 +26,7 @@ from config.loader import MappingError, load_mapping
 from config.mapping import Loc, MappingFile, format_loc
 from config.settings import Settings, SettingsError, load_settings, unknown_variables
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
+from sync.documents import status_document
 from sync.engine import (
     CheckinError,
     SyncReport,
@@ -38,7 +39,7 @@ from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
 from sync.notify import notify_after_run
 from sync.plan import QueryPlan, SelectorUse, selector_uses, sources_of
-from sync.presentation import format_number, status_document
+from sync.presentation import format_number
 from sync.standing import TreeFilter
 from sync.status_view import (
     HISTORY_LIMIT,
@@ -567,7 +568,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, console: LiteralCon
         level=args.level, owner=args.owner, objective=args.objective, retired=args.all
     )
     if args.json:
-        print(json.dumps(status_document(store, wanted), indent=2))
+        print(json.dumps(status_document(store, wanted).model_dump(mode="json"), indent=2))
     else:
         render_status(store, console, wanted)
     return EXIT_OK

@@ -1,14 +1,10 @@
 """Stored numbers in the words every view uses: the terminal, the dashboard and its API, the
-reports and the digest read a value, a percent, a target or a status the same way, and
-`status --json` and /api/objectives are the same document."""
+reports and the digest read a value, a percent, a target or a status the same way."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-
-from sync.standing import TreeFilter, objective_tree
-from sync.store import Store
 
 STATUS_LABELS = {
     "done": "done",
@@ -80,51 +76,3 @@ def stale_inputs_text(kr_ids: list[str]) -> str:
     return (
         f"stale inputs: {', '.join(kr_ids)} (last fetch failed; their last good values are counted)"
     )
-
-
-def status_document(
-    store: Store, wanted: TreeFilter | None = None, *, tree_fields: bool = False
-) -> dict[str, Any]:
-    """The `status --json` contract: stable keys, progress in percent (0-100), objectives in
-    tree order; a filter only leaves objectives out. /api/objectives serves the same document
-    with `tree_fields`: each objective's `depth` and each key result's `change`. `retired_at`
-    is null for what the mapping file lists; others show only with `wanted.retired`."""
-    tree = objective_tree(store, wanted)
-    document = {
-        "objectives": [
-            {
-                "id": obj["id"],
-                "title": obj["title"],
-                "owner": obj["owner"],
-                "level": obj["level"],
-                "parent": obj["parent_id"],
-                "progress": percent(obj["progress"]),
-                "status": obj["status"],
-                "stale_inputs": obj["stale_inputs"],
-                "retired_at": iso(obj["retired_at"]),
-                "key_results": [
-                    {
-                        "id": kr["id"],
-                        "title": kr["title"],
-                        "value": kr["value"],
-                        "start": kr["start_value"],
-                        "target": kr["target_value"],
-                        "unit": kr["unit"],
-                        "progress": percent(kr["progress"]),
-                        "status": kr["status"],
-                        "updated_at": iso(kr["updated_at"]),
-                        "error": kr["last_error"],
-                        "retired_at": iso(kr["retired_at"]),
-                    }
-                    for kr in obj["key_results"]
-                ],
-            }
-            for obj in tree
-        ]
-    }
-    if tree_fields:
-        for obj, row in zip(document["objectives"], tree, strict=True):
-            obj["depth"] = row["depth"]
-            for kr, kr_row in zip(obj["key_results"], row["key_results"], strict=True):
-                kr["change"] = kr_row["change"]
-    return document

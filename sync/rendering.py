@@ -1,8 +1,11 @@
-"""Jinja2 set-up shared by the dashboard pages and the HTML report: autoescaping on, and the
-filters that turn stored numbers into what people read."""
+"""Jinja2 set-up shared by the dashboard pages and the reports: autoescaping on (off for the
+Markdown report, whose text goes through `md`), and the filters that turn stored numbers into
+what people read."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from sync.literal_text import printable_lines
+from sync.literal_text import printable, printable_lines
 from sync.presentation import (
     STATUS_LABELS,
     format_number,
@@ -18,6 +21,9 @@ from sync.presentation import (
     stale_inputs_text,
     target_text,
 )
+
+# What Markdown reads as emphasis, code, links, strike-through, headings and table cells.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
 
 
 def percent_text(fraction: float | None) -> str:
@@ -48,11 +54,20 @@ def without_control_characters(value: object) -> object:
     return value
 
 
+def markdown_text(text: str) -> str:
+    """Text from a person or a tracker, shown as written wherever the Markdown is rendered:
+    HTML escaped (no tag, no `onerror`), Markdown punctuation backslash-escaped (no link, no
+    emphasis, no `|` splitting a cell), on one line with no control character."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(printable(text), quote=False))
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("sync", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
+        autoescape=select_autoescape(
+            disabled_extensions=("md",), default=True, default_for_string=True
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -68,6 +83,7 @@ def environment() -> Environment:
         "status_label": lambda status: STATUS_LABELS.get(status or "", status or "-"),
         "target_text": target_text,
         "stale_inputs": stale_inputs_text,
+        "md": markdown_text,
     }
     env.filters.update(filters)
     return env

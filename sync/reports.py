@@ -5,31 +5,19 @@ except the trackers'."""
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from config.cadence import duration_parts
 from sync.charts import chart_for
-from sync.literal_text import printable
-from sync.presentation import (
-    STATUS_LABELS,
-    format_number,
-    percent,
-    signed_text,
-    stale_inputs_text,
-    target_text,
-)
+from sync.presentation import percent, target_text
 from sync.rendering import render
 from sync.standing import change_since, key_result_detail, objective_tree
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
-# What Markdown reads as emphasis, code, links, strike-through, headings and table cells.
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
 
 
 class ReportError(ValueError):
@@ -138,57 +126,7 @@ def render_report(store: Store, fmt: str, window: Window, now: datetime | None =
 
 
 def render_markdown(document: dict[str, Any]) -> str:
-    lines = [
-        "# OKR report",
-        "",
-        f"Generated {document['generated_at'][:16].replace('T', ' ')} UTC; changes over the "
-        f"{document['window']}.",
-        "",
-    ]
-    for obj in document["objectives"]:
-        heading = "#" * min(6, 2 + obj["depth"])
-        owner = f" ({obj['owner']})" if obj["owner"] else ""
-        lines += [
-            f"{heading} {_md(obj['title'])}{_md(owner)}",
-            "",
-            f"Progress **{_pct(obj['progress'])}**, {_status(obj['status'])}."
-            + (f" ⚠ {_md(stale_inputs_text(obj['stale_inputs']))}." if obj["stale_inputs"] else ""),
-            "",
-        ]
-        if not obj["key_results"]:
-            continue
-        lines += [
-            "| Key result | Value | Target | Progress | Status | Change | Forecast |",
-            "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
-        ]
-        notes = []
-        for kr in obj["key_results"]:
-            status = _status(kr["status"])
-            if kr["error"]:
-                status += f" ({_md(kr['error'])})"
-            lines.append(
-                f"| {_md(kr['title'])} | {_md(format_number(kr['value'], kr['unit']))} | "
-                f"{_md(kr['target'])} | {_pct(kr['progress'])} | {status} | "
-                f"{_md(signed_text(kr['change'], kr['unit']))} | "
-                f"{_forecast_cell(kr)} |"
-            )
-            notes += [
-                f"- {_md(kr['title'])}, {note['at'][:10]}: {_md(note['text'])}"
-                for note in kr["notes"]
-            ]
-        lines.append("")
-        if notes:
-            lines += ["Notes:", "", *notes, ""]
-    return "\n".join(lines)
-
-
-def _forecast_cell(kr: dict[str, Any]) -> str:
-    """The forecast, or why there is none; a forecast stopped at a bound says so."""
-    note = _md(kr["forecast_note"]) if kr["forecast_note"] else None
-    if kr["forecast"] is None:
-        return note or "-"
-    shown = _md(format_number(kr["forecast"], kr["unit"]))
-    return f"{shown} ({note})" if note else shown
+    return render("report.md", report=document)
 
 
 def _without_charts(document: dict[str, Any]) -> dict[str, Any]:
@@ -205,18 +143,3 @@ def _without_charts(document: dict[str, Any]) -> dict[str, Any]:
             for obj in document["objectives"]
         ],
     }
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}%"
-
-
-def _status(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
-
-
-def _md(text: str) -> str:
-    """Text from a person or a tracker, shown as written wherever the Markdown is rendered:
-    HTML escaped (no tag, no `onerror`), Markdown punctuation backslash-escaped (no link, no
-    emphasis, no `|` splitting a cell), on one line with no control character."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(printable(text), quote=False))

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pydantic import BaseModel
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -32,7 +33,7 @@ from sync.dashboard.api import (
     runs_document,
 )
 from sync.dashboard.openapi import openapi_document
-from sync.presentation import status_document
+from sync.documents import Error, ErrorDetail, objectives_document
 from sync.rendering import render
 from sync.standing import TreeFilter, key_result_detail, objective_tree
 from sync.store import Store, StoreError
@@ -138,7 +139,7 @@ class DashboardApp:
         self, request: Request, code: int, message: str, is_api: bool, *, allow: bool = False
     ) -> Response:
         if is_api:
-            response = json_response({"error": {"code": code, "message": message}}, code)
+            response = json_response(Error(error=ErrorDetail(code=code, message=message)), code)
         else:
             page = render(
                 "error.html", root=request.script_root, code=code, message=message, active=""
@@ -204,7 +205,7 @@ class DashboardApp:
     # --- JSON API ------------------------------------------------------------------------
 
     def view_api_objectives(self, request: Request) -> Response:
-        return json_response(status_document(self.store, tree_filter(request), tree_fields=True))
+        return json_response(objectives_document(self.store, tree_filter(request)))
 
     def view_api_key_result(self, request: Request, kr_id: str) -> Response:
         document = key_result_document(self.store, kr_id)
@@ -273,5 +274,7 @@ def html_response(page: str) -> Response:
     return Response(page, mimetype="text/html")
 
 
-def json_response(document: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(document, indent=2), status=status, mimetype="application/json")
+def json_response(document: BaseModel | dict[str, Any], status: int = 200) -> Response:
+    """A response model (`sync.documents`) as JSON, or the OpenAPI document (a plain dict)."""
+    body = document.model_dump(mode="json") if isinstance(document, BaseModel) else document
+    return Response(json.dumps(body, indent=2), status=status, mimetype="application/json")

@@ -16,14 +16,17 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate as validate_spec
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from werkzeug.test import Client
 
 from config.loader import load_mapping
 from config.settings import Settings
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
+from sync import documents
 from sync.dashboard import make_dashboard_app
+from sync.documents import status_document
 from sync.engine import run_sync
+from sync.progress import Status
 from sync.standing import CHART_POINTS_MAX, RECENT_POINTS
 from sync.store import ObjectiveRecord, RunRecord, Store
 from tests.big_store import FIRST_AT, PERIOD_END, STEP, BigStore, history_value
@@ -309,6 +312,66 @@ def test_api_runs_and_limits(client: Client, spec: dict[str, Any], demo: DemoSto
         response = client.get(f"/api/runs?{bad}")
         assert response.status_code == 400, bad
         check(spec, "/api/runs", 400, response.get_json())
+
+
+def response_models() -> dict[str, type[BaseModel]]:
+    """The models `sync.documents` defines, by name."""
+    return {
+        name: value
+        for name, value in vars(documents).items()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == documents.__name__
+    }
+
+
+def test_every_schema_of_the_document_is_a_response_model_field_for_field(
+    spec: dict[str, Any],
+) -> None:
+    """The schemas are generated from the models the API dumps: a field added to a model,
+    or dropped from it, is in the document as it is in the responses, in the same order,
+    required, and nothing else is allowed."""
+    models = response_models()
+    schemas = spec["components"]["schemas"]
+    assert schemas["Status"]["enum"] == [status.value for status in Status]
+    described = {name: schema for name, schema in schemas.items() if name != "Status"}
+    assert {"Objectives", "Objective", "KeyResultSummary", "KeyResult", "Runs", "Error"} <= set(
+        described
+    )
+    for name, schema in described.items():
+        fields = list(models[name].model_fields)
+        assert list(schema["properties"]) == fields, name
+        assert schema["required"] == fields, name
+        assert schema["additionalProperties"] is False, name
+
+
+def test_responses_list_their_keys_in_the_order_the_document_does(
+    client: Client, spec: dict[str, Any]
+) -> None:
+    schemas = spec["components"]["schemas"]
+    tree = client.get("/api/objectives").get_json()
+    objective = tree["objectives"][0]
+    assert list(objective) == list(schemas["Objective"]["properties"])
+    assert list(objective["key_results"][0]) == list(schemas["KeyResultSummary"]["properties"])
+    detail = client.get("/api/key-results/nps").get_json()
+    assert list(detail) == list(schemas["KeyResult"]["properties"])
+    assert list(detail["history"][0]) == list(schemas["HistoryEntry"]["properties"])
+    run = client.get("/api/runs").get_json()["runs"][0]
+    assert list(run) == list(schemas["Run"]["properties"])
+
+
+def test_status_json_is_the_api_tree_without_depth_and_change(
+    client: Client, demo: DemoStore
+) -> None:
+    """`status --json` and /api/objectives are one document: the API adds each objective's
+    `depth` and each key result's `change` at the end, and nothing else differs."""
+    tree = client.get("/api/objectives").get_json()
+    for objective in tree["objectives"]:
+        del objective["depth"]
+        for kr in objective["key_results"]:
+            del kr["change"]
+    status = status_document(demo.store).model_dump(mode="json")
+    assert json.dumps(status) == json.dumps(tree)
 
 
 def test_unknown_ids_and_bad_requests_get_4xx_without_a_traceback(
