@@ -12,7 +12,14 @@ from sync.cli import build_parser
 from sync.commands.command import Command
 from sync.commands.registry import COMMANDS
 
-HELPERS = {"arguments", "command", "live_run", "registry", "sandbox_checkout", "store_access"}
+SHARED_MODULES = {
+    "arguments",
+    "command",
+    "live_run",
+    "registry",
+    "sandbox_checkout",
+    "store_access",
+}
 
 
 def parsers(
@@ -50,7 +57,7 @@ def test_the_walk_finds_an_option_without_help() -> None:
 
 
 def test_every_command_module_is_registered_under_its_own_name() -> None:
-    modules = {m.name for m in pkgutil.iter_modules(sync.commands.__path__)} - HELPERS
+    modules = {m.name for m in pkgutil.iter_modules(sync.commands.__path__)} - SHARED_MODULES
     registered = {command.run.__module__.rsplit(".", 1)[1] for command in COMMANDS.values()}
     assert registered == modules
     for name, command in COMMANDS.items():
