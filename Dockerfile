@@ -13,12 +13,13 @@ RUN groupadd --system --gid 10001 okrsync \
  && mkdir -p /data /config \
  && chown okrsync:okrsync /data
 
+# Only what a deployment runs: the three packages the wheel holds and run.py (the commands
+# below and in deploy/ name /app/run.py). The sandbox and the benchmark stay in the checkout.
 WORKDIR /app
 COPY pyproject.toml README.md run.py ./
 COPY config ./config
 COPY connectors ./connectors
 COPY sync ./sync
-COPY sandbox ./sandbox
 RUN pip install --no-compile .
 
 # Runtime: the default SQLite store lands in /data (a volume); use PostgreSQL for replicas.

@@ -1,0 +1,49 @@
+"""`okrsync history KR`: one key result's values over time, with a terminal chart."""
+
+from __future__ import annotations
+
+import argparse
+
+from config.settings import Settings
+from sync.commands.arguments import kr_argument
+from sync.commands.command import EXIT_OK, Command
+from sync.commands.store_access import known_kr, open_store_to_read
+from sync.literal_text import LiteralConsole
+from sync.status_view import HISTORY_LIMIT, render_history
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    kr_argument(parser)
+    parser.add_argument(
+        "--limit",
+        type=history_limit_arg,
+        default=HISTORY_LIMIT,
+        metavar="N",
+        help=f"show the newest N values, 0 for every one (default: {HISTORY_LIMIT})",
+    )
+
+
+def history_limit_arg(text: str) -> int | None:
+    """`history --limit`: a whole number of values, 0 meaning every one (None)."""
+    try:
+        limit = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if limit < 0:
+        raise argparse.ArgumentTypeError(f"{limit} is below 0 (0 shows every value)")
+    return limit or None
+
+
+def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
+    store = open_store_to_read(settings)
+    known_kr(store, args.kr)
+    render_history(store, args.kr, console, args.limit)
+    return EXIT_OK
+
+
+COMMAND = Command(
+    name="history",
+    help="Show the values of one key result over time.",
+    arguments=arguments,
+    run=run,
+)

@@ -1,0 +1,55 @@
+"""The store as the commands open it, and the ids they are asked about looked up in it: a
+mistyped path or id is said, with what there is, instead of shown as an empty store."""
+
+from __future__ import annotations
+
+import difflib
+
+from config.settings import Settings
+from sync.commands.command import UsageError
+from sync.store import Store, ensure_sqlite_dir, sqlite_file
+
+
+def open_store(settings: Settings, connections: int | None = None) -> Store:
+    ensure_sqlite_dir(settings.database_url)
+    store = Store(settings.database_url, connections=connections)
+    store.migrate()
+    return store
+
+
+def open_store_to_read(settings: Settings, connections: int | None = None) -> Store:
+    """The store for a command that only reads it: no folder is created for it, so that a
+    mistyped path is said, not left behind as folders and shown as an empty store."""
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.parent.is_dir():
+        raise UsageError(
+            f"OKRSYNC_DATABASE_URL: no store at {path}: the folder {path.parent} does not "
+            "exist (`sync` creates the store)"
+        )
+    return open_store(settings, connections)
+
+
+def known_kr(store: Store, kr_id: str) -> None:
+    if store.key_result(kr_id) is None:
+        known = [row["id"] for row in store.all_key_results()]
+        raise UsageError(f"unknown key result '{kr_id}' ({ids_in_store(kr_id, known)})")
+
+
+def known_objective(store: Store, objective_id: str) -> None:
+    known = [row["id"] for row in store.all_objectives()]
+    if objective_id not in known:
+        raise UsageError(
+            f"--objective: unknown objective '{objective_id}' ({ids_in_store(objective_id, known)})"
+        )
+
+
+def ids_in_store(wanted: str, known: list[str], shown: int = 20) -> str:
+    """The ids one could have meant: the closest first, then the others up to `shown`, so a
+    store of 2,000 objectives still gives a one-line message."""
+    if not known:
+        return "in the store: none yet"
+    close = difflib.get_close_matches(wanted, known, n=3)
+    listed = close + [i for i in known if i not in close]
+    more = f" and {len(listed) - shown} more" if len(listed) > shown else ""
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}in the store: {', '.join(listed[:shown])}{more}"
