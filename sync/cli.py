@@ -23,7 +23,8 @@ from rich.text import Text
 
 from config.cadence import parse_duration
 from config.loader import MappingError, load_mapping
-from config.mapping import Loc, MappingFile, format_loc
+from config.locations import Loc, format_loc
+from config.mapping import MappingFile
 from config.settings import Settings, SettingsError, load_settings, unknown_variables
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
