@@ -1,6 +1,7 @@
 """Settings (env vars, .env, secrets dir) and the mapping file (schema, loader, expressions)."""
 
-from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
+from config.conditions import Condition, parse_condition
+from config.expressions import ExpressionError, Formula, parse_formula
 from config.github_filters import GitHubFilter
 from config.loader import MappingError, MappingIssue, load_mapping, load_mapping_text
 from config.mapping import KeyResult, MappingFile, Objective

@@ -24,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
+from config.conditions import Condition, parse_condition
+from config.expressions import ExpressionError, Formula, parse_formula
 from config.fields import not_numeric, unknown_field
 from config.github_filters import GitHubFilter
 from config.locations import FieldIssues, Loc

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.expressions import Condition, ExpressionError, Formula
+from config.conditions import Condition
+from config.expressions import ExpressionError, Formula
 from config.vocabulary import MetricType, is_item_metric_type, percentile_of
 from connectors.base import (
     APPROVED,

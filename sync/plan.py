@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from config.expressions import Condition, Formula
+from config.conditions import Condition
+from config.expressions import Formula
 from config.locations import Loc
 from config.mapping import KeyResult, MappingFile, Objective
 from config.metric_models import (

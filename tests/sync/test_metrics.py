@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from config.expressions import parse_condition, parse_formula
+from config.conditions import parse_condition
+from config.expressions import parse_formula
 from config.vocabulary import is_item_metric_type
 from connectors.base import NORMALIZED_FIELDS, WorkItem
 from sync.metrics import (
