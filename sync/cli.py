@@ -22,10 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from config.cadence import parse_duration
+from config.env_names import unknown_variables
 from config.loader import MappingError, load_mapping
 from config.locations import Loc, format_loc
 from config.mapping import MappingFile
-from config.settings import Settings, SettingsError, load_settings, unknown_variables
+from config.settings import Settings, SettingsError, load_settings
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.engine import (
     CheckinError,
