@@ -10,7 +10,7 @@ changes a model: placeholders are expanded into copies (`expanded`).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, ClassVar, Literal, Self, Union
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -294,24 +294,24 @@ class ShareByPulls(PullsSelection, ShareMetric):
     TAG = "share:pulls"
 
 
-_ItemMembers = Union[  # noqa: UP007 (Annotated members: the `|` form reads worse)
-    Annotated[CountByJql, Tag(CountByJql.TAG)],
-    Annotated[CountBySearch, Tag(CountBySearch.TAG)],
-    Annotated[CountByIssues, Tag(CountByIssues.TAG)],
-    Annotated[CountByPulls, Tag(CountByPulls.TAG)],
-    Annotated[PercentDoneByJql, Tag(PercentDoneByJql.TAG)],
-    Annotated[PercentDoneBySearch, Tag(PercentDoneBySearch.TAG)],
-    Annotated[PercentDoneByIssues, Tag(PercentDoneByIssues.TAG)],
-    Annotated[PercentDoneByPulls, Tag(PercentDoneByPulls.TAG)],
-    Annotated[StatisticByJql, Tag(StatisticByJql.TAG)],
-    Annotated[StatisticBySearch, Tag(StatisticBySearch.TAG)],
-    Annotated[StatisticByIssues, Tag(StatisticByIssues.TAG)],
-    Annotated[StatisticByPulls, Tag(StatisticByPulls.TAG)],
-    Annotated[ShareByJql, Tag(ShareByJql.TAG)],
-    Annotated[ShareBySearch, Tag(ShareBySearch.TAG)],
-    Annotated[ShareByIssues, Tag(ShareByIssues.TAG)],
-    Annotated[ShareByPulls, Tag(ShareByPulls.TAG)],
-]
+_ItemMembers = (
+    Annotated[CountByJql, Tag(CountByJql.TAG)]
+    | Annotated[CountBySearch, Tag(CountBySearch.TAG)]
+    | Annotated[CountByIssues, Tag(CountByIssues.TAG)]
+    | Annotated[CountByPulls, Tag(CountByPulls.TAG)]
+    | Annotated[PercentDoneByJql, Tag(PercentDoneByJql.TAG)]
+    | Annotated[PercentDoneBySearch, Tag(PercentDoneBySearch.TAG)]
+    | Annotated[PercentDoneByIssues, Tag(PercentDoneByIssues.TAG)]
+    | Annotated[PercentDoneByPulls, Tag(PercentDoneByPulls.TAG)]
+    | Annotated[StatisticByJql, Tag(StatisticByJql.TAG)]
+    | Annotated[StatisticBySearch, Tag(StatisticBySearch.TAG)]
+    | Annotated[StatisticByIssues, Tag(StatisticByIssues.TAG)]
+    | Annotated[StatisticByPulls, Tag(StatisticByPulls.TAG)]
+    | Annotated[ShareByJql, Tag(ShareByJql.TAG)]
+    | Annotated[ShareBySearch, Tag(ShareBySearch.TAG)]
+    | Annotated[ShareByIssues, Tag(ShareByIssues.TAG)]
+    | Annotated[ShareByPulls, Tag(ShareByPulls.TAG)]
+)
 # Only reached with a metric that is not a mapping: metric_shape answers every other case.
 _NOT_A_METRIC = Discriminator(
     written_tag,
@@ -362,11 +362,9 @@ class ManualMetric(MetricBase):
 
 
 Metric = Annotated[
-    Union[  # noqa: UP007
-        _ItemMembers,
-        Annotated[FormulaMetric, Tag(FormulaMetric.TAG)],
-        Annotated[ManualMetric, Tag(ManualMetric.TAG)],
-    ],
+    _ItemMembers
+    | Annotated[FormulaMetric, Tag(FormulaMetric.TAG)]
+    | Annotated[ManualMetric, Tag(ManualMetric.TAG)],
     _NOT_A_METRIC,
     BeforeValidator(written_metric),
 ]
