@@ -1,8 +1,11 @@
 """Settings (env vars, .env, secrets dir) and the mapping file (schema, loader, expressions)."""
 
-from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
+from config.conditions import Condition, parse_condition
+from config.expressions import ExpressionError, Formula, parse_formula
+from config.github_filters import GitHubFilter
 from config.loader import MappingError, MappingIssue, load_mapping, load_mapping_text
-from config.mapping import GitHubFilter, KeyResult, MappingFile, Metric, Objective
+from config.mapping import KeyResult, MappingFile, Objective
+from config.metric_models import Metric
 from config.periods import Period, PeriodError, parse_period
 from config.placeholders import PlaceholderError, expand
 from config.settings import (

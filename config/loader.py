@@ -6,7 +6,6 @@ from the message alone; the loader only reads the file and never touches the sto
 
 from __future__ import annotations
 
-import difflib
 import types
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,9 +13,10 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
-from config.mapping import FieldIssues, Loc, MappingFile, format_loc
+from config.locations import FieldIssues, Loc, format_loc, unknown_key_message
+from config.mapping import MappingFile
 
 MAX_BYTES = 2_000_000
 MAX_NODES = 200_000  # after alias expansion: bounds the work an alias bomb could cause
@@ -182,41 +182,55 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The model class that the mapping at `loc` is validated as, if any."""
+def _union_members(annotation: Any) -> dict[str, Any]:
+    """The members of a tagged union (the metric), by tag; empty for anything else."""
+    members: dict[str, Any] = {}
+    for arg in get_args(annotation):
+        for meta in getattr(arg, "__metadata__", ()):
+            if isinstance(meta, Tag):
+                members[meta.tag] = get_args(arg)[0]
+    return members
+
+
+def _as_written(loc: Loc) -> tuple[Loc, type[BaseModel] | None]:
+    """`loc` without the union tags pydantic puts in it (`metric.count:jql.jql` is
+    `metric.jql` in the file), and the model class the mapping at its end is validated as."""
     current: Any = MappingFile
+    written: list[str | int] = []
     for part in loc:
         current = _unwrap(current)
+        members = _union_members(current) if get_origin(current) in (Union, types.UnionType) else {}
+        if isinstance(part, str) and part in members:
+            current = members[part]
+            continue
+        written.append(part)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(part) if isinstance(part, str) else None
-            if field is None:
-                return None
-            current = field.annotation
+            current = field.annotation if field is not None else None
         elif get_origin(current) is list and isinstance(part, int):
             current = get_args(current)[0]
         elif get_origin(current) is dict and isinstance(part, str):
             current = get_args(current)[1]
         else:
-            return None
+            current = None
     current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    model = current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    return tuple(written), model
 
 
 def _unknown_key_message(loc: Loc) -> str:
-    model = _model_at(loc[:-1])
+    """`loc` as pydantic gives it, union tags included."""
+    _, model = _as_written(loc[:-1])
     if model is None or not loc or not isinstance(loc[-1], str):
         return "unknown key"
-    allowed = list(model.model_fields)
-    close = difflib.get_close_matches(loc[-1], allowed, n=1)
-    if close:
-        return f"unknown key (did you mean '{close[0]}'?)"
-    return "unknown key (allowed: " + ", ".join(allowed) + ")"
+    return unknown_key_message(loc[-1], list(model.model_fields))
 
 
 def _issues_from(exc: ValidationError, lines: _Lines) -> list[MappingIssue]:
     issues: list[MappingIssue] = []
     for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
+        raw: Loc = tuple(error["loc"])
+        loc, _ = _as_written(raw)
         kind = error["type"]
         key_problem = bool(loc) and loc[-1] == "[key]"  # a dict key of the wrong kind
         if key_problem:
@@ -230,7 +244,7 @@ def _issues_from(exc: ValidationError, lines: _Lines) -> list[MappingIssue]:
         if kind == "missing":
             message = "field required"
         elif kind == "extra_forbidden":
-            message = _unknown_key_message(loc)
+            message = _unknown_key_message(raw)
         elif kind == "value_error" and cause is not None:
             message = str(cause)
         else:

@@ -1,460 +1,44 @@
-"""The mapping file's schema: objectives, key results and where each number comes from.
+"""The mapping file's schema: objectives, key results, and the checks of the whole file.
 
 Every model forbids unknown keys so a typo fails loudly instead of silently measuring the
-wrong thing. Checks that span several fields raise `FieldIssues`, which carry the exact
-field each problem belongs to so the loader can point at it (and at its line).
+wrong thing. A metric's models are in config/metric_models.py; checks that span several
+fields raise `FieldIssues` (config/locations.py), so the loader can point at each problem.
+Validation never changes a model in place: defaults a check decides, and the queries with
+their placeholders expanded, come back as copies.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
-    PlainValidator,
     PrivateAttr,
     ValidationInfo,
-    WithJsonSchema,
     model_validator,
 )
 
 from config.cadence import ScheduleSpec
-from config.expressions import Condition, ExpressionError, Formula, parse_condition, parse_formula
-from config.fields import not_numeric, unknown_field
-from config.periods import Period, PeriodError, parse_period
-from config.placeholders import PlaceholderError, expand
+from config.locations import FieldIssues, Loc, format_loc
+from config.metric_models import FormulaMetric, ItemMetric, Metric
+from config.periods import Period
+from config.placeholders import PlaceholderError
 from config.settings import StatusThresholds
-from config.vocabulary import FIELD_METRIC_TYPES, KeyResultKind, MetricType, percentile_of
-from connectors.base import (
-    DateWindow,
-    GitHubListSelector,
-    GitHubSearchSelector,
-    JiraSelector,
-    Selector,
-)
-
-Loc = tuple[str | int, ...]
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-SELECTORS = ("jql", "search", "issues", "pulls")
-SELECTOR_SOURCE: dict[str, Literal["jira", "github"]] = {
-    "jql": "jira",
-    "search": "github",
-    "issues": "github",
-    "pulls": "github",
-}
-# A merged-state filter without a merged window: every merge GitHub can know of.
-ANY_TIME = DateWindow(date(2008, 1, 1), date(9999, 12, 31))
+from config.value_types import KindSpec, Number, PeriodSpec, Slug, StartSpec, Text
+from config.vocabulary import KeyResultKind
 
 _STRICT = ConfigDict(extra="forbid")
+_Item = TypeVar("_Item", bound=ItemMetric)
 
 # The widest text the store keeps for these fields (its columns, sync/tables.py): enforced
 # here so that every store accepts what validation accepts.
 UNIT_MAX_LENGTH = 50
 LEVEL_MAX_LENGTH = 100
 OWNER_MAX_LENGTH = 200
-
-
-def format_loc(loc: Loc) -> str:
-    """A pydantic-style path as users read it: `objectives[1].key_results[0].metric.jql`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif out:
-            out += f".{part}"
-        else:
-            out = part
-    return out
-
-
-class FieldIssues(ValueError):
-    """Problems found by a cross-field check, each tied to the field (path) it belongs to."""
-
-    def __init__(self, issues: list[tuple[Loc, str]]) -> None:
-        super().__init__(
-            "; ".join(
-                f"{format_loc(loc)}: {message}" if loc else message for loc, message in issues
-            )
-        )
-        self.issues = issues
-
-
-def _slug(value: str) -> str:
-    if not SLUG.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid id: use lowercase letters, digits, '-' and '_', "
-            "starting with a letter or digit"
-        )
-    if len(value) > 64:
-        raise ValueError(f"id {value!r} is longer than 64 characters")
-    return value
-
-
-def _period(value: object) -> Period:
-    return parse_period(value)
-
-
-def _window(value: object) -> DateWindow | Literal["period"]:
-    if value == "period":
-        return "period"
-    if isinstance(value, DateWindow):
-        return value
-    try:
-        return parse_period(value).as_window()
-    except PeriodError as exc:
-        if isinstance(value, Mapping):
-            raise ValueError(str(exc).replace("a period mapping", "a window mapping")) from None
-        shown = f"'{value.isoformat()}'" if isinstance(value, date) else repr(value)
-        raise ValueError(
-            f"{shown} is not a window: use period, YYYY-MM-DD..YYYY-MM-DD, "
-            "a period such as 2026-Q4, or {start, end}"
-        ) from None
-
-
-def _show_window(value: DateWindow | Literal["period"]) -> str:
-    return value if isinstance(value, str) else value.as_github_range()
-
-
-def _start(value: object) -> float | Literal["auto"] | None:
-    if value is None or value == "auto":
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    raise ValueError(f"start must be a number or auto, not {value!r}")
-
-
-_METRIC_TYPE_NAMES = frozenset(t.value for t in MetricType)
-
-
-def _metric_type(value: object) -> str:
-    if isinstance(value, str) and (value in _METRIC_TYPE_NAMES or percentile_of(value) is not None):
-        return value
-    raise ValueError(
-        f"{value!r} is not a metric type: use count, sum, percent_done, mean, median, "
-        "p1..p99 (e.g. p90), share, formula or manual"
-    )
-
-
-def _repo(value: str) -> str:
-    if not REPO.match(value):
-        raise ValueError(f"{value!r} is not a repository: use owner/name, e.g. acme/api")
-    return value
-
-
-def _label(value: str) -> str:
-    # GitHub's search has no escape for a quote inside a quoted value, and reads a comma as
-    # "any of" (as the labels list of the REST API does): such a label would be searched as
-    # another query and count other items.
-    for character, meaning in (('"', "a quote ends the quoted label"), (",", 'a comma means "or"')):
-        if character in value:
-            raise ValueError(
-                f"label {value!r} cannot be searched on GitHub: {meaning} in its search syntax"
-            )
-    if value != value.strip():
-        raise ValueError(f"label {value!r} has spaces around it: GitHub trims label names")
-    return value
-
-
-def _input_name(value: str) -> str:
-    if not value.isidentifier() or value.startswith("_"):
-        raise ValueError(
-            f"{value!r} is not a usable input name: use letters, digits and '_', "
-            "not starting with a digit or '_'"
-        )
-    return value
-
-
-# What the hand-written validators accept, as JSON Schema for editors (config/schema.py);
-# the validators stay the authority, these only let an editor flag a typo while typing.
-_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_PERIOD_JSON: list[dict[str, Any]] = [
-    {"type": "string", "pattern": r"^[0-9]{4}(-([Qq][1-4]|[Hh][12]|0?[1-9]|1[0-2]))?$"},
-    {"type": "string", "pattern": f"^{_DAY}\\.\\.{_DAY}$"},
-    {"type": "integer", "minimum": 1970, "maximum": 9998},
-    {
-        "type": "object",
-        "properties": {"start": {"type": "string"}, "end": {"type": "string"}},
-        "required": ["start", "end"],
-        "additionalProperties": False,
-    },
-]
-_SLUG_JSON = {"type": "string", "pattern": SLUG.pattern, "maxLength": 64}
-
-Slug = Annotated[str, AfterValidator(_slug), WithJsonSchema(_SLUG_JSON)]
-PeriodSpec = Annotated[
-    Period,
-    PlainValidator(_period),
-    PlainSerializer(lambda p: p.label),
-    WithJsonSchema({"anyOf": _PERIOD_JSON}),
-]
-WindowSpec = Annotated[
-    DateWindow | Literal["period"],
-    PlainValidator(_window),
-    PlainSerializer(_show_window),
-    WithJsonSchema({"anyOf": [{"const": "period"}, *_PERIOD_JSON]}),
-]
-StartSpec = Annotated[
-    float | Literal["auto"] | None,
-    PlainValidator(_start),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"const": "auto"}, {"type": "null"}]}),
-]
-MetricTypeSpec = Annotated[
-    str,
-    PlainValidator(_metric_type),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"enum": [t.value for t in MetricType]},
-                {"type": "string", "pattern": r"^p(0?[1-9]|[1-9][0-9])$"},
-            ]
-        }
-    ),
-]
-# The schema of a plain string enum (pydantic would name and reference the enum instead).
-KindSpec = Annotated[
-    KeyResultKind,
-    WithJsonSchema(
-        {"enum": [kind.value for kind in KeyResultKind], "title": "Kind", "type": "string"}
-    ),
-]
-Number = Annotated[float, Field(allow_inf_nan=False)]
-Text = Annotated[str, Field(min_length=1)]
-InputName = Annotated[str, AfterValidator(_input_name)]
-Label = Annotated[
-    str,
-    Field(min_length=1),
-    AfterValidator(_label),
-    WithJsonSchema({"type": "string", "pattern": r'^[^",\s]([^",]*[^",\s])?$'}),
-]
-Repo = Annotated[
-    str, AfterValidator(_repo), WithJsonSchema({"type": "string", "pattern": REPO.pattern})
-]
-
-
-class GitHubFilter(BaseModel):
-    """Issues or pull requests of one repository, as `issues:` / `pulls:` in a metric."""
-
-    model_config = _STRICT
-
-    repo: Repo
-    state: Literal["open", "closed", "all", "merged"] = "all"
-    labels: list[Label] = Field(default_factory=list)
-    created: WindowSpec | None = None
-    closed: WindowSpec | None = None
-    merged: WindowSpec | None = None
-
-    def windows(self, period: Period) -> dict[str, DateWindow]:
-        """The windows that are set, with `period` resolved to the key result's period."""
-        out: dict[str, DateWindow] = {}
-        for name in ("created", "closed", "merged"):
-            spec: DateWindow | Literal["period"] | None = getattr(self, name)
-            if spec is not None:
-                out[name] = period.as_window() if spec == "period" else spec
-        return out
-
-
-class Metric(BaseModel):
-    """Where a key result's number comes from and how it is computed.
-
-    After loading, `jql` and `search` hold the expanded query (no placeholders left) and
-    `jql_template` / `search_template` the text as written, for lineage.
-    """
-
-    model_config = _STRICT
-
-    type: MetricTypeSpec
-    source: Literal["jira", "github"] | None = None
-    jql: Text | None = None
-    search: Text | None = None
-    issues: GitHubFilter | None = None
-    pulls: GitHubFilter | None = None
-    field: Text | None = None
-    where: Text | None = None
-    expr: Text | None = None
-    inputs: dict[InputName, Metric] | None = None
-    count_mode: Literal["exact", "approximate"] = "exact"
-
-    _templates: dict[str, str] = PrivateAttr(default_factory=dict)
-    _formula: Formula | None = PrivateAttr(default=None)
-    _condition: Condition | None = PrivateAttr(default=None)
-
-    @property
-    def percentile(self) -> int | None:
-        """N for a `p<N>` metric, else None."""
-        return percentile_of(self.type)
-
-    @property
-    def formula(self) -> Formula | None:
-        """The parsed `expr` of a formula metric."""
-        return self._formula
-
-    @property
-    def condition(self) -> Condition | None:
-        """The parsed `where` of a share metric."""
-        return self._condition
-
-    @property
-    def jql_template(self) -> str | None:
-        return self._templates.get("jql", self.jql)
-
-    @property
-    def search_template(self) -> str | None:
-        return self._templates.get("search", self.search)
-
-    def selector(self, period: Period) -> Selector:
-        """The connector selector for this metric; `period` resolves `period` windows.
-
-        Only for item metrics (not formula or manual).
-        """
-        if self.jql is not None:
-            return JiraSelector(self.jql, approximate_count=self.count_mode == "approximate")
-        if self.search is not None:
-            return GitHubSearchSelector(self.search)
-        for kind, spec in (("issue", self.issues), ("pull_request", self.pulls)):
-            if spec is None:
-                continue
-            windows = spec.windows(period)
-            state = spec.state
-            if state == "merged":
-                windows.setdefault("merged", ANY_TIME)
-                state = "closed"
-            return GitHubListSelector(
-                repo=spec.repo,
-                kind="issue" if kind == "issue" else "pull_request",
-                state=state,
-                labels=tuple(spec.labels),
-                created=windows.get("created"),
-                closed=windows.get("closed"),
-                merged=windows.get("merged"),
-            )
-        raise ValueError(f"a {self.type} metric has no selector")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Metric:
-        issues: list[tuple[Loc, str]] = []
-        if self.type == MetricType.MANUAL:
-            self._check_unused(issues, ("source", *SELECTORS, "field", "where", "expr", "inputs"))
-        elif self.type == MetricType.FORMULA:
-            self._check_formula(issues)
-        else:
-            self._check_items(issues)
-        if issues:
-            raise FieldIssues(issues)
-        return self
-
-    def _check_unused(self, issues: list[tuple[Loc, str]], names: tuple[str, ...]) -> None:
-        for name in names:
-            if getattr(self, name) is not None:
-                issues.append(((name,), f"not used by a {self.type} metric"))
-        if self.count_mode != "exact" and self.type in (MetricType.MANUAL, MetricType.FORMULA):
-            issues.append((("count_mode",), f"not used by a {self.type} metric"))
-
-    def _check_formula(self, issues: list[tuple[Loc, str]]) -> None:
-        self._check_unused(issues, ("source", *SELECTORS, "field", "where"))
-        if self.expr is None:
-            issues.append((("expr",), "field required"))
-        if not self.inputs:
-            issues.append((("inputs",), "field required: a formula needs named inputs"))
-        if self.expr is None or not self.inputs:
-            return
-        for name, sub in self.inputs.items():
-            if sub.type in (MetricType.FORMULA, MetricType.MANUAL):
-                issues.append((("inputs", name, "type"), f"an input cannot be a {sub.type} metric"))
-        try:
-            self._formula = parse_formula(self.expr)
-        except ExpressionError as exc:
-            issues.append((("expr",), str(exc)))
-            return
-        declared = ", ".join(sorted(self.inputs))
-        for name in sorted(self._formula.names - set(self.inputs)):
-            issues.append((("expr",), f"'{name}' is not one of the inputs ({declared})"))
-        for name in sorted(set(self.inputs) - self._formula.names):
-            issues.append((("inputs", name), f"input '{name}' is not used in '{self.expr}'"))
-
-    def _check_items(self, issues: list[tuple[Loc, str]]) -> None:
-        self._check_unused(issues, ("expr", "inputs"))
-        chosen = [name for name in SELECTORS if getattr(self, name) is not None]
-        if len(chosen) > 1:
-            issues.append(
-                ((chosen[1],), f"only one selector per metric: found {' and '.join(chosen)}")
-            )
-        elif not chosen:
-            if self.source == "jira":
-                issues.append((("jql",), "field required"))
-            elif self.source == "github":
-                issues.append(
-                    (("search",), "field required: a github metric needs search, issues or pulls")
-                )
-            else:
-                issues.append(
-                    ((), "a selector is required: jql (Jira), or search, issues or pulls (GitHub)")
-                )
-        else:
-            inferred = SELECTOR_SOURCE[chosen[0]]
-            if self.source is None:
-                self.source = inferred
-            elif self.source != inferred:
-                issues.append(
-                    (
-                        ("source",),
-                        f"{chosen[0]} selects {inferred} items, but source is {self.source}",
-                    )
-                )
-        if self.issues is not None:
-            if self.issues.state == "merged":
-                issues.append((("issues", "state"), "issues are never merged: use pulls"))
-            if self.issues.merged is not None:
-                issues.append((("issues", "merged"), "issues are never merged: use pulls"))
-        needs_field = self.type in FIELD_METRIC_TYPES or self.percentile is not None
-        if needs_field and self.field is None:
-            issues.append((("field",), f"field required: {self.type} needs a numeric field"))
-        if not needs_field and self.field is not None:
-            issues.append((("field",), f"not used by a {self.type} metric"))
-        if self.type == MetricType.SHARE:
-            if self.where is None:
-                issues.append((("where",), "field required: share needs a where condition"))
-        elif self.where is not None:
-            issues.append(
-                (("where",), f"only share metrics take a where condition, not {self.type}")
-            )
-        if self.where is not None:
-            try:
-                self._condition = parse_condition(self.where)
-            except ExpressionError as exc:
-                issues.append((("where",), str(exc)))
-        self._check_field_names(issues, needs_field)
-        if self.count_mode == "approximate":
-            if self.type != MetricType.COUNT:
-                issues.append((("count_mode",), "approximate applies to count metrics only"))
-            elif self.source == "github":
-                issues.append((("count_mode",), "approximate counts exist for Jira only"))
-
-    def _check_field_names(self, issues: list[tuple[Loc, str]], needs_number: bool) -> None:
-        """Refuse names the source's items never carry: they would measure nothing."""
-        if self.source is None:
-            return
-        issues_only = self.issues is not None
-        if self.field is not None:
-            problem = unknown_field(self.field, self.source, issues_only=issues_only)
-            if problem is None and needs_number:
-                problem = not_numeric(self.field, self.source)
-            if problem is not None:
-                issues.append((("field",), problem))
-        if self._condition is not None:
-            for name in sorted(self._condition.names):
-                problem = unknown_field(name, self.source, issues_only=issues_only)
-                if problem is not None:
-                    issues.append((("where",), problem))
 
 
 _KIND_USES: dict[KeyResultKind, frozenset[str]] = {
@@ -492,7 +76,9 @@ class KeyResult(BaseModel):
 
     @model_validator(mode="after")
     def _kind_fits(self) -> KeyResult:
+        """Each kind takes only its keys; what it leaves out is decided here, in a copy."""
         issues: list[tuple[Loc, str]] = []
+        decided: dict[str, float | str] = {}
         uses = _KIND_USES[self.kind]
         for name in ("start", "target", "min", "max"):
             if name not in uses and getattr(self, name) is not None:
@@ -500,9 +86,10 @@ class KeyResult(BaseModel):
         if self.kind == KeyResultKind.LINEAR:
             if self.target is None:
                 issues.append((("target",), "field required"))
+            start = 0.0 if self.start is None else self.start
             if self.start is None:
-                self.start = 0.0
-            if self.target is not None and self.start == self.target:
+                decided["start"] = start
+            if self.target is not None and start == self.target:
                 issues.append(
                     (("target",), f"target equals start ({self.target:g}): nothing to measure")
                 )
@@ -519,16 +106,16 @@ class KeyResult(BaseModel):
         elif self.kind == KeyResultKind.BASELINE:
             if isinstance(self.start, float):
                 issues.append((("start",), "a baseline records its first value: omit start"))
-            self.start = "auto"
+            decided["start"] = "auto"
         else:  # milestone
             if self.start not in (None, 0.0):
                 issues.append((("start",), "a milestone starts at 0: omit start"))
             if self.target not in (None, 1.0):
                 issues.append((("target",), "a milestone's target is 1 (done): omit target"))
-            self.start, self.target = 0.0, 1.0
+            decided.update(start=0.0, target=1.0)
         if issues:
             raise FieldIssues(issues)
-        return self
+        return self.model_copy(update=decided) if decided else self
 
 
 def _title_optional(schema: dict[str, Any]) -> None:
@@ -608,15 +195,19 @@ class MappingFile(BaseModel):
         issues += _alignment(self)
         context = info.context if isinstance(info.context, Mapping) else {}
         today = context.get("today") or datetime.now(UTC).date()
+        objectives: list[Objective] = []
         for oi, objective in enumerate(self.objectives):
+            key_results: list[KeyResult] = []
             for ki, kr in enumerate(objective.key_results):
-                if kr.period is None:
-                    kr.period = self.period
+                period = kr.period or self.period
                 loc: Loc = ("objectives", oi, "key_results", ki, "metric")
-                issues += _expand_queries(kr.metric, kr.period, today, loc)
+                metric, problems = _expanded(kr.metric, period, today, loc)
+                issues += problems
+                key_results.append(kr.model_copy(update={"period": period, "metric": metric}))
+            objectives.append(objective.model_copy(update={"key_results": key_results}))
         if issues:
             raise FieldIssues(issues)
-        return self
+        return self.model_copy(update={"objectives": objectives})
 
 
 def _unique_ids(mapping: MappingFile) -> list[tuple[Loc, str]]:
@@ -684,20 +275,27 @@ def _alignment(mapping: MappingFile) -> list[tuple[Loc, str]]:
     return issues
 
 
-def _expand_queries(metric: Metric, period: Period, today: date, loc: Loc) -> list[tuple[Loc, str]]:
-    """Expand placeholders in jql/search once, at load time, keeping the text as written."""
+def _expanded(
+    metric: Metric, period: Period, today: date, loc: Loc
+) -> tuple[Metric, list[tuple[Loc, str]]]:
+    """The metric with the placeholders of its queries (its inputs' too) expanded, once."""
     issues: list[tuple[Loc, str]] = []
-    for name in ("jql", "search"):
-        raw: str | None = getattr(metric, name)
-        if raw is None or name in metric._templates:
-            continue
-        try:
-            expanded = expand(raw, period=period, today=today)
-        except PlaceholderError as exc:
-            issues.append(((*loc, name), str(exc)))
-            continue
-        metric._templates[name] = raw
-        setattr(metric, name, expanded)
-    for key, sub in (metric.inputs or {}).items():
-        issues += _expand_queries(sub, period, today, (*loc, "inputs", key))
-    return issues
+    if isinstance(metric, FormulaMetric):
+        inputs = {
+            name: _expanded_item(sub, period, today, (*loc, "inputs", name), issues)
+            for name, sub in metric.inputs.items()
+        }
+        return metric.model_copy(update={"inputs": inputs}), issues
+    if isinstance(metric, ItemMetric):
+        return _expanded_item(metric, period, today, loc, issues), issues
+    return metric, issues
+
+
+def _expanded_item(
+    item: _Item, period: Period, today: date, loc: Loc, issues: list[tuple[Loc, str]]
+) -> _Item:
+    try:
+        return item.expanded(period, today)
+    except PlaceholderError as exc:
+        issues.append(((*loc, item.SELECTOR), str(exc)))
+        return item

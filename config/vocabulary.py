@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import TypeGuard
 
 
 class KeyResultKind(StrEnum):
@@ -41,6 +42,11 @@ ITEM_METRIC_TYPES = frozenset(MetricType) - {MetricType.FORMULA, MetricType.MANU
 FIELD_METRIC_TYPES = frozenset({MetricType.SUM, MetricType.MEAN, MetricType.MEDIAN})
 
 _PERCENTILE = re.compile(r"p([0-9]{1,2})")
+_NAMES = frozenset(MetricType)
+# How messages list the types, for the loader and the computations alike.
+METRIC_TYPE_CHOICES = (
+    "count, sum, percent_done, mean, median, p1..p99 (e.g. p90), share, formula or manual"
+)
 
 
 def percentile_of(metric_type: str) -> int | None:
@@ -49,3 +55,18 @@ def percentile_of(metric_type: str) -> int | None:
     if match is None or not 1 <= int(match[1]) <= 99:
         return None
     return int(match[1])
+
+
+def is_metric_type(name: object) -> TypeGuard[str]:
+    """Whether `name` is a metric type a mapping file may write (a `p<N>` included)."""
+    return isinstance(name, str) and (name in _NAMES or percentile_of(name) is not None)
+
+
+def is_item_metric_type(name: str) -> bool:
+    """Whether `name` is computed over work items (every type but formula and manual)."""
+    return name in ITEM_METRIC_TYPES or percentile_of(name) is not None
+
+
+def takes_field(name: str) -> bool:
+    """Whether a metric of this type reads a numeric `field` of each item."""
+    return name in FIELD_METRIC_TYPES or percentile_of(name) is not None

@@ -10,8 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from config.env_names import unknown_variables
 from config.loader import MappingError
-from config.settings import SettingsError, load_settings, unknown_variables
+from config.settings import SettingsError, load_settings
 from sync.commands.arguments import add_shared_options
 from sync.commands.command import EXIT_CONFIG, EXIT_FAILURES, UsageError
 from sync.commands.registry import COMMANDS

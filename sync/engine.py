@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from config.mapping import KeyResult, MappingFile, Objective
+from config.metric_models import FormulaMetric, ItemMetric
 from config.periods import Period
 from config.settings import Settings
 from config.vocabulary import MetricType
@@ -245,9 +246,10 @@ def compute_key_result(
         input_lineage[name] = lineage
         if error:
             errors.append(f"{name}: {error}")
+    written = plan.key_result.metric
     lineage = {
         "metric": "formula",
-        "expr": plan.key_result.metric.expr,
+        "expr": written.expr if isinstance(written, FormulaMetric) else None,
         "inputs": input_lineage,
         "fetched_at": as_of.isoformat(),
     }
@@ -559,7 +561,7 @@ def apply_checkin(
     as_of = as_of or datetime.now(UTC)
     objective, kr = find_key_result(mapping, kr_id)
     if value is not None and kr.metric.type != "manual":
-        source = f"from {kr.metric.source}" if kr.metric.source else "by a formula"
+        source = f"from {kr.metric.source}" if isinstance(kr.metric, ItemMetric) else "by a formula"
         raise CheckinError(
             f"key result '{kr_id}' is computed {source} ({kr.metric.type}): the next sync "
             f"would overwrite a checked-in value. Add context with `note {kr_id} TEXT`, "

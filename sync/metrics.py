@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.expressions import Condition, ExpressionError, Formula
-from config.vocabulary import ITEM_METRIC_TYPES, MetricType, percentile_of
+from config.conditions import Condition
+from config.expressions import ExpressionError, Formula
+from config.vocabulary import MetricType, is_item_metric_type, percentile_of
 from connectors.base import (
     APPROVED,
     NEEDS_FIRST_REVIEW,
@@ -99,11 +100,6 @@ def needs_for(field: str | None, where_names: frozenset[str]) -> frozenset[str]:
     return frozenset(needs)
 
 
-def is_metric_type(metric_type: str) -> bool:
-    """Whether `compute` knows this type (lets the config loader reject typos early)."""
-    return metric_type in ITEM_METRIC_TYPES or percentile_of(metric_type) is not None
-
-
 def compute(
     metric_type: str,
     items: Sequence[WorkItem],
@@ -131,7 +127,7 @@ def compute(
         if where is None:
             raise ValueError("metric type 'share' needs a 'where' condition")
         return _share(items, where, as_of)
-    if not is_metric_type(metric_type):
+    if not is_item_metric_type(metric_type):
         raise ValueError(
             f"unknown metric type {metric_type!r}: expected one of "
             "count, sum, percent_done, mean, median, share or p<N> with N in 1..99"

@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from config.expressions import Condition, Formula
-from config.mapping import SELECTORS, KeyResult, Loc, MappingFile, Metric, Objective
+from config.conditions import Condition
+from config.expressions import Formula
+from config.locations import Loc
+from config.mapping import KeyResult, MappingFile, Objective
+from config.metric_models import (
+    FormulaMetric,
+    InputMetric,
+    ItemMetric,
+    ShareMetric,
+    StatisticMetric,
+)
 from config.periods import Period
 from config.vocabulary import MetricType
 from connectors.base import Selector
@@ -81,13 +90,14 @@ class QueryPlan:
         return len(self.item_fetches) + len(self.count_fetches)
 
 
-def plan_metric(metric: Metric, period: Period) -> MetricPlan:
+def plan_metric(metric: InputMetric, period: Period) -> MetricPlan:
+    share = metric if isinstance(metric, ShareMetric) else None
     return MetricPlan(
         metric_type=metric.type,
         selector=metric.selector(period),
-        field=metric.field,
-        where=metric.condition,
-        where_text=metric.where,
+        field=metric.field if isinstance(metric, StatisticMetric) else None,
+        where=share.condition if share is not None else None,
+        where_text=share.where if share is not None else None,
     )
 
 
@@ -105,12 +115,10 @@ def plan_queries(
             skipped[kr.id] = f"outside its period {period.label}"
             continue
         plan = KeyResultPlan(objective, kr, period, position)
-        if kr.metric.type == MetricType.FORMULA:
+        if isinstance(kr.metric, FormulaMetric):
             plan.formula = kr.metric.formula
-            plan.inputs = {
-                name: plan_metric(m, period) for name, m in (kr.metric.inputs or {}).items()
-            }
-        elif kr.metric.type != "manual":
+            plan.inputs = {name: plan_metric(m, period) for name, m in kr.metric.inputs.items()}
+        elif isinstance(kr.metric, ItemMetric):
             plan.metric = plan_metric(kr.metric, period)
         plans.append(plan)
 
@@ -133,9 +141,8 @@ def sources_of(mapping: MappingFile) -> set[str]:
     sources: set[str] = set()
     for objective in mapping.objectives:
         for kr in objective.key_results:
-            metrics = list((kr.metric.inputs or {}).values()) or [kr.metric]
             period = kr.period or mapping.period
-            sources |= {m.selector(period).source for m in metrics if m.type != "manual"}
+            sources |= {metric.selector(period).source for _, metric in _item_metrics(kr)}
     return sources
 
 
@@ -155,12 +162,17 @@ def selector_uses(mapping: MappingFile) -> dict[Selector, list[SelectorUse]]:
         for ki, kr in enumerate(objective.key_results):
             period = kr.period or mapping.period
             loc: Loc = ("objectives", oi, "key_results", ki, "metric")
-            metrics = [((*loc, "inputs", name), m) for name, m in (kr.metric.inputs or {}).items()]
-            for metric_loc, metric in metrics or [(loc, kr.metric)]:
-                written = [name for name in SELECTORS if getattr(metric, name) is not None]
-                if not written:
-                    continue  # manual
+            for metric_loc, metric in _item_metrics(kr, loc):
                 planned = plan_metric(metric, period)
-                use = SelectorUse(kr.id, (*metric_loc, written[0]), planned.needs)
+                use = SelectorUse(kr.id, (*metric_loc, metric.SELECTOR), planned.needs)
                 uses.setdefault(planned.selector, []).append(use)
     return uses
+
+
+def _item_metrics(kr: KeyResult, loc: Loc = ()) -> list[tuple[Loc, InputMetric]]:
+    """The metrics of a key result that read a tracker (a formula's inputs), with their place."""
+    if isinstance(kr.metric, FormulaMetric):
+        return [((*loc, "inputs", name), m) for name, m in kr.metric.inputs.items()]
+    if isinstance(kr.metric, ItemMetric):
+        return [(loc, kr.metric)]
+    return []

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from config.loader import load_mapping
-from config.mapping import Loc, MappingFile, format_loc
+from config.locations import Loc, format_loc
+from config.mapping import MappingFile
 from config.settings import Settings
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.commands.arguments import config_path

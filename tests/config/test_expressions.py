@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from config.expressions import ExpressionError, parse_condition, parse_formula
+from config.conditions import parse_condition
+from config.expressions import ExpressionError, parse_formula
 
 
 @pytest.mark.parametrize(

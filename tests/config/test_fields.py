@@ -8,22 +8,7 @@ import pytest
 
 from connectors.base import NUMERIC_FIELDS, SOURCE_FIELDS
 from sync.cli import main
-from tests.config.test_mapping import load, only_issue
-
-
-def mapping(metric: str) -> str:
-    return f"""\
-version: 1
-period: 2026-Q4
-objectives:
-  - id: a
-    title: A
-    key_results:
-      - id: k
-        title: K
-        target: 5
-        metric: {metric}
-"""
+from tests.config.test_mapping import load, one_metric, only_issue
 
 
 @pytest.mark.parametrize(
@@ -89,7 +74,7 @@ objectives:
 def test_unknown_field_names_are_refused_where_written(
     metric: str, location: str, message: str
 ) -> None:
-    issue = only_issue(mapping(metric))
+    issue = only_issue(one_metric(metric))
     assert issue.location == f"objectives[0].key_results[0].{location}"
     assert issue.line == 10
     assert issue.message.startswith(message)
@@ -106,12 +91,12 @@ def test_every_field_a_source_provides_loads(source: str) -> None:
         for name in sorted(NUMERIC_FIELDS & SOURCE_FIELDS[source])
     ]
     for metric in metrics:
-        load(mapping(metric))
+        load(one_metric(metric))
 
 
 @pytest.mark.parametrize("name", ["Business Value", "customfield_10050", "Severity"])
 def test_jira_site_fields_are_left_to_the_server(name: str) -> None:
-    loaded = load(mapping(f"{{type: sum, field: '{name}', jql: project = APP}}"))
+    loaded = load(one_metric(f"{{type: sum, field: '{name}', jql: project = APP}}"))
     assert loaded.key_result("k").metric.field == name
 
 
@@ -123,7 +108,7 @@ def test_validate_exits_2_on_an_unknown_field(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "okrs.yaml"
-    path.write_text(mapping("{type: share, where: 'approvals >= 1', pulls: {repo: acme/api}}"))
+    path.write_text(one_metric("{type: share, where: 'approvals >= 1', pulls: {repo: acme/api}}"))
     assert main(["validate", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}:10: objectives[0].key_results[0].metric.where: 'approvals'" in err

@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 import config.settings as settings_module
-from config.settings import (
-    TOOL_VARIABLES,
-    Settings,
-    SettingsError,
-    known_variables,
-    load_settings,
-    unknown_variables,
-)
+from config.env_names import TOOL_VARIABLES, known_variables, unknown_variables
+from config.settings import Settings, SettingsError, load_settings
 from sandbox.server import Sandbox
 from sync.cli import main
 from tests.reliability.record import record

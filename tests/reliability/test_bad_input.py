@@ -19,7 +19,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.expressions import ExpressionError, parse_condition, parse_formula
+from config.conditions import parse_condition
+from config.expressions import ExpressionError, parse_formula
 from config.loader import MappingError, load_mapping_text
 from config.periods import Period, PeriodError, parse_period
 from config.placeholders import PlaceholderError, expand

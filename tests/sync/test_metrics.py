@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from config.expressions import parse_condition, parse_formula
+from config.conditions import parse_condition
+from config.expressions import parse_formula
+from config.vocabulary import is_item_metric_type
 from connectors.base import NORMALIZED_FIELDS, WorkItem
 from sync.metrics import (
     MetricValue,
     compute,
     compute_formula,
     field_value,
-    is_metric_type,
     needs_for,
     value_range,
 )
@@ -274,7 +275,7 @@ def test_share_with_a_custom_field_and_no_items() -> None:
 
 @pytest.mark.parametrize("metric_type", ["average", "p0", "p100", "p", "P90", "p9x", "formula"])
 def test_unknown_metric_type_is_refused(metric_type: str) -> None:
-    assert not is_metric_type(metric_type)
+    assert not is_item_metric_type(metric_type)
     with pytest.raises(ValueError, match="unknown metric type"):
         compute(metric_type, lead_times(1, 2), field="lead_time_hours", as_of=AS_OF)
 

@@ -1,0 +1,88 @@
+"""The small annotated types the mapping file's models share: ids, periods, numbers, text.
+
+Each carries its validator and, where pydantic cannot derive it, the JSON Schema an editor
+checks while typing (config/schema.py); the validators stay the authority.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator, WithJsonSchema
+
+from config.periods import Period, parse_period
+from config.vocabulary import KeyResultKind
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+PERIOD_JSON: list[dict[str, Any]] = [
+    {"type": "string", "pattern": r"^[0-9]{4}(-([Qq][1-4]|[Hh][12]|0?[1-9]|1[0-2]))?$"},
+    {"type": "string", "pattern": f"^{_DAY}\\.\\.{_DAY}$"},
+    {"type": "integer", "minimum": 1970, "maximum": 9998},
+    {
+        "type": "object",
+        "properties": {"start": {"type": "string"}, "end": {"type": "string"}},
+        "required": ["start", "end"],
+        "additionalProperties": False,
+    },
+]
+_SLUG_JSON = {"type": "string", "pattern": SLUG.pattern, "maxLength": 64}
+
+
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid id: use lowercase letters, digits, '-' and '_', "
+            "starting with a letter or digit"
+        )
+    if len(value) > 64:
+        raise ValueError(f"id {value!r} is longer than 64 characters")
+    return value
+
+
+def _period(value: object) -> Period:
+    return parse_period(value)
+
+
+def _start(value: object) -> float | Literal["auto"] | None:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ValueError(f"start must be a number or auto, not {value!r}")
+
+
+def _input_name(value: str) -> str:
+    if not value.isidentifier() or value.startswith("_"):
+        raise ValueError(
+            f"{value!r} is not a usable input name: use letters, digits and '_', "
+            "not starting with a digit or '_'"
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug), WithJsonSchema(_SLUG_JSON)]
+PeriodSpec = Annotated[
+    Period,
+    PlainValidator(_period),
+    PlainSerializer(lambda p: p.label),
+    WithJsonSchema({"anyOf": PERIOD_JSON}),
+]
+StartSpec = Annotated[
+    float | Literal["auto"] | None,
+    PlainValidator(_start),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"const": "auto"}, {"type": "null"}]}),
+]
+# The schema of a plain string enum (pydantic would name and reference the enum instead).
+KindSpec = Annotated[
+    KeyResultKind,
+    WithJsonSchema(
+        {"enum": [kind.value for kind in KeyResultKind], "title": "Kind", "type": "string"}
+    ),
+]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+Text = Annotated[str, Field(min_length=1)]
+InputName = Annotated[str, AfterValidator(_input_name)]
