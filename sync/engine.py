@@ -23,7 +23,7 @@ from connectors.base import (
     Selector,
 )
 from connectors.changes import StageCost
-from connectors.github import search_query_for
+from connectors.github_selectors import search_query_for
 from connectors.ratelimit import RateGovernor
 from sync.fetch import FetchResults, run_fetches
 from sync.incremental import IncrementalSync

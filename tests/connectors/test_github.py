@@ -23,7 +23,8 @@ from connectors.base import (
     GitHubSearchSelector,
     QueryError,
 )
-from connectors.github import CountingRetry, GitHubConnector, RequestTally
+from connectors.github import GitHubConnector
+from connectors.github_http import CountingRetry, RequestTally
 from connectors.retry import RetryClock, RetryPolicy
 from sandbox.github_api import make_github_app
 from sandbox.github_data import GitHubPull, build_github_dataset
