@@ -26,14 +26,9 @@ from config.loader import MappingError, load_mapping
 from config.mapping import Loc, MappingFile, format_loc
 from config.settings import Settings, SettingsError, load_settings, unknown_variables
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
-from sync.engine import (
-    CheckinError,
-    SyncReport,
-    apply_checkin,
-    build_connectors,
-    parse_value,
-    run_sync,
-)
+from sync.checkin import CheckinError, apply_checkin, parse_value
+from sync.connections import build_connectors
+from sync.engine import SyncReport, run_sync
 from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
 from sync.notify import notify_after_run
