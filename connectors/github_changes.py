@@ -45,7 +45,7 @@ from connectors.changes import (
     UnitDelta,
     UnitPlan,
 )
-from connectors.github import filter_listed, listing_horizon, search_query_for
+from connectors.github_selectors import filter_listed, listing_horizon, search_query_for
 
 if TYPE_CHECKING:
     from connectors.github import GitHubConnector

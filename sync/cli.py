@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from config.env_names import unknown_variables
 from config.loader import MappingError
 from config.settings import SettingsError, load_settings
+from sync.checkin import CheckinError
 from sync.commands.arguments import add_shared_options
 from sync.commands.command import EXIT_CONFIG, EXIT_FAILURES, UsageError
 from sync.commands.registry import COMMANDS
-from sync.engine import CheckinError
 from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
 from sync.store import RunLockedError, StoreError

@@ -1,35 +1,25 @@
-"""One sync run: plan -> fetch -> compute -> score -> store, and check-ins by people."""
+"""One sync run: plan -> fetch -> compute -> score -> store."""
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 
-from config.mapping import KeyResult, MappingFile, Objective
-from config.metric_models import FormulaMetric, ItemMetric
+from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
-from config.vocabulary import MetricType
 from connectors.base import (
-    Connector,
     ConnectorError,
-    GitHubListSelector,
-    GitHubSearchSelector,
-    JiraSelector,
-    Selector,
 )
 from connectors.changes import StageCost
-from connectors.github import search_query_for
-from connectors.ratelimit import RateGovernor
-from sync.fetch import FetchResults, run_fetches
+from sync.connections import build_connectors
+from sync.fetch import run_fetches
 from sync.incremental import IncrementalSync
-from sync.metrics import MetricValue, compute, compute_formula
-from sync.plan import KeyResultPlan, MetricPlan, QueryPlan, plan_queries
+from sync.lineage import compute_key_result
+from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
     ObjectiveNode,
@@ -43,12 +33,6 @@ from sync.progress import (
 from sync.store import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
-
-MAX_LINEAGE_KEYS = 1000  # item keys kept per value; the total is always kept
-
-
-class CheckinError(ValueError):
-    """A check-in names an unknown key result or carries a value that cannot be stored."""
 
 
 @dataclass
@@ -109,157 +93,6 @@ class SyncReport:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
-
-
-def build_connectors(
-    settings: Settings, sources: set[str]
-) -> dict[str, Connector | ConnectorError]:
-    """Connect to each tracker the plan needs; an unusable one is kept as its error."""
-    connectors: dict[str, Connector | ConnectorError] = {}
-    for source in sorted(sources):
-        try:
-            connectors[source] = _connect(settings, source)
-        except ConnectorError as exc:
-            # DEBUG: each key result it costs is reported with this error, once
-            log.debug("cannot use %s: %s", source, exc)
-            connectors[source] = exc
-    return connectors
-
-
-def _connect(settings: Settings, source: str) -> Connector:
-    if source == "jira":
-        from connectors.jira import JiraConnector
-
-        jira = settings.jira
-        if not jira.url or jira.token is None:
-            raise ConnectorError(
-                "Jira is not configured: set OKRSYNC_JIRA__URL and OKRSYNC_JIRA__TOKEN "
-                "(and OKRSYNC_JIRA__EMAIL for Jira Cloud)"
-            )
-        return JiraConnector(
-            jira.url,
-            email=jira.email,
-            token=jira.token,
-            flavour=jira.flavour,
-            timeout=(min(10.0, jira.timeout_s), jira.timeout_s),
-            story_points_field=jira.story_points_field,
-            governor=RateGovernor("jira", budget_s=settings.incremental.rate_wait_budget_s),
-        )
-    from connectors.github import GitHubConnector
-
-    github = settings.github
-    return GitHubConnector(
-        base_url=github.base_url,
-        token=github.token,
-        timeout=github.timeout_s,
-        governor=RateGovernor("github", budget_s=settings.incremental.rate_wait_budget_s),
-    )
-
-
-def query_link(selector: Selector, settings: Settings) -> str | None:
-    """Where a person can see the same items in the tracker's own UI."""
-    if isinstance(selector, JiraSelector):
-        base = (settings.jira.url or "").rstrip("/")
-        return f"{base}/issues/?jql={quote(selector.jql)}" if base else None
-    web = github_web_url(settings.github.base_url)
-    if isinstance(selector, GitHubSearchSelector):
-        return f"{web}/search?q={quote(selector.query)}"
-    if isinstance(selector, GitHubListSelector):
-        # The very query a count asks the search API, so the page lists the counted items.
-        kind = "pullrequests" if selector.kind == "pull_request" else "issues"
-        return f"{web}/search?q={quote(search_query_for(selector))}&type={kind}"
-    return None
-
-
-def github_web_url(api_base: str | None) -> str:
-    if not api_base:
-        return "https://github.com"
-    parts = urlsplit(api_base.rstrip("/"))
-    path = parts.path.removesuffix("/api/v3")
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def _metric_value(
-    metric: MetricPlan, fetched: FetchResults, settings: Settings, as_of: datetime
-) -> tuple[MetricValue | None, str | None, dict[str, Any]]:
-    """Compute one tracker metric; return (value, error, lineage)."""
-    selector = metric.selector
-    lineage: dict[str, Any] = {
-        "source": selector.source,
-        "metric": metric.metric_type,
-        "query": selector.describe(),
-        "link": query_link(selector, settings),
-        "fetched_at": as_of.isoformat(),
-    }
-    if selector in fetched.freshness:
-        lineage["cache"] = fetched.freshness[selector]
-    if metric.field:
-        lineage["field"] = metric.field
-    if metric.where_text:
-        lineage["where"] = metric.where_text
-    if metric.metric_type == MetricType.COUNT:
-        outcome = fetched.for_count(selector)
-        if outcome.error is not None or outcome.count is None:
-            lineage["error"] = outcome.error
-            return None, outcome.error or "no count returned", lineage
-        lineage["count"] = outcome.count
-        lineage["counted_by"] = "server" if selector in fetched.counts else "items"
-        return MetricValue(float(outcome.count), outcome.count, None), None, lineage
-    outcome = fetched.for_items(selector)
-    if outcome.error is not None or outcome.items is None:
-        lineage["error"] = outcome.error
-        return None, outcome.error or "no items returned", lineage
-    items = outcome.items
-    lineage["items_total"] = len(items)
-    lineage["items"] = [item.key for item in items[:MAX_LINEAGE_KEYS]]
-    try:
-        value = compute(
-            metric.metric_type, items, field=metric.field, where=metric.where, as_of=as_of
-        )
-        if value.value is not None and not math.isfinite(value.value):
-            raise ValueError(f"{metric.metric_type} is not a finite number ({value.value})")
-    except (ValueError, ArithmeticError) as exc:  # e.g. an overflowing sum: never stored
-        error = str(exc) if isinstance(exc, ValueError) else f"{metric.metric_type}: {exc}"
-        lineage["error"] = error
-        return None, error, lineage
-    lineage["sample_size"] = value.sample_size
-    if value.reason:
-        lineage["note"] = value.reason
-    return value, None, lineage
-
-
-def compute_key_result(
-    plan: KeyResultPlan, fetched: FetchResults, settings: Settings, as_of: datetime
-) -> tuple[float | None, str | None, dict[str, Any]]:
-    """The value of one key result from the fetched data, with its lineage."""
-    if plan.metric is not None:
-        value, error, lineage = _metric_value(plan.metric, fetched, settings, as_of)
-        return (value.value if value else None), error, lineage
-    assert plan.formula is not None
-    inputs: dict[str, float | None] = {}
-    input_lineage: dict[str, Any] = {}
-    errors: list[str] = []
-    for name, metric in plan.inputs.items():
-        value, error, lineage = _metric_value(metric, fetched, settings, as_of)
-        inputs[name] = value.value if value else None
-        lineage["value"] = inputs[name]
-        input_lineage[name] = lineage
-        if error:
-            errors.append(f"{name}: {error}")
-    written = plan.key_result.metric
-    lineage = {
-        "metric": "formula",
-        "expr": written.expr if isinstance(written, FormulaMetric) else None,
-        "inputs": input_lineage,
-        "fetched_at": as_of.isoformat(),
-    }
-    if errors:
-        lineage["error"] = "; ".join(errors)
-        return None, lineage["error"], lineage
-    result = compute_formula(plan.formula, inputs)
-    if result.reason:
-        lineage["note"] = result.reason
-    return result.value, None, lineage
 
 
 def target_of(kr: KeyResult, start: float | None) -> Target:
@@ -525,78 +358,3 @@ def key_result_record(outcome: KeyResultOutcome, *, observed: bool) -> KeyResult
         lineage=outcome.lineage,
         observed=observed,
     )
-
-
-def find_key_result(mapping: MappingFile, kr_id: str) -> tuple[Objective, KeyResult]:
-    for objective in mapping.objectives:
-        for kr in objective.key_results:
-            if kr.id == kr_id:
-                return objective, kr
-    known = ", ".join(kr.id for o in mapping.objectives for kr in o.key_results)
-    raise CheckinError(f"unknown key result '{kr_id}' (known: {known})")
-
-
-def parse_value(text: str) -> float:
-    """A number a person typed; NaN and infinities are refused, never stored."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise CheckinError(f"'{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise CheckinError(f"'{text}' is not a finite number")
-    return value
-
-
-def apply_checkin(
-    settings: Settings,
-    mapping: MappingFile,
-    store: Store,
-    kr_id: str,
-    value: float | None,
-    note: str | None,
-    *,
-    as_of: datetime | None = None,
-) -> KeyResultOutcome:
-    """A person's value (or only a note) for a key result, kept in its history."""
-    as_of = as_of or datetime.now(UTC)
-    objective, kr = find_key_result(mapping, kr_id)
-    if value is not None and kr.metric.type != "manual":
-        source = f"from {kr.metric.source}" if isinstance(kr.metric, ItemMetric) else "by a formula"
-        raise CheckinError(
-            f"key result '{kr_id}' is computed {source} ({kr.metric.type}): the next sync "
-            f"would overwrite a checked-in value. Add context with `note {kr_id} TEXT`, "
-            "or make its metric `{type: manual}` to set it by hand"
-        )
-    period = kr.period or mapping.period
-    previous = store.stored_key_results().get(kr_id)
-    if value is None and previous is None:
-        raise CheckinError(f"key result '{kr_id}' has no value yet: a note needs a value first")
-    shown = value if value is not None else (previous.value if previous else None)
-    start = resolve_start(kr, store, period, shown)
-    thresholds = thresholds_of(mapping, settings)
-    progress = score(
-        target_of(kr, start),
-        shown,
-        period_start=period.start,
-        period_end=period.end,
-        as_of=as_of,
-        thresholds=thresholds,
-    )
-    position = [k.id for _, k in mapping.key_results()].index(kr_id)
-    plan = KeyResultPlan(objective, kr, period, position)
-    lineage: dict[str, Any] = {"metric": "checkin", "at": as_of.isoformat()}
-    if value is None:  # a note leaves the value, and how it was obtained, as they were
-        lineage = (store.key_result(kr_id) or {}).get("lineage") or {"metric": "note"}
-    outcome = KeyResultOutcome(
-        plan, shown, None, lineage, progress, previous.value if previous else None, start
-    )
-    rolled = objective_progress(mapping, store, [outcome], as_of, thresholds)
-    store.write_checkin(
-        objective_records(mapping, rolled),
-        key_result_record(outcome, observed=value is not None),
-        at=as_of,
-        origin="checkin" if value is not None else "note",
-        note=note,
-        listing=listing_of(mapping),
-    )
-    return outcome

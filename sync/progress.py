@@ -1,4 +1,4 @@
-"""The progress model: how far a key result has come, whether it is on track, roll-up, trend.
+"""The progress model: how far a key result has come, whether it is on track, roll-up.
 
 Progress is a fraction (1.0 = 100%). The raw value may leave [0, 1] (overshooting a target,
 moving the wrong way); the shown value is clamped. Status compares progress with the
@@ -8,7 +8,6 @@ expected progress, the elapsed share of the period.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,7 +15,6 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from config.vocabulary import KeyResultKind
-from sync.metrics import ValueRange
 
 _KINDS = frozenset(KeyResultKind)
 
@@ -35,20 +33,6 @@ class Status(StrEnum):
 
 # Below this much elapsed period nothing can be behind yet; also the tolerance for "reached".
 _EPSILON = 1e-9
-
-# A forecast extends the trend of at least this many values (at distinct times) spread over
-# at least this long; below that there is no trend, only noise.
-FORECAST_MIN_POINTS = 3
-FORECAST_MIN_SPAN = timedelta(days=3)
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """A key result's value at the end of its period by its trend, or None; `note` says why
-    there is none, or that the trend was stopped at a bound of what the value can be."""
-
-    value: float | None
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +107,7 @@ def expected_progress(period_start: date, period_end: date, as_of: datetime) -> 
         raise ValueError(f"period ends ({period_end}) before it starts ({period_start})")
     start = datetime.combine(period_start, time(), tzinfo=UTC)
     length = timedelta(days=(period_end - period_start).days + 1)
-    return _clamp((_as_utc(as_of) - start) / length)
+    return _clamp((as_utc(as_of) - start) / length)
 
 
 def score(
@@ -228,114 +212,6 @@ def _parents_first(
     return ordered
 
 
-def forecast(
-    history: Sequence[tuple[datetime, float]],
-    *,
-    period_end: date,
-    reachable: ValueRange | None = None,
-) -> Forecast:
-    """The value at the end of period_end by a least-squares line through the history.
-
-    None, with the reason, below FORECAST_MIN_POINTS distinct times or FORECAST_MIN_SPAN
-    between the first and the last: a line through a few values minutes apart, extended over
-    months, is a confident wrong number. A line that leaves `reachable` stops at its bound,
-    with a note saying so.
-    """
-    points = [(_as_utc(when), value) for when, value in history]
-    times = {when for when, _ in points}
-    span = max(times) - min(times) if times else timedelta(0)
-    if len(times) < FORECAST_MIN_POINTS or span < FORECAST_MIN_SPAN:
-        return Forecast(None, _not_enough_history(len(times), span))
-    origin = min(times)
-    days = [(when - origin) / timedelta(days=1) for when, _ in points]
-    slope, intercept = statistics.linear_regression(days, [value for _, value in points])
-    return _extended(slope, intercept, origin, period_end, reachable)
-
-
-class StreamedTrend:
-    """The least-squares line of `forecast`, fed one value at a time, oldest first, so that
-    a long history is never held in memory (running means and co-moments, which stay exact
-    where sums of squares of large numbers would not)."""
-
-    def __init__(self) -> None:
-        self.times = 0  # distinct times seen
-        self._first: float | None = None
-        self._last: float | None = None
-        self._count = 0
-        self._mean_days = self._mean_value = self._co_days = self._co_days_value = 0.0
-
-    def add(self, seconds: float, value: float) -> None:
-        """One value at `seconds` since 1970, no earlier than the one before."""
-        if self._first is None:
-            self._first = seconds
-        if seconds != self._last:
-            self.times += 1
-            self._last = seconds
-        days = (seconds - self._first) / 86400.0
-        self._count += 1
-        step = days - self._mean_days
-        self._mean_days += step / self._count
-        self._mean_value += (value - self._mean_value) / self._count
-        self._co_days += step * (days - self._mean_days)
-        self._co_days_value += step * (value - self._mean_value)
-
-    def forecast(self, *, period_end: date, reachable: ValueRange | None = None) -> Forecast:
-        """What `forecast` says of the same values."""
-        span = timedelta(
-            seconds=0 if self._first is None or self._last is None else self._last - self._first
-        )
-        if self.times < FORECAST_MIN_POINTS or span < FORECAST_MIN_SPAN:
-            return Forecast(None, _not_enough_history(self.times, span))
-        assert self._first is not None
-        slope = self._co_days_value / self._co_days
-        intercept = self._mean_value - slope * self._mean_days
-        origin = datetime.fromtimestamp(self._first, UTC)
-        return _extended(slope, intercept, origin, period_end, reachable)
-
-
-def _extended(
-    slope: float,
-    intercept: float,
-    origin: datetime,
-    period_end: date,
-    reachable: ValueRange | None,
-) -> Forecast:
-    """The line (value by days since `origin`) at the end of `period_end`, within reach."""
-    end = datetime.combine(period_end + timedelta(days=1), time(), tzinfo=UTC)
-    result = intercept + slope * ((end - origin) / timedelta(days=1))
-    if not math.isfinite(result):
-        return Forecast(None, "no trend: the values are too large to extend")
-    if reachable is not None and reachable.low is not None and result < reachable.low:
-        return Forecast(
-            reachable.low,
-            f"the trend falls below {reachable.low:g}, the least {reachable.name} can be",
-        )
-    if reachable is not None and reachable.high is not None and result > reachable.high:
-        return Forecast(
-            reachable.high,
-            f"the trend rises above {reachable.high:g}, the most {reachable.name} can be",
-        )
-    return Forecast(result)
-
-
-def _not_enough_history(points: int, span: timedelta) -> str:
-    values = "1 value" if points == 1 else f"{points} values"
-    over = "" if points < 2 else f" over {_duration_text(span)}"
-    return (
-        f"not enough history: {values}{over}; a forecast needs {FORECAST_MIN_POINTS} "
-        f"over at least {_duration_text(FORECAST_MIN_SPAN)}"
-    )
-
-
-def _duration_text(span: timedelta) -> str:
-    """A duration in the largest whole unit that fits: '3 days', '5 hours', '40 seconds'."""
-    seconds = int(span.total_seconds())
-    units = (("day", 86400), ("hour", 3600), ("minute", 60))
-    unit, size = next(((u, size) for u, size in units if seconds >= size), ("second", 1))
-    count = seconds // size
-    return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
 def _score_value(
     target: Target, value: float, expected: float, thresholds: Thresholds
 ) -> tuple[float, Status]:
@@ -406,7 +282,8 @@ def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _as_utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """A naive datetime is taken as UTC, as everywhere else in okr-sync."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

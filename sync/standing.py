@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from config.vocabulary import KeyResultKind, MetricType
+from sync.forecast import Forecast, StreamedTrend, forecast
 from sync.metrics import value_range
-from sync.progress import Forecast, StreamedTrend, expected_progress, forecast
+from sync.progress import expected_progress
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.

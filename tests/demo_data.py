@@ -13,7 +13,8 @@ from config.loader import load_mapping
 from config.mapping import MappingFile
 from config.settings import Settings, load_settings
 from sandbox.server import Sandbox
-from sync.engine import apply_checkin, run_sync
+from sync.checkin import apply_checkin
+from sync.engine import run_sync
 from sync.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

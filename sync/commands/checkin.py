@@ -6,10 +6,10 @@ import argparse
 
 from config.loader import load_mapping
 from config.settings import Settings
+from sync.checkin import apply_checkin, parse_value
 from sync.commands.arguments import config_path, kr_argument, text_arg
 from sync.commands.command import EXIT_OK, Command
 from sync.commands.store_access import open_store
-from sync.engine import apply_checkin, parse_value
 from sync.literal_text import LiteralConsole
 from sync.presentation import format_number
 

@@ -12,7 +12,7 @@ from config.settings import Settings
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.commands.arguments import config_path
 from sync.commands.command import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, Command
-from sync.engine import build_connectors
+from sync.connections import build_connectors
 from sync.literal_text import LiteralConsole
 from sync.plan import SelectorUse, selector_uses, sources_of
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from config.conditions import parse_condition
@@ -118,13 +116,14 @@ def test_huge_constant_exponents_are_refused_before_evaluation(text: str) -> Non
         parse_formula(text)
 
 
-def test_computed_huge_exponent_is_refused_quickly() -> None:
-    started = time.monotonic()
+# Computing 2 ** (10 ** 10) would take minutes in one C call that no signal interrupts: the
+# timeout only guards against that hang (a thread ends the session), the match is the check.
+@pytest.mark.timeout(60, method="thread")
+def test_computed_huge_exponent_is_refused_before_it_is_computed() -> None:
     with pytest.raises(ExpressionError, match="exponent"):
         parse_formula("a ** b").evaluate({"a": 9, "b": 1e9})
     with pytest.raises(ExpressionError, match="exponent"):
         parse_formula("2 ** (a ** a)").evaluate({"a": 10})
-    assert time.monotonic() - started < 1.0
 
 
 def test_length_and_nesting_limits() -> None:

@@ -21,7 +21,7 @@ from config.placeholders import ALLOWED
 from config.settings import StatusThresholds
 from config.vocabulary import MetricType
 from connectors.base import PULL_REQUEST_FIELDS, SOURCE_FIELDS
-from sync.progress import FORECAST_MIN_POINTS, FORECAST_MIN_SPAN
+from sync.forecast import FORECAST_MIN_POINTS, FORECAST_MIN_SPAN
 from tests.config.test_schema import SCHEMA_LINE, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -42,7 +42,7 @@ def serve_output(tmp_path: Path, sandbox: Sandbox, host: str, **env: str) -> tup
             "the dashboard's URL",
         )
     finally:
-        code, _ = child.terminate()
+        code = child.terminate()
     assert code == 0, child.log
     return "\n".join(child.out), child.log
 
@@ -110,7 +110,7 @@ def test_a_burst_on_a_long_history_gets_answers_or_a_clean_retry_later(
             answers = list(pool.map(lambda path: get(base + path), paths))
         assert get(base + "healthz")[0] == 404  # still serving, no health route here
     finally:
-        code, _ = child.terminate()
+        code = child.terminate()
     assert code == 0, child.log
     codes = Counter(status for status, _, _ in answers)
     assert set(codes) == {200, 503}, codes  # some answered, the rest told to come back

@@ -23,8 +23,9 @@ from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
 from connectors.changes import FetchUnit
 from connectors.github_changes import GitHubChangeFeed, may_hold_issues
-from connectors.jira import CLOUD_ID_PAGE, QUERIES_PER_UNION
+from connectors.jira import QUERIES_PER_UNION
 from connectors.jira_changes import JiraChangeFeed
+from connectors.jira_search import CLOUD_ID_PAGE
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
 from sync.incremental import plan_units

@@ -4,7 +4,6 @@ receiver, which records what arrives (and can answer with failures to test retri
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,12 +233,10 @@ def test_a_trickling_receiver_is_given_up_at_the_deadline(
         count = p1_count(sandbox)
         assert sync_with(workdir, start=count + 10, target=count) == 0
         capsys.readouterr()
-        started = time.monotonic()
         assert sync_with(workdir, start=count, target=count - 100) == 0
-        took = time.monotonic() - started
         err = capsys.readouterr().err
         assert len(receiver.received) == 1
-        assert took < 12, f"the sync took {took:.1f} s"
+        assert not receiver.trickle_answered.is_set()  # the sync did not wait for the answer
         assert (
             "digest: not delivered after 1 attempt(s): no answer within 2 s "
             "(OKRSYNC_NOTIFY__DEADLINE_S)" in err

@@ -31,6 +31,7 @@ class Receiver:
         self.paths: list[str] = []
         self.gets: list[str] = []
         self.release = threading.Event()
+        self.trickle_answered = threading.Event()  # a trickle ran its course to the 200
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +61,7 @@ class Receiver:
                     while not receiver.release.wait(every_s) and time.monotonic() < until:
                         self.wfile.write(b"a")
                     self.wfile.write(b"\r\nContent-Length: 2\r\n\r\nok")
+                    receiver.trickle_answered.set()
                 except OSError:  # the client gave up
                     pass
 
