@@ -46,14 +46,8 @@ from sync.status_view import (
     render_history,
     render_status,
 )
-from sync.store import (
-    RunLockedError,
-    Store,
-    StoreError,
-    ensure_sqlite_dir,
-    open_existing,
-    sqlite_file,
-)
+from sync.store import Store, ensure_sqlite_dir, open_existing, sqlite_file
+from sync.store_errors import RunLockedError, StoreError
 
 log = logging.getLogger("okrsync")
 
@@ -623,12 +617,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, console: LiteralCons
 
 def known_kr(store: Store, kr_id: str) -> None:
     if store.key_result(kr_id) is None:
-        known = [row["id"] for row in store.all_key_results()]
+        known = [row.id for row in store.all_key_results()]
         raise UsageError(f"unknown key result '{kr_id}' ({ids_in_store(kr_id, known)})")
 
 
 def known_objective(store: Store, objective_id: str) -> None:
-    known = [row["id"] for row in store.all_objectives()]
+    known = [row.id for row in store.all_objectives()]
     if objective_id not in known:
         raise UsageError(
             f"--objective: unknown objective '{objective_id}' ({ids_in_store(objective_id, known)})"

@@ -39,7 +39,8 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.store import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, Store
+from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,7 @@ def states_before_run(settings: Settings, store: Store | None) -> dict[str, Prev
     """Read before a run writes; empty (and no query) when no webhook is set."""
     if settings.notify.webhook_url is None or store is None:
         return {}
-    return {
-        row["id"]: PreviousState(row["status"], row["progress"]) for row in store.all_key_results()
-    }
+    return {row.id: PreviousState(row.status, row.progress) for row in store.all_key_results()}
 
 
 @dataclass
@@ -433,7 +432,7 @@ def objective_progress(
     """Roll key results up into objectives; key results not in this run keep their stored
     progress, expected by now within their own period."""
     fresh = {o.plan.key_result.id: o.progress for o in outcomes}
-    stored_rows = {row["id"]: row for row in store.all_key_results()} if store is not None else {}
+    stored_rows = {row.id: row for row in store.all_key_results()} if store is not None else {}
     nodes: list[ObjectiveNode] = []
     for objective in mapping.objectives:
         entries: list[tuple[float, KeyResultProgress]] = []
@@ -447,10 +446,10 @@ def objective_progress(
                     (
                         kr.weight,
                         KeyResultProgress(
-                            row["progress_raw"],
-                            row["progress"],
+                            row.progress_raw,
+                            row.progress,
                             expected_progress(period.start, period.end, as_of),
-                            row["status"],
+                            row.status,
                         ),
                     )
                 )
@@ -584,7 +583,9 @@ def apply_checkin(
     plan = KeyResultPlan(objective, kr, period, position)
     lineage: dict[str, Any] = {"metric": "checkin", "at": as_of.isoformat()}
     if value is None:  # a note leaves the value, and how it was obtained, as they were
-        lineage = (store.key_result(kr_id) or {}).get("lineage") or {"metric": "note"}
+        stored = store.key_result(kr_id)
+        kept = stored.lineage if stored is not None else None
+        lineage = (kept.to_json() if kept is not None else {}) or {"metric": "note"}
     outcome = KeyResultOutcome(
         plan, shown, None, lineage, progress, previous.value if previous else None, start
     )

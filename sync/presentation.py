@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sync.records import KeyResultRow
 from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
@@ -58,21 +59,21 @@ def signed_text(change: float | None, unit: str | None = None) -> str:
     return ("+" if change > 0 else "-") + format_number(abs(change), unit)
 
 
-def target_text(kr: dict[str, Any]) -> str:
+def target_text(kr: KeyResultRow) -> str:
     """What the key result aims at, in the words of its kind."""
-    unit = kr["unit"]
-    kind = kr["kind"]
+    unit = kr.unit
+    kind = kr.kind
     if kind == "band":
-        return f"{format_number(kr['min_value'])}..{format_number(kr['max_value'], unit)}"
+        return f"{format_number(kr.min_value)}..{format_number(kr.max_value, unit)}"
     if kind == "stay_above":
-        return f">= {format_number(kr['target_value'], unit)}"
+        return f">= {format_number(kr.target_value, unit)}"
     if kind == "stay_below":
-        return f"<= {format_number(kr['target_value'], unit)}"
+        return f"<= {format_number(kr.target_value, unit)}"
     if kind == "baseline":
         return "baseline"
     if kind == "milestone":
         return "done"
-    return format_number(kr["target_value"], unit)
+    return format_number(kr.target_value, unit)
 
 
 def stale_inputs_text(kr_ids: list[str]) -> str:
@@ -90,33 +91,33 @@ def status_document(
     with `tree_fields`: each objective's `depth` and each key result's `change`. `retired_at`
     is null for what the mapping file lists; others show only with `wanted.retired`."""
     tree = objective_tree(store, wanted)
-    document = {
+    document: dict[str, Any] = {
         "objectives": [
             {
-                "id": obj["id"],
-                "title": obj["title"],
-                "owner": obj["owner"],
-                "level": obj["level"],
-                "parent": obj["parent_id"],
-                "progress": percent(obj["progress"]),
-                "status": obj["status"],
-                "stale_inputs": obj["stale_inputs"],
-                "retired_at": iso(obj["retired_at"]),
+                "id": obj.id,
+                "title": obj.title,
+                "owner": obj.owner,
+                "level": obj.level,
+                "parent": obj.parent_id,
+                "progress": percent(obj.progress),
+                "status": obj.status,
+                "stale_inputs": obj.stale_inputs,
+                "retired_at": iso(obj.retired_at),
                 "key_results": [
                     {
-                        "id": kr["id"],
-                        "title": kr["title"],
-                        "value": kr["value"],
-                        "start": kr["start_value"],
-                        "target": kr["target_value"],
-                        "unit": kr["unit"],
-                        "progress": percent(kr["progress"]),
-                        "status": kr["status"],
-                        "updated_at": iso(kr["updated_at"]),
-                        "error": kr["last_error"],
-                        "retired_at": iso(kr["retired_at"]),
+                        "id": kr.id,
+                        "title": kr.title,
+                        "value": kr.value,
+                        "start": kr.start_value,
+                        "target": kr.target_value,
+                        "unit": kr.unit,
+                        "progress": percent(kr.progress),
+                        "status": kr.status,
+                        "updated_at": iso(kr.updated_at),
+                        "error": kr.last_error,
+                        "retired_at": iso(kr.retired_at),
                     }
-                    for kr in obj["key_results"]
+                    for kr in obj.key_results
                 ],
             }
             for obj in tree
@@ -124,7 +125,7 @@ def status_document(
     }
     if tree_fields:
         for obj, row in zip(document["objectives"], tree, strict=True):
-            obj["depth"] = row["depth"]
-            for kr, kr_row in zip(obj["key_results"], row["key_results"], strict=True):
-                kr["change"] = kr_row["change"]
+            obj["depth"] = row.depth
+            for kr, kr_row in zip(obj["key_results"], row.key_results, strict=True):
+                kr["change"] = kr_row.change
     return document

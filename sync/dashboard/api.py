@@ -27,23 +27,23 @@ def key_result_document(store: Store, kr_id: str) -> dict[str, Any] | None:
 def detail_document(detail: KeyResultDetail) -> dict[str, Any]:
     row = detail.row
     return {
-        "id": row["id"],
-        "title": row["title"],
-        "objective": row["objective_id"],
-        "kind": row["kind"],
-        "unit": row["unit"],
-        "value": row["value"],
-        "start": row["start_value"],
-        "target": row["target_value"],
-        "min": row["min_value"],
-        "max": row["max_value"],
-        "progress": percent(row["progress"]),
-        "expected": percent(row["expected"]),
-        "status": row["status"],
-        "error": row["last_error"],
-        "updated_at": iso(row["updated_at"]),
-        "retired_at": iso(row["retired_at"]),
-        "period": {"start": iso(_day(row["period_start"])), "end": iso(_day(row["period_end"]))},
+        "id": row.id,
+        "title": row.title,
+        "objective": row.objective_id,
+        "kind": row.kind,
+        "unit": row.unit,
+        "value": row.value,
+        "start": row.start_value,
+        "target": row.target_value,
+        "min": row.min_value,
+        "max": row.max_value,
+        "progress": percent(row.progress),
+        "expected": percent(row.expected),
+        "status": row.status,
+        "error": row.last_error,
+        "updated_at": iso(row.updated_at),
+        "retired_at": iso(row.retired_at),
+        "period": {"start": iso(_day(row.period_start)), "end": iso(_day(row.period_end))},
         "forecast": detail.forecast.value,
         "forecast_note": detail.forecast.note,
         "sources": [
@@ -74,14 +74,14 @@ def runs_document(store: Store, limit: int) -> dict[str, Any]:
     return {
         "runs": [
             {
-                "id": run["id"],
-                "started_at": iso(run["started_at"]),
-                "finished_at": iso(run["finished_at"]),
-                "outcome": run["outcome"],
-                "key_results_total": run["key_results_total"],
-                "key_results_failed": run["key_results_failed"],
-                "requests": run["requests"] or {},
-                "errors": run["errors"] or {},
+                "id": run.id,
+                "started_at": iso(run.started_at),
+                "finished_at": iso(run.finished_at),
+                "outcome": run.outcome,
+                "key_results_total": run.key_results_total,
+                "key_results_failed": run.key_results_failed,
+                "requests": run.requests,
+                "errors": run.errors,
             }
             for run in store.runs(limit=limit)
         ]
