@@ -1,7 +1,8 @@
 """The central store: SQLite by default, PostgreSQL for teams (SQLAlchemy 2 Core).
 
 A run's results are written in one transaction, so a crash leaves the previous state and
-never a half-written run. A failed fetch never overwrites the last good value.
+never a half-written run. A failed fetch never overwrites the last good value. The reads are
+in `sync.store_reads`, the locks in `sync.run_lock`, the records both use in `sync.records`.
 """
 
 from __future__ import annotations

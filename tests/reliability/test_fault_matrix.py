@@ -206,11 +206,11 @@ def test_fault(
     assert run.outcome == "partial"
     errors = set()
     for kr_id in scenario.fails:
-        error = after[kr_id]["last_error"]
-        assert scenario.message in error, error
+        error = after[kr_id].last_error
+        assert error is not None and scenario.message in error, error
         assert "\n" not in error
-        assert after[kr_id]["status"] == "error"
-        assert after[kr_id]["value"] == before[kr_id]["value"]  # the last good value is kept
+        assert after[kr_id].status == "error"
+        assert after[kr_id].value == before[kr_id].value  # the last good value is kept
         assert f"failed {kr_id}: " in shown  # and the error is shown
         errors.add(error)
     source = "jira" if scenario.where == "Jira" else "github"
