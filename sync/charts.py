@@ -213,13 +213,13 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
     """The key result's history chart as inline SVG."""
     row = detail.row
     period = None
-    if row["period_start"] is not None and row["period_end"] is not None:
-        end = datetime.combine(row["period_end"].date(), time.max, tzinfo=UTC)
-        period = (row["period_start"], end)
+    if row.period_start is not None and row.period_end is not None:
+        end = datetime.combine(row.period_end.date(), time.max, tzinfo=UTC)
+        period = (row.period_start, end)
     forecast = None
     if detail.forecast.value is not None and period is not None:
         forecast = (period[1], detail.forecast.value)
-    target = row["target_value"] if row["kind"] in TARGET_LINE_KINDS else None
+    target = row.target_value if row.kind in TARGET_LINE_KINDS else None
     return history_svg(
         ChartData(
             values=detail.values,
@@ -229,7 +229,7 @@ def chart_for(detail: KeyResultDetail, now: datetime | None = None) -> str:
             forecast_note=detail.forecast.note,
             period=period,
             now=now or datetime.now(UTC),
-            unit=row["unit"],
-            title=f"{row['title']}: value over time",
+            unit=row.unit,
+            title=f"{row.title}: value over time",
         )
     )

@@ -88,7 +88,9 @@ def apply_checkin(
     plan = KeyResultPlan(objective, kr, period, position)
     lineage: dict[str, Any] = {"metric": "checkin", "at": as_of.isoformat()}
     if value is None:  # a note leaves the value, and how it was obtained, as they were
-        lineage = (store.key_result(kr_id) or {}).get("lineage") or {"metric": "note"}
+        stored = store.key_result(kr_id)
+        kept = stored.lineage if stored is not None else None
+        lineage = (kept.to_json() if kept is not None else {}) or {"metric": "note"}
     outcome = KeyResultOutcome(
         plan, shown, None, lineage, progress, previous.value if previous else None, start
     )

@@ -19,7 +19,7 @@ from sync.commands.command import EXIT_CONFIG, EXIT_FAILURES, UsageError
 from sync.commands.registry import COMMANDS
 from sync.literal_text import LiteralConsole, printable_lines
 from sync.logs import configure_logging
-from sync.store import RunLockedError, StoreError
+from sync.store_errors import RunLockedError, StoreError
 
 log = logging.getLogger("okrsync")
 

@@ -33,7 +33,8 @@ from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
 from sync.health import DaemonHealth, HealthServer
 from sync.notify import notify_after_run
-from sync.store import RunLockedError, Store, StoreError, ensure_sqlite_dir
+from sync.store import Store, ensure_sqlite_dir
+from sync.store_errors import RunLockedError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +245,12 @@ class Daemon:
                     )
                     return
                 now = datetime.now(UTC)
-                checked = {row["id"]: row["checked_at"] for row in store.all_key_results()}
+                checked = {row.id: row.checked_at for row in store.all_key_results()}
                 fresh = [
                     c
                     for c in cadences
                     if all(
-                        checked.get(kr) is not None and checked[kr] >= c.slot_start(now)
+                        (at := checked.get(kr)) is not None and at >= c.slot_start(now)
                         for kr in groups[c]
                     )
                 ]
@@ -314,8 +315,8 @@ class Daemon:
         assert report is not None
         statuses: dict[str, int] = {}
         for row in store.all_key_results():
-            if row["retired_at"] is None:  # what the mapping file no longer lists is no gauge
-                statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+            if row.retired_at is None:  # what the mapping file no longer lists is no gauge
+                statuses[row.status] = statuses.get(row.status, 0) + 1
         self.health.record_run(
             cadences,
             report.outcome,

@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 
 from sync.presentation import percent
 from sync.progress import Status
-from sync.standing import CHART_POINTS_MAX, RECENT_POINTS, TreeFilter, objective_tree
+from sync.standing import (
+    CHART_POINTS_MAX,
+    RECENT_POINTS,
+    KeyResultInTree,
+    ObjectiveInTree,
+    TreeFilter,
+    objective_tree,
+)
 from sync.store import Store
 
 
@@ -223,9 +230,7 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> StatusDoc
         objectives=[
             StatusObjective(
                 **_objective_fields(obj),
-                key_results=[
-                    StatusKeyResult(**_key_result_fields(kr)) for kr in obj["key_results"]
-                ],
+                key_results=[StatusKeyResult(**_key_result_fields(kr)) for kr in obj.key_results],
             )
             for obj in objective_tree(store, wanted)
         ]
@@ -240,41 +245,41 @@ def objectives_document(store: Store, wanted: TreeFilter | None = None) -> Objec
             Objective(
                 **_objective_fields(obj),
                 key_results=[
-                    KeyResultSummary(**_key_result_fields(kr), change=kr["change"])
-                    for kr in obj["key_results"]
+                    KeyResultSummary(**_key_result_fields(kr), change=kr.change)
+                    for kr in obj.key_results
                 ],
-                depth=obj["depth"],
+                depth=obj.depth,
             )
             for obj in objective_tree(store, wanted)
         ]
     )
 
 
-def _objective_fields(obj: dict[str, Any]) -> dict[str, Any]:
+def _objective_fields(obj: ObjectiveInTree) -> dict[str, Any]:
     return {
-        "id": obj["id"],
-        "title": obj["title"],
-        "owner": obj["owner"],
-        "level": obj["level"],
-        "parent": obj["parent_id"],
-        "progress": percent(obj["progress"]),
-        "status": obj["status"],
-        "stale_inputs": obj["stale_inputs"],
-        "retired_at": obj["retired_at"],
+        "id": obj.id,
+        "title": obj.title,
+        "owner": obj.owner,
+        "level": obj.level,
+        "parent": obj.parent_id,
+        "progress": percent(obj.progress),
+        "status": obj.status,
+        "stale_inputs": obj.stale_inputs,
+        "retired_at": obj.retired_at,
     }
 
 
-def _key_result_fields(kr: dict[str, Any]) -> dict[str, Any]:
+def _key_result_fields(kr: KeyResultInTree) -> dict[str, Any]:
     return {
-        "id": kr["id"],
-        "title": kr["title"],
-        "value": kr["value"],
-        "start": kr["start_value"],
-        "target": kr["target_value"],
-        "unit": kr["unit"],
-        "progress": percent(kr["progress"]),
-        "status": kr["status"],
-        "updated_at": kr["updated_at"],
-        "error": kr["last_error"],
-        "retired_at": kr["retired_at"],
+        "id": kr.id,
+        "title": kr.title,
+        "value": kr.value,
+        "start": kr.start_value,
+        "target": kr.target_value,
+        "unit": kr.unit,
+        "progress": percent(kr.progress),
+        "status": kr.status,
+        "updated_at": kr.updated_at,
+        "error": kr.last_error,
+        "retired_at": kr.retired_at,
     }

@@ -30,7 +30,8 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.store import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, Store
+from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,7 @@ def states_before_run(settings: Settings, store: Store | None) -> dict[str, Prev
     """Read before a run writes; empty (and no query) when no webhook is set."""
     if settings.notify.webhook_url is None or store is None:
         return {}
-    return {
-        row["id"]: PreviousState(row["status"], row["progress"]) for row in store.all_key_results()
-    }
+    return {row.id: PreviousState(row.status, row.progress) for row in store.all_key_results()}
 
 
 @dataclass
@@ -268,7 +267,7 @@ def objective_progress(
     """Roll key results up into objectives; key results not in this run keep their stored
     progress, expected by now within their own period."""
     fresh = {o.plan.key_result.id: o.progress for o in outcomes}
-    stored_rows = {row["id"]: row for row in store.all_key_results()} if store is not None else {}
+    stored_rows = {row.id: row for row in store.all_key_results()} if store is not None else {}
     nodes: list[ObjectiveNode] = []
     for objective in mapping.objectives:
         entries: list[tuple[float, KeyResultProgress]] = []
@@ -282,10 +281,10 @@ def objective_progress(
                     (
                         kr.weight,
                         KeyResultProgress(
-                            row["progress_raw"],
-                            row["progress"],
+                            row.progress_raw,
+                            row.progress,
                             expected_progress(period.start, period.end, as_of),
-                            row["status"],
+                            row.status,
                         ),
                     )
                 )

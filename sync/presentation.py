@@ -4,7 +4,8 @@ reports and the digest read a value, a percent, a target or a status the same wa
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+
+from sync.records import KeyResultRow
 
 STATUS_LABELS = {
     "done": "done",
@@ -54,21 +55,21 @@ def signed_text(change: float | None, unit: str | None = None) -> str:
     return ("+" if change > 0 else "-") + format_number(abs(change), unit)
 
 
-def target_text(kr: dict[str, Any]) -> str:
+def target_text(kr: KeyResultRow) -> str:
     """What the key result aims at, in the words of its kind."""
-    unit = kr["unit"]
-    kind = kr["kind"]
+    unit = kr.unit
+    kind = kr.kind
     if kind == "band":
-        return f"{format_number(kr['min_value'])}..{format_number(kr['max_value'], unit)}"
+        return f"{format_number(kr.min_value)}..{format_number(kr.max_value, unit)}"
     if kind == "stay_above":
-        return f">= {format_number(kr['target_value'], unit)}"
+        return f">= {format_number(kr.target_value, unit)}"
     if kind == "stay_below":
-        return f"<= {format_number(kr['target_value'], unit)}"
+        return f"<= {format_number(kr.target_value, unit)}"
     if kind == "baseline":
         return "baseline"
     if kind == "milestone":
         return "done"
-    return format_number(kr["target_value"], unit)
+    return format_number(kr.target_value, unit)
 
 
 def stale_inputs_text(kr_ids: list[str]) -> str:

@@ -60,23 +60,23 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
     objectives = []
     for obj in objective_tree(store):
         key_results = []
-        for kr in obj["key_results"]:
-            detail = key_result_detail(store, kr["id"])
+        for kr in obj.key_results:
+            detail = key_result_detail(store, kr.id)
             assert detail is not None
-            since = window.since(now, kr["period_start"])
+            since = window.since(now, kr.period_start)
             key_results.append(
                 {
-                    "id": kr["id"],
-                    "title": kr["title"],
-                    "value": kr["value"],
-                    "unit": kr["unit"],
+                    "id": kr.id,
+                    "title": kr.title,
+                    "value": kr.value,
+                    "unit": kr.unit,
                     "target": target_text(kr),
-                    "progress": percent(kr["progress"]),
-                    "status": kr["status"],
-                    "change": change_since(store, kr["id"], since),
+                    "progress": percent(kr.progress),
+                    "status": kr.status,
+                    "change": change_since(store, kr.id, since),
                     "forecast": detail.forecast.value,
                     "forecast_note": detail.forecast.note,
-                    "error": kr["last_error"],
+                    "error": kr.last_error,
                     "notes": [
                         {"at": p.observed_at.isoformat(), "text": p.note}
                         for p in detail.notes
@@ -87,15 +87,15 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
             )
         objectives.append(
             {
-                "id": obj["id"],
-                "title": obj["title"],
-                "owner": obj["owner"],
-                "level": obj["level"],
-                "parent": obj["parent_id"],
-                "depth": obj["depth"],
-                "progress": percent(obj["progress"]),
-                "status": obj["status"],
-                "stale_inputs": obj["stale_inputs"],
+                "id": obj.id,
+                "title": obj.title,
+                "owner": obj.owner,
+                "level": obj.level,
+                "parent": obj.parent_id,
+                "depth": obj.depth,
+                "progress": percent(obj.progress),
+                "status": obj.status,
+                "stale_inputs": obj.stale_inputs,
                 "key_results": key_results,
             }
         )
@@ -106,9 +106,9 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
         "last_run": None
         if not runs
         else {
-            "id": runs[0]["id"],
-            "finished_at": runs[0]["finished_at"].isoformat(),
-            "outcome": runs[0]["outcome"],
+            "id": runs[0].id,
+            "finished_at": runs[0].finished_at.isoformat(),
+            "outcome": runs[0].outcome,
         },
         "objectives": objectives,
     }

@@ -8,7 +8,7 @@ they show the same numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from config.vocabulary import KeyResultKind, MetricType
 from sync.forecast import Forecast, StreamedTrend, forecast
 from sync.metrics import value_range
 from sync.progress import expected_progress
+from sync.records import HistoryPoint, KeyResultRow, Lineage, ObjectiveRow
 from sync.store import Store
 
 # Kinds whose value moves from a start towards a target, so a pace line means something.
@@ -38,13 +39,22 @@ class TreeFilter:
         return any((self.level, self.owner, self.objective))
 
 
-@dataclass
-class HistoryPoint:
-    observed_at: datetime
-    value: float | None
-    status: str | None
-    origin: str
-    note: str | None
+@dataclass(frozen=True)
+class KeyResultInTree(KeyResultRow):
+    """A key result as the tree shows it: `change` is its value minus the one before."""
+
+    previous_value: float | None
+    change: float | None
+
+
+@dataclass(frozen=True)
+class ObjectiveInTree(ObjectiveRow):
+    """An objective in tree order: `depth` below the roots shown, its key results, and the
+    failed key results its progress rests on (`stale_inputs`)."""
+
+    depth: int
+    key_results: list[KeyResultInTree]
+    stale_inputs: list[str]
 
 
 @dataclass
@@ -69,7 +79,7 @@ class KeyResultDetail:
     """A key result with a bounded view of its history, however long that is: the chart's
     values (`values_total` in all), the newest rows (`points_total` in all) and notes."""
 
-    row: dict[str, Any]
+    row: KeyResultRow
     values: list[tuple[datetime, float]]
     values_total: int
     points: list[HistoryPoint]
@@ -84,31 +94,33 @@ class KeyResultDetail:
         return self.values_total > len(self.values)
 
 
-def objectives_in_tree_order(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parents before their aligned children, depth-first, with `depth` set; an objective whose
-    parent is not among `rows` is a root."""
-    ids = {row["id"] for row in rows}
-    children: dict[str | None, list[dict[str, Any]]] = {}
+def objectives_in_tree_order(rows: Sequence[ObjectiveRow]) -> list[tuple[ObjectiveRow, int]]:
+    """(objective, depth): parents before their aligned children, depth-first; an objective
+    whose parent is not among `rows` is a root."""
+    ids = {row.id for row in rows}
+    children: dict[str | None, list[ObjectiveRow]] = {}
     for row in rows:
-        parent = row["parent_id"] if row["parent_id"] in ids else None
+        parent = row.parent_id if row.parent_id in ids else None
         children.setdefault(parent, []).append(row)
-    ordered: list[dict[str, Any]] = []
+    ordered: list[tuple[ObjectiveRow, int]] = []
     # A stack, not a recursion: a 1,000-deep alignment chain is as easy as a flat list.
     stack = [(row, 0) for row in reversed(children.get(None, []))]
     while stack:
         row, depth = stack.pop()
-        ordered.append({**row, "depth": depth})
-        stack.extend((child, depth + 1) for child in reversed(children.get(row["id"], [])))
+        ordered.append((row, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(row.id, [])))
     return ordered
 
 
-def filter_objectives(rows: Sequence[dict[str, Any]], wanted: TreeFilter) -> list[dict[str, Any]]:
+def filter_objectives(
+    rows: Sequence[ObjectiveRow], wanted: TreeFilter
+) -> list[tuple[ObjectiveRow, int]]:
     """The objectives that pass the filter, in tree order (depth relative to what is shown)."""
     kept = list(rows)
     if wanted.objective:
-        children: dict[str, list[str]] = {}
+        children: dict[str | None, list[str]] = {}
         for row in rows:
-            children.setdefault(row["parent_id"], []).append(row["id"])
+            children.setdefault(row.parent_id, []).append(row.id)
         subtree = {wanted.objective}
         below = [wanted.objective]
         while below:
@@ -116,65 +128,71 @@ def filter_objectives(rows: Sequence[dict[str, Any]], wanted: TreeFilter) -> lis
                 if child not in subtree:
                     subtree.add(child)
                     below.append(child)
-        kept = [row for row in kept if row["id"] in subtree]
+        kept = [row for row in kept if row.id in subtree]
     if wanted.level:
-        kept = [row for row in kept if (row["level"] or "").lower() == wanted.level.lower()]
+        kept = [row for row in kept if (row.level or "").lower() == wanted.level.lower()]
     if wanted.owner:
-        kept = [row for row in kept if (row["owner"] or "").lower() == wanted.owner.lower()]
+        kept = [row for row in kept if (row.owner or "").lower() == wanted.owner.lower()]
     return objectives_in_tree_order(kept)
 
 
-def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[dict[str, Any]]:
-    """Objectives in tree order, each with its `key_results` and `stale_inputs`; each key
-    result carries `previous_value` and `change` (value minus the value before the latest
-    one). Retired objectives and key results (`retired_at` set) are left out unless
+def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[ObjectiveInTree]:
+    """Objectives in tree order, each with its key results and stale inputs; each key result
+    carries `previous_value` and `change` (value minus the value before the latest one).
+    Retired objectives and key results (`retired_at` set) are left out unless
     `wanted.retired`; they never count as stale inputs, as no roll-up counts them."""
     wanted = wanted or TreeFilter()
     every = store.all_objectives()
     key_results = store.all_key_results()
-    current = [row for row in every if row["retired_at"] is None]
-    stale = stale_inputs(current, [kr for kr in key_results if kr["retired_at"] is None])
+    current = [row for row in every if row.retired_at is None]
+    stale = stale_inputs(current, [kr for kr in key_results if kr.retired_at is None])
     objectives = filter_objectives(every if wanted.retired else current, wanted)
     if not wanted.retired:
-        key_results = [kr for kr in key_results if kr["retired_at"] is None]
+        key_results = [kr for kr in key_results if kr.retired_at is None]
     previous = store.previous_values()
-    by_objective: dict[str, list[dict[str, Any]]] = {}
+    by_objective: dict[str, list[KeyResultInTree]] = {}
     for kr in key_results:
-        before = previous.get(kr["id"])
-        change = None if before is None or kr["value"] is None else kr["value"] - before
-        by_objective.setdefault(kr["objective_id"], []).append(
-            {**kr, "previous_value": before, "change": change}
+        before = previous.get(kr.id)
+        change = None if before is None or kr.value is None else kr.value - before
+        by_objective.setdefault(kr.objective_id, []).append(
+            KeyResultInTree(**_fields_of(kr), previous_value=before, change=change)
         )
     return [
-        {
-            **obj,
-            "key_results": by_objective.get(obj["id"], []),
-            "stale_inputs": stale.get(obj["id"], []),
-        }
-        for obj in objectives
+        ObjectiveInTree(
+            **_fields_of(obj),
+            depth=depth,
+            key_results=by_objective.get(obj.id, []),
+            stale_inputs=stale.get(obj.id, []),
+        )
+        for obj, depth in objectives
     ]
 
 
+def _fields_of(row: ObjectiveRow | KeyResultRow) -> dict[str, Any]:
+    """A row's fields as they are (`dataclasses.asdict` would copy its lineage into dicts)."""
+    return {f.name: getattr(row, f.name) for f in fields(row)}
+
+
 def stale_inputs(
-    objectives: Sequence[dict[str, Any]], key_results: Sequence[dict[str, Any]]
+    objectives: Sequence[ObjectiveRow], key_results: Sequence[KeyResultRow]
 ) -> dict[str, list[str]]:
     """Per objective, the key results its progress rests on whose last fetch failed: its own,
     then those of the objectives aligned under it, in tree order. The roll-up counts them at
     their last good value, so the objective's number is only as fresh as they are."""
     failed: dict[str, list[str]] = {}
     for kr in key_results:
-        if kr["last_error"] is not None:
-            failed.setdefault(kr["objective_id"], []).append(kr["id"])
-    ordered = objectives_in_tree_order(objectives)
-    ids = {row["id"] for row in ordered}
+        if kr.last_error is not None:
+            failed.setdefault(kr.objective_id, []).append(kr.id)
+    ordered = [row for row, _ in objectives_in_tree_order(objectives)]
+    ids = {row.id for row in ordered}
     children: dict[str, list[str]] = {}
     for row in ordered:
-        if row["parent_id"] in ids:
-            children.setdefault(row["parent_id"], []).append(row["id"])
-    stale: dict[str, list[str]] = {row["id"]: [] for row in objectives}
+        if row.parent_id is not None and row.parent_id in ids:
+            children.setdefault(row.parent_id, []).append(row.id)
+    stale: dict[str, list[str]] = {row.id: [] for row in objectives}
     for row in reversed(ordered):  # children before their parents
-        below = [kr_id for child in children.get(row["id"], []) for kr_id in stale[child]]
-        stale[row["id"]] = failed.get(row["id"], []) + below
+        below = [kr_id for child in children.get(row.id, []) for kr_id in stale[child]]
+        stale[row.id] = failed.get(row.id, []) + below
     return stale
 
 
@@ -192,18 +210,17 @@ def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
         row,
         values,
         values_total,
-        [history_point(h) for h in recent],
+        recent,
         points_total,
-        [history_point(h) for h in notes],
-        query_sources(row, store.fetched_lineage(kr_id)),
+        notes,
+        query_sources(row.lineage, store.fetched_lineage(kr_id)),
         Forecast(None, "no period end"),
         pace_line(row),
     )
-    period_end = _day(row["period_end"])
+    period_end = _day(row.period_end)
     if period_end is not None:
-        lineage = row["lineage"]
-        field = lineage.get("field") if isinstance(lineage, dict) else None
-        reachable = value_range(row["metric_type"], field)
+        field = row.lineage.field if row.lineage is not None else None
+        reachable = value_range(row.metric_type, field)
         if detail.downsampled:
             detail.forecast = trend.forecast(period_end=period_end, reachable=reachable)
         else:
@@ -211,52 +228,47 @@ def key_result_detail(store: Store, kr_id: str) -> KeyResultDetail | None:
     return detail
 
 
-def history_point(row: dict[str, Any]) -> HistoryPoint:
-    return HistoryPoint(row["observed_at"], row["value"], row["status"], row["origin"], row["note"])
-
-
-def query_sources(row: dict[str, Any], fetched: dict[str, Any] | None) -> list[QuerySource]:
+def query_sources(current: Lineage | None, fetched: Lineage | None) -> list[QuerySource]:
     """The queries behind the value. A check-in replaces the key result's lineage, so the
     lineage of the newest fetched value is looked at when the current one names no query."""
-    for lineage in (row.get("lineage"), fetched):
-        if not isinstance(lineage, dict):
+    for lineage in (current, fetched):
+        if lineage is None:
             continue
-        if lineage.get("metric") == MetricType.FORMULA:
-            inputs = lineage.get("inputs") or {}
+        if lineage.metric == MetricType.FORMULA:
             found = [
-                QuerySource(name, sub.get("source"), sub.get("query"), sub.get("link"))
-                for name, sub in inputs.items()
-                if isinstance(sub, dict) and sub.get("query")
+                QuerySource(name, sub.source, sub.query, sub.link)
+                for name, sub in lineage.inputs.items()
+                if sub.query
             ]
             if found:
                 return found
-        elif lineage.get("query"):
-            return [
-                QuerySource(None, lineage.get("source"), lineage.get("query"), lineage.get("link"))
-            ]
+        elif lineage.query:
+            return [QuerySource(None, lineage.source, lineage.query, lineage.link)]
     return []
 
 
-def pace_line(row: dict[str, Any]) -> list[tuple[datetime, float]]:
+def pace_line(row: KeyResultRow) -> list[tuple[datetime, float]]:
     """Where the value should be to arrive on time: start at period start, target at its end."""
-    start, end = _day(row["period_start"]), _day(row["period_end"])
-    first, goal = row["start_value"], row["target_value"]
-    if row["kind"] not in PACED_KINDS or None in (start, end, first, goal):
+    start, end = _day(row.period_start), _day(row.period_end)
+    first, goal = row.start_value, row.target_value
+    if row.kind not in PACED_KINDS or start is None or end is None:
         return []
-    assert start is not None and end is not None
+    if first is None or goal is None:
+        return []
     begin = datetime(start.year, start.month, start.day, tzinfo=UTC)
     finish = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
     return [(begin, float(first)), (finish, float(goal))]
 
 
-def expected_value(row: dict[str, Any], as_of: datetime) -> float | None:
+def expected_value(row: KeyResultRow, as_of: datetime) -> float | None:
     """The value the pace line asks for at `as_of`."""
-    start, end = _day(row["period_start"]), _day(row["period_end"])
-    if row["kind"] not in PACED_KINDS or None in (start, end, row["start_value"]):
+    start, end = _day(row.period_start), _day(row.period_end)
+    first, goal = row.start_value, row.target_value
+    if row.kind not in PACED_KINDS or start is None or end is None or first is None:
         return None
-    assert start is not None and end is not None
+    assert goal is not None, "a linear key result has a target"
     share = expected_progress(start, end, as_of)
-    return float(row["start_value"] + share * (row["target_value"] - row["start_value"]))
+    return float(first + share * (goal - first))
 
 
 def change_since(store: Store, kr_id: str, since: datetime) -> float | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich import box
 from rich.console import Group
 from rich.table import Table
@@ -14,6 +12,7 @@ from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
 from sync.presentation import format_number, iso, percent, stale_inputs_text, target_text
 from sync.progress import Status
+from sync.records import KeyResultRow, Lineage, ObjectiveRow
 from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
@@ -59,46 +58,46 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
     table.add_column("Change", justify="right", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     for obj in objectives:
-        indent = "  " * obj["depth"]
-        heading: Text | Group = Text(f"{indent}{obj['title']}", style="bold")
-        if obj["stale_inputs"]:
-            stale = Text(f"{indent}! {stale_inputs_text(obj['stale_inputs'])}", style="yellow")
+        indent = "  " * obj.depth
+        heading: Text | Group = Text(f"{indent}{obj.title}", style="bold")
+        if obj.stale_inputs:
+            stale = Text(f"{indent}! {stale_inputs_text(obj.stale_inputs)}", style="yellow")
             heading = Group(heading, stale)
         table.add_row(
             heading,
-            progress_cell(obj["progress"]),
+            progress_cell(obj.progress),
             "",
             "",
             "",
             status_cell(obj),
         )
-        for kr in obj["key_results"]:
-            title: Text | Group = Text(f"{indent}  {kr['title']}")
-            if kr["last_error"]:  # one line here, in full below the table
-                mark = Text(f"{indent}  ! {kr['last_error']}", style="red", no_wrap=True)
+        for kr in obj.key_results:
+            title: Text | Group = Text(f"{indent}  {kr.title}")
+            if kr.last_error:  # one line here, in full below the table
+                mark = Text(f"{indent}  ! {kr.last_error}", style="red", no_wrap=True)
                 title = Group(title, mark)
             table.add_row(
                 title,
-                progress_cell(kr["progress"]),
-                format_number(kr["value"], kr["unit"]),
+                progress_cell(kr.progress),
+                format_number(kr.value, kr.unit),
                 target_text(kr),
-                change_text(kr["previous_value"], kr["value"]),
+                change_text(kr.previous_value, kr.value),
                 status_cell(kr),
             )
     console.print(table)
     for obj in objectives:
-        for kr in obj["key_results"]:
-            if kr["last_error"]:
+        for kr in obj.key_results:
+            if kr.last_error:
                 console.print(
-                    Text.assemble(("failed", "red"), f" {kr['id']}: {kr['last_error']}"),
+                    Text.assemble(("failed", "red"), f" {kr.id}: {kr.last_error}"),
                     soft_wrap=True,  # one line per failure, whatever the width
                 )
     runs = store.runs(limit=1)
     if runs:
         run = runs[0]
         console.print(
-            f"Last run #{run['id']} at {run['finished_at']:%Y-%m-%d %H:%M} UTC: {run['outcome']}, "
-            f"{run['key_results_total']} key results, {run['key_results_failed']} failed."
+            f"Last run #{run.id} at {run.finished_at:%Y-%m-%d %H:%M} UTC: {run.outcome}, "
+            f"{run.key_results_total} key results, {run.key_results_failed} failed."
         )
 
 
@@ -108,18 +107,18 @@ RETIRED_ONLY = (
 )
 
 
-def status_cell(row: dict[str, Any]) -> Text:
+def status_cell(row: ObjectiveRow | KeyResultRow) -> Text:
     """An objective's or key result's status; `retired` once the mapping file drops it."""
-    status = "retired" if row["retired_at"] is not None else row["status"]
+    status = "retired" if row.retired_at is not None else row.status
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-def retired_text(row: dict[str, Any]) -> str | None:
+def retired_text(row: KeyResultRow) -> str | None:
     """What `explain` and `history` say of a retired key result (None while listed)."""
-    if row["retired_at"] is None:
+    if row.retired_at is None:
         return None
     return (
-        f"retired {row['retired_at']:%Y-%m-%d %H:%M} UTC: the mapping file no longer lists it; "
+        f"retired {row.retired_at:%Y-%m-%d %H:%M} UTC: the mapping file no longer lists it; "
         "its history is kept and no roll-up counts it"
     )
 
@@ -149,7 +148,7 @@ def render_history(
     rows, total = store.recent_history(kr_id, limit=limit)
     kr = store.key_result(kr_id)
     table = Table(
-        title=f"History of {kr_id}" + (f": {kr['title']}" if kr else ""),
+        title=f"History of {kr_id}" + (f": {kr.title}" if kr else ""),
         caption=retired_text(kr) if kr else None,
     )
     table.add_column("When (UTC)")
@@ -159,11 +158,11 @@ def render_history(
     table.add_column("Note", overflow="fold")
     for row in rows:
         table.add_row(
-            f"{row['observed_at']:%Y-%m-%d %H:%M}",
-            format_number(row["value"], kr["unit"] if kr else None),
-            Text(row["status"] or "", style=STATUS_STYLES.get(row["status"] or "", "")),
-            row["origin"],
-            row["note"] or "",
+            f"{row.observed_at:%Y-%m-%d %H:%M}",
+            format_number(row.value, kr.unit if kr else None),
+            Text(row.status or "", style=STATUS_STYLES.get(row.status or "", "")),
+            row.origin,
+            row.note or "",
         )
     console.print(table)
     if total > len(rows):
@@ -171,9 +170,9 @@ def render_history(
             f"{total - len(rows):,} older values not shown: --limit N shows the newest N, "
             "--limit 0 every one."
         )
-    values = [row["value"] for row in rows if row["value"] is not None]
+    values = [row.value for row in rows if row.value is not None]
     if len(values) >= 2:
-        unit = kr["unit"] if kr else None
+        unit = kr.unit if kr else None
         console.print(
             f"Last {min(len(values), 48)} values, "
             f"{format_number(min(values[-48:]), unit)} .. {format_number(max(values[-48:]), unit)}:"
@@ -187,51 +186,51 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
     if kr is None:
         console.print(f"{kr_id}: no value stored yet")
         return
-    console.print(Text.assemble((kr["id"], "bold"), f": {kr['title']}"))
+    console.print(Text.assemble((kr.id, "bold"), f": {kr.title}"))
     console.print(
-        f"value {format_number(kr['value'], kr['unit'])} (observed {iso(kr['updated_at'])}), "
-        f"start {format_number(kr['start_value'])}, target {format_number(kr['target_value'])}, "
-        f"progress {_pct(kr['progress'])} %, expected {_pct(kr['expected'])} %, "
-        f"status {kr['status']}"
+        f"value {format_number(kr.value, kr.unit)} (observed {iso(kr.updated_at)}), "
+        f"start {format_number(kr.start_value)}, target {format_number(kr.target_value)}, "
+        f"progress {_pct(kr.progress)} %, expected {_pct(kr.expected)} %, "
+        f"status {kr.status}"
     )
     retired = retired_text(kr)
     if retired:
         console.print(retired, style="yellow")
-    if kr["last_error"]:
-        console.print(
-            f"last fetch failed: {kr['last_error']} (the value above is kept)", style="red"
-        )
-    _print_lineage(kr["lineage"] or {}, console, indent="")
+    if kr.last_error:
+        console.print(f"last fetch failed: {kr.last_error} (the value above is kept)", style="red")
+    if kr.lineage is not None:
+        _print_lineage(kr.lineage, console, indent="")
 
 
-def _print_lineage(lineage: dict[str, Any], console: LiteralConsole, indent: str) -> None:
-    if lineage.get("metric") == MetricType.FORMULA:
-        console.print(f"{indent}formula: {lineage.get('expr')}")
-        for name, sub in (lineage.get("inputs") or {}).items():
-            console.print(f"{indent}  input {name} = {format_number(sub.get('value'))}")
+def _print_lineage(lineage: Lineage, console: LiteralConsole, indent: str) -> None:
+    if lineage.metric == MetricType.FORMULA:
+        console.print(f"{indent}formula: {lineage.expr}")
+        for name, sub in lineage.inputs.items():
+            console.print(f"{indent}  input {name} = {format_number(sub.value)}")
             _print_lineage(sub, console, indent + "    ")
         return
-    for label, key in (
-        ("source", "source"),
-        ("metric", "metric"),
-        ("query", "query"),
-        ("field", "field"),
-        ("where", "where"),
-        ("server count", "count"),
-        ("items", "items_total"),
-        ("fetched at", "fetched_at"),
-        ("cache", "cache"),
-        ("link", "link"),
-        ("note", "note"),
-        ("error", "error"),
+    for label, shown in (
+        ("source", lineage.source),
+        ("metric", lineage.metric),
+        ("query", lineage.query),
+        ("field", lineage.field),
+        ("where", lineage.where),
+        ("server count", lineage.count),
+        ("items", lineage.items_total),
+        ("fetched at", lineage.fetched_at),
+        ("cache", lineage.cache),
+        ("link", lineage.link),
+        ("note", lineage.note),
+        ("error", lineage.error),
     ):
-        if lineage.get(key) is not None:
-            console.print(f"{indent}{label}: {lineage[key]}")
-    keys = lineage.get("items") or []
+        if shown is not None:
+            console.print(f"{indent}{label}: {shown}")
+    keys = lineage.items
     if keys:
-        shown = ", ".join(keys[:20])
-        more = f" … and {lineage.get('items_total', len(keys)) - 20} more" if len(keys) > 20 else ""
-        console.print(f"{indent}item keys: {shown}{more}")
+        shown_keys = ", ".join(keys[:20])
+        total = len(keys) if lineage.items_total is None else lineage.items_total
+        more = f" … and {total - 20} more" if len(keys) > 20 else ""
+        console.print(f"{indent}item keys: {shown_keys}{more}")
 
 
 def _pct(fraction: float | None) -> str:

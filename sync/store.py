@@ -1,18 +1,17 @@
 """The central store: SQLite by default, PostgreSQL for teams (SQLAlchemy 2 Core).
 
 A run's results are written in one transaction, so a crash leaves the previous state and
-never a half-written run. A failed fetch never overwrites the last good value.
+never a half-written run. A failed fetch never overwrites the last good value. The reads are
+in `sync.store_reads`, the locks in `sync.run_lock`, the records both use in `sync.records`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time as time_module
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,172 +20,39 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from filelock import FileLock
-from filelock import Timeout as FileLockTimeout
 from sqlalchemy import (
     Connection,
     Engine,
-    Float,
     Table,
     bindparam,
     create_engine,
     event,
-    func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
-from sync.downsample import keep_shape
+from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.run_lock import (
+    MIGRATION_LOCK,
+    MIGRATION_WAIT_S,
+    PRIVATE_FILE_MODE,
+    RUN_LOCK,
+    StoreLock,
+    exclusive,
+)
+from sync.store_errors import StoreError
+from sync.store_reads import StoreReads, day_start
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class StoreLock:
-    """A lock of one store between processes: an advisory lock on PostgreSQL, keyed by
-    database and schema so that processes sharing a store contend for it and separate stores
-    do not; a file beside a SQLite store."""
+class Store(StoreReads):
+    """One store: migrate, read (`StoreReads`), write a run or a check-in, lock."""
 
-    advisory_prefix: str
-    file_suffix: str
-
-    @property
-    def advisory_key(self) -> str:
-        """The SQL expression of the advisory lock's key."""
-        return (
-            f"hashtext('{self.advisory_prefix}' || current_database() || '.' || current_schema())"
-        )
-
-
-RUN_LOCK = StoreLock("okrsync.", ".lock")
-MIGRATION_LOCK = StoreLock("okrsync-migration.", ".migration.lock")
-MIGRATION_WAIT_S = 120.0  # migrations take seconds; this is for a slow one on a big store
-
-
-class StoreError(Exception):
-    """The store cannot be opened, migrated or written; the message is safe to show."""
-
-
-class RunLockedError(StoreError):
-    """Another process holds the run lock (or the migration lock) past the wait."""
-
-
-@dataclass
-class ObjectiveRecord:
-    id: str
-    title: str
-    owner: str | None
-    level: str | None
-    parent_id: str | None
-    weight: float
-    progress: float | None
-    status: str
-    position: int = 0
-    demo: bool = False  # written by the built-in `demo` (see `Store.objectives_not_from_demo`)
-
-
-@dataclass
-class KeyResultRecord:
-    """A key result as one run leaves it; `observed` says a new value was fetched or entered."""
-
-    id: str
-    objective_id: str
-    title: str
-    kind: str
-    unit: str | None
-    metric_type: str
-    source: str | None
-    start_value: float | None
-    target_value: float | None
-    min_value: float | None
-    max_value: float | None
-    weight: float
-    period_start: date
-    period_end: date
-    value: float | None
-    progress_raw: float | None
-    progress: float | None
-    expected: float | None
-    status: str
-    error: str | None
-    lineage: dict[str, Any] | None
-    observed: bool
-    position: int = 0
-
-
-@dataclass
-class RunRecord:
-    started_at: datetime
-    finished_at: datetime
-    outcome: str
-    key_results_total: int
-    key_results_failed: int
-    requests: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    config_path: str | None = None
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Every objective and key result the mapping file lists. A write given one marks what
-    else the store holds as retired (kept with its history) and clears the mark of what is
-    listed again."""
-
-    objectives: frozenset[str]
-    key_results: frozenset[str]
-
-
-@dataclass(frozen=True)
-class StoredKeyResult:
-    """What the engine needs to know of a key result before it computes a new value."""
-
-    value: float | None
-    status: str
-    updated_at: datetime | None
-
-
-class EpochSeconds(FunctionElement[float]):
-    """A timestamp column as seconds since 1970 (a float), computed by the database."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(EpochSeconds, "sqlite")
-def _sqlite_epoch_seconds(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLAlchemy stores naive UTC text; julianday() reads it, 2440587.5 is 1970-01-01.
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
-
-
-@compiles(EpochSeconds, "postgresql")
-def _postgresql_epoch_seconds(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return (
-        f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return None if moment is None else _utc(moment)
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-class Store:
     def __init__(self, url: str, *, connections: int | None = None) -> None:
         """`connections` bounds the pool (no overflow): for a server whose concurrent
         requests are bounded to match; None keeps SQLAlchemy's default."""
@@ -256,277 +122,24 @@ class Store:
                 "point OKRSYNC_DATABASE_URL at another store"
             )
 
-    # --- locking -------------------------------------------------------------------------
-
     @contextmanager
     def run_lock(self, *, wait_s: float = 0.0) -> Iterator[None]:
         """Serialise runs: a lock file beside SQLite, an advisory lock on PostgreSQL."""
         with self._exclusive(RUN_LOCK, wait_s=wait_s, holder="another okr-sync run"):
             yield
 
-    @contextmanager
-    def _exclusive(self, lock: StoreLock, *, wait_s: float, holder: str) -> Iterator[None]:
+    def _exclusive(
+        self, lock: StoreLock, *, wait_s: float, holder: str
+    ) -> AbstractContextManager[None]:
         """Hold `lock` of this store across processes, waiting for it up to `wait_s`."""
-        if self.dialect == "postgresql":
-            key = lock.advisory_key
-            with self._connect() as conn:
-                deadline = time_module.monotonic() + wait_s
-                while not conn.execute(text(f"SELECT pg_try_advisory_lock({key})")).scalar():
-                    if time_module.monotonic() >= deadline:
-                        raise RunLockedError(f"{holder} holds the store's lock")
-                    conn.rollback()
-                    time_module.sleep(0.2)
-                conn.commit()
-                try:
-                    yield
-                finally:
-                    conn.execute(text(f"SELECT pg_advisory_unlock({key})"))
-                    conn.commit()
-            return
-        if self._sqlite_path in (None, "", ":memory:"):
-            yield
-            return
-        lock_path = f"{self._sqlite_path}{lock.file_suffix}"
-        file_lock = FileLock(lock_path, timeout=wait_s, mode=PRIVATE_FILE_MODE)
-        try:
-            file_lock.acquire()
-        except FileLockTimeout:
-            raise RunLockedError(f"{holder} holds {lock_path}") from None
-        try:
-            yield
-        finally:
-            file_lock.release()
-
-    # --- reading -------------------------------------------------------------------------
-
-    def stored_key_results(self) -> dict[str, StoredKeyResult]:
-        with self._connect() as conn:
-            rows = conn.execute(
-                select(
-                    key_results.c.id,
-                    key_results.c.value,
-                    key_results.c.status,
-                    key_results.c.updated_at,
-                )
-            ).all()
-        return {
-            row.id: StoredKeyResult(row.value, row.status, as_utc(row.updated_at)) for row in rows
-        }
-
-    def first_value_since(self, kr_id: str, since: date) -> float | None:
-        """The first value observed in a period: what `start: auto` means."""
-        with self._connect() as conn:
-            return conn.execute(
-                select(kr_values.c.value)
-                .where(
-                    kr_values.c.key_result_id == kr_id,
-                    kr_values.c.value.is_not(None),
-                    kr_values.c.observed_at >= day_start(since),
-                )
-                .order_by(kr_values.c.observed_at, kr_values.c.id)
-                .limit(1)
-            ).scalar()
-
-    def value_points(
-        self,
-        kr_id: str,
-        *,
-        max_points: int,
-        also: Callable[[float, float], None] | None = None,
-    ) -> tuple[list[tuple[datetime, float]], int]:
-        """(points, how many values there are): every (observed_at, value) when there are
-        at most `max_points`, else their shape in at most `max_points` (`keep_shape`), and
-        then `also(seconds since 1970, value)` sees every value as it streams past. Only the
-        two columns are read: never the values' lineage."""
-        has_value = (kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
-        with self._connect() as conn:
-            first, last, total = conn.execute(
-                select(
-                    func.min(kr_values.c.observed_at),
-                    func.max(kr_values.c.observed_at),
-                    func.count(),
-                ).where(*has_value)
-            ).one()
-            if total <= max_points:
-                rows = conn.execute(
-                    select(kr_values.c.observed_at, kr_values.c.value)
-                    .where(*has_value)
-                    .order_by(kr_values.c.observed_at, kr_values.c.id)
-                )
-                return [(_utc(when), float(value)) for when, value in rows], total
-            # Seconds since the epoch, not datetimes: parsing one per value was most of the time.
-            stream = conn.execution_options(yield_per=5000).execute(
-                select(EpochSeconds(kr_values.c.observed_at), kr_values.c.value)
-                .where(*has_value)
-                .order_by(kr_values.c.observed_at, kr_values.c.id)
-            )
-            values = (row for chunk in stream.partitions() for row in chunk)
-            kept = keep_shape(
-                values if also is None else _passed_to(also, values),
-                _utc(first).timestamp(),
-                _utc(last).timestamp(),
-                buckets=max(1, max_points // 4),
-            )
-        return [(datetime.fromtimestamp(at, UTC), value) for at, value in kept], total
-
-    def recent_history(
-        self, kr_id: str, *, limit: int | None, notes_only: bool = False
-    ) -> tuple[list[dict[str, Any]], int]:
-        """(the newest `limit` history rows, oldest first, how many there are in all); all of
-        them when `limit` is None. Without lineage: a view shows when, value, status, origin
-        and note."""
-        where = [kr_values.c.key_result_id == kr_id]
-        if notes_only:
-            where.append(kr_values.c.note.is_not(None))
-        with self._connect() as conn:
-            total = conn.execute(
-                select(func.count()).select_from(kr_values).where(*where)
-            ).scalar_one()
-            query = (
-                select(
-                    kr_values.c.observed_at,
-                    kr_values.c.value,
-                    kr_values.c.status,
-                    kr_values.c.origin,
-                    kr_values.c.note,
-                )
-                .where(*where)
-                .order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc())
-            )
-            if limit is not None:
-                query = query.limit(limit)
-            rows = conn.execute(query).mappings().all()
-        return [{**row, "observed_at": as_utc(row["observed_at"])} for row in reversed(rows)], total
-
-    def fetched_lineage(self, kr_id: str) -> dict[str, Any] | None:
-        """The lineage of the newest value fetched from a tracker (a sync or a backfill): a
-        check-in replaces the key result's lineage, and this one names the queries."""
-        with self._connect() as conn:
-            lineage = conn.execute(
-                select(kr_values.c.lineage)
-                .where(
-                    kr_values.c.key_result_id == kr_id,
-                    kr_values.c.origin.in_(("sync", "backfill")),
-                    kr_values.c.lineage.is_not(None),
-                )
-                .order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc())
-                .limit(1)
-            ).scalar()
-        return lineage if isinstance(lineage, dict) else None
-
-    def value_at(self, kr_id: str, moment: datetime | None) -> float | None:
-        """The value in force at `moment` (the newest one when None): the last observed by
-        then; None if none was."""
-        query = select(kr_values.c.value).where(
-            kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None)
+        return exclusive(
+            lock,
+            dialect=self.dialect,
+            connect=self._connect,
+            sqlite_path=self._sqlite_path,
+            wait_s=wait_s,
+            holder=holder,
         )
-        if moment is not None:
-            query = query.where(kr_values.c.observed_at <= moment)
-        with self._connect() as conn:
-            return conn.execute(
-                query.order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc()).limit(1)
-            ).scalar()
-
-    def first_value(self, kr_id: str) -> float | None:
-        with self._connect() as conn:
-            return conn.execute(
-                select(kr_values.c.value)
-                .where(kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
-                .order_by(kr_values.c.observed_at, kr_values.c.id)
-                .limit(1)
-            ).scalar()
-
-    def history(self, kr_id: str) -> list[dict[str, Any]]:
-        """Every history row with its lineage: for checks of what was written; views read
-        `value_points` and `recent_history`, which stay bounded on a long history."""
-        with self._connect() as conn:
-            rows = (
-                conn.execute(
-                    select(kr_values)
-                    .where(kr_values.c.key_result_id == kr_id)
-                    .order_by(kr_values.c.observed_at, kr_values.c.id)
-                )
-                .mappings()
-                .all()
-            )
-        return [{**row, "observed_at": as_utc(row["observed_at"])} for row in rows]
-
-    def key_result(self, kr_id: str) -> dict[str, Any] | None:
-        with self._connect() as conn:
-            row = (
-                conn.execute(select(key_results).where(key_results.c.id == kr_id))
-                .mappings()
-                .first()
-            )
-        return None if row is None else _utc_row(row)
-
-    def all_objectives(self) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            rows = (
-                conn.execute(select(objectives).order_by(objectives.c.position, objectives.c.id))
-                .mappings()
-                .all()
-            )
-        return [_utc_row(row) for row in rows]
-
-    def all_key_results(self) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            rows = (
-                conn.execute(select(key_results).order_by(key_results.c.position, key_results.c.id))
-                .mappings()
-                .all()
-            )
-        return [_utc_row(row) for row in rows]
-
-    def previous_values(self) -> dict[str, float | None]:
-        """Each key result's value before its latest one, for the change arrows of `status`.
-        The database ranks each key result's values, so only one row each comes back."""
-        newest_first = (
-            func.row_number()
-            .over(
-                partition_by=kr_values.c.key_result_id,
-                order_by=(kr_values.c.observed_at.desc(), kr_values.c.id.desc()),
-            )
-            .label("newest_first")
-        )
-        ranked = (
-            select(kr_values.c.key_result_id, kr_values.c.value, newest_first)
-            .where(kr_values.c.value.is_not(None))
-            .subquery()
-        )
-        with self._connect() as conn:
-            rows = conn.execute(
-                select(ranked.c.key_result_id, ranked.c.value).where(ranked.c.newest_first == 2)
-            ).all()
-        return {kr_id: value for kr_id, value in rows}
-
-    def objectives_not_from_demo(self) -> list[str]:
-        """Objectives, retired or not, that the built-in demo did not write."""
-        with self._connect() as conn:
-            return list(
-                conn.execute(
-                    select(objectives.c.id)
-                    .where(objectives.c.demo.is_(False))
-                    .order_by(objectives.c.position, objectives.c.id)
-                ).scalars()
-            )
-
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self._connect() as conn:
-            rows = (
-                conn.execute(select(sync_runs).order_by(sync_runs.c.id.desc()).limit(limit))
-                .mappings()
-                .all()
-            )
-        return [_utc_row(row) for row in rows]
-
-    def counts(self) -> dict[str, int]:
-        """Row counts per table: lets tests prove that a refused command wrote nothing."""
-        with self._connect() as conn:
-            return {
-                table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in (objectives, key_results, kr_values, sync_runs)
-            }
 
     # --- writing -------------------------------------------------------------------------
 
@@ -721,27 +334,12 @@ def _upsert(conn: Connection, table: Table, existing: set[str], rows: list[dict[
         conn.execute(update(table).where(table.c.id == bindparam("row_id")), renamed)
 
 
-def _passed_to(
-    also: Callable[[float, float], None], rows: Iterable[Sequence[float]]
-) -> Iterator[Sequence[float]]:
-    for row in rows:
-        also(row[0], row[1])
-        yield row
-
-
-def _utc_row(row: Any) -> dict[str, Any]:
-    return {k: as_utc(v) if isinstance(v, datetime) else v for k, v in dict(row).items()}
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers (status, dashboard) go on while a run writes."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
-
-
-PRIVATE_FILE_MODE = 0o600
 
 
 def create_private_file(path: Path) -> None:

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert
 
-from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
+from sync.records import KeyResultRecord, ObjectiveRecord, RunRecord
+from sync.store import Store
 from sync.tables import kr_values
 
 PERIOD_START = date(2026, 10, 1)

@@ -31,12 +31,12 @@ def open_store_to_read(settings: Settings, connections: int | None = None) -> St
 
 def known_kr(store: Store, kr_id: str) -> None:
     if store.key_result(kr_id) is None:
-        known = [row["id"] for row in store.all_key_results()]
+        known = [row.id for row in store.all_key_results()]
         raise UsageError(f"unknown key result '{kr_id}' ({ids_in_store(kr_id, known)})")
 
 
 def known_objective(store: Store, objective_id: str) -> None:
-    known = [row["id"] for row in store.all_objectives()]
+    known = [row.id for row in store.all_objectives()]
     if objective_id not in known:
         raise UsageError(
             f"--objective: unknown objective '{objective_id}' ({ids_in_store(objective_id, known)})"

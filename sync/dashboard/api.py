@@ -37,23 +37,23 @@ def key_result_document(store: Store, kr_id: str) -> KeyResult | None:
 def detail_document(detail: KeyResultDetail) -> KeyResult:
     row = detail.row
     return KeyResult(
-        id=row["id"],
-        title=row["title"],
-        objective=row["objective_id"],
-        kind=row["kind"],
-        unit=row["unit"],
-        value=row["value"],
-        start=row["start_value"],
-        target=row["target_value"],
-        min=row["min_value"],
-        max=row["max_value"],
-        progress=percent(row["progress"]),
-        expected=percent(row["expected"]),
-        status=row["status"],
-        error=row["last_error"],
-        updated_at=row["updated_at"],
-        retired_at=row["retired_at"],
-        period=Period(start=_day(row["period_start"]), end=_day(row["period_end"])),
+        id=row.id,
+        title=row.title,
+        objective=row.objective_id,
+        kind=row.kind,
+        unit=row.unit,
+        value=row.value,
+        start=row.start_value,
+        target=row.target_value,
+        min=row.min_value,
+        max=row.max_value,
+        progress=percent(row.progress),
+        expected=percent(row.expected),
+        status=row.status,
+        error=row.last_error,
+        updated_at=row.updated_at,
+        retired_at=row.retired_at,
+        period=Period(start=_day(row.period_start), end=_day(row.period_end)),
         forecast=detail.forecast.value,
         forecast_note=detail.forecast.note,
         sources=[
@@ -84,14 +84,14 @@ def runs_document(store: Store, limit: int) -> Runs:
     return Runs(
         runs=[
             Run(
-                id=run["id"],
-                started_at=run["started_at"],
-                finished_at=run["finished_at"],
-                outcome=run["outcome"],
-                key_results_total=run["key_results_total"],
-                key_results_failed=run["key_results_failed"],
-                requests=run["requests"] or {},
-                errors=run["errors"] or {},
+                id=run.id,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                outcome=run.outcome,
+                key_results_total=run.key_results_total,
+                key_results_failed=run.key_results_failed,
+                requests=run.requests or {},
+                errors=run.errors or {},
             )
             for run in store.runs(limit=limit)
         ]

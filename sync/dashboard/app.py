@@ -35,8 +35,9 @@ from sync.dashboard.api import (
 from sync.dashboard.openapi import openapi_document
 from sync.documents import Error, ErrorDetail, objectives_document
 from sync.rendering import render
-from sync.standing import TreeFilter, key_result_detail, objective_tree
-from sync.store import Store, StoreError
+from sync.standing import ObjectiveInTree, TreeFilter, key_result_detail, objective_tree
+from sync.store import Store
+from sync.store_errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class DashboardApp:
     def view_tree(self, request: Request) -> Response:
         wanted = tree_filter(request)
         tree = objective_tree(self.store, wanted)
-        levels = sorted({o["level"] for o in self.store.all_objectives() if o["level"]})
+        levels = sorted({o.level for o in self.store.all_objectives() if o.level})
         runs = self.store.runs(limit=1)
         return html_response(
             render(
@@ -176,7 +177,7 @@ class DashboardApp:
         if detail is None:
             raise NotFound(f"no key result '{kr_id}' in the store")
         objective = next(
-            (o for o in self.store.all_objectives() if o["id"] == detail.row["objective_id"]), None
+            (o for o in self.store.all_objectives() if o.id == detail.row.objective_id), None
         )
         return html_response(
             render(
@@ -253,7 +254,7 @@ def int_arg(request: Request, name: str, *, default: int) -> int:
     return value
 
 
-def tree_rows(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tree_rows(tree: list[ObjectiveInTree]) -> list[dict[str, Any]]:
     """Tree-ordered objectives (with depth) as rows {objective, step, level}: `step` is how
     much deeper (1) or shallower (0 or less) a row's list is than the row before it, so the
     page nests its lists in one loop, not by recursion, which a 1,000-deep chain exhausted."""
@@ -261,11 +262,11 @@ def tree_rows(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
     open_depths: list[int] = []  # depths of the objectives whose lists are open above
     previous = 0
     for objective in tree:
-        while open_depths and open_depths[-1] >= objective["depth"]:
+        while open_depths and open_depths[-1] >= objective.depth:
             open_depths.pop()
         level = len(open_depths)
         rows.append({"objective": objective, "step": level - previous, "level": level})
-        open_depths.append(objective["depth"])
+        open_depths.append(objective.depth)
         previous = level
     return rows
 

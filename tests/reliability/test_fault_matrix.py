@@ -24,6 +24,7 @@ from sandbox import faults
 from sandbox.faults import Fault
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.records import KeyResultRow
 from sync.store import Store
 from sync.tables import kr_values
 from tests.reliability.record import record
@@ -143,8 +144,8 @@ SCENARIOS = [
 ]
 
 
-def key_results(store: Store) -> dict[str, dict[str, Any]]:
-    return {row["id"]: row for row in store.all_key_results()}
+def key_results(store: Store) -> dict[str, KeyResultRow]:
+    return {row.id: row for row in store.all_key_results()}
 
 
 def history_rows(store: Store) -> list[dict[str, Any]]:
@@ -185,18 +186,18 @@ def test_fault(
         bound = RetryPolicy().attempts * clean[tracker]
         assert made <= bound, f"{tracker}: {made} requests, a clean first run made {clean[tracker]}"
     assert history_rows(store)[: len(history_before)] == history_before  # history kept
-    failed = {kr_id for kr_id, row in after.items() if row["last_error"] is not None}
+    failed = {kr_id for kr_id, row in after.items() if row.last_error is not None}
     assert failed == scenario.fails
     for kr_id, value in expected.items():
-        assert after[kr_id]["value"] == pytest.approx(value), kr_id  # right or last good
-        assert after[kr_id]["last_run_id"] == run["id"]  # every key result was written
+        assert after[kr_id].value == pytest.approx(value), kr_id  # right or last good
+        assert after[kr_id].last_run_id == run.id  # every key result was written
     if scenario.max_hits is not None:
         assert hits <= scenario.max_hits, "an error that cannot pass was retried"
     assert elapsed >= scenario.waits_s, "Retry-After was not honoured"
 
     if not scenario.fails:
         assert code == 0, shown
-        assert run["outcome"] == "ok"
+        assert run.outcome == "ok"
         outcome = f"recovered: exit 0, all {len(expected)} tracker values correct"
         if scenario.waits_s:
             outcome += f", waited the Retry-After of {scenario.waits_s:g} s"
@@ -208,18 +209,18 @@ def test_fault(
         return
 
     assert code == 1
-    assert run["outcome"] == "partial"
+    assert run.outcome == "partial"
     errors = set()
     for kr_id in scenario.fails:
-        error = after[kr_id]["last_error"]
-        assert scenario.message in error, error
+        error = after[kr_id].last_error
+        assert error is not None and scenario.message in error, error
         assert "\n" not in error
-        assert after[kr_id]["status"] == "error"
-        assert after[kr_id]["value"] == before[kr_id]["value"]  # the last good value is kept
+        assert after[kr_id].status == "error"
+        assert after[kr_id].value == before[kr_id].value  # the last good value is kept
         assert f"failed {kr_id}: " in shown  # and the error is shown
         errors.add(error)
     source = "jira" if scenario.where == "Jira" else "github"
-    assert any(scenario.message in line for line in run["errors"][source])
+    assert any(scenario.message in line for line in run.errors[source])
     example = json.dumps(sorted(errors)[0].replace(faulty.url, "<sandbox>"))
     retried = "not retried" if scenario.max_hits is not None else "retried, then given up"
     record(

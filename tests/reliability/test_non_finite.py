@@ -80,12 +80,12 @@ def test_computed_infinities_are_refused_and_never_stored(
     shown = capsys.readouterr().out
     assert code == 1
     store = Store(f"sqlite:///{workdir / 'okrsync.db'}")
-    rows = {row["id"]: row for row in store.all_key_results()}
-    assert rows["points"]["value"] is None and "overflow" in rows["points"]["last_error"]
+    rows = {row.id: row for row in store.all_key_results()}
+    assert rows["points"].value is None and "overflow" in rows["points"].last_error
     # A formula without a value (here: not finite) is "no data", with the reason in its lineage.
-    assert rows["blown-up"]["value"] is None and rows["blown-up"]["status"] == "no_data"
-    assert "not a finite number" in json.dumps(rows["blown-up"]["lineage"])
-    assert rows["p1-bugs"]["last_error"] is None and rows["p1-bugs"]["value"] is not None
+    assert rows["blown-up"].value is None and rows["blown-up"].status == "no_data"
+    assert "not a finite number" in json.dumps(rows["blown-up"].lineage.to_json())  # type: ignore[union-attr]
+    assert rows["p1-bugs"].last_error is None and rows["p1-bugs"].value is not None
     assert "failed points" in shown
     assert all(math.isfinite(number) for number in stored_numbers(store))
     record(

@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sandbox.server import Sandbox
-from sync.store import RunLockedError, Store
+from sync.records import RunRow
+from sync.store import Store
+from sync.store_errors import RunLockedError
 from tests.conftest import ANCHOR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -164,10 +166,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def stored_runs(url: str) -> list[dict[str, object]]:
+def stored_runs(url: str) -> list[RunRow]:
     store = Store(url)
     try:
-        return sorted(store.runs(limit=1000), key=lambda r: int(str(r["id"])))
+        return sorted(store.runs(limit=1000), key=lambda r: r.id)
     except Exception:  # not migrated yet: no runs
         return []
     finally:
@@ -186,25 +188,23 @@ def lock_is_held(url: str) -> bool:
         store.close()
 
 
-def assert_consistent(url: str, box: Sandbox) -> list[dict[str, object]]:
+def assert_consistent(url: str, box: Sandbox) -> list[RunRow]:
     """Every run complete and on its own; key results and history belong to stored runs."""
     store = Store(url)
     try:
-        runs = sorted(store.runs(limit=1000), key=lambda r: int(str(r["id"])))
-        run_ids = {r["id"] for r in runs}
+        runs = sorted(store.runs(limit=1000), key=lambda r: r.id)
+        run_ids = {r.id for r in runs}
         for earlier, later in itertools.pairwise(runs):
-            assert isinstance(earlier["finished_at"], datetime)
-            assert isinstance(later["started_at"], datetime)
-            assert later["started_at"] >= earlier["finished_at"], "two runs interleaved"
+            assert later.started_at >= earlier.finished_at, "two runs interleaved"
         expected = expected_values(box)
-        rows = {row["id"]: row for row in store.all_key_results()}
+        rows = {row.id: row for row in store.all_key_results()}
         assert set(rows) == set(KEY_RESULTS)
         for kr_id, value in expected.items():
-            assert rows[kr_id]["value"] == value, kr_id
-            assert rows[kr_id]["last_run_id"] in run_ids
+            assert rows[kr_id].value == value, kr_id
+            assert rows[kr_id].last_run_id in run_ids
             history = store.history(kr_id)
             # the sandbox does not change: one history row, from the first run that saw it
-            assert [h["run_id"] for h in history] == [runs[0]["id"]], kr_id
+            assert [h.run_id for h in history] == [runs[0].id], kr_id
         counts = store.counts()
         assert counts["kr_values"] == len(KEY_RESULTS) if runs else counts["kr_values"] == 0
         return runs

@@ -393,8 +393,8 @@ objectives:
         [kr] = store.all_key_results()
     finally:
         store.close()
-    assert (objective["level"], objective["owner"], kr["unit"]) == (level, owner, unit)
-    assert kr["value"] == expected_values(sandbox)["p1-bugs"]
+    assert (objective.level, objective.owner, kr.unit) == (level, owner, unit)
+    assert kr.value == expected_values(sandbox)["p1-bugs"]
     record(
         "boundary",
         "a unit, level and owner as long as validation allows (50, 100, 200 characters; "

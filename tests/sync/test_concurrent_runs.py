@@ -64,10 +64,10 @@ def test_a_second_sync_waits_and_each_run_writes_once(
     assert second.finish() == 0, second.log
     runs = assert_consistent(database_url, slow_sandbox)
     assert len(runs) == 2
-    assert all(r["outcome"] == "ok" for r in runs)
-    assert [r["key_results_total"] for r in runs] == [len(KEY_RESULTS)] * 2
+    assert all(r.outcome == "ok" for r in runs)
+    assert [r.key_results_total for r in runs] == [len(KEY_RESULTS)] * 2
     # the second started only after the first had written everything
-    assert runs[1]["started_at"] >= runs[0]["finished_at"]
+    assert runs[1].started_at >= runs[0].finished_at
 
 
 def test_while_the_lock_is_held_no_wait_exits_1_and_wait_waits(
@@ -103,4 +103,4 @@ def test_first_starts_at_once_on_a_fresh_store_all_run(
     codes = [start.finish() for start in starts]
     assert codes == [0] * 4, "\n\n".join(start.log for start in starts)
     runs = assert_consistent(database_url, sandbox)
-    assert len(runs) == 4 and all(run["outcome"] == "ok" for run in runs)
+    assert len(runs) == 4 and all(run.outcome == "ok" for run in runs)

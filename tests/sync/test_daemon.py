@@ -158,7 +158,7 @@ def test_daemon_syncs_on_schedule_serves_health_and_stops_on_sigterm(
     assert "daemon stopped" in daemon.log
     runs = assert_consistent(database_url, sandbox)
     assert len(runs) >= 2
-    assert all(r["outcome"] == "ok" for r in runs)
+    assert all(r.outcome == "ok" for r in runs)
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +273,7 @@ def test_healthz_is_degraded_naming_the_failing_key_results_when_every_tracker_f
     url, port, daemon = refused_by_both_trackers(tmp_path, sandbox, daemons)
     wait_for(lambda: len(stored_runs(url)) >= 2, 90, f"two runs\n{daemon.log}")
     # every run lands as "partial" (the check-in key result has nothing to fetch), 3 of 4 fail
-    assert {r["outcome"] for r in stored_runs(url)} == {"partial"}
+    assert {r.outcome for r in stored_runs(url)} == {"partial"}
     code, body = get(port, "/healthz")
     health = json.loads(body)
     assert (code, health["status"]) == (200, "degraded"), body
@@ -326,12 +326,12 @@ def test_json_logs_one_line_per_run_and_failing_key_result_and_no_secret(
     entries = [json.loads(line) for line in daemon.lines]  # every line is one JSON object
     run_lines = [e for e in entries if e.get("run_id") is not None and "outcome" in e]
     stored = stored_runs(url)
-    assert sorted(e["run_id"] for e in run_lines) == [r["id"] for r in stored]
+    assert sorted(e["run_id"] for e in run_lines) == [r.id for r in stored]
     assert all(e["outcome"] == "partial" for e in run_lines)
     failing = [e for e in entries if e.get("key_result")]
     # exactly one line per failing key result per run: only the GitHub one fails
     assert sorted((e["run_id"], e["key_result"]) for e in failing) == [
-        (r["id"], "merged-api") for r in stored
+        (r.id, "merged-api") for r in stored
     ]
     assert all(e["level"] == "warning" for e in failing)
     assert SECRET_TOKEN not in "\n".join(daemon.lines + daemon.out)
@@ -431,7 +431,7 @@ def test_two_replicas_on_one_store_never_sync_a_slot_twice(
         return int(moment.timestamp()) // every
 
     for earlier, later in itertools.pairwise(runs):
-        assert slot(later["started_at"]) > slot(earlier["finished_at"]), (earlier, later)
+        assert slot(later.started_at) > slot(earlier.finished_at), (earlier, later)
     skipped = [line for child in (first, second) for line in child.lines if "skipped every" in line]
     assert skipped, "the replicas never met: nothing was skipped"
 
@@ -459,7 +459,7 @@ def test_a_key_result_dropped_from_the_file_is_retired_by_the_daemons_next_run(
     (tmp_path / "okrs.yaml").write_text(dropped)
     after = len(stored_runs(url)) + 1  # a run may have read the file before it changed
     wait_for(lambda: len(stored_runs(url)) > after, 60, f"a run of the new file\n{daemon.log}")
-    assert stored_runs(url)[-1]["key_results_total"] == 1  # p1-bugs alone: an `--only` run
+    assert stored_runs(url)[-1].key_results_total == 1  # p1-bugs alone: an `--only` run
     by_status = {
         dict(labels)["status"]: v
         for (name, labels), v in samples(get(port, "/metrics")[1]).items()
@@ -474,8 +474,8 @@ def test_a_key_result_dropped_from_the_file_is_retired_by_the_daemons_next_run(
     assert code == 0, daemon.log
     store = Store(url)
     retired = store.key_result("web-issues")
-    assert retired is not None and retired["retired_at"] is not None
-    assert retired["value"] == expected_values(sandbox)["web-issues"]
+    assert retired is not None and retired.retired_at is not None
+    assert retired.value == expected_values(sandbox)["web-issues"]
     store.close()
 
 

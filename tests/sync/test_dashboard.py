@@ -27,8 +27,9 @@ from sync.dashboard import make_dashboard_app
 from sync.documents import status_document
 from sync.engine import run_sync
 from sync.progress import Status
+from sync.records import ObjectiveRecord, RunRecord
 from sync.standing import CHART_POINTS_MAX, RECENT_POINTS
-from sync.store import ObjectiveRecord, RunRecord, Store
+from sync.store import Store
 from tests.big_store import FIRST_AT, PERIOD_END, STEP, BigStore, history_value
 from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
 
@@ -192,9 +193,7 @@ def test_history_chart_draws_every_value_the_forecast_and_escapes_notes(client: 
 def test_runs_page_shows_each_run(client: Client, demo: DemoStore) -> None:
     runs = demo.store.runs()
     page = parse(get_page(client, "/runs"))
-    assert [r["data-run"] for r in page.find("tr") if "data-run" in r] == [
-        str(r["id"]) for r in runs
-    ]
+    assert [r["data-run"] for r in page.find("tr") if "data-run" in r] == [str(r.id) for r in runs]
 
 
 # --- JSON API against the OpenAPI document -----------------------------------------------

@@ -285,6 +285,6 @@ def test_the_run_lock_is_released_before_the_digest_is_posted(
         finally:
             first.kill()
         assert "digest: 1 change(s) posted" in first.log
-        assert [run["id"] for run in stored_runs(url)] == [1, 2, 3]
+        assert [run.id for run in stored_runs(url)] == [1, 2, 3]
     finally:
         receiver.close()

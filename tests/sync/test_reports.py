@@ -81,7 +81,7 @@ def test_json_report_follows_the_objectives_and_forecasts(
     assert set(krs) == expected_krs
     assert krs["nps"]["forecast"] is not None
     assert krs["p1-bugs"]["forecast"] is None  # one value: no trend to extend
-    assert krs["p1-bugs"]["value"] == demo.store.key_result("p1-bugs")["value"]  # type: ignore[index]
+    assert krs["p1-bugs"]["value"] == demo.store.key_result("p1-bugs").value  # type: ignore[union-attr]
     assert [n["text"] for n in krs["p1-bugs"]["notes"]] == [P1_NOTE]
     assert all("_chart" not in kr for kr in krs.values())
 

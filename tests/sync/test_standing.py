@@ -12,8 +12,9 @@ import pytest
 
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.records import KeyResultRecord, ObjectiveRecord, ObjectiveRow, RunRecord
 from sync.standing import TreeFilter, filter_objectives, objectives_in_tree_order
-from sync.store import KeyResultRecord, ObjectiveRecord, RunRecord, Store
+from sync.store import Store
 from tests.demo_data import NPS_CHECKINS, DemoStore, build_demo_store, demo_objectives
 
 
@@ -40,9 +41,15 @@ def run(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
     return capsys.readouterr().out
 
 
-def rows() -> list[dict[str, object]]:
+def objective_row(
+    id: str, parent_id: str | None, level: str | None = None, owner: str | None = None
+) -> ObjectiveRow:
+    return ObjectiveRow(id, id, owner, level, parent_id, 1.0, 0, None, "", None, None, False)
+
+
+def rows() -> list[ObjectiveRow]:
     return [
-        {"id": o["id"], "parent_id": o.get("parent"), "level": o["level"], "owner": o["owner"]}
+        objective_row(str(o["id"]), o.get("parent"), o["level"], o["owner"])  # type: ignore[arg-type]
         for o in demo_objectives()
     ]
 
@@ -50,22 +57,18 @@ def rows() -> list[dict[str, object]]:
 def test_filter_keeps_a_subtree_and_combines_conditions() -> None:
     every = rows()
     kept = filter_objectives(every, TreeFilter(objective="delivery", level="team"))
-    assert [o["id"] for o in kept] == ["delivery", "app-team"]
-    assert [o["depth"] for o in kept] == [0, 1]
-    assert filter_objectives(every, TreeFilter(owner="ERIN"))[0]["id"] == "erin-growth"
+    assert [(o.id, depth) for o, depth in kept] == [("delivery", 0), ("app-team", 1)]
+    assert filter_objectives(every, TreeFilter(owner="ERIN"))[0][0].id == "erin-growth"
 
 
 def test_a_1000_deep_alignment_chain_is_ordered_and_filtered() -> None:
-    chain = [
-        {"id": f"o{i}", "parent_id": f"o{i - 1}" if i else None, "level": None, "owner": None}
-        for i in range(1000)
-    ]
+    chain = [objective_row(f"o{i}", f"o{i - 1}" if i else None) for i in range(1000)]
     ordered = objectives_in_tree_order(chain[::-1])
-    assert [o["id"] for o in ordered] == [o["id"] for o in chain]
-    assert [o["depth"] for o in ordered] == list(range(1000))
+    assert [o.id for o, _ in ordered] == [o.id for o in chain]
+    assert [depth for _, depth in ordered] == list(range(1000))
     below = filter_objectives(chain[::-1], TreeFilter(objective="o600"))
-    assert [o["id"] for o in below] == [f"o{i}" for i in range(600, 1000)]
-    assert below[-1]["depth"] == 399
+    assert [o.id for o, _ in below] == [f"o{i}" for i in range(600, 1000)]
+    assert below[-1][1] == 399
 
 
 def test_status_filters_in_text_and_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,13 +110,13 @@ def test_note_is_kept_in_history(
     env: Path, demo: DemoStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = str(demo.mapping_path)
-    value_before = demo.store.key_result("lead-time")["value"]  # type: ignore[index]
+    value_before = demo.store.key_result("lead-time").value  # type: ignore[union-attr]
     assert "note recorded" in run(
         capsys, "note", "lead-time", "Holiday week, few merges", "--config", config
     )
     last = demo.store.history("lead-time")[-1]
-    assert last["origin"] == "note" and last["note"] == "Holiday week, few merges"
-    assert demo.store.key_result("lead-time")["value"] == value_before  # type: ignore[index]
+    assert last.origin == "note" and last.note == "Holiday week, few merges"
+    assert demo.store.key_result("lead-time").value == value_before  # type: ignore[union-attr]
     assert "Holiday week, few merges" in run(capsys, "history", "lead-time")
     run(capsys, "note", "lead-time", "   ", "--config", config, code=2)
     run(capsys, "note", "no-such-kr", "text", "--config", config, code=2)

@@ -14,15 +14,9 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from sync.item_cache import ITEM_FORMAT, load_units
-from sync.store import (
-    KeyResultRecord,
-    Listing,
-    ObjectiveRecord,
-    RunLockedError,
-    RunRecord,
-    Store,
-    StoreError,
-)
+from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.store import Store
+from sync.store_errors import RunLockedError, StoreError
 from sync.tables import fetch_cache, fetch_cache_items
 from tests.reliability.record import record
 
@@ -119,10 +113,10 @@ def test_history_row_only_when_value_changes(store: Store) -> None:
     store.write_run(run_record(T0), [objective()], [kr_record(30)])
     store.write_run(run_record(T0 + timedelta(hours=1)), [objective()], [kr_record(30)])
     store.write_run(run_record(T0 + timedelta(hours=2)), [objective()], [kr_record(25)])
-    values = [row["value"] for row in store.history("p1-bugs")]
+    values = [row.value for row in store.history("p1-bugs")]
     assert values == [30, 25]
     assert store.counts()["sync_runs"] == 3
-    assert store.key_result("p1-bugs")["value"] == 25  # type: ignore[index]
+    assert store.key_result("p1-bugs").value == 25  # type: ignore[union-attr]
 
 
 def test_failure_keeps_last_good_value_and_records_error(store: Store) -> None:
@@ -134,11 +128,11 @@ def test_failure_keeps_last_good_value_and_records_error(store: Store) -> None:
     )
     row = store.key_result("p1-bugs")
     assert row is not None
-    assert row["value"] == 30
-    assert row["last_error"] == "Jira down"
-    assert row["status"] == "error"
-    assert row["updated_at"] == T0 + timedelta(seconds=2)  # when the value was observed
-    assert [r["value"] for r in store.history("p1-bugs")] == [30]
+    assert row.value == 30
+    assert row.last_error == "Jira down"
+    assert row.status == "error"
+    assert row.updated_at == T0 + timedelta(seconds=2)  # when the value was observed
+    assert [r.value for r in store.history("p1-bugs")] == [30]
 
 
 def test_first_value_since_is_the_period_start_value(store: Store) -> None:
@@ -159,7 +153,7 @@ def test_checkin_adds_history_with_note(store: Store) -> None:
         note="counted by hand",
     )
     last = store.history("p1-bugs")[-1]
-    assert (last["value"], last["origin"], last["note"], last["run_id"]) == (
+    assert (last.value, last.origin, last.note, last.run_id) == (
         38,
         "checkin",
         "counted by hand",
@@ -175,7 +169,7 @@ def test_a_failed_write_leaves_the_previous_state(store: Store) -> None:
     with pytest.raises(StoreError):
         store.write_run(run_record(T0 + timedelta(hours=1)), [objective()], [broken])
     assert store.counts() == before
-    assert store.key_result("p1-bugs")["value"] == 40  # type: ignore[index]
+    assert store.key_result("p1-bugs").value == 40  # type: ignore[union-attr]
 
 
 def test_run_lock_refuses_a_second_holder(store: Store, database_url: str) -> None:
@@ -217,7 +211,7 @@ def test_upgrade_to_compact_cache_items_drops_only_the_cache(database_url: str) 
         assert conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(fetch_cache_items)).scalar_one() == 0
         assert "item_format" in {c["name"] for c in inspect(conn).get_columns("fetch_cache")}
-    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    assert [row.value for row in store.history("p1-bugs")] == [30]
     store.close()
 
 
@@ -244,7 +238,7 @@ def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_
     store.migrate()
     loaded = load_units(store, ["u1"])
     assert loaded["u1"].shape is None and loaded["u1"].members == {"10001": None}
-    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    assert [row.value for row in store.history("p1-bugs")] == [30]
     store.close()
 
 
@@ -257,16 +251,16 @@ def test_upgrade_to_mapping_text_widths_keeps_every_value(database_url: str) -> 
         conn.execute(text("UPDATE key_results SET unit = 'story pts'"))
     store.migrate()
     kept = store.key_result("p1-bugs")
-    assert kept is not None and (kept["unit"], kept["value"]) == ("story pts", 30)
-    assert [row["value"] for row in store.history("p1-bugs")] == [30]
-    assert [row["level"] for row in store.all_objectives()] == ["company"]
+    assert kept is not None and (kept.unit, kept.value) == ("story pts", 30)
+    assert [row.value for row in store.history("p1-bugs")] == [30]
+    assert [row.level for row in store.all_objectives()] == ["company"]
     wide = kr_record(25)
     wide.unit = "story points (fibonacci) [é] <b>" + "é" * 18
     widest = objective()
     widest.level = "<i>team</i> [platform] " + "l" * 77
     store.write_run(run_record(T0 + timedelta(hours=1)), [widest], [wide])
-    assert store.key_result("p1-bugs")["unit"] == wide.unit  # type: ignore[index]
-    assert [row["level"] for row in store.all_objectives()] == [widest.level]
+    assert store.key_result("p1-bugs").unit == wide.unit  # type: ignore[union-attr]
+    assert [row.level for row in store.all_objectives()] == [widest.level]
     store.close()
 
 
@@ -320,9 +314,9 @@ def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
     write_first_release_run(store, 30)
     store.migrate()
     kept = store.key_result("p1-bugs")
-    assert kept is not None and (kept["value"], kept["retired_at"]) == (30, None)
-    assert [row["value"] for row in store.history("p1-bugs")] == [30]
-    assert [(o["id"], o["retired_at"], o["demo"]) for o in store.all_objectives()] == [
+    assert kept is not None and (kept.value, kept.retired_at) == (30, None)
+    assert [row.value for row in store.history("p1-bugs")] == [30]
+    assert [(o.id, o.retired_at, o.demo) for o in store.all_objectives()] == [
         ("quality", None, False)
     ]
     assert store.objectives_not_from_demo() == ["quality"]
@@ -346,7 +340,7 @@ def test_a_listing_retires_what_it_leaves_out_and_restores_what_comes_back(store
     store.write_run(
         run_record(T0), [objective(), other_objective()], [kr_record(30), other_kr], listing=both
     )
-    assert [o["retired_at"] for o in store.all_objectives()] == [None, None]
+    assert [o.retired_at for o in store.all_objectives()] == [None, None]
     only_quality = Listing(frozenset({"quality"}), frozenset({"p1-bugs"}))
     later = T0 + timedelta(hours=1)
     store.write_run(run_record(later), [objective()], [kr_record(25)], listing=only_quality)
@@ -354,12 +348,12 @@ def test_a_listing_retires_what_it_leaves_out_and_restores_what_comes_back(store
         run_record(later + timedelta(hours=1)), [objective()], [kr_record(25)], listing=only_quality
     )
     retired_at = later + timedelta(seconds=2)  # the first run without them; not moved later
-    objectives = {o["id"]: o["retired_at"] for o in store.all_objectives()}
+    objectives = {o.id: o.retired_at for o in store.all_objectives()}
     assert objectives == {"quality": None, other_objective().id: retired_at}
     gone = store.key_result(other_kr.id)
-    assert gone is not None and (gone["retired_at"], gone["value"]) == (retired_at, 7)
-    assert [row["value"] for row in store.history(other_kr.id)] == [7]
-    assert store.key_result("p1-bugs")["retired_at"] is None  # type: ignore[index]
+    assert gone is not None and (gone.retired_at, gone.value) == (retired_at, 7)
+    assert [row.value for row in store.history(other_kr.id)] == [7]
+    assert store.key_result("p1-bugs").retired_at is None  # type: ignore[union-attr]
     # Listed again (an `--only` run need not write it): the mark goes, the value stays.
     store.write_run(
         run_record(later + timedelta(hours=2)),
@@ -367,9 +361,9 @@ def test_a_listing_retires_what_it_leaves_out_and_restores_what_comes_back(store
         [kr_record(25)],
         listing=both,
     )
-    assert [o["retired_at"] for o in store.all_objectives()] == [None, None]
+    assert [o.retired_at for o in store.all_objectives()] == [None, None]
     back = store.key_result(other_kr.id)
-    assert back is not None and (back["retired_at"], back["value"]) == (None, 7)
+    assert back is not None and (back.retired_at, back.value) == (None, 7)
 
 
 @pytest.mark.reliability
@@ -445,10 +439,10 @@ def test_recent_history_and_value_at_read_only_what_they_need(store: Store) -> N
     write_history(store, [float(i) for i in range(30)], note_every=10)
     rows, total = store.recent_history("p1-bugs", limit=5)
     assert total == 30
-    assert [r["value"] for r in rows] == [25.0, 26.0, 27.0, 28.0, 29.0]
-    assert "lineage" not in rows[0]
+    assert [r.value for r in rows] == [25.0, 26.0, 27.0, 28.0, 29.0]
+    assert not hasattr(rows[0], "lineage")
     notes, total = store.recent_history("p1-bugs", limit=2, notes_only=True)
-    assert total == 3 and [n["note"] for n in notes] == ["note 10", "note 20"]
+    assert total == 3 and [n.note for n in notes] == ["note 10", "note 20"]
     assert len(store.recent_history("p1-bugs", limit=None)[0]) == 30
     assert store.value_at("p1-bugs", None) == 29.0
     assert store.value_at("p1-bugs", T0 + timedelta(minutes=7, seconds=30)) == 7.0
@@ -467,5 +461,5 @@ def test_a_store_a_newer_release_migrated_is_refused_with_a_message(database_url
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     with pytest.raises(StoreError, match=r"migrated by a newer okr-sync \(schema 0099; this one"):
         store.migrate()
-    assert [row["value"] for row in store.history("p1-bugs")] == [30]
+    assert [row.value for row in store.history("p1-bugs")] == [30]
     store.close()
