@@ -115,32 +115,25 @@ def _jira_time(text: str | None) -> datetime | None:
 
 
 class NaiveJira:
-    """Jira through the `jira` library, one client per thread."""
+    """Jira through the `jira` library: one client, shared by the threads (as okr-sync does)."""
 
     def __init__(self, credentials: Credentials, techniques: Techniques) -> None:
         self.credentials = credentials
         self.techniques = techniques
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._deployment_type: str | None = None  # asked once, by the first thread's client
+        self._lock = threading.RLock()  # the client is made inside the other look-ups
+        self._client: JIRA | None = None
         self._points_ids: list[str] | None = None
         self._categories: dict[str, str] | None = None
 
     @property
     def client(self) -> JIRA:
-        client: JIRA | None = getattr(self._local, "client", None)
-        if client is None:
-            with self._lock:  # the first client asks serverInfo (Cloud or Server/DC)
-                client = JIRA(
+        with self._lock:
+            if self._client is None:  # asks serverInfo, which tells Cloud from Server/DC
+                self._client = JIRA(
                     server=self.credentials.jira_url,
                     basic_auth=(self.credentials.jira_email, self.credentials.jira_token),
-                    get_server_info=self._deployment_type is None,
                 )
-                if self._deployment_type is None:
-                    self._deployment_type = str(client.deploymentType)
-                client.deploymentType = self._deployment_type
-            self._local.client = client
-        return client
+            return self._client
 
     def count(self, jql: str) -> int:
         client = self.client
@@ -304,7 +297,7 @@ class NaiveGitHub:
             with self._lock:
                 known = name in self._known_repos
                 self._known_repos.add(name)
-            repos[name] = client.get_repo(name, lazy=known)
+            repos[name] = (client.withLazy(True) if known else client).get_repo(name)
         return repos[name]
 
     def count(self, selector: GitHubSearchSelector | GitHubListSelector) -> int:
