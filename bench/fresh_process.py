@@ -4,8 +4,8 @@ A run measured in the benchmark's own process inherits what earlier runs left th
 replay, which holds one page at a time, reported the first run's peak). Here every run
 (the naive way and its variants, okr-sync's runs, the replay) is a `RunJob` executed in a
 freshly spawned interpreter: its wall and CPU time are measured around the run alone, and its
-peak RSS is that process's own high-water mark, `getrusage(RUSAGE_SELF).ru_maxrss`, read at
-the end (imports and start-up included, nothing of another run).
+peak RSS is that process's own high-water mark (`peak_rss_mb`), read at the end (imports and
+start-up included, nothing of another run).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
@@ -63,7 +64,19 @@ class JobFigures:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak RSS: ru_maxrss is KiB on Linux, bytes on macOS."""
+    """This process's own peak RSS.
+
+    On Linux the high-water mark of this process's memory (VmHWM). `ru_maxrss` would not do:
+    a spawned child is forked from the benchmark before it executes a new interpreter, and
+    the kernel keeps the forked image's peak (the benchmark's whole RSS) in `ru_maxrss`
+    across the exec. Elsewhere `ru_maxrss` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
