@@ -17,7 +17,17 @@ from bench.runner import main
 def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     code = main(
-        ["--scale", "0.05", "--latency-ms", "0", "--time-scale", "60", "--output", str(output)]
+        [
+            "--scale",
+            "0.05",
+            "--latency",
+            "0",
+            "--time-scale",
+            "60",
+            "--no-ladder",
+            "--output",
+            str(output),
+        ]
     )
     results = json.loads(output.read_text())
     assert code == 0
@@ -30,9 +40,30 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
         )
         assert figures["wall_s"] > 0 and figures["peak_rss_mb"] > 0
         assert figures["cpu_s"] >= 0 and figures["sandbox_cpu_s"] >= 0
+    # Each run in a process of its own: the replay's peak is not the first run's.
     for run in ("naive", "first"):  # both processes did real work for these
         assert results[run]["cpu_s"] > 0 and results[run]["sandbox_cpu_s"] > 0
     assert results["floor"]["requests"]["total"] > 0
+    floor = results["floor"]
+    for tracker in ("jira", "github"):
+        assert floor["per_tracker"][tracker]["requests"] > 0
+        assert floor["per_tracker"][tracker]["wall_s"] >= 0
+        assert results["per_tracker"][tracker]["first_vs_naive"] > 0
+    assert (
+        sum(floor["per_tracker"][t]["requests"] for t in ("jira", "github"))
+        == (floor["requests"]["total"])
+    )
+    assert results["parameters"]["latency_ms"] == 0
+    assert results["parameters"]["fresh_process_per_run"] is True
+    # The naive way (the libraries alone) asks more than okr-sync, tracker by tracker.
+    for tracker in ("jira", "github"):
+        assert results["naive"]["requests"][tracker] > results["first"]["requests"][tracker]
+    assert [row["row"] for row in results["attribution"]] == [
+        "naive",
+        "okr-sync first run",
+        "okr-sync, nothing changed (incremental)",
+    ]
+    assert results["targets"]["values_match"]["met"] is True
     # The replay sent exactly the first run's requests, endpoint by endpoint.
     assert results["replay"]["requests_by_endpoint"] == results["first"]["requests_by_endpoint"]
     assert results["overhead"]["first_wall_vs_replay"] > 0
