@@ -49,7 +49,7 @@ from connectors.base import (
     Selector,
     WorkItem,
 )
-from connectors.github import filter_listed
+from connectors.github_selectors import filter_listed
 from sync.metrics import compute, compute_formula
 from sync.plan import MetricPlan, plan_queries
 
