@@ -66,30 +66,26 @@ _EXPOSED_HEADERS = (
     "X-GitHub-Request-Id, Deprecation, Sunset"
 )
 
+# A repository's routes, the same under its name and under its id (where a renamed
+# repository's old name redirects, and PyGithub's paging by id).
+_REPOSITORY_PREFIXES = ("/repos/<owner>/<name>", "/repositories/<int:repo_id>")
+_REPOSITORY_ROUTES = {
+    "": "repo",
+    "/issues": "issues",
+    "/issues/<int:number>": "issue",
+    "/pulls": "pulls",
+    "/pulls/<int:number>": "pull",
+    "/pulls/<int:number>/reviews": "reviews",
+}
+
 _URLS = Map(
     [
         Rule("/user", endpoint="user", methods=["GET"]),
         Rule("/rate_limit", endpoint="rate_limit", methods=["GET"]),
-        Rule("/repos/<owner>/<name>", endpoint="repo", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/issues", endpoint="issues", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/issues/<int:number>", endpoint="issue", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/pulls", endpoint="pulls", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/pulls/<int:number>", endpoint="pull", methods=["GET"]),
-        Rule(
-            "/repos/<owner>/<name>/pulls/<int:number>/reviews",
-            endpoint="reviews",
-            methods=["GET"],
-        ),
-        # Where a renamed repository's old name redirects (and PyGithub's paging by id).
-        Rule("/repositories/<int:repo_id>", endpoint="repo", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/issues", endpoint="issues", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/issues/<int:number>", endpoint="issue", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/pulls", endpoint="pulls", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/pulls/<int:number>", endpoint="pull", methods=["GET"]),
-        Rule(
-            "/repositories/<int:repo_id>/pulls/<int:number>/reviews",
-            endpoint="reviews",
-            methods=["GET"],
+        *(
+            Rule(prefix + path, endpoint=endpoint, methods=["GET"])
+            for prefix in _REPOSITORY_PREFIXES
+            for path, endpoint in _REPOSITORY_ROUTES.items()
         ),
         Rule("/search/issues", endpoint="search_issues", methods=["GET"]),
     ]
@@ -841,21 +837,3 @@ def _sorter(field_name: str) -> Any:
     if field_name == "comments":
         return lambda i: (i.comments, i.number)
     return lambda i: (i.created_at, i.number)
-
-
-def make_github_app(
-    data: GitHubDataset,
-    *,
-    token: str,
-    latency_s: float = 0.0,
-    search_limit_per_minute: int | None = None,
-    time_scale: float = 1.0,
-) -> GitHubApp:
-    """The sandbox's GitHub API over `data`, accepting `token` (and anonymous reads)."""
-    return GitHubApp(
-        data,
-        token=token,
-        latency_s=latency_s,
-        search_limit_per_minute=search_limit_per_minute,
-        time_scale=time_scale,
-    )

@@ -10,7 +10,7 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from sandbox.jira_api import make_jira_app
+from sandbox.jira_api import JiraApp
 from sandbox.jira_data import build_jira_dataset
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
 from tests.conftest import ANCHOR
@@ -104,10 +104,16 @@ def test_search_jql_key_pages_carry_keys_at_the_id_page_size(sandbox: Sandbox) -
     assert issues["issues"][0]["self"].endswith(f"/rest/api/3/issue/{app[0].id}")
 
 
+def test_an_unknown_flavour_is_refused() -> None:
+    data = build_jira_dataset(seed=3, anchor=ANCHOR, n_issues=5)
+    with pytest.raises(ValueError, match="unknown Jira flavour 'saas'"):
+        JiraApp(data, flavour="saas", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)  # type: ignore[arg-type]
+
+
 def test_strict_look_alike_reads_the_librarys_issuekey_as_id() -> None:
     data = build_jira_dataset(seed=3, anchor=ANCHOR, n_issues=40)
     strict = Client(
-        make_jira_app(
+        JiraApp(
             data,
             flavour="cloud",
             email=SANDBOX_JIRA_EMAIL,
@@ -346,7 +352,7 @@ def test_unknown_paths_and_issues_are_404(sandbox: Sandbox) -> None:
 
 def test_request_counts_per_endpoint() -> None:
     data = build_jira_dataset(seed=1, anchor=ANCHOR, n_issues=200)
-    app = make_jira_app(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    app = JiraApp(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
     client = Client(app)
     credentials = base64.b64encode(f"{SANDBOX_JIRA_EMAIL}:{SANDBOX_JIRA_TOKEN}".encode()).decode()
     headers = {"Authorization": f"Basic {credentials}"}
