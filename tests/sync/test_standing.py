@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from sync.cli import main
-from sync.records import KeyResultRecord, ObjectiveRecord, ObjectiveRow, RunRecord
+from sync.records import ObjectiveRecord, ObjectiveRow, RunRecord
 from sync.standing import TreeFilter, filter_objectives, objectives_in_tree_order
 from sync.store import Store
 from tests.demo_data import NPS_CHECKINS, DemoStore, demo_objectives
+from tests.key_result_records import key_result_record
 
 
 @pytest.fixture
@@ -129,29 +130,19 @@ def lead_time_runs(store: Store, values: list[tuple[datetime, float]]) -> None:
     today = datetime.now(UTC).date()
     objective = ObjectiveRecord("delivery", "Deliver faster", None, "team", None, 1.0, None, "")
     for at, value in values:
-        record = KeyResultRecord(
+        record = key_result_record(
             id="lead-time",
             objective_id="delivery",
             title="Median PR lead time",
-            kind="linear",
             unit="h",
             metric_type="median",
             source="github",
             start_value=60.0,
             target_value=24.0,
-            min_value=None,
-            max_value=None,
-            weight=1.0,
             period_start=today - timedelta(days=30),
             period_end=today + timedelta(days=60),
             value=value,
-            progress_raw=None,
-            progress=None,
-            expected=None,
-            status="on_track",
-            error=None,
             lineage={"source": "github", "metric": "median", "field": "lead_time_hours"},
-            observed=True,
         )
         store.write_run(RunRecord(at, at, "ok", 1, 0), [objective], [record])
 

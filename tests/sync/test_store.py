@@ -18,6 +18,7 @@ from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
 from sync.store import Store
 from sync.store_errors import RunLockedError, StoreError
 from sync.tables import fetch_cache, fetch_cache_items
+from tests.key_result_records import key_result_record
 from tests.reliability.record import record
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -30,21 +31,12 @@ def objective() -> ObjectiveRecord:
 def kr_record(
     value: float | None, *, observed: bool = True, error: str | None = None
 ) -> KeyResultRecord:
-    return KeyResultRecord(
+    return key_result_record(
         id="p1-bugs",
         objective_id="quality",
         title="P1 bugs",
-        kind="linear",
-        unit=None,
-        metric_type="count",
-        source="jira",
         start_value=40,
         target_value=5,
-        min_value=None,
-        max_value=None,
-        weight=1.0,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 12, 31),
         value=value,
         progress_raw=0.5,
         progress=0.5,
