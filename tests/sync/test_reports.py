@@ -15,7 +15,7 @@ from markdown_it.token import Token
 from sync.cli import main
 from tests.demo_data import NPS_CHECKINS, P1_NOTE, DemoStore, demo_objectives
 from tests.reliability.record import record
-from tests.sync.test_cli import P_END, P_START
+from tests.sync.processes import P_END, P_START
 
 
 def report(capsys: pytest.CaptureFixture[str], *args: str) -> str:
