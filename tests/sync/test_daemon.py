@@ -170,17 +170,26 @@ def slow_sandbox() -> Iterator[Sandbox]:
     box.stop()
 
 
-def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
-    tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
-) -> None:
+def terminated_during_a_run(
+    slow_sandbox: Sandbox, tmp_path: Path, daemons: list[Child], grace_s: str, timeout: float
+) -> tuple[str, Child]:
+    """A daemon sent SIGTERM while its first run waits on the slow sandbox, which must exit 0
+    within `timeout`; its store's URL and the stopped daemon."""
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
     daemon = start_daemon(
-        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S="0.5"
+        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S=grace_s
     )
     daemons.append(daemon)
     daemon.wait_for_line("sync started")
-    code = daemon.terminate()
+    code = daemon.terminate(timeout=timeout)
     assert code == 0, daemon.log
+    return url, daemon
+
+
+def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
+    tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url, daemon = terminated_during_a_run(slow_sandbox, tmp_path, daemons, "0.5", timeout=30)
     assert "abandoning the run in progress" in daemon.log
     # Not waited for (it would have been stored), nothing half-written: the run is not there.
     assert stored_runs(url) == []
@@ -189,14 +198,7 @@ def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
 def test_sigterm_during_a_run_lets_it_finish_within_the_grace_period(
     tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    daemon = start_daemon(
-        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S="60"
-    )
-    daemons.append(daemon)
-    daemon.wait_for_line("sync started")
-    code = daemon.terminate(timeout=90)
-    assert code == 0, daemon.log
+    url, daemon = terminated_during_a_run(slow_sandbox, tmp_path, daemons, "60", timeout=90)
     assert "abandoning" not in daemon.log
     runs = assert_consistent(url, slow_sandbox)
     assert len(runs) == 1  # the run in progress was written, no new one was started
