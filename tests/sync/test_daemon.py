@@ -375,35 +375,34 @@ def daemon_posting_a_digest(
     return daemon
 
 
+@pytest.fixture
+def slow_receiver() -> Iterator[Receiver]:
+    """A webhook receiver that trickles its answer until released (or 90 s pass)."""
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
+    yield receiver
+    receiver.close()
+
+
 def test_the_daemon_posts_its_digest_after_releasing_the_run_lock(
-    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child], slow_receiver: Receiver
 ) -> None:
     """A slow webhook receiver must not hold up the next run, of this replica or another."""
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
-    try:
-        daemon = daemon_posting_a_digest(sandbox, url, tmp_path, receiver, daemons)
-        assert not lock_is_held(url), daemon.log  # its run is written, the digest on its way
-        assert "digest:" not in daemon.log
-        receiver.release.set()
-        daemon.wait_for_line("digest: 1 change(s) posted")
-        code = daemon.terminate()
-        assert code == 0, daemon.log
-    finally:
-        receiver.close()
+    daemon = daemon_posting_a_digest(sandbox, url, tmp_path, slow_receiver, daemons)
+    assert not lock_is_held(url), daemon.log  # its run is written, the digest on its way
+    assert "digest:" not in daemon.log
+    slow_receiver.release.set()
+    daemon.wait_for_line("digest: 1 change(s) posted")
+    assert daemon.terminate() == 0, daemon.log
     assert "very-secret-part" not in daemon.log
 
 
 def test_sigterm_while_the_digest_is_posted_stops_at_once(
-    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child], slow_receiver: Receiver
 ) -> None:
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
-    try:
-        daemon = daemon_posting_a_digest(sandbox, url, tmp_path, receiver, daemons)
-        code = daemon.terminate()
-    finally:
-        receiver.close()
+    daemon = daemon_posting_a_digest(sandbox, url, tmp_path, slow_receiver, daemons)
+    code = daemon.terminate()
     assert code == 0, daemon.log
     # Given up because of the signal, not after the 60 s deadline ("no answer within 60 s").
     assert "digest: not delivered after 1 attempt(s): stopping" in daemon.log
