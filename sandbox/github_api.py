@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -113,6 +114,14 @@ def _invalid_field(resource: str, name: str, docs: str) -> ApiError:
         "documentation_url": docs,
     }
     return ApiError(422, body)
+
+
+def _listing_state(args: MultiDict[str, str], resource: str, docs: str) -> str:
+    """A listing's `state` filter (open unless asked); GitHub answers 422 to any other."""
+    state = args.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise _invalid_field(resource, "state", docs)
+    return state
 
 
 @dataclass
@@ -466,9 +475,7 @@ class GitHubApp:
     def issues(self, request: Request, base: str, repo: GitHubRepo) -> Reply:
         docs = f"{DOCS}/issues/issues#list-repository-issues"
         args = request.args
-        state = args.get("state", "open")
-        if state not in ("open", "closed", "all"):
-            raise _invalid_field("Issue", "state", docs)
+        state = _listing_state(args, "Issue", docs)
         items = [i for i in self.data.items_of(repo.full_name) if state in ("all", i.state)]
         if args.get("labels"):
             wanted = {part.strip().lower() for part in args["labels"].split(",") if part.strip()}
@@ -501,9 +508,7 @@ class GitHubApp:
     def pulls(self, request: Request, base: str, repo: GitHubRepo) -> Reply:
         docs = f"{DOCS}/pulls/pulls#list-pull-requests"
         args = request.args
-        state = args.get("state", "open")
-        if state not in ("open", "closed", "all"):
-            raise _invalid_field("PullRequest", "state", docs)
+        state = _listing_state(args, "PullRequest", docs)
         pulls = [
             p
             for p in self.data.items_of(repo.full_name)

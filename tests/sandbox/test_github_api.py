@@ -183,6 +183,15 @@ def test_a_repository_answers_the_same_under_its_id(sandbox: Sandbox, path: str)
     assert by_id.json() == by_name.json()
 
 
+@pytest.mark.parametrize(("listing", "resource"), [("issues", "Issue"), ("pulls", "PullRequest")])
+def test_a_listing_refuses_an_unknown_state(sandbox: Sandbox, listing: str, resource: str) -> None:
+    response = get(sandbox, f"/repos/acme/api/{listing}", state="merged")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"resource": resource, "field": "state", "code": "invalid"}
+    ]
+
+
 # ------------------------------------------------------------------ search
 
 
