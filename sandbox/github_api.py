@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -66,30 +67,26 @@ _EXPOSED_HEADERS = (
     "X-GitHub-Request-Id, Deprecation, Sunset"
 )
 
+# A repository's routes, the same under its name and under its id (where a renamed
+# repository's old name redirects, and PyGithub's paging by id).
+_REPOSITORY_PREFIXES = ("/repos/<owner>/<name>", "/repositories/<int:repo_id>")
+_REPOSITORY_ROUTES = {
+    "": "repo",
+    "/issues": "issues",
+    "/issues/<int:number>": "issue",
+    "/pulls": "pulls",
+    "/pulls/<int:number>": "pull",
+    "/pulls/<int:number>/reviews": "reviews",
+}
+
 _URLS = Map(
     [
         Rule("/user", endpoint="user", methods=["GET"]),
         Rule("/rate_limit", endpoint="rate_limit", methods=["GET"]),
-        Rule("/repos/<owner>/<name>", endpoint="repo", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/issues", endpoint="issues", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/issues/<int:number>", endpoint="issue", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/pulls", endpoint="pulls", methods=["GET"]),
-        Rule("/repos/<owner>/<name>/pulls/<int:number>", endpoint="pull", methods=["GET"]),
-        Rule(
-            "/repos/<owner>/<name>/pulls/<int:number>/reviews",
-            endpoint="reviews",
-            methods=["GET"],
-        ),
-        # Where a renamed repository's old name redirects (and PyGithub's paging by id).
-        Rule("/repositories/<int:repo_id>", endpoint="repo", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/issues", endpoint="issues", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/issues/<int:number>", endpoint="issue", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/pulls", endpoint="pulls", methods=["GET"]),
-        Rule("/repositories/<int:repo_id>/pulls/<int:number>", endpoint="pull", methods=["GET"]),
-        Rule(
-            "/repositories/<int:repo_id>/pulls/<int:number>/reviews",
-            endpoint="reviews",
-            methods=["GET"],
+        *(
+            Rule(prefix + path, endpoint=endpoint, methods=["GET"])
+            for prefix in _REPOSITORY_PREFIXES
+            for path, endpoint in _REPOSITORY_ROUTES.items()
         ),
         Rule("/search/issues", endpoint="search_issues", methods=["GET"]),
     ]
@@ -117,6 +114,14 @@ def _invalid_field(resource: str, name: str, docs: str) -> ApiError:
         "documentation_url": docs,
     }
     return ApiError(422, body)
+
+
+def _listing_state(args: MultiDict[str, str], resource: str, docs: str) -> str:
+    """A listing's `state` filter (open unless asked); GitHub answers 422 to any other."""
+    state = args.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise _invalid_field(resource, "state", docs)
+    return state
 
 
 @dataclass
@@ -470,9 +475,7 @@ class GitHubApp:
     def issues(self, request: Request, base: str, repo: GitHubRepo) -> Reply:
         docs = f"{DOCS}/issues/issues#list-repository-issues"
         args = request.args
-        state = args.get("state", "open")
-        if state not in ("open", "closed", "all"):
-            raise _invalid_field("Issue", "state", docs)
+        state = _listing_state(args, "Issue", docs)
         items = [i for i in self.data.items_of(repo.full_name) if state in ("all", i.state)]
         if args.get("labels"):
             wanted = {part.strip().lower() for part in args["labels"].split(",") if part.strip()}
@@ -505,9 +508,7 @@ class GitHubApp:
     def pulls(self, request: Request, base: str, repo: GitHubRepo) -> Reply:
         docs = f"{DOCS}/pulls/pulls#list-pull-requests"
         args = request.args
-        state = args.get("state", "open")
-        if state not in ("open", "closed", "all"):
-            raise _invalid_field("PullRequest", "state", docs)
+        state = _listing_state(args, "PullRequest", docs)
         pulls = [
             p
             for p in self.data.items_of(repo.full_name)
@@ -841,21 +842,3 @@ def _sorter(field_name: str) -> Any:
     if field_name == "comments":
         return lambda i: (i.comments, i.number)
     return lambda i: (i.created_at, i.number)
-
-
-def make_github_app(
-    data: GitHubDataset,
-    *,
-    token: str,
-    latency_s: float = 0.0,
-    search_limit_per_minute: int | None = None,
-    time_scale: float = 1.0,
-) -> GitHubApp:
-    """The sandbox's GitHub API over `data`, accepting `token` (and anonymous reads)."""
-    return GitHubApp(
-        data,
-        token=token,
-        latency_s=latency_s,
-        search_limit_per_minute=search_limit_per_minute,
-        time_scale=time_scale,
-    )

@@ -206,6 +206,9 @@ class JiraApp:
     ) -> None:
         """`rate_limit_per_s`: answer 429 with Retry-After beyond that many requests a second;
         `bare_id_fields`: field lists that Cloud's search answers with ids alone."""
+        if flavour not in ("cloud", "server"):
+            raise ValueError(f"unknown Jira flavour {flavour!r}: use 'cloud' or 'server'")
+        log.debug("jira sandbox app: %s flavour, %d issues", flavour, len(data.issues))
         self.data = data
         self.bare_id_fields = bare_id_fields | {"id"}
         self.heavy_page_cap: int | None = None  # see _cloud_page_cap
@@ -847,28 +850,3 @@ class JiraApp:
             "created": jira_datetime(entry.at),
             "items": items,
         }
-
-
-def make_jira_app(
-    data: JiraDataset,
-    *,
-    flavour: Flavour,
-    email: str,
-    token: str,
-    latency_s: float = 0.0,
-    rate_limit_per_s: float | None = None,
-    bare_id_fields: frozenset[str] = frozenset({"id"}),
-) -> JiraApp:
-    """Build the Jira API application for one data set and one set of accepted credentials."""
-    if flavour not in ("cloud", "server"):
-        raise ValueError(f"unknown Jira flavour {flavour!r}: use 'cloud' or 'server'")
-    log.debug("jira sandbox app: %s flavour, %d issues", flavour, len(data.issues))
-    return JiraApp(
-        data,
-        flavour=flavour,
-        email=email,
-        token=token,
-        latency_s=latency_s,
-        rate_limit_per_s=rate_limit_per_s,
-        bare_id_fields=bare_id_fields,
-    )

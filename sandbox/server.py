@@ -19,9 +19,9 @@ from werkzeug.wrappers import Response
 
 from sandbox.control import CONTROL_PREFIX, ControlApp, ItemChanger
 from sandbox.faults import FaultInjector
-from sandbox.github_api import GitHubApp, make_github_app
+from sandbox.github_api import GitHubApp
 from sandbox.github_data import GitHubDataset, build_github_dataset
-from sandbox.jira_api import JiraApp, make_jira_app
+from sandbox.jira_api import JiraApp
 from sandbox.jira_data import JiraDataset, build_jira_dataset
 from sandbox.recording import RequestRecorder
 
@@ -115,7 +115,7 @@ class Sandbox:
         return {"base_url": self.github_url, "token": SecretStr(SANDBOX_GITHUB_TOKEN)}
 
     def start(self, port: int = 0) -> Sandbox:
-        self.jira_app = make_jira_app(
+        self.jira_app = JiraApp(
             self.jira_data,
             flavour=self.options.jira_flavour,
             email=SANDBOX_JIRA_EMAIL,
@@ -124,7 +124,7 @@ class Sandbox:
             rate_limit_per_s=self.options.jira_rate_limit_per_s,
             bare_id_fields=self.options.jira_bare_id_fields,
         )
-        self.github_app = make_github_app(
+        self.github_app = GitHubApp(
             self.github_data,
             token=SANDBOX_GITHUB_TOKEN,
             latency_s=self.options.latency_s,

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, Float, RowMapping, func, select
+from sqlalchemy import Connection, Float, RowMapping, Table, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -237,22 +237,17 @@ class StoreReads(ABC):
         return None if row is None else _key_result_row(row)
 
     def all_objectives(self) -> list[ObjectiveRow]:
-        with self._connect() as conn:
-            rows = (
-                conn.execute(select(objectives).order_by(objectives.c.position, objectives.c.id))
-                .mappings()
-                .all()
-            )
-        return [ObjectiveRow(**_utc_row(row)) for row in rows]
+        return [ObjectiveRow(**_utc_row(row)) for row in self._in_file_order(objectives)]
 
     def all_key_results(self) -> list[KeyResultRow]:
+        return [_key_result_row(row) for row in self._in_file_order(key_results)]
+
+    def _in_file_order(self, table: Table) -> Sequence[RowMapping]:
+        """Every row of `table` in the mapping file's order: its position, then its id."""
         with self._connect() as conn:
-            rows = (
-                conn.execute(select(key_results).order_by(key_results.c.position, key_results.c.id))
-                .mappings()
-                .all()
+            return (
+                conn.execute(select(table).order_by(table.c.position, table.c.id)).mappings().all()
             )
-        return [_key_result_row(row) for row in rows]
 
     def previous_values(self) -> dict[str, float | None]:
         """Each key result's value before its latest one, for the change arrows of `status`.

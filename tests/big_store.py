@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from sync.records import KeyResultRecord, ObjectiveRecord, RunRecord
 from sync.store import Store
 from sync.tables import kr_values
+from tests.key_result_records import key_result_record
 
 PERIOD_START = date(2026, 10, 1)
 PERIOD_END = date(2026, 12, 31)
@@ -44,29 +45,19 @@ def history_value(index: int) -> float:
 
 
 def key_result(kr_id: str, value: float) -> KeyResultRecord:
-    return KeyResultRecord(
+    return key_result_record(
         id=kr_id,
         objective_id="big",
         title=f"Key result {kr_id}",
-        kind="linear",
-        unit=None,
-        metric_type="count",
-        source="jira",
         start_value=100.0,
         target_value=2000.0,
-        min_value=None,
-        max_value=None,
-        weight=1.0,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
         value=value,
         progress_raw=0.5,
         progress=0.5,
         expected=0.5,
-        status="on_track",
-        error=None,
         lineage=lineage(kr_id),
-        observed=True,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from tests.demo_data import DemoStore, build_demo_store
 
 # A fixed "now" for the data set, so expected values are reproducible within a session.
 ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -79,3 +80,23 @@ def clean_okrsync_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("OKRSYNC_") and key != "OKRSYNC_TEST_POSTGRES_URL":
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="module")
+def demo(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[DemoStore]:
+    """The demo data synced into a store of the test module's own (its tests may add to it)."""
+    built = build_demo_store(sandbox, tmp_path_factory.mktemp(request.module.__name__))
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def demo_workdir(
+    demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_okrsync_env: None
+) -> Path:
+    """An empty working folder whose settings point at the demo store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", demo.database_url)
+    return tmp_path

@@ -26,7 +26,7 @@ from connectors.base import (
 from connectors.github import GitHubConnector
 from connectors.github_http import CountingRetry, RequestTally
 from connectors.retry import RetryClock, RetryPolicy
-from sandbox.github_api import make_github_app
+from sandbox.github_api import GitHubApp
 from sandbox.github_data import GitHubPull, build_github_dataset
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
 from tests.busy_threads import answered_by_busy_threads
@@ -252,7 +252,7 @@ def test_check_names_the_user(sandbox: Sandbox) -> None:
 
 def test_requests_made_matches_the_server(serve: Callable[[Any], str]) -> None:
     data = build_github_dataset(seed=5, anchor=ANCHOR, n_pulls=400, n_issues=100)
-    app = make_github_app(data, token=SANDBOX_GITHUB_TOKEN)
+    app = GitHubApp(data, token=SANDBOX_GITHUB_TOKEN)
     connector = GitHubConnector(base_url=serve(app), token=SecretStr(SANDBOX_GITHUB_TOKEN))
     connector.count(GitHubSearchSelector("is:pr"))
     connector.items(
@@ -355,7 +355,7 @@ def test_a_renamed_repository_is_a_clear_error_never_the_redirects_items(
     the answer would be the open items of the first page. It is refused, naming the new name."""
     data = build_github_dataset(seed=5, anchor=ANCHOR, n_pulls=400, n_issues=100)
     connector = GitHubConnector(
-        base_url=serve(make_github_app(data, token=SANDBOX_GITHUB_TOKEN)),
+        base_url=serve(GitHubApp(data, token=SANDBOX_GITHUB_TOKEN)),
         token=SecretStr(SANDBOX_GITHUB_TOKEN),
     )
     selector = GitHubListSelector(repo="acme/web", kind=kind, state="closed")
@@ -380,7 +380,7 @@ def test_an_empty_listing_of_a_renamed_repository_is_checked_by_name(
 ) -> None:
     data = build_github_dataset(seed=5, anchor=ANCHOR, n_pulls=50, n_issues=10)
     connector = GitHubConnector(
-        base_url=serve(make_github_app(data, token=SANDBOX_GITHUB_TOKEN)),
+        base_url=serve(GitHubApp(data, token=SANDBOX_GITHUB_TOKEN)),
         token=SecretStr(SANDBOX_GITHUB_TOKEN),
     )
     empty = GitHubListSelector(repo="acme/web", kind="issue", labels=("no-such-label",))

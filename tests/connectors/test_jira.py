@@ -26,7 +26,7 @@ from connectors.base import (
 from connectors.jira import JiraConnector
 from connectors.ratelimit import DEFAULT_RESOURCE, RateGovernor
 from connectors.retry import RetryPolicy
-from sandbox.jira_api import JiraApp, make_jira_app
+from sandbox.jira_api import JiraApp
 from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
 from tests.busy_threads import answered_by_busy_threads
@@ -126,7 +126,7 @@ def test_server_count_is_one_request(sandbox_server: Sandbox) -> None:
 def big_cloud() -> Iterator[tuple[str, JiraDataset, JiraApp]]:
     """A larger Cloud site than the shared sandbox, so that an exact count needs 3 pages."""
     data = build_jira_dataset(seed=11, anchor=ANCHOR, n_issues=12_000, n_projects=6)
-    app = make_jira_app(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    app = JiraApp(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
     with served(app) as url:
         yield url, data, app
 
@@ -326,7 +326,7 @@ class RateLimitedOnce:
 
 def test_429_is_retried_honouring_retry_after() -> None:
     data = build_jira_dataset(seed=5, anchor=ANCHOR, n_issues=300)
-    app = make_jira_app(data, flavour="server", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    app = JiraApp(data, flavour="server", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
     limited = RateLimitedOnce(app)
     with served(limited) as url:
         jira = JiraConnector(
@@ -398,7 +398,7 @@ def strict_cloud() -> Iterator[tuple[str, JiraDataset, SearchLog]]:
     """Jira Cloud read at its strictest: pages asked for `id` (or the library's `issuekey`)
     hold `{"id": ...}` and nothing else."""
     data = build_jira_dataset(seed=13, anchor=ANCHOR, n_issues=600, n_projects=2)
-    app = make_jira_app(
+    app = JiraApp(
         data,
         flavour="cloud",
         email=SANDBOX_JIRA_EMAIL,

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.server import Sandbox
 from sync.literal_text import LiteralConsole
 from sync.status_view import render_status
-from tests.demo_data import NPS_CHECKINS, REPO_ROOT, DemoStore, build_demo_store, demo_objectives
+from tests.demo_data import NPS_CHECKINS, REPO_ROOT, DemoStore, demo_objectives
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
@@ -103,13 +102,6 @@ def dom(html: str) -> Dom:
     parsed = Dom()
     parsed.feed(html)
     return parsed
-
-
-@pytest.fixture(scope="module")
-def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
-    built = build_demo_store(sandbox, tmp_path_factory.mktemp("browser"))
-    yield built
-    built.store.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from sync.cli import main
 from sync.store import Store
 from sync.tables import key_results, kr_values, objectives
 from tests.reliability.record import record
-from tests.sync.test_cli import P_END, P_START
+from tests.sync.processes import P_END, P_START
 
 MAPPING = f"""
 version: 1

@@ -15,7 +15,7 @@ import pytest
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from sandbox.github_api import GitHubApp, make_github_app
+from sandbox.github_api import GitHubApp
 from sandbox.github_data import build_github_dataset
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox
 from tests.conftest import ANCHOR
@@ -47,7 +47,7 @@ class _QuietHandler(WSGIRequestHandler):
 @pytest.fixture
 def own_app() -> Iterator[tuple[GitHubApp, str]]:
     """An app of our own (search limited to 2 a minute), served at /github-less root."""
-    app = make_github_app(
+    app = GitHubApp(
         build_github_dataset(seed=7, anchor=ANCHOR, n_pulls=300, n_issues=100),
         token=SANDBOX_GITHUB_TOKEN,
         search_limit_per_minute=2,
@@ -166,6 +166,30 @@ def test_single_pull_and_reviews(sandbox: Sandbox) -> None:
     issue = next(i for i in sandbox.github_data.issues if i.repo == "acme/api")
     assert get(sandbox, f"/repos/acme/api/pulls/{issue.number}").status_code == 404
     assert get(sandbox, f"/repos/acme/api/issues/{issue.number}").json()["title"] == issue.title
+
+
+@pytest.mark.parametrize(
+    "path", ["", "/issues", "/issues/{issue}", "/pulls", "/pulls/{pull}", "/pulls/{pull}/reviews"]
+)
+def test_a_repository_answers_the_same_under_its_id(sandbox: Sandbox, path: str) -> None:
+    """Every repository route also stands under `/repositories/<id>` (redirects, paging)."""
+    repo = sandbox.github_data.repos["acme/api"]
+    pull = next(p for p in sandbox.github_data.pulls if p.repo == "acme/api" and p.reviews)
+    issue = next(i for i in sandbox.github_data.issues if i.repo == "acme/api")
+    rest = path.format(issue=issue.number, pull=pull.number)
+    by_name = get(sandbox, f"/repos/acme/api{rest}", state="all")
+    by_id = get(sandbox, f"/repositories/{repo.id}{rest}", state="all")
+    assert by_name.status_code == by_id.status_code == 200
+    assert by_id.json() == by_name.json()
+
+
+@pytest.mark.parametrize(("listing", "resource"), [("issues", "Issue"), ("pulls", "PullRequest")])
+def test_a_listing_refuses_an_unknown_state(sandbox: Sandbox, listing: str, resource: str) -> None:
+    response = get(sandbox, f"/repos/acme/api/{listing}", state="merged")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"resource": resource, "field": "state", "code": "invalid"}
+    ]
 
 
 # ------------------------------------------------------------------ search

@@ -10,7 +10,7 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from sandbox.jira_api import make_jira_app
+from sandbox.jira_api import JiraApp
 from sandbox.jira_data import build_jira_dataset
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
 from tests.conftest import ANCHOR
@@ -71,6 +71,11 @@ def search_jql(box: Sandbox, **params: object) -> requests.Response:
     return requests.get(url, params=params, auth=AUTH, timeout=10)  # type: ignore[arg-type]
 
 
+def post_v3(box: Sandbox, path: str, body: dict[str, object]) -> requests.Response:
+    """`body` as JSON to `/rest/api/3/<path>`, with the sandbox's credentials."""
+    return requests.post(f"{box.jira_url}/rest/api/3/{path}", json=body, auth=AUTH, timeout=10)
+
+
 def walk_pages(box: Sandbox, **params: object) -> list[list[dict[str, object]]]:
     """Every page of a search/jql, following `nextPageToken` until `isLast`."""
     pages: list[list[dict[str, object]]] = []
@@ -104,10 +109,16 @@ def test_search_jql_key_pages_carry_keys_at_the_id_page_size(sandbox: Sandbox) -
     assert issues["issues"][0]["self"].endswith(f"/rest/api/3/issue/{app[0].id}")
 
 
+def test_an_unknown_flavour_is_refused() -> None:
+    data = build_jira_dataset(seed=3, anchor=ANCHOR, n_issues=5)
+    with pytest.raises(ValueError, match="unknown Jira flavour 'saas'"):
+        JiraApp(data, flavour="saas", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)  # type: ignore[arg-type]
+
+
 def test_strict_look_alike_reads_the_librarys_issuekey_as_id() -> None:
     data = build_jira_dataset(seed=3, anchor=ANCHOR, n_issues=40)
     strict = Client(
-        make_jira_app(
+        JiraApp(
             data,
             flavour="cloud",
             email=SANDBOX_JIRA_EMAIL,
@@ -224,22 +235,16 @@ def test_changelog_is_paged(sandbox: Sandbox) -> None:
         assert page["nextPage"].endswith(f"startAt={start}&maxResults=40")
     assert ids == [entry.id for entry in issue.changelog]
 
-    expanded = requests.get(
-        f"{sandbox.jira_url}/rest/api/3/search/jql",
-        params={"jql": f"key = {issue.key}", "fields": "status", "expand": "changelog"},
-        auth=AUTH,
-        timeout=10,
+    expanded = search_jql(
+        sandbox, jql=f"key = {issue.key}", fields="status", expand="changelog"
     ).json()["issues"][0]["changelog"]
     assert expanded["total"] == len(issue.changelog) > 100
     assert [h["id"] for h in expanded["histories"]] == [e.id for e in issue.changelog[-100:]]
 
 
 def test_approximate_count(sandbox: Sandbox) -> None:
-    body = requests.post(
-        f"{sandbox.jira_url}/rest/api/3/search/approximate-count",
-        json={"jql": "project = OPS AND type = Bug"},
-        auth=AUTH,
-        timeout=10,
+    body = post_v3(
+        sandbox, "search/approximate-count", {"jql": "project = OPS AND type = Bug"}
     ).json()
     expected = sum(
         1 for i in sandbox.jira_data.issues if i.project == "OPS" and i.issue_type == "Bug"
@@ -249,12 +254,7 @@ def test_approximate_count(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("path", ["search/jql", "search/approximate-count"])
 def test_bad_jql_gives_jiras_400_body(sandbox: Sandbox, path: str) -> None:
-    response = requests.post(
-        f"{sandbox.jira_url}/rest/api/3/{path}",
-        json={"jql": "project = XYZ"},
-        auth=AUTH,
-        timeout=10,
-    )
+    response = post_v3(sandbox, path, {"jql": "project = XYZ"})
     assert response.status_code == 400
     assert response.json() == {
         "errorMessages": ["The value 'XYZ' does not exist for the field 'project'."],
@@ -263,12 +263,7 @@ def test_bad_jql_gives_jiras_400_body(sandbox: Sandbox, path: str) -> None:
 
 
 def test_cloud_refuses_unbounded_queries_and_the_removed_search(sandbox: Sandbox) -> None:
-    unbounded = requests.get(
-        f"{sandbox.jira_url}/rest/api/3/search/jql",
-        params={"jql": "order by key"},
-        auth=AUTH,
-        timeout=10,
-    )
+    unbounded = search_jql(sandbox, jql="order by key")
     assert unbounded.status_code == 400
     assert "Unbounded JQL queries are not allowed" in unbounded.json()["errorMessages"][0]
     gone = requests.get(f"{sandbox.jira_url}/rest/api/3/search", auth=AUTH, timeout=10)
@@ -354,7 +349,7 @@ def test_unknown_paths_and_issues_are_404(sandbox: Sandbox) -> None:
 
 def test_request_counts_per_endpoint() -> None:
     data = build_jira_dataset(seed=1, anchor=ANCHOR, n_issues=200)
-    app = make_jira_app(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    app = JiraApp(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
     client = Client(app)
     credentials = base64.b64encode(f"{SANDBOX_JIRA_EMAIL}:{SANDBOX_JIRA_TOKEN}".encode()).decode()
     headers = {"Authorization": f"Basic {credentials}"}

@@ -26,6 +26,8 @@ from tests.conftest import ANCHOR
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = str(REPO_ROOT / "run.py")
 TODAY = datetime.now(UTC).date()
+# A period that holds today (key results are only synced inside their period) and the
+# last two months of the sandbox's data.
 P_START = min(ANCHOR.date(), TODAY) - timedelta(days=60)
 P_END = TODAY + timedelta(days=30)
 

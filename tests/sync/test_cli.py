@@ -27,15 +27,8 @@ from sandbox.server import Sandbox
 from sync.cli import main
 from sync.dashboard import make_dashboard_app
 from sync.store import Store
-from tests.conftest import ANCHOR
 from tests.reliability.record import record
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TODAY = datetime.now(UTC).date()
-# A period that holds today (key results are only synced inside their period) and the
-# last two months of the sandbox's data.
-P_START = min(ANCHOR.date(), TODAY) - timedelta(days=60)
-P_END = TODAY + timedelta(days=30)
+from tests.sync.processes import P_END, P_START, REPO_ROOT, TODAY
 
 MAPPING = f"""
 version: 1

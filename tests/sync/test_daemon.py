@@ -170,17 +170,26 @@ def slow_sandbox() -> Iterator[Sandbox]:
     box.stop()
 
 
-def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
-    tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
-) -> None:
+def terminated_during_a_run(
+    slow_sandbox: Sandbox, tmp_path: Path, daemons: list[Child], grace_s: str, timeout: float
+) -> tuple[str, Child]:
+    """A daemon sent SIGTERM while its first run waits on the slow sandbox, which must exit 0
+    within `timeout`; its store's URL and the stopped daemon."""
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
     daemon = start_daemon(
-        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S="0.5"
+        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S=grace_s
     )
     daemons.append(daemon)
     daemon.wait_for_line("sync started")
-    code = daemon.terminate()
+    code = daemon.terminate(timeout=timeout)
     assert code == 0, daemon.log
+    return url, daemon
+
+
+def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
+    tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    url, daemon = terminated_during_a_run(slow_sandbox, tmp_path, daemons, "0.5", timeout=30)
     assert "abandoning the run in progress" in daemon.log
     # Not waited for (it would have been stored), nothing half-written: the run is not there.
     assert stored_runs(url) == []
@@ -189,14 +198,7 @@ def test_sigterm_during_a_run_abandons_it_within_the_grace_period(
 def test_sigterm_during_a_run_lets_it_finish_within_the_grace_period(
     tmp_path: Path, slow_sandbox: Sandbox, daemons: list[Child]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    daemon = start_daemon(
-        slow_sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__SHUTDOWN_GRACE_S="60"
-    )
-    daemons.append(daemon)
-    daemon.wait_for_line("sync started")
-    code = daemon.terminate(timeout=90)
-    assert code == 0, daemon.log
+    url, daemon = terminated_during_a_run(slow_sandbox, tmp_path, daemons, "60", timeout=90)
     assert "abandoning" not in daemon.log
     runs = assert_consistent(url, slow_sandbox)
     assert len(runs) == 1  # the run in progress was written, no new one was started
@@ -373,35 +375,34 @@ def daemon_posting_a_digest(
     return daemon
 
 
+@pytest.fixture
+def slow_receiver() -> Iterator[Receiver]:
+    """A webhook receiver that trickles its answer until released (or 90 s pass)."""
+    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
+    yield receiver
+    receiver.close()
+
+
 def test_the_daemon_posts_its_digest_after_releasing_the_run_lock(
-    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child], slow_receiver: Receiver
 ) -> None:
     """A slow webhook receiver must not hold up the next run, of this replica or another."""
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
-    try:
-        daemon = daemon_posting_a_digest(sandbox, url, tmp_path, receiver, daemons)
-        assert not lock_is_held(url), daemon.log  # its run is written, the digest on its way
-        assert "digest:" not in daemon.log
-        receiver.release.set()
-        daemon.wait_for_line("digest: 1 change(s) posted")
-        code = daemon.terminate()
-        assert code == 0, daemon.log
-    finally:
-        receiver.close()
+    daemon = daemon_posting_a_digest(sandbox, url, tmp_path, slow_receiver, daemons)
+    assert not lock_is_held(url), daemon.log  # its run is written, the digest on its way
+    assert "digest:" not in daemon.log
+    slow_receiver.release.set()
+    daemon.wait_for_line("digest: 1 change(s) posted")
+    assert daemon.terminate() == 0, daemon.log
     assert "very-secret-part" not in daemon.log
 
 
 def test_sigterm_while_the_digest_is_posted_stops_at_once(
-    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child], slow_receiver: Receiver
 ) -> None:
     url = f"sqlite:///{tmp_path / 'okrsync.db'}"
-    receiver = Receiver(trickle_s=0.3, trickle_for_s=90.0)
-    try:
-        daemon = daemon_posting_a_digest(sandbox, url, tmp_path, receiver, daemons)
-        code = daemon.terminate()
-    finally:
-        receiver.close()
+    daemon = daemon_posting_a_digest(sandbox, url, tmp_path, slow_receiver, daemons)
+    code = daemon.terminate()
     assert code == 0, daemon.log
     # Given up because of the signal, not after the 60 s deadline ("no answer within 60 s").
     assert "digest: not delivered after 1 attempt(s): stopping" in daemon.log

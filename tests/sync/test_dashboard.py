@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,13 +31,6 @@ from sync.standing import CHART_POINTS_MAX, RECENT_POINTS
 from sync.store import Store
 from tests.big_store import FIRST_AT, PERIOD_END, STEP, BigStore, history_value
 from tests.demo_data import NOW, NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
-
-
-@pytest.fixture(scope="module")
-def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
-    built = build_demo_store(sandbox, tmp_path_factory.mktemp("dashboard"))
-    yield built
-    built.store.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -38,9 +39,35 @@ from sync.tables import fetch_cache, fetch_cache_items, key_results
 from tests.conftest import ANCHOR
 
 
+@dataclass
+class CompanyRuns:
+    """A small company's sandbox and mapping, synced into one SQLite store of its own, every
+    run as of one moment (the test's start)."""
+
+    box: Sandbox
+    mapping: MappingFile
+    url: str
+    store: Store
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def sync(self, only: list[str] | None = None, **incremental: object) -> SyncReport:
+        """A run into the store, with `incremental` settings (the defaults when none)."""
+        return run_sync(
+            settings(self.box, self.url, **incremental),
+            self.mapping,
+            self.store,
+            only=only,
+            as_of=self.as_of,
+        )
+
+    def full(self) -> dict[str, float | None]:
+        """The reference values: a full run without the store, as of the same moment."""
+        return full_run(self.box, self.mapping, self.as_of)
+
+
 def small_company(
-    flavour: Literal["cloud", "server"], anchor: datetime, **options: object
-) -> Iterator[tuple[Sandbox, MappingFile]]:
+    flavour: Literal["cloud", "server"], anchor: datetime, folder: Path, **options: object
+) -> Iterator[CompanyRuns]:
     box = build_sandbox(
         # GitHub's 30 searches a minute in one-second windows: many syncs, little waiting.
         SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor, time_scale=60.0, **options),  # type: ignore[arg-type]
@@ -59,48 +86,47 @@ def small_company(
         end=today + timedelta(days=30),
         key_results=50,
     )
+    url = f"sqlite:///{folder}/okrsync.db"
+    store = Store(url)
+    store.migrate()
     try:
-        yield box, load_mapping_text(text, source_name="company", today=today)
+        yield CompanyRuns(
+            box, load_mapping_text(text, source_name="company", today=today), url, store
+        )
     finally:
+        store.close()
         box.stop()
 
 
 @pytest.fixture
-def live_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+def live_company(tmp_path: Path) -> Iterator[CompanyRuns]:
     """Activity up to this minute, as on a live site (the data's "now" is the real now)."""
-    yield from small_company("cloud", datetime.now(UTC).replace(microsecond=0))
+    yield from small_company("cloud", datetime.now(UTC).replace(microsecond=0), tmp_path)
 
 
 @pytest.fixture
-def strict_live_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+def strict_live_company(tmp_path: Path) -> Iterator[CompanyRuns]:
     """A live Cloud site read at its strictest: id pages hold ids alone, even for the
     `issuekey` the `jira` library sends when asked for `id`."""
     yield from small_company(
         "cloud",
         datetime.now(UTC).replace(microsecond=0),
+        tmp_path,
         jira_bare_id_fields=frozenset({"id", "issuekey"}),
     )
 
 
 @pytest.fixture
-def quiet_company() -> Iterator[tuple[Sandbox, MappingFile]]:
+def quiet_company(tmp_path: Path) -> Iterator[CompanyRuns]:
     """Nothing has changed for a day: the data's "now" is yesterday."""
-    yield from small_company("cloud", datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+    yesterday = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    yield from small_company("cloud", yesterday, tmp_path)
 
 
 @pytest.fixture
-def quiet_server_company() -> Iterator[tuple[Sandbox, MappingFile]]:
-    yield from small_company("server", datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Store]]:
-    """A migrated SQLite store in a file of its own: (url, store)."""
-    url = f"sqlite:///{tmp_path}/okrsync.db"
-    store = Store(url)
-    store.migrate()
-    yield url, store
-    store.close()
+def quiet_server_company(tmp_path: Path) -> Iterator[CompanyRuns]:
+    yesterday = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    yield from small_company("server", yesterday, tmp_path)
 
 
 def fetch_units(plan: QueryPlan) -> list[FetchUnit]:
@@ -144,35 +170,33 @@ def full_run(box: Sandbox, mapping: MappingFile, as_of: datetime) -> dict[str, f
     return values(run_sync(settings(box, "sqlite://"), mapping, None, as_of=as_of))
 
 
-def patched_run_equals_full(
-    box: Sandbox, mapping: MappingFile, url: str, store: Store, as_of: datetime
-) -> dict[str, float | None]:
+def patched_run_equals_full(company: CompanyRuns) -> dict[str, float | None]:
     """An incremental run after a change: some units patched, every value a full fetch's."""
-    report = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    report = company.sync()
     assert report.cache_units is not None and report.cache_units["incremental"] > 0
     after = values(report)
-    assert after == full_run(box, mapping, as_of)
+    assert after == company.full()
     return after
 
 
 def test_changed_items_give_the_same_values_as_a_full_run(
-    live_company: tuple[Sandbox, MappingFile], database_url: str
+    live_company: CompanyRuns, database_url: str
 ) -> None:
-    box, mapping = live_company
-    as_of = datetime.now(UTC)
     store = Store(database_url)
     store.migrate()
-    first = run_sync(settings(box, database_url), mapping, store, as_of=as_of)
+    company = replace(live_company, url=database_url, store=store)  # SQLite or PostgreSQL
+    box = company.box
+    first = company.sync()
     before = values(first)
-    assert before == full_run(box, mapping, as_of)
+    assert before == company.full()
     counted(box)
 
     changed = touch_items(box, 0.05, seed=3)  # resolve, move, delete, create, merge, close, ...
     assert changed.jira >= 20 and changed.github >= 15
-    second = run_sync(settings(box, database_url), mapping, store, as_of=as_of)
+    second = company.sync()
     after = values(second)
     requests = counted(box)
-    reference = full_run(box, mapping, as_of)
+    reference = company.full()
 
     assert after == reference
     assert after != before  # the changes moved some values: the check has teeth
@@ -187,86 +211,78 @@ def test_changed_items_give_the_same_values_as_a_full_run(
     store.close()
 
 
-def test_id_only_pages_give_the_full_fetchs_values(
-    strict_live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
-) -> None:
+def test_id_only_pages_give_the_full_fetchs_values(strict_live_company: CompanyRuns) -> None:
     """Counts, shares and the change feed from pages that hold ids alone (issue #17)."""
-    box, mapping = strict_live_company
-    url, store = sqlite_store
-    kinds = {kr.metric.type for objective in mapping.objectives for kr in objective.key_results}
+    kinds = {
+        kr.metric.type
+        for objective in strict_live_company.mapping.objectives
+        for kr in objective.key_results
+    }
     assert {"count", "share", "sum"} <= kinds
-    as_of = datetime.now(UTC)
-    first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    assert first == full_run(box, mapping, as_of)
-    touch_items(box, 0.05, seed=7)
-    assert patched_run_equals_full(box, mapping, url, store, as_of) != first
+    first = values(strict_live_company.sync())
+    assert first == strict_live_company.full()
+    touch_items(strict_live_company.box, 0.05, seed=7)
+    assert patched_run_equals_full(strict_live_company) != first
 
 
 def test_an_issue_moved_to_another_project_leaves_its_old_queries(
-    live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    live_company: CompanyRuns,
 ) -> None:
     """A move keeps the issue's id and gives it a new key: the cache must follow the id."""
-    box, mapping = live_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    data = box.jira_data
+    before = values(live_company.sync())
+    data = live_company.box.jira_data
     open_app = [i for i in data.issues if i.project == "APP" and i.status_category != "done"]
     moved_at = datetime.now(UTC).replace(microsecond=0)
     for issue in open_app[:6]:
         old = issue.key
         assert data.move(issue, "WEB", moved_at) != old
-    assert patched_run_equals_full(box, mapping, url, store, as_of) != before
+    assert patched_run_equals_full(live_company) != before
 
 
-def test_deleted_issues_leave_and_restored_ones_come_back(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
-) -> None:
+def test_deleted_issues_leave_and_restored_ones_come_back(quiet_company: CompanyRuns) -> None:
     """A deletion (or a permission lost) leaves no `updated` trace; the next run sees it."""
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    data = box.jira_data
+    before = values(quiet_company.sync())
+    data = quiet_company.box.jira_data
     gone = [i for i in data.issues if i.status_category != "done"][:4]
     gone += [i for i in data.issues if i.status_category == "done"][:4]
     for issue in gone:
         data.delete(issue)
-    counted(box)
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    requests = counted(box)
+    counted(quiet_company.box)
+    second = quiet_company.sync()
+    requests = counted(quiet_company.box)
     after = values(second)
-    assert after == full_run(box, mapping, as_of)
+    assert after == quiet_company.full()
     assert after != before
     assert second.cache_units is not None
-    assert second.cache_units["full"] == asked_every_run(mapping, as_of) > 0
+    assert (
+        second.cache_units["full"]
+        == asked_every_run(quiet_company.mapping, quiet_company.as_of)
+        > 0
+    )
     assert "jira jql/match" not in requests  # nothing was updated: nothing to match
     for issue in gone:
         data.restore(issue)
-    third = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    assert third == full_run(box, mapping, as_of) == before
+    third = values(quiet_company.sync())
+    assert third == quiet_company.full() == before
 
 
 def test_deleted_and_transferred_github_issues_leave_their_repository(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
     """GitHub deletions leave no trace and a transfer updates the issue in its new home only:
     the issue listings and searches are checked against GitHub's own counts."""
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    data = box.github_data
-    recent = as_of - timedelta(days=85)  # inside the period the key results count
+    before = values(quiet_company.sync())
+    data = quiet_company.box.github_data
+    recent = quiet_company.as_of - timedelta(days=85)  # inside the period the key results count
     api = [i for i in data.issues if i.repo == "acme/api" and i.created_at >= recent]
     data.delete(api[0])
     data.delete(next(i for i in data.issues if i.repo == "acme/web" and i.created_at >= recent))
     data.transfer(api[1], "acme/web", datetime.now(UTC).replace(microsecond=0))
-    counted(box)
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    requests = counted(box)
+    counted(quiet_company.box)
+    second = quiet_company.sync()
+    requests = counted(quiet_company.box)
     after = values(second)
-    assert after == full_run(box, mapping, as_of)
+    assert after == quiet_company.full()
     assert after != before
     assert requests.get("github issues", 0) >= 2  # the issue listings were fetched again
     told = {o.plan.key_result.id: o.lineage.get("cache") for o in second.key_results}
@@ -274,41 +290,37 @@ def test_deleted_and_transferred_github_issues_leave_their_repository(
         "fetched in full: GitHub counts fewer items than the cache holds: "
         "some were deleted or transferred"
     )
-    third = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    assert values(third) == after == full_run(box, mapping, as_of)
+    third = quiet_company.sync()
+    assert values(third) == after == quiet_company.full()
 
 
 def test_a_renamed_repository_fails_its_key_results_clearly_and_keeps_their_values(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
     """Nothing is lost: the key results on the old name keep their last good values and say
     what to change; the others are synced as usual."""
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    before = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    box.github_data.rename("acme/web", "acme/website")
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    before = values(quiet_company.sync())
+    quiet_company.box.github_data.rename("acme/web", "acme/website")
+    second = quiet_company.sync()
     failed = {o.plan.key_result.id: o.error for o in second.key_results if o.error}
-    on_web = {kr.id for _, kr in mapping.key_results() if kr.id.startswith("repo-web-")}
+    on_web = {
+        kr.id for _, kr in quiet_company.mapping.key_results() if kr.id.startswith("repo-web-")
+    }
     assert on_web and on_web <= failed.keys()
     assert any("acme/web is now acme/website" in str(failed[kr]) for kr in on_web)
-    with store.engine.connect() as conn:
+    with quiet_company.store.engine.connect() as conn:
         kept = {r.id: r.value for r in conn.execute(select(key_results.c.id, key_results.c.value))}
     assert all(kept[kr] == before[kr] for kr in on_web)  # last good values kept
     assert all(kr.startswith("repo-web-") or kr.startswith("company") for kr in failed)
 
 
 def test_count_members_cached_by_the_previous_release_are_patched_by_id(
-    live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    live_company: CompanyRuns,
 ) -> None:
     """Until #17 a count's members were cached under their keys; those rows still work."""
-    box, mapping = live_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    run_sync(settings(box, url), mapping, store, as_of=as_of)
+    live_company.sync()
     rows = fetch_cache_items
-    with store.engine.begin() as conn:
+    with live_company.store.engine.begin() as conn:
         members = conn.execute(
             select(rows.c.unit_key, rows.c.tracker_id).where(rows.c.item.is_(None))
         ).all()
@@ -317,14 +329,14 @@ def test_count_members_cached_by_the_previous_release_are_patched_by_id(
             conn.execute(
                 update(rows)
                 .where(rows.c.unit_key == unit_key, rows.c.tracker_id == tracker_id)
-                .values(item_key=box.jira_data.by_id[tracker_id].key)
+                .values(item_key=live_company.box.jira_data.by_id[tracker_id].key)
             )
-    touch_items(box, 0.05, seed=9)
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    touch_items(live_company.box, 0.05, seed=9)
+    second = live_company.sync()
     assert second.cache_units is not None and second.cache_units["incremental"] > 0
-    assert values(second) == full_run(box, mapping, as_of)
-    third = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    assert values(third) == full_run(box, mapping, as_of)
+    assert values(second) == live_company.full()
+    third = live_company.sync()
+    assert values(third) == live_company.full()
 
 
 LIST_QUERIES = """
@@ -359,39 +371,35 @@ objectives:
 
 
 def test_value_lists_are_patched_and_relative_dates_fetched_in_full(
-    live_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    live_company: CompanyRuns,
 ) -> None:
     """`in (...)` and `not in (...)` are ordinary JQL; `-30d` slides with the clock."""
-    box, _ = live_company
-    url, store = sqlite_store
     today = datetime.now(UTC).date()
     text = LIST_QUERIES.format(start=today - timedelta(days=60), end=today + timedelta(days=30))
-    mapping = load_mapping_text(text, source_name="lists", today=today)
-    as_of = datetime.now(UTC)
-    run_sync(settings(box, url), mapping, store, as_of=as_of)
-    touch_items(box, 0.05, seed=4)
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    assert values(second) == full_run(box, mapping, as_of)
+    lists = replace(live_company, mapping=load_mapping_text(text, source_name="lists", today=today))
+    lists.sync()
+    touch_items(lists.box, 0.05, seed=4)
+    second = lists.sync()
+    assert values(second) == lists.full()
     assert second.cache_units == {"cached": 0, "incremental": 3, "full": 1}
 
 
 def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    wrong = settings(box, url)
+    wrong = settings(quiet_company.box, quiet_company.url)
     wrong.jira.story_points_field = "customfield_99999"  # no such field: no story points
-    first = values(run_sync(wrong, mapping, store, as_of=as_of))
-    assert first != full_run(box, mapping, as_of)  # sums and shares without story points
-    fixed = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    assert values(fixed) == full_run(box, mapping, as_of)
-    units = fetch_units(plan_queries(mapping, today=as_of.date()))
+    first = values(
+        run_sync(wrong, quiet_company.mapping, quiet_company.store, as_of=quiet_company.as_of)
+    )
+    assert first != quiet_company.full()  # sums and shares without story points
+    fixed = quiet_company.sync()
+    assert values(fixed) == quiet_company.full()
+    units = fetch_units(plan_queries(quiet_company.mapping, today=quiet_company.as_of.date()))
     shaped = sum(1 for unit in units if "story_points" in unit.needs)
     assert 0 < shaped < len(units)
     assert fixed.cache_units is not None
-    always = asked_every_run(mapping, as_of)
+    always = asked_every_run(quiet_company.mapping, quiet_company.as_of)
     assert fixed.cache_units["full"] == shaped + always  # the others stand as they were
     assert fixed.cache_units["cached"] == len(units) - shaped - always
     told = {o.plan.key_result.id: o.lineage.get("cache") for o in fixed.key_results}
@@ -403,50 +411,46 @@ def test_a_story_points_setting_change_refetches_exactly_the_entries_it_shapes(
     )
     assert "from the cache: nothing it holds changed" in told.values()
     console = LiteralConsole(record=True, width=200)
-    render_explain(store, sums[0].plan.key_result.id, console)
+    render_explain(quiet_company.store, sums[0].plan.key_result.id, console)
     assert "cache: fetched in full: cached under other settings" in console.export_text()
 
 
 def test_entries_of_the_previous_release_have_no_shape_and_are_fetched_once(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    with store.engine.begin() as conn:
+    first = values(quiet_company.sync())
+    with quiet_company.store.engine.begin() as conn:
         conn.execute(update(fetch_cache).values(shape=None))
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    second = quiet_company.sync()
     assert values(second) == first
     assert second.cache_units is not None and second.cache_units["full"] == sum(
         second.cache_units.values()
     )
-    third = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    third = quiet_company.sync()
     assert third.cache_units is not None
-    assert third.cache_units["full"] == asked_every_run(mapping, as_of)
+    assert third.cache_units["full"] == asked_every_run(quiet_company.mapping, quiet_company.as_of)
 
 
 def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    first = values(run_sync(settings(box, url), mapping, store, as_of=as_of))
-    counted(box)
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    requests = counted(box)
-    assert values(second) == first == full_run(box, mapping, as_of)
-    units = fetch_units(plan_queries(mapping, today=as_of.date()))
+    first = values(quiet_company.sync())
+    counted(quiet_company.box)
+    second = quiet_company.sync()
+    requests = counted(quiet_company.box)
+    assert values(second) == first == quiet_company.full()
+    units = fetch_units(plan_queries(quiet_company.mapping, today=quiet_company.as_of.date()))
     jira_units = sum(1 for unit in units if unit.source == "jira")
-    assert len(box.jira_data.issues) <= CLOUD_ID_PAGE  # each union of queries is one page
+    assert (
+        len(quiet_company.box.jira_data.issues) <= CLOUD_ID_PAGE
+    )  # each union of queries is one page
     # updated >= -Nm: nothing; then the cached queries' ids, QUERIES_PER_UNION at a time
     assert requests.get("jira search/jql") == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
     assert "jira jql/match" not in requests
     # org:acme updated:>=...: nothing; each issue listing checked against GitHub's count;
     # each search count that may include issues asked again
     issue_listings = sum(1 for u in units if u.kind == "github-listing" and u.item_kind == "issue")
-    always = asked_every_run(mapping, as_of)
+    always = asked_every_run(quiet_company.mapping, quiet_company.as_of)
     assert requests.get("github search_issues") == 1 + issue_listings + always
     assert "github pulls" not in requests and "github issues" not in requests
     assert second.cache_units == {
@@ -457,52 +461,45 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
 
 
 def test_jira_server_tests_changed_issues_against_each_cached_query(
-    quiet_server_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_server_company: CompanyRuns,
 ) -> None:
     """Server/DC has no jql/match: `(<jql>) AND id in (...)` per cached query, counts again."""
-    box, mapping = quiet_server_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    first = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    touch_items(box, 0.05, seed=5)
-    gone = [i for i in box.jira_data.issues if i.status_category != "done"][:3]
+    first = quiet_server_company.sync()
+    touch_items(quiet_server_company.box, 0.05, seed=5)
+    gone = [i for i in quiet_server_company.box.jira_data.issues if i.status_category != "done"][:3]
     for issue in gone:
-        box.jira_data.delete(issue)
-    counted(box)
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    requests = counted(box)
-    assert values(second) == full_run(box, mapping, as_of)
+        quiet_server_company.box.jira_data.delete(issue)
+    counted(quiet_server_company.box)
+    second = quiet_server_company.sync()
+    requests = counted(quiet_server_company.box)
+    assert values(second) == quiet_server_company.full()
     assert "jira jql/match" not in requests
     assert second.cache_units is not None and first.cache_units is not None
-    units = fetch_units(plan_queries(mapping, today=as_of.date()))
+    units = fetch_units(
+        plan_queries(quiet_server_company.mapping, today=quiet_server_company.as_of.date())
+    )
     jira_items = sum(1 for unit in units if unit.kind == "jira-items")
     jira_counts = sum(1 for unit in units if unit.kind == "jira-count")
     assert second.cache_units["incremental"] >= jira_items > 0  # patched, not fetched again
     assert second.cache_units["full"] >= jira_counts > 0  # a server count is asked again
 
 
-def test_a_full_refresh_comes_round_after_the_configured_time(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
-) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    first = run_sync(settings(box, url, full_refresh_every="1s"), mapping, store)
+def test_a_full_refresh_comes_round_after_the_configured_time(quiet_company: CompanyRuns) -> None:
+    first = quiet_company.sync(full_refresh_every="1s")
     time.sleep(1.1)
-    second = run_sync(settings(box, url, full_refresh_every="1s"), mapping, store)
+    second = quiet_company.sync(full_refresh_every="1s")
     assert second.cache_units is not None and first.cache_units is not None
     assert second.cache_units["full"] == sum(first.cache_units.values())
-    third = run_sync(settings(box, url, full_refresh_every="1h"), mapping, store)
+    third = quiet_company.sync(full_refresh_every="1h")
     assert third.cache_units is not None
-    assert third.cache_units["full"] == asked_every_run(mapping, datetime.now(UTC))
+    assert third.cache_units["full"] == asked_every_run(quiet_company.mapping, datetime.now(UTC))
 
 
 def test_disabled_incremental_sync_fetches_everything_every_time(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    first = run_sync(settings(box, url, enabled=False), mapping, store)
-    second = run_sync(settings(box, url, enabled=False), mapping, store)
+    first = quiet_company.sync(enabled=False)
+    second = quiet_company.sync(enabled=False)
     assert second.cache_units is None
     assert second.requests == first.requests
 
@@ -526,33 +523,23 @@ def test_work_items_survive_the_store_unchanged(sandbox: Sandbox) -> None:
         assert decode_item(encode_item(item)) == item
 
 
-def test_entries_of_another_item_format_are_fetched_again(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
-) -> None:
+def test_entries_of_another_item_format_are_fetched_again(quiet_company: CompanyRuns) -> None:
     """A cache written for another shape of work item is never read as this one."""
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    first = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    with store.engine.begin() as conn:
+    first = quiet_company.sync()
+    with quiet_company.store.engine.begin() as conn:
         conn.execute(update(fetch_cache).values(item_format="0123456789abcdef"))
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    second = quiet_company.sync()
     assert second.cache_units is not None
     assert second.cache_units["full"] == sum(second.cache_units.values())
     assert values(second) == values(first)
-    with store.engine.connect() as conn:
+    with quiet_company.store.engine.connect() as conn:
         formats = set(conn.execute(select(fetch_cache.c.item_format)).scalars())
     assert formats == {ITEM_FORMAT}  # rewritten in the current format
 
 
-def test_a_damaged_cached_item_costs_only_its_entry(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
-) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
-    first = run_sync(settings(box, url), mapping, store, as_of=as_of)
-    with store.engine.begin() as conn:
+def test_a_damaged_cached_item_costs_only_its_entry(quiet_company: CompanyRuns) -> None:
+    first = quiet_company.sync()
+    with quiet_company.store.engine.begin() as conn:
         victim = conn.execute(
             select(fetch_cache_items.c.unit_key, fetch_cache_items.c.item_key)
             .where(fetch_cache_items.c.item.is_not(None))
@@ -566,46 +553,43 @@ def test_a_damaged_cached_item_costs_only_its_entry(
             )
             .values(item='["not", "a work item"]')
         )
-    second = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    second = quiet_company.sync()
     assert second.cache_units is not None
-    always = asked_every_run(mapping, as_of)
+    always = asked_every_run(quiet_company.mapping, quiet_company.as_of)
     assert second.cache_units["full"] == 1 + always
     assert second.cache_units["cached"] == sum(second.cache_units.values()) - 1 - always
     assert values(second) == values(first)
 
 
 def test_entries_no_run_uses_are_pruned_after_the_configured_time(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
-    box, mapping = quiet_company
-    url, store = sqlite_store
-    as_of = datetime.now(UTC)
 
     def entries() -> int:
-        with store.engine.connect() as conn:
+        with quiet_company.store.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(fetch_cache)).scalar_one())
 
-    full = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    full = quiet_company.sync()
     everything = entries()
     assert full.cache_units is not None and everything == sum(full.cache_units.values())
-    few = [kr.id for _, kr in mapping.key_results()][:3]
-    run_sync(settings(box, url), mapping, store, only=few, as_of=as_of)
+    few = [kr.id for _, kr in quiet_company.mapping.key_results()][:3]
+    quiet_company.sync(only=few)
     assert entries() == everything  # recently used: kept
-    subset = run_sync(settings(box, url, prune_after=0), mapping, store, only=few, as_of=as_of)
+    subset = quiet_company.sync(only=few, prune_after=0)
     assert subset.cache_units is not None
     used = sum(subset.cache_units.values())
     assert 0 < used < everything
     assert entries() == used  # only what this run used is left
-    with store.engine.connect() as conn:
+    with quiet_company.store.engine.connect() as conn:
         orphans = conn.execute(
             select(func.count())
             .select_from(fetch_cache_items)
             .where(fetch_cache_items.c.unit_key.not_in(select(fetch_cache.c.unit_key)))
         ).scalar_one()
     assert orphans == 0
-    again = run_sync(settings(box, url), mapping, store, as_of=as_of)
+    again = quiet_company.sync()
     assert again.cache_units is not None
-    pruned, always = everything - used, asked_every_run(mapping, as_of)
+    pruned, always = everything - used, asked_every_run(quiet_company.mapping, quiet_company.as_of)
     assert pruned <= again.cache_units["full"] <= pruned + always  # and what is asked anyway
     assert values(again) == values(full)
 
@@ -643,10 +627,10 @@ objectives:
 
 
 def test_merged_at_any_time_is_counted_with_and_without_the_cache(
-    quiet_company: tuple[Sandbox, MappingFile], sqlite_store: tuple[str, Store]
+    quiet_company: CompanyRuns,
 ) -> None:
     """`state: merged` without a `merged:` window reaches to the end of time and back."""
-    box, _ = quiet_company
+    box = quiet_company.box
     text = """
 version: 1
 period: 2026-Q4
@@ -682,7 +666,6 @@ objectives:
         "labelled-share": 100.0 * labelled / len(merged["acme/api"]),
     }
     assert all(expected.values())
-    url, store = sqlite_store
-    cached = values(run_sync(settings(box, url), mapping, store))
-    assert cached == pytest.approx(expected)
-    assert full_run(box, mapping, datetime.now(UTC)) == pytest.approx(expected)
+    merged_ever = replace(quiet_company, mapping=mapping)
+    assert values(merged_ever.sync()) == pytest.approx(expected)
+    assert merged_ever.full() == pytest.approx(expected)

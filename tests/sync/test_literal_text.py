@@ -21,7 +21,8 @@ from sandbox.server import Sandbox
 from sync.cli import main
 from sync.literal_text import LiteralConsole, printable
 from tests.reliability.record import record
-from tests.sync.test_cli import P_END, P_START, point_at
+from tests.sync.processes import P_END, P_START
+from tests.sync.test_cli import point_at
 
 pytestmark = pytest.mark.reliability
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from sync.records import KeyResultRecord, Lineage, ObjectiveRecord, RunRecord
+from sync.records import Lineage, ObjectiveRecord, RunRecord
 from sync.store import Store
+from tests.key_result_records import key_result_record
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -76,29 +77,21 @@ def test_the_store_reads_rows_back_as_records(tmp_path: Any) -> None:
     store = Store(f"sqlite:///{tmp_path / 'records.db'}")
     store.migrate()
     objective = ObjectiveRecord("quality", "Quality", "cto", "company", None, 1.0, 0.5, "on_track")
-    record = KeyResultRecord(
+    record = key_result_record(
         id="share-done",
         objective_id="quality",
         title="Share done",
-        kind="linear",
         unit="%",
         metric_type="formula",
         source=None,
         start_value=0.0,
         target_value=100.0,
-        min_value=None,
-        max_value=None,
-        weight=1.0,
         period_start=T0.date(),
         period_end=T0.date(),
-        value=None,
-        progress_raw=None,
-        progress=None,
         expected=0.5,
         status="error",
         error="total: Jira answered 503",
         lineage=FORMULA,
-        observed=True,
     )
     store.write_run(
         RunRecord(T0, T0, "partial", 1, 1, {"jira": 2}, {"jira": ["503"]}), [objective], [record]

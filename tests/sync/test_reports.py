@@ -4,7 +4,6 @@ an HTML file that stands alone."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +12,10 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from sandbox.server import Sandbox
 from sync.cli import main
-from tests.demo_data import NPS_CHECKINS, P1_NOTE, DemoStore, build_demo_store, demo_objectives
+from tests.demo_data import NPS_CHECKINS, P1_NOTE, DemoStore, demo_objectives
 from tests.reliability.record import record
-from tests.sync.test_cli import P_END, P_START
-
-
-@pytest.fixture(scope="module")
-def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
-    built = build_demo_store(sandbox, tmp_path_factory.mktemp("reports"))
-    yield built
-    built.store.close()
-
-
-@pytest.fixture
-def env(
-    demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_okrsync_env: None
-) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OKRSYNC_DATABASE_URL", demo.database_url)
-    return tmp_path
+from tests.sync.processes import P_END, P_START
 
 
 def report(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -54,7 +36,7 @@ def nps_value_days_ago(days: int) -> float:
 
 @pytest.mark.parametrize("window,days", [("15d", 15), ("2w", 14), ("5d", 5), ("period", 10_000)])
 def test_json_report_change_over_the_window(
-    env: Path, capsys: pytest.CaptureFixture[str], window: str, days: int
+    demo_workdir: Path, capsys: pytest.CaptureFixture[str], window: str, days: int
 ) -> None:
     document = json.loads(report(capsys, "--format", "json", "--period", window))
     nps = key_results(document)["nps"]
@@ -66,7 +48,7 @@ def test_json_report_change_over_the_window(
 
 
 def test_json_report_follows_the_objectives_and_forecasts(
-    env: Path, capsys: pytest.CaptureFixture[str], demo: DemoStore
+    demo_workdir: Path, capsys: pytest.CaptureFixture[str], demo: DemoStore
 ) -> None:
     document = json.loads(report(capsys, "--format", "json"))
     assert [o["id"] for o in document["objectives"]] == [
@@ -87,7 +69,7 @@ def test_json_report_follows_the_objectives_and_forecasts(
 
 
 def test_markdown_report_has_a_table_per_objective(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    demo_workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = report(capsys, "--format", "md", "--period", "15d")
     assert text.startswith("# OKR report")
@@ -100,9 +82,9 @@ def test_markdown_report_has_a_table_per_objective(
 
 
 def test_html_report_stands_alone(
-    env: Path, capsys: pytest.CaptureFixture[str], demo: DemoStore
+    demo_workdir: Path, capsys: pytest.CaptureFixture[str], demo: DemoStore
 ) -> None:
-    out = env / "report.html"
+    out = demo_workdir / "report.html"
     capsys.readouterr()
     assert main(["report", "--format", "html", "--period", "period", "--output", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
@@ -125,7 +107,7 @@ def test_html_report_stands_alone(
     ],
 )
 def test_bad_report_options_exit_2(
-    env: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+    demo_workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     assert main(["report", *args]) == 2
     assert "Traceback" not in capsys.readouterr().err

@@ -4,35 +4,24 @@ chart, notes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from sandbox.server import Sandbox
 from sync.cli import main
-from sync.records import KeyResultRecord, ObjectiveRecord, ObjectiveRow, RunRecord
+from sync.records import ObjectiveRecord, ObjectiveRow, RunRecord
 from sync.standing import TreeFilter, filter_objectives, objectives_in_tree_order
 from sync.store import Store
-from tests.demo_data import NPS_CHECKINS, DemoStore, build_demo_store, demo_objectives
-
-
-@pytest.fixture(scope="module")
-def demo(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStore]:
-    built = build_demo_store(sandbox, tmp_path_factory.mktemp("standing"))
-    yield built
-    built.store.close()
+from tests.demo_data import NPS_CHECKINS, DemoStore, demo_objectives
+from tests.key_result_records import key_result_record
 
 
 @pytest.fixture
-def env(
-    demo: DemoStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_okrsync_env: None
-) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OKRSYNC_DATABASE_URL", demo.database_url)
+def env(demo_workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo store's working folder, on a terminal wide enough for the tree."""
     monkeypatch.setenv("COLUMNS", "160")
-    return tmp_path
+    return demo_workdir
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
@@ -141,29 +130,19 @@ def lead_time_runs(store: Store, values: list[tuple[datetime, float]]) -> None:
     today = datetime.now(UTC).date()
     objective = ObjectiveRecord("delivery", "Deliver faster", None, "team", None, 1.0, None, "")
     for at, value in values:
-        record = KeyResultRecord(
+        record = key_result_record(
             id="lead-time",
             objective_id="delivery",
             title="Median PR lead time",
-            kind="linear",
             unit="h",
             metric_type="median",
             source="github",
             start_value=60.0,
             target_value=24.0,
-            min_value=None,
-            max_value=None,
-            weight=1.0,
             period_start=today - timedelta(days=30),
             period_end=today + timedelta(days=60),
             value=value,
-            progress_raw=None,
-            progress=None,
-            expected=None,
-            status="on_track",
-            error=None,
             lineage={"source": "github", "metric": "median", "field": "lead_time_hours"},
-            observed=True,
         )
         store.write_run(RunRecord(at, at, "ok", 1, 0), [objective], [record])
 

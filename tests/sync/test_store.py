@@ -18,6 +18,7 @@ from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
 from sync.store import Store
 from sync.store_errors import RunLockedError, StoreError
 from sync.tables import fetch_cache, fetch_cache_items
+from tests.key_result_records import key_result_record
 from tests.reliability.record import record
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -30,21 +31,12 @@ def objective() -> ObjectiveRecord:
 def kr_record(
     value: float | None, *, observed: bool = True, error: str | None = None
 ) -> KeyResultRecord:
-    return KeyResultRecord(
+    return key_result_record(
         id="p1-bugs",
         objective_id="quality",
         title="P1 bugs",
-        kind="linear",
-        unit=None,
-        metric_type="count",
-        source="jira",
         start_value=40,
         target_value=5,
-        min_value=None,
-        max_value=None,
-        weight=1.0,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 12, 31),
         value=value,
         progress_raw=0.5,
         progress=0.5,
@@ -60,9 +52,12 @@ def run_record(at: datetime, outcome: str = "ok", failed: int = 0) -> RunRecord:
     return RunRecord(at, at + timedelta(seconds=2), outcome, 1, failed, {"jira": 1}, {"jira": []})
 
 
-def write_first_release_run(store: Store, value: float) -> None:
-    """A run as the first release wrote it: only the columns of migration 0001, so that a
-    migration test holds whatever columns the code writes today."""
+def first_release_store(database_url: str, revision: str, value: float = 30) -> Store:
+    """A store migrated to `revision` holding a run as the first release wrote it (p1-bugs at
+    `value`): only the columns of migration 0001, so that a migration test holds whatever
+    columns the code writes today."""
+    store = Store(database_url)
+    store.migrate(revision)
     with store.engine.begin() as conn:
         run_id = conn.execute(  # numbered by the store, so that later runs number on from it
             text(
@@ -95,6 +90,7 @@ def write_first_release_run(store: Store, value: float) -> None:
             ),
             {"value": value, "at": T0, "run": run_id},
         )
+    return store
 
 
 @pytest.fixture
@@ -188,9 +184,7 @@ def test_bad_url_is_a_clear_error() -> None:
 
 def test_upgrade_to_compact_cache_items_drops_only_the_cache(database_url: str) -> None:
     """0003 changes how cached items are stored: the old cache goes, nothing else does."""
-    store = Store(database_url)
-    store.migrate("0002")
-    write_first_release_run(store, 30)
+    store = first_release_store(database_url, "0002")
     with store.engine.begin() as conn:
         conn.execute(
             text(
@@ -217,9 +211,7 @@ def test_upgrade_to_compact_cache_items_drops_only_the_cache(database_url: str) 
 
 def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_url: str) -> None:
     """0004 adds `fetch_cache.shape`; entries written before keep their rows, shape unknown."""
-    store = Store(database_url)
-    store.migrate("0003")
-    write_first_release_run(store, 30)
+    store = first_release_store(database_url, "0003")
     with store.engine.begin() as conn:
         conn.execute(
             text(
@@ -244,9 +236,7 @@ def test_upgrade_to_cache_entry_shapes_keeps_the_cache_without_a_shape(database_
 
 def test_upgrade_to_mapping_text_widths_keeps_every_value(database_url: str) -> None:
     """0005 widens `unit` and `level` to what the mapping file allows; nothing is lost."""
-    store = Store(database_url)
-    store.migrate("0004")
-    write_first_release_run(store, 30)
+    store = first_release_store(database_url, "0004")
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE key_results SET unit = 'story pts'"))
     store.migrate()
@@ -309,9 +299,7 @@ def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
 ) -> None:
     """0006 adds `retired_at` and `objectives.demo`: rows written before stay, listed (no
     `retired_at`) and not the demo's, so `demo` refuses a store it cannot tell it wrote."""
-    store = Store(database_url)
-    store.migrate("0004")
-    write_first_release_run(store, 30)
+    store = first_release_store(database_url, "0004")
     store.migrate()
     kept = store.key_result("p1-bugs")
     assert kept is not None and (kept.value, kept.retired_at) == (30, None)
