@@ -18,6 +18,7 @@ from connectors.changes import StageCost
 from sync.connections import build_connectors
 from sync.fetch import run_fetches
 from sync.incremental import IncrementalSync
+from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
@@ -30,7 +31,7 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, StoredKeyResult
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class SyncReport:
     run_id: int | None = None
     dry_run: bool = False
     cache_units: dict[str, int] | None = None  # incremental sync: units cached/patched/fetched
+    cache_decoded: int | None = None  # incremental sync: cache entries whose items were decoded
+    kept: int = 0  # key results that kept their value: nothing they read changed
     # incremental sync: what telling the changes cost, by "<tracker> <stage>"
     cache_checks: dict[str, StageCost] = field(default_factory=dict)
     # the stored states before the run, which the digest compares with (sync.notify)
@@ -145,20 +148,22 @@ def run_sync(
         if store is not None and settings.incremental.enabled
         else None
     )
+    concurrency = {"jira": settings.jira.max_concurrency, "github": settings.github.max_concurrency}
+    stored = store.stored_key_results() if store is not None else {}
+    kept: dict[str, StoredKeyResult] = {}
+    fetch_plan = plan
     if incremental is not None:  # the store's cache answers what has not changed
         connectors = incremental.wrap(plan, connectors)
-    fetched = run_fetches(
-        plan,
-        connectors,
-        concurrency={
-            "jira": settings.jira.max_concurrency,
-            "github": settings.github.max_concurrency,
-        },
-        on_done=on_fetch_done,
-    )
+        incremental.prepare(concurrency)
+        kept = kept_key_results(plan, stored, incremental.unchanged_entry)
+        fetch_plan = fetch_plan_without(plan, kept)
+        if on_fetch_done is not None:  # what only kept key results read is done already
+            planned = plan.item_fetches.keys() | plan.count_fetches
+            for selector in planned - fetch_plan.item_fetches.keys() - fetch_plan.count_fetches:
+                on_fetch_done(selector.describe())
+    fetched = run_fetches(fetch_plan, connectors, concurrency=concurrency, on_done=on_fetch_done)
     if incremental is not None:
         fetched.freshness = incremental.freshness()
-    stored = store.stored_key_results() if store is not None else {}
     digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
 
@@ -172,8 +177,12 @@ def run_sync(
                 None,
                 {"metric": "manual"},
             )
+        elif kr.id in kept:
+            value, error = kept[kr.id].value, None
+            lineage = kept_lineage(kr_plan, kept[kr.id], fetched.freshness)
         else:
             value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
+            lineage["definition"] = definition_of(kr_plan)
         shown = value if error is None else (previous.value if previous else None)
         start = resolve_start(kr, store, kr_plan.period, shown)
         progress = score(
@@ -217,6 +226,8 @@ def run_sync(
         digest_before=digest_before,
     )
     report.cache_units = incremental.modes() if incremental is not None else None
+    report.cache_decoded = incremental.decoded.units if incremental is not None else None
+    report.kept = len(kept)
     report.cache_checks = incremental.costs() if incremental is not None else {}
     report.objectives = objective_progress(mapping, store, outcomes, as_of, thresholds)
     if dry_run or store is None:

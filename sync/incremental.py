@@ -12,14 +12,23 @@ left, items written again); anything else is fetched in full: nothing cached yet
 under other settings (`item_shape`), a query the feed calls fragile, a full refresh due
 (`full_refresh_every`, the safety net for anything missed), or a feed that could not tell.
 A unit whose fetch fails keeps its previous cache entry.
+
+Before the fetches, `IncrementalSync.prepare` answers every unit the changes can bring up to
+date, so the engine knows which answers are unchanged (the feed says they stand, or what it
+found changes nothing in them) and can keep the values computed from them
+(`sync.kept_values`). A cached answer's items are decoded only when an answer is computed
+from them (`sync.item_cache`): an unchanged unit whose key results keep their values is
+never decoded.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -35,11 +44,21 @@ from connectors.changes import (
     UnitPlan,
     UnitPlanner,
 )
-from sync.item_cache import CachedUnit, UnitWrite, load_units, prune_units, write_units
+from sync.item_cache import (
+    CachedUnit,
+    DecodeTally,
+    UnitWrite,
+    UnreadableEntry,
+    load_units,
+    prune_units,
+    write_units,
+)
 from sync.plan import QueryPlan
 from sync.store import Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class CachedSource:
@@ -68,8 +87,10 @@ class CachedSource:
         self._fresh: dict[str, CachedUnit] = {}  # unit key -> this run's answer
         self._writes: dict[str, UnitWrite] = {}
         self._unit_locks: dict[str, threading.Lock] = {key: threading.Lock() for key in units.units}
+        self._failed: dict[str, Exception] = {}  # unit key -> why answering it failed
         self.mode: dict[str, str] = {}  # unit key -> "cached" | "incremental" | "full" (reports)
         self.why_full: dict[str, str] = {}  # unit key -> why it was fetched in full
+        self.unchanged: set[str] = set()  # unit keys answered by their cache entry as it was
 
     @property
     def plan(self) -> UnitPlan:
@@ -91,14 +112,58 @@ class CachedSource:
         key = self._units.by_count.get(selector)
         if key is None:
             return self.inner.count(selector)
-        return self.feed.count_from(selector, self._units.units[key], self._answer(key))
+        unit = self._units.units[key]
+        return self._read(key, lambda answer: self.feed.count_from(selector, unit, answer))
 
     def items(self, selector: Selector, needs: frozenset[str]) -> list[WorkItem]:
         key = self._units.by_items.get(selector)
         if key is None:
             return self.inner.items(selector, needs)
-        found = self.feed.items_from(selector, self._units.units[key], self._answer(key))
+        unit = self._units.units[key]
+        found = self._read(key, lambda answer: self.feed.items_from(selector, unit, answer))
         return sorted(found, key=lambda item: item.key)
+
+    def _read(self, key: str, read: Callable[[CachedUnit], T]) -> T:
+        """`read` of the unit's answer; a cache entry found unreadable is fetched in full."""
+        answer = self._answer(key)
+        try:
+            return read(answer)
+        except UnreadableEntry as exc:
+            return read(self._refetch(key, answer, str(exc)))
+
+    def _refetch(self, key: str, unreadable: CachedUnit, why: str) -> CachedUnit:
+        with self._unit_locks[key]:
+            if self._fresh.get(key) is unreadable:  # not fetched again by another thread yet
+                self.why_full[key] = why
+                self._fresh[key] = self._full(self._units.units[key])
+                self.mode[key] = "full"
+                self.unchanged.discard(key)
+            return self._fresh[key]
+
+    # -- before the fetches: which answers are unchanged
+
+    def answer_held(self, width: int) -> None:
+        """Answer every unit whose cache entry the changes can bring up to date, `width` at
+        a time; the others (nothing cached, unfit) wait for the fetches."""
+        try:
+            self._probe()
+        except Exception:  # the fetches ask again, and each selector reports the failure
+            log.exception("%s: asking what changed failed", self.source)
+            return
+        held = [key for key in self._units.units if key in self._cached and key not in self._unfit]
+        with ThreadPoolExecutor(max(1, width), thread_name_prefix=f"okrsync-{self.source}") as pool:
+            futures = {key: pool.submit(self._answer, key) for key in held}
+        for key, future in futures.items():
+            failure = future.exception()
+            if isinstance(failure, Exception):
+                self._failed[key] = failure  # raised again to each selector that reads it
+
+    def unchanged_entry(self, selector: Selector) -> CachedUnit | None:
+        """The cache entry a selector is answered from, when it was used as it was."""
+        key = self._units.by_items.get(selector) or self._units.by_count.get(selector)
+        if key is None or key not in self.unchanged:
+            return None
+        return self._cached.get(key)
 
     # -- what the run writes back
 
@@ -108,6 +173,9 @@ class CachedSource:
     # -- answering one unit
 
     def _answer(self, key: str) -> CachedUnit:
+        failed = self._failed.get(key)
+        if failed is not None:
+            raise failed
         changes = self._probe()
         with self._unit_locks[key]:
             done = self._fresh.get(key)
@@ -116,23 +184,36 @@ class CachedSource:
             unit = self._units.units[key]
             cached = self._cached.get(key)
             delta: UnitDelta | None = None
-            if cached is not None and key in changes.stands:
-                answer = self._restamp(cached, unit)
-                self._writes[key] = UnitWrite(answer, replace_all=False)
-                self.mode[key] = "cached"
-            elif (
-                cached is not None
-                and key not in self._unfit
-                and (delta := changes.delta(unit, cached)) is not None
-            ):
-                answer = self._apply(unit, cached, delta)
-                self.mode[key] = "incremental"
-            else:
+            answer: CachedUnit | None = None
+            try:
+                if cached is not None and key in changes.stands:
+                    answer = self._as_it_was(unit, cached)
+                elif (
+                    cached is not None
+                    and key not in self._unfit
+                    and (delta := changes.delta(unit, cached)) is not None
+                ):
+                    if changes_nothing(cached, delta):
+                        answer = self._as_it_was(unit, cached)
+                    else:
+                        answer = self._apply(unit, cached, delta)
+                        self.mode[key] = "incremental"
+            except UnreadableEntry as exc:
+                self._unfit[key] = str(exc)
+            if answer is None:
                 self.why_full[key] = self._full_reason(unit, cached, changes)
                 answer = self._full(unit)
                 self.mode[key] = "full"
             self._fresh[key] = answer
             return answer
+
+    def _as_it_was(self, unit: FetchUnit, cached: CachedUnit) -> CachedUnit:
+        """The cache entry as it is (restamped): nothing in it changed."""
+        answer = self._restamp(cached, unit)
+        self._writes[unit.key] = UnitWrite(answer, replace_all=False)
+        self.mode[unit.key] = "cached"
+        self.unchanged.add(unit.key)
+        return answer
 
     def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None, changes: ChangeSet) -> str:
         """Why a unit is fetched in full, in words for `explain` and the log."""
@@ -169,7 +250,7 @@ class CachedSource:
             shape=self.feed.item_shape(unit.needs),
             synced_at=self._now,
             full_at=self._now,
-            items=fetched.items,
+            loaded_items=fetched.items,
             members=fetched.members,
         )
         self._writes[unit.key] = UnitWrite(entry, replace_all=True)
@@ -183,7 +264,8 @@ class CachedSource:
             if key is not None:
                 cached.items.pop(key, None)
         cached.members.update(delta.members)
-        cached.items.update(delta.items)
+        if delta.items:  # a count's members carry no items: nothing to decode
+            cached.items.update(delta.items)
         member_keys = {key for key in delta.members.values() if key is not None}
         self._writes[unit.key] = UnitWrite(
             self._restamp(cached, unit),
@@ -217,11 +299,30 @@ class CachedSource:
             return ChangeSet()
         oldest = min(self._cached[key].synced_at for key in held)
         since = oldest - timedelta(seconds=self._settings.margin_s)
-        try:
-            return self.feed.changes(held, since, self._now)
-        except ConnectorError as exc:
-            log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
-            return ChangeSet(why=f"the tracker could not say what changed ({exc})")
+        while True:
+            try:
+                return self.feed.changes(held, since, self._now) if held else ChangeSet()
+            except ConnectorError as exc:
+                log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
+                return ChangeSet(why=f"the tracker could not say what changed ({exc})")
+            except UnreadableEntry as exc:  # the feed read a damaged entry: asked without it
+                self._unfit[exc.unit_key] = str(exc)
+                held.pop(exc.unit_key, None)
+
+
+def changes_nothing(cached: CachedUnit, delta: UnitDelta) -> bool:
+    """Whether applying `delta` leaves the entry as it is: no item written again, and the
+    members that left come back under the same keys (a count's member that changed and
+    still matches)."""
+    if delta.items:
+        return False
+    removed = delta.removed_ids & cached.members.keys()
+    if not removed <= delta.members.keys():
+        return False
+    return all(
+        tracker_id in cached.members and cached.members[tracker_id] == key
+        for tracker_id, key in delta.members.items()
+    )
 
 
 def plan_units(plan: QueryPlan, source: str, planner: UnitPlanner) -> UnitPlan:
@@ -240,6 +341,7 @@ class IncrementalSync:
         self.settings = settings
         self.now = now
         self.sources: dict[str, CachedSource] = {}
+        self.decoded = DecodeTally()  # the cache entries this run decoded
 
     def wrap(
         self, plan: QueryPlan, connectors: Mapping[str, Connector | ConnectorError]
@@ -251,7 +353,8 @@ class IncrementalSync:
             and (feed := connector.change_feed()) is not None
         }
         planned = {source: plan_units(plan, source, feed.plan) for source, feed in feeds.items()}
-        cached = load_units(self.store, [key for p in planned.values() for key in p.units])
+        keys = [key for p in planned.values() for key in p.units]
+        cached = load_units(self.store, keys, self.decoded)
         wrapped = dict(connectors)
         for source, units in planned.items():
             connector = connectors[source]
@@ -261,6 +364,21 @@ class IncrementalSync:
             )
             wrapped[source] = self.sources[source]
         return wrapped
+
+    def prepare(self, concurrency: Mapping[str, int]) -> None:
+        """Ask each tracker what changed and answer the units its changes bring up to date,
+        the trackers side by side, each within its own limit."""
+        if not self.sources:
+            return
+        with ThreadPoolExecutor(len(self.sources), thread_name_prefix="okrsync-cache") as pool:
+            for name, source in self.sources.items():
+                pool.submit(source.answer_held, concurrency.get(name, 1))
+
+    def unchanged_entry(self, selector: Selector) -> CachedUnit | None:
+        """The cache entry a selector is answered from, when it was used as it was (nothing
+        in it changed); None otherwise."""
+        source = self.sources.get(selector.source)
+        return source.unchanged_entry(selector) if source is not None else None
 
     def freshness(self) -> dict[Selector, str]:
         """How each selector's answer was obtained, in words for `explain`."""

@@ -3,14 +3,21 @@
 It is what makes a second run cheap: the next run reads it, asks the trackers only what
 changed since `synced_at`, and writes back the difference in the same transaction as the
 run's results, so a crash leaves the cache and the values of the previous run together.
+
+An entry is read in two steps: its header and members (ids and keys, no item) before the
+run, its items only when an answer must be computed from them (`CachedUnit.items`). Decoding
+is most of what reading the cache costs, and a run where nothing changed needs none of it;
+`DecodeTally` counts the entries a run decoded.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -65,9 +72,31 @@ def decode_item(text: str) -> WorkItem:
     return WorkItem(*values)
 
 
+class UnreadableEntry(ValueError):
+    """A cache entry whose items cannot be read as they were written: fetched again."""
+
+    def __init__(self, unit_key: str, why: str) -> None:
+        super().__init__(f"cache entry {unit_key} is unreadable ({why})")
+        self.unit_key = unit_key
+
+
+class DecodeTally:
+    """How many cache entries (and items) a run decoded: what reading the cache cost."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.units = 0
+        self.items = 0
+
+    def add(self, items: int) -> None:
+        with self._lock:
+            self.units += 1
+            self.items += items
+
+
 @dataclass
 class CachedUnit:
-    """One fetch unit's cached answer."""
+    """One fetch unit's cached answer; its items are decoded on first use (`items`)."""
 
     key: str
     source: str
@@ -78,9 +107,28 @@ class CachedUnit:
     shape: frozenset[str] | None  # the connector's markers of what shaped the items; None: unknown
     synced_at: datetime  # every change before this (less the margin) is reflected
     full_at: datetime  # the last fetch that asked for everything
-    items: dict[str, WorkItem] = field(default_factory=dict)  # by item key
     # Jira: issue id -> item key, None for a count's members (asked for ids alone).
     members: dict[str, str | None] = field(default_factory=dict)
+    run_id: int | None = None  # the run that last wrote the entry; None: not written yet
+    loaded_items: dict[str, WorkItem] | None = None  # by item key, once decoded or fetched
+    read_items: Callable[[], dict[str, WorkItem]] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def items(self) -> dict[str, WorkItem]:
+        """The items by key, read from the store the first time they are asked for.
+
+        Raises `UnreadableEntry` when the stored rows cannot be decoded, or changed since
+        the entry's header was read.
+        """
+        with self._lock:
+            if self.loaded_items is None:
+                self.loaded_items = self.read_items() if self.read_items is not None else {}
+            return self.loaded_items
+
+    @property
+    def decoded(self) -> bool:
+        return self.loaded_items is not None
 
 
 @dataclass
@@ -94,12 +142,17 @@ class UnitWrite:
     removed_ids: set[str] = field(default_factory=set)  # Jira: issue ids no longer in the unit
 
 
-def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
-    """The cached entries for these unit keys (missing ones are simply absent)."""
+def load_units(
+    store: Store, keys: Iterable[str], tally: DecodeTally | None = None
+) -> dict[str, CachedUnit]:
+    """The cached entries for these unit keys (missing ones are simply absent): headers and
+    members now, items when first asked for (counted in `tally`)."""
     wanted = list(set(keys))
     units: dict[str, CachedUnit] = {}
     if not wanted:
         return units
+    tally = tally if tally is not None else DecodeTally()
+    items = fetch_cache_items
     with store.engine.connect() as conn:
         for i in range(0, len(wanted), WRITE_BATCH):
             chunk = wanted[i : i + WRITE_BATCH]
@@ -120,24 +173,49 @@ def load_units(store: Store, keys: Iterable[str]) -> dict[str, CachedUnit]:
                     shape=frozenset(row.shape) if row.shape is not None else None,
                     synced_at=synced,
                     full_at=full,
+                    run_id=row.run_id,
+                    read_items=functools.partial(
+                        read_items, store, row.unit_key, row.synced_at, tally
+                    ),
                 )
-            rows = conn.execute(
-                select(fetch_cache_items).where(fetch_cache_items.c.unit_key.in_(chunk))
-            )
-            for row in rows:
-                unit = units.get(row.unit_key)
-                if unit is None:
-                    continue
-                if row.tracker_id is not None:
-                    unit.members[row.tracker_id] = row.item_key if row.item is not None else None
-                if row.item is None:
-                    continue
-                try:
-                    unit.items[row.item_key] = decode_item(row.item)
-                except (ValueError, TypeError) as exc:  # a damaged row costs its entry only
-                    log.warning("cache entry %s is unreadable (%s): fetched again", unit.key, exc)
-                    del units[unit.key]
+            members = select(
+                items.c.unit_key, items.c.item_key, items.c.tracker_id, items.c.item.is_(None)
+            ).where(items.c.unit_key.in_(chunk), items.c.tracker_id.is_not(None))
+            for unit_key, item_key, tracker_id, id_only in conn.execute(members):
+                unit = units.get(unit_key)
+                if unit is not None:
+                    unit.members[tracker_id] = None if id_only else item_key
     return units
+
+
+def read_items(
+    store: Store, unit_key: str, synced_at: datetime, tally: DecodeTally
+) -> dict[str, WorkItem]:
+    """One entry's items, decoded; `UnreadableEntry` when a row is damaged, or when the entry
+    was written again after its header was read (`synced_at` moved)."""
+    items = fetch_cache_items
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(items.c.item_key, items.c.item).where(
+                items.c.unit_key == unit_key, items.c.item.is_not(None)
+            )
+        ).all()
+        # Read after the rows: a write committed in between moves it (one transaction
+        # writes the header and the rows), so rows and members are of the same entry.
+        now_synced = conn.execute(
+            select(fetch_cache.c.synced_at).where(fetch_cache.c.unit_key == unit_key)
+        ).scalar()
+    if now_synced != synced_at:
+        raise UnreadableEntry(unit_key, "written again while this run read it")
+    found: dict[str, WorkItem] = {}
+    for item_key, text in rows:
+        try:
+            found[item_key] = decode_item(text)
+        except (ValueError, TypeError) as exc:  # a damaged row costs its entry only
+            log.warning("cache entry %s is unreadable (%s): fetched again", unit_key, exc)
+            raise UnreadableEntry(unit_key, str(exc)) from None
+    tally.add(len(found))
+    return found
 
 
 def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> None:

@@ -74,9 +74,13 @@ class MetricValue:
     reason: str | None = None
 
 
+# Fields whose value moves with `as_of` for the same item (an open item ages).
+CLOCK_FIELDS = frozenset({"age_days"})
+
+
 def field_value(item: WorkItem, name: str, *, as_of: datetime) -> object:
     """The value of a normalized or custom field; `None` when the item does not have it."""
-    if name == "age_days":
+    if name in CLOCK_FIELDS:
         return item.age_days(as_of)
     if name == APPROVED:
         return item.extra.get(APPROVED)

@@ -109,6 +109,8 @@ class Lineage:
     inputs: dict[str, Lineage] = dataclasses.field(default_factory=dict)
     value: float | None = None  # a formula input's value
     at: str | None = None  # when a check-in was entered
+    definition: str | None = None  # digest of what the value is computed from (kept_values)
+    kept: str | None = None  # why a run kept the value of the run before
 
     @classmethod
     def from_json(cls, document: Any) -> Lineage | None:
@@ -159,6 +161,8 @@ _SCALAR_KEYS = (
     "sample_size",
     "note",
     "value",
+    "definition",
+    "kept",
 )
 
 
@@ -253,8 +257,12 @@ class RunRow:
 
 @dataclass(frozen=True)
 class StoredKeyResult:
-    """What the engine needs to know of a key result before it computes a new value."""
+    """What the engine needs to know of a key result before it computes a new value, or
+    keeps the one it has (`sync.kept_values`)."""
 
     value: float | None
     status: str
     updated_at: datetime | None
+    last_error: str | None = None
+    last_run_id: int | None = None  # the run that last looked at it
+    lineage: Lineage | None = None

@@ -198,6 +198,8 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
         console.print(retired, style="yellow")
     if kr.last_error:
         console.print(f"last fetch failed: {kr.last_error} (the value above is kept)", style="red")
+    if kr.lineage is not None and kr.lineage.kept:
+        console.print(f"value kept from the previous run: {kr.lineage.kept}")
     if kr.lineage is not None:
         _print_lineage(kr.lineage, console, indent="")
 

@@ -77,10 +77,21 @@ class StoreReads(ABC):
                     key_results.c.value,
                     key_results.c.status,
                     key_results.c.updated_at,
+                    key_results.c.last_error,
+                    key_results.c.last_run_id,
+                    key_results.c.lineage,
                 )
             ).all()
         return {
-            row.id: StoredKeyResult(row.value, row.status, as_utc(row.updated_at)) for row in rows
+            row.id: StoredKeyResult(
+                row.value,
+                row.status,
+                as_utc(row.updated_at),
+                last_error=row.last_error,
+                last_run_id=row.last_run_id,
+                lineage=Lineage.from_json(row.lineage),
+            )
+            for row in rows
         }
 
     def first_value_since(self, kr_id: str, since: date) -> float | None:

@@ -70,7 +70,8 @@ def print_run_summary(report: SyncReport, console: LiteralConsole) -> None:
             soft_wrap=True,  # one line per failure, whatever the width
         )
     requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
+    kept = f" ({report.kept} kept: nothing they read changed)" if report.kept else ""
     console.print(
-        f"run #{report.run_id}: {report.outcome}, {len(report.key_results)} key results, "
+        f"run #{report.run_id}: {report.outcome}, {len(report.key_results)} key results{kept}, "
         f"{len(report.failed)} failed, requests: {requests}"
     )
