@@ -48,6 +48,7 @@ class RunJob:
     techniques: Techniques = field(default_factory=Techniques)
     recorded: tuple[RecordedRequest, ...] = ()
     sandbox_url: str = ""  # the replay's base address
+    full_refresh: bool = False  # every cached entry due (a day's daily refresh, bench/day.py)
 
 
 @dataclass
@@ -99,7 +100,13 @@ def settings_for(job: RunJob) -> Settings:
             "max_concurrency": job.concurrency["github"],
         }
     )
-    return Settings(_env_file=None, jira=jira, github=github, database_url=job.database_url)
+    settings = Settings(_env_file=None, jira=jira, github=github, database_url=job.database_url)
+    if job.full_refresh:
+        # The engine's incremental side reads the real clock, so a day's full refresh cannot
+        # come from 24 simulated hours passing: this run is told every cached entry is due.
+        due = settings.incremental.model_copy(update={"full_refresh_every": 0.0})
+        settings = settings.model_copy(update={"incremental": due})
+    return settings
 
 
 def execute(job: RunJob) -> JobFigures:
