@@ -49,6 +49,7 @@ class RunJob:
     recorded: tuple[RecordedRequest, ...] = ()
     sandbox_url: str = ""  # the replay's base address
     full_refresh: bool = False  # every cached entry due (a day's daily refresh, bench/day.py)
+    margin_s: float | None = None  # the change feeds' safety margin, if not the default
 
 
 @dataclass
@@ -101,11 +102,16 @@ def settings_for(job: RunJob) -> Settings:
         }
     )
     settings = Settings(_env_file=None, jira=jira, github=github, database_url=job.database_url)
+    updates: dict[str, float] = {}
     if job.full_refresh:
         # The engine's incremental side reads the real clock, so a day's full refresh cannot
         # come from 24 simulated hours passing: this run is told every cached entry is due.
-        due = settings.incremental.model_copy(update={"full_refresh_every": 0.0})
-        settings = settings.model_copy(update={"incremental": due})
+        updates["full_refresh_every"] = 0.0
+    if job.margin_s is not None:
+        updates["margin_s"] = job.margin_s
+    if updates:
+        incremental = settings.incremental.model_copy(update=updates)
+        settings = settings.model_copy(update={"incremental": incremental})
     return settings
 
 

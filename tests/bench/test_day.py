@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bench.day import CADENCE, FULL_REFRESH_RUN, DayFigures, run_day
-from bench.fresh_process import RunJob
+from bench.day import CADENCE, DAY_MARGIN_S, FULL_REFRESH_RUN, DayFigures, run_day
+from bench.fresh_process import RunJob, settings_for
 from bench.naive import Credentials
 from bench.runner import RunFigures, main
 
@@ -62,6 +63,8 @@ def test_the_day_sums_its_runs_and_multiplies_one_naive_run() -> None:
     assert changer.seeds == [71, 72, 73, 74]
     assert [run.full_refresh for run in day.runs] == [n == FULL_REFRESH_RUN for n in range(1, 5)]
     assert [job.full_refresh for job in jobs].count(True) == 1
+    # Runs seconds apart keep a margin of seconds, not the default ten minutes.
+    assert {job.margin_s for job in jobs[:-1]} == {DAY_MARGIN_S}
     # Requests summed from the runs (50 + 2 + 3 + 4 Jira, 10 each GitHub); naive x runs.
     assert day.requests == {"jira": 59, "github": 40, "total": 99}
     assert day.naive_requests == {"jira": 400, "github": 160, "total": 560}
@@ -73,6 +76,15 @@ def test_the_day_sums_its_runs_and_multiplies_one_naive_run() -> None:
     assert summary["runs"] == 4
     assert summary["full_refresh_runs"] == [FULL_REFRESH_RUN]
     assert summary["incremental_run_requests"] == {"min": 12, "median": 13, "max": 14}
+
+
+def test_a_run_told_to_refresh_finds_every_entry_due_and_keeps_the_margin_it_is_given() -> None:
+    plain = RunJob("sync", CREDENTIALS, "", AS_OF, {"jira": 1, "github": 1}, "sqlite://")
+    defaults = settings_for(plain).incremental
+    refresh = settings_for(replace(plain, full_refresh=True, margin_s=2.0)).incremental
+    assert refresh.full_refresh_every == 0 < defaults.full_refresh_every
+    assert refresh.margin_s == 2.0 != defaults.margin_s
+    assert refresh.enabled and refresh.prune_after == defaults.prune_after
 
 
 def test_a_day_without_its_full_refresh_is_not_counted_as_one() -> None:
@@ -116,10 +128,12 @@ def test_a_tiny_day_end_to_end(tmp_path: Path) -> None:
     refresh = [run for run in runs if run["full_refresh"]]
     assert len(refresh) == 1
     assert refresh[0]["units"]["cached"] == refresh[0]["units"]["incremental"] == 0
+    assert "jira change feed" not in refresh[0]["cache_checks"]  # nothing held: nothing asked
     for run in runs:
         if not run["full_refresh"]:
             assert run["units"]["cached"] + run["units"]["incremental"] > 0
             assert run["requests"]["total"] < refresh[0]["requests"]["total"]
+            assert run["cache_checks"]["jira change feed"] == 1
     as_ofs = [datetime.fromisoformat(run["as_of"]) for run in runs]
     assert [b - a for a, b in itertools.pairwise(as_ofs)] == [CADENCE, CADENCE]
     # Fewer requests than as many naive runs; judged only as the 48 runs.
