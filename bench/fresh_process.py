@@ -48,6 +48,8 @@ class RunJob:
     techniques: Techniques = field(default_factory=Techniques)
     recorded: tuple[RecordedRequest, ...] = ()
     sandbox_url: str = ""  # the replay's base address
+    full_refresh: bool = False  # every cached entry due (a day's daily refresh, bench/day.py)
+    margin_s: float | None = None  # the change feeds' safety margin, if not the default
 
 
 @dataclass
@@ -99,7 +101,18 @@ def settings_for(job: RunJob) -> Settings:
             "max_concurrency": job.concurrency["github"],
         }
     )
-    return Settings(_env_file=None, jira=jira, github=github, database_url=job.database_url)
+    settings = Settings(_env_file=None, jira=jira, github=github, database_url=job.database_url)
+    updates: dict[str, float] = {}
+    if job.full_refresh:
+        # The engine's incremental side reads the real clock, so a day's full refresh cannot
+        # come from 24 simulated hours passing: this run is told every cached entry is due.
+        updates["full_refresh_every"] = 0.0
+    if job.margin_s is not None:
+        updates["margin_s"] = job.margin_s
+    if updates:
+        incremental = settings.incremental.model_copy(update=updates)
+        settings = settings.model_copy(update={"incremental": incremental})
+    return settings
 
 
 def execute(job: RunJob) -> JobFigures:
