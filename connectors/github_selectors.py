@@ -63,6 +63,15 @@ def list_order(selector: GitHubListSelector) -> tuple[str, datetime | None]:
     return "created", None
 
 
+def open_only(selector: GitHubListSelector) -> bool:
+    """Whether a list selector keeps open items alone, so a listing of open ones serves it."""
+    return selector.state == "open"
+
+
+def is_open(item: WorkItem) -> bool:
+    return item.status == "open"
+
+
 def filter_listed(selector: GitHubListSelector, items: list[WorkItem]) -> list[WorkItem]:
     """The items of a repository listing that a list selector asks for, as the API would.
 

@@ -3,7 +3,8 @@
 A hypothesis state machine changes the sandbox's data the way people and trackers do
 (Jira: create, resolve, reopen, re-prioritise, retype, re-estimate, relabel, move to another
 project, delete, restore, edit a saved filter; GitHub: close, reopen, merge, relabel, delete
-or transfer an issue) and syncs in between. After every sync, every key result's value must
+or transfer an issue) and syncs in between; open pull requests and open issues are served
+by their own open listings. After every sync, every key result's value must
 equal a run with no cache at all. Hypothesis prints the shrunk sequence of changes when
 they differ.
 """
@@ -67,7 +68,28 @@ def mapping_text(today: datetime) -> str:
     data["objectives"].append(
         {"id": "cross", "title": "Across projects", "key_results": key_results}
     )
+    data["objectives"].append(
+        {"id": "open", "title": "Open issues", "key_results": open_issue_key_results()}
+    )
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def open_issue_key_results() -> list[dict[str, object]]:
+    """Open issues alone, served by the open listing (or by the created listing that reaches
+    them): closing, reopening, deleting and transferring issues all move them."""
+    found: list[dict[str, object]] = []
+    for repo in REPOS:
+        name = repo.split("/")[1]
+        for suffix, filters in (
+            ("all", {"repo": repo, "state": "open"}),
+            ("okr", {"repo": repo, "state": "open", "labels": ["okr"]}),
+            ("new", {"repo": repo, "state": "open", "created": "period"}),
+        ):
+            metric = {"type": "count", "issues": filters}
+            found.append(
+                {"id": f"open-{name}-{suffix}", "title": suffix, "target": 5, "metric": metric}
+            )
+    return found
 
 
 class IncrementalEqualsFull(RuleBasedStateMachine):
