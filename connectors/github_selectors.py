@@ -1,5 +1,6 @@
 """What a GitHub list selector asks for: its search query, its date windows, where a
-listing sorted newest first may stop, and which listed items it keeps."""
+listing sorted newest first may stop, whether a listing of open items serves it, and which
+listed items it keeps."""
 
 from __future__ import annotations
 

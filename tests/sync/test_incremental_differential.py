@@ -217,6 +217,18 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
             item.labels = (*item.labels, "okr")
         item.updated_at = moment
 
+    @rule(pick=st.integers(0, 10**6))
+    def github_close_open(self, pick: int) -> None:
+        """Close an open item: most items are closed, so a random pick rarely is one."""
+        opened = [item for item in self.box.github_data.all_items if item.state == "open"]
+        if not opened:
+            return
+        item = opened[pick % len(opened)]
+        moment = self.now()
+        item.state, item.closed_at, item.updated_at = "closed", moment, moment
+        if isinstance(item, GitHubPull):
+            item.merged_at = moment
+
     @rule(pick=st.integers(0, 10**6), transfer=st.booleans())
     def github_delete_or_transfer(self, pick: int, transfer: bool) -> None:
         issues = self.box.github_data.issues
