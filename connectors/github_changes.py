@@ -9,7 +9,10 @@
   repository holds. They use the shared listing instead only when it reaches every item
   they may keep anyway (it lists every item, or its windows reach back past theirs), which
   costs nothing more. So a repository has at most two listings of a kind: the open one and
-  the one by last update.
+  the one by last update. A search (`repo:X is:pr is:open`) would cost as many pages, but
+  spends the search budget (30 a minute), stops at 1,000 results and lags GitHub's index;
+  the open issue listing also pages through open pull requests (GitHub lists them as
+  issues), which is cheap while a repository has few of them open.
 - One search per owner, `org:<owner> updated:>=<since>`, names the repositories with
   changes. Listings of the others stand; a changed one is listed again by last update down
   to `since` (every state, once per repository and kind, shared by its two listings) and
