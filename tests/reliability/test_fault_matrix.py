@@ -164,7 +164,7 @@ def test_fault(
     store = Store(f"sqlite:///{workdir / 'okrsync.db'}")
     expected = expected_values(faulty)
     assert main(["sync"]) == 0, capsys.readouterr()
-    clean = store.runs(limit=1)[0]["requests"]
+    clean = store.runs(limit=1)[0].requests
     before = key_results(store)
     history_before = history_rows(store)
     capsys.readouterr()
@@ -182,7 +182,7 @@ def test_fault(
     assert hits >= 1, "the fault was never hit"
     # Retries are bounded by count, not by the clock: each request of a clean first run is
     # tried at most RetryPolicy's attempts times, and nothing else is asked.
-    for tracker, made in run["requests"].items():
+    for tracker, made in run.requests.items():
         bound = RetryPolicy().attempts * clean[tracker]
         assert made <= bound, f"{tracker}: {made} requests, a clean first run made {clean[tracker]}"
     assert history_rows(store)[: len(history_before)] == history_before  # history kept
