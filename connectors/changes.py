@@ -106,9 +106,11 @@ class UnitAnswer:
 
 @dataclass
 class UnitDelta:
-    """What changed in one cached answer: members that left, then what is written (again)."""
+    """What changed in one cached answer: members or items that left, then what is written
+    (again)."""
 
     removed_ids: set[str] = field(default_factory=set)  # tracker ids taken out first
+    removed_keys: set[str] = field(default_factory=set)  # item keys taken out first
     members: dict[str, str | None] = field(default_factory=dict)  # tracker id -> key
     items: dict[str, WorkItem] = field(default_factory=dict)  # by key
 

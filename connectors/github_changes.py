@@ -4,15 +4,26 @@
   sorted by last update and reaching back as far as the oldest window needs; each
   selector's items are picked from it locally (`filter_listed`). A count of a list selector
   is answered from a listing fetched anyway, else asked of the search API.
+- Selectors of open items alone (`state: open`) share the repository's open listing of that
+  kind (`state=open`): as many pages as there are open items, however many closed ones the
+  repository holds. They use the shared listing instead only when it reaches every item
+  they may keep anyway (it lists every item, or its windows reach back past theirs), which
+  costs nothing more. So a repository has at most two listings of a kind: the open one and
+  the one by last update. A search (`repo:X is:pr is:open`) would cost as many pages, but
+  spends the search budget (30 a minute), stops at 1,000 results and lags GitHub's index;
+  the open issue listing also pages through open pull requests (GitHub lists them as
+  issues), which is cheap while a repository has few of them open.
 - One search per owner, `org:<owner> updated:>=<since>`, names the repositories with
   changes. Listings of the others stand; a changed one is listed again by last update down
-  to `since` and merged by key. A search is reused only when none of the repositories or
-  owners it is scoped to changed, else asked again.
+  to `since` (every state, once per repository and kind, shared by its two listings) and
+  merged by key; an item no longer open leaves the open listing. A search is reused only
+  when none of the repositories or owners it is scoped to changed, else asked again.
 
 Deleted and transferred issues leave no `updated` trace (pull requests can be neither). So
 an answer that may hold issues is checked against GitHub's own count of the same items,
 one search each run: a repository's issue listing against `repo:X is:issue` (from its
-horizon on), a search's items against the search's `total_count`. Nothing but a deletion
+horizon on; `is:open` for the open listing), a search's items against the search's
+`total_count`. Nothing but a deletion
 or a transfer makes the cached answer larger than GitHub's count of it; a difference
 means it is fetched in full. A search count that may include issues is asked again every
 run, which costs the same one search. GitHub's search index lags a little: a deletion is
@@ -23,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -45,7 +57,13 @@ from connectors.changes import (
     UnitDelta,
     UnitPlan,
 )
-from connectors.github_selectors import filter_listed, listing_horizon, search_query_for
+from connectors.github_selectors import (
+    filter_listed,
+    is_open,
+    listing_horizon,
+    open_only,
+    search_query_for,
+)
 
 if TYPE_CHECKING:
     from connectors.github import GitHubConnector
@@ -56,6 +74,9 @@ SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
 UNCONFINED = "a search not confined to repositories or owners is asked again every run"
 LOST = "GitHub counts fewer items than the cache holds: some were deleted or transferred"
 PULL_REQUESTS_ONLY = re.compile(r"(?<![-\w])(?:is|type):(?:pr|pull-request)\b", re.IGNORECASE)
+LISTING = "github-listing"  # every state, by last update, down to a horizon (or all)
+OPEN_LISTING = "github-open-listing"  # open items only, whatever their age
+LISTINGS = (LISTING, OPEN_LISTING)
 
 
 def search_scopes(query: str) -> tuple[set[str], set[str]] | None:
@@ -87,6 +108,7 @@ class GitHubChangeFeed:
         result = UnitPlan()
 
         listings: dict[tuple[str, str], FetchUnit] = {}
+        open_selectors: dict[GitHubListSelector, frozenset[str]] = {}
         for selector, needs in item_fetches.items():
             needs = needs - OPTIONAL_FIELDS  # GitHub's answers carry them all anyway
             if isinstance(selector, GitHubSearchSelector):
@@ -101,13 +123,16 @@ class GitHubChangeFeed:
                 )
                 continue
             assert isinstance(selector, GitHubListSelector)
+            if open_only(selector):
+                open_selectors[selector] = needs  # placed once the shared listings are known
+                continue
             group = (selector.repo.lower(), selector.kind)
             horizon = listing_horizon(selector)
             unit = listings.get(group)
             if unit is None:
                 unit = FetchUnit(
                     "github",
-                    "github-listing",
+                    LISTING,
                     f"{group[0]} {selector.kind}s",
                     repo=selector.repo,
                     item_kind=selector.kind,
@@ -121,11 +146,33 @@ class GitHubChangeFeed:
             if horizon is not None and (unit.horizon is None or horizon < unit.horizon):
                 unit.horizon = horizon
             result.by_items[selector] = unit.key
+        open_listings: dict[tuple[str, str], FetchUnit] = {}
+        for selector, needs in open_selectors.items():
+            group = (selector.repo.lower(), selector.kind)
+            unit = listings.get(group)
+            if unit is None or not _reaches(unit, listing_horizon(selector)):
+                unit = open_listings.get(group)
+                if unit is None:
+                    unit = FetchUnit(
+                        "github",
+                        OPEN_LISTING,
+                        f"{group[0]} open {selector.kind}s",
+                        repo=selector.repo,
+                        item_kind=selector.kind,
+                    )
+                    open_listings[group] = unit
+                    result.units[unit.key] = unit
+            unit.needs |= needs
+            result.by_items[selector] = unit.key
         for selector in count_fetches:
             if isinstance(selector, GitHubListSelector):
-                listing = listings.get((selector.repo.lower(), selector.kind))
+                group = (selector.repo.lower(), selector.kind)
+                listing = listings.get(group)
                 if listing is not None and _reaches(listing, listing_horizon(selector)):
                     result.by_count[selector] = listing.key  # counted in a listing fetched anyway
+                    continue
+                if open_only(selector) and group in open_listings:
+                    result.by_count[selector] = open_listings[group].key
                     continue
                 description = search_query_for(selector)
             else:
@@ -149,10 +196,14 @@ class GitHubChangeFeed:
 
     def fetch(self, unit: FetchUnit) -> UnitAnswer:
         github = self.connector
-        if unit.kind == "github-listing":
+        if unit.kind in LISTINGS:
             assert unit.repo is not None and unit.item_kind is not None
             listed = github.list_repository(
-                unit.repo, unit.item_kind, updated_from=unit.horizon, needs=unit.needs
+                unit.repo,
+                unit.item_kind,
+                updated_from=unit.horizon,
+                needs=unit.needs,
+                state="open" if unit.kind == OPEN_LISTING else "all",
             )
             return UnitAnswer(items={item.key: item for item in listed})
         assert unit.selector is not None
@@ -162,7 +213,7 @@ class GitHubChangeFeed:
         return UnitAnswer(items={item.key: item for item in found})
 
     def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:
-        if isinstance(selector, GitHubListSelector) and unit.kind == "github-listing":
+        if isinstance(selector, GitHubListSelector) and unit.kind in LISTINGS:
             return len(filter_listed(selector, list(held.items.values())))
         return held.count if held.count is not None else len(held.items)
 
@@ -179,7 +230,7 @@ class GitHubChangeFeed:
         owners: set[str] = set()
         listings: dict[str, tuple[str, ItemKind]] = {}
         for key, (unit, _) in held.items():
-            if unit.kind == "github-listing":
+            if unit.kind in LISTINGS:
                 assert unit.repo is not None and unit.item_kind is not None
                 listings[key] = (unit.repo.lower(), unit.item_kind)
                 scope = ({unit.repo.lower()}, set[str]())
@@ -233,7 +284,7 @@ def _reaches(listing: FetchUnit, horizon: datetime | None) -> bool:
 
 def may_hold_issues(unit: FetchUnit) -> bool:
     """Whether a unit's items may include issues, which can be deleted or transferred."""
-    if unit.kind == "github-listing":
+    if unit.kind in LISTINGS:
         return unit.item_kind == "issue"
     return not PULL_REQUESTS_ONLY.search(unit.description)
 
@@ -247,24 +298,49 @@ class GitHubChanges(ChangeSet):
         self.since = since
         self.costs = costs
         self.lost: set[str] = set()  # unit keys holding items GitHub no longer counts
+        self._relisted: dict[tuple[str, ItemKind, frozenset[str]], list[WorkItem]] = {}
+        self._relisting: dict[tuple[str, ItemKind, frozenset[str]], threading.Lock] = {}
+        self._relisting_lock = threading.Lock()
 
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
-        if unit.kind != "github-listing" or unit.key in self.lost:
+        if unit.kind not in LISTINGS or unit.key in self.lost:
             return None
         assert unit.repo is not None and unit.item_kind is not None
-        changed = self.connector.list_repository(
-            unit.repo, unit.item_kind, updated_from=self.since, needs=held.needs
-        )
-        delta = UnitDelta(items={item.key: item for item in changed})
-        if may_hold_issues(unit) and not self.complete(unit, held, held.items | delta.items):
+        changed = self._changed_items(unit.repo, unit.item_kind, held.needs)
+        if unit.kind == OPEN_LISTING:
+            delta = UnitDelta(
+                removed_keys={item.key for item in changed if not is_open(item)},
+                items={item.key: item for item in changed if is_open(item)},
+            )
+        else:
+            delta = UnitDelta(items={item.key: item for item in changed})
+        after = {k: v for k, v in held.items.items() if k not in delta.removed_keys}
+        if may_hold_issues(unit) and not self.complete(unit, held, after | delta.items):
             self.why_full[unit.key] = LOST
             return None
         return delta
 
+    def _changed_items(self, repo: str, kind: ItemKind, needs: frozenset[str]) -> list[WorkItem]:
+        """Items of `repo` of this kind updated since `since`, in every state: listed once,
+        shared by the repository's listing by last update and its open listing."""
+        key = (repo.lower(), kind, needs)
+        with self._relisting_lock:
+            lock = self._relisting.setdefault(key, threading.Lock())
+        with lock:
+            found = self._relisted.get(key)
+            if found is None:
+                found = self.connector.list_repository(
+                    repo, kind, updated_from=self.since, needs=needs
+                )
+                self._relisted[key] = found
+            return found
+
     def complete(self, unit: FetchUnit, held: HeldAnswer, items: Mapping[str, WorkItem]) -> bool:
         """Whether GitHub counts as many items as the answer holds (none deleted or moved)."""
-        if unit.kind == "github-listing":
+        if unit.kind in LISTINGS:
             query = f"repo:{unit.repo} is:issue"
+            if unit.kind == OPEN_LISTING:
+                query += " is:open"
             if held.horizon is not None:
                 query += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from github.GithubObject import NotSet
 
@@ -30,18 +30,26 @@ T = TypeVar("T")
 
 
 def list_repository(
-    http: GitHubHttp, repo: str, kind: ItemKind, *, updated_from: datetime | None
+    http: GitHubHttp,
+    repo: str,
+    kind: ItemKind,
+    *,
+    updated_from: datetime | None,
+    state: Literal["open", "all"] = "all",
 ) -> list[WorkItem]:
-    """Every issue or pull request of `repo` updated at or after `updated_from` (None: all).
+    """Every issue or pull request of `repo` updated at or after `updated_from` (None: all),
+    open ones only when `state` is "open".
 
     One listing serves every list selector on the repository (`filter_listed` picks each
     one's items locally), and the same call, with the last run's time, fetches only what
     changed since: the listing is sorted by last update, newest first, and stops there.
+    Selectors of open items alone are served by the open listing, which costs as many pages
+    as there are open items, whatever the repository's age.
     """
     if repo.count("/") != 1:
         raise QueryError(f"{repo!r} is not an owner/name repository")
     found: list[WorkItem] = []
-    order = {"state": "all", "sort": "updated", "direction": "desc"}
+    order = {"state": state, "sort": "updated", "direction": "desc"}
     everything = updated_from is None  # an empty answer since a moment is no sign
     with http.errors.translating(f"repository {repo}"):
         if kind == "pull_request":

@@ -1,5 +1,6 @@
 """What a GitHub list selector asks for: its search query, its date windows, where a
-listing sorted newest first may stop, and which listed items it keeps."""
+listing sorted newest first may stop, whether a listing of open items serves it, and which
+listed items it keeps."""
 
 from __future__ import annotations
 
@@ -61,6 +62,15 @@ def list_order(selector: GitHubListSelector) -> tuple[str, datetime | None]:
     if windows:
         return "updated", min(window_bounds(w)[0] for w in windows)
     return "created", None
+
+
+def open_only(selector: GitHubListSelector) -> bool:
+    """Whether a list selector keeps open items alone, so a listing of open ones serves it."""
+    return selector.state == "open"
+
+
+def is_open(item: WorkItem) -> bool:
+    return item.status == "open"
 
 
 def filter_listed(selector: GitHubListSelector, items: list[WorkItem]) -> list[WorkItem]:

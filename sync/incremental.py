@@ -257,12 +257,15 @@ class CachedSource:
         return entry
 
     def _apply(self, unit: FetchUnit, cached: CachedUnit, delta: UnitDelta) -> CachedUnit:
-        """Members that left go (with their items), then what changed is written again."""
+        """Members and items that left go, then what changed is written again."""
         removed = delta.removed_ids & cached.members.keys()
         for tracker_id in removed:
             key = cached.members.pop(tracker_id)
             if key is not None:
                 cached.items.pop(key, None)
+        left = (delta.removed_keys & cached.items.keys()) - delta.items.keys()
+        for key in left:
+            del cached.items[key]
         cached.members.update(delta.members)
         if delta.items:  # a count's members carry no items: nothing to decode
             cached.items.update(delta.items)
@@ -273,6 +276,7 @@ class CachedSource:
             upserts=set(delta.items) - member_keys,
             upserted_ids=set(delta.members),
             removed_ids=removed - delta.members.keys(),
+            removed_keys=left,
         )
         return cached
 

@@ -140,6 +140,7 @@ class UnitWrite:
     upserts: set[str] = field(default_factory=set)  # GitHub: item keys written (again)
     upserted_ids: set[str] = field(default_factory=set)  # Jira: issue ids written (again)
     removed_ids: set[str] = field(default_factory=set)  # Jira: issue ids no longer in the unit
+    removed_keys: set[str] = field(default_factory=set)  # GitHub: item keys no longer in it
 
 
 def load_units(
@@ -247,7 +248,7 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
             rows = _item_rows(unit, set(unit.members), set(unit.items))
         else:
             _delete_rows(conn, unit.key, items.c.tracker_id, write.removed_ids | write.upserted_ids)
-            _delete_rows(conn, unit.key, items.c.item_key, write.upserts)
+            _delete_rows(conn, unit.key, items.c.item_key, write.upserts | write.removed_keys)
             rows = _item_rows(unit, write.upserted_ids, write.upserts)
         for i in range(0, len(rows), WRITE_BATCH):
             conn.execute(insert(items), rows[i : i + WRITE_BATCH])

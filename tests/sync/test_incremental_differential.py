@@ -3,7 +3,8 @@
 A hypothesis state machine changes the sandbox's data the way people and trackers do
 (Jira: create, resolve, reopen, re-prioritise, retype, re-estimate, relabel, move to another
 project, delete, restore, edit a saved filter; GitHub: close, reopen, merge, relabel, delete
-or transfer an issue) and syncs in between. After every sync, every key result's value must
+or transfer an issue) and syncs in between; open pull requests and open issues are served
+by their own open listings. After every sync, every key result's value must
 equal a run with no cache at all. Hypothesis prints the shrunk sequence of changes when
 they differ.
 """
@@ -67,7 +68,28 @@ def mapping_text(today: datetime) -> str:
     data["objectives"].append(
         {"id": "cross", "title": "Across projects", "key_results": key_results}
     )
+    data["objectives"].append(
+        {"id": "open", "title": "Open issues", "key_results": open_issue_key_results()}
+    )
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def open_issue_key_results() -> list[dict[str, object]]:
+    """Open issues alone, served by the open listing (or by the created listing that reaches
+    them): closing, reopening, deleting and transferring issues all move them."""
+    found: list[dict[str, object]] = []
+    for repo in REPOS:
+        name = repo.split("/")[1]
+        for suffix, filters in (
+            ("all", {"repo": repo, "state": "open"}),
+            ("okr", {"repo": repo, "state": "open", "labels": ["okr"]}),
+            ("new", {"repo": repo, "state": "open", "created": "period"}),
+        ):
+            metric = {"type": "count", "issues": filters}
+            found.append(
+                {"id": f"open-{name}-{suffix}", "title": suffix, "target": 5, "metric": metric}
+            )
+    return found
 
 
 class IncrementalEqualsFull(RuleBasedStateMachine):
@@ -194,6 +216,18 @@ class IncrementalEqualsFull(RuleBasedStateMachine):
         else:
             item.labels = (*item.labels, "okr")
         item.updated_at = moment
+
+    @rule(pick=st.integers(0, 10**6))
+    def github_close_open(self, pick: int) -> None:
+        """Close an open item: most items are closed, so a random pick rarely is one."""
+        opened = [item for item in self.box.github_data.all_items if item.state == "open"]
+        if not opened:
+            return
+        item = opened[pick % len(opened)]
+        moment = self.now()
+        item.state, item.closed_at, item.updated_at = "closed", moment, moment
+        if isinstance(item, GitHubPull):
+            item.merged_at = moment
 
     @rule(pick=st.integers(0, 10**6), transfer=st.booleans())
     def github_delete_or_transfer(self, pick: int, transfer: bool) -> None:
