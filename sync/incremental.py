@@ -263,7 +263,9 @@ class CachedSource:
             key = cached.members.pop(tracker_id)
             if key is not None:
                 cached.items.pop(key, None)
-        left = (delta.removed_keys & cached.items.keys()) - delta.items.keys()
+        left = set()
+        if delta.removed_keys:  # asked only then: reading the keys decodes the entry
+            left = (delta.removed_keys & cached.items.keys()) - delta.items.keys()
         for key in left:
             del cached.items[key]
         cached.members.update(delta.members)
@@ -315,10 +317,12 @@ class CachedSource:
 
 
 def changes_nothing(cached: CachedUnit, delta: UnitDelta) -> bool:
-    """Whether applying `delta` leaves the entry as it is: no item written again, and the
-    members that left come back under the same keys (a count's member that changed and
-    still matches)."""
+    """Whether applying `delta` leaves the entry as it is: no item written again, no cached
+    item taken out (an item that closed leaves an open listing), and the members that left
+    come back under the same keys (a count's member that changed and still matches)."""
     if delta.items:
+        return False
+    if delta.removed_keys and delta.removed_keys & cached.items.keys():
         return False
     removed = delta.removed_ids & cached.members.keys()
     if not removed <= delta.members.keys():
