@@ -39,4 +39,4 @@ clean:
 	rm -rf $(VENV) okrsync.db okrsync.db-* okrsync.db.lock okrsync-demo.db okrsync-demo.db-* okrsync-demo.db.lock
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --day
