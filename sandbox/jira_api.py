@@ -182,12 +182,12 @@ def _cloud_page_cap(fields: list[str], expand: set[str], heavy_page_cap: int | N
     named = set(fields)
     if named <= {"id"} | KEY_FIELDS and "changelog" not in expand:
         return CLOUD_ID_PAGE_CAP
+    if heavy_page_cap is None:
+        return CLOUD_PAGE_CAP
     heavy = (
         named & {"*all", "*navigable"} or len(_wanted_field_ids(tuple(fields))) > HEAVY_FIELD_COUNT
     )
-    if heavy and heavy_page_cap is not None:
-        return heavy_page_cap
-    return CLOUD_PAGE_CAP
+    return heavy_page_cap if heavy else CLOUD_PAGE_CAP
 
 
 class JiraApp:
