@@ -22,6 +22,7 @@ from sync.backfill import BackfillRequest, run_backfill
 from sync.engine import run_sync
 from sync.records import BackfillPoint
 from sync.store import Store
+from sync.store_errors import StoreError
 from sync.tables import kr_values
 from tests.conftest import ANCHOR
 from tests.connectors.test_github_history import Past, replayed
@@ -261,3 +262,40 @@ def test_an_interrupted_backfill_resumes(
     assert outcome.kept == 30
     assert outcome.written == outcome.steps - 30
     assert backfilled(store, "lead-sum").items() >= first_batch.items()
+
+
+def test_a_value_now_unlike_a_syncs_is_reported_and_not_written(
+    setup: tuple[Settings, MappingFile, Store], timeline_box: Sandbox
+) -> None:
+    """An issue closed without a closing event (a log the rebuild cannot trust): the value
+    rebuilt now differs from a fetch's, so nothing is guessed."""
+    settings, mapping, store = setup
+    data = timeline_box.github_data
+    issue = next(
+        i
+        for i in data.issues
+        if i.state == "open"
+        and "bug" in i.labels
+        and i.updated_at >= datetime(2026, 10, 1, tzinfo=UTC)  # its events are read
+        and any(e.event == "reopened" for e in i.events)
+    )
+    try:
+        issue.state, issue.closed_at = "closed", ANCHOR - timedelta(hours=1)
+        report = run_backfill(settings, mapping, store, request(only=["open-bugs"]))
+    finally:
+        issue.state, issue.closed_at = "open", None
+    outcome = report.key_results[0]
+    assert outcome.error and report.exit_code == 1
+    assert outcome.value_now == outcome.fetched_now + 1  # type: ignore[operator]
+    assert "is not what a sync computes now" in (outcome.reason or "")
+    assert backfilled(store, "open-bugs") == {}
+
+
+def test_a_point_outside_the_period_is_refused(
+    setup: tuple[Settings, MappingFile, Store],
+) -> None:
+    _, mapping, store = setup
+    point = BackfillPoint(datetime(2026, 9, 30, tzinfo=UTC), 1.0, None, "no_data", {})
+    with pytest.raises(StoreError, match="outside 2026-Q4"):
+        store.write_backfill("merged", mapping.period, [point])
+    assert backfilled(store, "merged") == {}
