@@ -26,7 +26,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
-    delete,
     event,
     insert,
     select,
@@ -36,6 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from config.periods import Period
+from sync.backfill_rows import write_points
 from sync.records import (
     BackfillPoint,
     BackfillWrite,
@@ -53,12 +53,10 @@ from sync.run_lock import (
     exclusive,
 )
 from sync.store_errors import StoreError
-from sync.store_reads import StoreReads, as_utc, day_start
+from sync.store_reads import StoreReads, day_start
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
 log = logging.getLogger(__name__)
-
-BACKFILL = "backfill"  # kr_values.origin of a value rebuilt from the trackers' records
 
 
 class Store(StoreReads):
@@ -223,62 +221,15 @@ class Store(StoreReads):
     def write_backfill(
         self, kr_id: str, period: Period, points: Sequence[BackfillPoint]
     ) -> BackfillWrite:
-        """Backfilled values of one key result in one transaction (a batch: an interrupted
-        backfill keeps the batches written). A moment that holds a value of another origin
-        is left alone; an earlier backfill point is kept when it was rebuilt for the same
-        definition, replaced otherwise, so a rerun writes nothing twice."""
+        """A batch of one key result's backfilled values in one transaction, so an interrupted
+        backfill keeps the batches written (`sync.backfill_rows`: never over another origin's
+        value, never twice)."""
         first, last = day_start(period.start), day_start(period.end + timedelta(days=1))
         outside = [p.observed_at for p in points if not first <= p.observed_at < last]
         if outside:
             raise StoreError(f"{kr_id}: backfill point {outside[0]} is outside {period.label}")
-        if not points:
-            return BackfillWrite(0, 0, 0)
-        moments = {p.observed_at for p in points}
-        written = kept = taken = 0
         with self._connect() as conn, conn.begin():
-            present = conn.execute(
-                select(
-                    kr_values.c.id, kr_values.c.observed_at, kr_values.c.origin, kr_values.c.lineage
-                ).where(
-                    kr_values.c.key_result_id == kr_id,
-                    kr_values.c.observed_at >= min(moments),
-                    kr_values.c.observed_at <= max(moments),
-                )
-            ).all()
-            others = {as_utc(row.observed_at) for row in present if row.origin != BACKFILL}
-            earlier = {as_utc(row.observed_at): row for row in present if row.origin == BACKFILL}
-            replaced: list[int] = []
-            rows: list[dict[str, Any]] = []
-            for point in points:
-                if point.observed_at in others:
-                    taken += 1
-                    continue
-                before = earlier.get(point.observed_at)
-                definition = point.lineage.get("definition")
-                if before is not None and (before.lineage or {}).get("definition") == definition:
-                    kept += 1
-                    continue
-                if before is not None:
-                    replaced.append(before.id)
-                rows.append(
-                    {
-                        "key_result_id": kr_id,
-                        "run_id": None,
-                        "observed_at": point.observed_at,
-                        "value": point.value,
-                        "progress_raw": point.progress_raw,
-                        "status": point.status,
-                        "origin": BACKFILL,
-                        "note": None,
-                        "lineage": point.lineage,
-                    }
-                )
-            if replaced:
-                conn.execute(delete(kr_values).where(kr_values.c.id.in_(replaced)))
-            if rows:
-                conn.execute(insert(kr_values), rows)
-            written = len(rows)
-        return BackfillWrite(written, kept, taken)
+            return write_points(conn, kr_id, points)
 
     def _write_results(
         self,

@@ -299,3 +299,28 @@ def test_a_point_outside_the_period_is_refused(
     with pytest.raises(StoreError, match="outside 2026-Q4"):
         store.write_backfill("merged", mapping.period, [point])
     assert backfilled(store, "merged") == {}
+
+
+def test_a_changed_definition_replaces_its_own_points_only(
+    setup: tuple[Settings, MappingFile, Store], tmp_path: Path, timeline_box: Sandbox
+) -> None:
+    settings, mapping, store = setup
+    run_backfill(settings, mapping, store, request(only=["lead-sum", "merged"]))
+    merged_before = backfilled(store, "merged")
+    path = tmp_path / "changed.yaml"
+    path.write_text(
+        MAPPING.replace("type: sum, field: lead_time_hours", "type: mean, field: lead_time_hours")
+    )
+    changed = load_mapping(path)
+    report = run_backfill(settings, changed, store, request(only=["lead-sum", "merged"]))
+    outcomes = {kr.id: kr for kr in report.key_results}
+    assert outcomes["lead-sum"].written == outcomes["lead-sum"].steps  # each point rewritten
+    assert outcomes["merged"].written == 0
+    means = backfilled(store, "lead-sum")
+    assert len(means) == outcomes["lead-sum"].steps  # replaced, not added
+    data = replayed(timeline_box.github_data, datetime(2026, 11, 1, tzinfo=UTC))
+    merged = [p for p in data if p.kind == "pull_request" and in_q4(p.merged_at)]
+    assert means[datetime(2026, 11, 1, tzinfo=UTC)] == pytest.approx(
+        statistics.mean(hours(p) for p in merged)
+    )
+    assert backfilled(store, "merged") == merged_before
