@@ -100,18 +100,18 @@ def run_backfill(
     """Rebuild and store the past values of the mapping file's automated key results."""
     plan = plan_queries(mapping, today=request.now.date(), only=request.only)
     outcomes = {p.key_result.id: KeyResultBackfill(p.key_result.id) for p in plan.key_results}
-    chosen = [p for p in plan.key_results if _why_not(p, store, outcomes[p.key_result.id])]
+    chosen = [p for p in plan.key_results if _can_backfill(p, store, outcomes[p.key_result.id])]
     steps = {
         p.key_result.id: steps_of(first_step(p, request.since), request.now, request.step)
         for p in chosen
     }
-    if plan_ready is not None:
-        plan_ready({kr_id: len(moments) for kr_id, moments in steps.items()})
     sources = {m.selector.source for p in chosen for m in p.metric_plans}
     connectors = build_connectors(settings, sources)
     since = min((moments[0] for moments in steps.values() if moments), default=request.now)
     histories = _histories(_sub_plan(plan, chosen), connectors, since)
     rebuilt = [p for p in chosen if _rebuildable(p, histories, outcomes[p.key_result.id])]
+    if plan_ready is not None:
+        plan_ready({p.key_result.id: len(steps[p.key_result.id]) for p in rebuilt})
     concurrency = {"jira": settings.jira.max_concurrency, "github": settings.github.max_concurrency}
     fetched_now = run_fetches(_sub_plan(plan, rebuilt), connectors, concurrency=concurrency)
     thresholds = thresholds_of(mapping, settings)
@@ -130,8 +130,8 @@ def run_backfill(
     return BackfillReport(list(outcomes.values()), plan.skipped, requests)
 
 
-def _why_not(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill) -> bool:
-    """Whether a key result can be backfilled at all; if not, why in its outcome."""
+def _can_backfill(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill) -> bool:
+    """Whether a key result can be backfilled at all; if not, why, in its outcome."""
     if plan.is_manual:
         outcome.reason = "manual: its values come from people, not from a tracker's records"
     elif store.key_result(plan.key_result.id) is None:

@@ -229,3 +229,23 @@ def test_the_sandbox_serves_issue_events_as_github(timeline_box: Sandbox) -> Non
         (e.event, e.created_at) for e in sorted(item.events, key=lambda e: e.created_at)
     ]
     assert labels == [e.label for e in sorted(item.events, key=lambda e: e.created_at)]
+
+
+def test_on_the_generated_organisation_the_history_now_is_a_fetch(sandbox: Sandbox) -> None:
+    """The default data set (thousands of items, logs implied by their fields): what each
+    selector matched at the anchor, rebuilt, is what a fetch returns."""
+    q4 = DateWindow(*Q4)
+    selectors: list[Selector] = [
+        GitHubListSelector("acme/api", "pull_request", state="closed", merged=q4),
+        GitHubListSelector("acme/mobile", "issue", state="open", labels=("bug",)),
+        GitHubListSelector("acme/api", "issue", closed=q4),
+        GitHubSearchSelector("repo:acme/web is:pr is:merged merged:2026-10-01..2026-12-31"),
+    ]
+    connector = connect(sandbox)
+    rebuilt = connector.history(selectors, QUARTER_START, frozenset())
+    for selector in selectors:
+        history = rebuilt[selector]
+        assert not isinstance(history, Unrebuildable), history
+        now = sorted(item.key for item in history.items_at(ANCHOR))
+        assert now == sorted(item.key for item in connector.items(selector, frozenset()))
+        assert now, selector.describe()
