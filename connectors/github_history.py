@@ -4,7 +4,9 @@ as it was then.
 Selectors share one listing per repository and kind (every state, as a sync's listing).
 An item updated before `since` has not changed since, so it stands as listed; each other
 item's event log (`GET /repos/{o}/{r}/issues/{n}/events`: labeled, unlabeled, closed,
-reopened, merged) is read once and replayed backwards from the item as it is now. A search
+reopened, merged, assigned, unassigned, renamed) is read once and replayed backwards from
+the item as it is now. GitHub's `assignee` is the first of several: with more than one,
+the one rebuilt is the first still assigned. A search
 is read as the list selectors it matches (`github_history_queries`); what GitHub keeps no
 past of is `Unrebuildable`, naming it.
 """
@@ -34,6 +36,8 @@ from connectors.history import SelectorHistory, Unrebuildable
 
 STATE_EVENTS = frozenset({"closed", "reopened", "merged"})
 LABEL_EVENTS = frozenset({"labeled", "unlabeled"})
+PEOPLE_EVENTS = frozenset({"assigned", "unassigned"})
+READ_EVENTS = STATE_EVENTS | LABEL_EVENTS | PEOPLE_EVENTS | {"renamed"}
 # Fields of an item that change without an event backfill reads.
 _UNREBUILT_NEEDS = {
     NEEDS_FIRST_REVIEW: "first_review_at: reviews' past is not rebuilt",
@@ -46,8 +50,10 @@ _UNREBUILT_NEEDS = {
 @dataclass(frozen=True)
 class ItemEvent:
     moment: datetime
-    kind: str  # labeled | unlabeled | closed | reopened | merged
-    label: str | None = None
+    kind: str  # one of READ_EVENTS
+    label: str | None = None  # labeled / unlabeled
+    assignee: str | None = None  # assigned / unassigned
+    rename: tuple[str, str] | None = None  # renamed: (from, to)
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,21 @@ class Timeline:
         if self.events is None:
             return item
         labels = list(item.labels)
+        assignees = [item.assignee] if item.assignee else []
+        title = item.title
         for event in reversed(self.events):  # undo what happened after the moment
-            if event.moment <= moment or event.label is None:
-                continue
-            if event.kind == "labeled":
+            if event.moment <= moment:
+                break
+            if event.kind == "labeled" and event.label is not None:
                 labels = [name for name in labels if name.lower() != event.label.lower()]
-            elif event.kind == "unlabeled":
+            elif event.kind == "unlabeled" and event.label is not None:
                 labels.append(event.label)
+            elif event.kind == "assigned" and event.assignee is not None:
+                assignees = [login for login in assignees if login != event.assignee]
+            elif event.kind == "unassigned" and event.assignee is not None:
+                assignees.append(event.assignee)
+            elif event.rename is not None:
+                title = event.rename[0]
         past = [e for e in self.events if e.kind in STATE_EVENTS and e.moment <= moment]
         merged_at = next((e.moment for e in past if e.kind == "merged"), None)
         closed = bool(past) and past[-1].kind != "reopened"
@@ -88,6 +102,8 @@ class Timeline:
             resolved_at=resolved_at,
             merged_at=merged_at,
             labels=tuple(labels),
+            assignee=assignees[0] if assignees else None,
+            title=title,
             extra=dict(item.extra),
         )
 
@@ -168,15 +184,22 @@ def _timelines(
 
 
 def _events_of(http: GitHubHttp, item: WorkItem) -> list[ItemEvent]:
-    """The item's label and state events, oldest first: one request per 100 events."""
+    """The item's events backfill replays, oldest first: one request per 100 events."""
     repo, _, number = item.key.partition("#")
-    wanted = STATE_EVENTS | LABEL_EVENTS
     with http.errors.translating(f"the events of {item.key}"):
         found: list[ItemEvent] = []
         for raw in http.json_listing(f"/repos/{repo}/issues/{number}/events", {}):
             moment = github_time(raw.get("created_at"))
-            if raw.get("event") not in wanted or moment is None:
+            if raw.get("event") not in READ_EVENTS or moment is None:
                 continue
-            label = (raw.get("label") or {}).get("name")
-            found.append(ItemEvent(moment, str(raw["event"]), label))
+            rename = raw.get("rename")
+            found.append(
+                ItemEvent(
+                    moment,
+                    str(raw["event"]),
+                    label=(raw.get("label") or {}).get("name"),
+                    assignee=(raw.get("assignee") or {}).get("login"),
+                    rename=(str(rename["from"]), str(rename["to"])) if rename else None,
+                )
+            )
         return found

@@ -764,6 +764,11 @@ class GitHubApp:
         if event.label is not None:
             colour = _LABEL_COLOURS.get(event.label, "ededed")
             body["label"] = {"name": event.label, "color": colour}
+        if event.assignee is not None:
+            body["assignee"] = self.user_json(base, event.assignee)
+            body["assigner"] = self.user_json(base, event.actor)
+        if event.rename is not None:
+            body["rename"] = {"from": event.rename[0], "to": event.rename[1]}
         if event.event == "closed":
             body["state_reason"] = None if item.is_pull_request else "completed"
         return body

@@ -108,7 +108,9 @@ _DEP_PACKAGES = ("requests", "lodash", "react", "django", "urllib3", "axios", "p
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED"]
 ItemState = Literal["open", "closed"]
 # The issue events okr-sync's backfill reads (GitHub has more: renamed, assigned, ...).
-EventKind = Literal["labeled", "unlabeled", "closed", "reopened", "merged"]
+EventKind = Literal[
+    "labeled", "unlabeled", "closed", "reopened", "merged", "assigned", "unassigned", "renamed"
+]
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class GitHubEvent:
     actor: str
     created_at: datetime
     label: str | None = None  # labeled / unlabeled
+    assignee: str | None = None  # assigned / unassigned
+    rename: tuple[str, str] | None = None  # renamed: (from, to)
 
 
 @dataclass
@@ -515,6 +519,12 @@ def events_of(item: GitHubIssue) -> list[GitHubEvent]:
         GitHubEvent(next(serial), "labeled", item.user, item.created_at, label)
         for label in item.labels
     ]
+    if item.assignee is not None:
+        log.append(
+            GitHubEvent(
+                next(serial), "assigned", item.user, item.created_at, assignee=item.assignee
+            )
+        )
     merged_at = item.merged_at if isinstance(item, GitHubPull) else None
     if merged_at is not None:
         log.append(GitHubEvent(next(serial), "merged", item.user, merged_at))

@@ -1,15 +1,17 @@
 """A GitHub data set with scripted histories over a quarter, for backfill's tests and demos.
 
 Every issue and pull request of acme/timeline has an event log written here (labels added
-and removed, issues closed and reopened, pull requests merged or closed unmerged and
-reopened), and its fields are what that log leaves at the anchor, as GitHub shows them:
-`closed_at` is the last closing, labels those still on it, `updated_at` the last event.
+and removed, assignees, renames, issues closed and reopened, pull requests merged or
+closed unmerged and reopened), and its fields are what that log leaves at the anchor, as
+GitHub shows them: `closed_at` the last closing, labels and assignee those still on it,
+the title the last renaming's, `updated_at` the last event.
 The default generated data set is not touched: `SandboxOptions(github_data="timeline")`.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sandbox.github_data import (
@@ -49,9 +51,7 @@ def build_timeline_dataset(
         events = []
         for event in item.events:
             serial += 1
-            events.append(
-                GitHubEvent(serial, event.event, event.actor, event.created_at, event.label)
-            )
+            events.append(replace(event, id=serial))
         item.events = tuple(events)
     return GitHubDataset(
         org=ORG,
@@ -71,50 +71,67 @@ def _scripted(rng: random.Random, start: datetime, anchor: datetime, *, pull: bo
     if rng.random() < 0.1:  # on a day's boundary, where a backfill step lands
         created = created.replace(hour=0, minute=0, second=0)
     author = rng.choice(HUMANS)
-    log: list[tuple[datetime, EventKind, str | None]] = []
+    title = f"Scripted {'change' if pull else 'problem'} <{rng.randrange(1000)}>"
+    assignee = rng.choice((None, author))
     labels = set(rng.sample(TIMELINE_LABELS, rng.choice((0, 1, 1, 2))))
-    log += [(created, "labeled", label) for label in sorted(labels)]
+    log = [GitHubEvent(0, "labeled", author, created, label) for label in sorted(labels)]
+    if assignee is not None:
+        log.append(GitHubEvent(0, "assigned", author, created, assignee=assignee))
     state: ItemState = "open"
     merged = False
     moment = created
-    for _ in range(rng.choice((0, 1, 2, 3, 4, 5))):
+    for _ in range(rng.choice((0, 1, 2, 3, 4, 5, 6))):
         moment = _second(moment + timedelta(hours=rng.uniform(0.5, 24 * 12)))
         if moment >= anchor or (merged and rng.random() < 0.5):
             break
         roll = rng.random()
-        if roll < 0.35:  # a label added or taken off
+        if roll < 0.3:  # a label added or taken off
             label = rng.choice(TIMELINE_LABELS)
             kind: EventKind = "unlabeled" if label in labels else "labeled"
             labels ^= {label}
-            log.append((moment, kind, label))
+            log.append(GitHubEvent(0, kind, author, moment, label))
+        elif roll < 0.42:  # assigned, or unassigned
+            if assignee is None:
+                assignee = rng.choice(HUMANS)
+                log.append(GitHubEvent(0, "assigned", author, moment, assignee=assignee))
+            else:
+                log.append(GitHubEvent(0, "unassigned", author, moment, assignee=assignee))
+                assignee = None
+        elif roll < 0.5:  # renamed, into text a view must show as written
+            renamed = f"[WIP] {title} & <b>more</b>"
+            log.append(GitHubEvent(0, "renamed", author, moment, rename=(title, renamed)))
+            title = renamed
         elif merged:
             continue
         elif state == "open" and pull and rng.random() < 0.6:
-            log += [(moment, "merged", None), (moment, "closed", None)]
+            log += [
+                GitHubEvent(0, "merged", author, moment),
+                GitHubEvent(0, "closed", author, moment),
+            ]
             state, merged = "closed", True
         elif state == "open":
-            log.append((moment, "closed", None))
+            log.append(GitHubEvent(0, "closed", author, moment))
             state = "closed"
         else:
-            log.append((moment, "reopened", None))
+            log.append(GitHubEvent(0, "reopened", author, moment))
             state = "open"
-    closings = [at for at, kind, _ in log if kind == "closed"]
-    merged_at = next((at for at, kind, _ in log if kind == "merged"), None)
+    closings = [event.created_at for event in log if event.event == "closed"]
+    merged_at = next((event.created_at for event in log if event.event == "merged"), None)
     kind_of_item = GitHubPull if pull else GitHubIssue
     item = kind_of_item(
         repo=TIMELINE_REPO,
         number=0,
         id=0,
-        title=f"Scripted {'change' if pull else 'problem'} <{rng.randrange(1000)}>",
+        title=title,
         user=author,
         state=state,
         labels=tuple(sorted(labels)),
-        assignee=None,
+        assignee=assignee,
         created_at=created,
-        updated_at=max(at for at, _, _ in log) if log else created,
+        updated_at=max(event.created_at for event in log) if log else created,
         closed_at=closings[-1] if state == "closed" else None,
         comments=0,
-        events=tuple(GitHubEvent(0, kind, author, at, label) for at, kind, label in log),
+        events=tuple(log),
     )
     if isinstance(item, GitHubPull):
         item.merged_at = merged_at

@@ -48,6 +48,8 @@ class Past:
     labels: frozenset[str]
     closed_at: datetime | None
     merged_at: datetime | None
+    assignee: str | None = None
+    title: str = ""
 
 
 def replayed(data: GitHubDataset, moment: datetime) -> list[Past]:
@@ -58,6 +60,8 @@ def replayed(data: GitHubDataset, moment: datetime) -> list[Past]:
             continue
         labels: set[str] = set()
         is_open, closed_at, merged_at = True, None, None
+        assignee: str | None = None
+        title = next((e.rename[0] for e in item.events if e.rename), item.title)
         for event in sorted(item.events, key=lambda e: (e.created_at, e.id)):
             if event.created_at > moment:
                 break
@@ -71,9 +75,25 @@ def replayed(data: GitHubDataset, moment: datetime) -> list[Past]:
                 is_open, closed_at = True, None
             elif event.event == "merged":
                 merged_at = event.created_at
+            elif event.event == "assigned":
+                assignee = event.assignee
+            elif event.event == "unassigned":
+                assignee = None
+            elif event.event == "renamed" and event.rename:
+                title = event.rename[1]
         kind = "pull_request" if isinstance(item, GitHubPull) else "issue"
         found.append(
-            Past(item.key, kind, item.created_at, is_open, frozenset(labels), closed_at, merged_at)
+            Past(
+                item.key,
+                kind,
+                item.created_at,
+                is_open,
+                frozenset(labels),
+                closed_at,
+                merged_at,
+                assignee,
+                title,
+            )
         )
     return found
 
@@ -147,6 +167,7 @@ def test_every_day_of_the_quarter_matches_the_scripted_logs(timeline_box: Sandbo
                     None if past.open else (past.merged_at or past.closed_at)
                 )
                 assert {label for label in item.labels} == past.labels, (key, moment)
+                assert (item.assignee, item.title) == (past.assignee, past.title), (key, moment)
             checked += len(expected)
     assert checked > 1000  # the scripted data reaches every selector on most days
 

@@ -72,6 +72,14 @@ objectives:
           inputs:
             merged: {{source: github, type: count, search: 'repo:{REPO} is:pr is:merged merged:{{period}}'}}
             open: {{source: github, type: count, pulls: {{repo: {REPO}, state: open}}}}
+      - id: owned
+        title: Open issues with an owner
+        target: 100
+        unit: '%'
+        metric:
+          type: share
+          where: assignee != None and title != 'x'
+          issues: {{repo: {REPO}, state: open}}
       - id: approved
         title: Approved pull requests
         target: 10
@@ -100,6 +108,7 @@ def expected(items: list[Past]) -> dict[str, float | None]:
     customer = [p for p in issues if "customer" in p.labels]
     open_pulls = [p for p in pulls if p.open]
     total = len(merged) + len(open_pulls)
+    open_issues = [p for p in issues if p.open]
     return {
         "merged": len(merged),
         "open-bugs": sum(1 for p in issues if p.open and "bug" in p.labels),
@@ -110,6 +119,11 @@ def expected(items: list[Past]) -> dict[str, float | None]:
         "lead-median": statistics.median(hours(p) for p in merged) if merged else None,
         "closed-issues": sum(1 for p in issues if not p.open and in_q4(p.closed_at)),
         "merged-share": 100 * len(merged) / total if total else None,
+        "owned": (
+            100 * sum(1 for p in open_issues if p.assignee) / len(open_issues)
+            if open_issues
+            else None
+        ),
     }
 
 
@@ -178,7 +192,7 @@ def test_every_day_of_the_quarter_is_the_logs_value(
             else:
                 assert stored[moment] == pytest.approx(value), (kr_id, moment)
             compared += 1
-    assert compared == 7 * days
+    assert compared == 8 * days
     values = backfilled(store, "merged")
     assert len(set(values.values())) > 10  # the history moves: a constant would not pass
 
