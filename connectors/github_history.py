@@ -6,7 +6,8 @@ An item updated before `since` has not changed since, so it stands as listed; ea
 item's event log (`GET /repos/{o}/{r}/issues/{n}/events`: labeled, unlabeled, closed,
 reopened, merged, assigned, unassigned, renamed) is read once and replayed backwards from
 the item as it is now. GitHub's `assignee` is the first of several: with more than one,
-the one rebuilt is the first still assigned. A search
+the one rebuilt is the first still assigned. Reviews (`first_review_at`, `approved`) are
+read per pull request the first time a step's answer holds it. A search
 is read as the list selectors it matches (`github_history_queries`); what GitHub keeps no
 past of is `Unrebuildable`, naming it.
 """
@@ -31,6 +32,7 @@ from connectors.github_history_queries import list_selectors_of
 from connectors.github_http import GitHubHttp
 from connectors.github_items import github_time
 from connectors.github_listings import list_repository
+from connectors.github_reviews import review_log
 from connectors.github_selectors import filter_listed, validate
 from connectors.history import SelectorHistory, Unrebuildable
 
@@ -40,8 +42,6 @@ PEOPLE_EVENTS = frozenset({"assigned", "unassigned"})
 READ_EVENTS = STATE_EVENTS | LABEL_EVENTS | PEOPLE_EVENTS | {"renamed"}
 # Fields of an item that change without an event backfill reads.
 _UNREBUILT_NEEDS = {
-    NEEDS_FIRST_REVIEW: "first_review_at: reviews' past is not rebuilt",
-    "approved": "approved: reviews' past is not rebuilt",
     "draft": "draft: a pull request's draft state has no past here",
     "base": "base: a pull request's base branch has no past here",
 }
@@ -117,17 +117,46 @@ def _complete(item: WorkItem, events: list[ItemEvent]) -> tuple[ItemEvent, ...]:
     return tuple(sorted(events, key=lambda e: e.moment))
 
 
+class ReviewLogs:
+    """Pull requests' reviews, read once each when a step first needs them, so that
+    `first_review_at` and `approved` are as they were at a moment."""
+
+    def __init__(self, http: GitHubHttp, workers: int) -> None:
+        self._http = http
+        self._workers = workers
+        self._logs: dict[str, list[tuple[datetime, str]]] = {}
+
+    def fill(self, items: list[WorkItem], moment: datetime) -> None:
+        pulls = [item for item in items if item.kind == "pull_request"]
+        missing = [item for item in pulls if item.key not in self._logs]
+        if missing:
+            with ThreadPoolExecutor(self._workers, thread_name_prefix="gh-reviews") as pool:
+                read = pool.map(partial(review_log, self._http), missing)
+                self._logs |= dict(zip([item.key for item in missing], read, strict=True))
+        for item in pulls:
+            submitted = [(at, state) for at, state in self._logs[item.key] if at <= moment]
+            item.first_review_at = submitted[0][0] if submitted else None
+            item.extra["approved"] = any(
+                state == "APPROVED" and (item.merged_at is None or at <= item.merged_at)
+                for at, state in submitted
+            )
+
+
 @dataclass(frozen=True)
 class RebuiltSelector:
     """A selector's answers over time: its list selectors applied to every item as it was."""
 
     timelines: tuple[Timeline, ...]
     parts: tuple[GitHubListSelector, ...]
+    reviews: ReviewLogs | None = None
 
     def items_at(self, moment: datetime) -> list[WorkItem]:
         past = [item for t in self.timelines if (item := t.at(moment)) is not None]
         chosen = [item for part in self.parts for item in filter_listed(part, past)]
-        return sorted({item.key: item for item in chosen}.values(), key=lambda i: i.key)
+        found = sorted({item.key: item for item in chosen}.values(), key=lambda i: i.key)
+        if self.reviews is not None:
+            self.reviews.fill(found, moment)
+        return found
 
 
 def rebuild_history(
@@ -150,13 +179,14 @@ def rebuild_history(
             answers[selector] = exc
     units = sorted({(p.repo.lower(), p.kind) for ps in parts.values() for p in ps})
     timelines = {unit: _timelines(http, *unit, since, workers) for unit in units}
+    reviews = ReviewLogs(http, max(1, workers)) if NEEDS_FIRST_REVIEW in needs else None
     for selector, chosen in parts.items():
         reached = [
             t
             for unit in sorted({(p.repo.lower(), p.kind) for p in chosen})
             for t in timelines[unit]
         ]
-        answers[selector] = RebuiltSelector(tuple(reached), tuple(chosen))
+        answers[selector] = RebuiltSelector(tuple(reached), tuple(chosen), reviews)
     return answers
 
 

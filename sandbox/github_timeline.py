@@ -24,12 +24,15 @@ from sandbox.github_data import (
     GitHubIssue,
     GitHubPull,
     GitHubRepo,
+    GitHubReview,
     GitHubUser,
     ItemState,
+    ReviewState,
 )
 
 TIMELINE_REPO = f"{ORG}/timeline"
 TIMELINE_LABELS = ("bug", "customer", "security", "tech debt")
+REVIEW_STATES: tuple[ReviewState, ...] = ("APPROVED", "APPROVED", "CHANGES_REQUESTED", "COMMENTED")
 
 
 def build_timeline_dataset(
@@ -53,6 +56,10 @@ def build_timeline_dataset(
             serial += 1
             events.append(replace(event, id=serial))
         item.events = tuple(events)
+        if isinstance(item, GitHubPull):
+            item.reviews = tuple(
+                replace(r, id=3_000_000 + 10 * number + i) for i, r in enumerate(item.reviews)
+            )
     return GitHubDataset(
         org=ORG,
         anchor=anchor,
@@ -134,9 +141,26 @@ def _scripted(rng: random.Random, start: datetime, anchor: datetime, *, pull: bo
         events=tuple(log),
     )
     if isinstance(item, GitHubPull):
+        item.reviews = _reviews(rng, created, anchor, author)
         item.merged_at = merged_at
         item.head = f"{author}/scripted"
     return item
+
+
+def _reviews(
+    rng: random.Random, created: datetime, anchor: datetime, author: str
+) -> tuple[GitHubReview, ...]:
+    """None, one or two reviews in the days after opening (some after a merge, as happens)."""
+    reviews: list[GitHubReview] = []
+    moment = created
+    for _ in range(rng.choice((0, 1, 1, 2))):
+        moment = _second(moment + timedelta(hours=rng.uniform(1, 24 * 10)))
+        if moment >= anchor:
+            break
+        state = rng.choice(REVIEW_STATES)
+        reviewer = rng.choice([h for h in HUMANS if h != author])
+        reviews.append(GitHubReview(0, reviewer, state, moment))
+    return tuple(reviews)
 
 
 def _second(moment: datetime) -> datetime:

@@ -50,6 +50,8 @@ class Past:
     merged_at: datetime | None
     assignee: str | None = None
     title: str = ""
+    first_review_at: datetime | None = None
+    approved: bool = False
 
 
 def replayed(data: GitHubDataset, moment: datetime) -> list[Past]:
@@ -82,6 +84,16 @@ def replayed(data: GitHubDataset, moment: datetime) -> list[Past]:
             elif event.event == "renamed" and event.rename:
                 title = event.rename[1]
         kind = "pull_request" if isinstance(item, GitHubPull) else "issue"
+        reviews = [
+            r
+            for r in (item.reviews if isinstance(item, GitHubPull) else ())
+            if r.submitted_at <= moment
+        ]
+        first_review = min((r.submitted_at for r in reviews), default=None)
+        approved = any(
+            r.state == "APPROVED" and (merged_at is None or r.submitted_at <= merged_at)
+            for r in reviews
+        )
         found.append(
             Past(
                 item.key,
@@ -93,6 +105,8 @@ def replayed(data: GitHubDataset, moment: datetime) -> list[Past]:
                 merged_at,
                 assignee,
                 title,
+                first_review,
+                approved,
             )
         )
     return found
@@ -229,13 +243,38 @@ def test_a_qualifier_without_a_past_is_unrebuildable(
     assert sum(app.requests.values()) == 0  # nothing is fetched for it
 
 
-def test_reviews_are_unrebuildable(timeline_box: Sandbox) -> None:
+def test_a_draft_state_is_unrebuildable(timeline_box: Sandbox) -> None:
     selector = GitHubListSelector(TIMELINE_REPO, "pull_request")
-    answer = connect(timeline_box).history(
-        [selector], QUARTER_START, frozenset({NEEDS_FIRST_REVIEW})
-    )[selector]
+    answer = connect(timeline_box).history([selector], QUARTER_START, frozenset({"draft"}))[
+        selector
+    ]
     assert isinstance(answer, Unrebuildable)
-    assert "first_review_at" in answer.reason
+    assert "draft" in answer.reason
+
+
+def test_reviews_as_they_were_each_day(timeline_box: Sandbox) -> None:
+    """first_review_at and approved at each day, from the reviews' submission times; each
+    pull request's reviews read once, and only those of pull requests a step returned."""
+    app = timeline_box.github_app
+    assert app is not None
+    selector = GitHubListSelector(TIMELINE_REPO, "pull_request")
+    connector = connect(timeline_box)
+    app.reset_counts()
+    history = connector.history([selector], QUARTER_START, frozenset({NEEDS_FIRST_REVIEW}))[
+        selector
+    ]
+    assert not isinstance(history, Unrebuildable)
+    reviewed = 0
+    for moment in days_of_quarter():
+        expected = {p.key: p for p in replayed(timeline_box.github_data, moment)}
+        for item in history.items_at(moment):
+            past = expected[item.key]
+            assert item.first_review_at == past.first_review_at, (item.key, moment)
+            assert item.extra["approved"] == past.approved, (item.key, moment)
+            reviewed += past.first_review_at is not None
+    assert reviewed > 500
+    pulls = [p for p in timeline_box.github_data.pulls if p.created_at <= ANCHOR]
+    assert app.requests["reviews"] == len(pulls)  # once each, not once a day
 
 
 def test_the_sandbox_serves_issue_events_as_github(timeline_box: Sandbox) -> None:

@@ -80,6 +80,15 @@ objectives:
           type: share
           where: assignee != None and title != 'x'
           issues: {{repo: {REPO}, state: open}}
+      - id: review-median
+        title: Median hours to a first review
+        target: 4
+        metric: {{type: median, field: review_time_hours, pulls: {{repo: {REPO}, merged: period}}}}
+      - id: approved-share
+        title: Merged pull requests approved before merging
+        target: 100
+        unit: '%'
+        metric: {{type: share, where: approved, pulls: {{repo: {REPO}, merged: period}}}}
       - id: approved
         title: Approved pull requests
         target: 10
@@ -109,6 +118,11 @@ def expected(items: list[Past]) -> dict[str, float | None]:
     open_pulls = [p for p in pulls if p.open]
     total = len(merged) + len(open_pulls)
     open_issues = [p for p in issues if p.open]
+    review_hours = [
+        (p.first_review_at - p.created_at).total_seconds() / 3600
+        for p in merged
+        if p.first_review_at is not None
+    ]
     return {
         "merged": len(merged),
         "open-bugs": sum(1 for p in issues if p.open and "bug" in p.labels),
@@ -119,6 +133,10 @@ def expected(items: list[Past]) -> dict[str, float | None]:
         "lead-median": statistics.median(hours(p) for p in merged) if merged else None,
         "closed-issues": sum(1 for p in issues if not p.open and in_q4(p.closed_at)),
         "merged-share": 100 * len(merged) / total if total else None,
+        "review-median": statistics.median(review_hours) if review_hours else None,
+        "approved-share": (
+            100 * sum(1 for p in merged if p.approved) / len(merged) if merged else None
+        ),
         "owned": (
             100 * sum(1 for p in open_issues if p.assignee) / len(open_issues)
             if open_issues
@@ -192,7 +210,7 @@ def test_every_day_of_the_quarter_is_the_logs_value(
             else:
                 assert stored[moment] == pytest.approx(value), (kr_id, moment)
             compared += 1
-    assert compared == 8 * days
+    assert compared == 10 * days
     values = backfilled(store, "merged")
     assert len(set(values.values())) > 10  # the history moves: a constant would not pass
 
