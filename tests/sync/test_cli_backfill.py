@@ -30,6 +30,10 @@ objectives:
         title: Pull requests merged
         target: 60
         metric: {{type: count, pulls: {{repo: acme/timeline, state: merged, merged: period}}}}
+      - id: hostile
+        title: A query with markup in it
+        target: 1
+        metric: {{type: count, search: 'repo:acme/timeline label:"[red]x[/red]" comments:>1 <b>\\x1b'}}
       - id: p1-bugs
         title: Open P1 bugs in APP
         target: 5
@@ -103,6 +107,8 @@ def test_a_backfill_after_a_sync(workdir: Path, capsys: pytest.CaptureFixture[st
     assert main(["backfill"]) == 0
     out = capsys.readouterr().out
     assert "not rebuilt p1-bugs: jira: this connector cannot rebuild history" in out
+    assert 'not rebuilt hostile: repo:acme/timeline label:"[red]x[/red]" comments:>1' in out
+    assert "comments: GitHub keeps no record of its past" in out
     written = backfill_rows(workdir)
     assert written == (TODAY - date.fromisoformat(P_START)).days + 1  # each day, today's too
     assert f"merged: {written} of {written} values written" in out
