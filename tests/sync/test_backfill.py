@@ -23,6 +23,7 @@ from sync.engine import run_sync
 from sync.records import BackfillPoint
 from sync.store import Store
 from sync.store_errors import StoreError
+from sync.store_reads import as_utc
 from sync.tables import kr_values
 from tests.conftest import ANCHOR
 from tests.connectors.test_github_history import Past, replayed
@@ -155,12 +156,14 @@ def timeline_box() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def setup(timeline_box: Sandbox, tmp_path: Path) -> Iterator[tuple[Settings, MappingFile, Store]]:
+def setup(
+    timeline_box: Sandbox, tmp_path: Path, database_url: str
+) -> Iterator[tuple[Settings, MappingFile, Store]]:
     path = tmp_path / "okrs.yaml"
     path.write_text(MAPPING)
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
-        database_url=f"sqlite:///{tmp_path / 'okrsync.db'}",
+        database_url=database_url,
         github=GitHubSettings.model_validate(timeline_box.github_settings()),
     )
     store = Store(settings.database_url)
@@ -182,7 +185,7 @@ def backfilled(store: Store, kr_id: str) -> dict[datetime, float | None]:
                 kr_values.c.key_result_id == kr_id, kr_values.c.origin == "backfill"
             )
         ).all()
-    return {row.observed_at.replace(tzinfo=UTC): row.value for row in rows}
+    return {as_utc(row.observed_at): row.value for row in rows}
 
 
 def test_every_day_of_the_quarter_is_the_logs_value(
