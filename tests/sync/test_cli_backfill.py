@@ -4,11 +4,14 @@ history, and a backfill after a sync writes every day of the period once."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
@@ -16,7 +19,7 @@ from sync.cli import main
 from sync.store import Store
 from sync.tables import kr_values
 from tests.conftest import ANCHOR
-from tests.sync.processes import TODAY
+from tests.sync.processes import REPO_ROOT, TODAY
 
 P_START = "2026-10-01"
 MAPPING = f"""
@@ -117,3 +120,22 @@ def test_a_backfill_after_a_sync(workdir: Path, capsys: pytest.CaptureFixture[st
         capsys.readouterr().out
     )
     assert backfill_rows(workdir) == written
+
+
+def test_the_sandbox_command_serves_the_scripted_histories() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "run.py", "sandbox", "--port", "0", "--github-data", "timeline"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        settings = dict(process.stdout.readline().strip().split("=", 1) for _ in range(6))
+        url = settings["OKRSYNC_GITHUB__BASE_URL"]
+        token = {"Authorization": f"token {settings['OKRSYNC_GITHUB__TOKEN']}"}
+        assert requests.get(f"{url}/repos/acme/timeline", headers=token, timeout=10).ok
+        assert requests.get(f"{url}/repos/acme/api", headers=token, timeout=10).status_code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
