@@ -122,7 +122,8 @@ class JiraRebuild:
         timelines = self._candidates(boundary, terms, points_ids)
         for selector, predicate in predicates.items():
             assert isinstance(selector, JiraSelector)
-            jql = f'({without_order_by(selector.jql)}) AND updated < "{boundary}"'
+            where = without_order_by(selector.jql).strip()
+            jql = f'({where}) AND updated < "{boundary}"' if where else f'updated < "{boundary}"'
             unchanged = tuple(item for _, item in self._items_for_jql(jql, needs))
             answers[selector] = JiraSelectorHistory(
                 predicate, unchanged, timelines, points_ids, since

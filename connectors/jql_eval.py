@@ -169,9 +169,10 @@ class _Compiler:
         if token is not None and token.kind == "open":
             self.take()
             inner = self.disjunction()
-            closing = self.take()
-            if closing.kind != "close":
+            closing = self.peek()
+            if closing is None or closing.kind != "close":
                 raise Unrebuildable(f"the JQL {self.jql!r} misses a ')'")
+            self.take()
             return inner
         return self.clause()
 
@@ -188,8 +189,6 @@ class _Compiler:
             following = self.tokens[self.tokens.index(operand.token) + 1 :]
             if following and following[0].kind == "open" and operand.text is not None:
                 raise Unrebuildable(f"the function {operand.text}() in `{text}`")
-        if operator in HISTORY_OPERATORS:
-            raise Unrebuildable(f"a history operator ({operator.upper()}) in `{text}`")
         if name in SAVED_FILTER_FIELDS:
             raise Unrebuildable(f"a saved filter in `{text}`: its JQL can change with no trace")
         if operator in ("~", "!~"):
@@ -209,7 +208,10 @@ class _Compiler:
                 self.take()
                 return "is not"
             return "is"
-        if token.kind == "word" and word in ("in", *HISTORY_OPERATORS):
+        if token.kind == "word" and word in HISTORY_OPERATORS:
+            field = self.tokens[self.at - 2].text
+            raise Unrebuildable(f"a history operator ({word.upper()}) on '{field}'")
+        if token.kind == "word" and word == "in":
             return word
         raise Unrebuildable(f"the JQL {self.jql!r} has {token.text!r} where an operator goes")
 
@@ -248,11 +250,9 @@ class _Compiler:
         number_field = self.terms.number_fields.get(name)
         if number_field is not None:
             return self._ordered(operator, operands, text, lambda s: s.numbers.get(number_field))
+        matcher = self._key_matcher if name in KEY_FIELDS else self._matcher_for(name, text)
         if operator in ("<", ">", "<=", ">="):
             raise Unrebuildable(f"an ordering ({operator}) on '{name}' in `{text}`")
-        if name in KEY_FIELDS:
-            return self._membership(operator, operands, text, self._key_matcher)
-        matcher = self._matcher_for(name, text)
         return self._membership(operator, operands, text, matcher)
 
     def _matcher_for(self, name: str, text: str) -> Callable[[str | None], Predicate]:

@@ -33,7 +33,8 @@ HOSTILE_LABELS = ("odd[1]\"q'", "bell\x07ring", "semi;colon")
 
 
 def issue_as_of(data: JiraDataset, issue: JiraIssue, moment: datetime) -> JiraIssue | None:
-    """A copy of `issue` with its fields as they were at `moment`; None before it existed."""
+    """A copy of `issue` with its fields and changelog as they were at `moment`; None before
+    it existed."""
     if issue.created > moment:
         return None
     status, resolution = issue.status, issue.resolution
@@ -81,6 +82,7 @@ def issue_as_of(data: JiraDataset, issue: JiraIssue, moment: datetime) -> JiraIs
         priority=priority,
         story_points=points.get(field),
         story_points_field=field,
+        changelog=tuple(entry for entry in issue.changelog if entry.at <= moment),
     )
 
 

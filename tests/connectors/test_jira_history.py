@@ -14,18 +14,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import NEEDS_STORY_POINTS, OPTIONAL_FIELDS, JiraSelector, WorkItem
+from connectors.base import (
+    NEEDS_STARTED,
+    NEEDS_STORY_POINTS,
+    OPTIONAL_FIELDS,
+    JiraSelector,
+    WorkItem,
+)
 from connectors.history import SelectorHistory, Unrebuildable
 from sandbox.jira_api import JiraApp
 from sandbox.jira_asof import HOSTILE_LABELS, issue_as_of, script_quarter
-from sandbox.jira_data import JiraDataset, JiraIssue, build_jira_dataset
+from sandbox.jira_data import STATUSES, JiraDataset, JiraIssue, build_jira_dataset
 from sandbox.jql import JqlEngine
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
 from tests.connectors.test_jira import connector, served
 
 QUARTER = datetime(2026, 7, 1, tzinfo=UTC)
 DAYS = 92
-NEEDS = OPTIONAL_FIELDS | {NEEDS_STORY_POINTS}
+NEEDS = OPTIONAL_FIELDS | {NEEDS_STORY_POINTS, NEEDS_STARTED}
 CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 
 QUERIES = (
@@ -94,6 +100,8 @@ def rebuilt(item: WorkItem) -> tuple[object, ...]:
         item.container,
         item.priority,
         item.issue_type,
+        item.started_at,
+        item.title,
     )
 
 
@@ -110,6 +118,15 @@ def truth(data: JiraDataset, issue: JiraIssue) -> tuple[object, ...]:
         issue.project,
         issue.priority,
         issue.issue_type,
+        next(
+            (
+                at
+                for at, _, to in issue.status_transitions()
+                if STATUSES[to].category_key == "indeterminate"
+            ),
+            None,
+        ),
+        issue.summary,
     )
 
 

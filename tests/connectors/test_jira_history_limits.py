@@ -1,0 +1,122 @@
+"""What Jira's history refuses to guess (one test per reason), and what it costs in requests."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+
+from connectors.base import (
+    NEEDS_STORY_POINTS,
+    GitHubSearchSelector,
+    JiraSelector,
+    Selector,
+)
+from connectors.history import HistoryReader, Unrebuildable
+from sandbox.jira_api import JiraApp
+from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
+from tests.connectors.test_jira import connector, served
+from tests.connectors.test_jira_history import QUARTER, scripted_site
+
+
+def refusal(sandbox: Sandbox, selector: Selector, needs: frozenset[str] = frozenset()) -> str:
+    jira = connector(sandbox)
+    answer = jira.history([selector], QUARTER, needs)[selector]
+    assert isinstance(answer, Unrebuildable), answer
+    assert str(answer) == answer.reason
+    return answer.reason
+
+
+@pytest.mark.parametrize(
+    ("jql", "reason"),
+    [
+        ("assignee = currentUser()", "the function currentUser() in `assignee = currentUser()`"),
+        ("sprint in openSprints() AND project = APP", "the function openSprints() in `sprint in"),
+        ("created >= startOfMonth(-1)", "the function startOfMonth()"),
+        ("created >= -7d", "a relative date (-7d) in `created >= -7d`"),
+        ('resolved <= "-2w 3d"', "a relative date (-2w 3d)"),
+        ("filter = 10042", "a saved filter in `filter = 10042`"),
+        ('savedFilter in ("Open P1 bugs")', "a saved filter"),
+        ('status WAS "In Progress"', "a history operator (WAS) on 'status'"),
+        ('status CHANGED FROM Done TO "To Do"', "a history operator (CHANGED) on 'status'"),
+        ('summary ~ "crash"', 'text search (~) in `summary ~ "crash"`'),
+        ('text !~ "login"', "text search (!~)"),
+        ('updated >= "2026-07-01"', "'updated' in `updated >= \"2026-07-01\"`: the changelog"),
+        ("reporter is EMPTY", "'reporter' in `reporter is EMPTY`: the changelog does not replay"),
+        ("sprint = 42", "'sprint' in `sprint = 42`: the changelog does not replay it"),
+        ('"Business Value" > 10', "'business value' in `\"Business Value\" > 10`: a field"),
+        ("status = Nope", "no status 'Nope' on this site, in `status = Nope`"),
+        ('status = "Done', "the JQL cannot be read: the string opened at position 9"),
+        ("priority > Low", "an ordering (>) on 'priority' in `priority > Low`"),
+        ("project = APP AND (status = Done", "misses a ')'"),
+    ],
+)
+def test_a_query_it_cannot_replay_says_which_clause(
+    sandbox: Sandbox, jql: str, reason: str
+) -> None:
+    assert reason in refusal(sandbox, JiraSelector(jql))
+
+
+def test_a_field_the_metric_needs_without_a_replay(sandbox: Sandbox) -> None:
+    reason = refusal(sandbox, JiraSelector("project = APP"), frozenset({"Business Value"}))
+    assert reason == "the changelog replay does not cover the field(s) 'Business Value'"
+
+
+def test_a_github_selector_is_not_jira_s_to_rebuild(sandbox: Sandbox) -> None:
+    selector = GitHubSearchSelector("repo:acme/api is:pr")
+    assert refusal(sandbox, selector) == "not a Jira selector: repo:acme/api is:pr"
+
+
+def test_hostile_text_in_a_refused_query_is_named_as_written(sandbox: Sandbox) -> None:
+    jql = 'summary ~ "<b>[x]\x07\\"</b>" AND labels = "a]b"'
+    assert (
+        refusal(sandbox, JiraSelector(jql)) == 'text search (~) in `summary ~ "<b>[x]\x07\\"</b>"`'
+    )
+
+
+def test_one_refused_query_leaves_the_others_rebuilt(sandbox: Sandbox) -> None:
+    jira = connector(sandbox)
+    assert isinstance(jira, HistoryReader)
+    good, bad = JiraSelector("project = APP"), JiraSelector("assignee = currentUser()")
+    answers = jira.history([good, bad], QUARTER, frozenset())
+    assert isinstance(answers[bad], Unrebuildable)
+    assert not isinstance(answers[good], Unrebuildable)
+
+
+@pytest.mark.parametrize("flavour", ["cloud", "server"])
+def test_the_candidates_are_searched_once_for_every_query(flavour: str) -> None:
+    """One paged search of the updated issues with changelogs, however many queries; each
+    query adds only its unchanged members' pages; a changelog Cloud cut short is paged."""
+    data = scripted_site()
+    app = JiraApp(data, flavour=flavour, email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)  # type: ignore[arg-type]
+    boundary = QUARTER - timedelta(days=1)
+    updated = [issue for issue in data.issues if issue.updated >= boundary]
+    old = [issue for issue in data.issues if issue.updated < boundary]
+    queries = {"project = APP": "APP", "project = WEB": "WEB", "project = OPS": "OPS"}
+    endpoint = "search/jql" if flavour == "cloud" else "search"
+    page = 100  # items with their changelogs, on both flavours
+    unchanged_page = 100 if flavour == "cloud" else 1000  # items alone
+    with served(app) as url:
+        jira = connector(url, flavour=flavour)
+        for number in (1, 3):
+            app.reset_counts()
+            chosen = list(queries)[:number]
+            answers = jira.history(
+                [JiraSelector(q) for q in chosen], QUARTER, frozenset({NEEDS_STORY_POINTS})
+            )
+            assert all(not isinstance(a, Unrebuildable) for a in answers.values())
+            unchanged_pages = sum(
+                max(1, math.ceil(sum(1 for i in old if i.project == queries[q]) / unchanged_page))
+                for q in chosen
+            )
+            assert app.requests[endpoint] == math.ceil(len(updated) / page) + unchanged_pages
+            cut_short = [i for i in updated if len(i.changelog) > 100]
+            expected_changelogs = (
+                sum(math.ceil(len(i.changelog) / 100) for i in cut_short)
+                if flavour == "cloud"
+                else 0
+            )
+            assert app.requests["issue/changelog"] == expected_changelogs
+            assert app.requests["status"] == 1
+    assert len(updated) > 100 and (flavour == "server" or expected_changelogs > 0)
