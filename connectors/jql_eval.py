@@ -96,10 +96,10 @@ def compile_jql(jql: str, terms: SiteTerms) -> Predicate:
     return _Compiler(jql, tokens, terms).query()
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Operand:
     text: str | None  # None: EMPTY / NULL
-    token: Token
+    function: bool = False  # `text(...)`: a function's name
 
 
 class _Compiler:
@@ -186,8 +186,7 @@ class _Compiler:
         operands = self._operands()
         text = self.clause_text(start)
         for operand in operands:
-            following = self.tokens[self.tokens.index(operand.token) + 1 :]
-            if following and following[0].kind == "open" and operand.text is not None:
+            if operand.function:
                 raise Unrebuildable(f"the function {operand.text}() in `{text}`")
         if name in SAVED_FILTER_FIELDS:
             raise Unrebuildable(f"a saved filter in `{text}`: its JQL can change with no trace")
@@ -231,16 +230,24 @@ class _Compiler:
     def _operand(self) -> _Operand:
         token = self.take()
         if token.kind == "word" and token.text.lower() in ("empty", "null"):
-            return _Operand(None, token)
+            return _Operand(None)
         if token.kind not in ("word", "string"):
             raise Unrebuildable(f"the JQL {self.jql!r} has {token.text!r} where a value goes")
         following = self.peek()
-        if following is not None and following.kind == "open":  # a function: skip its args
-            depth = 0
-            while (inner := self.take()).kind != "close" or depth > 1:
-                depth += inner.kind == "open"
-                depth -= inner.kind == "close"
-        return _Operand(token.text, token)
+        if following is not None and following.kind == "open":
+            self._skip_arguments()
+            return _Operand(token.text, function=True)
+        return _Operand(token.text)
+
+    def _skip_arguments(self) -> None:
+        """Past a function's parenthesised arguments, nested ones included."""
+        depth = 0
+        while True:
+            token = self.take()
+            depth += token.kind == "open"
+            depth -= token.kind == "close"
+            if depth == 0:
+                return
 
     # -- fields
 

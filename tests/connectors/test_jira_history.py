@@ -22,6 +22,7 @@ from connectors.base import (
     WorkItem,
 )
 from connectors.history import SelectorHistory, Unrebuildable
+from connectors.jira import JiraConnector
 from sandbox.jira_api import JiraApp
 from sandbox.jira_asof import HOSTILE_LABELS, issue_as_of, script_quarter
 from sandbox.jira_data import STATUSES, JiraDataset, JiraIssue, build_jira_dataset
@@ -60,9 +61,14 @@ QUERIES = (
 class Quarter:
     """The scripted site, served, and the connector's history of every query in QUERIES."""
 
-    def __init__(self, data: JiraDataset, app: JiraApp, histories: dict[str, SelectorHistory]):
+    def __init__(
+        self,
+        data: JiraDataset,
+        jira: JiraConnector,
+        histories: dict[str, SelectorHistory],
+    ) -> None:
         self.data = data
-        self.app = app
+        self.jira = jira
         self.histories = histories
         self.engine = JqlEngine(data)
 
@@ -85,7 +91,7 @@ def quarter(request: pytest.FixtureRequest) -> Iterator[Quarter]:
             assert not isinstance(answer, Unrebuildable), (selector, answer.reason)
             assert isinstance(selector, JiraSelector)
             histories[selector.jql] = answer
-        yield Quarter(data, app, histories)
+        yield Quarter(data, jira, histories)
 
 
 def rebuilt(item: WorkItem) -> tuple[object, ...]:
@@ -167,3 +173,12 @@ def test_story_points_sum_moves_with_changes_and_moves(quarter: Quarter) -> None
 def test_a_moment_before_since_is_refused(quarter: Quarter) -> None:
     with pytest.raises(ValueError, match="before"):
         quarter.histories["project = APP"].items_at(QUARTER - timedelta(days=2))
+
+
+@pytest.mark.parametrize("jql", QUERIES[::4])
+def test_the_answer_rebuilt_for_now_is_what_a_sync_reads_now(quarter: Quarter, jql: str) -> None:
+    now = max(issue.updated for issue in quarter.data.issues) + timedelta(minutes=1)
+    rebuilt_now = {rebuilt(item) for item in quarter.histories[jql].items_at(now)}
+    synced = {rebuilt(item) for item in quarter.jira.items(JiraSelector(jql), NEEDS)}
+    assert rebuilt_now == synced
+    assert synced
