@@ -24,6 +24,18 @@ from connectors.jira_http import JsonObject
 from connectors.jira_items import CATEGORY_BY_KEY, parse_jira_datetime
 from connectors.jql_eval import IssueState
 
+# Changelog field names (lower case) -> the field a search asks for to read it now.
+REPLAYED_AS = {
+    "status": "status",
+    "resolution": "resolution",
+    "labels": "labels",
+    "assignee": "assignee",
+    "issuetype": "issuetype",
+    "issue type": "issuetype",
+    "priority": "priority",
+    "summary": "summary",
+}
+
 
 @dataclass(frozen=True)
 class SiteStatuses:
@@ -41,9 +53,9 @@ class SiteStatuses:
 class ReplayFields:
     """Which changelog entries carry the numeric fields replayed, by field id and by name."""
 
-    number_ids: tuple[str, ...]  # story-point fields first, in the order items read them
+    number_ids: tuple[str, ...]  # story-point fields, in the order items read them
     names: Mapping[str, str]  # lower-case field name -> field id (Server/DC has no fieldId)
-    points_ids: tuple[str, ...]
+    asked: frozenset[str]  # the fields the search asked for: only those are replayed
 
 
 @dataclass(frozen=True)
@@ -198,6 +210,8 @@ def _undo(
         name = str(item.get("field") or "").lower()
         field_id = str(item.get("fieldId") or fields.names.get(name, name))
         before = item.get("fromString")
+        if REPLAYED_AS.get(name, "issuekey") not in fields.asked | {"issuekey"}:
+            continue  # not read now, so not undone either: it stays empty at every moment
         if field_id == "status" or name == "status":
             changes["status"] = str(before or "")
             changes["category"] = statuses.category(item.get("from"), str(before or ""))

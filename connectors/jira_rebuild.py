@@ -23,6 +23,7 @@ from functools import partial
 from connectors.base import (
     NEEDS_STARTED,
     NEEDS_STORY_POINTS,
+    NORMALIZED_FIELDS,
     OPTIONAL_FIELDS,
     ConnectorError,
     JiraSelector,
@@ -30,7 +31,7 @@ from connectors.base import (
     WorkItem,
 )
 from connectors.history import SelectorHistory, Unrebuildable
-from connectors.jira_fields import JiraFields
+from connectors.jira_fields import BASE_FIELDS, OPTIONAL_FIELD_IDS, JiraFields
 from connectors.jira_history import (
     IssueTimeline,
     ReplayFields,
@@ -48,17 +49,11 @@ from connectors.jira_search import (
     server_pages,
 )
 from connectors.jql import without_order_by
-from connectors.jql_eval import Predicate, SiteTerms, compile_jql
+from connectors.jql_eval import CompiledQuery, Predicate, SiteTerms, compile_jql
 
 log = logging.getLogger(__name__)
 
-# Read for every candidate: what the evaluator and the replayed items need.
-REPLAY_FIELDS = (
-    *("status", "created", "updated", "resolutiondate", "resolution", "project"),
-    *("labels", "assignee", "issuetype", "priority"),
-)
 ZONE_MARGIN = timedelta(days=1)  # JQL dates are in the asking user's time zone
-REPLAYED_NEEDS = OPTIONAL_FIELDS | {NEEDS_STARTED, NEEDS_STORY_POINTS}
 ItemsForJql = Callable[[str, frozenset[str]], list[tuple[str, WorkItem]]]
 
 
@@ -66,7 +61,7 @@ ItemsForJql = Callable[[str, frozenset[str]], list[tuple[str, WorkItem]]]
 class JiraSelectorHistory:
     """One query's answers over time: its unchanged members, and the replayed candidates."""
 
-    predicate: Predicate
+    matches: Predicate
     unchanged: tuple[WorkItem, ...]
     candidates: tuple[IssueTimeline, ...]
     points_ids: tuple[str, ...]
@@ -78,7 +73,7 @@ class JiraSelectorHistory:
         found = list(self.unchanged)
         for timeline in self.candidates:
             n = timeline.snapshot_at(moment)
-            if n is not None and self.predicate(timeline.state(n)):
+            if n is not None and self.matches(timeline.state(n)):
                 found.append(timeline.item(n, self.points_ids))
         return found
 
@@ -93,15 +88,25 @@ class JiraRebuild:
         self._fields = fields
         self._items_for_jql = items_for_jql
         self._page = page
+        self._projects: dict[str, str] = {}  # learnt from the candidates' project objects
 
     def history(
         self, selectors: Sequence[Selector], since: datetime, needs: frozenset[str]
     ) -> dict[Selector, SelectorHistory | Unrebuildable]:
         self._http.connect()
         answers: dict[Selector, SelectorHistory | Unrebuildable] = {}
-        unreplayed = sorted(needs - REPLAYED_NEEDS - {"cycle_time_hours", "lead_time_hours"})
-        terms = self._site_terms()
-        predicates: dict[Selector, Predicate] = {}
+        unreplayed = sorted(needs - NORMALIZED_FIELDS - {NEEDS_STARTED})
+        statuses = self._statuses()
+        points_ids = tuple(self._fields.story_point_field_ids())
+        terms = SiteTerms(
+            statuses={
+                **{found[0].lower(): found[0] for found in statuses.by_id.values()},
+                **{status_id: found[0] for status_id, found in statuses.by_id.items()},
+            },
+            projects=self._projects,
+            number_fields=self._number_fields(points_ids),
+        )
+        compiled: dict[JiraSelector, CompiledQuery] = {}
         for selector in selectors:
             if not isinstance(selector, JiraSelector):
                 answers[selector] = Unrebuildable(f"not a Jira selector: {selector.describe()}")
@@ -112,68 +117,67 @@ class JiraRebuild:
                 )
             else:
                 try:
-                    predicates[selector] = compile_jql(selector.jql, terms)
+                    compiled[selector] = compile_jql(selector.jql, terms)
                 except Unrebuildable as exc:
                     answers[selector] = exc
-        if not predicates:
+        if not compiled:
             return answers
         boundary = (since.astimezone(UTC) - ZONE_MARGIN).strftime("%Y-%m-%d %H:%M")
-        points_ids = tuple(self._fields.story_point_field_ids())
-        timelines = self._candidates(boundary, terms, points_ids)
-        for selector, predicate in predicates.items():
-            assert isinstance(selector, JiraSelector)
+        asked = {*BASE_FIELDS, "resolution"}
+        asked |= {OPTIONAL_FIELD_IDS[name] for name in needs & OPTIONAL_FIELDS}
+        asked |= {field for query in compiled.values() for field in query.fields}
+        if NEEDS_STORY_POINTS in needs:
+            asked |= set(points_ids)
+        replay = ReplayFields(
+            number_ids=tuple(f for f in points_ids if f in asked),
+            names=terms.number_fields,
+            asked=frozenset(asked),
+        )
+        timelines = self._candidates(boundary, statuses, replay)
+        for selector, query in compiled.items():
             where = without_order_by(selector.jql).strip()
             jql = f'({where}) AND updated < "{boundary}"' if where else f'updated < "{boundary}"'
             unchanged = tuple(item for _, item in self._items_for_jql(jql, needs))
             answers[selector] = JiraSelectorHistory(
-                predicate, unchanged, timelines, points_ids, since
+                query.matches, unchanged, timelines, replay.number_ids, since
             )
         log.info(
             "jira history: %d candidates since %s for %d queries (%d requests so far)",
             len(timelines),
             boundary,
-            len(predicates),
+            len(compiled),
             self._http.requests_made,
         )
         return answers
 
-    def _site_terms(self) -> SiteTerms:
+    def _statuses(self) -> SiteStatuses:
         client = self._http.connect()
-        statuses = self._http.call("status", client.statuses)
         by_id: dict[str, tuple[str, str]] = {}
-        names: dict[str, str] = {}
-        for status in statuses:
+        for status in self._http.call("status", client.statuses):
             raw = status.raw
-            name, category = str(raw["name"]), str(raw["statusCategory"]["key"])
-            by_id[str(raw["id"])] = (name, category)
-            names[name.lower()] = names[str(raw["id"])] = name
-        self._statuses = SiteStatuses(
+            by_id[str(raw["id"])] = (str(raw["name"]), str(raw["statusCategory"]["key"]))
+        return SiteStatuses(
             by_id=by_id, by_name={found[0].lower(): found for found in by_id.values()}
         )
-        number_fields: dict[str, str] = {}
-        points = set(self._fields.story_point_field_ids())
+
+    def _number_fields(self, points_ids: tuple[str, ...]) -> dict[str, str]:
+        """Story-point fields by every name a query or a changelog may give them."""
+        names: dict[str, str] = {}
         for field in self._fields.field_list():
             field_id = str(field["id"])
-            if field_id not in points:
-                continue
-            number_fields[field_id.lower()] = field_id
-            number_fields[str(field.get("name", "")).lower()] = field_id
-            for clause in field.get("clauseNames") or ():
-                number_fields[str(clause).lower()] = field_id
-        self._replay_fields = ReplayFields(
-            number_ids=tuple(sorted(points)),
-            names=dict(number_fields),
-            points_ids=tuple(sorted(points)),
-        )
-        self._projects: dict[str, str] = {}
-        return SiteTerms(statuses=names, projects=self._projects, number_fields=number_fields)
+            if field_id in points_ids:
+                names[field_id.lower()] = field_id
+                names[str(field.get("name", "")).lower()] = field_id
+                for clause in field.get("clauseNames") or ():
+                    names[str(clause).lower()] = field_id
+        return names
 
     def _candidates(
-        self, boundary: str, terms: SiteTerms, points_ids: tuple[str, ...]
+        self, boundary: str, statuses: SiteStatuses, replay: ReplayFields
     ) -> tuple[IssueTimeline, ...]:
         """Every issue updated since `boundary`, with its whole changelog, replayed."""
         jql = f'updated >= "{boundary}"'
-        fields = [*REPLAY_FIELDS, "summary", *points_ids]
+        fields = sorted(replay.asked)
         if self._http.is_cloud:
             pages = cloud_pages(self._http, jql, fields, "changelog", self._page or CLOUD_ITEM_PAGE)
         else:
@@ -188,16 +192,15 @@ class JiraRebuild:
                     continue
                 read[issue_id] = (raw, self._histories(issue_id, raw))
                 self._remember(raw, users)
+        url = self._http.url
         try:
             return tuple(
-                replay_issue(
-                    raw, histories, self._statuses, self._replay_fields, users, self._http.url
-                )
+                replay_issue(raw, histories, statuses, replay, users, url)
                 for raw, histories in read.values()
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConnectorError(
-                f"Jira at {self._http.url} returned an issue whose history this connector "
+                f"Jira at {url} returned an issue whose history this connector "
                 f"cannot replay ({exc!r})",
                 retryable=True,
             ) from None

@@ -75,7 +75,15 @@ Reader = Callable[[IssueState], object]
 
 DATE_FIELDS = {"created": "created", "createddate": "created"}
 DATE_FIELDS |= {"resolved": "resolved", "resolutiondate": "resolved"}
-KEY_FIELDS = frozenset({"key", "issuekey", "issue", "id"})
+KEY_FIELDS = frozenset({"key", "issuekey", "issue", "id"})  # the issue's key: always read
+# The Jira field (id) a search must ask for each field name the evaluator reads.
+FIELD_IDS = {
+    **{name: name for name in ("project", "status", "resolution", "priority", "labels")},
+    **{"assignee": "assignee", "issuetype": "issuetype", "type": "issuetype"},
+    **{"statuscategory": "status", "label": "labels", "created": "created"},
+    **{"createddate": "created", "resolved": "resolutiondate"},
+    **{"resolutiondate": "resolutiondate"},
+}
 # Fields Jira searches that a changelog does not replay here (or at all).
 NOT_REPLAYED = frozenset(
     {"updated", "updateddate", "reporter", "creator", "summary", "description", "text"}
@@ -87,13 +95,23 @@ WORD_AND = frozenset({"and", "&&", "&"})
 WORD_OR = frozenset({"or", "||", "|"})
 
 
-def compile_jql(jql: str, terms: SiteTerms) -> Predicate:
-    """A predicate on an issue's state; `Unrebuildable` when the query needs more than it."""
+@dataclass(frozen=True)
+class CompiledQuery:
+    """A query as a predicate, and the Jira fields (ids) it reads."""
+
+    matches: Predicate
+    fields: frozenset[str]
+
+
+def compile_jql(jql: str, terms: SiteTerms) -> CompiledQuery:
+    """A query on an issue's state; `Unrebuildable` when the query needs more than that."""
     try:
         tokens = tokenize(jql)
     except JqlSyntaxError as exc:
         raise Unrebuildable(f"the JQL cannot be read: {exc}") from None
-    return _Compiler(jql, tokens, terms).query()
+    compiler = _Compiler(jql, tokens, terms)
+    matches = compiler.query()
+    return CompiledQuery(matches, frozenset(compiler.fields))
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,7 @@ class _Compiler:
         self.tokens = tokens
         self.terms = terms
         self.at = 0
+        self.fields: set[str] = set()  # Jira field ids the clauses read
 
     # -- tokens
 
@@ -252,6 +271,9 @@ class _Compiler:
     # -- fields
 
     def _field(self, name: str, operator: str, operands: list[_Operand], text: str) -> Predicate:
+        field_id = FIELD_IDS.get(name) or self.terms.number_fields.get(name)
+        if field_id is not None:
+            self.fields.add(field_id)
         if name in DATE_FIELDS:
             return self._ordered(operator, operands, text, _DATE_READERS[DATE_FIELDS[name]])
         number_field = self.terms.number_fields.get(name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -120,3 +122,23 @@ def test_the_candidates_are_searched_once_for_every_query(flavour: str) -> None:
             assert app.requests["issue/changelog"] == expected_changelogs
             assert app.requests["status"] == 1
     assert len(updated) > 100 and (flavour == "server" or expected_changelogs > 0)
+
+
+def test_the_candidate_search_asks_only_the_fields_read(sandbox: Sandbox) -> None:
+    """What the queries and the metric read, and what the replay itself needs, no more."""
+    asked: list[str] = []
+    app = sandbox.jira_app
+    assert app is not None
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"].endswith("/search/jql"):
+            asked.append(environ["QUERY_STRING"])
+        return app(environ, start_response)
+
+    with served(recording) as url:
+        jira = connector(url)
+        jira.history([JiraSelector("labels = customer")], QUARTER, frozenset({"title"}))
+    candidates = [q for q in asked if "expand=changelog" in q]
+    assert len(candidates) >= 1
+    fields = {parse_qs(q)["fields"][0] for q in candidates}
+    assert fields == {"created,labels,resolution,resolutiondate,status,summary,updated"}

@@ -81,12 +81,12 @@ DONE = dataclasses.replace(
     ],
 )
 def test_clauses_read_the_issue_as_jira_does(jql: str, open_issue: bool, done_issue: bool) -> None:
-    predicate = compile_jql(jql, TERMS)
+    predicate = compile_jql(jql, TERMS).matches
     assert (predicate(STATE), predicate(DONE)) == (open_issue, done_issue)
 
 
 def test_and_binds_tighter_than_or() -> None:
-    predicate = compile_jql("project = WEB AND labels = customer OR priority = High", TERMS)
+    predicate = compile_jql("project = WEB AND labels = customer OR priority = High", TERMS).matches
     assert predicate(STATE)  # (WEB AND customer) OR High
 
 
@@ -103,3 +103,9 @@ def test_a_value_that_is_not_a_number_is_refused() -> None:
 def test_a_stray_word_after_the_query_is_refused() -> None:
     with pytest.raises(Unrebuildable, match="has 'Done' where none fits"):
         compile_jql("status = Done Done", TERMS)
+
+
+def test_the_fields_a_query_reads_are_the_ones_a_search_asks_for() -> None:
+    compiled = compile_jql('statusCategory = Done AND ("Story Points" > 3 OR type = Bug)', TERMS)
+    assert compiled.fields == {"status", "customfield_10016", "issuetype"}
+    assert compile_jql("key in (APP-1) ORDER BY created", TERMS).fields == set()
