@@ -22,7 +22,7 @@ from datetime import datetime
 from connectors.base import StatusCategory, WorkItem
 from connectors.jira_http import JsonObject
 from connectors.jira_items import CATEGORY_BY_KEY, parse_jira_datetime
-from connectors.jql_eval import IssueState
+from connectors.jql_state import IssueState
 
 # Changelog field names (lower case) -> the field a search asks for to read it now.
 REPLAYED_AS = {

@@ -49,7 +49,8 @@ from connectors.jira_search import (
     server_pages,
 )
 from connectors.jql import without_order_by
-from connectors.jql_eval import CompiledQuery, Predicate, SiteTerms, compile_jql
+from connectors.jql_eval import CompiledQuery, Predicate, compile_jql
+from connectors.jql_state import SiteTerms
 
 log = logging.getLogger(__name__)
 

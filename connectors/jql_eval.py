@@ -16,7 +16,7 @@ tokens come from `connectors.jql`, the product's one JQL reader.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from connectors.history import Unrebuildable
@@ -28,47 +28,7 @@ from connectors.jql import (
     Token,
     tokenize,
 )
-
-
-@dataclass(frozen=True)
-class IssueState:
-    """One issue's searchable fields at one moment."""
-
-    identities: frozenset[str]  # its id and every key it had, upper case
-    project: str  # project key
-    status: str  # status name
-    category: str  # status category key: new | indeterminate | done
-    resolution: str | None
-    resolved: datetime | None
-    created: datetime
-    labels: tuple[str, ...]
-    assignee: frozenset[str]  # the assignee's names, lower case; empty when unassigned
-    issue_type: str | None
-    priority: str | None
-    numbers: Mapping[str, float | None]  # numeric fields by field id
-
-
-@dataclass(frozen=True)
-class SiteTerms:
-    """The site's names for values, so a query may name them as Jira lets people."""
-
-    statuses: Mapping[str, str]  # status name or id, lower case -> status name
-    projects: Mapping[str, str]  # project key, name or id, lower case -> key (filled late)
-    number_fields: Mapping[str, str]  # field name, id or cf[N], lower case -> field id
-    categories: Mapping[str, str] = field(
-        default_factory=lambda: {
-            "to do": "new",
-            "new": "new",
-            "2": "new",
-            "in progress": "indeterminate",
-            "indeterminate": "indeterminate",
-            "4": "indeterminate",
-            "done": "done",
-            "complete": "done",
-            "3": "done",
-        }
-    )
-
+from connectors.jql_state import IssueState, SiteTerms
 
 Predicate = Callable[[IssueState], bool]
 Reader = Callable[[IssueState], object]

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.history import Unrebuildable
-from connectors.jql_eval import IssueState, SiteTerms, compile_jql
+from connectors.jql_eval import compile_jql
+from connectors.jql_state import IssueState, SiteTerms
 
 TERMS = SiteTerms(
     statuses={"done": "Done", "10001": "Done", "to do": "To Do", "in review": "In Review"},
