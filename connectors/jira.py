@@ -172,7 +172,9 @@ class JiraConnector:
         self, selectors: Sequence[Selector], since: datetime, needs: frozenset[str]
     ) -> dict[Selector, SelectorHistory | Unrebuildable]:
         """Each selector's past answers, from the changelogs (`jira_rebuild`)."""
-        rebuild = JiraRebuild(self._http, self._fields, self._items_for_jql, self._item_page_size)
+        rebuild = JiraRebuild(
+            self._http, self._fields, self._issues, self._items_for_jql, self._item_page_size
+        )
         return rebuild.history(selectors, since, needs)
 
     def items_with_ids(

@@ -18,7 +18,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from connectors.base import (
     NEEDS_STARTED,
@@ -40,7 +39,7 @@ from connectors.jira_history import (
     user_names,
 )
 from connectors.jira_http import JiraHttp, JsonObject
-from connectors.jira_items import CHANGELOG_PAGE
+from connectors.jira_items import JiraIssueReader
 from connectors.jira_search import (
     CLOUD_ITEM_PAGE,
     SERVER_CHANGELOG_PAGE,
@@ -83,10 +82,16 @@ class JiraRebuild:
     """Rebuilds the past answers of a connector's selectors; one per `history` call."""
 
     def __init__(
-        self, http: JiraHttp, fields: JiraFields, items_for_jql: ItemsForJql, page: int | None
+        self,
+        http: JiraHttp,
+        fields: JiraFields,
+        issues: JiraIssueReader,
+        items_for_jql: ItemsForJql,
+        page: int | None,
     ) -> None:
         self._http = http
         self._fields = fields
+        self._issues = issues
         self._items_for_jql = items_for_jql
         self._page = page
         self._projects: dict[str, str] = {}  # learnt from the candidates' project objects
@@ -152,11 +157,7 @@ class JiraRebuild:
         return answers
 
     def _statuses(self) -> SiteStatuses:
-        client = self._http.connect()
-        by_id: dict[str, tuple[str, str]] = {}
-        for status in self._http.call("status", client.statuses):
-            raw = status.raw
-            by_id[str(raw["id"])] = (str(raw["name"]), str(raw["statusCategory"]["key"]))
+        by_id = self._issues.statuses()  # read once per connector, shared with started_at
         return SiteStatuses(
             by_id=by_id, by_name={found[0].lower(): found for found in by_id.values()}
         )
@@ -227,18 +228,4 @@ class JiraRebuild:
         histories: list[JsonObject] = list(changelog.get("histories") or [])
         if int(changelog.get("total", len(histories))) <= len(histories):
             return histories
-        client = self._http.connect()
-        values: list[JsonObject] = []
-        while True:
-            page = self._http.call(
-                "issue changelog",
-                partial(
-                    client._get_json,
-                    f"issue/{issue_id}/changelog",
-                    params={"startAt": len(values), "maxResults": CHANGELOG_PAGE},
-                ),
-            )
-            batch = list(self._http.read(page, "values", "issue changelog"))
-            values.extend(batch)
-            if not batch or page.get("isLast", True) or len(values) >= int(page.get("total", 0)):
-                return values
+        return self._issues.full_changelog(issue_id)

@@ -120,7 +120,7 @@ def test_the_candidates_are_searched_once_for_every_query(flavour: str) -> None:
                 else 0
             )
             assert app.requests["issue/changelog"] == expected_changelogs
-            assert app.requests["status"] == 1
+            assert app.requests["status"] == (1 if number == 1 else 0)  # once per connector
     assert len(updated) > 100 and (flavour == "server" or expected_changelogs > 0)
 
 
