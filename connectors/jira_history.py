@@ -152,8 +152,16 @@ def replay_issue(
     status = body.get("status") or {}
     assignee_name, assignee_aliases = user_names(body.get("assignee"))
     key = str(raw["key"])
+    keys = {  # Jira finds an issue by any key it ever had, at any moment
+        str(item.get(end)).upper()
+        for history in histories
+        for item in history.get("items") or []
+        if str(item.get("field") or "").lower() == "key"
+        for end in ("fromString", "toString")
+        if item.get(end)
+    }
     now = IssueState(
-        identities=frozenset({str(raw["id"]), key.upper()}),
+        identities=frozenset({str(raw["id"]), key.upper(), *keys}),
         project=key.rsplit("-", 1)[0],
         status=str(status.get("name") or ""),
         category=str((status.get("statusCategory") or {}).get("key", "new")),
@@ -221,7 +229,6 @@ def _undo(
             if before:
                 outer["key"] = str(before)
                 changes["project"] = str(before).rsplit("-", 1)[0]
-                changes["identities"] = state.identities | {str(before).upper()}
         elif name == "labels":
             changes["labels"] = tuple(str(before or "").split())
         elif name == "assignee":

@@ -182,3 +182,23 @@ def test_the_answer_rebuilt_for_now_is_what_a_sync_reads_now(quarter: Quarter, j
     synced = {rebuilt(item) for item in quarter.jira.items(JiraSelector(jql), NEEDS)}
     assert rebuilt_now == synced
     assert synced
+
+
+def test_an_issue_is_found_by_any_key_it_had_before_and_after_its_move(quarter: Quarter) -> None:
+    moved = [
+        (issue, entry.at, item.from_string, item.to_string)
+        for issue in quarter.data.issues
+        for entry in issue.changelog
+        for item in entry.items
+        if item.field == "Key" and entry.at >= QUARTER
+    ]
+    assert moved
+    issue, at, old, new = moved[0]
+    for key in (old, new):
+        selector = JiraSelector(f'key = "{key}"')
+        history = quarter.jira.history([selector], QUARTER, NEEDS)[selector]
+        assert not isinstance(history, Unrebuildable)
+        before = history.items_at(at - timedelta(seconds=1))
+        after = history.items_at(at)
+        assert [item.key for item in before] == [old]
+        assert [item.key for item in after] == [issue_as_of(quarter.data, issue, at).key]
