@@ -139,13 +139,21 @@ class JiraRebuild:
             names=terms.number_fields,
             asked=frozenset(asked),
         )
-        timelines = self._candidates(boundary, statuses, replay)
-        for selector, query in compiled.items():
+        # The unchanged members first: an issue updated between the two searches then
+        # comes in both (and is kept as a candidate), never in neither.
+        unchanged: dict[JiraSelector, list[tuple[str, WorkItem]]] = {}
+        for selector in compiled:
             where = without_order_by(selector.jql).strip()
             jql = f'({where}) AND updated < "{boundary}"' if where else f'updated < "{boundary}"'
-            unchanged = tuple(item for _, item in self._items_for_jql(jql, needs))
+            unchanged[selector] = self._items_for_jql(jql, needs)
+        candidates = self._candidates(boundary, statuses, replay)
+        timelines = tuple(candidates.values())
+        for selector, query in compiled.items():
+            kept = tuple(
+                item for issue_id, item in unchanged[selector] if issue_id not in candidates
+            )
             answers[selector] = JiraSelectorHistory(
-                query.matches, unchanged, timelines, replay.number_ids, since
+                query.matches, kept, timelines, replay.number_ids, since
             )
         log.info(
             "jira history: %d candidates since %s for %d queries (%d requests so far)",
@@ -176,8 +184,8 @@ class JiraRebuild:
 
     def _candidates(
         self, boundary: str, statuses: SiteStatuses, replay: ReplayFields
-    ) -> tuple[IssueTimeline, ...]:
-        """Every issue updated since `boundary`, with its whole changelog, replayed."""
+    ) -> dict[str, IssueTimeline]:
+        """Every issue updated since `boundary`, with its whole changelog, replayed, by id."""
         jql = f'updated >= "{boundary}"'
         fields = sorted(replay.asked)
         if self._http.is_cloud:
@@ -196,10 +204,10 @@ class JiraRebuild:
                 self._remember(raw, users)
         url = self._http.url
         try:
-            return tuple(
-                replay_issue(raw, histories, statuses, replay, users, url)
-                for raw, histories in read.values()
-            )
+            return {
+                issue_id: replay_issue(raw, histories, statuses, replay, users, url)
+                for issue_id, (raw, histories) in read.items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConnectorError(
                 f"Jira at {url} returned an issue whose history this connector "

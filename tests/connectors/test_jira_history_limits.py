@@ -17,6 +17,7 @@ from connectors.base import (
 )
 from connectors.history import HistoryReader, Unrebuildable
 from sandbox.jira_api import JiraApp
+from sandbox.jira_data import STATUSES, ChangeItem, ChangelogEntry
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN, Sandbox
 from tests.connectors.test_jira import connector, served
 from tests.connectors.test_jira_history import QUARTER, scripted_site
@@ -142,3 +143,36 @@ def test_the_candidate_search_asks_only_the_fields_read(sandbox: Sandbox) -> Non
     assert len(candidates) >= 1
     fields = {parse_qs(q)["fields"][0] for q in candidates}
     assert fields == {"created,labels,resolution,resolutiondate,status,summary,updated"}
+
+
+def test_an_issue_changed_between_the_two_searches_is_counted_once() -> None:
+    """The unchanged members are read before the candidates: an issue updated in between
+    comes in both and is kept once, replayed, instead of falling between the two."""
+    data = scripted_site()
+    app = JiraApp(data, flavour="cloud", email=SANDBOX_JIRA_EMAIL, token=SANDBOX_JIRA_TOKEN)
+    boundary = QUARTER - timedelta(days=1)
+    issue = next(i for i in data.issues if i.project == "APP" and i.updated < boundary)
+    changed_at = QUARTER + timedelta(days=100)
+    before = issue.status
+
+    def changing(environ: dict[str, Any], start_response: Any) -> Any:
+        if "expand=changelog" in environ["QUERY_STRING"] and issue.updated < boundary:
+            after = "Blocked" if before != "Blocked" else "In Progress"
+            item = ChangeItem(
+                "status", "status", STATUSES[before].id, before, STATUSES[after].id, after
+            )
+            issue.changelog = (
+                *issue.changelog,
+                ChangelogEntry("99999", changed_at, issue.reporter, (item,)),
+            )
+            issue.status, issue.updated = after, changed_at
+        return app(environ, start_response)
+
+    with served(changing) as url:
+        jira = connector(url)
+        selector = JiraSelector("project = APP")
+        history = jira.history([selector], QUARTER, frozenset())[selector]
+    assert not isinstance(history, Unrebuildable)
+    for moment, status in ((changed_at - timedelta(hours=1), before), (changed_at, issue.status)):
+        found = [item for item in history.items_at(moment) if item.key == issue.key]
+        assert [item.status for item in found] == [status]
