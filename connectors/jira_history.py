@@ -218,7 +218,8 @@ def _undo(
         name = str(item.get("field") or "").lower()
         field_id = str(item.get("fieldId") or fields.names.get(name, name))
         before = item.get("fromString")
-        if REPLAYED_AS.get(name, "issuekey") not in fields.asked | {"issuekey"}:
+        read_as = REPLAYED_AS.get(name)
+        if read_as is not None and read_as not in fields.asked:
             continue  # not read now, so not undone either: it stays empty at every moment
         if field_id == "status" or name == "status":
             changes["status"] = str(before or "")
