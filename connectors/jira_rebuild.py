@@ -26,6 +26,7 @@ from connectors.base import (
     OPTIONAL_FIELDS,
     ConnectorError,
     JiraSelector,
+    QueryError,
     Selector,
     WorkItem,
 )
@@ -142,10 +143,16 @@ class JiraRebuild:
         # The unchanged members first: an issue updated between the two searches then
         # comes in both (and is kept as a candidate), never in neither.
         unchanged: dict[JiraSelector, list[tuple[str, WorkItem]]] = {}
-        for selector in compiled:
+        for selector in list(compiled):
             where = without_order_by(selector.jql).strip()
             jql = f'({where}) AND updated < "{boundary}"' if where else f'updated < "{boundary}"'
-            unchanged[selector] = self._items_for_jql(jql, needs)
+            try:
+                unchanged[selector] = self._items_for_jql(jql, needs)
+            except QueryError as exc:  # Jira refuses the query itself: that query alone
+                answers[selector] = Unrebuildable(str(exc))
+                del compiled[selector]
+        if not compiled:
+            return answers
         candidates = self._candidates(boundary, statuses, replay)
         timelines = tuple(candidates.values())
         for selector, query in compiled.items():

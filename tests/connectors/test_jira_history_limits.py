@@ -176,3 +176,13 @@ def test_an_issue_changed_between_the_two_searches_is_counted_once() -> None:
     for moment, status in ((changed_at - timedelta(hours=1), before), (changed_at, issue.status)):
         found = [item for item in history.items_at(moment) if item.key == issue.key]
         assert [item.status for item in found] == [status]
+
+
+def test_a_query_jira_refuses_is_refused_alone_with_jira_s_words(sandbox: Sandbox) -> None:
+    jira = connector(sandbox)
+    good, refused = JiraSelector("project = APP"), JiraSelector("project = NOPE")
+    answers = jira.history([good, refused], QUARTER, frozenset())
+    answer = answers[refused]
+    assert isinstance(answer, Unrebuildable)
+    assert "The value 'NOPE' does not exist for the field 'project'." in answer.reason
+    assert not isinstance(answers[good], Unrebuildable)
