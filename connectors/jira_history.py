@@ -53,9 +53,17 @@ class SiteStatuses:
 class ReplayFields:
     """Which changelog entries carry the numeric fields replayed, by field id and by name."""
 
-    number_ids: tuple[str, ...]  # story-point fields, in the order items read them
+    number_ids: tuple[str, ...]  # numeric fields read (story points and others)
     names: Mapping[str, str]  # lower-case field name -> field id (Server/DC has no fieldId)
     asked: frozenset[str]  # the fields the search asked for: only those are replayed
+
+
+@dataclass(frozen=True)
+class ItemFields:
+    """What a replayed WorkItem carries besides Jira's own fields."""
+
+    points_ids: tuple[str, ...]  # story-point fields, the first with a value counts
+    extra_ids: Mapping[str, str]  # other numeric fields a metric names -> field id
 
 
 @dataclass(frozen=True)
@@ -90,16 +98,19 @@ class IssueTimeline:
     def state(self, n: int) -> IssueState:
         return self._snapshots[n].state
 
-    def item(self, n: int, points_ids: tuple[str, ...]) -> WorkItem:
+    def item(self, n: int, shape: ItemFields) -> WorkItem:
+        """The issue as a WorkItem in snapshot `n`; one object per snapshot, as `shape` is
+        the same for every query of one `history` call."""
         found = self._items.get(n)
         if found is None:
-            found = self._items[n] = self._make_item(self._snapshots[n], points_ids)
+            found = self._items[n] = self._make_item(self._snapshots[n], shape)
         return found
 
-    def _make_item(self, snapshot: _Snapshot, points_ids: tuple[str, ...]) -> WorkItem:
+    def _make_item(self, snapshot: _Snapshot, shape: ItemFields) -> WorkItem:
         state = snapshot.state
         points = next(
-            (state.numbers[f] for f in points_ids if state.numbers.get(f) is not None), None
+            (state.numbers[f] for f in shape.points_ids if state.numbers.get(f) is not None),
+            None,
         )
         category: StatusCategory = CATEGORY_BY_KEY.get(state.category, "todo")
         return WorkItem(
@@ -120,6 +131,7 @@ class IssueTimeline:
             priority=state.priority,
             issue_type=state.issue_type,
             container=state.project,
+            extra={name: state.numbers.get(field_id) for name, field_id in shape.extra_ids.items()},
         )
 
 

@@ -34,6 +34,7 @@ from connectors.history import SelectorHistory, Unrebuildable
 from connectors.jira_fields import BASE_FIELDS, OPTIONAL_FIELD_IDS, JiraFields
 from connectors.jira_history import (
     IssueTimeline,
+    ItemFields,
     ReplayFields,
     SiteStatuses,
     replay_issue,
@@ -65,7 +66,7 @@ class JiraSelectorHistory:
     matches: Predicate
     unchanged: tuple[WorkItem, ...]
     candidates: tuple[IssueTimeline, ...]
-    points_ids: tuple[str, ...]
+    shape: ItemFields
     since: datetime
 
     def items_at(self, moment: datetime) -> list[WorkItem]:
@@ -75,7 +76,7 @@ class JiraSelectorHistory:
         for timeline in self.candidates:
             n = timeline.snapshot_at(moment)
             if n is not None and self.matches(timeline.state(n)):
-                found.append(timeline.item(n, self.points_ids))
+                found.append(timeline.item(n, self.shape))
         return found
 
 
@@ -102,26 +103,24 @@ class JiraRebuild:
     ) -> dict[Selector, SelectorHistory | Unrebuildable]:
         self._http.connect()
         answers: dict[Selector, SelectorHistory | Unrebuildable] = {}
-        unreplayed = sorted(needs - NORMALIZED_FIELDS - {NEEDS_STARTED})
         statuses = self._statuses()
         points_ids = tuple(self._fields.story_point_field_ids())
+        numbers = self._number_fields(points_ids)
+        refusal, extra_ids = self._extra_fields(needs, set(numbers.values()))
         terms = SiteTerms(
             statuses={
                 **{found[0].lower(): found[0] for found in statuses.by_id.values()},
                 **{status_id: found[0] for status_id, found in statuses.by_id.items()},
             },
             projects=self._projects,
-            number_fields=self._number_fields(points_ids),
+            number_fields=numbers,
         )
         compiled: dict[JiraSelector, CompiledQuery] = {}
         for selector in selectors:
             if not isinstance(selector, JiraSelector):
                 answers[selector] = Unrebuildable(f"not a Jira selector: {selector.describe()}")
-            elif unreplayed:
-                answers[selector] = Unrebuildable(
-                    "the changelog replay does not cover the field(s) "
-                    + ", ".join(repr(name) for name in unreplayed)
-                )
+            elif refusal is not None:
+                answers[selector] = Unrebuildable(refusal)
             else:
                 try:
                     compiled[selector] = compile_jql(selector.jql, terms)
@@ -135,11 +134,13 @@ class JiraRebuild:
         asked |= {field for query in compiled.values() for field in query.fields}
         if NEEDS_STORY_POINTS in needs:
             asked |= set(points_ids)
+        asked |= set(extra_ids.values())
         replay = ReplayFields(
-            number_ids=tuple(f for f in points_ids if f in asked),
-            names=terms.number_fields,
+            number_ids=tuple(sorted(f for f in set(numbers.values()) if f in asked)),
+            names=numbers,
             asked=frozenset(asked),
         )
+        shape = ItemFields(tuple(f for f in points_ids if f in asked), extra_ids)
         # The unchanged members first: an issue updated between the two searches then
         # comes in both (and is kept as a candidate), never in neither.
         unchanged: dict[JiraSelector, list[tuple[str, WorkItem]]] = {}
@@ -159,9 +160,7 @@ class JiraRebuild:
             kept = tuple(
                 item for issue_id, item in unchanged[selector] if issue_id not in candidates
             )
-            answers[selector] = JiraSelectorHistory(
-                query.matches, kept, timelines, replay.number_ids, since
-            )
+            answers[selector] = JiraSelectorHistory(query.matches, kept, timelines, shape, since)
         log.info(
             "jira history: %d candidates since %s for %d queries (%d requests so far)",
             len(timelines),
@@ -177,12 +176,32 @@ class JiraRebuild:
             by_id=by_id, by_name={found[0].lower(): found for found in by_id.values()}
         )
 
+    def _extra_fields(
+        self, needs: frozenset[str], numeric: set[str]
+    ) -> tuple[str | None, dict[str, str]]:
+        """The other fields a metric names, by id; or why they cannot be replayed.
+
+        A number is read back exactly from a changelog's text; an option, a user or a
+        date in a custom field is not, so those are refused by name.
+        """
+        try:
+            found = self._fields.extra_field_ids(needs - NORMALIZED_FIELDS - {NEEDS_STARTED})
+        except QueryError as exc:
+            return str(exc), {}
+        others = sorted(name for name, field_id in found.items() if field_id not in numeric)
+        if others:
+            named = ", ".join(repr(name) for name in others)
+            return f"the changelog replay reads back numeric fields only, not {named}", {}
+        return None, found
+
     def _number_fields(self, points_ids: tuple[str, ...]) -> dict[str, str]:
-        """Story-point fields by every name a query or a changelog may give them."""
+        """Numeric fields (story points and others) by every name a query or a changelog
+        may give them."""
         names: dict[str, str] = {}
         for field in self._fields.field_list():
             field_id = str(field["id"])
-            if field_id in points_ids:
+            schema = field.get("schema") or {}
+            if field_id in points_ids or (field.get("custom") and schema.get("type") == "number"):
                 names[field_id.lower()] = field_id
                 names[str(field.get("name", "")).lower()] = field_id
                 for clause in field.get("clauseNames") or ():

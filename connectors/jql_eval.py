@@ -4,9 +4,10 @@ Jira answers a query only about the present. To know what a query matched on a p
 each candidate issue's fields are replayed back to that day (`connectors.jira_history`) and
 the query is evaluated here, on those fields. Only what a changelog can replay is read:
 project, key, status and its category, resolution and its date, created, labels, assignee,
-issue type, priority and numeric fields (story points). Clauses: `=`, `!=`, `in`, `not in`,
-`is [not] EMPTY`, and `<`, `>`, `<=`, `>=` on dates and numbers; AND, OR, NOT, parentheses;
-`ORDER BY` is ignored. Absolute dates are read in UTC, as the sandbox reads them.
+issue type, priority and numeric custom fields (story points and others). Clauses: `=`,
+`!=`, `in`, `not in`, `is [not] EMPTY`, and `<`, `>`, `<=`, `>=` on dates and numbers; AND,
+OR, NOT, parentheses; `ORDER BY` is ignored. Absolute dates are read in UTC, as the
+sandbox reads them.
 
 Everything else raises `Unrebuildable` naming the clause: functions, relative dates, saved
 filters, `WAS`/`CHANGED`, text search (`~`), and fields the changelog does not cover. The

@@ -1,8 +1,8 @@
 """The sandbox's Jira issues as they were at a past moment, and a quarter of scripted changes.
 
 Test support for backfill's proof: `script_quarter` changes a data set day by day the way
-people do (resolutions, reopenings, moves, story points, labels, statuses, assignees,
-priorities, new issues), writing each change into the issue and its changelog as Jira
+people do (resolutions, reopenings, moves, story points, a number field, labels, statuses,
+assignees, priorities, new issues), writing each change into the issue and its changelog as Jira
 does. `issue_as_of` undoes the changelog entries after a moment on the sandbox's own
 records, so the sandbox's own JQL evaluator (`sandbox.jql`) can say what a query matched
 then. It shares nothing with the product's replay (`connectors.jira_history`).
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sandbox.jira_data import (
+    BUSINESS_VALUE_FIELD,
     FIELD_NAMES,
     LABELS,
     PRIORITIES,
@@ -41,6 +42,7 @@ def issue_as_of(data: JiraDataset, issue: JiraIssue, moment: datetime) -> JiraIs
     key, project = issue.key, issue.project
     labels, assignee, priority = issue.labels, issue.assignee, issue.priority
     points = {issue.story_points_field: issue.story_points}
+    custom = dict(issue.custom_fields)
     later = [entry for entry in issue.changelog if entry.at > moment]
     for entry in sorted(later, key=lambda e: (e.at, int(e.id or 0)), reverse=True):
         for item in entry.items:
@@ -59,6 +61,8 @@ def issue_as_of(data: JiraDataset, issue: JiraIssue, moment: datetime) -> JiraIs
                 priority = item.from_string or priority
             elif item.field_id in FIELD_NAMES:
                 points[item.field_id] = float(item.from_string) if item.from_string else None
+            elif item.field_id == BUSINESS_VALUE_FIELD:
+                custom[item.field_id] = float(item.from_string) if item.from_string else None
     field = data.projects_by_key[project].story_points_field
     resolved = None
     if resolution is not None:
@@ -82,6 +86,7 @@ def issue_as_of(data: JiraDataset, issue: JiraIssue, moment: datetime) -> JiraIs
         priority=priority,
         story_points=points.get(field),
         story_points_field=field,
+        custom_fields=custom,
         changelog=tuple(entry for entry in issue.changelog if entry.at <= moment),
     )
 
@@ -193,6 +198,25 @@ def _points(
     return True
 
 
+def _value(
+    data: JiraDataset, issue: JiraIssue, at: datetime, rng: random.Random, clock: _Clock
+) -> bool:
+    """A plain number field (Business Value) set, changed or cleared."""
+    before = issue.custom_fields.get(BUSINESS_VALUE_FIELD)
+    after = rng.choice((None, 10.0, 30.0, 50.0, 80.0))
+    if after == before:
+        return False
+    shown = [None if v is None else f"{v:g}" for v in (before, after)]
+    _record(
+        issue,
+        at,
+        clock,
+        ChangeItem("Business Value", BUSINESS_VALUE_FIELD, None, shown[0], None, shown[1]),
+    )
+    issue.custom_fields = {**issue.custom_fields, BUSINESS_VALUE_FIELD: after}
+    return True
+
+
 def _labels(
     data: JiraDataset, issue: JiraIssue, at: datetime, rng: random.Random, clock: _Clock
 ) -> bool:
@@ -250,6 +274,7 @@ _ACTIONS = (
     _move,
     _points,
     _points,
+    _value,
     _labels,
     _labels,
     _assign,

@@ -2,7 +2,7 @@
 
 A data set is generated up to a quarter's first day, then changed day by day through the
 quarter by `sandbox.jira_asof.script_quarter` (resolutions, reopenings, moves, story
-points, labels, statuses, assignees, priorities, new issues). For each query and each day,
+points, a number field, labels, statuses, assignees, priorities, new issues). For each query and each day,
 `items_at(day)` must equal what the sandbox's own JQL evaluator matches on the sandbox's
 own "as of" reconstruction of every issue: the product's replay is never its own judge.
 """
@@ -25,14 +25,20 @@ from connectors.history import SelectorHistory, Unrebuildable
 from connectors.jira import JiraConnector
 from sandbox.jira_api import JiraApp
 from sandbox.jira_asof import HOSTILE_LABELS, issue_as_of, script_quarter
-from sandbox.jira_data import STATUSES, JiraDataset, JiraIssue, build_jira_dataset
+from sandbox.jira_data import (
+    BUSINESS_VALUE_FIELD,
+    STATUSES,
+    JiraDataset,
+    JiraIssue,
+    build_jira_dataset,
+)
 from sandbox.jql import JqlEngine
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
 from tests.connectors.test_jira import connector, served
 
 QUARTER = datetime(2026, 7, 1, tzinfo=UTC)
 DAYS = 92
-NEEDS = OPTIONAL_FIELDS | {NEEDS_STORY_POINTS, NEEDS_STARTED}
+NEEDS = OPTIONAL_FIELDS | {NEEDS_STORY_POINTS, NEEDS_STARTED, "Business Value"}
 CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 
 QUERIES = (
@@ -54,6 +60,7 @@ QUERIES = (
     "assignee is EMPTY",
     'priority in (Highest, High) AND status != "In Review"',
     'created >= "2026-08-01"',
+    '"Business Value" >= 50 OR cf[10050] = 10',
     "(type = Bug OR type = Story) AND status not in (Done, Closed)",
 )
 
@@ -116,6 +123,7 @@ def rebuilt(item: WorkItem) -> tuple[object, ...]:
         item.issue_type,
         item.started_at,
         item.title,
+        item.extra.get("Business Value"),
     )
 
 
@@ -141,6 +149,7 @@ def truth(data: JiraDataset, issue: JiraIssue) -> tuple[object, ...]:
             None,
         ),
         issue.summary,
+        issue.custom_fields.get(BUSINESS_VALUE_FIELD),
     )
 
 

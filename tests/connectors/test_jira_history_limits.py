@@ -48,7 +48,7 @@ def refusal(sandbox: Sandbox, selector: Selector, needs: frozenset[str] = frozen
         ('updated >= "2026-07-01"', "'updated' in `updated >= \"2026-07-01\"`: the changelog"),
         ("reporter is EMPTY", "'reporter' in `reporter is EMPTY`: the changelog does not replay"),
         ("sprint = 42", "'sprint' in `sprint = 42`: the changelog does not replay it"),
-        ('"Business Value" > 10', "'business value' in `\"Business Value\" > 10`: a field"),
+        ("Severity = S1", "'severity' in `Severity = S1`: a field this replay does not cover"),
         ("status = Nope", "no status 'Nope' on this site, in `status = Nope`"),
         ('status = "Done', "the JQL cannot be read: the string opened at position 9"),
         ("priority > Low", "an ordering (>) on 'priority' in `priority > Low`"),
@@ -62,8 +62,13 @@ def test_a_query_it_cannot_replay_says_which_clause(
 
 
 def test_a_field_the_metric_needs_without_a_replay(sandbox: Sandbox) -> None:
-    reason = refusal(sandbox, JiraSelector("project = APP"), frozenset({"Business Value"}))
-    assert reason == "the changelog replay does not cover the field(s) 'Business Value'"
+    reason = refusal(sandbox, JiraSelector("project = APP"), frozenset({"Severity"}))
+    assert reason == "the changelog replay reads back numeric fields only, not 'Severity'"
+
+
+def test_a_field_the_site_does_not_have(sandbox: Sandbox) -> None:
+    reason = refusal(sandbox, JiraSelector("project = APP"), frozenset({"Busines Value"}))
+    assert "has no field 'Busines Value', by name or id (did you mean 'Business Value'?)" in reason
 
 
 def test_a_github_selector_is_not_jira_s_to_rebuild(sandbox: Sandbox) -> None:
