@@ -109,14 +109,15 @@ def test_a_backfill_after_a_sync(workdir: Path, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["backfill"]) == 0
     out = capsys.readouterr().out
-    assert "not rebuilt p1-bugs: jira: this connector cannot rebuild history" in out
+    days = (TODAY - date.fromisoformat(P_START)).days + 1  # each day, today's too
+    assert f"p1-bugs: {days} of {days} values written" in out  # Jira from its changelogs
     assert 'not rebuilt hostile: repo:acme/timeline label:"[red]x[/red]" comments:>1' in out
     assert "comments: GitHub keeps no record of its past" in out
     written = backfill_rows(workdir)
-    assert written == (TODAY - date.fromisoformat(P_START)).days + 1  # each day, today's too
-    assert f"merged: {written} of {written} values written" in out
+    assert written == 2 * days  # p1-bugs and merged
+    assert f"merged: {days} of {days} values written" in out
     assert main(["backfill"]) == 0  # a rerun: every point is there already
-    assert f"merged: 0 of {written} values written ({written} already backfilled)" in (
+    assert f"merged: 0 of {days} values written ({days} already backfilled)" in (
         capsys.readouterr().out
     )
     assert backfill_rows(workdir) == written
