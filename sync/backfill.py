@@ -4,9 +4,12 @@ trackers' own records (`connectors.history`) and computed by the code a sync use
 
 Selectors are planned as a sync plans them (`plan_queries`: one history per distinct
 selector). Before anything is written, the value each history gives now is checked against
-what a fetch gives now; a key result whose two differ is reported and left alone, as is one
-whose history cannot be rebuilt. Points are written a batch at a time, each in its own
-transaction: an interrupted backfill keeps what it wrote, and a rerun writes only the rest.
+what a sync gives now: the key results that can be rebuilt are synced (`run_sync`, so the
+check reads through the incremental cache and the sync's connectors, and writes the
+objective and key result rows a store that never synced them lacks). A key result whose two
+values differ is reported and left alone, as is one whose history cannot be rebuilt. Points
+are written a batch at a time, each in its own transaction: an interrupted backfill keeps
+what it wrote, and a rerun writes only the rest.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from config.settings import Settings
 from connectors.base import Connector, ConnectorError, Selector
 from connectors.history import HistoryReader, SelectorHistory, Unrebuildable
 from sync.connections import build_connectors
-from sync.engine import target_of, thresholds_of
-from sync.fetch import FetchOutcome, FetchResults, run_fetches
+from sync.engine import KeyResultOutcome, run_sync, target_of, thresholds_of
+from sync.fetch import FetchOutcome, FetchResults
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
@@ -64,7 +67,10 @@ class KeyResultBackfill:
 class BackfillReport:
     key_results: list[KeyResultBackfill]
     skipped: dict[str, str]
-    requests: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)  # the histories', by tracker
+    # the sync that checks the value now: its requests by tracker, its run's id
+    sync_requests: dict[str, int] = field(default_factory=dict)
+    sync_run_id: int | None = None
 
     @property
     def exit_code(self) -> int:
@@ -100,7 +106,7 @@ def run_backfill(
     """Rebuild and store the past values of the mapping file's automated key results."""
     plan = plan_queries(mapping, today=request.now.date(), only=request.only)
     outcomes = {p.key_result.id: KeyResultBackfill(p.key_result.id) for p in plan.key_results}
-    chosen = [p for p in plan.key_results if _can_backfill(p, store, outcomes[p.key_result.id])]
+    chosen = [p for p in plan.key_results if _can_backfill(p, outcomes[p.key_result.id])]
     steps = {
         p.key_result.id: steps_of(first_step(p, request.since), request.now, request.step)
         for p in chosen
@@ -112,12 +118,18 @@ def run_backfill(
     rebuilt = [p for p in chosen if _rebuildable(p, histories, outcomes[p.key_result.id])]
     if plan_ready is not None:
         plan_ready({p.key_result.id: len(steps[p.key_result.id]) for p in rebuilt})
-    concurrency = {"jira": settings.jira.max_concurrency, "github": settings.github.max_concurrency}
-    fetched_now = run_fetches(_sub_plan(plan, rebuilt), connectors, concurrency=concurrency)
+    synced = (
+        run_sync(
+            settings, mapping, store, only=[p.key_result.id for p in rebuilt], as_of=request.now
+        )
+        if rebuilt
+        else None
+    )
+    now = {o.plan.key_result.id: o for o in synced.key_results} if synced is not None else {}
     thresholds = thresholds_of(mapping, settings)
     for kr_plan in rebuilt:
         outcome = outcomes[kr_plan.key_result.id]
-        if _agrees_now(kr_plan, histories, fetched_now, settings, request.now, outcome):
+        if _agrees_now(kr_plan, histories, now[outcome.id], settings, request.now, outcome):
             moments = steps[outcome.id]
             _backfill_one(
                 kr_plan, histories, settings, moments, thresholds, store, outcome, on_step
@@ -127,15 +139,16 @@ def run_backfill(
         for source, c in connectors.items()
         if not isinstance(c, ConnectorError)
     }
-    return BackfillReport(list(outcomes.values()), plan.skipped, requests)
+    report = BackfillReport(list(outcomes.values()), plan.skipped, requests)
+    if synced is not None:
+        report.sync_requests, report.sync_run_id = synced.requests, synced.run_id
+    return report
 
 
-def _can_backfill(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill) -> bool:
+def _can_backfill(plan: KeyResultPlan, outcome: KeyResultBackfill) -> bool:
     """Whether a key result can be backfilled at all; if not, why, in its outcome."""
     if plan.is_manual:
         outcome.reason = "manual: its values come from people, not from a tracker's records"
-    elif store.key_result(plan.key_result.id) is None:
-        outcome.reason = "not in the store yet: run `sync` once first"
     return outcome.reason is None
 
 
@@ -218,18 +231,18 @@ def _at(plan: KeyResultPlan, histories: dict[Selector, History], moment: datetim
 def _agrees_now(
     plan: KeyResultPlan,
     histories: dict[Selector, History],
-    fetched: FetchResults,
+    synced: KeyResultOutcome,
     settings: Settings,
     now: datetime,
     outcome: KeyResultBackfill,
 ) -> bool:
-    """The value rebuilt at `now` against the value a sync computes from a fetch now."""
+    """The value rebuilt at `now` against the value the sync computed now."""
     outcome.value_now = compute_key_result(plan, _at(plan, histories, now), settings, now)[0]
-    value, error, _ = compute_key_result(plan, fetched, settings, now)
-    outcome.fetched_now = value
-    if error is not None:
-        outcome.reason, outcome.error = f"fetching it now failed: {error}", True
+    if synced.error is not None:
+        outcome.reason, outcome.error = f"fetching it now failed: {synced.error}", True
         return False
+    value = synced.value
+    outcome.fetched_now = value
     if not _same(outcome.value_now, value):
         outcome.reason = (
             f"its value rebuilt now ({outcome.value_now}) is not what a sync computes now "

@@ -152,7 +152,12 @@ def print_backfill_summary(report: BackfillReport, console: LiteralConsole) -> N
             f"value now {kr.value_now} as a sync computes it"
         )
     requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
-    console.print(f"backfill: {len(report.key_results)} key results, requests: {requests}")
+    synced = ", ".join(f"{k} {v}" for k, v in report.sync_requests.items()) or "none"
+    run = f" (run {report.sync_run_id})" if report.sync_run_id is not None else ""
+    console.print(
+        f"backfill: {len(report.key_results)} key results, requests: histories {requests}; "
+        f"the sync of the value now{run} {synced}"
+    )
 
 
 COMMAND = Command(
@@ -162,7 +167,8 @@ COMMAND = Command(
     details="Values are stored with origin `backfill`; a moment that holds a value a sync, a "
     "check-in or a note recorded is left alone, and a rerun writes only what is missing. A "
     "key result whose history cannot be rebuilt exactly is named with the reason and left "
-    "alone; one whose value rebuilt now differs from a sync's is reported and not written.",
+    "alone. The others are synced first (a sync run, through its cache), and one whose value "
+    "rebuilt now differs from the sync's is reported and its past not written.",
     arguments=arguments,
     run=run,
 )
