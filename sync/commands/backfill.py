@@ -4,10 +4,8 @@ records from the start of its period (or `--since`) up to now, with a progress b
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, date, datetime, timedelta
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from config.cadence import parse_duration
@@ -17,6 +15,7 @@ from config.settings import Settings
 from sync.backfill import BackfillReport, BackfillRequest, run_backfill
 from sync.commands.arguments import config_path, text_arg
 from sync.commands.command import Command, UsageError
+from sync.commands.live_run import terminal_progress
 from sync.commands.store_access import open_store
 from sync.commands.sync_cmd import check_only
 from sync.literal_text import LiteralConsole
@@ -106,15 +105,7 @@ def backfill_with_progress(
     settings: Settings, mapping: MappingFile, store: Store, request: BackfillRequest
 ) -> BackfillReport:
     """The backfill with a progress bar of steps on a terminal (nothing elsewhere)."""
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=LiteralConsole(stderr=True),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    )
+    progress = terminal_progress()
     task = progress.add_task("rebuilding", total=None)
 
     def plan_ready(steps: dict[str, int]) -> None:
