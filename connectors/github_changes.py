@@ -25,9 +25,9 @@ an answer that may hold issues is checked against GitHub's own count of the same
 batch of repositories, compared with the sum of their cached sizes, and a search's items are
 compared with the search's `total_count`. Nothing but a deletion or a transfer (or the
 search index's lag, caught a run later) makes the cached answer differ from GitHub's count;
-a difference means it is fetched in full. A changed listing is checked alone once its
-changes are applied. A search count that may include issues is asked again every run, which
-costs the same one search.
+a difference means it is fetched in full. The changed issue listings are checked together
+the same way, once their changes are listed and applied to their sizes. A search count
+that may include issues is asked again every run, which costs the same one search.
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING
 
 from connectors.base import (
     OPTIONAL_FIELDS,
+    ConnectorError,
     GitHubListSelector,
     GitHubSearchSelector,
     ItemKind,
+    QueryError,
     Selector,
     WorkItem,
 )
@@ -259,6 +261,11 @@ class GitHubChangeFeed:
                 found_changes.why_full[key] = "a repository it searches changed"
         for key in held.keys() - scopes.keys():
             found_changes.why_full[key] = UNCONFINED
+        found_changes.changed_issues = [
+            held[key]
+            for key in sorted(listings.keys() - found_changes.stands)
+            if may_hold_issues(held[key][0])
+        ]
         standing = [held[key] for key in sorted(found_changes.stands)]
         checks = [  # counted from the store's sizes: nothing decoded
             found_changes.held_count(unit, answer, answer.size)
@@ -304,6 +311,10 @@ class GitHubChanges(ChangeSet):
         self.membership = MembershipCheck(
             lambda query: connector.count(GitHubSearchSelector(query)), costs
         )
+        # Changed issue listings, checked together once their changes are known.
+        self.changed_issues: list[tuple[FetchUnit, HeldAnswer]] = []
+        self._verdicts: dict[str, str | None] | None = None  # unit key -> why fetched in full
+        self._verdicts_lock = threading.Lock()
         self._relisted: dict[tuple[str, ItemKind, frozenset[str]], list[WorkItem]] = {}
         self._relisting: dict[tuple[str, ItemKind, frozenset[str]], threading.Lock] = {}
         self._relisting_lock = threading.Lock()
@@ -311,23 +322,52 @@ class GitHubChanges(ChangeSet):
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
         if unit.kind not in LISTINGS or unit.key in self.lost:
             return None
-        assert unit.repo is not None and unit.item_kind is not None
-        changed = self._changed_items(unit.repo, unit.item_kind, held.needs)
-        if unit.kind == OPEN_LISTING:
-            delta = UnitDelta(
-                removed_keys={item.key for item in changed if not is_open(item)},
-                items={item.key: item for item in changed if is_open(item)},
-            )
-        else:
-            delta = UnitDelta(items={item.key: item for item in changed})
-        after = {k: v for k, v in held.items.items() if k not in delta.removed_keys}
+        delta = self._delta(unit, held)
         if may_hold_issues(unit):
-            check = self.held_count(unit, held, len(after | delta.items))
-            why = self.membership.missing([check]).get(unit.key)
+            verdicts = self._changed_verdicts()
+            if unit.key in verdicts:
+                why = verdicts[unit.key]
+            else:  # its batch was refused, or its changes could not be read then
+                why = self.membership.missing([self._check(unit, held, delta)]).get(unit.key)
             if why is not None:
                 self.why_full[unit.key] = why
                 return None
         return delta
+
+    def _delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta:
+        assert unit.repo is not None and unit.item_kind is not None
+        changed = self._changed_items(unit.repo, unit.item_kind, held.needs)
+        if unit.kind == OPEN_LISTING:
+            return UnitDelta(
+                removed_keys={item.key for item in changed if not is_open(item)},
+                items={item.key: item for item in changed if is_open(item)},
+            )
+        return UnitDelta(items={item.key: item for item in changed})
+
+    def _check(self, unit: FetchUnit, held: HeldAnswer, delta: UnitDelta) -> HeldCount:
+        """The membership check of a changed listing once its changes are applied."""
+        after = (held.items.keys() - delta.removed_keys) | delta.items.keys()
+        return self.held_count(unit, held, len(after))
+
+    def _changed_verdicts(self) -> dict[str, str | None]:
+        """Every changed issue listing checked in one batch (as the standing ones are), by
+        the first that asks: its repository's changes are listed then, one after another,
+        and kept for the others. A listing whose changes cannot be read is left out (its own
+        `delta` meets the error); a refused batch leaves them all to be checked alone."""
+        with self._verdicts_lock:
+            if self._verdicts is None:
+                checks: list[HeldCount] = []
+                for unit, held in self.changed_issues:
+                    try:
+                        checks.append(self._check(unit, held, self._delta(unit, held)))
+                    except (ConnectorError, ValueError):  # failed, or an unreadable entry
+                        continue
+                try:
+                    missing = self.membership.missing(checks)
+                    self._verdicts = {check.key: missing.get(check.key) for check in checks}
+                except QueryError:
+                    self._verdicts = {}
+            return self._verdicts
 
     def _changed_items(self, repo: str, kind: ItemKind, needs: frozenset[str]) -> list[WorkItem]:
         """Items of `repo` of this kind updated since `since`, in every state: listed once,

@@ -206,3 +206,49 @@ def test_a_transferred_issue_leaves_its_listing_and_joins_the_other(
     assert second.cache_units == {"cached": REPOSITORIES - 2, "incremental": 1, "full": 1}
     assert requests["github issues"] == 2
     assert second.cache_decoded == 1  # acme/billing's items, to apply its changes to
+
+
+def test_changed_issue_listings_are_checked_together(
+    many_repositories: Sandbox, database_url: str, store: Store
+) -> None:
+    box = many_repositories
+    as_of = datetime.now(UTC)
+    repos = repositories(box)
+    mapping = issue_mapping(repos, as_of.date())
+    sync(box, database_url, store, mapping, as_of)
+    searches(box)
+    changed = repos[::4]  # five repositories, the odd one among them
+
+    def close_one_in_each() -> None:
+        moment = datetime.now(UTC).replace(microsecond=0)
+        for repo in changed:
+            issue = next(i for i in box.github_data.issues if i.repo == repo and i.state == "open")
+            issue.state, issue.closed_at, issue.updated_at = "closed", moment, moment
+
+    close_one_in_each()
+    second = sync(box, database_url, store, mapping, as_of)
+    checks = [q for q in searches(box) if not q.startswith(PROBE)]
+    assert values(second) == full_run(box, mapping, as_of)
+    assert second.cache_units == {
+        "cached": REPOSITORIES - len(changed),
+        "incremental": len(changed),
+        "full": 0,
+    }
+    # the standing fifteen in one or two searches, the five changed ones in one
+    assert len(checks) <= 3
+    named = [t.removeprefix("repo:") for q in checks for t in q.split() if t.startswith("repo:")]
+    assert sorted(named, key=str.lower) == sorted(repos, key=str.lower)  # each repository once
+    with_changes = [q for q in checks if all(f"repo:{r}" in q.split() for r in changed)]
+    assert len(with_changes) == 1
+
+    close_one_in_each()
+    box.github_data.delete(new_issue_in(box, ODD, as_of))  # in a changed repository
+    third = sync(box, database_url, store, mapping, as_of)
+    assert values(third) == full_run(box, mapping, as_of)
+    odd = repos.index(ODD)
+    assert set(fetched_in_full(third)) == {f"opened-{odd}", f"closed-{odd}"}
+    assert third.cache_units == {
+        "cached": REPOSITORIES - len(changed),
+        "incremental": len(changed) - 1,
+        "full": 1,
+    }
