@@ -16,17 +16,19 @@ or gone) is split the same way, each half searched, until the refused listing is
 refusal is then raised, as a single search's was: the feed cannot tell what changed, so every
 answer is fetched in full and the renamed repository's key results fail with its new name.
 
-Why a sum is enough. A listing stands only when the `org:` search named no change in it since
-the last run, so GitHub's count of it equals its cached size unless an issue left without a
-trace (deleted, transferred away: GitHub counts fewer) or GitHub's search index lags the REST
-listing the cache was filled from. An equal sum hides a loss only when, in the same batch and
-at the same moment, the index also counts one listing above its cached size: an issue deleted
-just before that listing was last fetched, not yet dropped from the index, or one created too
-recently for the `org:` search to name but already counted. Both are index lag, which lasts
-seconds to minutes: the next run's sums differ (the loss is still there, the lag gone), and
-the listing is fetched in full then; `full_refresh_every` bounds it anyway. The same holds for
-a half's count inferred by subtraction, should the index move between the two searches. A
-difference in either direction means a full fetch, as one search per listing would.
+Why a sum is enough. A listing stands only when the `org:` search named no change in it
+since the last run, and a changed one is checked once the issues updated since are listed
+again and applied to its size; either way GitHub's count of it equals its size unless an
+issue left without a trace (deleted, transferred away: GitHub counts fewer) or GitHub's
+search index lags the REST listings the cache was filled from. An equal sum hides a loss
+only when, in the same batch and at the same moment, the index also counts one listing above
+its cached size: an issue deleted just before that listing was last fetched, not yet dropped
+from the index, or one created too recently for the `org:` search to name but already
+counted. Both are index lag, which lasts seconds to minutes: the next run's sums differ (the
+loss is still there, the lag gone), and the listing is fetched in full then;
+`full_refresh_every` bounds it anyway. The same holds for a half's count inferred by
+subtraction, should the index move between the two searches. A difference in either
+direction means a full fetch, as one search per listing would.
 """
 
 from __future__ import annotations
