@@ -126,27 +126,41 @@ class StoreReads(ABC):
 
     def _own_cycles(self, conn: Connection) -> dict[str, str]:
         """Key results read in a cycle other than the scope's: a run's with periods of their
-        own; in a view, those listed under the cycle's objectives with a period of their own
-        (a row of their own cycle, not retired, none of that id in this one)."""
+        own; in a view, those listed under the cycle's objectives with a period of their own:
+        a row of a cycle begun before this one, not retired, none of that id in this one,
+        written with the objective's row of this cycle or since (a key result dropped from
+        the file is not, nor is next quarter's shown in this one's)."""
         if self._scope.key_results or (self._scope.cycle is None and not self._cycles(conn)):
             return dict(self._scope.key_results)
         cycle = self._cycle(conn)
-        listed = set(
-            conn.execute(select(objectives.c.id).where(objectives.c.cycle == cycle)).scalars()
-        )
+        listed = {
+            row.id: as_utc(row.updated_at)
+            for row in conn.execute(
+                select(objectives.c.id, objectives.c.updated_at).where(objectives.c.cycle == cycle)
+            )
+        }
         own = set(
             conn.execute(select(key_results.c.id).where(key_results.c.cycle == cycle)).scalars()
         )
         rows = conn.execute(
-            select(key_results.c.cycle, key_results.c.id)
+            select(
+                key_results.c.cycle,
+                key_results.c.id,
+                key_results.c.objective_id,
+                key_results.c.checked_at,
+            )
             .where(
-                key_results.c.cycle != cycle,
+                key_results.c.cycle < cycle,  # keys sort by first day: a cycle begun before
                 key_results.c.objective_id.in_(listed),
                 key_results.c.retired_at.is_(None),
             )
             .order_by(key_results.c.checked_at)
         ).all()
-        return {row.id: row.cycle for row in rows if row.id not in own}
+        return {
+            row.id: row.cycle
+            for row in rows
+            if row.id not in own and _written_with(as_utc(row.checked_at), listed[row.objective_id])
+        }
 
     def _in_scope(self, conn: Connection, rows: Iterable[Any]) -> list[Any]:
         """The rows (with `cycle` and `id`) of key results in this scope's cycles."""
@@ -444,6 +458,10 @@ class StoreReads(ABC):
                 table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
                 for table in (objectives, key_results, kr_values, sync_runs)
             }
+
+
+def _written_with(checked_at: datetime | None, objective_written: datetime | None) -> bool:
+    return checked_at is not None and (objective_written is None or checked_at >= objective_written)
 
 
 def _passed_to(

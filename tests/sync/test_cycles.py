@@ -36,9 +36,9 @@ def test_0007_gives_every_row_the_cycle_of_its_period_and_keeps_every_value(
         conn.execute(
             text(
                 "INSERT INTO key_results (id, objective_id, title, kind, metric_type, weight,"
-                " position, value, status, period_start, period_end, updated_at)"
+                " position, value, status, period_start, period_end, updated_at, checked_at)"
                 " VALUES ('half <b>[x]</b>', 'quality', 'Half', 'linear', 'count', 1.0, 1,"
-                " 12, 'on_track', :start, :end, :at)"
+                " 12, 'on_track', :start, :end, :at, :at)"
             ),
             {
                 "start": datetime(2026, 7, 1, tzinfo=UTC),
@@ -62,10 +62,8 @@ def test_0007_gives_every_row_the_cycle_of_its_period_and_keeps_every_value(
         ("half <b>[x]</b>", H2, 12),
     ]
     assert [(row.value, row.cycle) for row in q4.history("p1-bugs")] == [(30, Q4)]
-    assert [(row.id, row.cycle) for row in h2.all_key_results()] == [
-        ("p1-bugs", Q4),
-        ("half <b>[x]</b>", H2),
-    ]
+    # ... but not the other way: p1-bugs was never checked with H2's objective row.
+    assert [(row.id, row.cycle) for row in h2.all_key_results()] == [("half <b>[x]</b>", H2)]
     assert [(row.note, row.cycle) for row in h2.history("half <b>[x]</b>")] == [
         ("a \x1b[31m note", H2)
     ]
