@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 CYCLE_KEY_LENGTH = 22  # `YYYY-MM-DD..YYYY-MM-DD`
 
@@ -23,6 +23,14 @@ def cycle_key(start: date | datetime, end: date | datetime) -> str:
     first = start.date() if isinstance(start, datetime) else start
     last = end.date() if isinstance(end, datetime) else end
     return f"{first.isoformat()}..{last.isoformat()}"
+
+
+def quarter_of(moment: datetime) -> str:
+    """The calendar quarter `moment` is in: the cycle of what names no period of its own."""
+    day = moment.date()
+    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    following = date(day.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
+    return cycle_key(first, following - timedelta(days=1))
 
 
 @dataclass(frozen=True)

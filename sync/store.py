@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from sync.cycles import quarter_of
 from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
 from sync.run_lock import (
     MIGRATION_LOCK,
@@ -240,6 +241,7 @@ class Store(StoreReads):
             }
             for obj in objective_records
             for cycle in _objective_cycles(obj, key_result_records, kr_cycles, listing)
+            or [self._current_cycle(conn) or quarter_of(at)]
         ]
         _upsert(conn, objectives, _keys(conn, objectives), objective_rows)
 
@@ -316,12 +318,10 @@ def _objective_cycles(
     listing: Listing | None,
 ) -> list[str]:
     """The cycles an objective is written in: those it names, else those of its key results
-    in this write, else those of the write's key results, else those of the file."""
+    in this write, else those of the write's key results, else those of the file; none
+    (objectives alone), and the caller takes the store's current cycle."""
     own = {kr.cycle for kr in key_result_records if kr.objective_id == objective.id}
-    chosen = objective.cycles or own or kr_cycles or (listing.cycles if listing else ())
-    if not chosen:
-        raise StoreError(f"objective {objective.id!r} written without a cycle")
-    return sorted(chosen)
+    return sorted(objective.cycles or own or kr_cycles or (listing.cycles if listing else ()))
 
 
 def _keys(conn: Connection, table: Table) -> set[tuple[str, str]]:

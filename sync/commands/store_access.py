@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import difflib
 
-from config.periods import PeriodError, cycle_period, parse_period
+from config.periods import PeriodError, parse_period
 from config.settings import Settings
 from sync.commands.command import UsageError
-from sync.cycles import cycle_key
+from sync.standing import UnknownCycle, shown_in
 from sync.store import Store, ensure_sqlite_dir, sqlite_file
 
 
@@ -58,28 +58,19 @@ def ids_in_store(wanted: str, known: list[str], shown: int = 20) -> str:
 
 
 def in_period(store: Store, period: str | None, *, option: str = "--period") -> Store:
-    """The store's reads in the cycle `period` names (`2026-Q4` or `2026-10-01..2026-12-31`),
-    else in the current cycle (the one the newest sync wrote, `StoreReads.current_cycle`);
-    a period that is no cycle of the store is a usage error naming the cycles there are."""
-    if period is None:
-        return store.in_cycle(store.current_cycle())
+    """The store's reads in the cycle `period` names, else in the current cycle
+    (`sync.standing.shown_in`); a period written wrong, or that is no cycle of the store, is
+    a usage error naming the cycles there are."""
     try:
-        asked = parse_period(period)
-    except PeriodError as exc:
+        return shown_in(store, period)
+    except (PeriodError, UnknownCycle) as exc:
         raise UsageError(f"{option}: {exc}") from None
-    key = cycle_key(asked.start, asked.end)
-    held = store.cycles()
-    if key not in held:
-        raise UsageError(f"{option}: no cycle {asked.label} in the store ({cycles_in_store(held)})")
-    return store.in_cycle(key)
 
 
-def cycles_in_store(held: list[str]) -> str:
-    if not held:
-        return "in the store: none yet"
-    return "in the store: " + ", ".join(_label(key) for key in held)
-
-
-def _label(key: str) -> str:
-    label = cycle_period(key).label
-    return label if label == key else f"{label} ({key})"
+def is_period(text: str) -> bool:
+    """Whether `text` is written as a period (`report --period` takes a window or a cycle)."""
+    try:
+        parse_period(text)
+    except PeriodError:
+        return False
+    return True
