@@ -106,7 +106,21 @@ def test_a_quarter_rollover_starts_new_histories_and_leaves_the_old_cycle_as_it_
     assert _json(capsys, "status", "--json", "--all", "--period", THIS) == old_status
     for kr, history in old_histories.items():
         assert _json(capsys, "history", kr, "--json", "--period", THIS) == history
+    old_report = _json(capsys, "report", "--format", "json", "--period", THIS)
+    assert old_report["period"]["key"] == THIS  # type: ignore[index]
+    assert old_report["window"] == "since the period started"
+    reported = {kr["id"]: kr["value"] for o in old_report["objectives"] for kr in o["key_results"]}  # type: ignore[attr-defined]
+    assert reported == {
+        kr["id"]: kr["value"]
+        for o in old_status["objectives"]
+        for kr in o["key_results"]  # type: ignore[attr-defined]
+    }
+    assert _json(capsys, "report", "--format", "json")["period"]["key"] == NEXT  # type: ignore[index]
     capsys.readouterr()
+    assert main(["report", "--period", "1999-Q1"]) == 2
+    assert "--period: no cycle 1999-Q1" in capsys.readouterr().err
+    assert main(["report", "--period", "7x"]) == 2
+    assert "use a number of days or weeks" in capsys.readouterr().err
     assert main(["status", "--period", "1999-Q1"]) == 2
     err = capsys.readouterr().err
     assert "--period: no cycle 1999-Q1 in the store" in err and NEXT in err and THIS in err
