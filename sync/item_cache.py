@@ -25,8 +25,8 @@ from operator import attrgetter
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from connectors.base import WorkItem
+from sync.cycle_reads import as_utc
 from sync.store import Store
-from sync.store_reads import as_utc
 from sync.tables import fetch_cache, fetch_cache_items
 
 log = logging.getLogger(__name__)

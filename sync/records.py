@@ -8,6 +8,7 @@ A row's fields are its table's columns (`sync/tables.py`), with times in UTC.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -90,6 +91,19 @@ class Listing:
     # the cycles the file covers, where retirement applies; none named: those written.
     # Other cycles are left as they are: last quarter's rows are not retired by this one.
     cycles: frozenset[str] = frozenset()
+
+
+def objective_cycles(
+    objective: ObjectiveRecord,
+    key_result_records: Sequence[KeyResultRecord],
+    kr_cycles: set[str],
+    listing: Listing | None,
+) -> list[str]:
+    """The cycles an objective is written in: those it names, else those of its key results
+    in this write, else those of the write's key results, else those of the file; none
+    (objectives alone), and the caller takes the store's current cycle."""
+    own = {kr.cycle for kr in key_result_records if kr.objective_id == objective.id}
+    return sorted(objective.cycles or own or kr_cycles or (listing.cycles if listing else ()))
 
 
 # --- read back ---------------------------------------------------------------------------

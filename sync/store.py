@@ -35,7 +35,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from sync.cycles import quarter_of
-from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, objective_cycles
+from sync.retirement import mark_retired
 from sync.run_lock import (
     MIGRATION_LOCK,
     MIGRATION_WAIT_S,
@@ -240,7 +241,7 @@ class Store(StoreReads):
                 "demo": obj.demo,
             }
             for obj in objective_records
-            for cycle in _objective_cycles(obj, key_result_records, kr_cycles, listing)
+            for cycle in objective_cycles(obj, key_result_records, kr_cycles, listing)
             or [self._current_cycle(conn) or quarter_of(at)]
         ]
         _upsert(conn, objectives, _keys(conn, objectives), objective_rows)
@@ -307,58 +308,12 @@ class Store(StoreReads):
             conn.execute(insert(kr_values), history_rows)
         if listing is not None:
             cycles = listing.cycles or kr_cycles | {str(row["cycle"]) for row in objective_rows}
-            _mark_retired(conn, objectives, listing.objectives, cycles, at)
-            _mark_retired(conn, key_results, listing.key_results, cycles, at)
-
-
-def _objective_cycles(
-    objective: ObjectiveRecord,
-    key_result_records: Sequence[KeyResultRecord],
-    kr_cycles: set[str],
-    listing: Listing | None,
-) -> list[str]:
-    """The cycles an objective is written in: those it names, else those of its key results
-    in this write, else those of the write's key results, else those of the file; none
-    (objectives alone), and the caller takes the store's current cycle."""
-    own = {kr.cycle for kr in key_result_records if kr.objective_id == objective.id}
-    return sorted(objective.cycles or own or kr_cycles or (listing.cycles if listing else ()))
+            mark_retired(conn, objectives, listing.objectives, cycles, at)
+            mark_retired(conn, key_results, listing.key_results, cycles, at)
 
 
 def _keys(conn: Connection, table: Table) -> set[tuple[str, str]]:
     return {(row.cycle, row.id) for row in conn.execute(select(table.c.cycle, table.c.id))}
-
-
-def _mark_retired(
-    conn: Connection,
-    table: Table,
-    listed: frozenset[str],
-    cycles: set[str] | frozenset[str],
-    at: datetime,
-) -> None:
-    """Retire the rows of `table` in `cycles` not `listed` (at `at`, once) and restore
-    listed ones; rows of other cycles are left as they are."""
-    rows = conn.execute(
-        select(table.c.cycle, table.c.id, table.c.retired_at).where(table.c.cycle.in_(cycles))
-    ).all()
-    retire = [row for row in rows if row.id not in listed and row.retired_at is None]
-    restore = [row for row in rows if row.id in listed and row.retired_at is not None]
-    for chosen, retired_at in ((retire, at), (restore, None)):
-        if chosen:
-            conn.execute(
-                update(table).where(
-                    table.c.cycle == bindparam("row_cycle"), table.c.id == bindparam("row_id")
-                ),
-                [
-                    {"row_cycle": row.cycle, "row_id": row.id, "retired_at": retired_at}
-                    for row in chosen
-                ],
-            )
-    if retire:
-        log.info(
-            "retiring %s no longer in the mapping file: %s",
-            table.name,
-            ", ".join(f"{row.id} ({row.cycle})" for row in retire),
-        )
 
 
 def _upsert(
