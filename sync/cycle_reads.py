@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -30,7 +30,11 @@ class CycleReads(ABC):
 
     def in_cycle(self, scope: CycleScope | str | None) -> Self:
         """These reads in one cycle (a cycle key, or a run's `CycleScope`); the same store
-        underneath, for writing too."""
+        underneath, for writing too. A cycle key is looked at once, here: the key results
+        its view shows from cycles of their own are read now, not again at every read."""
+        if isinstance(scope, str):
+            with self._connect() as conn:
+                scope = CycleScope(scope, self._borrowed(conn, scope))
         scoped = copy.copy(self)
         scoped._scope = scope if isinstance(scope, CycleScope) else CycleScope(scope)
         return scoped
@@ -76,15 +80,19 @@ class CycleReads(ABC):
     def _kr_cycle(self, conn: Connection, kr_id: str) -> str | None:
         return self._own_cycles(conn).get(kr_id) or self._cycle(conn)
 
-    def _own_cycles(self, conn: Connection) -> dict[str, str]:
+    def _own_cycles(self, conn: Connection) -> Mapping[str, str]:
         """Key results read in a cycle other than the scope's: a run's with periods of their
-        own; in a view, those listed under the cycle's objectives with a period of their own:
-        a row of a cycle begun before this one, not retired, none of that id in this one,
+        own, or those a cycle's view shows (`_borrowed`)."""
+        if self._scope.cycle is not None or self._scope.key_results:
+            return self._scope.key_results
+        cycle = self._current_cycle(conn)
+        return {} if cycle is None else self._borrowed(conn, cycle)
+
+    def _borrowed(self, conn: Connection, cycle: str) -> dict[str, str]:
+        """The key results listed under `cycle`'s objectives with a period of their own: a
+        row of a cycle begun before this one, not retired, none of that id in this one,
         written with the objective's row of this cycle or since (a key result dropped from
         the file is not, nor is next quarter's shown in this one's)."""
-        if self._scope.key_results or (self._scope.cycle is None and not self._cycles(conn)):
-            return dict(self._scope.key_results)
-        cycle = self._cycle(conn)
         listed = {
             row.id: as_utc(row.updated_at)
             for row in conn.execute(
