@@ -125,4 +125,7 @@ def test_a_quarter_rollover_starts_new_histories_and_leaves_the_old_cycle_as_it_
     err = capsys.readouterr().err
     assert "--period: no cycle 1999-Q1 in the store" in err and NEXT in err and THIS in err
     assert main(["history", "p1-bugs", "--json", "--period", "Q5"]) == 2
-    assert "--period" in capsys.readouterr().err
+    assert "--period: 'Q5' is not a period" in capsys.readouterr().err
+    assert main(["status", "--period", "[b]x[/b] <i>\x1b[31m"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a period" in err and "\x1b" not in err and "Traceback" not in err
