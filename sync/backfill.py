@@ -25,7 +25,7 @@ from config.settings import Settings
 from connectors.base import Connector, ConnectorError, Selector
 from connectors.history import HistoryReader, SelectorHistory, Unrebuildable
 from sync.connections import build_connectors
-from sync.engine import KeyResultOutcome, run_sync, target_of, thresholds_of
+from sync.engine import KeyResultOutcome, cycle_scope, run_sync, target_of, thresholds_of
 from sync.fetch import FetchOutcome, FetchResults
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
@@ -125,6 +125,7 @@ def run_backfill(
         if rebuilt
         else None
     )
+    store = store.in_cycle(cycle_scope(mapping))  # each key result's history in its own cycle
     now = {o.plan.key_result.id: o for o in synced.key_results} if synced is not None else {}
     thresholds = thresholds_of(mapping, settings)
     for kr_plan in rebuilt:

@@ -26,8 +26,8 @@ from operator import attrgetter
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
 from connectors.base import WorkItem
+from sync.cycle_reads import as_utc
 from sync.store import Store
-from sync.store_reads import as_utc
 from sync.tables import fetch_cache, fetch_cache_items
 
 log = logging.getLogger(__name__)

@@ -272,6 +272,7 @@ def test_values_recorded_by_others_are_never_touched(
         conn.execute(
             kr_values.insert(),
             {
+                "cycle": "2026-10-01..2026-12-31",  # the key result's: 2026-Q4
                 "key_result_id": "open-bugs",
                 "observed_at": moment,
                 "value": 123.0,

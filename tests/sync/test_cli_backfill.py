@@ -4,6 +4,7 @@ store never synced needs no sync first."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,6 +122,11 @@ def test_a_backfill_after_a_sync(workdir: Path, capsys: pytest.CaptureFixture[st
         capsys.readouterr().out
     )
     assert backfill_rows(workdir) == written
+    assert main(["history", "merged", "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    origins = [v["origin"] for v in history["values"]]
+    assert origins.count("backfill") == days and origins.count("sync") >= 1
+    assert history["period"]["start"] == P_START  # the backfill wrote into the file's cycle
 
 
 def test_a_backfill_on_a_store_never_synced(
