@@ -16,8 +16,9 @@ from connectors.base import (
 )
 from connectors.changes import StageCost
 from sync.connections import build_connectors
-from sync.fetch import run_fetches
-from sync.incremental import IncrementalSync
+from sync.demand import Computed, compute_as_fetched
+from sync.fetch import FetchResults, stream_fetches
+from sync.incremental_run import IncrementalSync
 from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
@@ -161,9 +162,18 @@ def run_sync(
             planned = plan.item_fetches.keys() | plan.count_fetches
             for selector in planned - fetch_plan.item_fetches.keys() - fetch_plan.count_fetches:
                 on_fetch_done(selector.describe())
-    fetched = run_fetches(fetch_plan, connectors, concurrency=concurrency, on_done=on_fetch_done)
-    if incremental is not None:
-        fetched.freshness = incremental.freshness()
+        incremental.expect(fetch_plan)
+    fetched = FetchResults(freshness=incremental.freshness() if incremental is not None else {})
+    arrivals = stream_fetches(
+        fetch_plan, connectors, fetched, concurrency=concurrency, on_done=on_fetch_done
+    )
+
+    def compute(kr_plan: KeyResultPlan, fetched: FetchResults) -> Computed:
+        value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
+        lineage["definition"] = definition_of(kr_plan)
+        return value, error, lineage
+
+    computed = compute_as_fetched(fetch_plan.key_results, arrivals, fetched, compute)
     digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
 
@@ -181,8 +191,7 @@ def run_sync(
             value, error = kept[kr.id].value, None
             lineage = kept_lineage(kr_plan, kept[kr.id], fetched.freshness)
         else:
-            value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
-            lineage["definition"] = definition_of(kr_plan)
+            value, error, lineage = computed[kr.id]
         shown = value if error is None else (previous.value if previous else None)
         start = resolve_start(kr, store, kr_plan.period, shown)
         progress = score(

@@ -130,6 +130,20 @@ class CachedUnit:
     def decoded(self) -> bool:
         return self.loaded_items is not None
 
+    def release_items(self) -> None:
+        """Drop the decoded items once no reader is left; reading them again is a bug (the
+        store's rows may no longer be this entry's)."""
+        with self._lock:
+            self.loaded_items = None
+            self.read_items = functools.partial(_released, self.key)
+
+
+def _released(unit_key: str) -> dict[str, WorkItem]:
+    raise RuntimeError(f"cache entry {unit_key} was read after its items were released")
+
+
+EncodedRow = tuple[str, str | None, str | None]  # item key, tracker id, the item as JSON
+
 
 @dataclass
 class UnitWrite:
@@ -141,6 +155,16 @@ class UnitWrite:
     upserted_ids: set[str] = field(default_factory=set)  # Jira: issue ids written (again)
     removed_ids: set[str] = field(default_factory=set)  # Jira: issue ids no longer in the unit
     removed_keys: set[str] = field(default_factory=set)  # GitHub: item keys no longer in it
+    rows: list[EncodedRow] | None = None  # the item rows to write, once encoded (`encode`)
+
+    def encode(self) -> None:
+        """Encode the rows this write inserts now, so the unit's items can be released and
+        the run holds compact JSON rows until its transaction, not work items."""
+        if self.rows is None:
+            if self.replace_all:
+                self.rows = _item_rows(self.unit, set(self.unit.members), set(self.unit.items))
+            else:
+                self.rows = _item_rows(self.unit, self.upserted_ids, self.upserts)
 
 
 def load_units(
@@ -245,13 +269,20 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
         items = fetch_cache_items
         if write.replace_all:
             conn.execute(delete(items).where(items.c.unit_key == unit.key))
-            rows = _item_rows(unit, set(unit.members), set(unit.items))
         else:
             _delete_rows(conn, unit.key, items.c.tracker_id, write.removed_ids | write.upserted_ids)
             _delete_rows(conn, unit.key, items.c.item_key, write.upserts | write.removed_keys)
-            rows = _item_rows(unit, write.upserted_ids, write.upserts)
-        for i in range(0, len(rows), WRITE_BATCH):
-            conn.execute(insert(items), rows[i : i + WRITE_BATCH])
+        write.encode()
+        assert write.rows is not None
+        for i in range(0, len(write.rows), WRITE_BATCH):
+            batch = write.rows[i : i + WRITE_BATCH]
+            conn.execute(
+                insert(items),
+                [
+                    {"unit_key": unit.key, "item_key": key, "tracker_id": tid, "item": text}
+                    for key, tid, text in batch
+                ],
+            )
 
 
 def _delete_rows(
@@ -267,33 +298,21 @@ def _delete_rows(
         )
 
 
-def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> list[dict[str, str | None]]:
+def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> list[EncodedRow]:
     """Rows for these Jira members (by issue id) and these GitHub items (by key).
 
     A Jira member's row is keyed by its item key, or by its id when only the id is known
     (a count's members); either way `tracker_id` holds the id, which deletions go by.
     """
-    rows: list[dict[str, str | None]] = []
+    rows: list[EncodedRow] = []
     for tracker_id in sorted(ids):
         key = unit.members[tracker_id]
-        rows.append(
-            {
-                "unit_key": unit.key,
-                "item_key": key if key is not None else tracker_id,
-                "tracker_id": tracker_id,
-                "item": encode_item(unit.items[key]) if key is not None else None,
-            }
-        )
+        if key is None:
+            rows.append((tracker_id, tracker_id, None))
+        else:
+            rows.append((key, tracker_id, encode_item(unit.items[key])))
     member_keys = {key for key in unit.members.values() if key is not None}
-    for key in sorted(keys - member_keys):
-        rows.append(
-            {
-                "unit_key": unit.key,
-                "item_key": key,
-                "tracker_id": None,
-                "item": encode_item(unit.items[key]),
-            }
-        )
+    rows.extend((key, None, encode_item(unit.items[key])) for key in sorted(keys - member_keys))
     return rows
 
 
