@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -25,6 +26,7 @@ from operator import attrgetter
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from connectors.base import WorkItem
+from sync.packed_rows import PackedRow, PackedRows
 from sync.store import Store
 from sync.store_reads import as_utc
 from sync.tables import fetch_cache, fetch_cache_items
@@ -142,9 +144,6 @@ def _released(unit_key: str) -> dict[str, WorkItem]:
     raise RuntimeError(f"cache entry {unit_key} was read after its items were released")
 
 
-EncodedRow = tuple[str, str | None, str | None]  # item key, tracker id, the item as JSON
-
-
 @dataclass
 class UnitWrite:
     """How one unit's cache entry changes in this run."""
@@ -155,16 +154,17 @@ class UnitWrite:
     upserted_ids: set[str] = field(default_factory=set)  # Jira: issue ids written (again)
     removed_ids: set[str] = field(default_factory=set)  # Jira: issue ids no longer in the unit
     removed_keys: set[str] = field(default_factory=set)  # GitHub: item keys no longer in it
-    rows: list[EncodedRow] | None = None  # the item rows to write, once encoded (`encode`)
+    rows: PackedRows | None = None  # the item rows to write, once encoded (`encode`)
 
     def encode(self) -> None:
         """Encode the rows this write inserts now, so the unit's items can be released and
-        the run holds compact JSON rows until its transaction, not work items."""
+        the run holds them packed until its transaction, not as work items."""
         if self.rows is None:
             if self.replace_all:
-                self.rows = _item_rows(self.unit, set(self.unit.members), set(self.unit.items))
+                ids, keys = set(self.unit.members), set(self.unit.items)
             else:
-                self.rows = _item_rows(self.unit, self.upserted_ids, self.upserts)
+                ids, keys = self.upserted_ids, self.upserts
+            self.rows = PackedRows.pack(_item_rows(self.unit, ids, keys))
 
 
 def load_units(
@@ -274,8 +274,8 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
             _delete_rows(conn, unit.key, items.c.item_key, write.upserts | write.removed_keys)
         write.encode()
         assert write.rows is not None
-        for i in range(0, len(write.rows), WRITE_BATCH):
-            batch = write.rows[i : i + WRITE_BATCH]
+        rows = iter(write.rows)
+        while batch := list(itertools.islice(rows, WRITE_BATCH)):
             conn.execute(
                 insert(items),
                 [
@@ -298,22 +298,21 @@ def _delete_rows(
         )
 
 
-def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> list[EncodedRow]:
+def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> Iterator[PackedRow]:
     """Rows for these Jira members (by issue id) and these GitHub items (by key).
 
     A Jira member's row is keyed by its item key, or by its id when only the id is known
     (a count's members); either way `tracker_id` holds the id, which deletions go by.
     """
-    rows: list[EncodedRow] = []
     for tracker_id in sorted(ids):
         key = unit.members[tracker_id]
         if key is None:
-            rows.append((tracker_id, tracker_id, None))
+            yield tracker_id, tracker_id, None
         else:
-            rows.append((key, tracker_id, encode_item(unit.items[key])))
+            yield key, tracker_id, encode_item(unit.items[key])
     member_keys = {key for key in unit.members.values() if key is not None}
-    rows.extend((key, None, encode_item(unit.items[key])) for key in sorted(keys - member_keys))
-    return rows
+    for key in sorted(keys - member_keys):
+        yield key, None, encode_item(unit.items[key])
 
 
 def prune_units(conn: Connection, unused_since: datetime) -> int:
