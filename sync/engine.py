@@ -287,7 +287,11 @@ def objective_progress(
     """Roll key results up into objectives; key results not in this run keep their stored
     progress, expected by now within their own period."""
     fresh = {o.plan.key_result.id: o.progress for o in outcomes}
-    stored_rows = {row.id: row for row in store.all_key_results()} if store is not None else {}
+    # Read only when some key result is not in this run: the rows carry every lineage.
+    missing = any(kr.id not in fresh for _, kr in mapping.key_results())
+    stored_rows = (
+        {row.id: row for row in store.all_key_results()} if store is not None and missing else {}
+    )
     nodes: list[ObjectiveNode] = []
     for objective in mapping.objectives:
         entries: list[tuple[float, KeyResultProgress]] = []

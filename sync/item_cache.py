@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
@@ -208,8 +209,9 @@ def load_units(
             ).where(items.c.unit_key.in_(chunk), items.c.tracker_id.is_not(None))
             for unit_key, item_key, tracker_id, id_only in conn.execute(members):
                 unit = units.get(unit_key)
-                if unit is not None:
-                    unit.members[tracker_id] = None if id_only else item_key
+                if unit is not None:  # one string per issue, however many units hold it
+                    key = None if id_only else sys.intern(item_key)
+                    unit.members[sys.intern(tracker_id)] = key
     return units
 
 
