@@ -183,6 +183,8 @@ class CachedSource:
             failure = future.exception()
             if isinstance(failure, Exception):
                 self._failed[key] = failure  # raised again to each selector that reads it
+        if self._changes is not None:  # every held answer has had its delta
+            self._changes.settled()
 
     def unchanged_entry(self, selector: Selector) -> CachedUnit | None:
         """The cache entry a selector is answered from, when it was used as it was."""
