@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,16 @@ def resolve_start(
     return first if first is not None else value
 
 
+def value_and_lineage(
+    settings: Settings, as_of: datetime, kr_plan: KeyResultPlan, fetched: FetchResults
+) -> Computed:
+    """A key result's value from the fetched data; its lineage records the definition it
+    was computed from (`sync.kept_values`)."""
+    value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
+    lineage["definition"] = definition_of(kr_plan)
+    return value, error, lineage
+
+
 def run_sync(
     settings: Settings,
     mapping: MappingFile,
@@ -167,12 +178,7 @@ def run_sync(
     arrivals = stream_fetches(
         fetch_plan, connectors, fetched, concurrency=concurrency, on_done=on_fetch_done
     )
-
-    def compute(kr_plan: KeyResultPlan, fetched: FetchResults) -> Computed:
-        value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
-        lineage["definition"] = definition_of(kr_plan)
-        return value, error, lineage
-
+    compute = functools.partial(value_and_lineage, settings, as_of)
     computed = compute_as_fetched(fetch_plan.key_results, arrivals, fetched, compute)
     digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
