@@ -161,12 +161,15 @@ def run_sync(
         else None
     )
     concurrency = {"jira": settings.jira.max_concurrency, "github": settings.github.max_concurrency}
-    stored = store.stored_key_results() if store is not None else {}
     kept: dict[str, StoredKeyResult] = {}
     fetch_plan = plan
     if incremental is not None:  # the store's cache answers what has not changed
         connectors = incremental.wrap(plan, connectors)
         incremental.prepare(concurrency)
+    # Read after the changes were asked: the stored lineages and the id listings the change
+    # feeds compare the cache with are not held at once.
+    stored = store.stored_key_results() if store is not None else {}
+    if incremental is not None:
         kept = kept_key_results(plan, stored, incremental.unchanged_entry)
         fetch_plan = fetch_plan_without(plan, kept)
         if on_fetch_done is not None:  # what only kept key results read is done already
