@@ -133,6 +133,10 @@ class ChangeSet:
         """The changes to apply to a unit that does not stand; None: fetch it in full."""
         return None
 
+    def settled(self) -> None:
+        """Every cached answer has had its delta: drop what was read to tell them (the
+        items listed or fetched again), so the run does not hold it to the end."""
+
     def reason(self, unit: FetchUnit) -> str:
         """Why a unit with no delta is fetched in full, in words for `explain`."""
         return self.why_full.get(unit.key) or self.why or "the changes since could not be told"

@@ -369,6 +369,10 @@ class GitHubChanges(ChangeSet):
                     self._verdicts = {}
             return self._verdicts
 
+    def settled(self) -> None:
+        with self._relisting_lock:
+            self._relisted.clear()
+
     def _changed_items(self, repo: str, kind: ItemKind, needs: frozenset[str]) -> list[WorkItem]:
         """Items of `repo` of this kind updated since `since`, in every state: listed once,
         shared by the repository's listing by last update and its open listing."""

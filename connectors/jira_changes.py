@@ -184,6 +184,9 @@ class JiraChanges(ChangeSet):
         self.matched: dict[str, set[str]] = {}  # unit key -> changed ids it matches now
         self.fresh_items: dict[str, dict[str, WorkItem]] = {}  # unit key -> id -> item
 
+    def settled(self) -> None:
+        self.fresh_items = {}
+
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
         matched = self.matched.get(unit.key)
         if matched is None:

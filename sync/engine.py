@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from connectors.base import (
 from connectors.changes import StageCost
 from sync.connections import build_connectors
 from sync.cycles import CycleScope, cycle_key
-from sync.fetch import run_fetches
-from sync.incremental import IncrementalSync
+from sync.demand import Computed, compute_as_fetched
+from sync.fetch import FetchResults, stream_fetches
+from sync.incremental_run import IncrementalSync
 from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
@@ -117,6 +119,16 @@ def resolve_start(
     return first if first is not None else value
 
 
+def value_and_lineage(
+    settings: Settings, as_of: datetime, kr_plan: KeyResultPlan, fetched: FetchResults
+) -> Computed:
+    """A key result's value from the fetched data; its lineage records the definition it
+    was computed from (`sync.kept_values`)."""
+    value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
+    lineage["definition"] = definition_of(kr_plan)
+    return value, error, lineage
+
+
 def run_sync(
     settings: Settings,
     mapping: MappingFile,
@@ -152,21 +164,28 @@ def run_sync(
         else None
     )
     concurrency = {"jira": settings.jira.max_concurrency, "github": settings.github.max_concurrency}
-    stored = store.stored_key_results() if store is not None else {}
     kept: dict[str, StoredKeyResult] = {}
     fetch_plan = plan
     if incremental is not None:  # the store's cache answers what has not changed
         connectors = incremental.wrap(plan, connectors)
         incremental.prepare(concurrency)
+    # Read after the changes were asked: the stored lineages and the id listings the change
+    # feeds compare the cache with are not held at once.
+    stored = store.stored_key_results() if store is not None else {}
+    if incremental is not None:
         kept = kept_key_results(plan, stored, incremental.unchanged_entry)
         fetch_plan = fetch_plan_without(plan, kept)
         if on_fetch_done is not None:  # what only kept key results read is done already
             planned = plan.item_fetches.keys() | plan.count_fetches
             for selector in planned - fetch_plan.item_fetches.keys() - fetch_plan.count_fetches:
                 on_fetch_done(selector.describe())
-    fetched = run_fetches(fetch_plan, connectors, concurrency=concurrency, on_done=on_fetch_done)
-    if incremental is not None:
-        fetched.freshness = incremental.freshness()
+        incremental.expect(fetch_plan)
+    fetched = FetchResults(freshness=incremental.freshness() if incremental is not None else {})
+    arrivals = stream_fetches(
+        fetch_plan, connectors, fetched, concurrency=concurrency, on_done=on_fetch_done
+    )
+    compute = functools.partial(value_and_lineage, settings, as_of)
+    computed = compute_as_fetched(fetch_plan.key_results, arrivals, fetched, compute)
     digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
 
@@ -184,8 +203,7 @@ def run_sync(
             value, error = kept[kr.id].value, None
             lineage = kept_lineage(kr_plan, kept[kr.id], fetched.freshness)
         else:
-            value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
-            lineage["definition"] = definition_of(kr_plan)
+            value, error, lineage = computed[kr.id]
         shown = value if error is None else (previous.value if previous else None)
         start = resolve_start(kr, store, kr_plan.period, shown)
         progress = score(
@@ -281,7 +299,11 @@ def objective_progress(
     """Roll key results up into objectives; key results not in this run keep their stored
     progress, expected by now within their own period."""
     fresh = {o.plan.key_result.id: o.progress for o in outcomes}
-    stored_rows = {row.id: row for row in store.all_key_results()} if store is not None else {}
+    # Read only when some key result is not in this run: the rows carry every lineage.
+    missing = any(kr.id not in fresh for _, kr in mapping.key_results())
+    stored_rows = (
+        {row.id: row for row in store.all_key_results()} if store is not None and missing else {}
+    )
     nodes: list[ObjectiveNode] = []
     for objective in mapping.objectives:
         entries: list[tuple[float, KeyResultProgress]] = []

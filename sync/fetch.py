@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from connectors.base import Connector, ConnectorError, Selector, WorkItem
@@ -28,25 +28,43 @@ class FetchOutcome:
     count: int | None = None
     items: list[WorkItem] | None = None
     error: str | None = None
+    released: bool = False  # its items were dropped: no key result reads them any more
+
+
+class ReleasedAnswer(RuntimeError):
+    """A selector's answer read after it was released: a bug in who needs what."""
 
 
 @dataclass
 class FetchResults:
     counts: dict[Selector, FetchOutcome] = field(default_factory=dict)
     items: dict[Selector, FetchOutcome] = field(default_factory=dict)
-    freshness: dict[Selector, str] = field(default_factory=dict)  # cached, patched or full
+    freshness: Mapping[Selector, str] = field(default_factory=dict)  # cached, patched or full
 
     def for_count(self, selector: Selector) -> FetchOutcome:
         """A count comes from the server, or from the items fetched for the same selector."""
         if selector in self.counts:
-            return self.counts[selector]
-        outcome = self.items[selector]
+            return _unreleased(selector, self.counts[selector])
+        outcome = self.for_items(selector)
         if outcome.items is None:
             return outcome
         return FetchOutcome(count=len(outcome.items))
 
     def for_items(self, selector: Selector) -> FetchOutcome:
-        return self.items[selector]
+        return _unreleased(selector, self.items[selector])
+
+    def release(self, selector: Selector) -> None:
+        """Drop the selector's items (its count and error stay): nothing reads them now."""
+        for outcome in (self.items.get(selector), self.counts.get(selector)):
+            if outcome is not None:
+                outcome.items = None
+                outcome.released = True
+
+
+def _unreleased(selector: Selector, outcome: FetchOutcome) -> FetchOutcome:
+    if outcome.released:
+        raise ReleasedAnswer(f"{selector.describe()} was read after it was released")
+    return outcome
 
 
 ProgressCallback = Callable[[str], None]
@@ -61,6 +79,21 @@ def run_fetches(
 ) -> FetchResults:
     """Fetch every distinct selector once; `connectors` holds an error for an unusable source."""
     results = FetchResults()
+    for _ in stream_fetches(plan, connectors, results, concurrency=concurrency, on_done=on_done):
+        pass
+    return results
+
+
+def stream_fetches(
+    plan: QueryPlan,
+    connectors: Mapping[str, Connector | ConnectorError],
+    results: FetchResults,
+    *,
+    concurrency: Mapping[str, int],
+    on_done: ProgressCallback | None = None,
+) -> Iterator[Selector]:
+    """Fetch as `run_fetches` does, naming each selector as soon as its outcome is in
+    `results`, so the caller can compute from it while the other fetches go on."""
     lock = threading.Lock()
 
     def connector_for(selector: Selector) -> Connector:
@@ -76,7 +109,7 @@ def run_fetches(
         what: str,
         call: Callable[[Connector], FetchOutcome],
         into: dict[Selector, FetchOutcome],
-    ) -> None:
+    ) -> Selector:
         try:
             connector = connector_for(selector)
             outcome = call(connector)
@@ -91,6 +124,7 @@ def run_fetches(
             into[selector] = outcome
         if on_done is not None:
             on_done(selector.describe())
+        return selector
 
     def count_of(selector: Selector) -> Callable[[Connector], FetchOutcome]:
         return lambda connector: FetchOutcome(count=connector.count(selector))
@@ -100,7 +134,7 @@ def run_fetches(
 
     # Item fetches first: they are chains of pages, a count is one request, so the long
     # chains start early and the counts fill the gaps at the end.
-    tasks: dict[str, list[Callable[[], None]]] = {}
+    tasks: dict[str, list[Callable[[], Selector]]] = {}
     for selector, needs in plan.item_fetches.items():
         task = functools.partial(fetch, selector, "items", items_of(selector, needs), results.items)
         tasks.setdefault(selector.source, []).append(task)
@@ -118,9 +152,8 @@ def run_fetches(
     }
     try:
         futures = [pools[source].submit(task) for source, queue in tasks.items() for task in queue]
-        for future in futures:
-            future.result()
+        for future in as_completed(futures):
+            yield future.result()
     finally:
         for pool in pools.values():
-            pool.shutdown(wait=True)
-    return results
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -13,24 +13,24 @@ under other settings (`item_shape`), a query the feed calls fragile, a full refr
 (`full_refresh_every`, the safety net for anything missed), or a feed that could not tell.
 A unit whose fetch fails keeps its previous cache entry.
 
-Before the fetches, `IncrementalSync.prepare` answers every unit the changes can bring up to
-date, so the engine knows which answers are unchanged (the feed says they stand, or what it
-found changes nothing in them) and can keep the values computed from them
-(`sync.kept_values`). A cached answer's items are decoded only when an answer is computed
-from them (`sync.item_cache`): an unchanged unit whose key results keep their values is
-never decoded.
+Before the fetches, `IncrementalSync.prepare` (`sync.incremental_run`) answers every unit
+the changes can bring up to date, so the engine knows which answers are unchanged (the feed
+says they stand, or what it found changes nothing in them) and can keep the values computed
+from them (`sync.kept_values`). A cached answer's items are decoded only when an answer is
+computed from them (`sync.item_cache`): an unchanged unit whose key results keep their
+values is never decoded. Once the last of the run's selectors reading a unit has read it,
+its cache rows are encoded for the run's write and its items dropped (`expect`, `_seal`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TypeVar
-
-from sqlalchemy import Connection
 
 from config.settings import IncrementalSettings
 from connectors.base import Connector, ConnectorError, Selector, WorkItem
@@ -39,22 +39,14 @@ from connectors.changes import (
     ChangeSet,
     FetchUnit,
     HeldAnswer,
-    StageCost,
     UnitDelta,
     UnitPlan,
-    UnitPlanner,
 )
 from sync.item_cache import (
     CachedUnit,
-    DecodeTally,
     UnitWrite,
     UnreadableEntry,
-    load_units,
-    prune_units,
-    write_units,
 )
-from sync.plan import QueryPlan
-from sync.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +83,8 @@ class CachedSource:
         self.mode: dict[str, str] = {}  # unit key -> "cached" | "incremental" | "full" (reports)
         self.why_full: dict[str, str] = {}  # unit key -> why it was fetched in full
         self.unchanged: set[str] = set()  # unit keys answered by their cache entry as it was
+        self._readers: dict[str, int] = {}  # unit key -> the run's selectors yet to read it
+        self._readers_lock = threading.Lock()
 
     @property
     def plan(self) -> UnitPlan:
@@ -125,11 +119,43 @@ class CachedSource:
 
     def _read(self, key: str, read: Callable[[CachedUnit], T]) -> T:
         """`read` of the unit's answer; a cache entry found unreadable is fetched in full."""
-        answer = self._answer(key)
         try:
-            return read(answer)
-        except UnreadableEntry as exc:
-            return read(self._refetch(key, answer, str(exc)))
+            answer = self._answer(key)
+            try:
+                return read(answer)
+            except UnreadableEntry as exc:
+                return read(self._refetch(key, answer, str(exc)))
+        finally:
+            self._read_done(key)
+
+    # -- releasing an answer after its last reader
+
+    def expect(self, items: Iterable[Selector], counts: Iterable[Selector]) -> None:
+        """The selectors this run will read: each unit's items are released after the last
+        of them has read it (see `_seal`); an answer none of them reads is sealed now."""
+        keys = [self._units.by_items.get(s) for s in items]
+        keys += [self._units.by_count.get(s) for s in counts]
+        with self._readers_lock:
+            self._readers = dict(Counter(key for key in keys if key is not None))
+        for key in self._units.units.keys() - self._readers.keys():
+            self._seal(key)
+
+    def _read_done(self, key: str) -> None:
+        with self._readers_lock:
+            left = self._readers.get(key, 0) - 1
+            self._readers[key] = left
+        if left == 0:
+            self._seal(key)
+
+    def _seal(self, key: str) -> None:
+        """Encode the unit's cache rows and drop its decoded items: no selector reads it now."""
+        with self._unit_locks[key]:
+            write = self._writes.get(key)
+            if write is not None:
+                write.encode()
+            for entry in (self._fresh.get(key), self._cached.get(key)):
+                if entry is not None:
+                    entry.release_items()
 
     def _refetch(self, key: str, unreadable: CachedUnit, why: str) -> CachedUnit:
         with self._unit_locks[key]:
@@ -157,6 +183,8 @@ class CachedSource:
             failure = future.exception()
             if isinstance(failure, Exception):
                 self._failed[key] = failure  # raised again to each selector that reads it
+        if self._changes is not None:  # every held answer has had its delta
+            self._changes.settled()
 
     def unchanged_entry(self, selector: Selector) -> CachedUnit | None:
         """The cache entry a selector is answered from, when it was used as it was."""
@@ -331,101 +359,3 @@ def changes_nothing(cached: CachedUnit, delta: UnitDelta) -> bool:
         tracker_id in cached.members and cached.members[tracker_id] == key
         for tracker_id, key in delta.members.items()
     )
-
-
-def plan_units(plan: QueryPlan, source: str, planner: UnitPlanner) -> UnitPlan:
-    """The fetch units of one tracker's selectors in the plan, as its feed groups them."""
-    return planner(
-        {s: needs for s, needs in plan.item_fetches.items() if s.source == source},
-        [s for s in plan.count_fetches if s.source == source],
-    )
-
-
-class IncrementalSync:
-    """One run's incremental fetching: wraps the connectors, then writes the cache back."""
-
-    def __init__(self, store: Store, settings: IncrementalSettings, now: datetime) -> None:
-        self.store = store
-        self.settings = settings
-        self.now = now
-        self.sources: dict[str, CachedSource] = {}
-        self.decoded = DecodeTally()  # the cache entries this run decoded
-
-    def wrap(
-        self, plan: QueryPlan, connectors: Mapping[str, Connector | ConnectorError]
-    ) -> dict[str, Connector | ConnectorError]:
-        feeds = {
-            source: feed
-            for source, connector in connectors.items()
-            if not isinstance(connector, ConnectorError)
-            and (feed := connector.change_feed()) is not None
-        }
-        planned = {source: plan_units(plan, source, feed.plan) for source, feed in feeds.items()}
-        keys = [key for p in planned.values() for key in p.units]
-        cached = load_units(self.store, keys, self.decoded)
-        wrapped = dict(connectors)
-        for source, units in planned.items():
-            connector = connectors[source]
-            assert not isinstance(connector, ConnectorError)
-            self.sources[source] = CachedSource(
-                connector, feeds[source], units, cached, self.settings, self.now
-            )
-            wrapped[source] = self.sources[source]
-        return wrapped
-
-    def prepare(self, concurrency: Mapping[str, int]) -> None:
-        """Ask each tracker what changed and answer the units its changes bring up to date,
-        the trackers side by side, each within its own limit."""
-        if not self.sources:
-            return
-        with ThreadPoolExecutor(len(self.sources), thread_name_prefix="okrsync-cache") as pool:
-            for name, source in self.sources.items():
-                pool.submit(source.answer_held, concurrency.get(name, 1))
-
-    def unchanged_entry(self, selector: Selector) -> CachedUnit | None:
-        """The cache entry a selector is answered from, when it was used as it was (nothing
-        in it changed); None otherwise."""
-        source = self.sources.get(selector.source)
-        return source.unchanged_entry(selector) if source is not None else None
-
-    def freshness(self) -> dict[Selector, str]:
-        """How each selector's answer was obtained, in words for `explain`."""
-        found: dict[Selector, str] = {}
-        for source in self.sources.values():
-            for selectors in (source.plan.by_items, source.plan.by_count):
-                for selector, key in selectors.items():
-                    mode = source.mode.get(key)
-                    if mode == "cached":
-                        found[selector] = "from the cache: nothing it holds changed"
-                    elif mode == "incremental":
-                        found[selector] = "from the cache, with the changes since the last run"
-                    elif mode == "full":
-                        why = source.why_full.get(key, "")
-                        found[selector] = f"fetched in full: {why}" if why else "fetched in full"
-        return found
-
-    def costs(self) -> dict[str, StageCost]:
-        """Requests and time the change feeds spent, by tracker and stage ("jira change feed",
-        "github membership check", ...): what keeping the cache exact costs."""
-        return {
-            f"{source} {stage}": cost
-            for source, cached in self.sources.items()
-            for stage, cost in sorted(cached.feed.costs.by_stage.items())
-        }
-
-    def modes(self) -> dict[str, int]:
-        """How the units were answered: {"cached": n, "incremental": n, "full": n}."""
-        counts = {"cached": 0, "incremental": 0, "full": 0}
-        for source in self.sources.values():
-            for mode in source.mode.values():
-                counts[mode] += 1
-        return counts
-
-    def write(self, conn: Connection, run_id: int) -> None:
-        writes = [w for source in self.sources.values() for w in source.writes()]
-        write_units(conn, writes, run_id)
-        pruned = prune_units(conn, self.now - timedelta(seconds=self.settings.prune_after))
-        if pruned:
-            log.info(
-                "cache: %d entries unused for %.0f s deleted", pruned, self.settings.prune_after
-            )

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
+import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -27,6 +29,7 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 
 from connectors.base import WorkItem
 from sync.cycle_reads import as_utc
+from sync.packed_rows import PackedRow, PackedRows
 from sync.store import Store
 from sync.tables import fetch_cache, fetch_cache_items
 
@@ -138,6 +141,17 @@ class CachedUnit:
     def decoded(self) -> bool:
         return self.loaded_items is not None
 
+    def release_items(self) -> None:
+        """Drop the decoded items once no reader is left; reading them again is a bug (the
+        store's rows may no longer be this entry's)."""
+        with self._lock:
+            self.loaded_items = None
+            self.read_items = functools.partial(_released, self.key)
+
+
+def _released(unit_key: str) -> dict[str, WorkItem]:
+    raise RuntimeError(f"cache entry {unit_key} was read after its items were released")
+
 
 @dataclass
 class UnitWrite:
@@ -149,6 +163,17 @@ class UnitWrite:
     upserted_ids: set[str] = field(default_factory=set)  # Jira: issue ids written (again)
     removed_ids: set[str] = field(default_factory=set)  # Jira: issue ids no longer in the unit
     removed_keys: set[str] = field(default_factory=set)  # GitHub: item keys no longer in it
+    rows: PackedRows | None = None  # the item rows to write, once encoded (`encode`)
+
+    def encode(self) -> None:
+        """Encode the rows this write inserts now, so the unit's items can be released and
+        the run holds them packed until its transaction, not as work items."""
+        if self.rows is None:
+            if self.replace_all:
+                ids, keys = set(self.unit.members), set(self.unit.items)
+            else:
+                ids, keys = self.upserted_ids, self.upserts
+            self.rows = PackedRows.pack(_item_rows(self.unit, ids, keys))
 
 
 def load_units(
@@ -192,8 +217,9 @@ def load_units(
             ).where(items.c.unit_key.in_(chunk), items.c.tracker_id.is_not(None))
             for unit_key, item_key, tracker_id, id_only in conn.execute(members):
                 unit = units.get(unit_key)
-                if unit is not None:
-                    unit.members[tracker_id] = None if id_only else item_key
+                if unit is not None:  # one string per issue, however many units hold it
+                    key = None if id_only else sys.intern(item_key)
+                    unit.members[sys.intern(tracker_id)] = key
             sizes = (
                 select(items.c.unit_key, func.count())
                 .where(items.c.unit_key.in_(chunk), items.c.item.is_not(None))
@@ -262,13 +288,20 @@ def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> N
         items = fetch_cache_items
         if write.replace_all:
             conn.execute(delete(items).where(items.c.unit_key == unit.key))
-            rows = _item_rows(unit, set(unit.members), set(unit.items))
         else:
             _delete_rows(conn, unit.key, items.c.tracker_id, write.removed_ids | write.upserted_ids)
             _delete_rows(conn, unit.key, items.c.item_key, write.upserts | write.removed_keys)
-            rows = _item_rows(unit, write.upserted_ids, write.upserts)
-        for i in range(0, len(rows), WRITE_BATCH):
-            conn.execute(insert(items), rows[i : i + WRITE_BATCH])
+        write.encode()
+        assert write.rows is not None
+        rows = iter(write.rows)
+        while batch := list(itertools.islice(rows, WRITE_BATCH)):
+            conn.execute(
+                insert(items),
+                [
+                    {"unit_key": unit.key, "item_key": key, "tracker_id": tid, "item": text}
+                    for key, tid, text in batch
+                ],
+            )
 
 
 def _delete_rows(
@@ -284,34 +317,21 @@ def _delete_rows(
         )
 
 
-def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> list[dict[str, str | None]]:
+def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> Iterator[PackedRow]:
     """Rows for these Jira members (by issue id) and these GitHub items (by key).
 
     A Jira member's row is keyed by its item key, or by its id when only the id is known
     (a count's members); either way `tracker_id` holds the id, which deletions go by.
     """
-    rows: list[dict[str, str | None]] = []
     for tracker_id in sorted(ids):
         key = unit.members[tracker_id]
-        rows.append(
-            {
-                "unit_key": unit.key,
-                "item_key": key if key is not None else tracker_id,
-                "tracker_id": tracker_id,
-                "item": encode_item(unit.items[key]) if key is not None else None,
-            }
-        )
+        if key is None:
+            yield tracker_id, tracker_id, None
+        else:
+            yield key, tracker_id, encode_item(unit.items[key])
     member_keys = {key for key in unit.members.values() if key is not None}
     for key in sorted(keys - member_keys):
-        rows.append(
-            {
-                "unit_key": unit.key,
-                "item_key": key,
-                "tracker_id": None,
-                "item": encode_item(unit.items[key]),
-            }
-        )
-    return rows
+        yield key, None, encode_item(unit.items[key])
 
 
 def prune_units(conn: Connection, unused_since: datetime) -> int:

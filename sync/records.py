@@ -8,6 +8,7 @@ A row's fields are its table's columns (`sync/tables.py`), with times in UTC.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -146,7 +147,8 @@ class Lineage:
         inputs = document.get("inputs")
         return cls(
             **{name: document.get(name) for name in _SCALAR_KEYS if document.get(name) is not None},
-            items=tuple(document.get("items") or ()),
+            # one string per item key, however many lineages name it
+            items=tuple(_shared(key) for key in document.get("items") or ()),
             inputs={
                 name: lineage
                 for name, sub in (inputs.items() if isinstance(inputs, dict) else ())
@@ -315,3 +317,8 @@ class StoredKeyResult:
     last_error: str | None = None
     last_run_id: int | None = None  # the run that last looked at it
     lineage: Lineage | None = None
+
+
+def _shared(text: Any) -> Any:
+    """A string read back from JSON, interned; anything else as it was."""
+    return sys.intern(text) if isinstance(text, str) else text
