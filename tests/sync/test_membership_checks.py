@@ -103,6 +103,16 @@ def new_issue_in(box: Sandbox, repo: str, as_of: datetime) -> GitHubIssue:
     return next(i for i in box.github_data.issues if i.repo == repo and i.created_at >= recent)
 
 
+def with_open_issues(box: Sandbox, repos: list[str], least: int) -> None:
+    """Reopen issues until each repository has `least` open ones: the generated data set's
+    states depend on the day it is anchored to."""
+    for repo in repos:
+        issues = [i for i in box.github_data.issues if i.repo == repo]
+        missing = least - sum(i.state == "open" for i in issues)
+        for issue in [i for i in issues if i.state == "closed"][: max(missing, 0)]:
+            issue.state, issue.closed_at = "open", None
+
+
 def sync(box: Sandbox, url: str, store: Store, mapping: MappingFile, as_of: datetime) -> SyncReport:
     counted(box)
     box.recorder.start()
@@ -215,9 +225,10 @@ def test_changed_issue_listings_are_checked_together(
     as_of = datetime.now(UTC)
     repos = repositories(box)
     mapping = issue_mapping(repos, as_of.date())
+    changed = repos[::4]  # five repositories, the odd one among them
+    with_open_issues(box, changed, 2)  # each is closed one issue in two runs
     sync(box, database_url, store, mapping, as_of)
     searches(box)
-    changed = repos[::4]  # five repositories, the odd one among them
 
     def close_one_in_each() -> None:
         moment = datetime.now(UTC).replace(microsecond=0)
