@@ -206,6 +206,14 @@ def render_checks(runs: list[RunFigures]) -> str:
     return "\n".join(lines)
 
 
+def _progress(label: str, run: RunFigures) -> None:
+    print(
+        f"{label}: {run.requests['total']} requests (jira {run.requests['jira']}, github "
+        f"{run.requests['github']}), {run.wall_s:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB",
+        flush=True,
+    )
+
+
 def measure(name: str, box: RemoteSandbox, job: RunJob) -> RunFigures:
     """One run in a fresh process, with the sandbox's request counts and CPU time for it."""
     box.reset_counts()
@@ -436,6 +444,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     mapping = load_mapping_text(mapping_text, source_name="bench company", today=as_of.date())
     concurrency = {"jira": params.jira_concurrency, "github": params.github_concurrency}
     with RemoteSandbox(sandbox_spec(params, anchor)) as box:
+        print(f"sandbox serving, its peak RSS {box.peak_rss_mb():.0f} MB", flush=True)
         credentials = Credentials(
             box.jira_url,
             SANDBOX_JIRA_EMAIL,
@@ -450,30 +459,13 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
             store.migrate()
             store.close()
             job = RunJob("sync", credentials, mapping_text, as_of, concurrency, url)
-            rungs = LADDER if ladder else {"naive": LADDER["naive"]}
-            variants: dict[str, RunFigures] = {}
-            for label, techniques in rungs.items():
-                print(f"{label} ...", flush=True)
-                variants[label] = measure(
-                    label,
-                    box,
-                    RunJob(
-                        "naive",
-                        credentials,
-                        mapping_text,
-                        as_of,
-                        concurrency,
-                        techniques=techniques,
-                    ),
-                )
-                done = variants[label]
-                print(f"  {done.requests['total']} requests, {done.wall_s:.1f} s", flush=True)
-            runs = {"naive": variants["naive"]}
-            fetches = floor_fetches(mapping, credentials, as_of)
+            # okr-sync's runs before the naive way's: at a large scale their figures are in
+            # hand (and printed) before the libraries' long listings start.
+            runs: dict[str, RunFigures] = {}
             box.start_recording()
             runs["first"] = measure("first", box, job)
             recorded = tuple(box.recorded())
-            print(f"first run: {runs['first'].requests['total']} requests", flush=True)
+            _progress("first run", runs["first"])
             runs["replay"] = measure(
                 "replay",
                 box,
@@ -492,13 +484,32 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
                     f"the replay sent {runs['replay'].requests} requests, "
                     f"the first run {runs['first'].requests}"
                 )
-            print(f"  replayed by a bare client: {runs['replay'].wall_s:.2f} s", flush=True)
+            _progress("  replayed by a bare client", runs["replay"])
             runs["second"] = measure("second", box, job)
-            print(f"second run: {runs['second'].requests['total']} requests", flush=True)
+            _progress("second run", runs["second"])
+            rungs = LADDER if ladder else {"naive": LADDER["naive"]}
+            variants: dict[str, RunFigures] = {}
+            for label, techniques in rungs.items():
+                print(f"{label} ...", flush=True)
+                variants[label] = measure(
+                    label,
+                    box,
+                    RunJob(
+                        "naive",
+                        credentials,
+                        mapping_text,
+                        as_of,
+                        concurrency,
+                        techniques=techniques,
+                    ),
+                )
+                _progress(" ", variants[label])
+            runs["naive"] = variants["naive"]
+            fetches = floor_fetches(mapping, credentials, as_of)
             changed = box.change_items(params.changed_fraction, seed=params.seed)
             print(f"changed {changed['jira']} Jira issues and {changed['github']} GitHub items")
             runs["changed"] = measure("changed", box, job)
-            print(f"changed run: {runs['changed'].requests['total']} requests", flush=True)
+            _progress("changed run", runs["changed"])
             print("naive way again, on the changed data (reference values only) ...", flush=True)
             # The libraries alone still, with the fastest variant: its values are the naive
             # way's (values_match checks every variant against it).
@@ -551,7 +562,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     values_match = not any(mismatches.values())
     targets = check_targets(runs, floor, params, values_match, day)
     order = [runs[n] for n in ("naive", "first", "replay", "second", "changed")]
-    result: dict[str, Any] = {name: runs[name].as_json() for name in runs}
+    result: dict[str, Any] = {run.name: run.as_json() for run in order}
     result |= {
         "floor": floor,
         "per_tracker": per_tracker_ratios(runs, floor),
