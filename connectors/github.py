@@ -11,6 +11,7 @@ reviews (`github_reviews`: one request per pull request, only when a metric asks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Literal
@@ -28,12 +29,14 @@ from connectors.base import (
 )
 from connectors.changes import ChangeFeed
 from connectors.github_changes import GitHubChangeFeed
+from connectors.github_history import TimelinesRead, rebuild_history
 from connectors.github_http import GitHubHttp
 from connectors.github_items import iso
 from connectors.github_listings import list_repository, listed_issues, listed_pulls
 from connectors.github_reviews import add_reviews
 from connectors.github_search import search_items, search_round, search_total
 from connectors.github_selectors import search_query_for, validate
+from connectors.history import SelectorHistory, Unrebuildable
 from connectors.ratelimit import RateGovernor
 from connectors.retry import RetryPolicy
 
@@ -70,6 +73,7 @@ class GitHubConnector:
         self.base_url = self._http.base_url
         self.governor = self._http.governor
         self._review_workers = max(1, review_workers)
+        self._timelines_read: TimelinesRead = {}  # backfill's, kept for the connector's life
 
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         """What, besides the query and the fields asked, shapes the items this returns."""
@@ -128,6 +132,16 @@ class GitHubConnector:
         if NEEDS_FIRST_REVIEW in needs:
             self._add_reviews(found)
         return found
+
+    # ------------------------------------------------------------ backfill
+
+    def history(
+        self, selectors: Sequence[Selector], since: datetime, needs: frozenset[str]
+    ) -> dict[Selector, SelectorHistory | Unrebuildable]:
+        """Each selector's past answers since `since` (see `github_history`)."""
+        return rebuild_history(
+            self._http, selectors, since, needs, self._review_workers, self._timelines_read
+        )
 
     # ------------------------------------------------------------ incremental sync
 

@@ -4,6 +4,7 @@ request, so fetched only when a metric asks for them, a few pull requests at a t
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 
 from github.PaginatedList import PaginatedList
@@ -31,6 +32,16 @@ def add_reviews(http: GitHubHttp, pulls: list[WorkItem], workers: int) -> None:
                 and (item.merged_at is None or r.submitted_at <= item.merged_at)
                 for r in reviews
             )
+
+
+def review_log(http: GitHubHttp, item: WorkItem) -> list[tuple[datetime, str]]:
+    """A pull request's submitted reviews as (submitted_at, state), oldest first."""
+    reviews = _reviews_of(http, item)
+    return sorted(
+        (r.submitted_at, r.state)
+        for r in reviews
+        if r.state != "PENDING" and r.submitted_at is not None
+    )
 
 
 def _reviews_of(http: GitHubHttp, item: WorkItem) -> list[PullRequestReview]:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 
 from pydantic import SecretStr
@@ -36,10 +38,12 @@ from connectors.base import (
     WorkItem,
 )
 from connectors.changes import ChangeFeed
+from connectors.history import SelectorHistory, Unrebuildable
 from connectors.jira_changes import JiraChangeFeed
 from connectors.jira_fields import BASE_FIELDS, OPTIONAL_FIELD_IDS, JiraFields
 from connectors.jira_http import Flavour, JiraHttp
 from connectors.jira_items import JiraIssueReader
+from connectors.jira_rebuild import JiraRebuild
 from connectors.jira_search import (
     CLOUD_ITEM_PAGE,
     ID_FIELDS,
@@ -163,6 +167,15 @@ class JiraConnector:
 
     def change_feed(self) -> ChangeFeed:
         return JiraChangeFeed(self)
+
+    def history(
+        self, selectors: Sequence[Selector], since: datetime, needs: frozenset[str]
+    ) -> dict[Selector, SelectorHistory | Unrebuildable]:
+        """Each selector's past answers, from the changelogs (`jira_rebuild`)."""
+        rebuild = JiraRebuild(
+            self._http, self._fields, self._issues, self._items_for_jql, self._item_page_size
+        )
+        return rebuild.history(selectors, since, needs)
 
     def items_with_ids(
         self, selector: Selector, needs: frozenset[str]

@@ -36,19 +36,29 @@ class JiraIssueReader:
     def __init__(self, http: JiraHttp) -> None:
         self._http = http
         self._status_categories: dict[str, str] | None = None
+        self._statuses: dict[str, tuple[str, str]] | None = None
         self._lock = threading.Lock()  # guards the lazily loaded status categories
 
     def load_status_categories(self) -> None:
         """Status id -> category key, to tell which changelog moves started the work."""
+        self.statuses()
+
+    def statuses(self) -> dict[str, tuple[str, str]]:
+        """The site's statuses, read once: id -> (name, category key)."""
         with self._lock:
-            if self._status_categories is not None:
-                return
-            client = self._http.connect()
-            statuses = self._http.call("status", client.statuses)
-            self._status_categories = {
-                str(status.raw["id"]): str(status.raw["statusCategory"]["key"])
-                for status in statuses
-            }
+            if self._statuses is None:
+                client = self._http.connect()
+                self._statuses = {
+                    str(status.raw["id"]): (
+                        str(status.raw["name"]),
+                        str(status.raw["statusCategory"]["key"]),
+                    )
+                    for status in self._http.call("status", client.statuses)
+                }
+                self._status_categories = {
+                    status_id: category for status_id, (_, category) in self._statuses.items()
+                }
+            return self._statuses
 
     def work_item(
         self,
@@ -105,7 +115,7 @@ class JiraIssueReader:
         histories: list[JsonObject] = list(changelog.get("histories") or [])
         total = int(changelog.get("total", len(histories)))
         if total > len(histories):
-            histories = self._full_changelog(str(raw["key"]))
+            histories = self.full_changelog(str(raw["key"]))
         categories = self._status_categories or {}
         moves = []
         for history in histories:
@@ -120,7 +130,8 @@ class JiraIssueReader:
         started = [moment for moment in moves if moment is not None]
         return min(started) if started else None
 
-    def _full_changelog(self, key: str) -> list[JsonObject]:
+    def full_changelog(self, key: str) -> list[JsonObject]:
+        """Every history of an issue (by key or id), a page of 100 at a time."""
         client = self._http.connect()
         values: list[JsonObject] = []
         while True:

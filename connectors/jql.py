@@ -11,8 +11,9 @@ matches can change through those issues alone. It cannot when the query leans on
 - a history operator (`WAS`, `WAS IN`, `WAS NOT`, `CHANGED`): it reads the past, and its
   `DURING`/`BEFORE`/`AFTER` predicates are usually relative.
 
-`in (...)`, `not in (...)` and plain comparisons are ordinary. The product looks inside JQL
-here and nowhere else; the sandbox has its own, independent evaluator.
+`in (...)`, `not in (...)` and plain comparisons are ordinary. The product reads JQL's tokens
+here and nowhere else (`jql_eval`, backfill's evaluator, reads these tokens); the sandbox
+has its own, independent evaluator.
 """
 
 from __future__ import annotations

@@ -30,7 +30,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from sandbox.github_data import GitHubDataset, GitHubIssue, GitHubPull, GitHubRepo, GitHubReview
+from sandbox.github_data import (
+    GitHubDataset,
+    GitHubEvent,
+    GitHubIssue,
+    GitHubPull,
+    GitHubRepo,
+    GitHubReview,
+    events_of,
+)
 from sandbox.github_search import MAX_REACHABLE_RESULTS, SEARCH_DOCS_URL, SearchError
 from sandbox.github_search import search_issues as run_search
 from sandbox.listing_reuse import ListingReuse
@@ -75,6 +83,8 @@ _REPOSITORY_ROUTES = {
     "": "repo",
     "/issues": "issues",
     "/issues/<int:number>": "issue",
+    "/issues/<int:number>/events": "issue_events",
+    "/issues/events/<int:event_id>": "issue_event",
     "/pulls": "pulls",
     "/pulls/<int:number>": "pull",
     "/pulls/<int:number>/reviews": "reviews",
@@ -390,12 +400,20 @@ class GitHubApp:
             return self.issues(request, base, repo)
         if endpoint == "pulls":
             return self.pulls(request, base, repo)
+        if endpoint == "issue_event":  # PyGithub completes an event through its url
+            return self.issue_event(base, repo, int(arguments["event_id"]))
         number = int(arguments["number"])
         item = self.data.item(repo.full_name, number)
         if endpoint == "issue":
             if item is None:
                 return self._missing_issue(base, repo, number)
             return Reply(self.issue_json(base, item))
+        if endpoint == "issue_events":
+            if item is None:
+                return self._missing_issue(base, repo, number)
+            events = events_of(item)
+            page, link = self._page(request, base, events, request.path)
+            return Reply([self.event_json(base, item, e) for e in page], link)
         if not isinstance(item, GitHubPull):
             raise _not_found(f"{DOCS}/pulls/pulls#get-a-pull-request")
         if endpoint == "pull":
@@ -403,6 +421,16 @@ class GitHubApp:
         reviews = sorted(item.reviews, key=lambda r: (r.submitted_at, r.id))
         page, link = self._page(request, base, reviews, request.path)
         return Reply([self.review_json(base, item, r) for r in page], link)
+
+    def issue_event(self, base: str, repo: GitHubRepo, event_id: int) -> Reply:
+        """One event of the repository's issues, with the issue it belongs to."""
+        for item in self.data.items_of(repo.full_name):
+            for event in events_of(item):
+                if event.id == event_id:
+                    return Reply(
+                        {**self.event_json(base, item, event), "issue": self.issue_json(base, item)}
+                    )
+        raise _not_found(f"{DOCS}/issues/events#get-an-issue-event")
 
     def _missing_issue(self, base: str, repo: GitHubRepo, number: int) -> Reply:
         """A transferred issue answers 301 to its new place, a deleted one 410 Gone."""
@@ -735,6 +763,34 @@ class GitHubApp:
                 ),
             }
         )
+        return body
+
+    def event_json(self, base: str, item: GitHubIssue, event: GitHubEvent) -> Json:
+        """An issue event as "List issue events" shows it: a label event carries the label's
+        name and colour alone; closing by a merge names the merge commit."""
+        api = f"{base}/repos/{item.repo}"
+        commit = _sha(item.repo, item.number, "merge") if event.event == "merged" else None
+        body: Json = {
+            "id": event.id,
+            "node_id": f"IE_{event.id:010d}",
+            "url": f"{api}/issues/events/{event.id}",
+            "actor": self.user_json(base, event.actor),
+            "event": event.event,
+            "commit_id": commit,
+            "commit_url": f"{api}/commits/{commit}" if commit else None,
+            "created_at": _iso(event.created_at),
+            "performed_via_github_app": None,
+        }
+        if event.label is not None:
+            colour = _LABEL_COLOURS.get(event.label, "ededed")
+            body["label"] = {"name": event.label, "color": colour}
+        if event.assignee is not None:
+            body["assignee"] = self.user_json(base, event.assignee)
+            body["assigner"] = self.user_json(base, event.actor)
+        if event.rename is not None:
+            body["rename"] = {"from": event.rename[0], "to": event.rename[1]}
+        if event.event == "closed":
+            body["state_reason"] = None if item.is_pull_request else "completed"
         return body
 
     def branch_json(self, base: str, pull: GitHubPull, ref: str, side: str) -> Json:

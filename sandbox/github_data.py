@@ -110,6 +110,10 @@ _DEP_PACKAGES = ("requests", "lodash", "react", "django", "urllib3", "axios", "p
 
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED"]
 ItemState = Literal["open", "closed"]
+# The issue events okr-sync's backfill reads (GitHub has more: renamed, assigned, ...).
+EventKind = Literal[
+    "labeled", "unlabeled", "closed", "reopened", "merged", "assigned", "unassigned", "renamed"
+]
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,26 @@ class GitHubReview:
     submitted_at: datetime
 
 
+@dataclass(frozen=True)
+class GitHubEvent:
+    """One entry of an issue's event log (`GET /repos/{o}/{r}/issues/{n}/events`)."""
+
+    id: int
+    event: EventKind
+    actor: str
+    created_at: datetime
+    label: str | None = None  # labeled / unlabeled
+    assignee: str | None = None  # assigned / unassigned
+    rename: tuple[str, str] | None = None  # renamed: (from, to)
+
+
 @dataclass
 class GitHubIssue:
-    """An issue; also the base of a pull request (GitHub numbers both in one sequence)."""
+    """An issue; also the base of a pull request (GitHub numbers both in one sequence).
+
+    `events` is the item's scripted event log; empty, `events_of` derives the log its
+    fields imply (labels added at creation, closed or merged once).
+    """
 
     repo: str  # owner/name
     number: int
@@ -157,6 +178,7 @@ class GitHubIssue:
     updated_at: datetime
     closed_at: datetime | None
     comments: int
+    events: tuple[GitHubEvent, ...] = ()
 
     @property
     def is_pull_request(self) -> bool:
@@ -535,6 +557,29 @@ class _DatasetBuilder:
             closed_at=closed_at,
             comments=rng.choice((0, 1, 1, 2, 3, 4, 6, 10)),
         )
+
+
+def events_of(item: GitHubIssue) -> list[GitHubEvent]:
+    """An item's event log, oldest first: the scripted one, or the one its fields imply."""
+    if item.events:
+        return sorted(item.events, key=lambda event: (event.created_at, event.id))
+    serial = iter(range(item.id * 100, item.id * 100 + 100))
+    log = [
+        GitHubEvent(next(serial), "labeled", item.user, item.created_at, label)
+        for label in item.labels
+    ]
+    if item.assignee is not None:
+        log.append(
+            GitHubEvent(
+                next(serial), "assigned", item.user, item.created_at, assignee=item.assignee
+            )
+        )
+    merged_at = item.merged_at if isinstance(item, GitHubPull) else None
+    if merged_at is not None:
+        log.append(GitHubEvent(next(serial), "merged", item.user, merged_at))
+    if item.closed_at is not None and item.state == "closed":
+        log.append(GitHubEvent(next(serial), "closed", item.user, item.closed_at))
+    return log
 
 
 def _split(total: int, weights: list[float]) -> list[int]:

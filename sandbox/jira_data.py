@@ -19,6 +19,10 @@ STORY_POINTS_FIELD = "customfield_10016"  # "Story Points" on company-managed pr
 STORY_POINT_ESTIMATE_FIELD = "customfield_10026"  # "Story point estimate" on team-managed ones
 BUSINESS_VALUE_FIELD = "customfield_10050"  # a plain number field
 SEVERITY_FIELD = "customfield_10060"  # a single-select option field, on bugs
+FIELD_NAMES = {
+    STORY_POINTS_FIELD: "Story Points",
+    STORY_POINT_ESTIMATE_FIELD: "Story point estimate",
+}
 
 ISSUE_TYPES = ("Bug", "Story", "Task", "Epic")
 ISSUE_TYPE_IDS = {"Bug": "10004", "Story": "10001", "Task": "10002", "Epic": "10000"}
@@ -288,19 +292,22 @@ class JiraDataset:
         """
         target = self.projects_by_key[project]
         old_key, old_project = issue.key, issue.project
+        old_field = issue.story_points_field
         issue.key, issue.project = self._next_key(project), project
         issue.story_points_field = target.story_points_field
         issue.updated = at
         last_id = max((int(e.id) for i in self.issues for e in i.changelog), default=10000)
-        moved = ChangelogEntry(
-            str(last_id + 1),
-            at,
-            issue.reporter,
-            (
-                ChangeItem("Key", "issuekey", None, old_key, None, issue.key),
-                ChangeItem("project", "project", None, old_project, None, project),
-            ),
-        )
+        items = [
+            ChangeItem("Key", "issuekey", None, old_key, None, issue.key),
+            ChangeItem("project", "project", None, old_project, None, project),
+        ]
+        if issue.story_points is not None and old_field != issue.story_points_field:
+            # The estimate moves into the target's field: Jira records both fields' change.
+            shown = f"{issue.story_points:g}"
+            items.append(ChangeItem(FIELD_NAMES[old_field], old_field, None, shown, None, None))
+            new_field = issue.story_points_field
+            items.append(ChangeItem(FIELD_NAMES[new_field], new_field, None, None, None, shown))
+        moved = ChangelogEntry(str(last_id + 1), at, issue.reporter, tuple(items))
         issue.changelog = (*issue.changelog, moved)
         self.by_key[issue.key] = issue
         self.by_project[old_project].remove(issue)

@@ -21,6 +21,7 @@ from sandbox.control import CONTROL_PREFIX, ControlApp, ItemChanger
 from sandbox.faults import FaultInjector
 from sandbox.github_api import GitHubApp
 from sandbox.github_data import GitHubDataset, build_github_dataset
+from sandbox.github_timeline import build_timeline_dataset
 from sandbox.jira_api import JiraApp
 from sandbox.jira_data import JiraDataset, build_jira_dataset
 from sandbox.recording import RequestRecorder
@@ -60,6 +61,9 @@ class SandboxOptions:
     # > 0: a GitHub listing's later pages come from its first within this many seconds
     # (sandbox/listing_reuse.py), so the benchmark's 400,000-item listings stay linear.
     github_listing_reuse_s: float = 0.0
+    # GitHub's data: the generated organisation, or acme/timeline alone, whose items have
+    # scripted event logs over a quarter (sandbox/github_timeline.py, for backfill)
+    github_data: Literal["generated", "timeline"] = "generated"
 
 
 @dataclass
@@ -208,10 +212,14 @@ def build_sandbox(
             anchor=anchor,
             **{name: size for name, size in jira_size.items() if size is not None},
         ),
-        github_data=build_github_dataset(
-            seed=options.seed,
-            anchor=anchor,
-            **{name: size for name, size in github_size.items() if size is not None},
+        github_data=(
+            build_timeline_dataset(seed=options.seed, anchor=anchor)
+            if options.github_data == "timeline"
+            else build_github_dataset(
+                seed=options.seed,
+                anchor=anchor,
+                **{name: size for name, size in github_size.items() if size is not None},
+            )
         ),
         item_changer=item_changer,
     )

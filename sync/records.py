@@ -227,6 +227,26 @@ class HistoryPoint:
 
 
 @dataclass(frozen=True)
+class BackfillPoint:
+    """A key result's value at a past moment, rebuilt from the trackers' records."""
+
+    observed_at: datetime
+    value: float | None
+    progress_raw: float | None
+    status: str
+    lineage: dict[str, Any]  # carries the key result's "definition" at the time of writing
+
+
+@dataclass(frozen=True)
+class BackfillWrite:
+    """What one write of backfill points did."""
+
+    written: int  # new or replaced points
+    kept: int  # points an earlier backfill wrote for the same definition
+    taken: int  # moments that hold a value a sync, a check-in or a note recorded
+
+
+@dataclass(frozen=True)
 class ValueRow:
     """One value of a key result's history, in full."""
 

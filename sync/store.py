@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from config.periods import Period
+from sync.backfill_rows import write_points
+from sync.records import (
+    BackfillPoint,
+    BackfillWrite,
+    KeyResultRecord,
+    Listing,
+    ObjectiveRecord,
+    RunRecord,
+)
 from sync.run_lock import (
     MIGRATION_LOCK,
     MIGRATION_WAIT_S,
@@ -208,6 +217,19 @@ class Store(StoreReads):
                 note=note,
                 listing=listing,
             )
+
+    def write_backfill(
+        self, kr_id: str, period: Period, points: Sequence[BackfillPoint]
+    ) -> BackfillWrite:
+        """A batch of one key result's backfilled values in one transaction, so an interrupted
+        backfill keeps the batches written (`sync.backfill_rows`: never over another origin's
+        value, never twice)."""
+        first, last = day_start(period.start), day_start(period.end + timedelta(days=1))
+        outside = [p.observed_at for p in points if not first <= p.observed_at < last]
+        if outside:
+            raise StoreError(f"{kr_id}: backfill point {outside[0]} is outside {period.label}")
+        with self._connect() as conn, conn.begin():
+            return write_points(conn, kr_id, points)
 
     def _write_results(
         self,

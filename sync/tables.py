@@ -83,7 +83,7 @@ kr_values = Table(
     Column("value", Float),
     Column("progress_raw", Float),
     Column("status", String(20)),
-    Column("origin", String(20), nullable=False),  # sync | checkin | note
+    Column("origin", String(20), nullable=False),  # sync | checkin | note | backfill
     Column("note", Text),
     Column("lineage", JSON),
 )

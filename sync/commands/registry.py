@@ -4,6 +4,7 @@ command is writing its module and naming it here."""
 from __future__ import annotations
 
 from sync.commands import (
+    backfill,
     checkin,
     daemon,
     demo,
@@ -23,6 +24,7 @@ COMMANDS: dict[str, Command] = {
     module.COMMAND.name: module.COMMAND
     for module in (
         sync_cmd,
+        backfill,
         daemon,
         validate,
         status,

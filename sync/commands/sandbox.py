@@ -27,13 +27,23 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=7, help="the generated data set's seed (default: 7)"
     )
+    parser.add_argument(
+        "--github-data",
+        choices=["generated", "timeline"],
+        default="generated",
+        help="GitHub's data: the generated organisation, or acme/timeline alone, its items "
+        "with scripted histories over a quarter, to try `backfill` on (default: generated)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     import_path_to_sandbox("sandbox")
     from sandbox.server import SandboxOptions, build_sandbox
 
-    box = build_sandbox(SandboxOptions(seed=args.seed, jira_flavour=args.jira_flavour))
+    options = SandboxOptions(
+        seed=args.seed, jira_flavour=args.jira_flavour, github_data=args.github_data
+    )
+    box = build_sandbox(options)
     try:
         box.start(port=args.port)
     except OSError as exc:

@@ -355,3 +355,28 @@ def test_deleted_and_transferred_issues_leave_listings_and_answer_410_and_301(
     assert deleted.number not in listed and old_number not in listed
     web = fetch("/repos/acme/web/issues", state="all", sort="updated", per_page=1).json()
     assert web[0]["number"] == moved.number and web[0]["id"] == moved.id
+
+
+def test_issue_events_follow_an_items_record(sandbox: Sandbox) -> None:
+    """Without a scripted log, a merged pull request's events are its labels at creation,
+    then merged and closed at its merge time, oldest first, as GitHub lists them."""
+    data = sandbox.github_data
+    pull = next(p for p in data.pulls if p.merged_at is not None and p.labels)
+    answer = get(sandbox, f"/repos/{pull.repo}/issues/{pull.number}/events")
+    assert answer.status_code == 200
+    events = answer.json()
+    assert [(e["event"], (e.get("label") or {}).get("name")) for e in events] == [
+        *(("labeled", label) for label in pull.labels),
+        ("merged", None),
+        ("closed", None),
+    ]
+    assert events[-1]["created_at"] == pull.merged_at.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
+    assert events[1 if len(pull.labels) == 1 else 2]["commit_id"]  # a merge names its commit
+    assert {"id", "node_id", "url", "actor", "event", "created_at"} <= set(events[0])
+    one = get(sandbox, f"/repos/{pull.repo}/issues/events/{events[0]['id']}")
+    assert one.status_code == 200 and one.json()["issue"]["number"] == pull.number
+    assert get(sandbox, f"/repos/{pull.repo}/issues/999999/events").status_code == 404
+    assert get(sandbox, f"/repos/{pull.repo}/issues/events/1").status_code == 404
+    open_issue = next(i for i in data.issues if i.state == "open" and not i.labels)
+    empty = get(sandbox, f"/repos/{open_issue.repo}/issues/{open_issue.number}/events")
+    assert empty.json() == []

@@ -74,6 +74,7 @@ def test_commands_are_listed_in_the_registry_order() -> None:
         == list(COMMANDS)
         == [
             "sync",
+            "backfill",
             "daemon",
             "validate",
             "status",
