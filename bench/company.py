@@ -1,8 +1,10 @@
 """A generated company's OKRs: key results over every Jira project and GitHub repository.
 
-Like a real company's, many key results read the same team query with different metrics
-(points delivered, lead time, its p90, how many), so planning and caching have something to
-share, and a few company-wide ones use GitHub searches and a formula.
+Like a real company's, most key results ask a query of their own, and some read the same team
+query with different metrics (points delivered, lead time, how many): one to three key
+results a query, so planning and caching have something to share without being flattered.
+A few company-wide ones use GitHub searches and a formula, and the monorepo's key results
+read its open pull requests and this period's merges under years of closed ones.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ import yaml
 
 
 def _jira_team(project: str) -> list[dict[str, object]]:
+    """Twelve key results on eight queries: five read by one key result, the others by two
+    or three (a team's dashboard shares a few queries; most key results ask their own)."""
     done = f'project = {project} AND statusCategory = Done AND resolved >= "{{period.start}}"'
+    stories_done = (
+        f"project = {project} AND type = Story AND statusCategory = Done "
+        f'AND resolved >= "{{period.start}}"'
+    )
     new = f'project = {project} AND created >= "{{period.start}}"'
     backlog = f"project = {project} AND statusCategory != Done"
+    urgent_backlog = f"{backlog} AND priority in (Highest, High)"
     bugs = f'project = {project} AND type = Bug AND resolved >= "{{period.start}}"'
     p1 = f"project = {project} AND priority = Highest AND statusCategory != Done"
     reported = f'project = {project} AND type = Bug AND created >= "{{period.start}}"'
@@ -35,24 +44,17 @@ def _jira_team(project: str) -> list[dict[str, object]]:
             "metric": {"type": "median", "field": "lead_time_hours", "jql": done},
         },
         {
-            "title": "p90 lead time",
+            "title": "p90 lead time of stories",
             "start": 1500,
             "target": 500,
             "unit": "h",
-            "metric": {"type": "p90", "field": "lead_time_hours", "jql": done},
+            "metric": {"type": "p90", "field": "lead_time_hours", "jql": stories_done},
         },
-        {"title": "Work items done", "target": 500, "metric": {"type": "count", "jql": done}},
         {
             "title": "New work done",
             "target": 80,
             "unit": "%",
             "metric": {"type": "percent_done", "jql": new},
-        },
-        {
-            "title": "Big items among new work",
-            "target": 20,
-            "unit": "%",
-            "metric": {"type": "share", "where": "story_points >= 5", "jql": new},
         },
         {
             "title": "Backlog age",
@@ -62,17 +64,10 @@ def _jira_team(project: str) -> list[dict[str, object]]:
             "metric": {"type": "mean", "field": "age_days", "jql": backlog},
         },
         {
-            "title": "Backlog points",
-            "start": 3000,
-            "target": 1500,
-            "metric": {"type": "sum", "field": "story_points", "jql": backlog},
-        },
-        {
-            "title": "Stale backlog share",
-            "start": 60,
-            "target": 30,
-            "unit": "%",
-            "metric": {"type": "share", "where": "age_days > 90", "jql": backlog},
+            "title": "Urgent backlog points",
+            "start": 300,
+            "target": 100,
+            "metric": {"type": "sum", "field": "story_points", "jql": urgent_backlog},
         },
         {
             "title": "Bug cycle time",
@@ -81,13 +76,30 @@ def _jira_team(project: str) -> list[dict[str, object]]:
             "unit": "h",
             "metric": {"type": "mean", "field": "cycle_time_hours", "jql": bugs},
         },
+        {"title": "Work items done", "target": 500, "metric": {"type": "count", "jql": done}},
+        {
+            "title": "Big items among new work",
+            "target": 20,
+            "unit": "%",
+            "metric": {"type": "share", "where": "story_points >= 5", "jql": new},
+        },
+        {
+            "title": "Stale backlog share",
+            "start": 60,
+            "target": 30,
+            "unit": "%",
+            "metric": {"type": "share", "where": "age_days > 90", "jql": backlog},
+        },
     ]
 
 
 def _github_team(repo: str) -> list[dict[str, object]]:
+    """Nine key results on five listings: two read by one key result, three shared."""
     merged = {"repo": repo, "merged": "period"}
+    bug_fixes = {"repo": repo, "merged": "period", "labels": ["bug"]}
     open_pulls = {"repo": repo, "state": "open"}
     new_issues = {"repo": repo, "created": "period"}
+    customer_issues = {"repo": repo, "state": "open", "labels": ["customer"]}
     return [
         {
             "title": "Median PR lead time",
@@ -97,19 +109,13 @@ def _github_team(repo: str) -> list[dict[str, object]]:
             "metric": {"type": "median", "field": "lead_time_hours", "pulls": merged},
         },
         {
-            "title": "p90 PR lead time",
+            "title": "p90 lead time of bug fixes",
             "start": 300,
             "target": 96,
             "unit": "h",
-            "metric": {"type": "p90", "field": "lead_time_hours", "pulls": merged},
+            "metric": {"type": "p90", "field": "lead_time_hours", "pulls": bug_fixes},
         },
         {"title": "PRs merged", "target": 200, "metric": {"type": "count", "pulls": merged}},
-        {
-            "title": "PRs merged within two days",
-            "target": 80,
-            "unit": "%",
-            "metric": {"type": "share", "where": "lead_time_hours <= 48", "pulls": merged},
-        },
         {
             "title": "Open PR age",
             "start": 30,
@@ -118,24 +124,69 @@ def _github_team(repo: str) -> list[dict[str, object]]:
             "metric": {"type": "mean", "field": "age_days", "pulls": open_pulls},
         },
         {
-            "title": "Open PRs",
-            "start": 40,
-            "target": 10,
-            "metric": {"type": "count", "pulls": open_pulls},
-        },
-        {
             "title": "New issues closed",
             "target": 70,
             "unit": "%",
             "metric": {"type": "percent_done", "issues": new_issues},
         },
-        {"title": "Issues opened", "target": 50, "metric": {"type": "count", "issues": new_issues}},
         {
-            "title": "Age of new issues",
-            "start": 20,
-            "target": 5,
+            "title": "Open customer issues",
+            "start": 10,
+            "target": 2,
+            "metric": {"type": "count", "issues": customer_issues},
+        },
+        {
+            "title": "PRs merged within two days",
+            "target": 80,
+            "unit": "%",
+            "metric": {"type": "share", "where": "lead_time_hours <= 48", "pulls": merged},
+        },
+        {
+            "title": "Open PRs",
+            "start": 40,
+            "target": 10,
+            "metric": {"type": "count", "pulls": open_pulls},
+        },
+        {"title": "Issues opened", "target": 50, "metric": {"type": "count", "issues": new_issues}},
+    ]
+
+
+def _big_repo(repo: str) -> list[dict[str, object]]:
+    """The monorepo: years of closed pull requests under a few open ones and this period's."""
+    open_pulls = {"repo": repo, "state": "open"}
+    merged = {"repo": repo, "merged": "period"}
+    return [
+        {
+            "title": "Open pull requests",
+            "start": 1200,
+            "target": 300,
+            "metric": {"type": "count", "pulls": open_pulls},
+        },
+        {
+            "title": "PRs merged",
+            "target": 2000,
+            "metric": {"type": "count", "pulls": merged},
+        },
+        {
+            "title": "Open PR age",
+            "start": 400,
+            "target": 30,
             "unit": "d",
-            "metric": {"type": "mean", "field": "age_days", "issues": new_issues},
+            "metric": {"type": "mean", "field": "age_days", "pulls": open_pulls},
+        },
+        {
+            "title": "Median PR lead time",
+            "start": 72,
+            "target": 24,
+            "unit": "h",
+            "metric": {"type": "median", "field": "lead_time_hours", "pulls": merged},
+        },
+        {
+            "title": "Stale open PRs",
+            "start": 90,
+            "target": 20,
+            "unit": "%",
+            "metric": {"type": "share", "where": "age_days > 90", "pulls": open_pulls},
         },
     ]
 
@@ -199,13 +250,24 @@ def _company(org: str) -> list[dict[str, object]]:
 
 
 def company_mapping(
-    projects: list[str], repos: list[str], *, org: str, start: date, end: date, key_results: int
+    projects: list[str],
+    repos: list[str],
+    *,
+    org: str,
+    start: date,
+    end: date,
+    key_results: int,
+    big_repo: str | None = None,
 ) -> str:
-    """The mapping file (YAML) of a company with `key_results` key results."""
+    """The mapping file (YAML) of a company with `key_results` key results: every pool
+    gives its first key result, then its second, and so on, until there are enough."""
     groups: list[tuple[str, str, list[dict[str, object]]]] = [
         (f"team-{p.lower()}", f"Team {p} delivers", _jira_team(p)) for p in projects
     ]
     groups += [(f"repo-{r.split('/')[-1]}", f"{r} ships smoothly", _github_team(r)) for r in repos]
+    if big_repo is not None:
+        name = big_repo.split("/")[-1]
+        groups.append((f"repo-{name}", f"{big_repo} keeps moving", _big_repo(big_repo)))
     company = _company(org)
     objectives: list[dict[str, object]] = [
         {

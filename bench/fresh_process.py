@@ -90,7 +90,7 @@ def settings_for(job: RunJob) -> Settings:
             "url": creds.jira_url,
             "email": creds.jira_email,
             "token": SecretStr(creds.jira_token),
-            "flavour": "cloud",
+            "flavour": creds.jira_flavour,
             "max_concurrency": job.concurrency["jira"],
         }
     )

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from github import Auth, Github
 from github.Issue import Issue
@@ -81,6 +81,7 @@ class Credentials:
     jira_token: str
     github_url: str
     github_token: str
+    jira_flavour: Literal["cloud", "server"] = "cloud"  # okr-sync's setting; the libraries ask
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.recording import RecordedRequest
+from sandbox.server import JiraFlavour
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ class SandboxSpec:
     latency_ms: float
     search_limit_per_minute: int
     time_scale: float
+    history_days: int = 365  # how far back items were created
+    github_big_repo_pulls: int = 0  # closed pull requests of the big repository (0: none)
+    jira_flavour: JiraFlavour = "cloud"
+    github_listing_reuse_s: float = 0.0  # sandbox/listing_reuse.py
 
 
 class RemoteSandbox:
@@ -144,17 +149,20 @@ def serve(spec: SandboxSpec) -> None:
     box = build_sandbox(
         SandboxOptions(
             seed=spec.seed,
-            jira_flavour="cloud",
+            jira_flavour=spec.jira_flavour,
             anchor=datetime.fromisoformat(spec.anchor),
             latency_s=spec.latency_ms / 1000,
             search_limit_per_minute=spec.search_limit_per_minute,
             time_scale=spec.time_scale,
+            github_listing_reuse_s=spec.github_listing_reuse_s,
         ),
         jira_issues=spec.jira_issues,
         jira_projects=spec.jira_projects,
         github_repos=spec.github_repos,
         github_pulls=spec.github_pulls,
         github_issues=spec.github_issues,
+        history_days=spec.history_days,
+        github_big_repo_pulls=spec.github_big_repo_pulls,
         item_changer=change,
     )
     with box.start():

@@ -35,9 +35,14 @@ from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from connectors.base import GitHubSearchSelector
 from connectors.changes import StageCost
-from sandbox.github_data import ORG, REPO_NAMES
+from sandbox.github_data import BIG_REPO_NAME, ORG, REPO_NAMES
 from sandbox.jira_data import PROJECT_CATALOGUE
-from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
+from sandbox.server import (
+    SANDBOX_GITHUB_TOKEN,
+    SANDBOX_JIRA_EMAIL,
+    SANDBOX_JIRA_TOKEN,
+    JiraFlavour,
+)
 from sync.plan import plan_queries
 from sync.store import Store
 
@@ -47,6 +52,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
 DEFAULT_LATENCY_MS = 20.0
 TRACKERS = ("jira", "github")
+# The sandbox serves a GitHub listing's later pages from its first for this long: the
+# monorepo's listings would otherwise cost the sandbox the square of their length.
+LISTING_REUSE_S = 60.0
 EXACT_RUNGS = frozenset(LADDER) - {"items for counts"}  # rungs whose values must equal the naive's
 
 
@@ -59,6 +67,9 @@ class Parameters:
     github_repos: int = 20
     github_pulls: int = 5000
     github_issues: int = 1000
+    github_big_repo_pulls: int = 20000  # closed pull requests of acme/monolith
+    history_days: int = 3 * 365  # items created over three years, most of them closed
+    jira_flavour: JiraFlavour = "cloud"
     latency_ms: float = 20.0
     search_limit_per_minute: int = 30
     time_scale: float = 20.0
@@ -75,6 +86,11 @@ class Parameters:
                 "jira_issues": max(50, round(self.jira_issues * self.scale)),
                 "github_pulls": max(40, round(self.github_pulls * self.scale)),
                 "github_issues": max(20, round(self.github_issues * self.scale)),
+                "github_big_repo_pulls": (
+                    max(40, round(self.github_big_repo_pulls * self.scale))
+                    if self.github_big_repo_pulls
+                    else 0
+                ),
             }
         )
 
@@ -123,6 +139,10 @@ def sandbox_spec(params: Parameters, anchor: datetime) -> SandboxSpec:
         latency_ms=params.latency_ms,
         search_limit_per_minute=params.search_limit_per_minute,
         time_scale=params.time_scale,
+        history_days=params.history_days,
+        github_big_repo_pulls=params.github_big_repo_pulls,
+        jira_flavour=params.jira_flavour,
+        github_listing_reuse_s=LISTING_REUSE_S,
     )
 
 
@@ -131,6 +151,7 @@ def build_mapping(params: Parameters, today: date) -> str:
     return company_mapping(
         [key for key, _, _ in PROJECT_CATALOGUE[: params.jira_projects]],
         [f"{ORG}/{name}" for name in REPO_NAMES[: params.github_repos]],
+        big_repo=f"{ORG}/{BIG_REPO_NAME}" if params.github_big_repo_pulls else None,
         org=ORG,
         start=today - timedelta(days=90),
         end=today + timedelta(days=30),
@@ -183,6 +204,14 @@ def render_checks(runs: list[RunFigures]) -> str:
         for stage, cost in run.checks.items():
             lines.append(f"| {run.name} | {stage} | {cost.requests} | {cost.seconds:.2f} |")
     return "\n".join(lines)
+
+
+def _progress(label: str, run: RunFigures) -> None:
+    print(
+        f"{label}: {run.requests['total']} requests (jira {run.requests['jira']}, github "
+        f"{run.requests['github']}), {run.wall_s:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB",
+        flush=True,
+    )
 
 
 def measure(name: str, box: RemoteSandbox, job: RunJob) -> RunFigures:
@@ -383,13 +412,16 @@ def render_floors(runs: dict[str, RunFigures], floor: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def default_output(scale: float, latency_ms: float) -> Path:
-    """results.json at the default scale and latency; otherwise named after what differs."""
+def default_output(scale: float, latency_ms: float, jira_flavour: JiraFlavour = "cloud") -> Path:
+    """results.json at the default scale, latency and Jira Cloud; otherwise named after what
+    differs (results-scale5.json, results-jira-server.json, ...)."""
     parts = []
     if scale != 1:
         parts.append(f"scale{scale:g}")
     if latency_ms != DEFAULT_LATENCY_MS:
         parts.append(f"latency{latency_ms:g}")
+    if jira_flavour != "cloud":
+        parts.append(f"jira-{jira_flavour}")
     return HERE / ("results.json" if not parts else f"results-{'-'.join(parts)}.json")
 
 
@@ -400,9 +432,11 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     as_of = datetime.now(UTC).replace(microsecond=0)
     anchor = as_of - timedelta(hours=1)
     print(
-        f"building the company: {params.jira_issues} Jira issues in {params.jira_projects} "
-        f"projects, {params.github_pulls} pull requests and {params.github_issues} issues in "
-        f"{params.github_repos} repositories, {params.key_results} key results, "
+        f"building the company: {params.jira_issues} Jira {params.jira_flavour} issues in "
+        f"{params.jira_projects} projects, {params.github_pulls} pull requests and "
+        f"{params.github_issues} issues in {params.github_repos} repositories and "
+        f"{params.github_big_repo_pulls} closed pull requests in {ORG}/{BIG_REPO_NAME}, "
+        f"over {params.history_days} days; {params.key_results} key results, "
         f"{params.latency_ms:g} ms a request",
         flush=True,
     )
@@ -410,12 +444,14 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     mapping = load_mapping_text(mapping_text, source_name="bench company", today=as_of.date())
     concurrency = {"jira": params.jira_concurrency, "github": params.github_concurrency}
     with RemoteSandbox(sandbox_spec(params, anchor)) as box:
+        print(f"sandbox serving, its peak RSS {box.peak_rss_mb():.0f} MB", flush=True)
         credentials = Credentials(
             box.jira_url,
             SANDBOX_JIRA_EMAIL,
             SANDBOX_JIRA_TOKEN,
             box.github_url,
             SANDBOX_GITHUB_TOKEN,
+            params.jira_flavour,
         )
         with tempfile.TemporaryDirectory(prefix="okrsync-bench-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'okrsync.db'}"
@@ -423,30 +459,13 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
             store.migrate()
             store.close()
             job = RunJob("sync", credentials, mapping_text, as_of, concurrency, url)
-            rungs = LADDER if ladder else {"naive": LADDER["naive"]}
-            variants: dict[str, RunFigures] = {}
-            for label, techniques in rungs.items():
-                print(f"{label} ...", flush=True)
-                variants[label] = measure(
-                    label,
-                    box,
-                    RunJob(
-                        "naive",
-                        credentials,
-                        mapping_text,
-                        as_of,
-                        concurrency,
-                        techniques=techniques,
-                    ),
-                )
-                done = variants[label]
-                print(f"  {done.requests['total']} requests, {done.wall_s:.1f} s", flush=True)
-            runs = {"naive": variants["naive"]}
-            fetches = floor_fetches(mapping, credentials, as_of)
+            # okr-sync's runs before the naive way's: at a large scale their figures are in
+            # hand (and printed) before the libraries' long listings start.
+            runs: dict[str, RunFigures] = {}
             box.start_recording()
             runs["first"] = measure("first", box, job)
             recorded = tuple(box.recorded())
-            print(f"first run: {runs['first'].requests['total']} requests", flush=True)
+            _progress("first run", runs["first"])
             runs["replay"] = measure(
                 "replay",
                 box,
@@ -465,13 +484,32 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
                     f"the replay sent {runs['replay'].requests} requests, "
                     f"the first run {runs['first'].requests}"
                 )
-            print(f"  replayed by a bare client: {runs['replay'].wall_s:.2f} s", flush=True)
+            _progress("  replayed by a bare client", runs["replay"])
             runs["second"] = measure("second", box, job)
-            print(f"second run: {runs['second'].requests['total']} requests", flush=True)
+            _progress("second run", runs["second"])
+            rungs = LADDER if ladder else {"naive": LADDER["naive"]}
+            variants: dict[str, RunFigures] = {}
+            for label, techniques in rungs.items():
+                print(f"{label} ...", flush=True)
+                variants[label] = measure(
+                    label,
+                    box,
+                    RunJob(
+                        "naive",
+                        credentials,
+                        mapping_text,
+                        as_of,
+                        concurrency,
+                        techniques=techniques,
+                    ),
+                )
+                _progress(" ", variants[label])
+            runs["naive"] = variants["naive"]
+            fetches = floor_fetches(mapping, credentials, as_of)
             changed = box.change_items(params.changed_fraction, seed=params.seed)
             print(f"changed {changed['jira']} Jira issues and {changed['github']} GitHub items")
             runs["changed"] = measure("changed", box, job)
-            print(f"changed run: {runs['changed'].requests['total']} requests", flush=True)
+            _progress("changed run", runs["changed"])
             print("naive way again, on the changed data (reference values only) ...", flush=True)
             # The libraries alone still, with the fastest variant: its values are the naive
             # way's (values_match checks every variant against it).
@@ -501,6 +539,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     limits = FloorLimits(
         latency_s=params.latency_ms / 1000,
         concurrency=concurrency,
+        jira_flavour=params.jira_flavour,
         searches_per_minute=params.search_limit_per_minute,
         time_scale=params.time_scale,
     )
@@ -523,7 +562,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     values_match = not any(mismatches.values())
     targets = check_targets(runs, floor, params, values_match, day)
     order = [runs[n] for n in ("naive", "first", "replay", "second", "changed")]
-    result: dict[str, Any] = {name: runs[name].as_json() for name in runs}
+    result: dict[str, Any] = {run.name: run.as_json() for run in order}
     result |= {
         "floor": floor,
         "per_tracker": per_tracker_ratios(runs, floor),
@@ -534,7 +573,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
         "sandbox_peak_rss_mb": round(sandbox_peak, 1),
         "values_match": values_match,
         "targets": targets,
-        "parameters": {**vars(params), "jira_flavour": "cloud", "fresh_process_per_run": True},
+        "parameters": {**vars(params), "fresh_process_per_run": True},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if day is not None:
@@ -599,6 +638,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--changed", type=float, default=0.01, help="share of items changed")
     parser.add_argument(
+        "--jira-flavour",
+        choices=("cloud", "server"),
+        default="cloud",
+        help="the Jira the sandbox serves: Cloud (search/jql) or Server/DC (search, startAt)",
+    )
+    parser.add_argument(
         "--no-ladder",
         action="store_true",
         help="measure the naive way only, not its variants (no attribution rows)",
@@ -607,7 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         "--output",
         type=Path,
         default=None,
-        help="default: bench/results.json, or results-scale5.json, results-latency200.json, ...",
+        help="default: bench/results.json, or results-scale5.json, results-latency200.json, "
+        "results-jira-server.json, ...",
     )
     parser.add_argument(
         "--day",
@@ -634,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         time_scale=args.time_scale,
         changed_fraction=args.changed,
         day_runs=day_runs,
+        jira_flavour=args.jira_flavour,
     )
-    output = args.output or default_output(args.scale, args.latency_ms)
+    output = args.output or default_output(args.scale, args.latency_ms, args.jira_flavour)
     return run_benchmark(params, output, ladder=not args.no_ladder)

@@ -19,7 +19,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from sandbox.github_data import (
 )
 from sandbox.github_search import MAX_REACHABLE_RESULTS, SEARCH_DOCS_URL, SearchError
 from sandbox.github_search import search_issues as run_search
+from sandbox.listing_reuse import ListingReuse
 from sandbox.recording import name_chain
 
 log = logging.getLogger(__name__)
@@ -196,9 +197,12 @@ class GitHubApp:
         latency_s: float = 0.0,
         search_limit_per_minute: int | None = None,
         time_scale: float = 1.0,
+        listing_reuse_s: float = 0.0,
     ) -> None:
-        """`time_scale` > 1 shortens the rate-limit windows (60 s search, 1 h core) for tests."""
+        """`time_scale` > 1 shortens the rate-limit windows (60 s search, 1 h core) for tests;
+        `listing_reuse_s` > 0 serves a listing's later pages from its first (the benchmark)."""
         self.data = data
+        self.listings = ListingReuse(listing_reuse_s)
         self.token = token
         self.latency_s = latency_s
         self.search_limit_per_minute = search_limit_per_minute
@@ -500,7 +504,18 @@ class GitHubApp:
             headers["Link"] = ", ".join(f'<{url(n)}>; rel="{rel}"' for rel, n in rels)
         return chunk, headers
 
+    def _listing_key(self, request: Request, endpoint: str, repo: GitHubRepo) -> Hashable:
+        kept = sorted((k, v) for k, v in request.args.items(multi=True) if k != "page")
+        return (endpoint, repo.id, tuple(kept))
+
     def issues(self, request: Request, base: str, repo: GitHubRepo) -> Reply:
+        key = self._listing_key(request, "issues", repo)
+        page = _int_arg(request, "page", 1)
+        items = self.listings.listing(key, page, lambda: self._issues_listed(request, repo))
+        page_items, link = self._page(request, base, items, f"/repositories/{repo.id}/issues")
+        return Reply([self.issue_json(base, i) for i in page_items], link)
+
+    def _issues_listed(self, request: Request, repo: GitHubRepo) -> list[GitHubIssue]:
         docs = f"{DOCS}/issues/issues#list-repository-issues"
         args = request.args
         state = _listing_state(args, "Issue", docs)
@@ -530,10 +545,16 @@ class GitHubApp:
         if direction not in ("asc", "desc"):
             raise _invalid_field("Issue", "direction", docs)
         items.sort(key=_sorter(sort), reverse=direction == "desc")
-        page, link = self._page(request, base, items, f"/repositories/{repo.id}/issues")
-        return Reply([self.issue_json(base, i) for i in page], link)
+        return items
 
     def pulls(self, request: Request, base: str, repo: GitHubRepo) -> Reply:
+        key = self._listing_key(request, "pulls", repo)
+        page = _int_arg(request, "page", 1)
+        pulls = self.listings.listing(key, page, lambda: self._pulls_listed(request, repo))
+        page_items, link = self._page(request, base, pulls, f"/repositories/{repo.id}/pulls")
+        return Reply([self.pull_json(base, p, full=False) for p in page_items], link)
+
+    def _pulls_listed(self, request: Request, repo: GitHubRepo) -> list[GitHubPull]:
         docs = f"{DOCS}/pulls/pulls#list-pull-requests"
         args = request.args
         state = _listing_state(args, "PullRequest", docs)
@@ -558,8 +579,7 @@ class GitHubApp:
             pulls = [p for p in pulls if p.created_at < month_ago and p.updated_at >= month_ago]
         key = {"updated": "updated", "popularity": "comments"}.get(sort, "created")
         pulls.sort(key=_sorter(key), reverse=direction == "desc")
-        page, link = self._page(request, base, pulls, f"/repositories/{repo.id}/pulls")
-        return Reply([self.pull_json(base, p, full=False) for p in page], link)
+        return pulls
 
     def search(self, request: Request, base: str) -> Reply:
         args = request.args

@@ -1,10 +1,10 @@
 """A generated GitHub organisation (repos, users, issues, pull requests, reviews) for the sandbox.
 
-The data is deterministic for a seed and an anchor ("now"), spread over the year before the
-anchor, and shaped so that the metrics okr-sync computes have something real to bite on:
-lead times from minutes to weeks, merged pull requests without approval, bots, drafts,
-labels with spaces, and more than 1,000 merged pull requests in acme/api so that GitHub's
-1,000-result search cap matters.
+The data is deterministic for a seed and an anchor ("now"), spread over the year (or
+`history_days`) before the anchor, and shaped so that the metrics okr-sync computes have
+something real to bite on: lead times from minutes to weeks, merged pull requests without
+approval, bots, drafts, labels with spaces, and more than 1,000 merged pull requests in
+acme/api so that GitHub's 1,000-result search cap matters.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ REPO_NAMES = (
     "integrations",
     "reports",
 )
+
+# A monorepo with years of closed pull requests, made only when asked (the benchmark's company).
+BIG_REPO_NAME = "monolith"
 
 # Share of the pull requests each repository gets (acme/api is the busy one).
 _REPO_WEIGHTS = (14.0, 4.0, 3.0, 3.0)
@@ -237,6 +240,14 @@ class GitHubDataset:
     def items_of(self, full_name: str) -> list[GitHubIssue]:
         return self._by_repo.get(full_name, [])
 
+    def add_repo(self, repo: GitHubRepo, pulls: list[GitHubPull]) -> None:
+        """Another repository with its pull requests, numbered in creation order."""
+        self.repos[repo.full_name] = repo
+        self.pulls.extend(pulls)
+        self._by_repo[repo.full_name] = list(pulls)
+        for pull in pulls:
+            self._by_key[(repo.full_name, pull.number)] = pull
+
     def item(self, full_name: str, number: int) -> GitHubIssue | None:
         return self._by_key.get((full_name, number))
 
@@ -302,23 +313,37 @@ def build_github_dataset(
     n_repos: int = 4,
     n_pulls: int = 2400,
     n_issues: int = 1200,
+    history_days: int = 365,
+    big_repo_closed_pulls: int = 0,
 ) -> GitHubDataset:
-    """Generate the organisation; the same seed and anchor always give the same data."""
+    """Generate the organisation; the same seed and anchor always give the same data.
+
+    Items are created over the `history_days` before the anchor. With `big_repo_closed_pulls`,
+    one more repository (`BIG_REPO_NAME`) holds that many closed pull requests and the open
+    ones generated along with them, made after the others so that they stay as they were.
+    """
     if anchor.tzinfo is None:
         raise ValueError("anchor must be timezone-aware")
     if not 1 <= n_repos <= len(REPO_NAMES):
         raise ValueError(f"n_repos must be between 1 and {len(REPO_NAMES)}")
+    if history_days < 1 or big_repo_closed_pulls < 0:
+        raise ValueError("history_days must be positive and big_repo_closed_pulls not negative")
     anchor = anchor.astimezone(UTC).replace(microsecond=0)
-    return _DatasetBuilder(random.Random(seed), anchor).build(n_repos, n_pulls, n_issues)
+    builder = _DatasetBuilder(random.Random(seed), anchor, history_days)
+    data = builder.build(n_repos, n_pulls, n_issues)
+    if big_repo_closed_pulls:
+        builder.add_big_repo(data, big_repo_closed_pulls)
+    return data
 
 
 class _DatasetBuilder:
     """Holds the random source and the id counters while one data set is generated."""
 
-    def __init__(self, rng: random.Random, anchor: datetime) -> None:
+    def __init__(self, rng: random.Random, anchor: datetime, history_days: int = 365) -> None:
         self.rng = rng
         self.anchor = anchor
-        self.start = anchor - timedelta(days=365)
+        self.history_days = history_days
+        self.start = anchor - timedelta(days=history_days)
         self.next_item_id = 1_000_000
         self.next_review_id = 5_000_000
 
@@ -369,11 +394,35 @@ class _DatasetBuilder:
             pulls=all_pulls,
         )
 
+    def add_big_repo(self, data: GitHubDataset, closed_pulls: int) -> None:
+        """The monorepo: pull requests until `closed_pulls` of them are closed (merged or not);
+        the few still open come along, as stale ones do in a real monorepo."""
+        repo = GitHubRepo(
+            owner=ORG,
+            name=BIG_REPO_NAME,
+            id=700_000 + len(REPO_NAMES),
+            created_at=self.start - timedelta(days=400),
+            description=f"The {BIG_REPO_NAME} of Acme",
+        )
+        drafts: list[GitHubPull] = []
+        closed = 0
+        while closed < closed_pulls:
+            pull = self.pull(repo.full_name)
+            drafts.append(pull)
+            closed += pull.state == "closed"
+        drafts.sort(key=lambda item: item.created_at)
+        for number, pull in enumerate(drafts, start=1):
+            pull.number = number
+            pull.id = self.next_item_id
+            self.next_item_id += 1
+            pull.head = _branch_name(pull, number)
+        data.add_repo(repo, drafts)
+
     def created_time(self) -> datetime:
-        """A moment in the year before the anchor, mostly on weekdays in working hours."""
+        """A moment in the history before the anchor, mostly on weekdays in working hours."""
         rng = self.rng
         while True:
-            day = self.start + timedelta(days=rng.random() * 365)
+            day = self.start + timedelta(days=rng.random() * self.history_days)
             if day.weekday() < 5 or rng.random() < 0.15:
                 break
         hour = min(22, max(6, int(rng.gauss(13, 3))))

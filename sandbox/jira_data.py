@@ -554,9 +554,17 @@ class _ChangelogIds:
 
 
 def build_jira_dataset(
-    *, seed: int, anchor: datetime, n_issues: int = 3000, n_projects: int = 4
+    *,
+    seed: int,
+    anchor: datetime,
+    n_issues: int = 3000,
+    n_projects: int = 4,
+    history_days: int = 365,
 ) -> JiraDataset:
-    """Generate a deterministic Jira site whose activity spans the 365 days before `anchor`."""
+    """Generate a deterministic Jira site whose activity spans the `history_days` before
+    `anchor` (creation leans towards recent days, as a growing company's does)."""
+    if history_days < 1:
+        raise ValueError("history_days must be positive")
     if anchor.tzinfo is None:
         raise ValueError("anchor must be timezone-aware")
     if not 1 <= n_projects <= len(PROJECT_CATALOGUE):
@@ -571,7 +579,7 @@ def build_jira_dataset(
     weights = [PROJECT_WEIGHTS.get(project.key, 0.15) for project in projects]
 
     # Creation times first: ids and keys follow creation order, as on a real site.
-    seconds = 365 * 86400
+    seconds = history_days * 86400
     created_times = sorted(
         anchor - timedelta(seconds=int(seconds * rng.random() ** 1.3) + 60) for _ in range(n_issues)
     )

@@ -58,6 +58,9 @@ class SandboxOptions:
     # Field lists a Cloud search answers with ids alone. As documented, only `id`; a stricter
     # look-alike also reads the `issuekey` the `jira` library sends for "id" that way.
     jira_bare_id_fields: frozenset[str] = frozenset({"id"})
+    # > 0: a GitHub listing's later pages come from its first within this many seconds
+    # (sandbox/listing_reuse.py), so the benchmark's 400,000-item listings stay linear.
+    github_listing_reuse_s: float = 0.0
     # GitHub's data: the generated organisation, or acme/timeline alone, whose items have
     # scripted event logs over a quarter (sandbox/github_timeline.py, for backfill)
     github_data: Literal["generated", "timeline"] = "generated"
@@ -134,6 +137,7 @@ class Sandbox:
             latency_s=self.options.latency_s,
             search_limit_per_minute=self.options.search_limit_per_minute,
             time_scale=self.options.time_scale,
+            listing_reuse_s=self.options.github_listing_reuse_s,
         )
         root = Response("okr-sync sandbox: /jira and /github\n", mimetype="text/plain")
         mounts: dict[str, WSGIApplication] = {
@@ -181,17 +185,26 @@ def build_sandbox(
     github_repos: int | None = None,
     github_pulls: int | None = None,
     github_issues: int | None = None,
+    history_days: int | None = None,
+    github_big_repo_pulls: int | None = None,
     item_changer: ItemChanger | None = None,
 ) -> Sandbox:
     """Generate the data set (deterministic for a seed and an anchor) without serving it.
 
-    A size left None is the data set generator's own default.
+    A size left None is the data set generator's own default (a year of history, no big
+    repository), which the demo and the tests use.
     """
     options = options or SandboxOptions()
     anchor = options.anchor or datetime.now(UTC).replace(microsecond=0)
     options.anchor = anchor
-    jira_size = {"n_issues": jira_issues, "n_projects": jira_projects}
-    github_size = {"n_repos": github_repos, "n_pulls": github_pulls, "n_issues": github_issues}
+    jira_size = {"n_issues": jira_issues, "n_projects": jira_projects, "history_days": history_days}
+    github_size = {
+        "n_repos": github_repos,
+        "n_pulls": github_pulls,
+        "n_issues": github_issues,
+        "history_days": history_days,
+        "big_repo_closed_pulls": github_big_repo_pulls,
+    }
     return Sandbox(
         options=options,
         jira_data=build_jira_dataset(

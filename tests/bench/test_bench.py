@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.runner import main
+from bench.runner import default_output, main
 
 
 @pytest.mark.slow
@@ -70,9 +70,11 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     assert results["parameters"]["jira_issues"] == 1000
     # The cache did its work: the repeat runs asked far less than the first.
     assert results["second"]["requests"]["total"] < results["first"]["requests"]["total"] / 2
-    # Only the company's two issue searches (bench/company.py): a count that may include
-    # issues is asked again every run, as a deleted issue leaves no trace.
-    assert results["second"]["units"]["full"] == 2
+    # Only the counts that may include issues (bench/company.py: the company's two issue
+    # searches and each of the 20 repositories' open customer issues) are asked again every
+    # run, as a deleted issue leaves no trace.
+    asked_again = 2 + 20
+    assert results["second"]["units"]["full"] == asked_again
     assert results["second"]["units"]["incremental"] == 0
     # What keeping the cache exact costs, stage by stage; nothing changed, so nothing else.
     checks = results["second"]["cache_checks"]
@@ -83,4 +85,44 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     assert "jira changed issues" not in checks
     second = results["second"]["requests"]
     spent = sum(stage["requests"] for stage in checks.values())
-    assert spent + 2 == second["total"]  # and the two issue searches asked every run
+    assert spent + asked_again == second["total"]  # and the issue counts asked every run
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_against_jira_server(tmp_path: Path) -> None:
+    """`--jira-flavour server`: the sandbox serves Server/DC's `search` (startAt, 1,000 a
+    page), okr-sync and the libraries use it, the floor pages by 1,000, values match."""
+    output = tmp_path / "results-jira-server.json"
+    code = main(
+        [
+            "--scale",
+            "0.05",
+            "--latency",
+            "0",
+            "--time-scale",
+            "60",
+            "--no-ladder",
+            "--jira-flavour",
+            "server",
+            "--output",
+            str(output),
+        ]
+    )
+    results = json.loads(output.read_text())
+    assert code == 0
+    assert results["values_match"] is True
+    assert results["parameters"]["jira_flavour"] == "server"
+    for run in ("naive", "first", "second", "changed"):
+        endpoints = results[run]["requests_by_endpoint"]
+        assert "jira search/jql" not in endpoints and "jira jql/match" not in endpoints, run
+    for run in ("naive", "first"):
+        assert results[run]["requests_by_endpoint"]["jira search"] > 0
+    assert results["floor"]["per_tracker"]["jira"]["requests"] > 0
+    assert results["second"]["requests"]["total"] < results["first"]["requests"]["total"]
+
+
+def test_results_are_named_after_what_differs_from_the_default() -> None:
+    assert default_output(1, 20).name == "results.json"
+    assert default_output(1, 20, "server").name == "results-jira-server.json"
+    assert default_output(5, 20).name == "results-scale5.json"
+    assert default_output(20, 200, "server").name == "results-scale20-latency200-jira-server.json"
