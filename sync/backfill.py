@@ -19,11 +19,11 @@ from typing import Any
 
 from config.mapping import MappingFile
 from config.settings import Settings
-from connectors.base import Connector, ConnectorError, Selector
-from connectors.history import HistoryReader, SelectorHistory, Unrebuildable
+from connectors.base import ConnectorError, Selector
 from sync.connections import build_connectors
 from sync.engine import target_of, thresholds_of
-from sync.fetch import FetchOutcome, FetchResults, run_fetches
+from sync.fetch import FetchResults, run_fetches
+from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
@@ -32,7 +32,6 @@ from sync.records import BackfillPoint
 from sync.store import Store
 
 BATCH = 30  # points written per transaction
-CANNOT = "{source}: this connector cannot rebuild history"
 ABS_TOLERANCE = 1e-9  # the value now, rebuilt vs fetched: equal up to float rounding
 
 
@@ -108,7 +107,7 @@ def run_backfill(
     sources = {m.selector.source for p in chosen for m in p.metric_plans}
     connectors = build_connectors(settings, sources)
     since = min((moments[0] for moments in steps.values() if moments), default=request.now)
-    histories = _histories(_sub_plan(plan, chosen), connectors, since)
+    histories = histories_of(_sub_plan(plan, chosen), connectors, since)
     rebuilt = [p for p in chosen if _rebuildable(p, histories, outcomes[p.key_result.id])]
     if plan_ready is not None:
         plan_ready({p.key_result.id: len(steps[p.key_result.id]) for p in rebuilt})
@@ -147,48 +146,6 @@ def _sub_plan(plan: QueryPlan, chosen: Sequence[KeyResultPlan]) -> QueryPlan:
     return QueryPlan(list(chosen), {}, items, counts)
 
 
-@dataclass(frozen=True)
-class Missing:
-    """Why a selector has no history: a limit of the tracker's records, or a failure."""
-
-    reason: str
-    failure: bool = False
-
-
-History = SelectorHistory | Missing
-
-
-def _histories(
-    plan: QueryPlan, connectors: dict[str, Connector | ConnectorError], since: datetime
-) -> dict[Selector, History]:
-    """One history per distinct selector, asked of each tracker once per set of needs."""
-    wanted: dict[tuple[str, frozenset[str]], list[Selector]] = {}
-    for selector, needs in plan.item_fetches.items():
-        wanted.setdefault((selector.source, needs), []).append(selector)
-    for selector in plan.count_fetches:
-        wanted.setdefault((selector.source, frozenset()), []).append(selector)
-    found: dict[Selector, History] = {}
-    for (source, needs), selectors in sorted(wanted.items(), key=lambda kv: kv[0][0]):
-        connector = connectors.get(source)
-        if isinstance(connector, ConnectorError) or connector is None:
-            failed = Missing(f"{source}: {connector or 'not configured'}", failure=True)
-            found |= dict.fromkeys(selectors, failed)
-            continue
-        if not isinstance(connector, HistoryReader):
-            found |= dict.fromkeys(selectors, Missing(CANNOT.format(source=source)))
-            continue
-        try:
-            answers = connector.history(selectors, since, needs)
-        except ConnectorError as exc:
-            found |= dict.fromkeys(selectors, Missing(f"{source}: {exc}", failure=True))
-            continue
-        for selector, answer in answers.items():
-            found[selector] = (
-                Missing(answer.reason) if isinstance(answer, Unrebuildable) else answer
-            )
-    return found
-
-
 def _rebuildable(
     plan: KeyResultPlan, histories: dict[Selector, History], outcome: KeyResultBackfill
 ) -> bool:
@@ -205,16 +162,6 @@ def _rebuildable(
     return True
 
 
-def _at(plan: KeyResultPlan, histories: dict[Selector, History], moment: datetime) -> FetchResults:
-    """What a fetch would have returned at `moment`, from the histories."""
-    fetched = FetchResults()
-    for metric in plan.metric_plans:
-        history = histories[metric.selector]
-        assert not isinstance(history, Missing)
-        fetched.items[metric.selector] = FetchOutcome(items=history.items_at(moment))
-    return fetched
-
-
 def _agrees_now(
     plan: KeyResultPlan,
     histories: dict[Selector, History],
@@ -224,7 +171,7 @@ def _agrees_now(
     outcome: KeyResultBackfill,
 ) -> bool:
     """The value rebuilt at `now` against the value a sync computes from a fetch now."""
-    outcome.value_now = compute_key_result(plan, _at(plan, histories, now), settings, now)[0]
+    outcome.value_now = compute_key_result(plan, items_then(plan, histories, now), settings, now)[0]
     value, error, _ = compute_key_result(plan, fetched, settings, now)
     outcome.fetched_now = value
     if error is not None:
@@ -289,7 +236,7 @@ def _points(
     for moment in moments:
         outcome.steps += 1
         value, error, lineage = compute_key_result(
-            plan, _at(plan, histories, moment), settings, moment
+            plan, items_then(plan, histories, moment), settings, moment
         )
         if error is not None:
             outcome.failed_steps += 1

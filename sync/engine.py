@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
@@ -15,11 +17,11 @@ from connectors.base import (
     ConnectorError,
 )
 from connectors.changes import StageCost
+from sync.baselines import Baseline, Baselines, period_start_baselines, wants_start
 from sync.connections import build_connectors
 from sync.fetch import run_fetches
 from sync.incremental import IncrementalSync
 from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
-from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
@@ -31,7 +33,15 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, StoredKeyResult
+from sync.records import (
+    FrozenScope,
+    KeyResultRecord,
+    Listing,
+    ObjectiveRecord,
+    RunRecord,
+    StoredKeyResult,
+)
+from sync.scope import compute_in_scope
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,9 +117,16 @@ def thresholds_of(mapping: MappingFile, settings: Settings) -> Thresholds:
 
 
 def resolve_start(
-    kr: KeyResult, store: Store | None, period: Period, value: float | None
+    kr: KeyResult,
+    store: Store | None,
+    period: Period,
+    value: float | None,
+    baseline: Baseline | None = None,
 ) -> float | None:
-    """`start: auto` is the first value seen in the period (this one, on the first run)."""
+    """`start: auto` is the first value a sync or a person recorded in the period (this one,
+    on the first run); `period_start` the value at the period's start (`sync.baselines`)."""
+    if kr.start == "period_start":
+        return baseline.start if baseline is not None else None
     if kr.start != "auto":
         return None if kr.start is None else float(kr.start)
     first = store.first_value_since(kr.id, period.start) if store is not None else None
@@ -143,6 +160,7 @@ def run_sync(
         plan_ready(plan)
     sources = {m.selector.source for kr in plan.key_results for m in kr.metric_plans}
     connectors = build_connectors(settings, sources)
+    readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
         IncrementalSync(store, settings.incremental, started)
         if store is not None and settings.incremental.enabled
@@ -166,6 +184,8 @@ def run_sync(
         fetched.freshness = incremental.freshness()
     digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
+    baselines = period_start_baselines(plan.key_results, store, readers, settings, thresholds)
+    scopes: dict[str, FrozenScope] = {}
 
     outcomes: list[KeyResultOutcome] = []
     for kr_plan in plan.key_results:
@@ -181,10 +201,13 @@ def run_sync(
             value, error = kept[kr.id].value, None
             lineage = kept_lineage(kr_plan, kept[kr.id], fetched.freshness)
         else:
-            value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
+            value, error, lineage = compute_in_scope(
+                kr_plan, fetched, settings, as_of, baselines.get(kr.id), previous, scopes
+            )
             lineage["definition"] = definition_of(kr_plan)
         shown = value if error is None else (previous.value if previous else None)
-        start = resolve_start(kr, store, kr_plan.period, shown)
+        baseline = baselines.get(kr.id)
+        start = resolve_start(kr, store, kr_plan.period, shown, baseline)
         progress = score(
             target_of(kr, start),
             shown,
@@ -194,6 +217,11 @@ def run_sync(
             thresholds=thresholds,
             failed=error is not None,
         )
+        if wants_start(kr_plan) and start is None:  # no baseline: no progress, nothing guessed
+            reason = baseline.start_problem if baseline is not None else None
+            lineage["start_problem"] = f"start: period_start: {reason or 'not rebuilt'}"
+            unscored = Status.ERROR if error is not None else Status.NO_DATA
+            progress = KeyResultProgress(None, None, progress.expected, unscored)
         outcomes.append(
             KeyResultOutcome(
                 kr_plan,
@@ -245,7 +273,7 @@ def run_sync(
         ),
         objective_records(mapping, report.objectives, demo=demo),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
-        also=incremental.write if incremental is not None else None,
+        also=run_writes(incremental, baselines, scopes),
         listing=listing_of(mapping),
     )
     log.info(
@@ -266,6 +294,20 @@ def run_sync(
             extra={"run_id": report.run_id, "key_result": failed.plan.key_result.id},
         )
     return report
+
+
+def run_writes(
+    incremental: IncrementalSync | None, baselines: Baselines, scopes: dict[str, FrozenScope]
+) -> Callable[[Connection, int], None]:
+    """What a run writes besides its results, in its transaction: the incremental cache, the
+    rebuilt start values and the frozen scopes."""
+
+    def write(conn: Connection, run_id: int) -> None:
+        if incremental is not None:
+            incremental.write(conn, run_id)
+        baselines.write(conn, scopes)
+
+    return write
 
 
 def objective_progress(

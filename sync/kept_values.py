@@ -72,7 +72,9 @@ def definition_of(plan: KeyResultPlan) -> str:
 
 
 def _metric_definition(metric: MetricPlan) -> list[str | None]:
-    return [metric.metric_type, repr(metric.selector), metric.field, metric.where_text]
+    """A live scope adds nothing, so definitions written before `scope` existed still hold."""
+    written = [metric.metric_type, repr(metric.selector), metric.field, metric.where_text]
+    return written if metric.scope == "live" else [*written, metric.scope]
 
 
 def why_recompute(

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from connectors.base import WorkItem
+
 # --- written -----------------------------------------------------------------------------
 
 
@@ -111,6 +113,8 @@ class Lineage:
     at: str | None = None  # when a check-in was entered
     definition: str | None = None  # digest of what the value is computed from (kept_values)
     kept: str | None = None  # why a run kept the value of the run before
+    start_problem: str | None = None  # why `start: period_start` has no value (sync.baselines)
+    scope: dict[str, Any] | None = None  # the set's changes (sync.scope.scope_lineage)
 
     @classmethod
     def from_json(cls, document: Any) -> Lineage | None:
@@ -163,6 +167,8 @@ _SCALAR_KEYS = (
     "value",
     "definition",
     "kept",
+    "start_problem",
+    "scope",
 )
 
 
@@ -286,3 +292,13 @@ class StoredKeyResult:
     last_error: str | None = None
     last_run_id: int | None = None  # the run that last looked at it
     lineage: Lineage | None = None
+
+
+@dataclass(frozen=True)
+class FrozenScope:
+    """The items a `scope: frozen` key result measures: those its selector matched at the
+    period's start (`taken_at`), each as a run last saw it."""
+
+    taken_at: datetime
+    definition: str  # of the key result when the scope was taken: another one retakes it
+    items: tuple[WorkItem, ...]

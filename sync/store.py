@@ -39,6 +39,7 @@ from sync.backfill_rows import write_points
 from sync.records import (
     BackfillPoint,
     BackfillWrite,
+    FrozenScope,
     KeyResultRecord,
     Listing,
     ObjectiveRecord,
@@ -52,6 +53,7 @@ from sync.run_lock import (
     StoreLock,
     exclusive,
 )
+from sync.scope_rows import write_scope
 from sync.store_errors import StoreError
 from sync.store_reads import StoreReads, day_start
 from sync.tables import key_results, kr_values, objectives, sync_runs
@@ -230,6 +232,16 @@ class Store(StoreReads):
             raise StoreError(f"{kr_id}: backfill point {outside[0]} is outside {period.label}")
         with self._connect() as conn, conn.begin():
             return write_points(conn, kr_id, points)
+
+    def write_frozen_scope(
+        self, kr_id: str, period: Period, scope: FrozenScope, conn: Connection | None = None
+    ) -> None:
+        """Keep a key result's frozen scope (in `conn`'s transaction when given)."""
+        if conn is not None:
+            write_scope(conn, kr_id, period, scope.taken_at, scope.definition, scope.items)
+            return
+        with self._connect() as own, own.begin():
+            write_scope(own, kr_id, period, scope.taken_at, scope.definition, scope.items)
 
     def _write_results(
         self,

@@ -17,8 +17,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from config.periods import Period
 from sync.downsample import keep_shape
 from sync.records import (
+    FrozenScope,
     HistoryPoint,
     KeyResultRow,
     Lineage,
@@ -27,6 +29,7 @@ from sync.records import (
     StoredKeyResult,
     ValueRow,
 )
+from sync.scope_rows import read_scope
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
 
@@ -95,7 +98,9 @@ class StoreReads(ABC):
         }
 
     def first_value_since(self, kr_id: str, since: date) -> float | None:
-        """The first value observed in a period: what `start: auto` means."""
+        """The first value observed in a period: what `start: auto` means. Backfill's points
+        are not observed: a backfill run later must not move a baseline people have seen
+        (`start: period_start` is the way to ask for the rebuilt one)."""
         with self._connect() as conn:
             return conn.execute(
                 select(kr_values.c.value)
@@ -103,10 +108,35 @@ class StoreReads(ABC):
                     kr_values.c.key_result_id == kr_id,
                     kr_values.c.value.is_not(None),
                     kr_values.c.observed_at >= day_start(since),
+                    kr_values.c.origin != "backfill",
                 )
                 .order_by(kr_values.c.observed_at, kr_values.c.id)
                 .limit(1)
             ).scalar()
+
+    def recorded_at(self, kr_id: str, moment: datetime) -> tuple[float, str | None] | None:
+        """The value recorded at exactly `moment` (any origin) and the definition its lineage
+        names: `start: period_start` reads the period's first instant."""
+        with self._connect() as conn:
+            row = conn.execute(
+                select(kr_values.c.value, kr_values.c.lineage)
+                .where(
+                    kr_values.c.key_result_id == kr_id,
+                    kr_values.c.value.is_not(None),
+                    kr_values.c.observed_at == moment,
+                )
+                .order_by(kr_values.c.id)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        definition = (row.lineage or {}).get("definition")
+        return row.value, definition if isinstance(definition, str) else None
+
+    def frozen_scope(self, kr_id: str, period: Period) -> FrozenScope | None:
+        """The items a `scope: frozen` key result measures in `period`, if taken."""
+        with self._connect() as conn:
+            return read_scope(conn, kr_id, period)
 
     def value_points(
         self,
