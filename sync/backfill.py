@@ -20,6 +20,7 @@ from typing import Any
 from config.mapping import MappingFile
 from config.settings import Settings
 from connectors.base import ConnectorError, Selector
+from sync.baselines import start_of, wants_scope, wants_start
 from sync.connections import build_connectors
 from sync.engine import target_of, thresholds_of
 from sync.fetch import FetchResults, run_fetches
@@ -27,8 +28,9 @@ from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
-from sync.progress import Thresholds, score
-from sync.records import BackfillPoint
+from sync.progress import KeyResultProgress, Status, Thresholds, score
+from sync.records import BackfillPoint, FrozenScope
+from sync.scope import in_scope
 from sync.store import Store
 
 BATCH = 30  # points written per transaction
@@ -57,6 +59,7 @@ class KeyResultBackfill:
     error: bool = False  # the reason is a failure (tracker error, mismatch), not a limit
     value_now: float | None = None  # rebuilt at `now`
     fetched_now: float | None = None  # what a sync computes at `now`
+    scope: FrozenScope | None = None  # `scope: frozen`: the items it measures at every step
 
 
 @dataclass
@@ -135,7 +138,27 @@ def _can_backfill(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill)
         outcome.reason = "manual: its values come from people, not from a tracker's records"
     elif store.key_result(plan.key_result.id) is None:
         outcome.reason = "not in the store yet: run `sync` once first"
+    elif wants_scope(plan):
+        scope = store.frozen_scope(plan.key_result.id, plan.period)
+        if scope is None or scope.definition != definition_of(plan):
+            outcome.reason = (
+                "scope: frozen: its items at the period's start are not taken yet "
+                "(a sync takes them; `explain` says why it could not)"
+            )
+        outcome.scope = scope
     return outcome.reason is None
+
+
+def _then(
+    plan: KeyResultPlan,
+    histories: dict[Selector, History],
+    moment: datetime,
+    outcome: KeyResultBackfill,
+) -> FetchResults:
+    """What a sync would have measured at `moment`: a frozen scope's items, each as the
+    selector gave it then (as at the period's start once it no longer matched)."""
+    then = items_then(plan, histories, moment)
+    return then if outcome.scope is None else in_scope(plan, then, outcome.scope)
 
 
 def _sub_plan(plan: QueryPlan, chosen: Sequence[KeyResultPlan]) -> QueryPlan:
@@ -171,7 +194,11 @@ def _agrees_now(
     outcome: KeyResultBackfill,
 ) -> bool:
     """The value rebuilt at `now` against the value a sync computes from a fetch now."""
-    outcome.value_now = compute_key_result(plan, items_then(plan, histories, now), settings, now)[0]
+    outcome.value_now = compute_key_result(
+        plan, _then(plan, histories, now, outcome), settings, now
+    )[0]
+    if outcome.scope is not None:
+        fetched = in_scope(plan, fetched, outcome.scope)
     value, error, _ = compute_key_result(plan, fetched, settings, now)
     outcome.fetched_now = value
     if error is not None:
@@ -236,7 +263,7 @@ def _points(
     for moment in moments:
         outcome.steps += 1
         value, error, lineage = compute_key_result(
-            plan, items_then(plan, histories, moment), settings, moment
+            plan, _then(plan, histories, moment, outcome), settings, moment
         )
         if error is not None:
             outcome.failed_steps += 1
@@ -245,6 +272,12 @@ def _points(
         if kr.start == "auto" and start is None:  # the first value in the period
             start = store.first_value_since(kr.id, plan.period.start)
             start = value if start is None else start
+        if wants_start(plan) and start is None:  # the value at the period's first instant
+            recorded = store.recorded_at(kr.id, start_of(plan.period))
+            if recorded is not None and recorded[1] in (None, definition):
+                start = recorded[0]
+            elif moment == start_of(plan.period):
+                start = value
         progress = score(
             target_of(kr, start),
             value,
@@ -253,6 +286,8 @@ def _points(
             as_of=moment,
             thresholds=thresholds,
         )
+        if wants_start(plan) and start is None:  # no baseline: no progress, nothing guessed
+            progress = KeyResultProgress(None, None, progress.expected, Status.NO_DATA)
         lineage["definition"] = definition
         lineage["backfill"] = _how(plan, moment)
         yield BackfillPoint(moment, value, progress.progress_raw, progress.status, lineage)

@@ -130,19 +130,29 @@ def compute_in_scope(
         return None, missing, {"metric": metric.metric_type, "error": missing}
     measuring = fetched
     if frozen is not None and current is not None:
-        measuring = FetchResults(
-            counts=fetched.counts,
-            items={
-                **fetched.items,
-                metric.selector: FetchOutcome(items=measured(frozen, current).items),
-            },
-            freshness=fetched.freshness,
-        )
+        measuring = in_scope(plan, fetched, frozen)
         scopes[plan.key_result.id] = last_seen(frozen, current)
     value, error, lineage = compute_key_result(plan, measuring, settings, as_of)
     if current is not None:
         lineage["scope"] = scope_lineage(metric.scope, current, _previous_keys(previous), frozen)
     return value, error, lineage
+
+
+def in_scope(plan: KeyResultPlan, fetched: FetchResults, frozen: FrozenScope) -> FetchResults:
+    """The fetched results with the key result's items those of its frozen scope (the
+    selector's own answer left as it is when it failed)."""
+    assert plan.metric is not None
+    current = fetched.items[plan.metric.selector].items
+    if current is None:
+        return fetched
+    return FetchResults(
+        counts=fetched.counts,
+        items={
+            **fetched.items,
+            plan.metric.selector: FetchOutcome(items=measured(frozen, current).items),
+        },
+        freshness=fetched.freshness,
+    )
 
 
 def _previous_keys(previous: StoredKeyResult | None) -> list[str] | None:

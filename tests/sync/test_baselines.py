@@ -19,6 +19,7 @@ from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, Settings
 from sandbox.github_data import GitHubEvent, GitHubIssue
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sync.backfill import BackfillRequest, run_backfill
 from sync.engine import run_sync
 from sync.store import Store
 from sync.store_reads import as_utc
@@ -226,3 +227,33 @@ objectives:
     assert "start: period_start: " in outcome.lineage["start_problem"]
     assert "comments" in outcome.lineage["start_problem"]
     assert backfill_points(store, "commented") == {}
+
+
+def test_backfill_measures_the_frozen_scope_at_every_step(
+    setup: tuple[Settings, MappingFile, Store], timeline_box: Sandbox
+) -> None:
+    """Each day's value is the start's items as the records leave them that day (as at the
+    start once they no longer match); progress scores from the value at the start."""
+    settings, mapping, store = setup
+    data = timeline_box.github_data
+    run_sync(settings, mapping, store, as_of=ANCHOR)  # takes the scope and the start value
+    only = ["customer-frozen", "open-bugs"]
+    report = run_backfill(
+        settings, mapping, store, BackfillRequest(now=ANCHOR, step=timedelta(days=7), only=only)
+    )
+    assert [(kr.id, kr.reason) for kr in report.key_results] == [
+        ("customer-frozen", None),
+        ("open-bugs", None),
+    ]
+    start = customer_issues(replayed(data, Q4_START))
+    points = backfill_points(store, "customer-frozen")
+    assert len(points) == 8
+    for moment, value in points.items():
+        assert value == pytest.approx(frozen_done(start, customer_issues(replayed(data, moment))))
+    with store.engine.connect() as conn:
+        first = conn.execute(
+            select(kr_values.c.value, kr_values.c.progress_raw).where(
+                kr_values.c.key_result_id == "open-bugs", kr_values.c.observed_at == Q4_START
+            )
+        ).one()
+    assert first.progress_raw == 0  # the start scores from itself
