@@ -20,7 +20,10 @@ from config.settings import GitHubSettings, IncrementalSettings, Settings
 from sandbox.github_data import GitHubEvent, GitHubIssue
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.backfill import BackfillRequest, run_backfill
-from sync.engine import run_sync
+from sync.engine import PreviousState, SyncReport, run_sync
+from sync.literal_text import LiteralConsole
+from sync.notify import digest_changes
+from sync.status_view import render_explain
 from sync.store import Store
 from sync.store_reads import as_utc
 from sync.tables import kr_values
@@ -188,6 +191,12 @@ def test_an_item_added_later_is_scope_change_not_progress(
     assert [i["key"] for i in scope["since_last_run"]["added"]["items"]] == [added.key]
     live_scope = second["customer-live"].lineage["scope"]
     assert [i["key"] for i in live_scope["since_last_run"]["added"]["items"]] == [added.key]
+    # The digest names it too, as a change since the last run.
+    report = SyncReport(ANCHOR, ANCHOR, list(second.values()), {}, {}, {})
+    before = {kr_id: PreviousState("on_track", 0.3) for kr_id in second}
+    digest = {c.key_result: c for c in digest_changes(report, before)}
+    assert "scope_changed" in digest["customer-frozen"].reasons
+    assert [i.key for i in digest["customer-frozen"].scope[0].items] == [added.key]
 
 
 def restore(item: GitHubIssue, original: GitHubIssue) -> None:
@@ -227,6 +236,9 @@ objectives:
     assert "start: period_start: " in outcome.lineage["start_problem"]
     assert "comments" in outcome.lineage["start_problem"]
     assert backfill_points(store, "commented") == {}
+    console = LiteralConsole(record=True, width=300)
+    render_explain(store, "commented", console)
+    assert "no baseline: start: period_start: " in console.export_text()
 
 
 def test_backfill_measures_the_frozen_scope_at_every_step(
@@ -257,3 +269,16 @@ def test_backfill_measures_the_frozen_scope_at_every_step(
             )
         ).one()
     assert first.progress_raw == 0  # the start scores from itself
+
+
+def test_auto_is_the_first_value_a_sync_recorded_not_a_backfilled_one(
+    setup: tuple[Settings, MappingFile, Store],
+) -> None:
+    """Backfill writes points before the first sync's: `auto` stays the value people saw
+    first, so running backfill later never moves a baseline behind their back."""
+    settings, mapping, store = setup
+    report = run_sync(settings, mapping, store, as_of=ANCHOR)
+    synced = next(o for o in report.key_results if o.plan.key_result.id == "open-bugs")
+    assert backfill_points(store, "open-bugs") == {Q4_START: synced.start}  # earlier
+    assert synced.start != synced.value
+    assert store.first_value_since("open-bugs", Q4_START.date()) == synced.value
