@@ -124,6 +124,8 @@ def run_backfill(
             _backfill_one(
                 kr_plan, histories, settings, moments, thresholds, store, outcome, on_step
             )
+            if moments and moments[0] == start_of(kr_plan.period):
+                _keep_start_set(kr_plan, histories, store, outcome)
     requests = {
         source: c.requests_made
         for source, c in connectors.items()
@@ -147,6 +149,25 @@ def _can_backfill(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill)
             )
         outcome.scope = scope
     return outcome.reason is None
+
+
+def _keep_start_set(
+    plan: KeyResultPlan,
+    histories: dict[Selector, History],
+    store: Store,
+    outcome: KeyResultBackfill,
+) -> None:
+    """A live set's items at the period's start, kept once, so the views can show what
+    joined and left it since (a frozen scope was taken by a sync already)."""
+    if plan.metric is None or outcome.scope is not None:
+        return
+    kept = store.frozen_scope(outcome.id, plan.period)
+    if kept is not None and kept.definition == definition_of(plan):
+        return
+    moment = start_of(plan.period)
+    items = items_then(plan, histories, moment).items[plan.metric.selector].items or []
+    scope = FrozenScope(moment, definition_of(plan), tuple(items))
+    store.write_frozen_scope(outcome.id, plan.period, scope)
 
 
 def _then(

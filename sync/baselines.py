@@ -58,6 +58,8 @@ class Baseline:
     scope_problem: str | None = None
     rebuilt_start: BackfillPoint | None = None  # to write: rebuilt in this run
     rebuilt_scope: bool = False
+    # a live set's items at the period's start, when backfill kept them: shown, not measured
+    start_set: FrozenScope | None = None
 
 
 @dataclass
@@ -93,10 +95,15 @@ def period_start_baselines(
     found = Baselines()
     missing: list[KeyResultPlan] = []
     for plan in plans:
+        if store is not None and plan.metric is not None and not wants_scope(plan):
+            start_set = store.frozen_scope(plan.key_result.id, plan.period)
+            if start_set is not None and start_set.definition == definition_of(plan):
+                found.by_id[plan.key_result.id] = Baseline(start_set=start_set)
+                found.periods[plan.key_result.id] = plan.period
         if not (wants_start(plan) or wants_scope(plan)):
             continue
         kr_id, definition = plan.key_result.id, definition_of(plan)
-        baseline = found.by_id[kr_id] = Baseline()
+        baseline = found.by_id.setdefault(kr_id, Baseline())
         found.periods[kr_id] = plan.period
         if wants_start(plan) and store is not None:
             recorded = store.recorded_at(kr_id, start_of(plan.period))

@@ -80,15 +80,16 @@ def scope_lineage(
     previous_keys: Sequence[str] | None,
     frozen: FrozenScope | None,
 ) -> dict[str, Any]:
-    """The lineage's "scope": the mode, the changes since the period's start (with a scope
-    taken) and since the last run (with a previous value's keys)."""
+    """The lineage's "scope": the mode, the changes since the period's start (with the items
+    at the start: a frozen scope, or a live set's kept by backfill) and since the last run
+    (with a previous value's keys)."""
     document: dict[str, Any] = {"mode": mode}
     if frozen is not None:
         change = measured(frozen, current)
         document["taken_at"] = frozen.taken_at.isoformat()
-        document["frozen_total"] = len(frozen.items)
         document["since_start"] = {"added": listed(change.added), "removed": listed(change.removed)}
-    if frozen is not None:
+    if frozen is not None and mode == FROZEN:
+        document["frozen_total"] = len(frozen.items)
         document["matched"] = [item.key for item in current[:MAX_MATCHED]]
     if previous_keys is not None:
         by_key = {item.key: item for item in current}
@@ -133,8 +134,10 @@ def compute_in_scope(
         measuring = in_scope(plan, fetched, frozen)
         scopes[plan.key_result.id] = last_seen(frozen, current)
     value, error, lineage = compute_key_result(plan, measuring, settings, as_of)
+    at_start = frozen or (baseline.start_set if baseline is not None else None)
     if current is not None:
-        lineage["scope"] = scope_lineage(metric.scope, current, _previous_keys(previous), frozen)
+        previous_keys = _previous_keys(previous)
+        lineage["scope"] = scope_lineage(metric.scope, current, previous_keys, at_start)
     return value, error, lineage
 
 

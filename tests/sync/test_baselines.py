@@ -249,12 +249,13 @@ def test_backfill_measures_the_frozen_scope_at_every_step(
     settings, mapping, store = setup
     data = timeline_box.github_data
     run_sync(settings, mapping, store, as_of=ANCHOR)  # takes the scope and the start value
-    only = ["customer-frozen", "open-bugs"]
+    only = ["customer-frozen", "open-bugs", "customer-live"]
     report = run_backfill(
         settings, mapping, store, BackfillRequest(now=ANCHOR, step=timedelta(days=7), only=only)
     )
     assert [(kr.id, kr.reason) for kr in report.key_results] == [
         ("customer-frozen", None),
+        ("customer-live", None),
         ("open-bugs", None),
     ]
     start = customer_issues(replayed(data, Q4_START))
@@ -269,6 +270,19 @@ def test_backfill_measures_the_frozen_scope_at_every_step(
             )
         ).one()
     assert first.progress_raw == 0  # the start scores from itself
+    # Backfill kept the live set's items at the start: a sync shows what joined since.
+    now = customer_issues(replayed(data, ANCHOR))
+    live = next(
+        o
+        for o in run_sync(settings, mapping, store, as_of=ANCHOR).key_results
+        if o.plan.key_result.id == "customer-live"
+    )
+    since_start = live.lineage["scope"]["since_start"]
+    assert since_start["added"]["total"] == len(set(now) - set(start))
+    assert since_start["removed"]["total"] == len(set(start) - set(now))
+    assert live.value == pytest.approx(
+        percent(sum(1 for p in now.values() if not p.open), len(now))
+    )
 
 
 def test_auto_is_the_first_value_a_sync_recorded_not_a_backfilled_one(
