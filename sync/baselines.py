@@ -94,12 +94,16 @@ def period_start_baselines(
     """Find each wanted start value and frozen scope in the store, and rebuild the rest."""
     found = Baselines()
     missing: list[KeyResultPlan] = []
+    sets = [p for p in plans if p.metric is not None]
+    wanted = [(p.key_result.id, p.period) for p in sets]
+    kept = store.frozen_scopes(wanted) if store is not None else {}
     for plan in plans:
-        if store is not None and plan.metric is not None and not wants_scope(plan):
-            start_set = store.frozen_scope(plan.key_result.id, plan.period)
-            if start_set is not None and start_set.definition == definition_of(plan):
-                found.by_id[plan.key_result.id] = Baseline(start_set=start_set)
-                found.periods[plan.key_result.id] = plan.period
+        scope = kept.get(plan.key_result.id)
+        if scope is not None and scope.definition != definition_of(plan):
+            scope = None  # taken for another definition: retaken (frozen) or not shown
+        if scope is not None and not wants_scope(plan):
+            found.by_id[plan.key_result.id] = Baseline(start_set=scope)
+            found.periods[plan.key_result.id] = plan.period
         if not (wants_start(plan) or wants_scope(plan)):
             continue
         kr_id, definition = plan.key_result.id, definition_of(plan)
@@ -109,10 +113,8 @@ def period_start_baselines(
             recorded = store.recorded_at(kr_id, start_of(plan.period))
             if recorded is not None and recorded[1] in (None, definition):
                 baseline.start = recorded[0]
-        if wants_scope(plan) and store is not None:
-            scope = store.frozen_scope(kr_id, plan.period)
-            if scope is not None and scope.definition == definition:
-                baseline.scope = scope
+        if wants_scope(plan):
+            baseline.scope = scope
         if (wants_start(plan) and baseline.start is None) or (
             wants_scope(plan) and baseline.scope is None
         ):

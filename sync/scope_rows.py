@@ -3,10 +3,11 @@ taken once at its period's start, then each item kept as a run last saw it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, insert, select, update
 
 from config.periods import Period
 from connectors.base import WorkItem
@@ -25,8 +26,24 @@ def _key(kr_id: str, period: Period) -> ColumnElement[bool]:
 
 def read_scope(conn: Connection, kr_id: str, period: Period) -> FrozenScope | None:
     row = conn.execute(select(kr_scopes).where(_key(kr_id, period))).first()
-    if row is None:
-        return None
+    return None if row is None else _scope(row)
+
+
+def read_scopes(conn: Connection, wanted: Iterable[tuple[str, Period]]) -> dict[str, FrozenScope]:
+    """The scopes of many key results, each in its period, in one query, by key result."""
+    periods = dict(wanted)
+    if not periods:
+        return {}
+    rows = conn.execute(select(kr_scopes).where(kr_scopes.c.key_result_id.in_(list(periods))))
+    return {
+        row.key_result_id: _scope(row)
+        for row in rows
+        if (row.period_start, row.period_end)
+        == (periods[row.key_result_id].start, periods[row.key_result_id].end)
+    }
+
+
+def _scope(row: Row[Any]) -> FrozenScope:
     items = tuple(decode_item(text) for text in row.items)
     taken_at: datetime = row.taken_at  # SQLite gives it back naive, PostgreSQL in UTC
     taken_at = taken_at.replace(tzinfo=UTC) if taken_at.tzinfo is None else taken_at

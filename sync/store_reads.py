@@ -29,7 +29,7 @@ from sync.records import (
     StoredKeyResult,
     ValueRow,
 )
-from sync.scope_rows import read_scope
+from sync.scope_rows import read_scope, read_scopes
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
 
@@ -137,6 +137,11 @@ class StoreReads(ABC):
         """The items a `scope: frozen` key result measures in `period`, if taken."""
         with self._connect() as conn:
             return read_scope(conn, kr_id, period)
+
+    def frozen_scopes(self, wanted: Iterable[tuple[str, Period]]) -> dict[str, FrozenScope]:
+        """The scopes kept of these key results, each in its period (one query)."""
+        with self._connect() as conn:
+            return read_scopes(conn, wanted)
 
     def value_points(
         self,

@@ -226,10 +226,19 @@ objectives:
         start: period_start
         target: 10
         metric: {{type: count, search: 'repo:{REPO} is:issue comments:>0'}}
+      - id: commented-done
+        title: Commented issues done, of those at the start
+        target: 100
+        metric: {{type: percent_done, scope: frozen, search: 'repo:{REPO} is:issue comments:>0'}}
 """
     )
     report = run_sync(settings, load_mapping(path), store, as_of=ANCHOR)
-    outcome = report.key_results[0]
+    outcome, frozen = report.key_results
+    # A frozen scope that cannot be rebuilt fails its key result, naming why; never live.
+    assert frozen.value is None and frozen.error is not None
+    assert frozen.error.startswith("scope: frozen: the items at the period's start were not")
+    assert "comments" in frozen.error
+    assert store.frozen_scope("commented-done", frozen.plan.period) is None
     assert outcome.error is None and outcome.value is not None
     assert outcome.start is None and outcome.progress.progress is None
     assert outcome.progress.status == "no_data"
