@@ -10,13 +10,16 @@ from pathlib import Path
 
 from werkzeug.test import Client
 
+from config.loader import load_mapping_text
 from config.settings import Settings
 from connectors.base import WorkItem
 from sync.dashboard.app import make_dashboard_app
+from sync.kept_values import kept_lineage
 from sync.literal_text import LiteralConsole
 from sync.notify import Change, scope_text
+from sync.plan import plan_queries
 from sync.presentation import ScopeChange, ScopeItem, scope_changes
-from sync.records import FrozenScope, Lineage, ObjectiveRecord, RunRecord
+from sync.records import FrozenScope, Lineage, ObjectiveRecord, RunRecord, StoredKeyResult
 from sync.scope import SHOWN_KEYS, measured, scope_lineage
 from sync.status_view import render_explain
 from sync.store import Store
@@ -146,3 +149,21 @@ def test_the_digest_names_the_change_since_the_last_run_with_slack_links() -> No
         "added since the last run: <https://github.com/acme/x/issues/7|[bold]x[/bold]&lt;script"
         "&gt;alert(1)&lt;/script&gt;\u241b[31m#1>, a|b and 4 more"
     )
+
+
+def test_a_kept_value_lists_no_change_since_the_last_run() -> None:
+    """A value kept because nothing it reads changed: its set did not change either, so the
+    views and the digest do not repeat the last run's change."""
+    mapping = load_mapping_text(
+        "version: 1\nperiod: 2026-Q4\nobjectives:\n  - id: o\n    title: O\n    key_results:\n"
+        "      - id: k\n        title: K\n        target: 100\n"
+        "        metric: {type: percent_done, jql: 'project = A'}\n",
+        source_name="okrs.yaml",
+        today=date(2026, 11, 1),
+    )
+    plan = plan_queries(mapping, today=date(2026, 11, 1)).key_results[0]
+    document = scope_lineage("live", [item("k1")], ["k0"], None)
+    stored = StoredKeyResult(50.0, "on_track", T0, lineage=Lineage.from_json({"scope": document}))
+    kept = kept_lineage(plan, stored, {})
+    assert "since_last_run" in document and "since_last_run" not in kept["scope"]
+    assert scope_changes(Lineage.from_json(kept)) == []
