@@ -11,7 +11,7 @@ past cannot be rebuilt gets the reason, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -26,7 +26,7 @@ from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan
-from sync.progress import Target, Thresholds, score
+from sync.progress import KeyResultProgress, Status, Target, Thresholds, score
 from sync.records import BackfillPoint, FrozenScope
 from sync.scope_rows import write_scope
 from sync.store import Store
@@ -72,6 +72,21 @@ class Baselines:
     def get(self, kr_id: str) -> Baseline | None:
         return self.by_id.get(kr_id)
 
+    def writer(
+        self,
+        scopes: dict[str, FrozenScope],
+        before: Callable[[Connection, int], None] | None,
+    ) -> Callable[[Connection, int], None]:
+        """What a run writes besides its results, in its transaction: `before` (the
+        incremental cache), then the rebuilt start values and the frozen scopes."""
+
+        def write(conn: Connection, run_id: int) -> None:
+            if before is not None:
+                before(conn, run_id)
+            self.write(conn, scopes)
+
+        return write
+
     def write(self, conn: Connection, scopes: dict[str, FrozenScope]) -> None:
         """In the run's transaction: rebuilt start values and every frozen scope as last seen
         (`scopes`, from the run)."""
@@ -82,6 +97,20 @@ class Baselines:
             if scope is not None:
                 period = self.periods[kr_id]
                 write_scope(conn, kr_id, period, scope.taken_at, scope.definition, scope.items)
+
+
+def without_start(
+    baseline: Baseline | None,
+    progress: KeyResultProgress,
+    lineage: dict[str, Any],
+    *,
+    failed: bool,
+) -> KeyResultProgress:
+    """A `start: period_start` key result without its start: no progress, and why."""
+    reason = baseline.start_problem if baseline is not None else None
+    lineage["start_problem"] = f"start: period_start: {reason or 'not rebuilt'}"
+    unscored = Status.ERROR if failed else Status.NO_DATA
+    return KeyResultProgress(None, None, progress.expected, unscored)
 
 
 def period_start_baselines(

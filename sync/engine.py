@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
@@ -17,7 +15,12 @@ from connectors.base import (
     ConnectorError,
 )
 from connectors.changes import StageCost
-from sync.baselines import Baseline, Baselines, period_start_baselines, wants_start
+from sync.baselines import (
+    Baseline,
+    period_start_baselines,
+    wants_start,
+    without_start,
+)
 from sync.connections import build_connectors
 from sync.fetch import run_fetches
 from sync.incremental import IncrementalSync
@@ -218,10 +221,7 @@ def run_sync(
             failed=error is not None,
         )
         if wants_start(kr_plan) and start is None:  # no baseline: no progress, nothing guessed
-            reason = baseline.start_problem if baseline is not None else None
-            lineage["start_problem"] = f"start: period_start: {reason or 'not rebuilt'}"
-            unscored = Status.ERROR if error is not None else Status.NO_DATA
-            progress = KeyResultProgress(None, None, progress.expected, unscored)
+            progress = without_start(baseline, progress, lineage, failed=error is not None)
         outcomes.append(
             KeyResultOutcome(
                 kr_plan,
@@ -273,7 +273,7 @@ def run_sync(
         ),
         objective_records(mapping, report.objectives, demo=demo),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
-        also=run_writes(incremental, baselines, scopes),
+        also=baselines.writer(scopes, incremental.write if incremental is not None else None),
         listing=listing_of(mapping),
     )
     log.info(
@@ -294,20 +294,6 @@ def run_sync(
             extra={"run_id": report.run_id, "key_result": failed.plan.key_result.id},
         )
     return report
-
-
-def run_writes(
-    incremental: IncrementalSync | None, baselines: Baselines, scopes: dict[str, FrozenScope]
-) -> Callable[[Connection, int], None]:
-    """What a run writes besides its results, in its transaction: the incremental cache, the
-    rebuilt start values and the frozen scopes."""
-
-    def write(conn: Connection, run_id: int) -> None:
-        if incremental is not None:
-            incremental.write(conn, run_id)
-        baselines.write(conn, scopes)
-
-    return write
 
 
 def objective_progress(

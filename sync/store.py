@@ -233,15 +233,10 @@ class Store(StoreReads):
         with self._connect() as conn, conn.begin():
             return write_points(conn, kr_id, points)
 
-    def write_frozen_scope(
-        self, kr_id: str, period: Period, scope: FrozenScope, conn: Connection | None = None
-    ) -> None:
-        """Keep a key result's frozen scope (in `conn`'s transaction when given)."""
-        if conn is not None:
+    def write_frozen_scope(self, kr_id: str, period: Period, scope: FrozenScope) -> None:
+        """Keep a set's items at its period's start (a run writes its own in its transaction)."""
+        with self._connect() as conn, conn.begin():
             write_scope(conn, kr_id, period, scope.taken_at, scope.definition, scope.items)
-            return
-        with self._connect() as own, own.begin():
-            write_scope(own, kr_id, period, scope.taken_at, scope.definition, scope.items)
 
     def _write_results(
         self,
