@@ -157,3 +157,23 @@ def parse_period(value: object) -> Period:
             return _from_range(_as_date(match[1], "start"), _as_date(match[2], "end"), label=text)
     shown = f"'{value.isoformat()}'" if isinstance(value, date) else repr(value)
     raise PeriodError(f"{shown} is not a period: {_HINT}")
+
+
+def cycle_period(key: str) -> Period:
+    """The period a stored cycle key names, labelled with its short form when it has one
+    (`2026-Q4`), so that views show what a person would have written."""
+    period = parse_period(key)
+    return Period(period.start, period.end, short_label(period.start, period.end))
+
+
+def short_label(start: date, end: date) -> str:
+    """`2026-Q4`, `2026-H1`, `2026-11` or `2026` when the days are exactly one of those;
+    else `start..end`."""
+    year = start.year
+    candidates = [str(year), f"{year}-H1", f"{year}-H2", f"{year}-{start.month:02d}"]
+    candidates += [f"{year}-Q{quarter}" for quarter in range(1, 5)]
+    for label in candidates:
+        period = _from_short(label)
+        if period is not None and (period.start, period.end) == (start, end):
+            return label
+    return f"{start.isoformat()}..{end.isoformat()}"

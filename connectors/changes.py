@@ -89,7 +89,10 @@ class HeldAnswer(Protocol):
     def count(self) -> int | None: ...  # a server count without members
 
     @property
-    def items(self) -> dict[str, WorkItem]: ...  # by item key
+    def items(self) -> dict[str, WorkItem]: ...  # by item key (may decode the whole answer)
+
+    @property
+    def size(self) -> int: ...  # how many items it holds, known without reading them
 
     @property
     def members(self) -> dict[str, str | None]: ...  # tracker id -> item key (None: id only)

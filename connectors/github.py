@@ -29,7 +29,7 @@ from connectors.base import (
 )
 from connectors.changes import ChangeFeed
 from connectors.github_changes import GitHubChangeFeed
-from connectors.github_history import rebuild_history
+from connectors.github_history import TimelinesRead, rebuild_history
 from connectors.github_http import GitHubHttp
 from connectors.github_items import iso
 from connectors.github_listings import list_repository, listed_issues, listed_pulls
@@ -73,6 +73,7 @@ class GitHubConnector:
         self.base_url = self._http.base_url
         self.governor = self._http.governor
         self._review_workers = max(1, review_workers)
+        self._timelines_read: TimelinesRead = {}  # backfill's, kept for the connector's life
 
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         """What, besides the query and the fields asked, shapes the items this returns."""
@@ -138,7 +139,9 @@ class GitHubConnector:
         self, selectors: Sequence[Selector], since: datetime, needs: frozenset[str]
     ) -> dict[Selector, SelectorHistory | Unrebuildable]:
         """Each selector's past answers since `since` (see `github_history`)."""
-        return rebuild_history(self._http, selectors, since, needs, self._review_workers)
+        return rebuild_history(
+            self._http, selectors, since, needs, self._review_workers, self._timelines_read
+        )
 
     # ------------------------------------------------------------ incremental sync
 

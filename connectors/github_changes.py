@@ -20,14 +20,14 @@
   when none of the repositories or owners it is scoped to changed, else asked again.
 
 Deleted and transferred issues leave no `updated` trace (pull requests can be neither). So
-an answer that may hold issues is checked against GitHub's own count of the same items,
-one search each run: a repository's issue listing against `repo:X is:issue` (from its
-horizon on; `is:open` for the open listing), a search's items against the search's
-`total_count`. Nothing but a deletion
-or a transfer makes the cached answer larger than GitHub's count of it; a difference
-means it is fetched in full. A search count that may include issues is asked again every
-run, which costs the same one search. GitHub's search index lags a little: a deletion is
-seen once the index drops the issue, and an issue too new for the index costs a full fetch.
+an answer that may hold issues is checked against GitHub's own count of the same items
+(`connectors.github_membership`): the issue listings that stand share one search per
+batch of repositories, compared with the sum of their cached sizes, and a search's items are
+compared with the search's `total_count`. Nothing but a deletion or a transfer (or the
+search index's lag, caught a run later) makes the cached answer differ from GitHub's count;
+a difference means it is fetched in full. The changed issue listings are checked together
+the same way, once their changes are listed and applied to their sizes. A search count
+that may include issues is asked again every run, which costs the same one search.
 """
 
 from __future__ import annotations
@@ -35,16 +35,17 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connectors.base import (
     OPTIONAL_FIELDS,
+    ConnectorError,
     GitHubListSelector,
     GitHubSearchSelector,
     ItemKind,
+    QueryError,
     Selector,
     WorkItem,
 )
@@ -57,6 +58,7 @@ from connectors.changes import (
     UnitDelta,
     UnitPlan,
 )
+from connectors.github_membership import HeldCount, MembershipCheck, held_count
 from connectors.github_selectors import (
     filter_listed,
     is_open,
@@ -72,7 +74,6 @@ log = logging.getLogger(__name__)
 
 SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
 UNCONFINED = "a search not confined to repositories or owners is asked again every run"
-LOST = "GitHub counts fewer items than the cache holds: some were deleted or transferred"
 PULL_REQUESTS_ONLY = re.compile(r"(?<![-\w])(?:is|type):(?:pr|pull-request)\b", re.IGNORECASE)
 LISTING = "github-listing"  # every state, by last update, down to a horizon (or all)
 OPEN_LISTING = "github-open-listing"  # open items only, whatever their age
@@ -260,12 +261,21 @@ class GitHubChangeFeed:
                 found_changes.why_full[key] = "a repository it searches changed"
         for key in held.keys() - scopes.keys():
             found_changes.why_full[key] = UNCONFINED
-        for key in sorted(found_changes.stands):
-            unit, answer = held[key]
-            if may_hold_issues(unit) and not found_changes.complete(unit, answer, answer.items):
-                found_changes.stands.discard(key)
-                found_changes.lost.add(key)
-                found_changes.why_full[key] = LOST
+        found_changes.changed_issues = [
+            held[key]
+            for key in sorted(listings.keys() - found_changes.stands)
+            if may_hold_issues(held[key][0])
+        ]
+        standing = [held[key] for key in sorted(found_changes.stands)]
+        checks = [  # counted from the store's sizes: nothing decoded
+            found_changes.held_count(unit, answer, answer.size)
+            for unit, answer in standing
+            if may_hold_issues(unit)
+        ]
+        for key, why in found_changes.membership.missing(checks).items():
+            found_changes.stands.discard(key)
+            found_changes.lost.add(key)
+            found_changes.why_full[key] = why
         log.info(
             "github: %d repositories changed; %d of %d cached units stand",
             len(changed),
@@ -298,6 +308,13 @@ class GitHubChanges(ChangeSet):
         self.since = since
         self.costs = costs
         self.lost: set[str] = set()  # unit keys holding items GitHub no longer counts
+        self.membership = MembershipCheck(
+            lambda query: connector.count(GitHubSearchSelector(query)), costs
+        )
+        # Changed issue listings, checked together once their changes are known.
+        self.changed_issues: list[tuple[FetchUnit, HeldAnswer]] = []
+        self._verdicts: dict[str, str | None] | None = None  # unit key -> why fetched in full
+        self._verdicts_lock = threading.Lock()
         self._relisted: dict[tuple[str, ItemKind, frozenset[str]], list[WorkItem]] = {}
         self._relisting: dict[tuple[str, ItemKind, frozenset[str]], threading.Lock] = {}
         self._relisting_lock = threading.Lock()
@@ -305,20 +322,52 @@ class GitHubChanges(ChangeSet):
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
         if unit.kind not in LISTINGS or unit.key in self.lost:
             return None
+        delta = self._delta(unit, held)
+        if may_hold_issues(unit):
+            verdicts = self._changed_verdicts()
+            if unit.key in verdicts:
+                why = verdicts[unit.key]
+            else:  # its batch was refused, or its changes could not be read then
+                why = self.membership.missing([self._check(unit, held, delta)]).get(unit.key)
+            if why is not None:
+                self.why_full[unit.key] = why
+                return None
+        return delta
+
+    def _delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta:
         assert unit.repo is not None and unit.item_kind is not None
         changed = self._changed_items(unit.repo, unit.item_kind, held.needs)
         if unit.kind == OPEN_LISTING:
-            delta = UnitDelta(
+            return UnitDelta(
                 removed_keys={item.key for item in changed if not is_open(item)},
                 items={item.key: item for item in changed if is_open(item)},
             )
-        else:
-            delta = UnitDelta(items={item.key: item for item in changed})
-        after = {k: v for k, v in held.items.items() if k not in delta.removed_keys}
-        if may_hold_issues(unit) and not self.complete(unit, held, after | delta.items):
-            self.why_full[unit.key] = LOST
-            return None
-        return delta
+        return UnitDelta(items={item.key: item for item in changed})
+
+    def _check(self, unit: FetchUnit, held: HeldAnswer, delta: UnitDelta) -> HeldCount:
+        """The membership check of a changed listing once its changes are applied."""
+        after = (held.items.keys() - delta.removed_keys) | delta.items.keys()
+        return self.held_count(unit, held, len(after))
+
+    def _changed_verdicts(self) -> dict[str, str | None]:
+        """Every changed issue listing checked in one batch (as the standing ones are), by
+        the first that asks: its repository's changes are listed then, one after another,
+        and kept for the others. A listing whose changes cannot be read is left out (its own
+        `delta` meets the error); a refused batch leaves them all to be checked alone."""
+        with self._verdicts_lock:
+            if self._verdicts is None:
+                checks: list[HeldCount] = []
+                for unit, held in self.changed_issues:
+                    try:
+                        checks.append(self._check(unit, held, self._delta(unit, held)))
+                    except (ConnectorError, ValueError):  # failed, or an unreadable entry
+                        continue
+                try:
+                    missing = self.membership.missing(checks)
+                    self._verdicts = {check.key: missing.get(check.key) for check in checks}
+                except QueryError:
+                    self._verdicts = {}
+            return self._verdicts
 
     def _changed_items(self, repo: str, kind: ItemKind, needs: frozenset[str]) -> list[WorkItem]:
         """Items of `repo` of this kind updated since `since`, in every state: listed once,
@@ -335,22 +384,7 @@ class GitHubChanges(ChangeSet):
                 self._relisted[key] = found
             return found
 
-    def complete(self, unit: FetchUnit, held: HeldAnswer, items: Mapping[str, WorkItem]) -> bool:
-        """Whether GitHub counts as many items as the answer holds (none deleted or moved)."""
-        if unit.kind in LISTINGS:
-            query = f"repo:{unit.repo} is:issue"
-            if unit.kind == OPEN_LISTING:
-                query += " is:open"
-            if held.horizon is not None:
-                query += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        else:
-            query = unit.description
-        began = time.perf_counter()
-        counted = self.connector.count(GitHubSearchSelector(query))
-        # One search; measured here, as other fetch threads may be sending requests too.
-        self.costs.add("membership check", 1, time.perf_counter() - began)
-        if counted != len(items):
-            log.info(
-                "github: %s holds %d items, GitHub counts %d", unit.description, len(items), counted
-            )
-        return counted == len(items)
+    @staticmethod
+    def held_count(unit: FetchUnit, held: HeldAnswer, size: int) -> HeldCount:
+        """What GitHub is asked to count for a cached answer holding `size` items."""
+        return held_count(unit, held, size, open_only=unit.kind == OPEN_LISTING)

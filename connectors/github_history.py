@@ -159,14 +159,22 @@ class RebuiltSelector:
         return found
 
 
+TimelinesRead = dict[tuple[str, ItemKind, datetime], list[Timeline]]
+
+
 def rebuild_history(
     http: GitHubHttp,
     selectors: Sequence[Selector],
     since: datetime,
     needs: frozenset[str],
     workers: int,
+    read: TimelinesRead | None = None,
 ) -> dict[Selector, SelectorHistory | Unrebuildable]:
-    """Each selector's answers since `since`, from one listing per repository and kind."""
+    """Each selector's answers since `since`, from one listing per repository and kind.
+
+    `read` keeps the timelines read by earlier calls on the same connector: backfill asks
+    once per set of needs, and a repository's timelines do not depend on them."""
+    read = {} if read is None else read
     answers: dict[Selector, SelectorHistory | Unrebuildable] = {}
     parts: dict[Selector, list[GitHubListSelector]] = {}
     unrebuilt = sorted(reason for need, reason in _UNREBUILT_NEEDS.items() if need in needs)
@@ -178,7 +186,10 @@ def rebuild_history(
         except Unrebuildable as exc:
             answers[selector] = exc
     units = sorted({(p.repo.lower(), p.kind) for ps in parts.values() for p in ps})
-    timelines = {unit: _timelines(http, *unit, since, workers) for unit in units}
+    for repo, kind in units:
+        if (repo, kind, since) not in read:
+            read[repo, kind, since] = _timelines(http, repo, kind, since, workers)
+    timelines = {(repo, kind): read[repo, kind, since] for repo, kind in units}
     reviews = ReviewLogs(http, max(1, workers)) if NEEDS_FIRST_REVIEW in needs else None
     for selector, chosen in parts.items():
         reached = [

@@ -4,9 +4,12 @@ trackers' own records (`connectors.history`) and computed by the code a sync use
 
 Selectors are planned as a sync plans them (`plan_queries`: one history per distinct
 selector). Before anything is written, the value each history gives now is checked against
-what a fetch gives now; a key result whose two differ is reported and left alone, as is one
-whose history cannot be rebuilt. Points are written a batch at a time, each in its own
-transaction: an interrupted backfill keeps what it wrote, and a rerun writes only the rest.
+what a sync gives now: the key results that can be rebuilt are synced (`run_sync`, so the
+check reads through the incremental cache and the sync's connectors, and writes the
+objective and key result rows a store that never synced them lacks). A key result whose two
+values differ is reported and left alone, as is one whose history cannot be rebuilt. Points
+are written a batch at a time, each in its own transaction: an interrupted backfill keeps
+what it wrote, and a rerun writes only the rest.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from config.settings import Settings
 from connectors.base import ConnectorError, Selector
 from sync.baselines import start_of, wants_scope, wants_start
 from sync.connections import build_connectors
-from sync.engine import target_of, thresholds_of
-from sync.fetch import FetchResults, run_fetches
+from sync.engine import KeyResultOutcome, cycle_scope, run_sync, target_of, thresholds_of
+from sync.fetch import FetchResults
 from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
@@ -66,7 +69,10 @@ class KeyResultBackfill:
 class BackfillReport:
     key_results: list[KeyResultBackfill]
     skipped: dict[str, str]
-    requests: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)  # the histories', by tracker
+    # the sync that checks the value now: its requests by tracker, its run's id
+    sync_requests: dict[str, int] = field(default_factory=dict)
+    sync_run_id: int | None = None
 
     @property
     def exit_code(self) -> int:
@@ -102,7 +108,7 @@ def run_backfill(
     """Rebuild and store the past values of the mapping file's automated key results."""
     plan = plan_queries(mapping, today=request.now.date(), only=request.only)
     outcomes = {p.key_result.id: KeyResultBackfill(p.key_result.id) for p in plan.key_results}
-    chosen = [p for p in plan.key_results if _can_backfill(p, store, outcomes[p.key_result.id])]
+    chosen = [p for p in plan.key_results if _can_backfill(p, outcomes[p.key_result.id])]
     steps = {
         p.key_result.id: steps_of(first_step(p, request.since), request.now, request.step)
         for p in chosen
@@ -114,12 +120,21 @@ def run_backfill(
     rebuilt = [p for p in chosen if _rebuildable(p, histories, outcomes[p.key_result.id])]
     if plan_ready is not None:
         plan_ready({p.key_result.id: len(steps[p.key_result.id]) for p in rebuilt})
-    concurrency = {"jira": settings.jira.max_concurrency, "github": settings.github.max_concurrency}
-    fetched_now = run_fetches(_sub_plan(plan, rebuilt), connectors, concurrency=concurrency)
+    synced = (
+        run_sync(
+            settings, mapping, store, only=[p.key_result.id for p in rebuilt], as_of=request.now
+        )
+        if rebuilt
+        else None
+    )
+    store = store.in_cycle(cycle_scope(mapping))  # each key result's history in its own cycle
+    now = {o.plan.key_result.id: o for o in synced.key_results} if synced is not None else {}
     thresholds = thresholds_of(mapping, settings)
     for kr_plan in rebuilt:
         outcome = outcomes[kr_plan.key_result.id]
-        if _agrees_now(kr_plan, histories, fetched_now, settings, request.now, outcome):
+        if not _scope_taken(kr_plan, store, outcome):
+            continue
+        if _agrees_now(kr_plan, histories, now[outcome.id], settings, request.now, outcome):
             moments = steps[outcome.id]
             _backfill_one(
                 kr_plan, histories, settings, moments, thresholds, store, outcome, on_step
@@ -131,24 +146,32 @@ def run_backfill(
         for source, c in connectors.items()
         if not isinstance(c, ConnectorError)
     }
-    return BackfillReport(list(outcomes.values()), plan.skipped, requests)
+    report = BackfillReport(list(outcomes.values()), plan.skipped, requests)
+    if synced is not None:
+        report.sync_requests, report.sync_run_id = synced.requests, synced.run_id
+    return report
 
 
-def _can_backfill(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill) -> bool:
+def _can_backfill(plan: KeyResultPlan, outcome: KeyResultBackfill) -> bool:
     """Whether a key result can be backfilled at all; if not, why, in its outcome."""
     if plan.is_manual:
         outcome.reason = "manual: its values come from people, not from a tracker's records"
-    elif store.key_result(plan.key_result.id) is None:
-        outcome.reason = "not in the store yet: run `sync` once first"
-    elif wants_scope(plan):
-        scope = store.frozen_scope(plan.key_result.id, plan.period)
-        if scope is None or scope.definition != definition_of(plan):
-            outcome.reason = (
-                "scope: frozen: its items at the period's start are not taken yet "
-                "(a sync takes them; `explain` says why it could not)"
-            )
-        outcome.scope = scope
     return outcome.reason is None
+
+
+def _scope_taken(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill) -> bool:
+    """A frozen key result's scope, taken by the sync just run; if it could not be, why."""
+    if not wants_scope(plan):
+        return True
+    scope = store.frozen_scope(plan.key_result.id, plan.period)
+    if scope is None or scope.definition != definition_of(plan):
+        outcome.reason = (
+            "scope: frozen: its items at the period's start could not be taken (`explain` says why)"
+        )
+        outcome.error = True
+        return False
+    outcome.scope = scope
+    return True
 
 
 def _keep_start_set(
@@ -158,7 +181,7 @@ def _keep_start_set(
     outcome: KeyResultBackfill,
 ) -> None:
     """A live set's items at the period's start, kept once, so the views can show what
-    joined and left it since (a frozen scope was taken by a sync already)."""
+    joined and left it since (a frozen scope was taken by the sync already)."""
     if plan.metric is None or outcome.scope is not None:
         return
     kept = store.frozen_scope(outcome.id, plan.period)
@@ -209,22 +232,20 @@ def _rebuildable(
 def _agrees_now(
     plan: KeyResultPlan,
     histories: dict[Selector, History],
-    fetched: FetchResults,
+    synced: KeyResultOutcome,
     settings: Settings,
     now: datetime,
     outcome: KeyResultBackfill,
 ) -> bool:
-    """The value rebuilt at `now` against the value a sync computes from a fetch now."""
+    """The value rebuilt at `now` against the value the sync computed now."""
     outcome.value_now = compute_key_result(
         plan, _then(plan, histories, now, outcome), settings, now
     )[0]
-    if outcome.scope is not None:
-        fetched = in_scope(plan, fetched, outcome.scope)
-    value, error, _ = compute_key_result(plan, fetched, settings, now)
-    outcome.fetched_now = value
-    if error is not None:
-        outcome.reason, outcome.error = f"fetching it now failed: {error}", True
+    if synced.error is not None:
+        outcome.reason, outcome.error = f"fetching it now failed: {synced.error}", True
         return False
+    value = synced.value
+    outcome.fetched_now = value
     if not _same(outcome.value_now, value):
         outcome.reason = (
             f"its value rebuilt now ({outcome.value_now}) is not what a sync computes now "
@@ -294,7 +315,7 @@ def _points(
             start = store.first_value_since(kr.id, plan.period.start)
             start = value if start is None else start
         if wants_start(plan) and start is None:  # the value at the period's first instant
-            recorded = store.recorded_at(kr.id, start_of(plan.period))
+            recorded = store.recorded_at(kr.id, plan.period)
             if recorded is not None and recorded[1] in (None, definition):
                 start = recorded[0]
             elif moment == start_of(plan.period):

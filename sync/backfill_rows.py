@@ -8,17 +8,20 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from sync.cycle_reads import as_utc
 from sync.records import BackfillPoint, BackfillWrite
-from sync.store_reads import as_utc
 from sync.tables import kr_values
 
 BACKFILL = "backfill"  # kr_values.origin of a value rebuilt from the trackers' records
 
 
-def write_points(conn: Connection, kr_id: str, points: Sequence[BackfillPoint]) -> BackfillWrite:
-    """Insert the points, inside the caller's transaction. A moment that holds a value of
-    another origin is left alone; an earlier backfill point is kept when it was rebuilt for
-    the same definition (its lineage's "definition"), replaced otherwise."""
+def write_points(
+    conn: Connection, cycle: str, kr_id: str, points: Sequence[BackfillPoint]
+) -> BackfillWrite:
+    """Insert the points of the key result (cycle, id), inside the caller's transaction. A
+    moment that holds a value of another origin is left alone; an earlier backfill point is
+    kept when it was rebuilt for the same definition (its lineage's "definition"), replaced
+    otherwise."""
     if not points:
         return BackfillWrite(0, 0, 0)
     moments = {p.observed_at for p in points}
@@ -26,6 +29,7 @@ def write_points(conn: Connection, kr_id: str, points: Sequence[BackfillPoint]) 
         select(
             kr_values.c.id, kr_values.c.observed_at, kr_values.c.origin, kr_values.c.lineage
         ).where(
+            kr_values.c.cycle == cycle,
             kr_values.c.key_result_id == kr_id,
             kr_values.c.observed_at >= min(moments),
             kr_values.c.observed_at <= max(moments),
@@ -48,6 +52,7 @@ def write_points(conn: Connection, kr_id: str, points: Sequence[BackfillPoint]) 
             replaced.append(before.id)
         rows.append(
             {
+                "cycle": cycle,
                 "key_result_id": kr_id,
                 "run_id": None,
                 "observed_at": point.observed_at,

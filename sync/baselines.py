@@ -22,6 +22,7 @@ from config.periods import Period
 from config.settings import Settings
 from connectors.base import Connector, ConnectorError
 from sync.backfill_rows import write_points
+from sync.cycles import cycle_key
 from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
@@ -92,7 +93,9 @@ class Baselines:
         (`scopes`, from the run)."""
         for kr_id, baseline in self.by_id.items():
             if baseline.rebuilt_start is not None:
-                write_points(conn, kr_id, [baseline.rebuilt_start])
+                period = self.periods[kr_id]
+                cycle = cycle_key(period.start, period.end)
+                write_points(conn, cycle, kr_id, [baseline.rebuilt_start])
             scope = scopes.get(kr_id)
             if scope is not None:
                 period = self.periods[kr_id]
@@ -139,7 +142,7 @@ def period_start_baselines(
         baseline = found.by_id.setdefault(kr_id, Baseline())
         found.periods[kr_id] = plan.period
         if wants_start(plan) and store is not None:
-            recorded = store.recorded_at(kr_id, start_of(plan.period))
+            recorded = store.recorded_at(kr_id, plan.period)
             if recorded is not None and recorded[1] in (None, definition):
                 baseline.start = recorded[0]
         if wants_scope(plan):

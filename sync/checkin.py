@@ -12,6 +12,7 @@ from config.metric_models import ItemMetric
 from config.settings import Settings
 from sync.engine import (
     KeyResultOutcome,
+    cycle_scope,
     key_result_record,
     listing_of,
     objective_progress,
@@ -62,6 +63,7 @@ def apply_checkin(
     """A person's value (or only a note) for a key result, kept in its history."""
     as_of = as_of or datetime.now(UTC)
     objective, kr = find_key_result(mapping, kr_id)
+    store = store.in_cycle(cycle_scope(mapping))  # the key result of the file's cycle
     if value is not None and kr.metric.type != "manual":
         source = f"from {kr.metric.source}" if isinstance(kr.metric, ItemMetric) else "by a formula"
         raise CheckinError(

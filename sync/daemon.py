@@ -30,7 +30,7 @@ from config.mapping import MappingFile
 from config.settings import Settings
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
-from sync.engine import SyncReport, run_sync
+from sync.engine import SyncReport, cycle_scope, run_sync
 from sync.health import DaemonHealth, HealthServer
 from sync.notify import notify_after_run
 from sync.store import Store, ensure_sqlite_dir
@@ -230,7 +230,7 @@ class Daemon:
     ) -> None:
         """Sync the key results of `cadences` that no run has synced in their current slot."""
         assert self.store is not None
-        store = self.store
+        store = self.store.in_cycle(cycle_scope(mapping))  # the file's cycles, read and written
         groups = groups or self.groups
         wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
         report: SyncReport | None = None

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from config.periods import cycle_period
 from sync.presentation import percent
 from sync.progress import Status
 from sync.standing import (
@@ -102,26 +103,47 @@ class Objective(StatusObjective):
     depth: Count
 
 
+class Cycle(ClosedDocument):
+    """The cycle shown: its key in the store, its short label and its days."""
+
+    key: str = Field(description="as the store keys it: `2026-10-01..2026-12-31`")
+    label: str = Field(description="as a person writes it: `2026-Q4`")
+    start: date
+    end: date
+
+
+def cycle_document(key: str | None) -> Cycle | None:
+    if key is None:
+        return None
+    period = cycle_period(key)
+    return Cycle(key=key, label=period.label, start=period.start, end=period.end)
+
+
 class StatusDocument(ClosedDocument):
     """`status --json`: objectives in tree order."""
 
     objectives: list[StatusObjective]
+    period: Cycle | None = Field(description="the cycle shown; null in an empty store")
 
 
 class Objectives(ClosedDocument):
     """The objective tree: objectives in tree order with their key results."""
 
     objectives: list[Objective]
+    period: Cycle | None = Field(description="the cycle shown; null in an empty store")
 
 
 # --- one key result: /api/key-results/{kr_id} ------------------------------------------
+
+
+Origin = Literal["sync", "backfill", "checkin", "note"]
 
 
 class HistoryEntry(ClosedDocument):
     observed_at: Moment
     value: float | None
     status: str | None
-    origin: Literal["sync", "checkin", "note"]
+    origin: Origin
     note: str | None
 
 
@@ -185,6 +207,41 @@ class KeyResult(ClosedDocument):
     chart: Chart
 
 
+# --- `history KR --json`: the history contract ----------------------------------------
+
+
+class HistoryValue(ClosedDocument):
+    observed_at: Moment
+    value: float | None
+    origin: Origin
+    note: str | None
+
+
+class HistoryDocument(ClosedDocument):
+    """`history KR --json`: one key result's values in one cycle, oldest first."""
+
+    key_result: str
+    period: Period
+    values: list[HistoryValue]
+
+
+def history_document(store: Store, kr_id: str) -> HistoryDocument:
+    """The history contract: every value of `kr_id` in the store's cycle, oldest first."""
+    row = store.key_result(kr_id)
+    points, _ = store.recent_history(kr_id, limit=None)
+    return HistoryDocument(
+        key_result=kr_id,
+        period=Period(
+            start=row.period_start.date() if row and row.period_start else None,
+            end=row.period_end.date() if row and row.period_end else None,
+        ),
+        values=[
+            HistoryValue(observed_at=p.observed_at, value=p.value, origin=p.origin, note=p.note)
+            for p in points
+        ],
+    )
+
+
 # --- sync runs: /api/runs --------------------------------------------------------------
 
 
@@ -233,7 +290,8 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> StatusDoc
                 key_results=[StatusKeyResult(**_key_result_fields(kr)) for kr in obj.key_results],
             )
             for obj in objective_tree(store, wanted)
-        ]
+        ],
+        period=cycle_document(store.cycle),
     )
 
 
@@ -251,7 +309,8 @@ def objectives_document(store: Store, wanted: TreeFilter | None = None) -> Objec
                 depth=obj.depth,
             )
             for obj in objective_tree(store, wanted)
-        ]
+        ],
+        period=cycle_document(store.cycle),
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from config.mapping import KeyResult, MappingFile
+from config.mapping import KeyResult, MappingFile, Objective
 from config.periods import Period
 from config.settings import Settings
 from connectors.base import (
@@ -22,6 +22,7 @@ from sync.baselines import (
     without_start,
 )
 from sync.connections import build_connectors
+from sync.cycles import CycleScope, cycle_key
 from sync.fetch import run_fetches
 from sync.incremental import IncrementalSync
 from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
@@ -158,6 +159,8 @@ def run_sync(
     """
     started = datetime.now(UTC)
     as_of = as_of or started
+    if store is not None:  # what it reads of the store, it reads in the file's cycles
+        store = store.in_cycle(cycle_scope(mapping))
     plan = plan_queries(mapping, today=as_of.date(), only=only)
     if plan_ready is not None:
         plan_ready(plan)
@@ -332,11 +335,33 @@ def objective_progress(
     return {oid: (p.progress, p.status) for oid, p in rolled.items()}
 
 
+def cycle_scope(mapping: MappingFile) -> CycleScope:
+    """The file's cycle (its period), and each key result's (its own period or the file's)."""
+    return CycleScope(
+        _cycle_of(mapping.period),
+        {kr.id: _cycle_of(kr.period or mapping.period) for _, kr in mapping.key_results()},
+    )
+
+
+def _cycle_of(period: Period) -> str:
+    return cycle_key(period.start, period.end)
+
+
+def objective_cycles(mapping: MappingFile, objective: Objective) -> tuple[str, ...]:
+    """An objective is written in the file's cycle and in those of its key results with a
+    period of their own, so that each cycle shows the objective its key results hang from."""
+    scope = cycle_scope(mapping)
+    own = {scope.key_results[kr.id] for kr in objective.key_results}
+    return tuple(sorted({str(scope.cycle), *own}))
+
+
 def listing_of(mapping: MappingFile) -> Listing:
-    """What the mapping file lists: the store retires everything else."""
+    """What the mapping file lists: the store retires everything else in the file's cycles."""
+    scope = cycle_scope(mapping)
     return Listing(
         objectives=frozenset(o.id for o in mapping.objectives),
         key_results=frozenset(kr.id for _, kr in mapping.key_results()),
+        cycles=frozenset({str(scope.cycle), *scope.key_results.values()}),
     )
 
 
@@ -358,6 +383,7 @@ def objective_records(
             progress=progress.get(o.id, (None, Status.NO_DATA))[0],
             status=progress.get(o.id, (None, Status.NO_DATA))[1],
             demo=demo,
+            cycles=objective_cycles(mapping, o),
         )
         for position, o in enumerate(mapping.objectives)
     ]

@@ -4,10 +4,11 @@ It is what makes a second run cheap: the next run reads it, asks the trackers on
 changed since `synced_at`, and writes back the difference in the same transaction as the
 run's results, so a crash leaves the cache and the values of the previous run together.
 
-An entry is read in two steps: its header and members (ids and keys, no item) before the
-run, its items only when an answer must be computed from them (`CachedUnit.items`). Decoding
-is most of what reading the cache costs, and a run where nothing changed needs none of it;
-`DecodeTally` counts the entries a run decoded.
+An entry is read in two steps: its header, members (ids and keys, no item) and size (how
+many items, for GitHub's membership check) before the run, its items only when an answer
+must be computed from them (`CachedUnit.items`). Decoding is most of what reading the cache
+costs, and a run where nothing changed needs none of it; `DecodeTally` counts the entries a
+run decoded.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
 from connectors.base import WorkItem
+from sync.cycle_reads import as_utc
 from sync.item_codec import ITEM_FORMAT, decode_item, encode_item
 from sync.store import Store
-from sync.store_reads import as_utc
 from sync.tables import fetch_cache, fetch_cache_items
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class CachedUnit:
     # Jira: issue id -> item key, None for a count's members (asked for ids alone).
     members: dict[str, str | None] = field(default_factory=dict)
     run_id: int | None = None  # the run that last wrote the entry; None: not written yet
+    stored_size: int = 0  # rows with an item, counted when the header was read
     loaded_items: dict[str, WorkItem] | None = None  # by item key, once decoded or fetched
     read_items: Callable[[], dict[str, WorkItem]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -85,6 +87,12 @@ class CachedUnit:
             if self.loaded_items is None:
                 self.loaded_items = self.read_items() if self.read_items is not None else {}
             return self.loaded_items
+
+    @property
+    def size(self) -> int:
+        """How many items the entry holds, without decoding them (membership checks)."""
+        with self._lock:
+            return len(self.loaded_items) if self.loaded_items is not None else self.stored_size
 
     @property
     def decoded(self) -> bool:
@@ -146,6 +154,15 @@ def load_units(
                 unit = units.get(unit_key)
                 if unit is not None:
                     unit.members[tracker_id] = None if id_only else item_key
+            sizes = (
+                select(items.c.unit_key, func.count())
+                .where(items.c.unit_key.in_(chunk), items.c.item.is_not(None))
+                .group_by(items.c.unit_key)
+            )
+            for unit_key, size in conn.execute(sizes):
+                unit = units.get(unit_key)
+                if unit is not None:
+                    unit.stored_size = size
     return units
 
 

@@ -8,11 +8,13 @@ A row's fields are its table's columns (`sync/tables.py`), with times in UTC.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from connectors.base import WorkItem
+from sync.cycles import cycle_key
 
 # --- written -----------------------------------------------------------------------------
 
@@ -29,6 +31,8 @@ class ObjectiveRecord:
     status: str
     position: int = 0
     demo: bool = False  # written by the built-in `demo` (see `Store.objectives_not_from_demo`)
+    # the cycles it is written in; none named: those of its key results in the same write
+    cycles: tuple[str, ...] = ()
 
 
 @dataclass
@@ -59,6 +63,11 @@ class KeyResultRecord:
     observed: bool
     position: int = 0
 
+    @property
+    def cycle(self) -> str:
+        """Its cycle: its period (`sync.cycles`)."""
+        return cycle_key(self.period_start, self.period_end)
+
 
 @dataclass
 class RunRecord:
@@ -80,6 +89,22 @@ class Listing:
 
     objectives: frozenset[str]
     key_results: frozenset[str]
+    # the cycles the file covers, where retirement applies; none named: those written.
+    # Other cycles are left as they are: last quarter's rows are not retired by this one.
+    cycles: frozenset[str] = frozenset()
+
+
+def objective_cycles(
+    objective: ObjectiveRecord,
+    key_result_records: Sequence[KeyResultRecord],
+    kr_cycles: set[str],
+    listing: Listing | None,
+) -> list[str]:
+    """The cycles an objective is written in: those it names, else those of its key results
+    in this write, else those of the write's key results, else those of the file; none
+    (objectives alone), and the caller takes the store's current cycle."""
+    own = {kr.cycle for kr in key_result_records if kr.objective_id == objective.id}
+    return sorted(objective.cycles or own or kr_cycles or (listing.cycles if listing else ()))
 
 
 # --- read back ---------------------------------------------------------------------------
@@ -186,6 +211,7 @@ class ObjectiveRow:
     updated_at: datetime | None
     retired_at: datetime | None  # when the mapping file stopped listing it
     demo: bool
+    cycle: str  # the cycle it is a row of (`sync.cycles`)
 
 
 @dataclass(frozen=True)
@@ -219,6 +245,7 @@ class KeyResultRow:
     checked_at: datetime | None
     last_run_id: int | None
     retired_at: datetime | None
+    cycle: str  # its period as the store keys it (`sync.cycles`)
 
 
 @dataclass(frozen=True)
@@ -266,6 +293,7 @@ class ValueRow:
     origin: str
     note: str | None
     lineage: Lineage | None
+    cycle: str  # the key result's cycle
 
 
 @dataclass(frozen=True)

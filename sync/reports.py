@@ -12,6 +12,7 @@ from typing import Any
 
 from config.cadence import duration_parts
 from sync.charts import chart_for
+from sync.documents import cycle_document
 from sync.presentation import percent, target_text
 from sync.rendering import render
 from sync.standing import change_since, key_result_detail, objective_tree
@@ -100,9 +101,11 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
             }
         )
     runs = store.runs(limit=1)
+    cycle = cycle_document(store.cycle)
     return {
         "generated_at": now.isoformat(),
         "window": window.label,
+        "period": None if cycle is None else cycle.model_dump(mode="json"),
         "last_run": None
         if not runs
         else {

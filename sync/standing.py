@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from config.periods import cycle_period, parse_period
 from config.vocabulary import KeyResultKind, MetricType
+from sync.cycles import cycle_key
 from sync.forecast import Forecast, StreamedTrend, forecast
 from sync.metrics import value_range
 from sync.progress import expected_progress
@@ -287,3 +289,40 @@ def _day(moment: datetime | date | None) -> date | None:
     if moment is None:
         return None
     return moment.date() if isinstance(moment, datetime) else moment
+
+
+class UnknownCycle(LookupError):
+    """A period that names no cycle of the store; the message lists those there are."""
+
+
+@dataclass(frozen=True)
+class CycleChoice:
+    """A cycle a view can switch to: its key in the store and its short label."""
+
+    key: str
+    label: str
+
+
+def cycles_held(store: Store) -> list[CycleChoice]:
+    """The store's cycles, newest first, for a view to list."""
+    return [CycleChoice(key, cycle_period(key).label) for key in store.cycles()]
+
+
+def shown_in(store: Store, period: str | None) -> Store:
+    """The store's reads in the cycle `period` names (`2026-Q4` or `2026-10-01..2026-12-31`;
+    None: the current cycle, `StoreReads.current_cycle`). A period written wrong raises
+    PeriodError; one the store holds no cycle of, UnknownCycle."""
+    if period is None:
+        return store.in_cycle(store.current_cycle())
+    asked = parse_period(period)
+    key = cycle_key(asked.start, asked.end)
+    held = cycles_held(store)
+    if key not in {choice.key for choice in held}:
+        listed = ", ".join(
+            choice.label if choice.label == choice.key else f"{choice.label} ({choice.key})"
+            for choice in held
+        )
+        raise UnknownCycle(
+            f"no cycle {asked.label} in the store (in the store: {listed or 'none yet'})"
+        )
+    return store.in_cycle(key)

@@ -7,6 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from config.periods import cycle_period
 from config.vocabulary import MetricType
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
@@ -57,7 +58,9 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
         else:
             console.print(RETIRED_ONLY)
         return
-    table = Table(title="OKR status", box=box.SIMPLE_HEAD, pad_edge=False)
+    cycle = store.cycle
+    heading_text = "OKR status" if cycle is None else f"OKR status, {cycle_period(cycle).label}"
+    table = Table(title=heading_text, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
     table.add_column("Progress", no_wrap=True)
     # A long unit or a huge number folds within its cell instead of pushing the titles out.

@@ -36,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from config.periods import Period
 from sync.backfill_rows import write_points
+from sync.cycles import cycle_key, quarter_of
 from sync.records import (
     BackfillPoint,
     BackfillWrite,
@@ -44,7 +45,9 @@ from sync.records import (
     Listing,
     ObjectiveRecord,
     RunRecord,
+    objective_cycles,
 )
+from sync.retirement import mark_retired
 from sync.run_lock import (
     MIGRATION_LOCK,
     MIGRATION_WAIT_S,
@@ -231,7 +234,7 @@ class Store(StoreReads):
         if outside:
             raise StoreError(f"{kr_id}: backfill point {outside[0]} is outside {period.label}")
         with self._connect() as conn, conn.begin():
-            return write_points(conn, kr_id, points)
+            return write_points(conn, cycle_key(period.start, period.end), kr_id, points)
 
     def write_frozen_scope(self, kr_id: str, period: Period, scope: FrozenScope) -> None:
         """Keep a set's items at its period's start (a run writes its own in its transaction)."""
@@ -250,9 +253,10 @@ class Store(StoreReads):
         note: str | None,
         listing: Listing | None,
     ) -> None:
-        existing_objectives = set(conn.execute(select(objectives.c.id)).scalars())
+        kr_cycles = {kr.cycle for kr in key_result_records}
         objective_rows = [
             {
+                "cycle": cycle,
                 "id": obj.id,
                 "title": obj.title,
                 "owner": obj.owner,
@@ -267,16 +271,22 @@ class Store(StoreReads):
                 "demo": obj.demo,
             }
             for obj in objective_records
+            for cycle in objective_cycles(obj, key_result_records, kr_cycles, listing)
+            or [self._current_cycle(conn) or quarter_of(at)]
         ]
-        _upsert(conn, objectives, existing_objectives, objective_rows)
+        _upsert(conn, objectives, _keys(conn, objectives), objective_rows)
 
         existing = {
-            row.id: row.value for row in conn.execute(select(key_results.c.id, key_results.c.value))
+            (row.cycle, row.id): row.value
+            for row in conn.execute(
+                select(key_results.c.cycle, key_results.c.id, key_results.c.value)
+            )
         }
         kr_rows: list[dict[str, Any]] = []
         history_rows: list[dict[str, Any]] = []
         for kr in key_result_records:
             values: dict[str, Any] = {
+                "cycle": kr.cycle,
                 "id": kr.id,
                 "objective_id": kr.objective_id,
                 "title": kr.title,
@@ -306,11 +316,13 @@ class Store(StoreReads):
                 values["value"] = kr.value
                 values["updated_at"] = at
             kr_rows.append(values)
-            changed = kr.observed and (kr.id not in existing or existing[kr.id] != kr.value)
+            key = (kr.cycle, kr.id)
+            changed = kr.observed and (key not in existing or existing[key] != kr.value)
             if changed or origin != "sync":
                 history_rows.append(
                     {
                         "key_result_id": kr.id,
+                        "cycle": kr.cycle,
                         "run_id": run_id,
                         "observed_at": at,
                         "value": kr.value if kr.observed else None,
@@ -325,42 +337,45 @@ class Store(StoreReads):
         if history_rows:
             conn.execute(insert(kr_values), history_rows)
         if listing is not None:
-            _mark_retired(conn, objectives, listing.objectives, at)
-            _mark_retired(conn, key_results, listing.key_results, at)
+            cycles = listing.cycles or kr_cycles | {str(row["cycle"]) for row in objective_rows}
+            mark_retired(conn, objectives, listing.objectives, cycles, at)
+            mark_retired(conn, key_results, listing.key_results, cycles, at)
 
 
-def _mark_retired(conn: Connection, table: Table, listed: frozenset[str], at: datetime) -> None:
-    """Retire the rows of `table` not `listed` (at `at`, once) and restore listed ones."""
-    rows = conn.execute(select(table.c.id, table.c.retired_at)).all()
-    retire = [row.id for row in rows if row.id not in listed and row.retired_at is None]
-    restore = [row.id for row in rows if row.id in listed and row.retired_at is not None]
-    for ids, retired_at in ((retire, at), (restore, None)):
-        if ids:
-            conn.execute(
-                update(table).where(table.c.id == bindparam("row_id")),
-                [{"row_id": row_id, "retired_at": retired_at} for row_id in ids],
-            )
-    if retire:
-        log.info("retiring %s no longer in the mapping file: %s", table.name, ", ".join(retire))
+def _keys(conn: Connection, table: Table) -> set[tuple[str, str]]:
+    return {(row.cycle, row.id) for row in conn.execute(select(table.c.cycle, table.c.id))}
 
 
-def _upsert(conn: Connection, table: Table, existing: set[str], rows: list[dict[str, Any]]) -> None:
-    """Insert new rows and update existing ones (by `id`), one executemany per shape of row.
+def _upsert(
+    conn: Connection, table: Table, existing: set[tuple[str, str]], rows: list[dict[str, Any]]
+) -> None:
+    """Insert new rows and update existing ones (by cycle and id), one executemany per shape
+    of row.
 
     One statement per row made SQLAlchemy build and key a new statement for each of a few
     hundred key results; rows of one shape share one statement.
     """
     groups: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["id"] in existing, tuple(row)), []).append(row)
+        groups.setdefault(((row["cycle"], row["id"]) in existing, tuple(row)), []).append(row)
     for (update_existing, _), group in groups.items():
         if not update_existing:
             conn.execute(insert(table), group)
             continue
         renamed = [
-            {"row_id": row["id"], **{k: v for k, v in row.items() if k != "id"}} for row in group
+            {
+                "row_cycle": row["cycle"],
+                "row_id": row["id"],
+                **{k: v for k, v in row.items() if k not in ("cycle", "id")},
+            }
+            for row in group
         ]
-        conn.execute(update(table).where(table.c.id == bindparam("row_id")), renamed)
+        conn.execute(
+            update(table).where(
+                table.c.cycle == bindparam("row_cycle"), table.c.id == bindparam("row_id")
+            ),
+            renamed,
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

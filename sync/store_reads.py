@@ -1,14 +1,14 @@
 """The store's reads: each query, and its rows as the records of `sync.records`.
 
 `Store` inherits them; a view keeps to the bounded reads (`value_points`, `recent_history`),
-which stay small on a history of hundreds of thousands of values.
+which stay small on a history of hundreds of thousands of values. Reads look at one cycle
+(`in_cycle`; by default the current one, `current_cycle`): a key result's id names one row
+per cycle.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -18,6 +18,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from config.periods import Period
+from sync.cycle_reads import CycleReads, as_utc
+from sync.cycles import cycle_key
 from sync.downsample import keep_shape
 from sync.records import (
     FrozenScope,
@@ -57,25 +59,19 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return None if moment is None else _utc(moment)
-
-
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-class StoreReads(ABC):
-    """Every read of the store; `_connect` is the store's connection (errors as StoreError)."""
-
-    @abstractmethod
-    def _connect(self) -> AbstractContextManager[Connection]: ...
+class StoreReads(CycleReads):
+    """Every read of the store; `_connect` is the store's connection (errors as StoreError),
+    each read in the cycle `CycleReads` chose."""
 
     def stored_key_results(self) -> dict[str, StoredKeyResult]:
         with self._connect() as conn:
             rows = conn.execute(
                 select(
+                    key_results.c.cycle,
                     key_results.c.id,
                     key_results.c.value,
                     key_results.c.status,
@@ -85,6 +81,7 @@ class StoreReads(ABC):
                     key_results.c.lineage,
                 )
             ).all()
+            rows = self._in_scope(conn, rows)
         return {
             row.id: StoredKeyResult(
                 row.value,
@@ -106,6 +103,7 @@ class StoreReads(ABC):
                 select(kr_values.c.value)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     kr_values.c.value.is_not(None),
                     kr_values.c.observed_at >= day_start(since),
                     kr_values.c.origin != "backfill",
@@ -114,16 +112,17 @@ class StoreReads(ABC):
                 .limit(1)
             ).scalar()
 
-    def recorded_at(self, kr_id: str, moment: datetime) -> tuple[float, str | None] | None:
-        """The value recorded at exactly `moment` (any origin) and the definition its lineage
-        names: `start: period_start` reads the period's first instant."""
+    def recorded_at(self, kr_id: str, period: Period) -> tuple[float, str | None] | None:
+        """The value recorded at the period's first instant (any origin) in the key result's
+        cycle of that period, and the definition its lineage names: `start: period_start`."""
         with self._connect() as conn:
             row = conn.execute(
                 select(kr_values.c.value, kr_values.c.lineage)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.cycle == cycle_key(period.start, period.end),
                     kr_values.c.value.is_not(None),
-                    kr_values.c.observed_at == moment,
+                    kr_values.c.observed_at == day_start(period.start),
                 )
                 .order_by(kr_values.c.id)
                 .limit(1)
@@ -154,8 +153,12 @@ class StoreReads(ABC):
         at most `max_points`, else their shape in at most `max_points` (`keep_shape`), and
         then `also(seconds since 1970, value)` sees every value as it streams past. Only the
         two columns are read: never the values' lineage."""
-        has_value = (kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
         with self._connect() as conn:
+            has_value = (
+                kr_values.c.key_result_id == kr_id,
+                kr_values.c.cycle == self._kr_cycle(conn, kr_id),
+                kr_values.c.value.is_not(None),
+            )
             first, last, total = conn.execute(
                 select(
                     func.min(kr_values.c.observed_at),
@@ -191,10 +194,13 @@ class StoreReads(ABC):
         """(the newest `limit` history rows, oldest first, how many there are in all); all of
         them when `limit` is None. Without lineage: a view shows when, value, status, origin
         and note."""
-        where = [kr_values.c.key_result_id == kr_id]
-        if notes_only:
-            where.append(kr_values.c.note.is_not(None))
         with self._connect() as conn:
+            where = [
+                kr_values.c.key_result_id == kr_id,
+                kr_values.c.cycle == self._kr_cycle(conn, kr_id),
+            ]
+            if notes_only:
+                where.append(kr_values.c.note.is_not(None))
             total = conn.execute(
                 select(func.count()).select_from(kr_values).where(*where)
             ).scalar_one()
@@ -225,6 +231,7 @@ class StoreReads(ABC):
                 select(kr_values.c.lineage)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     kr_values.c.origin.in_(("sync", "backfill")),
                     kr_values.c.lineage.is_not(None),
                 )
@@ -242,6 +249,7 @@ class StoreReads(ABC):
         if moment is not None:
             query = query.where(kr_values.c.observed_at <= moment)
         with self._connect() as conn:
+            query = query.where(kr_values.c.cycle == self._kr_cycle(conn, kr_id))
             return conn.execute(
                 query.order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc()).limit(1)
             ).scalar()
@@ -250,7 +258,11 @@ class StoreReads(ABC):
         with self._connect() as conn:
             return conn.execute(
                 select(kr_values.c.value)
-                .where(kr_values.c.key_result_id == kr_id, kr_values.c.value.is_not(None))
+                .where(
+                    kr_values.c.key_result_id == kr_id,
+                    kr_values.c.cycle == self._kr_cycle(conn, kr_id),
+                    kr_values.c.value.is_not(None),
+                )
                 .order_by(kr_values.c.observed_at, kr_values.c.id)
                 .limit(1)
             ).scalar()
@@ -262,7 +274,10 @@ class StoreReads(ABC):
             rows = (
                 conn.execute(
                     select(kr_values)
-                    .where(kr_values.c.key_result_id == kr_id)
+                    .where(
+                        kr_values.c.key_result_id == kr_id,
+                        kr_values.c.cycle == self._kr_cycle(conn, kr_id),
+                    )
                     .order_by(kr_values.c.observed_at, kr_values.c.id)
                 )
                 .mappings()
@@ -276,24 +291,43 @@ class StoreReads(ABC):
     def key_result(self, kr_id: str) -> KeyResultRow | None:
         with self._connect() as conn:
             row = (
-                conn.execute(select(key_results).where(key_results.c.id == kr_id))
+                conn.execute(
+                    select(key_results).where(
+                        key_results.c.id == kr_id,
+                        key_results.c.cycle == self._kr_cycle(conn, kr_id),
+                    )
+                )
                 .mappings()
                 .first()
             )
         return None if row is None else _key_result_row(row)
 
     def all_objectives(self) -> list[ObjectiveRow]:
-        return [ObjectiveRow(**_utc_row(row)) for row in self._in_file_order(objectives)]
+        """The cycle's objectives, retired ones too."""
+        with self._connect() as conn:
+            rows = self._in_file_order(conn, objectives, {self._cycle(conn)})
+        return [ObjectiveRow(**_utc_row(row)) for row in rows]
 
     def all_key_results(self) -> list[KeyResultRow]:
-        return [_key_result_row(row) for row in self._in_file_order(key_results)]
-
-    def _in_file_order(self, table: Table) -> Sequence[RowMapping]:
-        """Every row of `table` in the mapping file's order: its position, then its id."""
+        """The cycle's key results (a run's in their own cycles), retired ones too."""
         with self._connect() as conn:
-            return (
-                conn.execute(select(table).order_by(table.c.position, table.c.id)).mappings().all()
+            cycles = {self._cycle(conn), *self._own_cycles(conn).values()}
+            rows = self._in_scope(conn, self._in_file_order(conn, key_results, cycles))
+        return [_key_result_row(row) for row in rows]
+
+    def _in_file_order(
+        self, conn: Connection, table: Table, cycles: set[str | None]
+    ) -> Sequence[RowMapping]:
+        """The rows of `table` in `cycles` in the mapping file's order: position, then id."""
+        return (
+            conn.execute(
+                select(table)
+                .where(table.c.cycle.in_(cycles))
+                .order_by(table.c.position, table.c.id)
             )
+            .mappings()
+            .all()
+        )
 
     def previous_values(self) -> dict[str, float | None]:
         """Each key result's value before its latest one, for the change arrows of `status`.
@@ -301,21 +335,30 @@ class StoreReads(ABC):
         newest_first = (
             func.row_number()
             .over(
-                partition_by=kr_values.c.key_result_id,
+                partition_by=(kr_values.c.cycle, kr_values.c.key_result_id),
                 order_by=(kr_values.c.observed_at.desc(), kr_values.c.id.desc()),
             )
             .label("newest_first")
         )
-        ranked = (
-            select(kr_values.c.key_result_id, kr_values.c.value, newest_first)
-            .where(kr_values.c.value.is_not(None))
-            .subquery()
-        )
         with self._connect() as conn:
+            cycles = {self._cycle(conn), *self._own_cycles(conn).values()}
+            ranked = (
+                select(
+                    kr_values.c.cycle,
+                    kr_values.c.key_result_id.label("id"),
+                    kr_values.c.value,
+                    newest_first,
+                )
+                .where(kr_values.c.value.is_not(None), kr_values.c.cycle.in_(cycles))
+                .subquery()
+            )
             rows = conn.execute(
-                select(ranked.c.key_result_id, ranked.c.value).where(ranked.c.newest_first == 2)
+                select(ranked.c.cycle, ranked.c.id, ranked.c.value).where(
+                    ranked.c.newest_first == 2
+                )
             ).all()
-        return {kr_id: value for kr_id, value in rows}
+            rows = self._in_scope(conn, rows)
+        return {row.id: row.value for row in rows}
 
     def objectives_not_from_demo(self) -> list[str]:
         """Objectives, retired or not, that the built-in demo did not write."""

@@ -1,6 +1,9 @@
 """The store's schema (SQLAlchemy Core). Alembic migrations in sync/migrations create it.
 
 This is a contract other tools read with plain SQL: add columns, never rename them.
+
+Objectives, key results and their values carry a `cycle` (migration 0007, `sync.cycles`):
+a row is identified by (cycle, id), so the same id in the next quarter is a row of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -24,9 +28,12 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+CYCLE_WIDTH = 40  # a cycle key is 22 characters (`sync.cycles`); room to spare
+
 objectives = Table(
     "objectives",
     metadata,
+    Column("cycle", String(CYCLE_WIDTH), primary_key=True),  # `2026-10-01..2026-12-31`
     Column("id", String(100), primary_key=True),
     Column("title", Text, nullable=False),
     Column("owner", String(200)),  # as wide as the mapping file allows (config/mapping.py)
@@ -46,8 +53,9 @@ objectives = Table(
 key_results = Table(
     "key_results",
     metadata,
+    Column("cycle", String(CYCLE_WIDTH), primary_key=True),  # its period (`sync.cycles`)
     Column("id", String(100), primary_key=True),
-    Column("objective_id", String(100), ForeignKey("objectives.id"), nullable=False),
+    Column("objective_id", String(100), nullable=False),  # the objective of the same cycle
     Column("title", Text, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("unit", String(50)),  # as wide as config/mapping.py allows; migration 0005
@@ -72,13 +80,17 @@ key_results = Table(
     Column("checked_at", DateTime(timezone=True)),  # when a run last looked at it
     Column("last_run_id", Integer),
     Column("retired_at", DateTime(timezone=True)),  # as objectives.retired_at (migration 0006)
+    ForeignKeyConstraint(
+        ["cycle", "objective_id"], ["objectives.cycle", "objectives.id"], name="fk_kr_objective"
+    ),
 )
 
 kr_values = Table(
     "kr_values",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key_result_id", String(100), ForeignKey("key_results.id"), nullable=False),
+    Column("key_result_id", String(100), nullable=False),
+    Column("cycle", String(CYCLE_WIDTH), nullable=False),  # the key result's (migration 0007)
     Column("run_id", Integer, ForeignKey("sync_runs.id")),  # NULL for check-ins and notes
     Column("observed_at", DateTime(timezone=True), nullable=False),
     Column("value", Float),
@@ -87,8 +99,19 @@ kr_values = Table(
     Column("origin", String(20), nullable=False),  # sync | checkin | note | backfill
     Column("note", Text),
     Column("lineage", JSON),
+    ForeignKeyConstraint(
+        ["cycle", "key_result_id"],
+        ["key_results.cycle", "key_results.id"],
+        name="fk_kr_values_key_result",
+    ),
 )
 Index("ix_kr_values_kr_observed", kr_values.c.key_result_id, kr_values.c.observed_at)
+Index(
+    "ix_kr_values_cycle_kr_observed",
+    kr_values.c.cycle,
+    kr_values.c.key_result_id,
+    kr_values.c.observed_at,
+)
 
 sync_runs = Table(
     "sync_runs",

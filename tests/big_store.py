@@ -85,7 +85,8 @@ def build_big_store(
     )
     at = FIRST_AT + STEP * (per_kr - 1)
     run = RunRecord(at, at, "ok", key_results, 0, {"jira": 1}, {"jira": []})
-    store.write_run(run, [objective], [key_result(kr, history_value(per_kr - 1)) for kr in ids])
+    records = [key_result(kr, history_value(per_kr - 1)) for kr in ids]
+    store.write_run(run, [objective], records)
     with store.engine.begin() as conn:
         conn.execute(kr_values.delete())  # the run's own rows: the bulk below is the history
         for kr in ids:
@@ -96,6 +97,7 @@ def build_big_store(
                     [
                         {
                             "key_result_id": kr,
+                            "cycle": records[0].cycle,
                             "run_id": None,
                             "observed_at": FIRST_AT + STEP * index,
                             "value": history_value(index),

@@ -46,6 +46,16 @@ def kr_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kr", type=text_arg, metavar="KR", help="the key result's id")
 
 
+def period_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--period",
+        type=text_arg,
+        metavar="P",
+        help="the cycle to show: 2026-Q3, or 2026-07-01..2026-09-30 (default: the cycle the "
+        "newest sync wrote)",
+    )
+
+
 def add_shared_options(parser: argparse.ArgumentParser, default: object) -> None:
     """`--config` and `--env-file`, which every command accepts."""
     parser.add_argument(

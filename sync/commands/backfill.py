@@ -4,10 +4,8 @@ records from the start of its period (or `--since`) up to now, with a progress b
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, date, datetime, timedelta
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from config.cadence import parse_duration
@@ -17,6 +15,7 @@ from config.settings import Settings
 from sync.backfill import BackfillReport, BackfillRequest, run_backfill
 from sync.commands.arguments import config_path, text_arg
 from sync.commands.command import Command, UsageError
+from sync.commands.live_run import terminal_progress
 from sync.commands.store_access import open_store
 from sync.commands.sync_cmd import check_only
 from sync.literal_text import LiteralConsole
@@ -106,15 +105,7 @@ def backfill_with_progress(
     settings: Settings, mapping: MappingFile, store: Store, request: BackfillRequest
 ) -> BackfillReport:
     """The backfill with a progress bar of steps on a terminal (nothing elsewhere)."""
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=LiteralConsole(stderr=True),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    )
+    progress = terminal_progress()
     task = progress.add_task("rebuilding", total=None)
 
     def plan_ready(steps: dict[str, int]) -> None:
@@ -152,7 +143,12 @@ def print_backfill_summary(report: BackfillReport, console: LiteralConsole) -> N
             f"value now {kr.value_now} as a sync computes it"
         )
     requests = ", ".join(f"{k} {v}" for k, v in report.requests.items()) or "none"
-    console.print(f"backfill: {len(report.key_results)} key results, requests: {requests}")
+    synced = ", ".join(f"{k} {v}" for k, v in report.sync_requests.items()) or "none"
+    run = f" (run {report.sync_run_id})" if report.sync_run_id is not None else ""
+    console.print(
+        f"backfill: {len(report.key_results)} key results, requests: histories {requests}; "
+        f"the sync of the value now{run} {synced}"
+    )
 
 
 COMMAND = Command(
@@ -162,7 +158,8 @@ COMMAND = Command(
     details="Values are stored with origin `backfill`; a moment that holds a value a sync, a "
     "check-in or a note recorded is left alone, and a rerun writes only what is missing. A "
     "key result whose history cannot be rebuilt exactly is named with the reason and left "
-    "alone; one whose value rebuilt now differs from a sync's is reported and not written.",
+    "alone. The others are synced first (a sync run, through its cache), and one whose value "
+    "rebuilt now differs from the sync's is reported and its past not written.",
     arguments=arguments,
     run=run,
 )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from config.settings import Settings
-from sync.commands.arguments import kr_argument
+from sync.commands.arguments import kr_argument, period_argument
 from sync.commands.command import EXIT_OK, Command
-from sync.commands.store_access import known_kr, open_store_to_read
+from sync.commands.store_access import in_period, known_kr, open_store_to_read
+from sync.documents import history_document
 from sync.literal_text import LiteralConsole
 from sync.status_view import HISTORY_LIMIT, render_history
 
@@ -21,6 +23,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"show the newest N values, 0 for every one (default: {HISTORY_LIMIT})",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="every value of the cycle, oldest first: {key_result, period, values}",
+    )
+    period_argument(parser)
 
 
 def history_limit_arg(text: str) -> int | None:
@@ -35,8 +43,11 @@ def history_limit_arg(text: str) -> int | None:
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = open_store_to_read(settings)
+    store = in_period(open_store_to_read(settings), args.period)
     known_kr(store, args.kr)
+    if args.json:
+        print(json.dumps(history_document(store, args.kr).model_dump(mode="json"), indent=2))
+        return EXIT_OK
     render_history(store, args.kr, console, args.limit)
     return EXIT_OK
 

@@ -19,6 +19,19 @@ from sync.store import Store
 log = logging.getLogger("okrsync")
 
 
+def terminal_progress() -> Progress:
+    """A bar of done/total on stderr when it is a terminal; nothing elsewhere (logs say it)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=LiteralConsole(stderr=True),
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    )
+
+
 def sync_with_progress(
     settings: Settings,
     mapping: MappingFile,
@@ -30,15 +43,7 @@ def sync_with_progress(
     demo: bool = False,
 ) -> SyncReport:
     """Run one sync with a progress bar on a terminal (plain log lines elsewhere)."""
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=LiteralConsole(stderr=True),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    )
+    progress = terminal_progress()
     task = progress.add_task("fetching", total=None)
 
     def plan_ready(plan: QueryPlan) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from sync.commands.command import EXIT_OK, Command, UsageError
-from sync.commands.store_access import open_store_to_read
+from sync.commands.store_access import in_period, is_period, open_store_to_read
 from sync.literal_text import LiteralConsole
 
 
@@ -19,7 +19,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--period",
         default="7d",
-        help="the window changes are counted over: 7d, 2w or period (default: 7d)",
+        help="the window changes are counted over: 7d, 2w or period (default: 7d); or a "
+        "cycle (2026-Q3, 2026-07-01..2026-09-30): that cycle, changes since its start",
     )
     parser.add_argument(
         "--output", type=Path, metavar="FILE", help="write here instead of standard output"
@@ -29,11 +30,16 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sync.reports import ReportError, parse_window, render_report
 
+    store = open_store_to_read(settings)
     try:
         window = parse_window(args.period)
     except ReportError as exc:
-        raise UsageError(str(exc)) from None
-    text = render_report(open_store_to_read(settings), args.format, window)
+        if not is_period(args.period):
+            raise UsageError(str(exc)) from None
+        store, window = in_period(store, args.period), parse_window("period")
+    else:
+        store = in_period(store, None)
+    text = render_report(store, args.format, window)
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK

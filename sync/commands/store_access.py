@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import difflib
 
+from config.periods import PeriodError, parse_period
 from config.settings import Settings
 from sync.commands.command import UsageError
+from sync.standing import UnknownCycle, shown_in
 from sync.store import Store, ensure_sqlite_dir, sqlite_file
 
 
@@ -53,3 +55,22 @@ def ids_in_store(wanted: str, known: list[str], shown: int = 20) -> str:
     more = f" and {len(listed) - shown} more" if len(listed) > shown else ""
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"{hint}in the store: {', '.join(listed[:shown])}{more}"
+
+
+def in_period(store: Store, period: str | None, *, option: str = "--period") -> Store:
+    """The store's reads in the cycle `period` names, else in the current cycle
+    (`sync.standing.shown_in`); a period written wrong, or that is no cycle of the store, is
+    a usage error naming the cycles there are."""
+    try:
+        return shown_in(store, period)
+    except (PeriodError, UnknownCycle) as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def is_period(text: str) -> bool:
+    """Whether `text` is written as a period (`report --period` takes a window or a cycle)."""
+    try:
+        parse_period(text)
+    except PeriodError:
+        return False
+    return True

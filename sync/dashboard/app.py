@@ -21,10 +21,12 @@ from werkzeug.exceptions import (
     NotFound,
     ServiceUnavailable,
     Unauthorized,
+    UnprocessableEntity,
 )
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from config.periods import PeriodError
 from config.settings import Settings
 from sync.charts import chart_for
 from sync.dashboard.api import (
@@ -36,7 +38,15 @@ from sync.dashboard.openapi import openapi_document
 from sync.documents import Error, ErrorDetail, objectives_document
 from sync.presentation import scope_changes, scope_summary
 from sync.rendering import render
-from sync.standing import ObjectiveInTree, TreeFilter, key_result_detail, objective_tree
+from sync.standing import (
+    ObjectiveInTree,
+    TreeFilter,
+    UnknownCycle,
+    cycles_held,
+    key_result_detail,
+    objective_tree,
+    shown_in,
+)
 from sync.store import Store
 from sync.store_errors import StoreError
 
@@ -155,11 +165,24 @@ class DashboardApp:
 
     # --- pages ---------------------------------------------------------------------------
 
+    def shown(self, request: Request) -> Store:
+        """The store's reads in the cycle `?period=` names, else in the current one."""
+        given = request.args.get("period", "").strip()
+        if len(given) > FILTER_MAX:
+            raise BadRequest(f"'period' is longer than {FILTER_MAX} characters")
+        try:
+            return shown_in(self.store, given or None)
+        except PeriodError as exc:
+            raise UnprocessableEntity(f"'period': {exc}") from None
+        except UnknownCycle as exc:
+            raise NotFound(f"'period': {exc}") from None
+
     def view_tree(self, request: Request) -> Response:
         wanted = tree_filter(request)
-        tree = objective_tree(self.store, wanted)
-        levels = sorted({o.level for o in self.store.all_objectives() if o.level})
-        runs = self.store.runs(limit=1)
+        store = self.shown(request)
+        tree = objective_tree(store, wanted)
+        levels = sorted({o.level for o in store.all_objectives() if o.level})
+        runs = store.runs(limit=1)
         return html_response(
             render(
                 "tree.html",
@@ -169,16 +192,20 @@ class DashboardApp:
                 wanted=wanted,
                 levels=levels,
                 last_run=runs[0] if runs else None,
-                empty=not self.store.all_objectives(),
+                empty=not store.all_objectives(),
+                cycles=cycles_held(store),
+                period=store.cycle,
+                chosen=chosen_cycle(request, store),
             )
         )
 
     def view_key_result(self, request: Request, kr_id: str) -> Response:
-        detail = key_result_detail(self.store, kr_id)
+        store = self.shown(request)
+        detail = key_result_detail(store, kr_id)
         if detail is None:
             raise NotFound(f"no key result '{kr_id}' in the store")
         objective = next(
-            (o for o in self.store.all_objectives() if o.id == detail.row.objective_id), None
+            (o for o in store.all_objectives() if o.id == detail.row.objective_id), None
         )
         return html_response(
             render(
@@ -192,6 +219,7 @@ class DashboardApp:
                 history=list(reversed(detail.points)),
                 scope_summary=scope_summary(detail.row.lineage),
                 scope_changes=scope_changes(detail.row.lineage),
+                chosen=chosen_cycle(request, store),
             )
         )
 
@@ -209,10 +237,10 @@ class DashboardApp:
     # --- JSON API ------------------------------------------------------------------------
 
     def view_api_objectives(self, request: Request) -> Response:
-        return json_response(objectives_document(self.store, tree_filter(request)))
+        return json_response(objectives_document(self.shown(request), tree_filter(request)))
 
     def view_api_key_result(self, request: Request, kr_id: str) -> Response:
-        document = key_result_document(self.store, kr_id)
+        document = key_result_document(self.shown(request), kr_id)
         if document is None:
             raise NotFound(f"no key result '{kr_id}' in the store")
         return json_response(document)
@@ -242,6 +270,12 @@ def tree_filter(request: Request) -> TreeFilter:
         objective=values["objective"],
         retired=request.args.get("all") == "1",
     )
+
+
+def chosen_cycle(request: Request, store: Store) -> str | None:
+    """The cycle a page's links keep: the one `?period=` chose; none for the current one, so
+    that they follow the newest sync."""
+    return store.cycle if request.args.get("period", "").strip() else None
 
 
 def int_arg(request: Request, name: str, *, default: int) -> int:

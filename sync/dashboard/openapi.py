@@ -65,6 +65,16 @@ def _filter(name: str, description: str) -> dict[str, Any]:
     }
 
 
+_PERIOD = _filter(
+    "period",
+    "the cycle: 2026-Q3 or 2026-07-01..2026-09-30 (default: the one the newest sync wrote)",
+)
+_PERIOD_ERRORS = {
+    "404": _json(Error, "no such cycle (or key result) in the store"),
+    "422": _json(Error, "the period is not written as a period"),
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -89,8 +99,13 @@ def openapi_document() -> dict[str, Any]:
                             "description": "1: also what the mapping file no longer lists",
                             "schema": {"type": "string", "enum": ["1"]},
                         },
+                        _PERIOD,
                     ],
-                    "responses": {"200": _json(Objectives, "the objective tree"), **_ERRORS},
+                    "responses": {
+                        "200": _json(Objectives, "the objective tree"),
+                        **_PERIOD_ERRORS,
+                        **_ERRORS,
+                    },
                 }
             },
             "/api/key-results/{kr_id}": {
@@ -103,11 +118,12 @@ def openapi_document() -> dict[str, Any]:
                             "in": "path",
                             "required": True,
                             "schema": {"type": "string"},
-                        }
+                        },
+                        _PERIOD,
                     ],
                     "responses": {
                         "200": _json(KeyResult, "the key result"),
-                        "404": _json(Error, "no such key result"),
+                        **_PERIOD_ERRORS,
                         **_ERRORS,
                     },
                 }

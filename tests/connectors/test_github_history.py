@@ -218,6 +218,25 @@ def test_shared_selectors_list_once_and_read_events_of_changed_items_only(
     assert app.requests["search_issues"] == 0
 
 
+def test_a_second_call_with_other_needs_lists_and_reads_events_no_more(
+    timeline_box: Sandbox,
+) -> None:
+    """Backfill asks once per set of needs; the timelines are the same for each."""
+    app = timeline_box.github_app
+    assert app is not None
+    github = connect(timeline_box)
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    merged = GitHubListSelector(TIMELINE_REPO, "pull_request", state="merged")
+    first = github.history([merged], since, frozenset())[merged]
+    app.reset_counts()
+    second = github.history([merged], since, frozenset({NEEDS_FIRST_REVIEW}))[merged]
+    assert app.requests["pulls"] == app.requests["issue_events"] == 0
+    assert not isinstance(first, Unrebuildable) and not isinstance(second, Unrebuildable)
+    keys = [item.key for item in first.items_at(ANCHOR)]
+    assert keys and keys == [item.key for item in second.items_at(ANCHOR)]
+    assert app.requests["reviews"] > 0  # the reviews the second needs are read
+
+
 @pytest.mark.parametrize(
     ("query", "named"),
     [

@@ -232,6 +232,22 @@ def test_what_cannot_be_rebuilt_is_named_and_left_alone(
     assert report.exit_code == 0
 
 
+def test_every_request_went_through_the_counted_layer(
+    setup: tuple[Settings, MappingFile, Store], timeline_box: Sandbox
+) -> None:
+    """GitHub answered exactly the requests the connectors counted (their HTTP layer, where
+    the rate governor is asked before each), the histories' and the sync's of the value now;
+    right after a sync, that sync re-asks only what changed."""
+    settings, mapping, store = setup
+    app = timeline_box.github_app
+    assert app is not None
+    app.reset_counts()
+    report = run_backfill(settings, mapping, store, request(only=["merged", "open-bugs"]))
+    assert sum(app.requests.values()) == report.requests["github"] + report.sync_requests["github"]
+    assert report.sync_run_id is not None
+    assert report.sync_requests["github"] < report.requests["github"]
+
+
 def test_a_rerun_writes_nothing_twice(setup: tuple[Settings, MappingFile, Store]) -> None:
     settings, mapping, store = setup
     first = run_backfill(settings, mapping, store, request(only=["merged"]))
@@ -256,6 +272,7 @@ def test_values_recorded_by_others_are_never_touched(
         conn.execute(
             kr_values.insert(),
             {
+                "cycle": "2026-10-01..2026-12-31",  # the key result's: 2026-Q4
                 "key_result_id": "open-bugs",
                 "observed_at": moment,
                 "value": 123.0,

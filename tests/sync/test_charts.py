@@ -75,3 +75,18 @@ def test_a_runaway_forecast_leaves_the_value_axis_alone() -> None:
     assert end_y == 34  # the plot's top edge: the line stops where it leaves the chart
     assert last_x <= end_x < 624  # short of the period's end at the right edge
     assert "forecast 1,589k at period end (off the chart); a &lt;note&gt;" in svg
+
+
+def test_a_history_begun_in_week_6_is_drawn_from_the_period_start() -> None:
+    """okr-sync installed 40 days into the quarter: the chart's time axis still starts on the
+    period's first day, the values in the right part of it, not stretched over the width."""
+    end = T0 + timedelta(days=92)
+    values = [(T0 + timedelta(days=d), float(d)) for d in (40, 45, 50)]
+    svg = history_svg(
+        ChartData(values=values, target=90.0, pace=[], forecast=None, period=(T0, end))
+    )
+    assert ">2026-10-01<" in svg  # the axis' first label: the period's start, not day 40
+    xs = [float(x) for x, _ in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)]
+    left, right = 56, 640 - 16
+    expected_first = left + (right - left) * 40 / 92
+    assert abs(xs[0] - expected_first) < 1.0

@@ -1,9 +1,10 @@
 """`run.py backfill` through the command line: bad input is refused with exit 2 before the
-store is opened, a Jira key result is named as not rebuilt while the Jira connector has no
-history, and a backfill after a sync writes every day of the period once."""
+store is opened, a backfill after a sync writes every day of the period once, and one on a
+store never synced needs no sync first."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,6 +122,25 @@ def test_a_backfill_after_a_sync(workdir: Path, capsys: pytest.CaptureFixture[st
         capsys.readouterr().out
     )
     assert backfill_rows(workdir) == written
+    assert main(["history", "merged", "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    origins = [v["origin"] for v in history["values"]]
+    assert origins.count("backfill") == days and origins.count("sync") >= 1
+    assert history["period"]["start"] == P_START  # the backfill wrote into the file's cycle
+
+
+def test_a_backfill_on_a_store_never_synced(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No `sync` first: backfill's check of the value now is a sync run, which writes the
+    rows its values belong to."""
+    assert main(["backfill", "--only", "merged", "p1-bugs"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    days = (TODAY - date.fromisoformat(P_START)).days + 1
+    assert f"merged: {days} of {days} values written" in out
+    assert f"p1-bugs: {days} of {days} values written" in out
+    assert "the sync of the value now (run 1)" in out
+    assert backfill_rows(workdir) == 2 * days
 
 
 def test_the_sandbox_command_serves_the_scripted_histories() -> None:

@@ -431,7 +431,7 @@ def test_entries_of_the_previous_release_have_no_shape_and_are_fetched_once(
     assert third.cache_units["full"] == asked_every_run(quiet_company.mapping, quiet_company.as_of)
 
 
-def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
+def test_nothing_changed_costs_one_probe_per_tracker_and_one_membership_search(
     quiet_company: CompanyRuns,
 ) -> None:
     first = values(quiet_company.sync())
@@ -447,11 +447,13 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_a_membership_check(
     # updated >= -Nm: nothing; then the cached queries' ids, QUERIES_PER_UNION at a time
     assert requests.get("jira search/jql") == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
     assert "jira jql/match" not in requests
-    # org:acme updated:>=...: nothing; each issue listing checked against GitHub's count;
-    # each search count that may include issues asked again
-    issue_listings = sum(1 for u in units if u.kind == "github-listing" and u.item_kind == "issue")
+    # org:acme updated:>=...: nothing; the issue listings checked against GitHub's count, one
+    # search for the repositories of each horizon; each search count that may include issues
+    # asked again
+    horizons = {u.horizon for u in units if u.kind == "github-listing" and u.item_kind == "issue"}
+    assert len({u.repo for u in units if u.item_kind == "issue"}) == 2 and len(horizons) == 1
     always = asked_every_run(quiet_company.mapping, quiet_company.as_of)
-    assert requests.get("github search_issues") == 1 + issue_listings + always
+    assert requests.get("github search_issues") == 1 + len(horizons) + always
     assert "github pulls" not in requests and "github issues" not in requests
     assert second.cache_units == {
         "cached": sum(second.cache_units.values()) - always,

@@ -316,10 +316,10 @@ def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
 def test_upgrade_to_frozen_scopes_keeps_every_value_and_keeps_a_scope_per_period(
     database_url: str,
 ) -> None:
-    """0008 adds `kr_scopes` and changes no row: a store written at 0006 keeps its key result
+    """0008 adds `kr_scopes` and changes no row: a store written at 0006 (then 0007) keeps its key result
     and history; a scope written then is read back per key result and period, its items as
     written (brackets, HTML and control characters too)."""
-    store = first_release_store(database_url, "0006")
+    store = first_release_store(database_url, "0006")  # first_release_store's rows predate 0007
     assert "kr_scopes" not in inspect(store.engine).get_table_names()
     store.migrate()
     assert "kr_scopes" in inspect(store.engine).get_table_names()

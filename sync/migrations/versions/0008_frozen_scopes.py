@@ -5,7 +5,7 @@ A new table: no existing row changes. Keyed by the key result's id and its perio
 and end, so a later cycle of the same id freezes a scope of its own.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,161 @@
+"""GitHub's membership check: whether GitHub still counts every issue a cached answer holds.
+
+Deleted and transferred issues leave no `updated` trace, so a cached answer that may hold
+issues is compared with GitHub's own count of the same items (`total_count` of one search).
+A repository's issue listing is counted by `repo:X is:issue` (from its horizon on:
+`updated:>=H`; `is:open` for the open listing), a search's items by the search itself.
+
+Listings are checked many at a time: GitHub ORs several `repo:` qualifiers, so listings whose
+other qualifiers are equal share one search, `is:issue [is:open] [updated:>=H] repo:a repo:b
+...`, kept within GitHub's 256 characters a query, and compared with the sum of their
+cached sizes (read from the store without decoding an item). Only when the sums differ is
+the batch split in halves: one search counts the left half, the right half's count is the
+batch's less the left's, until the listings that differ are found. One listing that lost an
+issue among n costs about log2(n) searches more. A batch GitHub refuses (a repository renamed
+or gone) is split the same way, each half searched, until the refused listing is alone; its
+refusal is then raised, as a single search's was: the feed cannot tell what changed, so every
+answer is fetched in full and the renamed repository's key results fail with its new name.
+
+Why a sum is enough. A listing stands only when the `org:` search named no change in it
+since the last run, and a changed one is checked once the issues updated since are listed
+again and applied to its size; either way GitHub's count of it equals its size unless an
+issue left without a trace (deleted, transferred away: GitHub counts fewer) or GitHub's
+search index lags the REST listings the cache was filled from. An equal sum hides a loss
+only when, in the same batch and at the same moment, the index also counts one listing above
+its cached size: an issue deleted just before that listing was last fetched, not yet dropped
+from the index, or one created too recently for the `org:` search to name but already
+counted. Both are index lag, which lasts seconds to minutes: the next run's sums differ (the
+loss is still there, the lag gone), and the listing is fetched in full then;
+`full_refresh_every` bounds it anyway. The same holds for a half's count inferred by
+subtraction, should the index move between the two searches. A difference in either
+direction means a full fetch, as one search per listing would.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from connectors.base import QueryError
+from connectors.changes import FetchUnit, HeldAnswer, StageCosts
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_LENGTH = 256  # GitHub refuses a longer search (422)
+LOST = "GitHub counts fewer items than the cache holds: some were deleted or transferred"
+STAGE = "membership check"
+
+
+@dataclass(frozen=True)
+class HeldCount:
+    """One cached answer to check: what GitHub is asked, and how many items the cache holds."""
+
+    key: str  # the unit's key
+    description: str
+    qualifiers: str  # the search without its repository (a listing), or the whole search
+    repo: str | None  # a listing's repository; None: a search, checked on its own
+    size: int
+
+
+def held_count(unit: FetchUnit, held: HeldAnswer, size: int, *, open_only: bool) -> HeldCount:
+    """What checks `held` (of `size` items): a listing by its repository, else its search."""
+    if unit.repo is None:
+        return HeldCount(unit.key, unit.description, unit.description, None, size)
+    qualifiers = "is:issue is:open" if open_only else "is:issue"
+    if held.horizon is not None:
+        qualifiers += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return HeldCount(unit.key, unit.description, qualifiers, unit.repo, size)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Listings counted by one search: the same qualifiers, their repositories ORed."""
+
+    checks: tuple[HeldCount, ...]
+
+    @property
+    def query(self) -> str:
+        first = self.checks[0]
+        if first.repo is None:
+            return first.qualifiers
+        return " ".join([first.qualifiers, *(f"repo:{check.repo}" for check in self.checks)])
+
+    @property
+    def size(self) -> int:
+        return sum(check.size for check in self.checks)
+
+    def halves(self) -> tuple[Batch, Batch]:
+        middle = len(self.checks) // 2
+        return Batch(self.checks[:middle]), Batch(self.checks[middle:])
+
+
+def batches(checks: Sequence[HeldCount]) -> list[Batch]:
+    """Listings grouped by their other qualifiers, as many repositories a search as fit in
+    GitHub's query length; each search alone."""
+    found: list[Batch] = []
+    by_qualifiers: dict[str, list[HeldCount]] = {}
+    for check in checks:
+        if check.repo is None:
+            found.append(Batch((check,)))
+        else:
+            by_qualifiers.setdefault(check.qualifiers, []).append(check)
+    for qualifiers, group in sorted(by_qualifiers.items()):
+        current: list[HeldCount] = []
+        length = len(qualifiers)
+        for check in sorted(group, key=lambda c: (c.repo or "").lower()):
+            added = len(" repo:") + len(check.repo or "")
+            if current and length + added > MAX_QUERY_LENGTH:
+                found.append(Batch(tuple(current)))
+                current, length = [], len(qualifiers)
+            current.append(check)
+            length += added
+        if current:
+            found.append(Batch(tuple(current)))
+    return found
+
+
+class MembershipCheck:
+    """Counts cached answers against GitHub, in as few searches as the module doc says."""
+
+    def __init__(self, count: Callable[[str], int], costs: StageCosts) -> None:
+        self._count = count
+        self._costs = costs
+
+    def missing(self, checks: Sequence[HeldCount]) -> dict[str, str]:
+        """Unit key -> why it is fetched in full, for the answers GitHub does not count as
+        the cache holds them; raises `QueryError` when GitHub refuses to count one."""
+        found: dict[str, str] = {}
+        for batch in batches(checks):
+            found |= self._missing(batch, self._counted(batch))
+        return found
+
+    def _counted(self, batch: Batch) -> int | QueryError:
+        """GitHub's count of the batch's items, or the refusal of its search."""
+        began = time.perf_counter()
+        try:
+            return self._count(batch.query)
+        except QueryError as exc:
+            return exc
+        finally:
+            # One search; measured here, as other fetch threads may be sending requests too.
+            self._costs.add(STAGE, 1, time.perf_counter() - began)
+
+    def _missing(self, batch: Batch, counted: int | QueryError) -> dict[str, str]:
+        if isinstance(counted, int) and counted == batch.size:
+            return {}
+        if len(batch.checks) == 1:
+            check = batch.checks[0]
+            if isinstance(counted, QueryError):
+                raise counted  # what changed cannot be told: everything is fetched in full
+            held, description = check.size, check.description
+            log.info("github: %s holds %d items, GitHub counts %d", description, held, counted)
+            return {check.key: LOST}
+        left, right = batch.halves()
+        left_count = self._counted(left)
+        if isinstance(counted, int) and isinstance(left_count, int):
+            right_count: int | QueryError = counted - left_count
+        else:
+            right_count = self._counted(right)
+        return self._missing(left, left_count) | self._missing(right, right_count)

@@ -1,0 +1,127 @@
+"""The membership check's batches and halving, against the sandbox through PyGithub: many
+repositories a search, within GitHub's query length, and the listing that lost an issue found
+in about log2(n) searches more."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from connectors.base import GitHubSearchSelector, QueryError
+from connectors.changes import StageCosts
+from connectors.github import GitHubConnector
+from connectors.github_membership import (
+    LOST,
+    MAX_QUERY_LENGTH,
+    STAGE,
+    HeldCount,
+    MembershipCheck,
+    batches,
+)
+from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from tests.connectors.test_github import connect
+
+ODD = "acme/.Web_v2.0-beta"
+
+
+@pytest.fixture
+def box() -> Iterator[Sandbox]:
+    box = build_sandbox(
+        SandboxOptions(seed=23, anchor=datetime.now(UTC).replace(microsecond=0)),
+        jira_issues=10,
+        jira_projects=1,
+        github_repos=8,
+        github_pulls=40,
+        github_issues=400,
+    ).start()
+    box.github_data.rename("acme/web", ODD)
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+def listing(repo: str, size: int, qualifiers: str = "is:issue") -> HeldCount:
+    return HeldCount(repo, f"{repo} issues", qualifiers, repo, size)
+
+
+def held_as_on_github(box: Sandbox) -> list[HeldCount]:
+    """Each repository's issue listing as the cache would hold it: every issue it has."""
+    return [
+        listing(repo, sum(1 for i in box.github_data.issues if i.repo == repo))
+        for repo in sorted(box.github_data.repos)
+    ]
+
+
+def membership(connector: GitHubConnector) -> tuple[MembershipCheck, StageCosts]:
+    costs = StageCosts(lambda: connector.requests_made)
+    check = MembershipCheck(lambda q: connector.count(GitHubSearchSelector(q)), costs)
+    return check, costs
+
+
+def searches(box: Sandbox) -> int:
+    assert box.github_app is not None
+    found = box.github_app.requests["search_issues"]
+    box.github_app.reset_counts()
+    return found
+
+
+def test_listings_of_equal_qualifiers_share_searches_within_the_query_length() -> None:
+    open_since = "is:issue is:open updated:>=2026-10-01T00:00:00Z"
+    repos = [f"some-long-owner-name/repository-number-{n:02}" for n in range(30)]
+    checks = [listing(r, 1) for r in repos] + [listing(r, 1, open_since) for r in repos[:3]]
+    searched = HeldCount("s", "a search", "org:acme is:issue label:bug", None, 4)
+    found = batches([*checks, searched])
+    queries = [batch.query for batch in found]
+    assert all(len(q) <= MAX_QUERY_LENGTH for q in queries)
+    assert "org:acme is:issue label:bug" in queries  # a search is checked alone
+    plain = [b for b in found if b.checks[0].qualifiers == "is:issue"]
+    # "is:issue" and five " repo:some-long-owner-name/repository-number-NN": 8 + 5 x 47 = 243
+    assert [len(b.checks) for b in plain] == [5] * 6
+    assert sorted(c.repo or "" for b in plain for c in b.checks) == repos  # each once
+    opened = [b for b in found if b.checks[0].qualifiers == open_since]
+    assert len(opened) == 1 and opened[0].query.startswith(open_since + " repo:")
+    assert sum(b.size for b in found) == 30 + 3 + 4
+
+
+def test_nothing_lost_costs_one_search(box: Sandbox) -> None:
+    check, costs = membership(connect(box))
+    held = held_as_on_github(box)
+    assert any(c.repo == ODD for c in held)
+    searches(box)
+    assert check.missing(held) == {}
+    assert searches(box) == 1 == costs.by_stage[STAGE].requests
+
+
+def test_the_listing_that_lost_an_issue_is_found_by_halving(box: Sandbox) -> None:
+    check, costs = membership(connect(box))
+    held = held_as_on_github(box)
+    box.github_data.delete(next(i for i in box.github_data.issues if i.repo == ODD))
+    searches(box)
+    assert check.missing(held) == {ODD: LOST}
+    assert searches(box) == 1 + math.log2(len(held)) == costs.by_stage[STAGE].requests
+
+
+def test_a_deletion_and_a_transfer_are_both_found(box: Sandbox) -> None:
+    check, _ = membership(connect(box))
+    *held, target = held_as_on_github(box)  # the change feed names the target: not checked
+    first, last = held[0].key, held[-1].key
+    box.github_data.delete(next(i for i in box.github_data.issues if i.repo == first))
+    moved = next(i for i in box.github_data.issues if i.repo == last)
+    box.github_data.transfer(moved, target.key, datetime.now(UTC).replace(microsecond=0))
+    searches(box)
+    assert check.missing(held) == {first: LOST, last: LOST}
+    assert searches(box) <= 1 + 2 * math.ceil(math.log2(len(held)))
+
+
+def test_a_refused_repository_is_found_and_raised(box: Sandbox) -> None:
+    check, _ = membership(connect(box))
+    held = held_as_on_github(box)
+    box.github_data.rename("acme/api", "acme/api-renamed")
+    searches(box)
+    with pytest.raises(QueryError, match="422"):
+        check.missing(held)
+    assert searches(box) <= 1 + 2 * math.log2(len(held))
