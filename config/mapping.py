@@ -24,7 +24,7 @@ from pydantic import (
 
 from config.cadence import ScheduleSpec
 from config.locations import FieldIssues, Loc, format_loc
-from config.metric_models import FormulaMetric, ItemMetric, Metric
+from config.metric_models import FormulaMetric, ItemMetric, ManualMetric, Metric
 from config.periods import Period
 from config.placeholders import PlaceholderError
 from config.settings import StatusThresholds
@@ -54,9 +54,10 @@ _KIND_USES: dict[KeyResultKind, frozenset[str]] = {
 class KeyResult(BaseModel):
     """One measurable result. After loading, `period` is always set (own or the file's).
 
-    Per kind, after loading: linear has `start` (a number or "auto", 0 when omitted) and
-    `target`; stay_above/stay_below have `target`; band has `min` < `max`; baseline has
-    start "auto" and no target; milestone has start 0 and target 1.
+    Per kind, after loading: linear has `start` (a number, "auto" or "period_start", 0 when
+    omitted) and `target`; stay_above/stay_below have `target`; band has `min` < `max`;
+    baseline has start "auto" (or "period_start") and no target; milestone has start 0 and
+    target 1. "period_start" needs values from a tracker: a manual key result cannot take it.
     """
 
     model_config = _STRICT
@@ -106,13 +107,22 @@ class KeyResult(BaseModel):
         elif self.kind == KeyResultKind.BASELINE:
             if isinstance(self.start, float):
                 issues.append((("start",), "a baseline records its first value: omit start"))
-            decided["start"] = "auto"
+            if self.start != "period_start":
+                decided["start"] = "auto"
         else:  # milestone
             if self.start not in (None, 0.0):
                 issues.append((("start",), "a milestone starts at 0: omit start"))
             if self.target not in (None, 1.0):
                 issues.append((("target",), "a milestone's target is 1 (done): omit target"))
             decided.update(start=0.0, target=1.0)
+        if self.start == "period_start" and isinstance(self.metric, ManualMetric):
+            issues.append(
+                (
+                    ("start",),
+                    "period_start is rebuilt from a tracker's records; a manual key result "
+                    "has none: use a number or auto",
+                )
+            )
         if issues:
             raise FieldIssues(issues)
         return self.model_copy(update=decided) if decided else self

@@ -173,7 +173,17 @@ class CountMetric(ItemMetric):
     type: Literal[MetricType.COUNT]
 
 
-class PercentDoneMetric(ItemMetric):
+ScopeSpec = Literal["frozen", "live"]
+
+
+class SetMetric(ItemMetric):
+    """A metric over a set of items that `scope` can freeze at the period's start: with
+    `frozen`, the denominator is the items matched then; later additions are scope change."""
+
+    scope: ScopeSpec = "live"
+
+
+class PercentDoneMetric(SetMetric):
     type: Literal[MetricType.PERCENT_DONE]
 
 
@@ -199,7 +209,7 @@ class StatisticMetric(ItemMetric):
         return self
 
 
-class ShareMetric(ItemMetric):
+class ShareMetric(SetMetric):
     """The share of the items that meet a condition."""
 
     type: Literal[MetricType.SHARE]

@@ -10,6 +10,7 @@ missing selector, a source that contradicts the selector) instead of the union's
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -31,12 +32,23 @@ SELECTOR_SOURCE: dict[str, Source] = {
 }
 SELECTORS = tuple(SELECTOR_SOURCE)
 # Every key a metric may have, in the order messages list them.
-EVERY_KEY = ("type", "source", *SELECTORS, "field", "where", "expr", "inputs", "count_mode")
+EVERY_KEY = (
+    "type",
+    "source",
+    *SELECTORS,
+    "field",
+    "where",
+    "scope",
+    "expr",
+    "inputs",
+    "count_mode",
+)
+SCOPES = ("frozen", "live")
 OWN_KEYS: dict[Computation, frozenset[str]] = {
     "count": frozenset(),
-    "percent_done": frozenset(),
+    "percent_done": frozenset({"scope"}),
     "statistic": frozenset({"field"}),
-    "share": frozenset({"where"}),
+    "share": frozenset({"where", "scope"}),
     "formula": frozenset({"expr", "inputs"}),
     "manual": frozenset(),
 }
@@ -138,7 +150,32 @@ def _computed_elsewhere(
             sub_type = sub.get("type") if isinstance(sub, Mapping) else None
             if sub_type in (MetricType.FORMULA, MetricType.MANUAL):
                 issues.append((("inputs", name, "type"), f"an input cannot be a {sub_type} metric"))
+            if isinstance(sub, Mapping) and sub.get("scope") == "frozen":
+                message = (
+                    "a formula's input cannot freeze its scope: only a key result's own metric"
+                )
+                issues.append((("inputs", name, "scope"), message))
     return issues
+
+
+def _scope_issues(
+    written: Mapping[str, Any], metric_type: str, computation: Computation
+) -> list[tuple[Loc, str]]:
+    """`scope` freezes a set of items: percent_done and share have one, other types none."""
+    if "scope" not in written:
+        return []
+    if computation not in ("percent_done", "share"):
+        message = (
+            f"only percent_done and share metrics take a scope (a set of items frozen at the "
+            f"period's start), not {metric_type}"
+        )
+        return [(("scope",), message)]
+    scope = written["scope"]
+    if scope in SCOPES:
+        return []
+    close = difflib.get_close_matches(str(scope), SCOPES, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return [(("scope",), f"{scope!r} is not a scope: use frozen or live{hint}")]
 
 
 def _item_metric(
@@ -154,6 +191,7 @@ def _item_metric(
         issues.append((("field",), f"not used by a {metric_type} metric"))
     if "where" in written and computation != "share":
         issues.append((("where",), f"only share metrics take a where condition, not {metric_type}"))
+    issues += _scope_issues(written, metric_type, computation)
     given = written.get("source")
     if given not in (None, "jira", "github"):
         issues.append((("source",), f"input should be 'jira' or 'github' (got {given!r})"))

@@ -47,12 +47,12 @@ def _period(value: object) -> Period:
     return parse_period(value)
 
 
-def _start(value: object) -> float | Literal["auto"] | None:
-    if value is None or value == "auto":
+def _start(value: object) -> float | Literal["auto", "period_start"] | None:
+    if value is None or value == "auto" or value == "period_start":
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
-    raise ValueError(f"start must be a number or auto, not {value!r}")
+    raise ValueError(f"start must be a number, auto or period_start, not {value!r}")
 
 
 def _input_name(value: str) -> str:
@@ -72,9 +72,11 @@ PeriodSpec = Annotated[
     WithJsonSchema({"anyOf": PERIOD_JSON}),
 ]
 StartSpec = Annotated[
-    float | Literal["auto"] | None,
+    float | Literal["auto", "period_start"] | None,
     PlainValidator(_start),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"const": "auto"}, {"type": "null"}]}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"enum": ["auto", "period_start"]}, {"type": "null"}]}
+    ),
 ]
 # The schema of a plain string enum (pydantic would name and reference the enum instead).
 KindSpec = Annotated[

@@ -22,20 +22,21 @@ from typing import Any
 
 from config.mapping import MappingFile
 from config.settings import Settings
-from connectors.base import Connector, ConnectorError, Selector
-from connectors.history import HistoryReader, SelectorHistory, Unrebuildable
+from connectors.base import ConnectorError, Selector
+from sync.baselines import start_of, wants_scope, wants_start
 from sync.connections import build_connectors
 from sync.engine import KeyResultOutcome, cycle_scope, run_sync, target_of, thresholds_of
-from sync.fetch import FetchOutcome, FetchResults
+from sync.fetch import FetchResults
+from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
-from sync.progress import Thresholds, score
-from sync.records import BackfillPoint
+from sync.progress import KeyResultProgress, Status, Thresholds, score
+from sync.records import BackfillPoint, FrozenScope
+from sync.scope import in_scope
 from sync.store import Store
 
 BATCH = 30  # points written per transaction
-CANNOT = "{source}: this connector cannot rebuild history"
 ABS_TOLERANCE = 1e-9  # the value now, rebuilt vs fetched: equal up to float rounding
 
 
@@ -61,6 +62,7 @@ class KeyResultBackfill:
     error: bool = False  # the reason is a failure (tracker error, mismatch), not a limit
     value_now: float | None = None  # rebuilt at `now`
     fetched_now: float | None = None  # what a sync computes at `now`
+    scope: FrozenScope | None = None  # `scope: frozen`: the items it measures at every step
 
 
 @dataclass
@@ -114,7 +116,7 @@ def run_backfill(
     sources = {m.selector.source for p in chosen for m in p.metric_plans}
     connectors = build_connectors(settings, sources)
     since = min((moments[0] for moments in steps.values() if moments), default=request.now)
-    histories = _histories(_sub_plan(plan, chosen), connectors, since)
+    histories = histories_of(_sub_plan(plan, chosen), connectors, since)
     rebuilt = [p for p in chosen if _rebuildable(p, histories, outcomes[p.key_result.id])]
     if plan_ready is not None:
         plan_ready({p.key_result.id: len(steps[p.key_result.id]) for p in rebuilt})
@@ -130,11 +132,15 @@ def run_backfill(
     thresholds = thresholds_of(mapping, settings)
     for kr_plan in rebuilt:
         outcome = outcomes[kr_plan.key_result.id]
+        if not _scope_taken(kr_plan, store, outcome):
+            continue
         if _agrees_now(kr_plan, histories, now[outcome.id], settings, request.now, outcome):
             moments = steps[outcome.id]
             _backfill_one(
                 kr_plan, histories, settings, moments, thresholds, store, outcome, on_step
             )
+            if moments and moments[0] == start_of(kr_plan.period):
+                _keep_start_set(kr_plan, histories, store, outcome)
     requests = {
         source: c.requests_made
         for source, c in connectors.items()
@@ -153,54 +159,58 @@ def _can_backfill(plan: KeyResultPlan, outcome: KeyResultBackfill) -> bool:
     return outcome.reason is None
 
 
+def _scope_taken(plan: KeyResultPlan, store: Store, outcome: KeyResultBackfill) -> bool:
+    """A frozen key result's scope, taken by the sync just run; if it could not be, why."""
+    if not wants_scope(plan):
+        return True
+    scope = store.frozen_scope(plan.key_result.id, plan.period)
+    if scope is None or scope.definition != definition_of(plan):
+        outcome.reason = (
+            "scope: frozen: its items at the period's start could not be taken (`explain` says why)"
+        )
+        outcome.error = True
+        return False
+    outcome.scope = scope
+    return True
+
+
+def _keep_start_set(
+    plan: KeyResultPlan,
+    histories: dict[Selector, History],
+    store: Store,
+    outcome: KeyResultBackfill,
+) -> None:
+    """A live set's items at the period's start, kept once, so the views can show what
+    joined and left it since (a frozen scope was taken by the sync already)."""
+    if plan.metric is None or outcome.scope is not None:
+        return
+    kept = store.frozen_scope(outcome.id, plan.period)
+    if kept is not None and kept.definition == definition_of(plan):
+        return
+    moment = start_of(plan.period)
+    items = items_then(plan, histories, moment).items[plan.metric.selector].items or []
+    scope = FrozenScope(moment, definition_of(plan), tuple(items))
+    store.write_frozen_scope(outcome.id, plan.period, scope)
+
+
+def _then(
+    plan: KeyResultPlan,
+    histories: dict[Selector, History],
+    moment: datetime,
+    outcome: KeyResultBackfill,
+) -> FetchResults:
+    """What a sync would have measured at `moment`: a frozen scope's items, each as the
+    selector gave it then (as at the period's start once it no longer matched)."""
+    then = items_then(plan, histories, moment)
+    return then if outcome.scope is None else in_scope(plan, then, outcome.scope)
+
+
 def _sub_plan(plan: QueryPlan, chosen: Sequence[KeyResultPlan]) -> QueryPlan:
     """The plan's distinct fetches that `chosen` key results read."""
     selectors = {m.selector for p in chosen for m in p.metric_plans}
     items = {s: needs for s, needs in plan.item_fetches.items() if s in selectors}
     counts = {s for s in plan.count_fetches if s in selectors}
     return QueryPlan(list(chosen), {}, items, counts)
-
-
-@dataclass(frozen=True)
-class Missing:
-    """Why a selector has no history: a limit of the tracker's records, or a failure."""
-
-    reason: str
-    failure: bool = False
-
-
-History = SelectorHistory | Missing
-
-
-def _histories(
-    plan: QueryPlan, connectors: dict[str, Connector | ConnectorError], since: datetime
-) -> dict[Selector, History]:
-    """One history per distinct selector, asked of each tracker once per set of needs."""
-    wanted: dict[tuple[str, frozenset[str]], list[Selector]] = {}
-    for selector, needs in plan.item_fetches.items():
-        wanted.setdefault((selector.source, needs), []).append(selector)
-    for selector in plan.count_fetches:
-        wanted.setdefault((selector.source, frozenset()), []).append(selector)
-    found: dict[Selector, History] = {}
-    for (source, needs), selectors in sorted(wanted.items(), key=lambda kv: kv[0][0]):
-        connector = connectors.get(source)
-        if isinstance(connector, ConnectorError) or connector is None:
-            failed = Missing(f"{source}: {connector or 'not configured'}", failure=True)
-            found |= dict.fromkeys(selectors, failed)
-            continue
-        if not isinstance(connector, HistoryReader):
-            found |= dict.fromkeys(selectors, Missing(CANNOT.format(source=source)))
-            continue
-        try:
-            answers = connector.history(selectors, since, needs)
-        except ConnectorError as exc:
-            found |= dict.fromkeys(selectors, Missing(f"{source}: {exc}", failure=True))
-            continue
-        for selector, answer in answers.items():
-            found[selector] = (
-                Missing(answer.reason) if isinstance(answer, Unrebuildable) else answer
-            )
-    return found
 
 
 def _rebuildable(
@@ -219,16 +229,6 @@ def _rebuildable(
     return True
 
 
-def _at(plan: KeyResultPlan, histories: dict[Selector, History], moment: datetime) -> FetchResults:
-    """What a fetch would have returned at `moment`, from the histories."""
-    fetched = FetchResults()
-    for metric in plan.metric_plans:
-        history = histories[metric.selector]
-        assert not isinstance(history, Missing)
-        fetched.items[metric.selector] = FetchOutcome(items=history.items_at(moment))
-    return fetched
-
-
 def _agrees_now(
     plan: KeyResultPlan,
     histories: dict[Selector, History],
@@ -238,7 +238,9 @@ def _agrees_now(
     outcome: KeyResultBackfill,
 ) -> bool:
     """The value rebuilt at `now` against the value the sync computed now."""
-    outcome.value_now = compute_key_result(plan, _at(plan, histories, now), settings, now)[0]
+    outcome.value_now = compute_key_result(
+        plan, _then(plan, histories, now, outcome), settings, now
+    )[0]
     if synced.error is not None:
         outcome.reason, outcome.error = f"fetching it now failed: {synced.error}", True
         return False
@@ -303,7 +305,7 @@ def _points(
     for moment in moments:
         outcome.steps += 1
         value, error, lineage = compute_key_result(
-            plan, _at(plan, histories, moment), settings, moment
+            plan, _then(plan, histories, moment, outcome), settings, moment
         )
         if error is not None:
             outcome.failed_steps += 1
@@ -312,6 +314,12 @@ def _points(
         if kr.start == "auto" and start is None:  # the first value in the period
             start = store.first_value_since(kr.id, plan.period.start)
             start = value if start is None else start
+        if wants_start(plan) and start is None:  # the value at the period's first instant
+            recorded = store.recorded_at(kr.id, plan.period)
+            if recorded is not None and recorded[1] in (None, definition):
+                start = recorded[0]
+            elif moment == start_of(plan.period):
+                start = value
         progress = score(
             target_of(kr, start),
             value,
@@ -320,6 +328,8 @@ def _points(
             as_of=moment,
             thresholds=thresholds,
         )
+        if wants_start(plan) and start is None:  # no baseline: no progress, nothing guessed
+            progress = KeyResultProgress(None, None, progress.expected, Status.NO_DATA)
         lineage["definition"] = definition
         lineage["backfill"] = _how(plan, moment)
         yield BackfillPoint(moment, value, progress.progress_raw, progress.status, lineage)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,13 +15,19 @@ from connectors.base import (
     ConnectorError,
 )
 from connectors.changes import StageCost
+from sync.baselines import (
+    Baseline,
+    Baselines,
+    period_start_baselines,
+    wants_start,
+    without_start,
+)
 from sync.connections import build_connectors
 from sync.cycles import CycleScope, cycle_key
 from sync.demand import Computed, compute_as_fetched
 from sync.fetch import FetchResults, stream_fetches
 from sync.incremental_run import IncrementalSync
 from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
-from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
@@ -34,7 +39,15 @@ from sync.progress import (
     roll_up,
     score,
 )
-from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord, StoredKeyResult
+from sync.records import (
+    FrozenScope,
+    KeyResultRecord,
+    Listing,
+    ObjectiveRecord,
+    RunRecord,
+    StoredKeyResult,
+)
+from sync.scope import compute_in_scope
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -110,23 +123,47 @@ def thresholds_of(mapping: MappingFile, settings: Settings) -> Thresholds:
 
 
 def resolve_start(
-    kr: KeyResult, store: Store | None, period: Period, value: float | None
+    kr: KeyResult,
+    store: Store | None,
+    period: Period,
+    value: float | None,
+    baseline: Baseline | None = None,
 ) -> float | None:
-    """`start: auto` is the first value seen in the period (this one, on the first run)."""
+    """`start: auto` is the first value a sync or a person recorded in the period (this one,
+    on the first run); `period_start` the value at the period's start (`sync.baselines`)."""
+    if kr.start == "period_start":
+        return baseline.start if baseline is not None else None
     if kr.start != "auto":
         return None if kr.start is None else float(kr.start)
     first = store.first_value_since(kr.id, period.start) if store is not None else None
     return first if first is not None else value
 
 
-def value_and_lineage(
-    settings: Settings, as_of: datetime, kr_plan: KeyResultPlan, fetched: FetchResults
-) -> Computed:
-    """A key result's value from the fetched data; its lineage records the definition it
-    was computed from (`sync.kept_values`)."""
-    value, error, lineage = compute_key_result(kr_plan, fetched, settings, as_of)
-    lineage["definition"] = definition_of(kr_plan)
-    return value, error, lineage
+@dataclass
+class ComputeInScope:
+    """A key result's value from the fetched data, over its frozen scope if it has one
+    (`sync.scope`); its lineage records the definition it was computed from
+    (`sync.kept_values`). Frozen scopes as last seen are gathered in `scopes`."""
+
+    settings: Settings
+    as_of: datetime
+    baselines: Baselines
+    stored: Mapping[str, StoredKeyResult]
+    scopes: dict[str, FrozenScope] = field(default_factory=dict)
+
+    def __call__(self, kr_plan: KeyResultPlan, fetched: FetchResults) -> Computed:
+        kr_id = kr_plan.key_result.id
+        value, error, lineage = compute_in_scope(
+            kr_plan,
+            fetched,
+            self.settings,
+            self.as_of,
+            self.baselines.get(kr_id),
+            self.stored.get(kr_id),
+            self.scopes,
+        )
+        lineage["definition"] = definition_of(kr_plan)
+        return value, error, lineage
 
 
 def run_sync(
@@ -158,6 +195,7 @@ def run_sync(
         plan_ready(plan)
     sources = {m.selector.source for kr in plan.key_results for m in kr.metric_plans}
     connectors = build_connectors(settings, sources)
+    readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
         IncrementalSync(store, settings.incremental, started)
         if store is not None and settings.incremental.enabled
@@ -184,10 +222,12 @@ def run_sync(
     arrivals = stream_fetches(
         fetch_plan, connectors, fetched, concurrency=concurrency, on_done=on_fetch_done
     )
-    compute = functools.partial(value_and_lineage, settings, as_of)
-    computed = compute_as_fetched(fetch_plan.key_results, arrivals, fetched, compute)
-    digest_before = states_before_run(settings, store)
     thresholds = thresholds_of(mapping, settings)
+    baselines = period_start_baselines(plan.key_results, store, readers, settings, thresholds)
+    compute = ComputeInScope(settings, as_of, baselines, stored)
+    computed = compute_as_fetched(fetch_plan.key_results, arrivals, fetched, compute)
+    scopes = compute.scopes
+    digest_before = states_before_run(settings, store)
 
     outcomes: list[KeyResultOutcome] = []
     for kr_plan in plan.key_results:
@@ -205,7 +245,8 @@ def run_sync(
         else:
             value, error, lineage = computed[kr.id]
         shown = value if error is None else (previous.value if previous else None)
-        start = resolve_start(kr, store, kr_plan.period, shown)
+        baseline = baselines.get(kr.id)
+        start = resolve_start(kr, store, kr_plan.period, shown, baseline)
         progress = score(
             target_of(kr, start),
             shown,
@@ -215,6 +256,8 @@ def run_sync(
             thresholds=thresholds,
             failed=error is not None,
         )
+        if wants_start(kr_plan) and start is None:  # no baseline: no progress, nothing guessed
+            progress = without_start(baseline, progress, lineage, failed=error is not None)
         outcomes.append(
             KeyResultOutcome(
                 kr_plan,
@@ -266,7 +309,7 @@ def run_sync(
         ),
         objective_records(mapping, report.objectives, demo=demo),
         [key_result_record(o, observed=o.error is None and not o.plan.is_manual) for o in outcomes],
-        also=incremental.write if incremental is not None else None,
+        also=baselines.writer(scopes, incremental.write if incremental is not None else None),
         listing=listing_of(mapping),
     )
     log.info(

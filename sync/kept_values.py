@@ -72,7 +72,9 @@ def definition_of(plan: KeyResultPlan) -> str:
 
 
 def _metric_definition(metric: MetricPlan) -> list[str | None]:
-    return [metric.metric_type, repr(metric.selector), metric.field, metric.where_text]
+    """A live scope adds nothing, so definitions written before `scope` existed still hold."""
+    written = [metric.metric_type, repr(metric.selector), metric.field, metric.where_text]
+    return written if metric.scope == "live" else [*written, metric.scope]
 
 
 def why_recompute(
@@ -142,6 +144,9 @@ def kept_lineage(
     lineage = previous.lineage.to_json()
     computed = previous.lineage.fetched_at or "an earlier run"
     lineage["kept"] = f"nothing it reads changed since it was computed at {computed}"
+    scope = lineage.get("scope")
+    if isinstance(scope, dict):  # nothing joined or left the set since the last run
+        lineage["scope"] = {k: v for k, v in scope.items() if k != "since_last_run"}
     if plan.metric is not None and plan.metric.selector in freshness:
         lineage["cache"] = freshness[plan.metric.selector]
     for name, metric in plan.inputs.items():

@@ -2,7 +2,8 @@
 a generic JSON document).
 
 A key result is in the digest when its status changed, its progress crossed a quarter mark
-(25, 50, 75, 100 %), or it newly failed. Nothing is posted when nothing changed. A failed post
+(25, 50, 75, 100 %), it newly failed, or items joined or left its set since the last run
+(scope change, listed as keys with links). Nothing is posted when nothing changed. A failed post
 is retried with backoff and logged, all within a total deadline, after the run has released
 the store's lock; a redirect is a failure, never followed. It never fails the sync, and the
 webhook URL (a secret) never appears in a log line.
@@ -29,8 +30,10 @@ from tenacity import (
 )
 
 from config.settings import NotifySettings, Settings
-from sync.presentation import format_number, percent
+from sync.literal_text import printable
+from sync.presentation import ScopeChange, format_number, percent, scope_changes
 from sync.progress import Status
+from sync.records import Lineage
 
 if TYPE_CHECKING:
     from sync.engine import PreviousState, SyncReport
@@ -64,6 +67,7 @@ class Change:
     crossed: list[int] = field(default_factory=list)
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
+    scope: list[ScopeChange] = field(default_factory=list)  # since the last run
 
 
 class TransientPostError(Exception):
@@ -123,6 +127,10 @@ def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> l
             change.crossed = crossed_marks(previous_progress, progress)
             if change.crossed:
                 change.reasons.append("crossed")
+        lineage = Lineage.from_json(outcome.lineage)
+        change.scope = [c for c in scope_changes(lineage) if c.label.endswith("the last run")]
+        if change.scope and stored is not None:
+            change.reasons.append("scope_changed")
         if change.reasons:
             changes.append(change)
     return changes
@@ -144,6 +152,24 @@ def json_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
 
 def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(key: str, url: str | None) -> str:
+    """A key as a Slack link, its text escaped; a URL Slack's syntax cannot hold stays out."""
+    text = _slack_escape(printable(key))
+    if url is None or any(mark in url for mark in "|<> "):
+        return text
+    return f"<{url}|{text}>"
+
+
+def scope_text(change: Change) -> str:
+    """The digest's words for a set's change since the last run, as Slack mrkdwn."""
+    parts = []
+    for moved in change.scope:
+        keys = ", ".join(_slack_link(item.key, item.url) for item in moved.items)
+        more = f" and {moved.more} more" if moved.more else ""
+        parts.append(f"{moved.label}: {keys}{more}")
+    return "; ".join(parts)
 
 
 def change_line(change: Change) -> str:
@@ -175,6 +201,7 @@ def slack_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
     lines = [
         f"{STATUS_EMOJI.get(change.status, ':small_blue_diamond:')} "
         f"{_slack_escape(change_line(change))}"
+        + (f"\n{scope_text(change)}" if change.scope else "")
         for change in changes
     ]
     return {

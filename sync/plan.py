@@ -20,6 +20,7 @@ from config.metric_models import (
     FormulaMetric,
     InputMetric,
     ItemMetric,
+    SetMetric,
     ShareMetric,
     StatisticMetric,
 )
@@ -48,6 +49,7 @@ class MetricPlan:
     field: str | None
     where: Condition | None
     where_text: str | None
+    scope: str = "live"  # "frozen": the items matched at the period's start (sync.scope)
 
     @property
     def fetch(self) -> Fetch:
@@ -98,6 +100,7 @@ def plan_metric(metric: InputMetric, period: Period) -> MetricPlan:
         field=metric.field if isinstance(metric, StatisticMetric) else None,
         where=share.condition if share is not None else None,
         where_text=share.where if share is not None else None,
+        scope=metric.scope if isinstance(metric, SetMetric) else "live",
     )
 
 

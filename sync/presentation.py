@@ -3,9 +3,10 @@ reports and the digest read a value, a percent, a target or a status the same wa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sync.records import KeyResultRow
+from sync.records import KeyResultRow, Lineage
 
 STATUS_LABELS = {
     "done": "done",
@@ -77,3 +78,63 @@ def stale_inputs_text(kr_ids: list[str]) -> str:
     return (
         f"stale inputs: {', '.join(kr_ids)} (last fetch failed; their last good values are counted)"
     )
+
+
+@dataclass(frozen=True)
+class ScopeItem:
+    key: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class ScopeChange:
+    """Items added to or removed from a key result's set over a span, as every view lists
+    them: the first few keys with their links, and how many more."""
+
+    label: str  # "added since the period's start", ...
+    items: tuple[ScopeItem, ...]
+    more: int  # not listed: "and N more"
+
+
+_SPANS = (("since_start", "the period's start"), ("since_last_run", "the last run"))
+
+
+def scope_summary(lineage: Lineage | None) -> str | None:
+    """One line on what a set-based key result measures: frozen or live, and since when."""
+    scope = lineage.scope if lineage is not None else None
+    if not isinstance(scope, dict) or scope.get("mode") is None:
+        return None
+    if scope.get("mode") != "frozen":
+        return "scope: live (the items matched now)"
+    total = scope.get("frozen_total")
+    taken = scope.get("taken_at")
+    return f"scope: frozen, {total} items matched at {taken}; items added since are not counted"
+
+
+def scope_changes(lineage: Lineage | None) -> list[ScopeChange]:
+    """The non-empty changes of a key result's set, oldest span first."""
+    scope = lineage.scope if lineage is not None else None
+    if not isinstance(scope, dict):
+        return []
+    changes: list[ScopeChange] = []
+    for span, since in _SPANS:
+        for direction in ("added", "removed"):
+            listed = (scope.get(span) or {}).get(direction) or {}
+            items = tuple(
+                ScopeItem(str(entry.get("key")), _web_link(entry.get("url")))
+                for entry in listed.get("items") or ()
+                if isinstance(entry, dict)
+            )
+            total = listed.get("total") or len(items)
+            if total:
+                changes.append(
+                    ScopeChange(f"{direction} since {since}", items, max(0, total - len(items)))
+                )
+    return changes
+
+
+def _web_link(url: object) -> str | None:
+    """A tracker's item link, when it is one a page may point at (http or https)."""
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        return url
+    return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from connectors.base import WorkItem
 from sync.cycles import cycle_key
 
 # --- written -----------------------------------------------------------------------------
@@ -138,6 +139,8 @@ class Lineage:
     at: str | None = None  # when a check-in was entered
     definition: str | None = None  # digest of what the value is computed from (kept_values)
     kept: str | None = None  # why a run kept the value of the run before
+    start_problem: str | None = None  # why `start: period_start` has no value (sync.baselines)
+    scope: dict[str, Any] | None = None  # the set's changes (sync.scope.scope_lineage)
 
     @classmethod
     def from_json(cls, document: Any) -> Lineage | None:
@@ -191,6 +194,8 @@ _SCALAR_KEYS = (
     "value",
     "definition",
     "kept",
+    "start_problem",
+    "scope",
 )
 
 
@@ -322,3 +327,13 @@ class StoredKeyResult:
 def _shared(text: Any) -> Any:
     """A string read back from JSON, interned; anything else as it was."""
     return sys.intern(text) if isinstance(text, str) else text
+
+
+@dataclass(frozen=True)
+class FrozenScope:
+    """The items a `scope: frozen` key result measures: those its selector matched at the
+    period's start (`taken_at`), each as a run last saw it."""
+
+    taken_at: datetime
+    definition: str  # of the key result when the scope was taken: another one retakes it
+    items: tuple[WorkItem, ...]

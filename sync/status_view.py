@@ -11,7 +11,15 @@ from config.periods import cycle_period
 from config.vocabulary import MetricType
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
-from sync.presentation import format_number, iso, percent, stale_inputs_text, target_text
+from sync.presentation import (
+    format_number,
+    iso,
+    percent,
+    scope_changes,
+    scope_summary,
+    stale_inputs_text,
+    target_text,
+)
 from sync.progress import Status
 from sync.records import KeyResultRow, Lineage, ObjectiveRow
 from sync.standing import TreeFilter, objective_tree
@@ -203,8 +211,24 @@ def render_explain(store: Store, kr_id: str, console: LiteralConsole) -> None:
         console.print(f"last fetch failed: {kr.last_error} (the value above is kept)", style="red")
     if kr.lineage is not None and kr.lineage.kept:
         console.print(f"value kept from the previous run: {kr.lineage.kept}")
+    if kr.lineage is not None and kr.lineage.start_problem:
+        console.print(f"no baseline: {kr.lineage.start_problem}", style="yellow")
     if kr.lineage is not None:
         _print_lineage(kr.lineage, console, indent="")
+    _print_scope(kr.lineage, console)
+
+
+def _print_scope(lineage: Lineage | None, console: LiteralConsole) -> None:
+    """What the set measures and how it changed; keys and links printed as written."""
+    summary = scope_summary(lineage)
+    if summary is not None:
+        console.print(summary)
+    for change in scope_changes(lineage):
+        console.print(f"{change.label}:")
+        for item in change.items:
+            console.print(f"  {item.key}" + (f" {item.url}" if item.url else ""))
+        if change.more:
+            console.print(f"  and {change.more} more")
 
 
 def _print_lineage(lineage: Lineage, console: LiteralConsole, indent: str) -> None:

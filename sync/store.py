@@ -40,6 +40,7 @@ from sync.cycles import cycle_key, quarter_of
 from sync.records import (
     BackfillPoint,
     BackfillWrite,
+    FrozenScope,
     KeyResultRecord,
     Listing,
     ObjectiveRecord,
@@ -55,6 +56,7 @@ from sync.run_lock import (
     StoreLock,
     exclusive,
 )
+from sync.scope_rows import write_scope
 from sync.store_errors import StoreError
 from sync.store_reads import StoreReads, day_start
 from sync.tables import key_results, kr_values, objectives, sync_runs
@@ -233,6 +235,11 @@ class Store(StoreReads):
             raise StoreError(f"{kr_id}: backfill point {outside[0]} is outside {period.label}")
         with self._connect() as conn, conn.begin():
             return write_points(conn, cycle_key(period.start, period.end), kr_id, points)
+
+    def write_frozen_scope(self, kr_id: str, period: Period, scope: FrozenScope) -> None:
+        """Keep a set's items at its period's start (a run writes its own in its transaction)."""
+        with self._connect() as conn, conn.begin():
+            write_scope(conn, kr_id, period, scope.taken_at, scope.definition, scope.items)
 
     def _write_results(
         self,

@@ -17,9 +17,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from config.periods import Period
 from sync.cycle_reads import CycleReads, as_utc
+from sync.cycles import cycle_key
 from sync.downsample import keep_shape
 from sync.records import (
+    FrozenScope,
     HistoryPoint,
     KeyResultRow,
     Lineage,
@@ -28,6 +31,7 @@ from sync.records import (
     StoredKeyResult,
     ValueRow,
 )
+from sync.scope_rows import read_scope, read_scopes
 from sync.tables import key_results, kr_values, objectives, sync_runs
 
 
@@ -91,7 +95,9 @@ class StoreReads(CycleReads):
         }
 
     def first_value_since(self, kr_id: str, since: date) -> float | None:
-        """The first value observed in a period: what `start: auto` means."""
+        """The first value observed in a period: what `start: auto` means. Backfill's points
+        are not observed: a backfill run later must not move a baseline people have seen
+        (`start: period_start` is the way to ask for the rebuilt one)."""
         with self._connect() as conn:
             return conn.execute(
                 select(kr_values.c.value)
@@ -100,10 +106,41 @@ class StoreReads(CycleReads):
                     kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     kr_values.c.value.is_not(None),
                     kr_values.c.observed_at >= day_start(since),
+                    kr_values.c.origin != "backfill",
                 )
                 .order_by(kr_values.c.observed_at, kr_values.c.id)
                 .limit(1)
             ).scalar()
+
+    def recorded_at(self, kr_id: str, period: Period) -> tuple[float, str | None] | None:
+        """The value recorded at the period's first instant (any origin) in the key result's
+        cycle of that period, and the definition its lineage names: `start: period_start`."""
+        with self._connect() as conn:
+            row = conn.execute(
+                select(kr_values.c.value, kr_values.c.lineage)
+                .where(
+                    kr_values.c.key_result_id == kr_id,
+                    kr_values.c.cycle == cycle_key(period.start, period.end),
+                    kr_values.c.value.is_not(None),
+                    kr_values.c.observed_at == day_start(period.start),
+                )
+                .order_by(kr_values.c.id)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        definition = (row.lineage or {}).get("definition")
+        return row.value, definition if isinstance(definition, str) else None
+
+    def frozen_scope(self, kr_id: str, period: Period) -> FrozenScope | None:
+        """The items a `scope: frozen` key result measures in `period`, if taken."""
+        with self._connect() as conn:
+            return read_scope(conn, kr_id, period)
+
+    def frozen_scopes(self, wanted: Iterable[tuple[str, Period]]) -> dict[str, FrozenScope]:
+        """The scopes kept of these key results, each in its period (one query)."""
+        with self._connect() as conn:
+            return read_scopes(conn, wanted)
 
     def value_points(
         self,

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -151,4 +152,17 @@ fetch_cache_items = Table(
     Column("item_key", String(200), primary_key=True),
     Column("tracker_id", String(40)),  # Jira issue id (jql/match speaks ids)
     Column("item", Text),  # the work item as a JSON array; NULL for a count's members
+)
+
+# Frozen scopes (migration 0008): the items a `scope: frozen` key result measures, taken at
+# its period's start; each item as last seen in the selector (sync/scope_rows.py).
+kr_scopes = Table(
+    "kr_scopes",
+    metadata,
+    Column("key_result_id", String(100), primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, primary_key=True),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("definition", String(64), nullable=False),  # sync.kept_values.definition_of
+    Column("items", JSON, nullable=False),  # the items, each as sync.item_cache encodes it
 )

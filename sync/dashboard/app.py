@@ -36,6 +36,7 @@ from sync.dashboard.api import (
 )
 from sync.dashboard.openapi import openapi_document
 from sync.documents import Error, ErrorDetail, objectives_document
+from sync.presentation import scope_changes, scope_summary
 from sync.rendering import render
 from sync.standing import (
     ObjectiveInTree,
@@ -216,6 +217,8 @@ class DashboardApp:
                 objective=objective,
                 chart=chart_for(detail),
                 history=list(reversed(detail.points)),
+                scope_summary=scope_summary(detail.row.lineage),
+                scope_changes=scope_changes(detail.row.lineage),
                 chosen=chosen_cycle(request, store),
             )
         )

@@ -827,7 +827,7 @@ def test_formula_division_by_zero_at_runtime() -> None:
         ("kind: milestone\n    target: 3", "target", "target is 1"),
         ("kind: band\n    min: 1", "max", "field required"),
         ("target: 5\n    min: 1", "min", "not used by kind linear"),
-        ("target: 5\n    start: soon", "start", "start must be a number or auto"),
+        ("target: 5\n    start: soon", "start", "start must be a number, auto or period_start"),
         ("target: .inf", "target", "finite number"),
         ("target: 5\n    weight: 0", "weight", "greater than 0"),
         ("target: 5\n    kind: sideways", "kind", "input should be 'linear'"),
@@ -979,3 +979,66 @@ def test_load_mapping_reads_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"version: 1\nperiod: \xff\n")
     with pytest.raises(MappingError, match="not UTF-8"):
         load_mapping(path)
+
+
+# --- scope and start: period_start (issue 15) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metric", "location", "fragment"),
+    [
+        (
+            "{type: count, scope: frozen, jql: 'project = A'}",
+            "metric.scope",
+            "only percent_done and share metrics take a scope",
+        ),
+        (
+            "{type: sum, field: story_points, scope: live, jql: 'project = A'}",
+            "metric.scope",
+            "only percent_done and share metrics take a scope",
+        ),
+        (
+            "{type: percent_done, scope: frozn, jql: 'project = A'}",
+            "metric.scope",
+            "'frozn' is not a scope: use frozen or live (did you mean 'frozen'?)",
+        ),
+        (
+            "{type: share, where: approved, scope: '[b]<i>', pulls: {repo: acme/api}}",
+            "metric.scope",
+            "'[b]<i>' is not a scope: use frozen or live",
+        ),
+        ("{type: manual, scope: frozen}", "metric.scope", "not used by a manual metric"),
+        (
+            "{type: formula, expr: a, inputs: {a: {type: percent_done, scope: frozen, "
+            "jql: 'project = A'}}}",
+            "metric.inputs.a.scope",
+            "a formula's input cannot freeze its scope",
+        ),
+    ],
+)
+def test_a_scope_is_checked_where_it_is_written(metric: str, location: str, fragment: str) -> None:
+    issue = only_issue(one_metric(metric))
+    assert issue.location == f"objectives[0].key_results[0].{location}", issue
+    assert fragment in issue.message, issue
+    assert issue.line == 10
+
+
+def test_scope_and_period_start_load() -> None:
+    mapping = load(
+        one_metric("{type: percent_done, scope: frozen, jql: 'project = A'}").replace(
+            "target: 5", "target: 5\n        start: period_start"
+        )
+    )
+    kr = mapping.objectives[0].key_results[0]
+    assert kr.start == "period_start"
+    assert getattr(kr.metric, "scope", None) == "frozen"
+    live = load(one_metric("{type: share, where: approved, pulls: {repo: acme/api}}"))
+    assert getattr(live.objectives[0].key_results[0].metric, "scope", None) == "live"
+
+
+def test_a_manual_key_result_cannot_start_at_the_period_start() -> None:
+    issue = only_issue(
+        one_metric("{type: manual}").replace("target: 5", "target: 5\n        start: period_start")
+    )
+    assert issue.location == "objectives[0].key_results[0].start", issue
+    assert "a manual key result has none" in issue.message

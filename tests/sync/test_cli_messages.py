@@ -363,3 +363,30 @@ def test_status_keeps_its_titles_beside_a_huge_value_a_long_unit_and_an_error(
     assert len(marks) == 2
     assert marks[0].startswith("! Jira is not configured") and len(marks[0]) < len(why)
     assert marks[1] == f"failed bugs: {why}"
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (
+            "{type: percent_done, scope: froze, jql: 'project = A'}",
+            "okrs.yaml:10: objectives[0].key_results[0].metric.scope: 'froze' is not a scope: "
+            "use frozen or live (did you mean 'frozen'?)",
+        ),
+        (
+            "{type: count, scope: frozen, jql: 'project = A'}",
+            "okrs.yaml:10: objectives[0].key_results[0].metric.scope: only percent_done and "
+            "share metrics take a scope",
+        ),
+    ],
+)
+def test_a_bad_scope_exits_2_naming_its_place(
+    workdir: Path, capsys: pytest.CaptureFixture[str], metric: str, message: str
+) -> None:
+    (workdir / "okrs.yaml").write_text(
+        "version: 1\nperiod: 2026-Q4\nobjectives:\n  - id: a\n    title: A\n    key_results:\n"
+        f"      - id: k\n        title: K\n        target: 5\n        metric: {metric}\n"
+    )
+    assert main(["validate"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (workdir / "okrsync.db").exists()

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, inspect, select, text
 
+from config.periods import parse_period
+from connectors.base import WorkItem
 from sync.item_cache import ITEM_FORMAT, load_units
-from sync.records import KeyResultRecord, Listing, ObjectiveRecord, RunRecord
+from sync.records import FrozenScope, KeyResultRecord, Listing, ObjectiveRecord, RunRecord
 from sync.store import Store
 from sync.store_errors import RunLockedError, StoreError
 from sync.tables import fetch_cache, fetch_cache_items
@@ -308,6 +310,41 @@ def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
         ("quality", None, False)
     ]
     assert store.objectives_not_from_demo() == ["quality"]
+    store.close()
+
+
+def test_upgrade_to_frozen_scopes_keeps_every_value_and_keeps_a_scope_per_period(
+    database_url: str,
+) -> None:
+    """0008 adds `kr_scopes` and changes no row: a store written at 0006 (then 0007) keeps its key result
+    and history; a scope written then is read back per key result and period, its items as
+    written (brackets, HTML and control characters too)."""
+    store = first_release_store(database_url, "0006")  # first_release_store's rows predate 0007
+    assert "kr_scopes" not in inspect(store.engine).get_table_names()
+    store.migrate()
+    assert "kr_scopes" in inspect(store.engine).get_table_names()
+    kept = store.key_result("p1-bugs")
+    assert kept is not None and kept.value == 30
+    assert [row.value for row in store.history("p1-bugs")] == [30]
+    q4, q1 = parse_period("2026-Q4"), parse_period("2027-Q1")
+    assert store.frozen_scope("p1-bugs", q4) is None
+    item = WorkItem(
+        "github",
+        "acme/x#1",
+        "https://github.com/acme/x/issues/1",
+        "issue",
+        "[b]<script>\x1b",
+        "open",
+        "todo",
+        T0,
+        T0,
+    )
+    store.write_frozen_scope("p1-bugs", q4, FrozenScope(T0, "d1", (item,)))
+    read = store.frozen_scope("p1-bugs", q4)
+    assert read is not None and read.items == (item,) and read.taken_at == T0
+    assert store.frozen_scope("p1-bugs", q1) is None  # another cycle takes its own
+    store.write_frozen_scope("p1-bugs", q4, FrozenScope(T0, "d2", ()))
+    assert store.frozen_scope("p1-bugs", q4) == FrozenScope(T0, "d2", ())
     store.close()
 
 
