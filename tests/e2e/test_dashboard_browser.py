@@ -39,7 +39,7 @@ WINDOW = (1280, 1400)
 TERMINAL_WINDOW = (1280, 630)  # Rich's SVG is drawn to the window's width
 CHART_LEFT = 56.0  # where sync.charts.history_svg's plot begins
 # The automated key result the README's key result screenshot shows: its history rebuilt.
-BACKFILLED_KR = "p1-bugs"
+BACKFILLED_KR = "story-points"
 
 
 def _require_chromium() -> str:
