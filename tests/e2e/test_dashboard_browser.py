@@ -1,7 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's `chromium`): `run.py serve` over the
-demo data, the objective tree, a link followed to a key result's page and its chart, and
-screenshots. Chromium is driven with `--dump-dom` (the DOM after the page loaded) and
-`--screenshot`, each in a fresh profile.
+demo data with its history backfilled from the period's first day, the objective tree, a link
+followed to a key result's page and its chart, and screenshots. Chromium is driven with
+`--dump-dom` (the DOM after the page loaded) and `--screenshot`, each in a fresh profile.
 
 Set OKRSYNC_SCREENSHOTS_DIR to keep the screenshots (the README's come from here)."""
 
@@ -13,11 +13,13 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from sync.backfill import BackfillRequest, run_backfill
 from sync.literal_text import LiteralConsole
 from sync.status_view import render_status
 from tests.demo_data import NPS_CHECKINS, REPO_ROOT, DemoStore, demo_objectives
@@ -35,6 +37,9 @@ CHROMIUM_FLAGS = [
 ]
 WINDOW = (1280, 1400)
 TERMINAL_WINDOW = (1280, 630)  # Rich's SVG is drawn to the window's width
+CHART_LEFT = 56.0  # where sync.charts.history_svg's plot begins
+# The automated key result the README's key result screenshot shows: its history rebuilt.
+BACKFILLED_KR = "story-points"
 
 
 def _require_chromium() -> str:
@@ -105,11 +110,23 @@ def dom(html: str) -> Dom:
 
 
 @pytest.fixture(scope="module")
-def dashboard(demo: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backfilled(demo: DemoStore) -> DemoStore:
+    """The demo store with every automated key result's history rebuilt from the period's
+    first day, one value a day, as `python run.py backfill` does after the demo's sync."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    request = BackfillRequest(now=now, step=timedelta(days=1))
+    report = run_backfill(demo.settings, demo.mapping, demo.store, request)
+    assert report.exit_code == 0, [(kr.id, kr.error) for kr in report.key_results if kr.error]
+    assert any(kr.id == BACKFILLED_KR and kr.written for kr in report.key_results), report
+    return demo
+
+
+@pytest.fixture(scope="module")
+def dashboard(backfilled: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python run.py serve --port 0` in its own process; yields its base URL."""
     _require_chromium()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
-    env.update({"OKRSYNC_DATABASE_URL": demo.database_url, "PYTHONPATH": str(REPO_ROOT)})
+    env.update({"OKRSYNC_DATABASE_URL": backfilled.database_url, "PYTHONPATH": str(REPO_ROOT)})
     process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "run.py"), "serve", "--port", "0"],
         cwd=tmp_path_factory.mktemp("serve"),
@@ -148,10 +165,30 @@ def test_tree_in_chromium_links_to_a_key_result_with_its_chart(
     assert len(page.find("circle")) == len(NPS_CHECKINS)
 
 
+def test_a_backfilled_chart_starts_at_the_period_s_first_day_and_says_what_was_rebuilt(
+    dashboard: str, backfilled: DemoStore, tmp_path: Path
+) -> None:
+    kr = backfilled.store.key_result(BACKFILLED_KR)
+    assert kr is not None and kr.period_start is not None
+    first_day = kr.period_start.date()
+    html = chromium(tmp_path, "--dump-dom", f"{dashboard}/key-results/{BACKFILLED_KR}")
+    page = dom(html)
+    line = page.find("polyline", data_series="value")
+    assert line, "no value series on the chart"
+    first_x = float(line[0]["points"].split()[0].split(",")[0])
+    assert first_x == CHART_LEFT  # the left edge of the plot: the period's first instant
+    # Each point's tooltip names its time: the first is the period's first day, 00:00 UTC.
+    first_point = html.split("<circle ", 1)[1].split("</title>", 1)[0]
+    assert f"{first_day:%Y-%m-%d} 00:00 UTC:" in first_point, first_point
+    table = html.split('<table class="history">', 1)[1]
+    origins = [cell.split("</td>")[0] for cell in table.split("<td>")[1:]]
+    assert "backfill" in origins and "sync" in origins
+
+
 def test_screenshots_of_the_dashboard(dashboard: str, tmp_path: Path) -> None:
     for url, name in (
         (f"{dashboard}/", "dashboard.png"),
-        (f"{dashboard}/key-results/nps", "dashboard-key-result.png"),
+        (f"{dashboard}/key-results/{BACKFILLED_KR}", "dashboard-key-result.png"),
         (f"{dashboard}/runs", "dashboard-runs.png"),
     ):
         path = screenshot(tmp_path, url, name)
@@ -159,10 +196,10 @@ def test_screenshots_of_the_dashboard(dashboard: str, tmp_path: Path) -> None:
         assert path.stat().st_size > 20_000  # a rendered page, not a blank one
 
 
-def test_screenshot_of_the_terminal_status(demo: DemoStore, tmp_path: Path) -> None:
+def test_screenshot_of_the_terminal_status(backfilled: DemoStore, tmp_path: Path) -> None:
     """`status` as a terminal shows it (Rich's SVG export), photographed by Chromium."""
     console = LiteralConsole(record=True, width=118, force_terminal=True, color_system="truecolor")
-    render_status(demo.store, console)
+    render_status(backfilled.store, console)
     text = console.export_text(clear=False)
     svg = tmp_path / "status.svg"
     svg.write_text(console.export_svg(title="python run.py status"), encoding="utf-8")

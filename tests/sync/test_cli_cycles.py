@@ -117,6 +117,15 @@ def test_a_quarter_rollover_starts_new_histories_and_leaves_the_old_cycle_as_it_
     }
     assert _json(capsys, "report", "--format", "json")["period"]["key"] == NEXT  # type: ignore[index]
     capsys.readouterr()
+    # explain: the current cycle by default, an old one by --period (nps left the file).
+    assert main(["explain", "nps"]) == 2
+    assert "unknown key result 'nps'" in capsys.readouterr().err
+    assert main(["explain", "nps", "--period", THIS]) == 0
+    explained = capsys.readouterr().out
+    assert explained.startswith("nps: ") and "value 25 " in explained
+    assert main(["explain", "p1-bugs", "--period", "1999-Q1"]) == 2
+    err = capsys.readouterr().err
+    assert "--period: no cycle 1999-Q1 in the store" in err and NEXT in err and THIS in err
     assert main(["report", "--period", "1999-Q1"]) == 2
     assert "--period: no cycle 1999-Q1" in capsys.readouterr().err
     assert main(["report", "--period", "7x"]) == 2
