@@ -25,8 +25,9 @@ from config.settings import Settings
 from connectors.base import ConnectorError, Selector
 from sync.baselines import start_of, wants_scope, wants_start
 from sync.connections import build_connectors
-from sync.engine import KeyResultOutcome, cycle_scope, run_sync, target_of, thresholds_of
+from sync.engine import KeyResultOutcome, run_sync, target_of, thresholds_of
 from sync.fetch import FetchResults
+from sync.file_cycles import cycle_scope
 from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
 from sync.lineage import compute_key_result

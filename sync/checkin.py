@@ -12,15 +12,14 @@ from config.metric_models import ItemMetric
 from config.settings import Settings
 from sync.engine import (
     KeyResultOutcome,
-    cycle_scope,
     key_result_record,
-    listing_of,
     objective_progress,
     objective_records,
     resolve_start,
     target_of,
     thresholds_of,
 )
+from sync.file_cycles import cycle_scope, listing_of
 from sync.plan import KeyResultPlan
 from sync.progress import score
 from sync.store import Store

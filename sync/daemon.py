@@ -30,7 +30,8 @@ from config.mapping import MappingFile
 from config.settings import Settings
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
-from sync.engine import SyncReport, cycle_scope, run_sync
+from sync.engine import SyncReport, run_sync
+from sync.file_cycles import cycle_scope
 from sync.health import DaemonHealth, HealthServer
 from sync.notify import notify_after_run
 from sync.store import Store, ensure_sqlite_dir

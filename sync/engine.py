@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from config.mapping import KeyResult, MappingFile, Objective
+from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
 from connectors.base import (
@@ -17,17 +17,16 @@ from connectors.base import (
 from connectors.changes import StageCost
 from sync.baselines import (
     Baseline,
-    Baselines,
     period_start_baselines,
     wants_start,
     without_start,
 )
 from sync.connections import build_connectors
-from sync.cycles import CycleScope, cycle_key
-from sync.demand import Computed, compute_as_fetched
+from sync.demand import compute_as_fetched
 from sync.fetch import FetchResults, stream_fetches
+from sync.file_cycles import cycle_scope, listing_of, objective_cycles
 from sync.incremental_run import IncrementalSync
-from sync.kept_values import definition_of, fetch_plan_without, kept_key_results, kept_lineage
+from sync.kept_values import fetch_plan_without, kept_key_results, kept_lineage
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
@@ -40,14 +39,12 @@ from sync.progress import (
     score,
 )
 from sync.records import (
-    FrozenScope,
     KeyResultRecord,
-    Listing,
     ObjectiveRecord,
     RunRecord,
     StoredKeyResult,
 )
-from sync.scope import compute_in_scope
+from sync.scope import ComputeInScope
 from sync.store import Store
 
 log = logging.getLogger(__name__)
@@ -137,33 +134,6 @@ def resolve_start(
         return None if kr.start is None else float(kr.start)
     first = store.first_value_since(kr.id, period.start) if store is not None else None
     return first if first is not None else value
-
-
-@dataclass
-class ComputeInScope:
-    """A key result's value from the fetched data, over its frozen scope if it has one
-    (`sync.scope`); its lineage records the definition it was computed from
-    (`sync.kept_values`). Frozen scopes as last seen are gathered in `scopes`."""
-
-    settings: Settings
-    as_of: datetime
-    baselines: Baselines
-    stored: Mapping[str, StoredKeyResult]
-    scopes: dict[str, FrozenScope] = field(default_factory=dict)
-
-    def __call__(self, kr_plan: KeyResultPlan, fetched: FetchResults) -> Computed:
-        kr_id = kr_plan.key_result.id
-        value, error, lineage = compute_in_scope(
-            kr_plan,
-            fetched,
-            self.settings,
-            self.as_of,
-            self.baselines.get(kr_id),
-            self.stored.get(kr_id),
-            self.scopes,
-        )
-        lineage["definition"] = definition_of(kr_plan)
-        return value, error, lineage
 
 
 def run_sync(
@@ -370,36 +340,6 @@ def objective_progress(
         nodes.append(ObjectiveNode(objective.id, objective.parent, objective.weight, entries))
     rolled = roll_up(nodes, thresholds=thresholds)
     return {oid: (p.progress, p.status) for oid, p in rolled.items()}
-
-
-def cycle_scope(mapping: MappingFile) -> CycleScope:
-    """The file's cycle (its period), and each key result's (its own period or the file's)."""
-    return CycleScope(
-        _cycle_of(mapping.period),
-        {kr.id: _cycle_of(kr.period or mapping.period) for _, kr in mapping.key_results()},
-    )
-
-
-def _cycle_of(period: Period) -> str:
-    return cycle_key(period.start, period.end)
-
-
-def objective_cycles(mapping: MappingFile, objective: Objective) -> tuple[str, ...]:
-    """An objective is written in the file's cycle and in those of its key results with a
-    period of their own, so that each cycle shows the objective its key results hang from."""
-    scope = cycle_scope(mapping)
-    own = {scope.key_results[kr.id] for kr in objective.key_results}
-    return tuple(sorted({str(scope.cycle), *own}))
-
-
-def listing_of(mapping: MappingFile) -> Listing:
-    """What the mapping file lists: the store retires everything else in the file's cycles."""
-    scope = cycle_scope(mapping)
-    return Listing(
-        objectives=frozenset(o.id for o in mapping.objectives),
-        key_results=frozenset(kr.id for _, kr in mapping.key_results()),
-        cycles=frozenset({str(scope.cycle), *scope.key_results.values()}),
-    )
 
 
 def objective_records(

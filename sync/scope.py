@@ -13,15 +13,17 @@ run (the previous value's item keys), each a few keys with links and the total.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from config.settings import Settings
 from connectors.base import WorkItem
-from sync.baselines import FROZEN, Baseline
+from sync.baselines import FROZEN, Baseline, Baselines
+from sync.demand import Computed
 from sync.fetch import FetchOutcome, FetchResults
+from sync.kept_values import definition_of
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan
 from sync.records import FrozenScope, StoredKeyResult
@@ -169,3 +171,30 @@ def _previous_keys(previous: StoredKeyResult | None) -> list[str] | None:
     if lineage.items_total is None or lineage.items_total != len(lineage.items):
         return None
     return list(lineage.items)
+
+
+@dataclass
+class ComputeInScope:
+    """A key result's value from the fetched data, over its frozen scope if it has one
+    (`sync.scope`); its lineage records the definition it was computed from
+    (`sync.kept_values`). Frozen scopes as last seen are gathered in `scopes`."""
+
+    settings: Settings
+    as_of: datetime
+    baselines: Baselines
+    stored: Mapping[str, StoredKeyResult]
+    scopes: dict[str, FrozenScope] = field(default_factory=dict)
+
+    def __call__(self, kr_plan: KeyResultPlan, fetched: FetchResults) -> Computed:
+        kr_id = kr_plan.key_result.id
+        value, error, lineage = compute_in_scope(
+            kr_plan,
+            fetched,
+            self.settings,
+            self.as_of,
+            self.baselines.get(kr_id),
+            self.stored.get(kr_id),
+            self.scopes,
+        )
+        lineage["definition"] = definition_of(kr_plan)
+        return value, error, lineage
