@@ -96,14 +96,23 @@ def count_check(unit: FetchUnit, held: HeldAnswer) -> HeldCount | None:
     """What checks a cached search count in a batch (see the module doc); None when it
     cannot share a search: no count held, not confined to repositories alone, qualifiers
     that ORing repositories would change, or quotes left open."""
-    if held.count is None or unit.description.count('"') % 2:
+    split = qualifiers_and_repositories(unit.description)
+    if held.count is None or split is None:
         return None
-    terms = TOKEN.findall(unit.description)
+    return HeldCount(unit.key, unit.description, *split, held.count, MOVED)
+
+
+def qualifiers_and_repositories(query: str) -> tuple[str, tuple[str, ...]] | None:
+    """A search's qualifiers other than `repo:`, and its `repo:` values as written, when it
+    can share a batch (see `count_check`); else None."""
+    if query.count('"') % 2:
+        return None
+    terms = TOKEN.findall(query)
     repos = tuple(term.removeprefix("repo:") for term in terms if term.startswith("repo:"))
     qualifiers = " ".join(term for term in terms if not term.startswith("repo:"))
     if not repos or UNBATCHABLE.search(re.sub(r'"[^"]*"', '""', qualifiers)):
         return None
-    return HeldCount(unit.key, unit.description, qualifiers, repos, held.count, MOVED)
+    return qualifiers, repos
 
 
 @dataclass(frozen=True)
