@@ -37,9 +37,10 @@ its other qualifiers are the batch's, so the batch counts what the counts count,
 (a batch never names a repository twice). Qualifiers that ORing repositories would change
 (`OR`, `AND`, `NOT`, parentheses, `org:`, `user:`, a negated `repo:`) keep a count out of
 any batch: it is asked again every run. Besides deletions and transfers, a count can also
-move by a label renamed or deleted, which GitHub may not record as an update to its issues;
-that shows as a difference like a loss, and a hidden one needs a compensating move in the
-same batch and the same run (then the next run or `full_refresh_every` catches it).
+move when a label is renamed or deleted, which GitHub may not record as an update to the
+issues that carry it. Alone, that shows as a difference and the count is asked again. A
+rise so made (a label renamed to the counted one) can hide a loss in the same batch since
+the last run; unlike index lag it lasts, until the next full fetch (`full_refresh_every`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 256  # GitHub refuses a longer search (422)
 LOST = "GitHub counts fewer items than the cache holds: some were deleted or transferred"
-MOVED = "GitHub's count moved though none of its repositories changed (deleted, transferred)"
+MOVED = "GitHub's count moved though none of its repositories changed (deletion, transfer)"
 STAGE = "membership check"
 TOKEN = re.compile(r'(?:[^\s"]+|"[^"]*")+')  # a search term, its quoted parts whole
 UNBATCHABLE = re.compile(r"(?:^|\s)(?:OR|AND|NOT)(?:\s|$)|[()]|(?<![\w])(?:org|user|-repo):")
