@@ -233,3 +233,23 @@ def test_counts_and_listings_are_checked_together_against_the_sandbox(box: Sandb
     box.github_data.delete(gone)
     moved = next(c for c in counts if c is not None and c.repos == (victim,))
     assert check.missing(held) == {victim: LOST, moved.key: MOVED}
+
+
+def test_a_count_of_a_renamed_repository_is_found_and_raised(box: Sandbox) -> None:
+    check, _ = membership(connect(box))
+    query = "repo:{} is:issue label:bug"
+    counts = [
+        count_check(
+            count_unit(query.format(repo)),
+            CachedCount(
+                count=sum(i.repo == repo and "bug" in i.labels for i in box.github_data.issues)
+            ),
+        )
+        for repo in sorted(box.github_data.repos)
+    ]
+    held = [c for c in counts if c is not None]
+    box.github_data.rename("acme/api", "acme/api-renamed")
+    searches(box)
+    with pytest.raises(QueryError, match="422"):
+        check.missing(held)
+    assert searches(box) <= 1 + 2 * math.log2(len(held))
