@@ -26,8 +26,10 @@ batch of repositories, compared with the sum of their cached sizes, and a search
 compared with the search's `total_count`. Nothing but a deletion or a transfer (or the
 search index's lag, caught a run later) makes the cached answer differ from GitHub's count;
 a difference means it is fetched in full. The changed issue listings are checked together
-the same way, once their changes are listed and applied to their sizes. A search count
-that may include issues is asked again every run, which costs the same one search.
+the same way, once their changes are listed and applied to their sizes. A search count that
+may include issues stands the same way when it is confined to repositories that did not
+change: it joins the batches of listings and counts with its other qualifiers, its cached
+count their sum; one that moved is asked again. Other such counts are asked every run.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from connectors.changes import (
     UnitDelta,
     UnitPlan,
 )
-from connectors.github_membership import HeldCount, MembershipCheck, held_count
+from connectors.github_membership import HeldCount, MembershipCheck, count_check, held_count
 from connectors.github_selectors import (
     filter_listed,
     is_open,
@@ -191,8 +193,10 @@ class GitHubChangeFeed:
         return self.connector.item_shape(needs)
 
     def fragile(self, unit: FetchUnit, held: HeldAnswer) -> str | None:
-        if unit.kind == "github-search-count" and may_hold_issues(unit):
-            return "a count that may include issues is asked again every run (deletions)"
+        if unit.kind != "github-search-count" or not may_hold_issues(unit):
+            return None
+        if count_check(unit, held) is None or search_scopes(unit.description) is None:
+            return "a count that may include issues, not of repositories alone, is asked again"
         return None
 
     def fetch(self, unit: FetchUnit) -> UnitAnswer:

@@ -3,7 +3,9 @@
 Deleted and transferred issues leave no `updated` trace, so a cached answer that may hold
 issues is compared with GitHub's own count of the same items (`total_count` of one search).
 A repository's issue listing is counted by `repo:X is:issue` (from its horizon on:
-`updated:>=H`; `is:open` for the open listing), a search's items by the search itself.
+`updated:>=H`; `is:open` for the open listing), a search's items by the search itself. A
+cached search count confined to repositories (`repo:X is:issue is:open label:customer`) is
+checked as a listing is: by its repositories and its other qualifiers (`count_check`).
 
 Listings are checked many at a time: GitHub ORs several `repo:` qualifiers, so listings whose
 other qualifiers are equal share one search, `is:issue [is:open] [updated:>=H] repo:a repo:b
@@ -29,11 +31,22 @@ loss is still there, the lag gone), and the listing is fetched in full then;
 `full_refresh_every` bounds it anyway. The same holds for a half's count inferred by
 subtraction, should the index move between the two searches. A difference in either
 direction means a full fetch, as one search per listing would.
+
+A search count is held to the same standard. Its repositories are ORed with the batch's,
+its other qualifiers are the batch's, so the batch counts what the counts count, once each
+(a batch never names a repository twice). Qualifiers that ORing repositories would change
+(`OR`, `AND`, `NOT`, parentheses, `org:`, `user:`, a negated `repo:`) keep a count out of
+any batch: it is asked again every run. Besides deletions and transfers, a count can also
+move when a label is renamed or deleted, which GitHub may not record as an update to the
+issues that carry it. Alone, that shows as a difference and the count is asked again. A
+rise so made (a label renamed to the counted one) can hide a loss in the same batch since
+the last run; unlike index lag it lasts, until the next full fetch (`full_refresh_every`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +58,10 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 256  # GitHub refuses a longer search (422)
 LOST = "GitHub counts fewer items than the cache holds: some were deleted or transferred"
+MOVED = "GitHub's count moved though none of its repositories changed (deletion, transfer)"
 STAGE = "membership check"
+TOKEN = re.compile(r'(?:[^\s"]+|"[^"]*")+')  # a search term, its quoted parts whole
+UNBATCHABLE = re.compile(r"(?:^|\s)(?:OR|AND|NOT)(?:\s|$)|[()]|(?<![\w])(?:org|user|-repo):")
 
 
 @dataclass(frozen=True)
@@ -54,19 +70,50 @@ class HeldCount:
 
     key: str  # the unit's key
     description: str
-    qualifiers: str  # the search without its repository (a listing), or the whole search
-    repo: str | None  # a listing's repository; None: a search, checked on its own
+    qualifiers: str  # the search without its repositories, or the whole search
+    repos: tuple[str, ...]  # as the search names them; none: a search, checked on its own
     size: int
+    differs: str = LOST  # why a difference means a full fetch
+
+    @property
+    def names(self) -> set[str]:
+        """Its repositories as GitHub tells them apart (without quotes, any case)."""
+        return {repo.strip('"').lower() for repo in self.repos}
 
 
 def held_count(unit: FetchUnit, held: HeldAnswer, size: int, *, open_only: bool) -> HeldCount:
-    """What checks `held` (of `size` items): a listing by its repository, else its search."""
+    """What checks `held` (of `size` items): a listing by its repository, a search count by
+    its repositories when it can share a search, else the search alone."""
     if unit.repo is None:
-        return HeldCount(unit.key, unit.description, unit.description, None, size)
+        counted = count_check(unit, held)
+        return counted or HeldCount(unit.key, unit.description, unit.description, (), size)
     qualifiers = "is:issue is:open" if open_only else "is:issue"
     if held.horizon is not None:
         qualifiers += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-    return HeldCount(unit.key, unit.description, qualifiers, unit.repo, size)
+    return HeldCount(unit.key, unit.description, qualifiers, (unit.repo,), size)
+
+
+def count_check(unit: FetchUnit, held: HeldAnswer) -> HeldCount | None:
+    """What checks a cached search count in a batch (see the module doc); None when it
+    cannot share a search: no count held, not confined to repositories alone, qualifiers
+    that ORing repositories would change, or quotes left open."""
+    split = qualifiers_and_repositories(unit.description)
+    if held.count is None or split is None:
+        return None
+    return HeldCount(unit.key, unit.description, *split, held.count, MOVED)
+
+
+def qualifiers_and_repositories(query: str) -> tuple[str, tuple[str, ...]] | None:
+    """A search's qualifiers other than `repo:`, and its `repo:` values as written, when it
+    can share a batch (see `count_check`); else None."""
+    if query.count('"') % 2:
+        return None
+    terms = TOKEN.findall(query)
+    repos = tuple(term.removeprefix("repo:") for term in terms if term.startswith("repo:"))
+    qualifiers = " ".join(term for term in terms if not term.startswith("repo:"))
+    if not repos or UNBATCHABLE.search(re.sub(r'"[^"]*"', '""', qualifiers)):
+        return None
+    return qualifiers, repos
 
 
 @dataclass(frozen=True)
@@ -78,9 +125,10 @@ class Batch:
     @property
     def query(self) -> str:
         first = self.checks[0]
-        if first.repo is None:
+        if not first.repos:
             return first.qualifiers
-        return " ".join([first.qualifiers, *(f"repo:{check.repo}" for check in self.checks)])
+        repos = [f"repo:{repo}" for check in self.checks for repo in check.repos]
+        return " ".join(filter(None, [first.qualifiers, *repos]))
 
     @property
     def size(self) -> int:
@@ -92,24 +140,26 @@ class Batch:
 
 
 def batches(checks: Sequence[HeldCount]) -> list[Batch]:
-    """Listings grouped by their other qualifiers, as many repositories a search as fit in
-    GitHub's query length; each search alone."""
+    """Listings and counts grouped by their other qualifiers, as many repositories a search
+    as fit in GitHub's query length, none named twice in one; each search alone."""
     found: list[Batch] = []
     by_qualifiers: dict[str, list[HeldCount]] = {}
     for check in checks:
-        if check.repo is None:
+        if not check.repos:
             found.append(Batch((check,)))
         else:
             by_qualifiers.setdefault(check.qualifiers, []).append(check)
     for qualifiers, group in sorted(by_qualifiers.items()):
         current: list[HeldCount] = []
+        named: set[str] = set()
         length = len(qualifiers)
-        for check in sorted(group, key=lambda c: (c.repo or "").lower()):
-            added = len(" repo:") + len(check.repo or "")
-            if current and length + added > MAX_QUERY_LENGTH:
+        for check in sorted(group, key=lambda c: sorted(c.names)):
+            added = sum(len(" repo:") + len(repo) for repo in check.repos)
+            if current and (length + added > MAX_QUERY_LENGTH or named & check.names):
                 found.append(Batch(tuple(current)))
-                current, length = [], len(qualifiers)
+                current, named, length = [], set(), len(qualifiers)
             current.append(check)
+            named |= check.names
             length += added
         if current:
             found.append(Batch(tuple(current)))
@@ -151,7 +201,7 @@ class MembershipCheck:
                 raise counted  # what changed cannot be told: everything is fetched in full
             held, description = check.size, check.description
             log.info("github: %s holds %d items, GitHub counts %d", description, held, counted)
-            return {check.key: LOST}
+            return {check.key: check.differs}
         left, right = batch.halves()
         left_count = self._counted(left)
         if isinstance(counted, int) and isinstance(left_count, int):

@@ -281,6 +281,28 @@ class GitHubDataset:
         self._by_repo[repo].append(issue)
         self.moved[old] = (repo, issue.number)
 
+    def open_issue(self, repo: str, labels: tuple[str, ...], moment: datetime) -> GitHubIssue:
+        """Someone opens an issue at `moment`: the repository's next number, a new id."""
+        number = max((item.number for item in self._by_repo[repo]), default=0) + 1
+        issue = GitHubIssue(
+            repo=repo,
+            number=number,
+            id=max(item.id for item in self.all_items) + 1,
+            title="Opened during the run",
+            user=next(iter(self.users)),
+            state="open",
+            labels=labels,
+            assignee=None,
+            created_at=moment,
+            updated_at=moment,
+            closed_at=None,
+            comments=0,
+        )
+        self.issues.append(issue)
+        self._by_key[(repo, number)] = issue
+        self._by_repo[repo].append(issue)
+        return issue
+
     def rename(self, full_name: str, new_name: str) -> None:
         """Rename a repository, as GitHub does: its items go with it; the REST API answers
         the old name with 301 to `/repositories/<id>/...`, and a search for it finds nothing."""

@@ -24,6 +24,7 @@ from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, Settings
 from connectors.changes import FetchUnit
 from connectors.github_changes import GitHubChangeFeed, may_hold_issues
+from connectors.github_membership import qualifiers_and_repositories
 from connectors.jira import QUERIES_PER_UNION
 from connectors.jira_changes import JiraChangeFeed
 from connectors.jira_search import CLOUD_ID_PAGE
@@ -136,9 +137,16 @@ def fetch_units(plan: QueryPlan) -> list[FetchUnit]:
 
 
 def asked_every_run(mapping: MappingFile, as_of: datetime) -> int:
-    """GitHub search counts that may include issues: a deletion leaves no trace in them."""
+    """GitHub search counts that may include issues, not confined to repositories alone: a
+    deletion leaves no trace in them, and no batch of repositories can check them."""
     units = fetch_units(plan_queries(mapping, today=as_of.date()))
-    return sum(1 for u in units if u.kind == "github-search-count" and may_hold_issues(u))
+    return sum(
+        1
+        for u in units
+        if u.kind == "github-search-count"
+        and may_hold_issues(u)
+        and qualifiers_and_repositories(u.description) is None
+    )
 
 
 def settings(box: Sandbox, url: str, **incremental: object) -> Settings:
@@ -448,12 +456,17 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_one_membership_search(
     assert requests.get("jira search/jql") == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
     assert "jira jql/match" not in requests
     # org:acme updated:>=...: nothing; the issue listings checked against GitHub's count, one
-    # search for the repositories of each horizon; each search count that may include issues
-    # asked again
+    # search for the repositories of each horizon; the search counts of repositories alone
+    # likewise, one search for those of equal other qualifiers; each other search count that
+    # may include issues asked again
     horizons = {u.horizon for u in units if u.kind == "github-listing" and u.item_kind == "issue"}
     assert len({u.repo for u in units if u.item_kind == "issue"}) == 2 and len(horizons) == 1
+    counts = [u for u in units if u.kind == "github-search-count" and may_hold_issues(u)]
+    split = [qualifiers_and_repositories(u.description) for u in counts]
+    batched = [found[0] for found in split if found is not None]
+    assert len(batched) == 2 and len(set(batched)) == 1  # acme/api's and acme/web's: one search
     always = asked_every_run(quiet_company.mapping, quiet_company.as_of)
-    assert requests.get("github search_issues") == 1 + len(horizons) + always
+    assert requests.get("github search_issues") == 1 + len(horizons) + len(set(batched)) + always
     assert "github pulls" not in requests and "github issues" not in requests
     assert second.cache_units == {
         "cached": sum(second.cache_units.values()) - always,
