@@ -23,17 +23,18 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bench.company import company_mapping
 from bench.day import CHURN_PER_RUN, RUNS_PER_DAY, DayFigures, render_day, run_day
 from bench.floor import FloorFetch, FloorLimits, floor_figures
+from bench.floor_github import ListedSelector, RepositoryListing, read_listings
 from bench.fresh_process import JobFigures, RunJob, run_in_fresh_process
 from bench.naive import LADDER, NAIVE, Credentials, NaiveWay, Techniques
 from bench.remote_sandbox import RemoteSandbox, SandboxSpec
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
-from connectors.base import GitHubSearchSelector
+from connectors.base import GitHubListSelector, GitHubSearchSelector, Selector
 from connectors.changes import StageCost
 from sandbox.github_data import BIG_REPO_NAME, ORG, REPO_NAMES
 from sandbox.jira_data import PROJECT_CATALOGUE
@@ -239,30 +240,25 @@ def measure(name: str, box: RemoteSandbox, job: RunJob) -> RunFigures:
 
 def floor_fetches(
     mapping: MappingFile, credentials: Credentials, as_of: datetime
-) -> list[FloorFetch]:
-    """The plan's distinct selectors with their number of items, asked through the libraries
-    (bench/naive.py, largest pages), independently of okr-sync's own fetching."""
+) -> tuple[list[FloorFetch], dict[str, RepositoryListing]]:
+    """The plan's distinct selectors with their number of items, and the issue listings of
+    the repositories its list selectors read, asked through the libraries (bench/naive.py,
+    largest pages), independently of okr-sync's own fetching."""
     plan = plan_queries(mapping, today=as_of.date())
     naive = NaiveWay(credentials, Techniques(largest_pages=True))
-    fetches = [
-        FloorFetch(
-            selector.source,  # type: ignore[arg-type]
-            "count",
-            naive.count(selector),
-            isinstance(selector, GitHubSearchSelector),
-        )
-        for selector in plan.count_fetches
-    ]
+
+    def fetch(selector: Selector, mode: Literal["count", "items"], items: int) -> FloorFetch:
+        listed = ListedSelector.of(selector) if isinstance(selector, GitHubListSelector) else None
+        search = isinstance(selector, GitHubSearchSelector)
+        return FloorFetch(selector.source, mode, items, search, listed)  # type: ignore[arg-type]
+
+    fetches = [fetch(selector, "count", naive.count(selector)) for selector in plan.count_fetches]
     fetches += [
-        FloorFetch(
-            selector.source,  # type: ignore[arg-type]
-            "items",
-            len(naive.items(selector, needs)),
-            isinstance(selector, GitHubSearchSelector),
-        )
+        fetch(selector, "items", len(naive.items(selector, needs)))
         for selector, needs in plan.item_fetches.items()
     ]
-    return fetches
+    repos = {f.listed.repo for f in fetches if f.listed is not None}
+    return fetches, read_listings(naive.github.client, repos)
 
 
 def attribution(ladder: dict[str, RunFigures], runs: dict[str, RunFigures]) -> list[dict[str, Any]]:
@@ -505,7 +501,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
                 )
                 _progress(" ", variants[label])
             runs["naive"] = variants["naive"]
-            fetches = floor_fetches(mapping, credentials, as_of)
+            fetches, listings = floor_fetches(mapping, credentials, as_of)
             changed = box.change_items(params.changed_fraction, seed=params.seed)
             print(f"changed {changed['jira']} Jira issues and {changed['github']} GitHub items")
             runs["changed"] = measure("changed", box, job)
@@ -543,7 +539,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
         searches_per_minute=params.search_limit_per_minute,
         time_scale=params.time_scale,
     )
-    floor = floor_figures(fetches, limits)
+    floor = floor_figures(fetches, limits, listings)
     naive = runs["naive"]
     mismatches = {
         "first": values_equal(runs["first"].values, naive.values),

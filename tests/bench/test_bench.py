@@ -53,6 +53,9 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
         sum(floor["per_tracker"][t]["requests"] for t in ("jira", "github"))
         == (floor["requests"]["total"])
     )
+    # A floor no exact client goes below: okr-sync's first run does not, tracker by tracker.
+    for tracker in ("jira", "github"):
+        assert floor["per_tracker"][tracker]["requests"] <= results["first"]["requests"][tracker]
     assert results["parameters"]["latency_ms"] == 0
     assert results["parameters"]["fresh_process_per_run"] is True
     # The naive way (the libraries alone) asks more than okr-sync, tracker by tracker.
@@ -119,6 +122,9 @@ def test_the_benchmark_runs_against_jira_server(tmp_path: Path) -> None:
     for run in ("naive", "first"):
         assert results[run]["requests_by_endpoint"]["jira search"] > 0
     assert results["floor"]["per_tracker"]["jira"]["requests"] > 0
+    for tracker in ("jira", "github"):  # a floor no exact client goes below
+        floor = results["floor"]["per_tracker"][tracker]["requests"]
+        assert floor <= results["first"]["requests"][tracker], tracker
     assert results["second"]["requests"]["total"] < results["first"]["requests"]["total"]
 
 

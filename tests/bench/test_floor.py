@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 
 from bench.floor import FloorFetch, FloorLimits, floor_figures, tracker_floors
+from bench.floor_github import ListedSelector, ListingEntry, RepositoryListing
+from connectors.base import DateWindow, GitHubListSelector, ItemKind
 
 LIMITS = FloorLimits(latency_s=0.1, concurrency={"jira": 4, "github": 4})
 
@@ -63,3 +67,76 @@ def test_results_keep_totals_and_add_per_tracker() -> None:
     assert figures["per_tracker"]["jira"]["wall_s"] == pytest.approx(0.3)
     assert figures["per_tracker"]["github"]["wall_s"] == pytest.approx(0.1)
     assert figures["wall_s"] == pytest.approx(0.3)  # the trackers are asked at the same time
+
+
+def _listing(*entries: tuple[str, bool, bool]) -> RepositoryListing:
+    """Entries (updated on day, open, pull request) of one repository's issue listing."""
+    return RepositoryListing(
+        tuple(
+            ListingEntry(datetime.fromisoformat(day).replace(tzinfo=UTC), is_open, pull)
+            for day, is_open, pull in entries
+        )
+    )
+
+
+def _listed(
+    kind: ItemKind, state: str = "all", created: str | None = None, closed: str | None = None
+) -> ListedSelector:
+    window = {
+        name: DateWindow(date.fromisoformat(start), date(2026, 12, 31))
+        for name, start in (("created", created), ("closed", closed))
+        if start is not None
+    }
+    selector = GitHubListSelector("Acme/App", kind, state, **window)  # type: ignore[arg-type]
+    return ListedSelector.of(selector)
+
+
+# acme/app: 150 issues updated since July (40 of them in October), 300 older closed ones,
+# and 30 open pull requests updated in November, which the issue listing lists too.
+APP = _listing(
+    *[("2026-10-15", False, False)] * 40,
+    *[("2026-08-01", False, False)] * 110,
+    *[("2025-01-01", False, False)] * 300,
+    *[("2026-11-01", True, True)] * 30,
+)
+
+
+def test_two_list_selectors_on_one_repository_share_one_listing() -> None:
+    created = _listed("issue", created="2026-10-01")
+    closed = _listed("issue", closed="2026-07-01")
+    fetches = [
+        FloorFetch("github", "items", 40, listed=created),  # on its own: 1 page
+        FloorFetch("github", "items", 110, listed=closed),  # on its own: 2 pages
+    ]
+    floor = tracker_floors(fetches, LIMITS, {"acme/app": APP})["github"]
+    # One listing by last update down to July 1st: 150 issues and 30 pull requests, 2 pages.
+    assert (floor.requests, floor.searches, floor.longest_chain) == (2, 0, 2)
+    # Each on its own (the floor before listings were shared): 1 page and 2 pages; so is
+    # the listing down to October 1st (40 issues, 30 pull requests) and the closed ones.
+    assert tracker_floors(fetches, LIMITS)["github"].requests == 3
+
+
+def test_open_only_selectors_read_the_open_listing_when_it_is_shorter() -> None:
+    old = _listing(*[("2024-01-01", False, False)] * 1_000, *[("2026-11-01", True, False)] * 5)
+    fetches = [
+        FloorFetch("github", "items", 5, listed=_listed("issue", "open")),
+        FloorFetch("github", "items", 5, listed=_listed("issue", "open", created="2026-01-01")),
+    ]
+    floor = tracker_floors(fetches, LIMITS, {"acme/app": old})["github"]
+    assert floor.requests == 1  # the open listing, not 11 pages of every issue
+
+
+def test_a_count_no_listing_needs_is_one_search() -> None:
+    fetches = [
+        FloorFetch("github", "count", 450, listed=_listed("issue")),  # every issue: 5 pages
+        FloorFetch("github", "items", 30, listed=_listed("pull_request", "open")),
+    ]
+    floor = tracker_floors(fetches, LIMITS, {"acme/app": APP})["github"]
+    assert (floor.requests, floor.searches) == (1 + 1, 1)
+
+
+def test_the_pull_request_listing_skips_issues_and_the_issue_listing_does_not() -> None:
+    assert APP.pages_since("pull_request", None) == 1  # 30 pull requests
+    assert APP.pages_since("issue", None) == 5  # 450 issues and 30 pull requests
+    assert APP.pages_since("issue", datetime(2026, 10, 1, tzinfo=UTC)) == 1  # 40 and 30
+    assert APP.open_pages("issue") == 1  # an empty or short listing is still one request

@@ -1,0 +1,165 @@
+"""GitHub's floor for a repository's list selectors: the cheapest documented way to cover
+them, per repository and kind, derived from the repository's listing (not from okr-sync's
+planner, which the floor judges).
+
+The shapes an exact client has (GitHub's REST docs):
+- the listing by last update (`sort=updated`, newest first; `since` for issues), reaching
+  back as far as the oldest of the selectors it serves: creating, closing or merging an item
+  updates it, so an item inside a window was updated at or after the window's start;
+- the listing of open items (`state=open`), which serves selectors of open items alone;
+- each selector on its own: a count is one search (`total_count`); items need at least as
+  many pages as there are items, whatever the listing or search that returns them.
+A repository's issue listings list its pull requests too (GitHub treats them as issues), so
+they cost pages for both. Every page holds at most 100 items; an empty listing still costs
+the one request that shows it is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+
+from github import Github
+
+from connectors.base import GitHubListSelector, ItemKind
+
+GITHUB_PAGE = 100
+
+
+def listing_pages(items: int) -> int:
+    return max(1, math.ceil(items / GITHUB_PAGE))
+
+
+@dataclass(frozen=True)
+class ListedSelector:
+    """A list selector as the floor sees it: its repository and kind, how far back a
+    listing by last update must reach to serve it (None: every item), and whether the
+    listing of open items serves it."""
+
+    repo: str
+    kind: ItemKind
+    horizon: datetime | None
+    open_only: bool
+
+    @classmethod
+    def of(cls, selector: GitHubListSelector) -> ListedSelector:
+        starts = [
+            datetime.combine(window.start, time(0), tzinfo=UTC)
+            for window in (selector.created, selector.closed, selector.merged)
+            if window is not None
+        ]
+        return cls(
+            repo=selector.repo.lower(),
+            kind=selector.kind,
+            horizon=max(starts) if starts else None,  # an item is in every window at once
+            open_only=selector.state == "open",
+        )
+
+    def served_from(self, horizon: datetime | None) -> bool:
+        """Whether a listing by last update reaching back to `horizon` holds its items."""
+        return horizon is None or (self.horizon is not None and self.horizon >= horizon)
+
+
+@dataclass(frozen=True)
+class ListingEntry:
+    """One entry of a repository's issue listing, which holds its pull requests too."""
+
+    updated_at: datetime
+    is_open: bool
+    pull_request: bool
+
+
+@dataclass(frozen=True)
+class RepositoryListing:
+    """Every entry of one repository's issue listing (state=all)."""
+
+    entries: tuple[ListingEntry, ...]
+
+    def listed(self, kind: ItemKind) -> list[ListingEntry]:
+        if kind == "pull_request":
+            return [entry for entry in self.entries if entry.pull_request]
+        return list(self.entries)  # the issue listing pages through pull requests too
+
+    def pages_since(self, kind: ItemKind, horizon: datetime | None) -> int:
+        listed = self.listed(kind)
+        if horizon is not None:
+            listed = [entry for entry in listed if entry.updated_at >= horizon]
+        return listing_pages(len(listed))
+
+    def open_pages(self, kind: ItemKind) -> int:
+        return listing_pages(sum(entry.is_open for entry in self.listed(kind)))
+
+
+@dataclass(frozen=True)
+class ListedNeed:
+    """One list selector and what it costs on its own (a count: one search)."""
+
+    selector: ListedSelector
+    own_pages: int
+    own_search: bool
+
+
+@dataclass
+class Cover:
+    """The request chains that answer a repository's list selectors of one kind: each
+    (pages, whether they are searches)."""
+
+    chains: list[tuple[int, bool]] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return sum(pages for pages, _ in self.chains)
+
+    @property
+    def longest_chain(self) -> int:
+        return max((pages for pages, _ in self.chains), default=0)
+
+
+def cheapest_cover(
+    needs: Iterable[ListedNeed], listing: RepositoryListing, kind: ItemKind
+) -> Cover:
+    """The fewest requests that answer `needs` (one repository and kind): which listings to
+    page (none, by last update down to one of the selectors' horizons, the open one, or
+    both), every selector they do not serve on its own."""
+    needs = list(needs)
+    reaches: list[tuple[bool, datetime | None]] = [(False, None)]
+    reaches += [(True, horizon) for horizon in {need.selector.horizon for need in needs}]
+    opens = (False, True) if any(need.selector.open_only for need in needs) else (False,)
+    best: Cover | None = None
+    for (by_update, horizon), with_open in ((r, o) for r in reaches for o in opens):
+        cover = Cover()
+        if by_update:
+            cover.chains.append((listing.pages_since(kind, horizon), False))
+        if with_open:
+            cover.chains.append((listing.open_pages(kind), False))
+        for need in needs:
+            served = (by_update and need.selector.served_from(horizon)) or (
+                with_open and need.selector.open_only
+            )
+            if not served:
+                cover.chains.append((need.own_pages, need.own_search))
+        ranking = (cover.requests, cover.longest_chain)
+        if best is None or ranking < (best.requests, best.longest_chain):
+            best = cover
+    assert best is not None  # `reaches` always holds "no listing"
+    return best
+
+
+def read_listings(client: Github, repos: Iterable[str]) -> dict[str, RepositoryListing]:
+    """Each repository's issue listing (every state, pull requests included), read in full
+    through PyGithub: the data the floor's listings are counted on."""
+    listings: dict[str, RepositoryListing] = {}
+    for name in sorted({repo.lower() for repo in repos}):
+        issues = client.get_repo(name).get_issues(state="all", sort="updated", direction="desc")
+        entries = {
+            issue.number: ListingEntry(
+                updated_at=issue.updated_at,
+                is_open=issue.state == "open",
+                pull_request="/pull/" in (issue.html_url or ""),  # no extra request
+            )
+            for issue in issues
+        }
+        listings[name] = RepositoryListing(tuple(entries.values()))
+    return listings
