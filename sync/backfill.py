@@ -25,14 +25,15 @@ from config.settings import Settings
 from connectors.base import ConnectorError, Selector
 from sync.baselines import start_of, wants_scope, wants_start
 from sync.connections import build_connectors
-from sync.engine import KeyResultOutcome, run_sync, target_of, thresholds_of
+from sync.engine import KeyResultOutcome, run_sync, thresholds_of
 from sync.fetch import FetchResults
 from sync.file_cycles import cycle_scope
 from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
+from sync.key_result_score import score_key_result
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
-from sync.progress import KeyResultProgress, Status, Thresholds, score
+from sync.progress import KeyResultProgress, Status, Thresholds
 from sync.records import BackfillPoint, FrozenScope
 from sync.scope import in_scope
 from sync.store import Store
@@ -321,13 +322,8 @@ def _points(
                 start = recorded[0]
             elif moment == start_of(plan.period):
                 start = value
-        progress = score(
-            target_of(kr, start),
-            value,
-            period_start=plan.period.start,
-            period_end=plan.period.end,
-            as_of=moment,
-            thresholds=thresholds,
+        progress = score_key_result(
+            kr, plan.period, value, start, as_of=moment, thresholds=thresholds
         )
         if wants_start(plan) and start is None:  # no baseline: no progress, nothing guessed
             progress = KeyResultProgress(None, None, progress.expected, Status.NO_DATA)

@@ -25,9 +25,10 @@ from sync.backfill_rows import write_points
 from sync.cycles import cycle_key
 from sync.history_reads import History, Missing, histories_of, items_then
 from sync.kept_values import definition_of
+from sync.key_result_score import score_key_result
 from sync.lineage import compute_key_result
 from sync.plan import KeyResultPlan, QueryPlan
-from sync.progress import KeyResultProgress, Status, Target, Thresholds, score
+from sync.progress import KeyResultProgress, Status, Thresholds
 from sync.records import BackfillPoint, FrozenScope
 from sync.scope_rows import write_scope
 from sync.store import Store
@@ -216,15 +217,7 @@ def _rebuild_start(
         "for": "start: period_start",
     }
     kr = plan.key_result
-    target = Target(kind=kr.kind, start=value, target=kr.target, minimum=kr.min, maximum=kr.max)
-    progress = score(
-        target,
-        value,
-        period_start=plan.period.start,
-        period_end=plan.period.end,
-        as_of=moment,
-        thresholds=thresholds,
-    )
+    progress = score_key_result(kr, plan.period, value, value, as_of=moment, thresholds=thresholds)
     baseline.start = value
     baseline.rebuilt_start = BackfillPoint(
         moment, value, progress.progress_raw, progress.status, lineage

@@ -16,12 +16,11 @@ from sync.engine import (
     objective_progress,
     objective_records,
     resolve_start,
-    target_of,
     thresholds_of,
 )
 from sync.file_cycles import cycle_scope, listing_of
+from sync.key_result_score import score_key_result
 from sync.plan import KeyResultPlan
-from sync.progress import score
 from sync.store import Store
 
 
@@ -77,14 +76,7 @@ def apply_checkin(
     shown = value if value is not None else (previous.value if previous else None)
     start = resolve_start(kr, store, period, shown)
     thresholds = thresholds_of(mapping, settings)
-    progress = score(
-        target_of(kr, start),
-        shown,
-        period_start=period.start,
-        period_end=period.end,
-        as_of=as_of,
-        thresholds=thresholds,
-    )
+    progress = score_key_result(kr, period, shown, start, as_of=as_of, thresholds=thresholds)
     position = [k.id for _, k in mapping.key_results()].index(kr_id)
     plan = KeyResultPlan(objective, kr, period, position)
     lineage: dict[str, Any] = {"metric": "checkin", "at": as_of.isoformat()}

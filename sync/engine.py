@@ -27,16 +27,15 @@ from sync.fetch import FetchResults, stream_fetches
 from sync.file_cycles import cycle_scope, listing_of, objective_cycles
 from sync.incremental_run import IncrementalSync
 from sync.kept_values import fetch_plan_without, kept_key_results, kept_lineage
+from sync.key_result_score import score_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
     ObjectiveNode,
     Status,
-    Target,
     Thresholds,
     expected_progress,
     roll_up,
-    score,
 )
 from sync.records import (
     KeyResultRecord,
@@ -108,10 +107,6 @@ class SyncReport:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
-
-
-def target_of(kr: KeyResult, start: float | None) -> Target:
-    return Target(kind=kr.kind, start=start, target=kr.target, minimum=kr.min, maximum=kr.max)
 
 
 def thresholds_of(mapping: MappingFile, settings: Settings) -> Thresholds:
@@ -217,11 +212,11 @@ def run_sync(
         shown = value if error is None else (previous.value if previous else None)
         baseline = baselines.get(kr.id)
         start = resolve_start(kr, store, kr_plan.period, shown, baseline)
-        progress = score(
-            target_of(kr, start),
+        progress = score_key_result(
+            kr,
+            kr_plan.period,
             shown,
-            period_start=kr_plan.period.start,
-            period_end=kr_plan.period.end,
+            start,
             as_of=as_of,
             thresholds=thresholds,
             failed=error is not None,
