@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from connectors.base import WorkItem
-from sync.item_cache import decode_item, encode_item
+from sync.item_codec import decode_item, encode_item
 
 MOMENT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from sync.documents import status_document
 from sync.records import KeyResultRecord, Listing, ObjectiveRecord
 from sync.store import Store
 from tests.sync.test_store import T0, first_release_store, kr_record, objective, run_record
@@ -117,3 +118,21 @@ def test_a_new_quarter_with_the_same_ids_starts_a_new_history_and_leaves_the_old
     assert [(row.id, row.retired_at) for row in new.all_key_results()] == [("p1-bugs", None)]
     assert [o.id for o in new.all_objectives()] == ["quality"]
     assert [row.value for row in store.history("p1-bugs")] == [40]  # the current cycle
+
+
+def test_a_store_of_the_previous_release_shows_the_same_status_after_0007(
+    database_url: str,
+) -> None:
+    """What `status --json` shows of a store written at 0006, once migrated: the same
+    objective and key result, value, progress and status, now in the cycle of its period."""
+    store = first_release_store(database_url, "0006")
+    store.migrate()
+    document = status_document(store)
+    assert document.period is not None and document.period.key == Q4
+    shown = [
+        (o.id, o.progress, o.status, [(k.id, k.value, k.progress, k.status) for k in o.key_results])
+        for o in document.objectives
+    ]
+    assert shown == [("quality", 50.0, "on_track", [("p1-bugs", 30.0, 50.0, "on_track")])]
+    assert [point.value for point in store.history("p1-bugs")] == [30]
+    store.close()

@@ -31,7 +31,7 @@ from connectors.jira_search import CLOUD_ID_PAGE
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
 from sync.incremental_run import plan_units
-from sync.item_cache import ITEM_FORMAT, decode_item, encode_item
+from sync.item_codec import ITEM_FORMAT, decode_item, encode_item
 from sync.literal_text import LiteralConsole
 from sync.plan import QueryPlan, plan_queries
 from sync.status_view import render_explain

@@ -15,7 +15,8 @@ from sqlalchemy import func, inspect, select, text
 
 from config.periods import parse_period
 from connectors.base import WorkItem
-from sync.item_cache import ITEM_FORMAT, load_units
+from sync.item_cache import load_units
+from sync.item_codec import ITEM_FORMAT
 from sync.records import FrozenScope, KeyResultRecord, Listing, ObjectiveRecord, RunRecord
 from sync.store import Store
 from sync.store_errors import RunLockedError, StoreError
