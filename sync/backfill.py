@@ -28,7 +28,7 @@ from sync.connections import build_connectors
 from sync.engine import KeyResultOutcome, run_sync, thresholds_of
 from sync.fetch import FetchResults
 from sync.file_cycles import cycle_scope
-from sync.history_reads import History, Missing, histories_of, items_then
+from sync.history_reads import History, first_missing, histories_of, items_then, scope_then
 from sync.kept_values import definition_of
 from sync.key_result_score import score_key_result
 from sync.lineage import compute_key_result
@@ -189,10 +189,9 @@ def _keep_start_set(
     kept = store.frozen_scope(outcome.id, plan.period)
     if kept is not None and kept.definition == definition_of(plan):
         return
-    moment = start_of(plan.period)
-    items = items_then(plan, histories, moment).items[plan.metric.selector].items or []
-    scope = FrozenScope(moment, definition_of(plan), tuple(items))
-    store.write_frozen_scope(outcome.id, plan.period, scope)
+    store.write_frozen_scope(
+        outcome.id, plan.period, scope_then(plan, histories, start_of(plan.period))
+    )
 
 
 def _then(
@@ -218,17 +217,17 @@ def _sub_plan(plan: QueryPlan, chosen: Sequence[KeyResultPlan]) -> QueryPlan:
 def _rebuildable(
     plan: KeyResultPlan, histories: dict[Selector, History], outcome: KeyResultBackfill
 ) -> bool:
-    for metric in plan.metric_plans:
-        history = histories[metric.selector]
-        if isinstance(history, Missing):
-            outcome.reason = (
-                history.reason
-                if history.reason.startswith(f"{metric.selector.source}:")
-                else f"{metric.selector.describe()}: {history.reason}"
-            )
-            outcome.error = history.failure
-            return False
-    return True
+    found = first_missing(plan, histories)
+    if found is None:
+        return True
+    selector, missing = found
+    outcome.reason = (
+        missing.reason
+        if missing.reason.startswith(f"{selector.source}:")
+        else f"{selector.describe()}: {missing.reason}"
+    )
+    outcome.error = missing.failure
+    return False
 
 
 def _agrees_now(

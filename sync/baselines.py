@@ -23,7 +23,7 @@ from config.settings import Settings
 from connectors.base import Connector, ConnectorError
 from sync.backfill_rows import write_points
 from sync.cycles import cycle_key
-from sync.history_reads import History, Missing, histories_of, items_then
+from sync.history_reads import History, first_missing, histories_of, items_then, scope_then
 from sync.kept_values import definition_of
 from sync.key_result_score import score_key_result
 from sync.lineage import compute_key_result
@@ -182,18 +182,13 @@ def _rebuild(
             if problem is not None:
                 baseline.scope_problem = problem
                 continue
-            assert plan.metric is not None
-            then = items_then(plan, histories, moment).items[plan.metric.selector].items or []
-            baseline.scope = FrozenScope(moment, definition_of(plan), tuple(then))
+            baseline.scope = scope_then(plan, histories, moment)
             baseline.rebuilt_scope = True
 
 
 def _missing(plan: KeyResultPlan, histories: dict[Any, History]) -> str | None:
-    for metric in plan.metric_plans:
-        history = histories[metric.selector]
-        if isinstance(history, Missing):
-            return f"{metric.selector.describe()}: {history.reason}"
-    return None
+    found = first_missing(plan, histories)
+    return None if found is None else f"{found[0].describe()}: {found[1].reason}"
 
 
 def _rebuild_start(

@@ -10,7 +10,9 @@ from datetime import datetime
 from connectors.base import Connector, ConnectorError, Selector
 from connectors.history import HistoryReader, SelectorHistory, Unrebuildable
 from sync.fetch import FetchOutcome, FetchResults
+from sync.kept_values import definition_of
 from sync.plan import KeyResultPlan, QueryPlan
+from sync.records import FrozenScope
 
 CANNOT = "{source}: this connector cannot rebuild history"
 
@@ -67,3 +69,23 @@ def items_then(
         assert not isinstance(history, Missing)
         fetched.items[metric.selector] = FetchOutcome(items=history.items_at(moment))
     return fetched
+
+
+def first_missing(
+    plan: KeyResultPlan, histories: dict[Selector, History]
+) -> tuple[Selector, Missing] | None:
+    """The first of a key result's selectors without a history, and why; None when all have."""
+    for metric in plan.metric_plans:
+        history = histories[metric.selector]
+        if isinstance(history, Missing):
+            return metric.selector, history
+    return None
+
+
+def scope_then(
+    plan: KeyResultPlan, histories: dict[Selector, History], moment: datetime
+) -> FrozenScope:
+    """The items the key result's selector matched at `moment`, kept for its definition."""
+    assert plan.metric is not None
+    items = items_then(plan, histories, moment).items[plan.metric.selector].items or []
+    return FrozenScope(moment, definition_of(plan), tuple(items))
