@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from tests.big_store import BigStore, build_big_store
+from tests.conftest import ANCHOR
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +18,14 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigStore]:
     built = build_big_store(f"sqlite:///{folder / 'okrsync.db'}")
     yield built
     built.store.close()
+
+
+@pytest.fixture(scope="module")
+def timeline_box() -> Iterator[Sandbox]:
+    """GitHub's acme/timeline with scripted histories over a quarter; one per test module,
+    as modules edit its items in place."""
+    box = build_sandbox(
+        SandboxOptions(seed=23, anchor=ANCHOR, github_data="timeline", time_scale=60.0)
+    ).start()
+    yield box
+    box.stop()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from config.loader import load_mapping
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, Settings
-from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sandbox.server import Sandbox
 from sync.backfill import BackfillRequest, run_backfill
 from sync.engine import run_sync
 from sync.records import BackfillPoint
@@ -144,15 +144,6 @@ def expected(items: list[Past]) -> dict[str, float | None]:
             else None
         ),
     }
-
-
-@pytest.fixture(scope="module")
-def timeline_box() -> Iterator[Sandbox]:
-    box = build_sandbox(
-        SandboxOptions(seed=23, anchor=ANCHOR, github_data="timeline", time_scale=60.0)
-    ).start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from config.loader import load_mapping
 from config.mapping import MappingFile
 from config.settings import GitHubSettings, IncrementalSettings, Settings
 from sandbox.github_data import GitHubEvent, GitHubIssue
-from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sandbox.server import Sandbox
 from sync.backfill import BackfillRequest, run_backfill
 from sync.engine import PreviousState, SyncReport, run_sync
 from sync.literal_text import LiteralConsole
@@ -62,15 +62,6 @@ objectives:
           where: assignee != None
           issues: {{repo: {REPO}, labels: [customer]}}
 """
-
-
-@pytest.fixture(scope="module")
-def timeline_box() -> Iterator[Sandbox]:
-    box = build_sandbox(
-        SandboxOptions(seed=23, anchor=ANCHOR, github_data="timeline", time_scale=60.0)
-    ).start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture
