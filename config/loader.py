@@ -17,6 +17,7 @@ from pydantic import BaseModel, Tag, ValidationError
 
 from config.locations import FieldIssues, Loc, format_loc, unknown_key_message
 from config.mapping import MappingFile
+from config.value_types import NAMESPACE_MAX_LENGTH, SLUG
 
 MAX_BYTES = 2_000_000
 MAX_NODES = 200_000  # after alias expansion: bounds the work an alias bomb could cause
@@ -259,8 +260,11 @@ def _issues_from(exc: ValidationError, lines: _Lines) -> list[MappingIssue]:
     return issues
 
 
-def load_mapping_text(text: str, *, source_name: str, today: date | None = None) -> MappingFile:
-    """Validate mapping-file text; placeholders expand with `today` (default: today, UTC)."""
+def load_mapping_text(
+    text: str, *, source_name: str, today: date | None = None, namespace: str | None = None
+) -> MappingFile:
+    """Validate mapping-file text; placeholders expand with `today` (default: today, UTC).
+    `namespace` is the file's when it names none (`load_mapping`: the file's name)."""
     if len(text) > MAX_BYTES:
         raise MappingError(
             source_name, [MappingIssue("", None, f"the file is larger than {MAX_BYTES} bytes")]
@@ -280,6 +284,21 @@ def load_mapping_text(text: str, *, source_name: str, today: date | None = None)
                 )
             ],
         )
+    if namespace is not None and "namespace" not in data:
+        if not SLUG.match(namespace) or len(namespace) > NAMESPACE_MAX_LENGTH:
+            raise MappingError(
+                source_name,
+                [
+                    MappingIssue(
+                        "namespace",
+                        None,
+                        f"the file's name gives the namespace {namespace!r}, which is not a valid "
+                        "one (lowercase letters, digits, '-' and '_'): write `namespace: <name>` "
+                        "at the top of the file",
+                    )
+                ],
+            )
+        data = {"namespace": namespace, **data}
     when = today or datetime.now(UTC).date()
     try:
         mapping = MappingFile.model_validate(data, context={"today": when})
@@ -307,4 +326,4 @@ def load_mapping(path: Path, *, today: date | None = None) -> MappingFile:
         raise MappingError(
             name, [MappingIssue("", None, f"not UTF-8 text (byte {exc.start})")]
         ) from None
-    return load_mapping_text(text, source_name=name, today=today)
+    return load_mapping_text(text, source_name=name, today=today, namespace=path.stem.lower())

@@ -28,7 +28,16 @@ from config.metric_models import FormulaMetric, ItemMetric, ManualMetric, Metric
 from config.periods import Period
 from config.placeholders import PlaceholderError
 from config.settings import StatusThresholds
-from config.value_types import KindSpec, Number, PeriodSpec, Slug, StartSpec, Text
+from config.value_types import (
+    DEFAULT_NAMESPACE,
+    KindSpec,
+    Namespace,
+    Number,
+    PeriodSpec,
+    Slug,
+    StartSpec,
+    Text,
+)
 from config.vocabulary import KeyResultKind
 
 _STRICT = ConfigDict(extra="forbid")
@@ -165,6 +174,10 @@ class MappingFile(BaseModel):
     model_config = _STRICT
 
     version: Literal[1]
+    # Whose objectives these are in a store many files share: ids are unique within it, and
+    # a sync of this file reads, writes and retires only its rows. The loader's default is
+    # the file's name without extension.
+    namespace: Namespace = DEFAULT_NAMESPACE
     period: PeriodSpec
     thresholds: StatusThresholds | None = None
     schedule: ScheduleSpec | None = None  # the daemon's default cadence

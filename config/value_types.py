@@ -43,6 +43,19 @@ def _slug(value: str) -> str:
     return value
 
 
+DEFAULT_NAMESPACE = "default"  # a mapping file read without a file name (not the loader's)
+NAMESPACE_MAX_LENGTH = 64
+
+
+def _namespace(value: str) -> str:
+    if not SLUG.match(value) or len(value) > NAMESPACE_MAX_LENGTH:
+        raise ValueError(
+            f"{value!r} is not a valid namespace: use at most 64 lowercase letters, digits, "
+            "'-' and '_', starting with a letter or digit"
+        )
+    return value
+
+
 def _period(value: object) -> Period:
     return parse_period(value)
 
@@ -65,6 +78,7 @@ def _input_name(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug), WithJsonSchema(_SLUG_JSON)]
+Namespace = Annotated[str, AfterValidator(_namespace), WithJsonSchema(_SLUG_JSON)]
 PeriodSpec = Annotated[
     Period,
     PlainValidator(_period),

@@ -129,7 +129,8 @@ def run_backfill(
         if rebuilt
         else None
     )
-    store = store.in_cycle(cycle_scope(mapping))  # each key result's history in its own cycle
+    # each key result's history in its own cycle, in the file's namespace
+    store = store.in_namespace(mapping.namespace).in_cycle(cycle_scope(mapping))
     now = {o.plan.key_result.id: o for o in synced.key_results} if synced is not None else {}
     thresholds = thresholds_of(mapping, settings)
     for kr_plan in rebuilt:

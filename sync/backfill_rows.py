@@ -16,7 +16,7 @@ BACKFILL = "backfill"  # kr_values.origin of a value rebuilt from the trackers' 
 
 
 def write_points(
-    conn: Connection, cycle: str, kr_id: str, points: Sequence[BackfillPoint]
+    conn: Connection, namespace: str, cycle: str, kr_id: str, points: Sequence[BackfillPoint]
 ) -> BackfillWrite:
     """Insert the points of the key result (cycle, id), inside the caller's transaction. A
     moment that holds a value of another origin is left alone; an earlier backfill point is
@@ -29,6 +29,7 @@ def write_points(
         select(
             kr_values.c.id, kr_values.c.observed_at, kr_values.c.origin, kr_values.c.lineage
         ).where(
+            kr_values.c.namespace == namespace,
             kr_values.c.cycle == cycle,
             kr_values.c.key_result_id == kr_id,
             kr_values.c.observed_at >= min(moments),
@@ -52,6 +53,7 @@ def write_points(
             replaced.append(before.id)
         rows.append(
             {
+                "namespace": namespace,
                 "cycle": cycle,
                 "key_result_id": kr_id,
                 "run_id": None,

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from config.periods import Period
 from config.settings import Settings
+from config.value_types import DEFAULT_NAMESPACE
 from connectors.base import Connector, ConnectorError
 from sync.backfill_rows import write_points
 from sync.cycles import cycle_key
@@ -70,6 +71,7 @@ class Baselines:
 
     by_id: dict[str, Baseline] = field(default_factory=dict)
     periods: dict[str, Period] = field(default_factory=dict)
+    namespace: str = DEFAULT_NAMESPACE  # the run's: where its rows are written
 
     def get(self, kr_id: str) -> Baseline | None:
         return self.by_id.get(kr_id)
@@ -96,11 +98,19 @@ class Baselines:
             if baseline.rebuilt_start is not None:
                 period = self.periods[kr_id]
                 cycle = cycle_key(period.start, period.end)
-                write_points(conn, cycle, kr_id, [baseline.rebuilt_start])
+                write_points(conn, self.namespace, cycle, kr_id, [baseline.rebuilt_start])
             scope = scopes.get(kr_id)
             if scope is not None:
                 period = self.periods[kr_id]
-                write_scope(conn, kr_id, period, scope.taken_at, scope.definition, scope.items)
+                write_scope(
+                    conn,
+                    self.namespace,
+                    kr_id,
+                    period,
+                    scope.taken_at,
+                    scope.definition,
+                    scope.items,
+                )
 
 
 def without_start(
@@ -125,7 +135,7 @@ def period_start_baselines(
     thresholds: Thresholds,
 ) -> Baselines:
     """Find each wanted start value and frozen scope in the store, and rebuild the rest."""
-    found = Baselines()
+    found = Baselines(namespace=store.namespace if store is not None else DEFAULT_NAMESPACE)
     missing: list[KeyResultPlan] = []
     sets = [p for p in plans if p.metric is not None]
     wanted = [(p.key_result.id, p.period) for p in sets]

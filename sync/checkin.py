@@ -61,7 +61,8 @@ def apply_checkin(
     """A person's value (or only a note) for a key result, kept in its history."""
     as_of = as_of or datetime.now(UTC)
     objective, kr = find_key_result(mapping, kr_id)
-    store = store.in_cycle(cycle_scope(mapping))  # the key result of the file's cycle
+    # the key result of the file's cycle, in the file's namespace
+    store = store.in_namespace(mapping.namespace).in_cycle(cycle_scope(mapping))
     if value is not None and kr.metric.type != "manual":
         source = f"from {kr.metric.source}" if isinstance(kr.metric, ItemMetric) else "by a formula"
         raise CheckinError(

@@ -1,7 +1,11 @@
-"""Which cycle the store's reads look at: the one asked for (`in_cycle`), else the current
-one (`current_cycle`), and the key results a cycle's view shows from cycles of their own.
+"""Which namespace and cycle the store's reads look at: the namespace asked for
+(`in_namespace`), else the current one (`current_namespace`); the cycle asked for
+(`in_cycle`), else the current one (`current_cycle`); and the key results a cycle's view
+shows from cycles of their own.
 
-`StoreReads` inherits this; every read of a key result by id goes through `_kr_cycle`.
+`StoreReads` inherits this; every read filters by `_ns` and every read of a key result by
+id goes through `_kr_cycle`. Writes go to `_ns` too: a run scopes its store to its file's
+namespace before anything else.
 """
 
 from __future__ import annotations
@@ -16,26 +20,74 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, func, select
 
+from config.value_types import DEFAULT_NAMESPACE
 from sync.cycles import CycleScope
-from sync.tables import key_results, objectives
+from sync.tables import key_results, objectives, sync_runs
 
 
 class CycleReads(ABC):
-    """The cycle a store's reads look at; `_connect` is the store's connection."""
+    """The namespace and cycle a store's reads look at; `_connect` is the store's
+    connection."""
 
     _scope: CycleScope = CycleScope()
+    _namespace: str | None = None
 
     @abstractmethod
     def _connect(self) -> AbstractContextManager[Connection]: ...
+
+    def in_namespace(self, namespace: str) -> Self:
+        """These reads, and writes, in one namespace; the same store underneath. Scope the
+        namespace before the cycle: the cycle's borrowed key results are the namespace's."""
+        scoped = copy.copy(self)
+        scoped._namespace = namespace
+        scoped._scope = CycleScope()
+        return scoped
+
+    @property
+    def namespace(self) -> str:
+        """The namespace these reads look at: the one asked for, else the current one."""
+        if self._namespace is not None:
+            return self._namespace
+        return self.current_namespace()
+
+    def current_namespace(self) -> str:
+        """The namespace a view shows unless told: the one the newest sync run wrote, else
+        the first the store holds, else `default` (an empty store)."""
+        with self._connect() as conn:
+            return self._current_namespace(conn)
+
+    def _current_namespace(self, conn: Connection) -> str:
+        newest = conn.execute(
+            select(sync_runs.c.namespace).order_by(sync_runs.c.id.desc()).limit(1)
+        ).scalar()
+        if newest is not None:
+            return str(newest)
+        held = self._namespaces(conn)
+        return held[0] if held else DEFAULT_NAMESPACE
+
+    def namespaces(self) -> list[str]:
+        """Every namespace the store holds rows of, in name order."""
+        with self._connect() as conn:
+            return self._namespaces(conn)
+
+    def _namespaces(self, conn: Connection) -> list[str]:
+        held = set(conn.execute(select(objectives.c.namespace).distinct()).scalars())
+        held |= set(conn.execute(select(sync_runs.c.namespace).distinct()).scalars())
+        return sorted(held)
+
+    def _ns(self, conn: Connection) -> str:
+        return self._namespace if self._namespace is not None else self._current_namespace(conn)
 
     def in_cycle(self, scope: CycleScope | str | None) -> Self:
         """These reads in one cycle (a cycle key, or a run's `CycleScope`); the same store
         underneath, for writing too. A cycle key is looked at once, here: the key results
         its view shows from cycles of their own are read now, not again at every read."""
+        scoped = copy.copy(self)
+        if scoped._namespace is None:  # pinned: the borrowed rows below are its namespace's
+            scoped._namespace = self.current_namespace()
         if isinstance(scope, str):
             with self._connect() as conn:
-                scope = CycleScope(scope, self._borrowed(conn, scope))
-        scoped = copy.copy(self)
+                scope = CycleScope(scope, scoped._borrowed(conn, scope))
         scoped._scope = scope if isinstance(scope, CycleScope) else CycleScope(scope)
         return scoped
 
@@ -54,9 +106,11 @@ class CycleReads(ABC):
             return self._current_cycle(conn)
 
     def _current_cycle(self, conn: Connection) -> str | None:
-        newest = select(func.max(key_results.c.last_run_id)).scalar_subquery()
+        namespace = self._ns(conn)
+        mine = key_results.c.namespace == namespace
+        newest = select(func.max(key_results.c.last_run_id)).where(mine).scalar_subquery()
         written = conn.execute(
-            select(key_results.c.cycle).where(key_results.c.last_run_id == newest)
+            select(key_results.c.cycle).where(mine, key_results.c.last_run_id == newest)
         ).scalars()
         ranked = Counter(written).most_common()
         if ranked:
@@ -70,8 +124,17 @@ class CycleReads(ABC):
             return self._cycles(conn)
 
     def _cycles(self, conn: Connection) -> list[str]:
-        held = set(conn.execute(select(objectives.c.cycle).distinct()).scalars())
-        held |= set(conn.execute(select(key_results.c.cycle).distinct()).scalars())
+        namespace = self._ns(conn)
+        held = set(
+            conn.execute(
+                select(objectives.c.cycle).where(objectives.c.namespace == namespace).distinct()
+            ).scalars()
+        )
+        held |= set(
+            conn.execute(
+                select(key_results.c.cycle).where(key_results.c.namespace == namespace).distinct()
+            ).scalars()
+        )
         return sorted(held, reverse=True)
 
     def _cycle(self, conn: Connection) -> str | None:
@@ -93,14 +156,21 @@ class CycleReads(ABC):
         row of a cycle begun before this one, not retired, none of that id in this one,
         written with the objective's row of this cycle or since (a key result dropped from
         the file is not, nor is next quarter's shown in this one's)."""
+        namespace = self._ns(conn)
         listed = {
             row.id: as_utc(row.updated_at)
             for row in conn.execute(
-                select(objectives.c.id, objectives.c.updated_at).where(objectives.c.cycle == cycle)
+                select(objectives.c.id, objectives.c.updated_at).where(
+                    objectives.c.namespace == namespace, objectives.c.cycle == cycle
+                )
             )
         }
         own = set(
-            conn.execute(select(key_results.c.id).where(key_results.c.cycle == cycle)).scalars()
+            conn.execute(
+                select(key_results.c.id).where(
+                    key_results.c.namespace == namespace, key_results.c.cycle == cycle
+                )
+            ).scalars()
         )
         rows = conn.execute(
             select(
@@ -110,6 +180,7 @@ class CycleReads(ABC):
                 key_results.c.checked_at,
             )
             .where(
+                key_results.c.namespace == namespace,
                 key_results.c.cycle < cycle,  # keys sort by first day: a cycle begun before
                 key_results.c.objective_id.in_(listed),
                 key_results.c.retired_at.is_(None),

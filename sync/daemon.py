@@ -231,7 +231,8 @@ class Daemon:
     ) -> None:
         """Sync the key results of `cadences` that no run has synced in their current slot."""
         assert self.store is not None
-        store = self.store.in_cycle(cycle_scope(mapping))  # the file's cycles, read and written
+        # the file's namespace and cycles, read and written
+        store = self.store.in_namespace(mapping.namespace).in_cycle(cycle_scope(mapping))
         groups = groups or self.groups
         wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
         report: SyncReport | None = None

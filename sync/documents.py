@@ -124,6 +124,7 @@ class StatusDocument(ClosedDocument):
 
     objectives: list[StatusObjective]
     period: Cycle | None = Field(description="the cycle shown; null in an empty store")
+    namespace: str = Field(description="the namespace shown: a mapping file's (`platform`)")
 
 
 class Objectives(ClosedDocument):
@@ -131,6 +132,7 @@ class Objectives(ClosedDocument):
 
     objectives: list[Objective]
     period: Cycle | None = Field(description="the cycle shown; null in an empty store")
+    namespace: str = Field(description="the namespace shown: a mapping file's (`platform`)")
 
 
 # --- one key result: /api/key-results/{kr_id} ------------------------------------------
@@ -221,6 +223,7 @@ class HistoryDocument(ClosedDocument):
     """`history KR --json`: one key result's values in one cycle, oldest first."""
 
     key_result: str
+    namespace: str = Field(description="the key result's namespace")
     period: Period
     values: list[HistoryValue]
 
@@ -231,6 +234,7 @@ def history_document(store: Store, kr_id: str) -> HistoryDocument:
     points, _ = store.recent_history(kr_id, limit=None)
     return HistoryDocument(
         key_result=kr_id,
+        namespace=store.namespace,
         period=Period(
             start=row.period_start.date() if row and row.period_start else None,
             end=row.period_end.date() if row and row.period_end else None,
@@ -292,6 +296,7 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> StatusDoc
             for obj in objective_tree(store, wanted)
         ],
         period=cycle_document(store.cycle),
+        namespace=store.namespace,
     )
 
 
@@ -311,6 +316,7 @@ def objectives_document(store: Store, wanted: TreeFilter | None = None) -> Objec
             for obj in objective_tree(store, wanted)
         ],
         period=cycle_document(store.cycle),
+        namespace=store.namespace,
     )
 
 

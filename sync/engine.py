@@ -154,7 +154,7 @@ def run_sync(
     started = datetime.now(UTC)
     as_of = as_of or started
     if store is not None:  # what it reads of the store, it reads in the file's cycles
-        store = store.in_cycle(cycle_scope(mapping))
+        store = store.in_namespace(mapping.namespace).in_cycle(cycle_scope(mapping))
     plan = plan_queries(mapping, today=as_of.date(), only=only)
     if plan_ready is not None:
         plan_ready(plan)

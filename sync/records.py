@@ -31,7 +31,7 @@ class ObjectiveRecord:
     progress: float | None
     status: str
     position: int = 0
-    demo: bool = False  # written by the built-in `demo` (see `Store.objectives_not_from_demo`)
+    demo: bool = False  # written by the built-in `demo` (in its namespace, `demo`)
     # the cycles it is written in; none named: those of its key results in the same write
     cycles: tuple[str, ...] = ()
 
@@ -214,6 +214,7 @@ class ObjectiveRow:
     retired_at: datetime | None  # when the mapping file stopped listing it
     demo: bool
     cycle: str  # the cycle it is a row of (`sync.cycles`)
+    namespace: str  # the mapping file's it is listed in (migration 0009)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,7 @@ class KeyResultRow:
     last_run_id: int | None
     retired_at: datetime | None
     cycle: str  # its period as the store keys it (`sync.cycles`)
+    namespace: str  # its objective's
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,7 @@ class ValueRow:
     note: str | None
     lineage: Lineage | None
     cycle: str  # the key result's cycle
+    namespace: str  # the key result's
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,7 @@ class RunRow:
     requests: dict[str, int]
     errors: dict[str, list[str]]
     config_path: str | None
+    namespace: str  # the mapping file's, whose key results the run computed
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Locks of one store between processes: the run lock, which serialises runs, and the
-migration lock, which serialises migrations. An advisory lock on PostgreSQL; a lock file
-beside a SQLite store; nothing for an in-memory store, which no other process can open."""
+"""Locks of one store between processes: the run lock, which serialises the runs of one
+namespace, and the migration lock, which serialises migrations. An advisory lock on
+PostgreSQL, keyed by namespace, so that teams' runs go on side by side; a lock file beside a
+SQLite store for all its namespaces (SQLite has one writer at a time anyway); nothing for an
+in-memory store, which no other process can open."""
 
 from __future__ import annotations
 
@@ -24,12 +26,19 @@ class StoreLock:
 
     advisory_prefix: str
     file_suffix: str
+    namespace: str | None = None  # the run lock's; a namespace is a slug (no quote in it)
+
+    def of(self, namespace: str) -> StoreLock:
+        """This lock for one namespace (on PostgreSQL; SQLite's file stays the store's)."""
+        return StoreLock(self.advisory_prefix, self.file_suffix, namespace)
 
     @property
     def advisory_key(self) -> str:
         """The SQL expression of the advisory lock's key."""
+        held = f"|| '/{self.namespace}'" if self.namespace is not None else ""
         return (
-            f"hashtext('{self.advisory_prefix}' || current_database() || '.' || current_schema())"
+            f"hashtext('{self.advisory_prefix}' || current_database() || '.' || current_schema()"
+            f" {held})"
         )
 
 

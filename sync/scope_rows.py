@@ -16,25 +16,32 @@ from sync.records import FrozenScope
 from sync.tables import kr_scopes
 
 
-def _key(kr_id: str, period: Period) -> ColumnElement[bool]:
+def _key(namespace: str, kr_id: str, period: Period) -> ColumnElement[bool]:
     return and_(
+        kr_scopes.c.namespace == namespace,
         kr_scopes.c.key_result_id == kr_id,
         kr_scopes.c.period_start == period.start,
         kr_scopes.c.period_end == period.end,
     )
 
 
-def read_scope(conn: Connection, kr_id: str, period: Period) -> FrozenScope | None:
-    row = conn.execute(select(kr_scopes).where(_key(kr_id, period))).first()
+def read_scope(conn: Connection, namespace: str, kr_id: str, period: Period) -> FrozenScope | None:
+    row = conn.execute(select(kr_scopes).where(_key(namespace, kr_id, period))).first()
     return None if row is None else _scope(row)
 
 
-def read_scopes(conn: Connection, wanted: Iterable[tuple[str, Period]]) -> dict[str, FrozenScope]:
+def read_scopes(
+    conn: Connection, namespace: str, wanted: Iterable[tuple[str, Period]]
+) -> dict[str, FrozenScope]:
     """The scopes of many key results, each in its period, in one query, by key result."""
     periods = dict(wanted)
     if not periods:
         return {}
-    rows = conn.execute(select(kr_scopes).where(kr_scopes.c.key_result_id.in_(list(periods))))
+    rows = conn.execute(
+        select(kr_scopes).where(
+            kr_scopes.c.namespace == namespace, kr_scopes.c.key_result_id.in_(list(periods))
+        )
+    )
     return {
         row.key_result_id: _scope(row)
         for row in rows
@@ -52,6 +59,7 @@ def _scope(row: Row[Any]) -> FrozenScope:
 
 def write_scope(
     conn: Connection,
+    namespace: str,
     kr_id: str,
     period: Period,
     taken_at: datetime,
@@ -60,10 +68,12 @@ def write_scope(
 ) -> None:
     """Insert a key result's scope, or replace its items (the same keys, as last seen)."""
     encoded = [encode_item(item) for item in items]
-    present = conn.execute(select(kr_scopes.c.key_result_id).where(_key(kr_id, period))).first()
+    key = _key(namespace, kr_id, period)
+    present = conn.execute(select(kr_scopes.c.key_result_id).where(key)).first()
     if present is None:
         conn.execute(
             insert(kr_scopes).values(
+                namespace=namespace,
                 key_result_id=kr_id,
                 period_start=period.start,
                 period_end=period.end,
@@ -75,6 +85,6 @@ def write_scope(
     else:
         conn.execute(
             update(kr_scopes)
-            .where(_key(kr_id, period))
+            .where(key)
             .values(taken_at=taken_at, definition=definition, items=encoded)
         )

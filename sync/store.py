@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from config.periods import Period
 from sync.backfill_rows import write_points
 from sync.cycles import cycle_key, quarter_of
+from sync.namespace_rows import count_rows, delete_rows
 from sync.records import (
     BackfillPoint,
     BackfillWrite,
@@ -138,8 +139,12 @@ class Store(StoreReads):
 
     @contextmanager
     def run_lock(self, *, wait_s: float = 0.0) -> Iterator[None]:
-        """Serialise runs: a lock file beside SQLite, an advisory lock on PostgreSQL."""
-        with self._exclusive(RUN_LOCK, wait_s=wait_s, holder="another okr-sync run"):
+        """Serialise the runs of this namespace: an advisory lock per namespace on
+        PostgreSQL, a lock file beside SQLite (one for the store: SQLite writes one at a
+        time)."""
+        namespace = self.namespace
+        holder = f"another okr-sync run of namespace {namespace}"
+        with self._exclusive(RUN_LOCK.of(namespace), wait_s=wait_s, holder=holder):
             yield
 
     def _exclusive(
@@ -174,6 +179,7 @@ class Store(StoreReads):
         with self._connect() as conn, conn.begin():
             inserted = conn.execute(
                 insert(sync_runs).values(
+                    namespace=self._ns(conn),
                     started_at=run.started_at,
                     finished_at=run.finished_at,
                     outcome=run.outcome,
@@ -234,12 +240,27 @@ class Store(StoreReads):
         if outside:
             raise StoreError(f"{kr_id}: backfill point {outside[0]} is outside {period.label}")
         with self._connect() as conn, conn.begin():
-            return write_points(conn, cycle_key(period.start, period.end), kr_id, points)
+            cycle = cycle_key(period.start, period.end)
+            return write_points(conn, self._ns(conn), cycle, kr_id, points)
 
     def write_frozen_scope(self, kr_id: str, period: Period, scope: FrozenScope) -> None:
         """Keep a set's items at its period's start (a run writes its own in its transaction)."""
         with self._connect() as conn, conn.begin():
-            write_scope(conn, kr_id, period, scope.taken_at, scope.definition, scope.items)
+            namespace = self._ns(conn)
+            write_scope(
+                conn, namespace, kr_id, period, scope.taken_at, scope.definition, scope.items
+            )
+
+    def prune_namespace(self, namespace: str) -> dict[str, int]:
+        """Remove every row of `namespace` in one transaction (`sync.namespace_rows`); the
+        rows removed, per table."""
+        with self._connect() as conn, conn.begin():
+            return delete_rows(conn, namespace)
+
+    def namespace_rows(self, namespace: str) -> dict[str, int]:
+        """How many rows of each table `namespace` holds: what `prune` would remove."""
+        with self._connect() as conn:
+            return count_rows(conn, namespace)
 
     def _write_results(
         self,
@@ -253,9 +274,11 @@ class Store(StoreReads):
         note: str | None,
         listing: Listing | None,
     ) -> None:
+        namespace = self._ns(conn)
         kr_cycles = {kr.cycle for kr in key_result_records}
         objective_rows = [
             {
+                "namespace": namespace,
                 "cycle": cycle,
                 "id": obj.id,
                 "title": obj.title,
@@ -274,18 +297,21 @@ class Store(StoreReads):
             for cycle in objective_cycles(obj, key_result_records, kr_cycles, listing)
             or [self._current_cycle(conn) or quarter_of(at)]
         ]
-        _upsert(conn, objectives, _keys(conn, objectives), objective_rows)
+        _upsert(conn, objectives, _keys(conn, objectives, namespace), objective_rows)
 
         existing = {
             (row.cycle, row.id): row.value
             for row in conn.execute(
-                select(key_results.c.cycle, key_results.c.id, key_results.c.value)
+                select(key_results.c.cycle, key_results.c.id, key_results.c.value).where(
+                    key_results.c.namespace == namespace
+                )
             )
         }
         kr_rows: list[dict[str, Any]] = []
         history_rows: list[dict[str, Any]] = []
         for kr in key_result_records:
             values: dict[str, Any] = {
+                "namespace": namespace,
                 "cycle": kr.cycle,
                 "id": kr.id,
                 "objective_id": kr.objective_id,
@@ -321,6 +347,7 @@ class Store(StoreReads):
             if changed or origin != "sync":
                 history_rows.append(
                     {
+                        "namespace": namespace,
                         "key_result_id": kr.id,
                         "cycle": kr.cycle,
                         "run_id": run_id,
@@ -338,19 +365,24 @@ class Store(StoreReads):
             conn.execute(insert(kr_values), history_rows)
         if listing is not None:
             cycles = listing.cycles or kr_cycles | {str(row["cycle"]) for row in objective_rows}
-            mark_retired(conn, objectives, listing.objectives, cycles, at)
-            mark_retired(conn, key_results, listing.key_results, cycles, at)
+            mark_retired(conn, objectives, namespace, listing.objectives, cycles, at)
+            mark_retired(conn, key_results, namespace, listing.key_results, cycles, at)
 
 
-def _keys(conn: Connection, table: Table) -> set[tuple[str, str]]:
-    return {(row.cycle, row.id) for row in conn.execute(select(table.c.cycle, table.c.id))}
+def _keys(conn: Connection, table: Table, namespace: str) -> set[tuple[str, str]]:
+    return {
+        (row.cycle, row.id)
+        for row in conn.execute(
+            select(table.c.cycle, table.c.id).where(table.c.namespace == namespace)
+        )
+    }
 
 
 def _upsert(
     conn: Connection, table: Table, existing: set[tuple[str, str]], rows: list[dict[str, Any]]
 ) -> None:
-    """Insert new rows and update existing ones (by cycle and id), one executemany per shape
-    of row.
+    """Insert new rows and update existing ones (by namespace, cycle and id; `existing` holds
+    the (cycle, id) of the rows' one namespace), one executemany per shape of row.
 
     One statement per row made SQLAlchemy build and key a new statement for each of a few
     hundred key results; rows of one shape share one statement.
@@ -364,15 +396,18 @@ def _upsert(
             continue
         renamed = [
             {
+                "row_namespace": row["namespace"],
                 "row_cycle": row["cycle"],
                 "row_id": row["id"],
-                **{k: v for k, v in row.items() if k not in ("cycle", "id")},
+                **{k: v for k, v in row.items() if k not in ("namespace", "cycle", "id")},
             }
             for row in group
         ]
         conn.execute(
             update(table).where(
-                table.c.cycle == bindparam("row_cycle"), table.c.id == bindparam("row_id")
+                table.c.namespace == bindparam("row_namespace"),
+                table.c.cycle == bindparam("row_cycle"),
+                table.c.id == bindparam("row_id"),
             ),
             renamed,
         )

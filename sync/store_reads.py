@@ -79,7 +79,7 @@ class StoreReads(CycleReads):
                     key_results.c.last_error,
                     key_results.c.last_run_id,
                     key_results.c.lineage,
-                )
+                ).where(key_results.c.namespace == self._ns(conn))
             ).all()
             rows = self._in_scope(conn, rows)
         return {
@@ -103,6 +103,7 @@ class StoreReads(CycleReads):
                 select(kr_values.c.value)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.namespace == self._ns(conn),
                     kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     kr_values.c.value.is_not(None),
                     kr_values.c.observed_at >= day_start(since),
@@ -120,6 +121,7 @@ class StoreReads(CycleReads):
                 select(kr_values.c.value, kr_values.c.lineage)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.namespace == self._ns(conn),
                     kr_values.c.cycle == cycle_key(period.start, period.end),
                     kr_values.c.value.is_not(None),
                     kr_values.c.observed_at == day_start(period.start),
@@ -135,12 +137,12 @@ class StoreReads(CycleReads):
     def frozen_scope(self, kr_id: str, period: Period) -> FrozenScope | None:
         """The items a `scope: frozen` key result measures in `period`, if taken."""
         with self._connect() as conn:
-            return read_scope(conn, kr_id, period)
+            return read_scope(conn, self._ns(conn), kr_id, period)
 
     def frozen_scopes(self, wanted: Iterable[tuple[str, Period]]) -> dict[str, FrozenScope]:
         """The scopes kept of these key results, each in its period (one query)."""
         with self._connect() as conn:
-            return read_scopes(conn, wanted)
+            return read_scopes(conn, self._ns(conn), wanted)
 
     def value_points(
         self,
@@ -156,6 +158,7 @@ class StoreReads(CycleReads):
         with self._connect() as conn:
             has_value = (
                 kr_values.c.key_result_id == kr_id,
+                kr_values.c.namespace == self._ns(conn),
                 kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                 kr_values.c.value.is_not(None),
             )
@@ -197,6 +200,7 @@ class StoreReads(CycleReads):
         with self._connect() as conn:
             where = [
                 kr_values.c.key_result_id == kr_id,
+                kr_values.c.namespace == self._ns(conn),
                 kr_values.c.cycle == self._kr_cycle(conn, kr_id),
             ]
             if notes_only:
@@ -231,6 +235,7 @@ class StoreReads(CycleReads):
                 select(kr_values.c.lineage)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.namespace == self._ns(conn),
                     kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     kr_values.c.origin.in_(("sync", "backfill")),
                     kr_values.c.lineage.is_not(None),
@@ -249,7 +254,10 @@ class StoreReads(CycleReads):
         if moment is not None:
             query = query.where(kr_values.c.observed_at <= moment)
         with self._connect() as conn:
-            query = query.where(kr_values.c.cycle == self._kr_cycle(conn, kr_id))
+            query = query.where(
+                kr_values.c.namespace == self._ns(conn),
+                kr_values.c.cycle == self._kr_cycle(conn, kr_id),
+            )
             return conn.execute(
                 query.order_by(kr_values.c.observed_at.desc(), kr_values.c.id.desc()).limit(1)
             ).scalar()
@@ -260,6 +268,7 @@ class StoreReads(CycleReads):
                 select(kr_values.c.value)
                 .where(
                     kr_values.c.key_result_id == kr_id,
+                    kr_values.c.namespace == self._ns(conn),
                     kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     kr_values.c.value.is_not(None),
                 )
@@ -276,6 +285,7 @@ class StoreReads(CycleReads):
                     select(kr_values)
                     .where(
                         kr_values.c.key_result_id == kr_id,
+                        kr_values.c.namespace == self._ns(conn),
                         kr_values.c.cycle == self._kr_cycle(conn, kr_id),
                     )
                     .order_by(kr_values.c.observed_at, kr_values.c.id)
@@ -293,6 +303,7 @@ class StoreReads(CycleReads):
             row = (
                 conn.execute(
                     select(key_results).where(
+                        key_results.c.namespace == self._ns(conn),
                         key_results.c.id == kr_id,
                         key_results.c.cycle == self._kr_cycle(conn, kr_id),
                     )
@@ -322,7 +333,7 @@ class StoreReads(CycleReads):
         return (
             conn.execute(
                 select(table)
-                .where(table.c.cycle.in_(cycles))
+                .where(table.c.namespace == self._ns(conn), table.c.cycle.in_(cycles))
                 .order_by(table.c.position, table.c.id)
             )
             .mappings()
@@ -349,7 +360,11 @@ class StoreReads(CycleReads):
                     kr_values.c.value,
                     newest_first,
                 )
-                .where(kr_values.c.value.is_not(None), kr_values.c.cycle.in_(cycles))
+                .where(
+                    kr_values.c.namespace == self._ns(conn),
+                    kr_values.c.value.is_not(None),
+                    kr_values.c.cycle.in_(cycles),
+                )
                 .subquery()
             )
             rows = conn.execute(
@@ -360,21 +375,15 @@ class StoreReads(CycleReads):
             rows = self._in_scope(conn, rows)
         return {row.id: row.value for row in rows}
 
-    def objectives_not_from_demo(self) -> list[str]:
-        """Objectives, retired or not, that the built-in demo did not write."""
-        with self._connect() as conn:
-            return list(
-                conn.execute(
-                    select(objectives.c.id)
-                    .where(objectives.c.demo.is_(False))
-                    .order_by(objectives.c.position, objectives.c.id)
-                ).scalars()
-            )
-
     def runs(self, limit: int = 20) -> list[RunRow]:
         with self._connect() as conn:
             rows = (
-                conn.execute(select(sync_runs).order_by(sync_runs.c.id.desc()).limit(limit))
+                conn.execute(
+                    select(sync_runs)
+                    .where(sync_runs.c.namespace == self._ns(conn))
+                    .order_by(sync_runs.c.id.desc())
+                    .limit(limit)
+                )
                 .mappings()
                 .all()
             )

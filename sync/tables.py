@@ -4,6 +4,9 @@ This is a contract other tools read with plain SQL: add columns, never rename th
 
 Objectives, key results and their values carry a `cycle` (migration 0007, `sync.cycles`):
 a row is identified by (cycle, id), so the same id in the next quarter is a row of its own.
+Since migration 0009 they, the frozen scopes and the runs also carry a `namespace` (the
+mapping file's, `config.mapping`): a row is identified by (namespace, cycle, id), so two
+teams' files may use the same ids, and a run of one never touches another's rows.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from sqlalchemy import (
 metadata = MetaData()
 
 CYCLE_WIDTH = 40  # a cycle key is 22 characters (`sync.cycles`); room to spare
+NAMESPACE_WIDTH = 64  # as long as config.value_types allows a namespace
 
 objectives = Table(
     "objectives",
     metadata,
+    Column("namespace", String(NAMESPACE_WIDTH), primary_key=True),  # migration 0009
     Column("cycle", String(CYCLE_WIDTH), primary_key=True),  # `2026-10-01..2026-12-31`
     Column("id", String(100), primary_key=True),
     Column("title", Text, nullable=False),
@@ -53,6 +58,7 @@ objectives = Table(
 key_results = Table(
     "key_results",
     metadata,
+    Column("namespace", String(NAMESPACE_WIDTH), primary_key=True),  # its objective's
     Column("cycle", String(CYCLE_WIDTH), primary_key=True),  # its period (`sync.cycles`)
     Column("id", String(100), primary_key=True),
     Column("objective_id", String(100), nullable=False),  # the objective of the same cycle
@@ -81,7 +87,9 @@ key_results = Table(
     Column("last_run_id", Integer),
     Column("retired_at", DateTime(timezone=True)),  # as objectives.retired_at (migration 0006)
     ForeignKeyConstraint(
-        ["cycle", "objective_id"], ["objectives.cycle", "objectives.id"], name="fk_kr_objective"
+        ["namespace", "cycle", "objective_id"],
+        ["objectives.namespace", "objectives.cycle", "objectives.id"],
+        name="fk_kr_objective",
     ),
 )
 
@@ -89,6 +97,7 @@ kr_values = Table(
     "kr_values",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("namespace", String(NAMESPACE_WIDTH), nullable=False),  # the key result's (0009)
     Column("key_result_id", String(100), nullable=False),
     Column("cycle", String(CYCLE_WIDTH), nullable=False),  # the key result's (migration 0007)
     Column("run_id", Integer, ForeignKey("sync_runs.id")),  # NULL for check-ins and notes
@@ -100,14 +109,15 @@ kr_values = Table(
     Column("note", Text),
     Column("lineage", JSON),
     ForeignKeyConstraint(
-        ["cycle", "key_result_id"],
-        ["key_results.cycle", "key_results.id"],
+        ["namespace", "cycle", "key_result_id"],
+        ["key_results.namespace", "key_results.cycle", "key_results.id"],
         name="fk_kr_values_key_result",
     ),
 )
 Index("ix_kr_values_kr_observed", kr_values.c.key_result_id, kr_values.c.observed_at)
 Index(
-    "ix_kr_values_cycle_kr_observed",
+    "ix_kr_values_ns_cycle_kr_observed",
+    kr_values.c.namespace,
     kr_values.c.cycle,
     kr_values.c.key_result_id,
     kr_values.c.observed_at,
@@ -125,6 +135,7 @@ sync_runs = Table(
     Column("requests", JSON, nullable=False),  # {"jira": 3, "github": 5}
     Column("errors", JSON, nullable=False),  # {"jira": ["..."], "github": []}
     Column("config_path", Text),
+    Column("namespace", String(NAMESPACE_WIDTH), nullable=False),  # the file's (0009)
 )
 
 # The incremental-sync cache (migration 0002): what each fetch unit (a JQL, a search, a
@@ -159,6 +170,7 @@ fetch_cache_items = Table(
 kr_scopes = Table(
     "kr_scopes",
     metadata,
+    Column("namespace", String(NAMESPACE_WIDTH), primary_key=True),  # migration 0009
     Column("key_result_id", String(100), primary_key=True),
     Column("period_start", Date, primary_key=True),
     Column("period_end", Date, primary_key=True),

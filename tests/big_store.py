@@ -96,6 +96,7 @@ def build_big_store(
                     insert(kr_values),
                     [
                         {
+                            "namespace": store.namespace,
                             "key_result_id": kr,
                             "cycle": records[0].cycle,
                             "run_id": None,

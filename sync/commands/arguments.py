@@ -43,7 +43,19 @@ def duration_arg(text: str) -> float:
 
 
 def kr_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kr", type=text_arg, metavar="KR", help="the key result's id")
+    parser.add_argument(
+        "kr", type=text_arg, metavar="KR", help="the key result's id, or NAMESPACE/ID"
+    )
+
+
+def namespace_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--namespace",
+        type=text_arg,
+        metavar="N",
+        help="the namespace to show (a mapping file's; default: the one the newest sync "
+        "wrote); a key result may also be named N/ID",
+    )
 
 
 def period_argument(parser: argparse.ArgumentParser) -> None:

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     now = datetime.now(UTC).replace(microsecond=0)
     check_since(mapping, args.since, args.only, now.date())
     request = BackfillRequest(now=now, step=args.step, since=args.since, only=args.only)
-    store = open_store(settings)
+    store = open_store(settings).in_namespace(mapping.namespace)
     with store.run_lock(wait_s=settings.lock_timeout_s):
         report = backfill_with_progress(settings, mapping, store, request)
     print_backfill_summary(report, console)

@@ -25,7 +25,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     mapping = load_mapping(config_path(args, settings))
     value = parse_value(args.value)
-    store = open_store(settings)
+    store = open_store(settings).in_namespace(mapping.namespace)
     with store.run_lock(wait_s=max(settings.lock_timeout_s, 10.0)):
         outcome = apply_checkin(settings, mapping, store, args.kr, value, args.note)
     kr = outcome.plan.key_result

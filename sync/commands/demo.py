@@ -27,6 +27,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=7, help="the generated data set's seed (default: 7)"
     )
+    parser.add_argument(
+        "--into-shared-store",
+        action="store_true",
+        help="write the demo's namespace into a store other namespaces use too",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
@@ -34,9 +39,10 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     from sandbox.server import SandboxOptions, build_sandbox
 
     mapping = load_mapping(demo_mapping_path())
-    store = open_store(settings)
+    store = open_store(settings).in_namespace(mapping.namespace)
     with store.run_lock(wait_s=10.0):
-        refuse_foreign_store(store)
+        if not args.into_shared_store:
+            refuse_shared_store(store, mapping.namespace)
         console.print("Starting the sandbox (Jira Cloud + GitHub on loopback)…")
         with build_sandbox(SandboxOptions(seed=args.seed)).start() as box:
             demo_settings = settings.model_copy(
@@ -58,17 +64,19 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     return report.exit_code
 
 
-def refuse_foreign_store(store: Store) -> None:
-    """The demo writes only into a store that holds nothing but what it wrote itself: its
-    objectives would stay among real ones, and its run would retire them."""
-    foreign = store.objectives_not_from_demo()
-    if foreign:
-        more = len(foreign) - 5
-        shown = ", ".join(foreign[:5]) + (f" and {more} more" if more > 0 else "")
+def refuse_shared_store(store: Store, own: str) -> None:
+    """The demo writes only into a store that holds nothing but its own namespace, unless
+    told: its objectives would show among real ones on everybody's dashboard (it never
+    touches another namespace's rows either way)."""
+    others = [namespace for namespace in store.namespaces() if namespace != own]
+    if others:
+        more = len(others) - 5
+        shown = ", ".join(others[:5]) + (f" and {more} more" if more > 0 else "")
         raise UsageError(
-            f"demo: the store {store.safe_url} holds objectives the demo did not write "
-            f"({shown}); the demo writes only into a new store or its own. Set "
-            "OKRSYNC_DATABASE_URL to another one, e.g. sqlite:///okrsync-demo.db"
+            f"demo: the store {store.safe_url} holds other namespaces ({shown}); the demo "
+            f"writes its namespace '{own}' only into a new store or its own. Set "
+            "OKRSYNC_DATABASE_URL to another one, e.g. sqlite:///okrsync-demo.db, or add "
+            "--into-shared-store"
         )
 
 

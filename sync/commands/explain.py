@@ -5,22 +5,22 @@ from __future__ import annotations
 import argparse
 
 from config.settings import Settings
-from sync.commands.arguments import kr_argument, period_argument
+from sync.commands.arguments import kr_argument, namespace_argument, period_argument
 from sync.commands.command import EXIT_OK, Command
-from sync.commands.store_access import in_period, known_kr, open_store_to_read
+from sync.commands.store_access import kr_in_store
 from sync.literal_text import LiteralConsole
 from sync.status_view import render_explain
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     kr_argument(parser)
+    namespace_argument(parser)
     period_argument(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = in_period(open_store_to_read(settings), args.period)
-    known_kr(store, args.kr)
-    render_explain(store, args.kr, console)
+    store, kr_id = kr_in_store(settings, args.kr, args.namespace, args.period)
+    render_explain(store, kr_id, console)
     return EXIT_OK
 
 

@@ -6,9 +6,9 @@ import argparse
 import json
 
 from config.settings import Settings
-from sync.commands.arguments import kr_argument, period_argument
+from sync.commands.arguments import kr_argument, namespace_argument, period_argument
 from sync.commands.command import EXIT_OK, Command
-from sync.commands.store_access import in_period, known_kr, open_store_to_read
+from sync.commands.store_access import kr_in_store
 from sync.documents import history_document
 from sync.literal_text import LiteralConsole
 from sync.status_view import HISTORY_LIMIT, render_history
@@ -26,8 +26,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="every value of the cycle, oldest first: {key_result, period, values}",
+        help="every value of the cycle, oldest first: {key_result, namespace, period, values}",
     )
+    namespace_argument(parser)
     period_argument(parser)
 
 
@@ -43,12 +44,11 @@ def history_limit_arg(text: str) -> int | None:
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = in_period(open_store_to_read(settings), args.period)
-    known_kr(store, args.kr)
+    store, kr_id = kr_in_store(settings, args.kr, args.namespace, args.period)
     if args.json:
-        print(json.dumps(history_document(store, args.kr).model_dump(mode="json"), indent=2))
+        print(json.dumps(history_document(store, kr_id).model_dump(mode="json"), indent=2))
         return EXIT_OK
-    render_history(store, args.kr, console, args.limit)
+    render_history(store, kr_id, console, args.limit)
     return EXIT_OK
 
 

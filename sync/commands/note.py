@@ -22,7 +22,7 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     mapping = load_mapping(config_path(args, settings))
     if not args.text.strip():
         raise UsageError("note: the text is empty")
-    store = open_store(settings)
+    store = open_store(settings).in_namespace(mapping.namespace)
     with store.run_lock(wait_s=max(settings.lock_timeout_s, 10.0)):
         apply_checkin(settings, mapping, store, args.kr, None, args.text)
     console.print(f"{args.kr}: note recorded")

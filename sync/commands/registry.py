@@ -11,6 +11,7 @@ from sync.commands import (
     explain,
     history,
     note,
+    prune,
     report,
     sandbox,
     serve,
@@ -35,6 +36,7 @@ COMMANDS: dict[str, Command] = {
         report,
         serve,
         demo,
+        prune,
         sandbox,
     )
 }

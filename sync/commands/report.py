@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from config.settings import Settings
+from sync.commands.arguments import namespace_argument
 from sync.commands.command import EXIT_OK, Command, UsageError
-from sync.commands.store_access import in_period, is_period, open_store_to_read
+from sync.commands.store_access import in_namespace, in_period, is_period, open_store_to_read
 from sync.literal_text import LiteralConsole
 
 
@@ -25,12 +26,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output", type=Path, metavar="FILE", help="write here instead of standard output"
     )
+    namespace_argument(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sync.reports import ReportError, parse_window, render_report
 
-    store = open_store_to_read(settings)
+    store = in_namespace(open_store_to_read(settings), args.namespace)
     try:
         window = parse_window(args.period)
     except ReportError as exc:

@@ -6,9 +6,14 @@ import argparse
 import json
 
 from config.settings import Settings
-from sync.commands.arguments import period_argument, text_arg
+from sync.commands.arguments import namespace_argument, period_argument, text_arg
 from sync.commands.command import EXIT_OK, Command
-from sync.commands.store_access import in_period, known_objective, open_store_to_read
+from sync.commands.store_access import (
+    in_namespace,
+    in_period,
+    known_objective,
+    open_store_to_read,
+)
 from sync.documents import status_document
 from sync.literal_text import LiteralConsole
 from sync.standing import TreeFilter
@@ -30,11 +35,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all", action="store_true", help="also what the mapping file no longer lists (retired)"
     )
+    namespace_argument(parser)
     period_argument(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = in_period(open_store_to_read(settings), args.period)
+    store = in_period(in_namespace(open_store_to_read(settings), args.namespace), args.period)
     if args.objective is not None:
         known_objective(store, args.objective)
     wanted = TreeFilter(

@@ -31,6 +31,42 @@ def open_store_to_read(settings: Settings, connections: int | None = None) -> St
     return open_store(settings, connections)
 
 
+def in_namespace(store: Store, namespace: str | None, *, option: str = "--namespace") -> Store:
+    """The store's reads in `namespace` (else in the current one, the newest sync's); one
+    the store does not hold is a usage error naming those it does."""
+    if namespace is None:
+        return store
+    known = store.namespaces()
+    if namespace not in known:
+        raise UsageError(
+            f"{option}: unknown namespace '{namespace}' ({ids_in_store(namespace, known)})"
+        )
+    return store.in_namespace(namespace)
+
+
+def split_kr(kr_ref: str, namespace: str | None) -> tuple[str | None, str]:
+    """`platform/lead-time` as (namespace, id); a bare id keeps `--namespace`. Both given and
+    different is a usage error."""
+    if "/" not in kr_ref:
+        return namespace, kr_ref
+    named, kr_id = kr_ref.split("/", 1)
+    if namespace is not None and named != namespace:
+        raise UsageError(f"key result '{kr_ref}' is not in --namespace {namespace}")
+    return named, kr_id
+
+
+def kr_in_store(
+    settings: Settings, kr_ref: str, namespace: str | None, period: str | None
+) -> tuple[Store, str]:
+    """The store's reads where `kr_ref` (an id or `namespace/id`) lives, in `period`, and
+    its id; an unknown namespace, cycle or key result is a usage error."""
+    named, kr_id = split_kr(kr_ref, namespace)
+    option = "--namespace" if named == namespace else "KR"
+    store = in_period(in_namespace(open_store_to_read(settings), named, option=option), period)
+    known_kr(store, kr_id)
+    return store, kr_id
+
+
 def known_kr(store: Store, kr_id: str) -> None:
     if store.key_result(kr_id) is None:
         known = [row.id for row in store.all_key_results()]

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     check_only(mapping, args.only)
     if args.dry_run:
         return dry_run(settings, mapping, console, args.only)
-    store = open_store(settings)
+    store = open_store(settings).in_namespace(mapping.namespace)
     wait_s = settings.lock_timeout_s if args.wait is None else max(0.0, args.wait)
     with store.run_lock(wait_s=wait_s):
         report = sync_with_progress(settings, mapping, store, console, args.only, str(path))

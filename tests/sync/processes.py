@@ -178,9 +178,10 @@ def stored_runs(url: str) -> list[RunRow]:
         store.close()
 
 
-def lock_is_held(url: str) -> bool:
-    """True while another process holds the run lock (taken and given back at once if free)."""
-    store = Store(url)
+def lock_is_held(url: str, namespace: str = "okrs") -> bool:
+    """True while another process holds the run lock of `namespace` (okrs.yaml's), taken and
+    given back at once if free."""
+    store = Store(url).in_namespace(namespace)
     try:
         with store.run_lock(wait_s=0):
             return False

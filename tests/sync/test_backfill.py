@@ -263,6 +263,7 @@ def test_values_recorded_by_others_are_never_touched(
         conn.execute(
             kr_values.insert(),
             {
+                "namespace": mapping.namespace,
                 "cycle": "2026-10-01..2026-12-31",  # the key result's: 2026-Q4
                 "key_result_id": "open-bugs",
                 "observed_at": moment,
@@ -350,9 +351,10 @@ def test_a_changed_definition_replaces_its_own_points_only(
     settings, mapping, store = setup
     run_backfill(settings, mapping, store, request(only=["lead-sum", "merged"]))
     merged_before = backfilled(store, "merged")
-    path = tmp_path / "changed.yaml"
+    path = tmp_path / "changed.yaml"  # the same namespace: the same key results
     path.write_text(
         MAPPING.replace("type: sum, field: lead_time_hours", "type: mean, field: lead_time_hours")
+        .replace("version: 1\n", f"version: 1\nnamespace: {mapping.namespace}\n")
     )
     changed = load_mapping(path)
     report = run_backfill(settings, changed, store, request(only=["lead-sum", "merged"]))

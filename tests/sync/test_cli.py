@@ -793,8 +793,9 @@ def test_demo_writes_a_new_store_or_its_own_and_refuses_any_other(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`demo` in a folder with a real store added its objectives for good. It now writes
-    only into a new store or one it alone wrote; a store a sync has written, even with the
-    demo's own objective ids (a copy of demo.yaml), is refused with exit 2, untouched."""
+    only its namespace into a new store or one it alone wrote; a store another namespace
+    uses, even with the demo's own objective ids, is refused with exit 2, untouched; told
+    `--into-shared-store`, it writes its namespace beside the other, which keeps its rows."""
     assert main(["demo"]) == 0
     assert main(["demo"]) == 0  # its own store: run again
     point_at(sandbox, monkeypatch)
@@ -805,6 +806,12 @@ def test_demo_writes_a_new_store_or_its_own_and_refuses_any_other(
     assert main(["demo"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"the store {store.safe_url} holds objectives the demo did not write" in err
-    assert "(quality, delivery)" in err and "OKRSYNC_DATABASE_URL" in err
+    assert f"the store {store.safe_url} holds other namespaces (okrs)" in err
+    assert "OKRSYNC_DATABASE_URL" in err and "--into-shared-store" in err
     assert store.counts() == before
+    mine = store.in_namespace("okrs")
+    rows = [(row.id, row.value, row.checked_at, row.retired_at) for row in mine.all_key_results()]
+    assert main(["demo", "--into-shared-store"]) == 0
+    assert store.namespaces() == ["demo", "okrs"]
+    after = [(row.id, row.value, row.checked_at, row.retired_at) for row in mine.all_key_results()]
+    assert after == rows

@@ -48,8 +48,8 @@ def test_history_json_is_the_contract_and_keeps_hostile_notes_as_written(
     assert main(["checkin", "nps", "25", "--note", HOSTILE]) == 0
     assert main(["note", "nps", "<b>second</b> [note]"]) == 0
     document = _json(capsys, "history", "nps", "--json")
-    assert list(document) == ["key_result", "period", "values"]
-    assert document["key_result"] == "nps"
+    assert list(document) == ["key_result", "namespace", "period", "values"]
+    assert (document["key_result"], document["namespace"]) == ("nps", "okrs")
     assert document["period"] == {"start": str(P_START), "end": str(P_END)}
     values = document["values"]
     assert isinstance(values, list)

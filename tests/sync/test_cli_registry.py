@@ -85,6 +85,7 @@ def test_commands_are_listed_in_the_registry_order() -> None:
             "report",
             "serve",
             "demo",
+            "prune",
             "sandbox",
         ]
     )

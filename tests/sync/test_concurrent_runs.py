@@ -78,7 +78,7 @@ def test_while_the_lock_is_held_no_wait_exits_1_and_wait_waits(
     holder = Store(database_url)  # a run in progress, as far as the lock can tell
     holder.migrate()
     try:
-        with holder.run_lock(wait_s=0):
+        with holder.in_namespace("okrs").run_lock(wait_s=0):  # okrs.yaml's namespace
             refused = okrsync("sync", "--no-wait", env=env, cwd=tmp_path)
             assert refused.finish() == 1, refused.log
             waiting = okrsync("sync", "--wait", "60", env=env, cwd=tmp_path)
@@ -87,7 +87,7 @@ def test_while_the_lock_is_held_no_wait_exits_1_and_wait_waits(
             assert stored_runs(database_url) == []
     finally:
         holder.close()
-    assert "another okr-sync run holds" in refused.log
+    assert "another okr-sync run of namespace okrs holds" in refused.log
     assert waiting.finish() == 0, waiting.log  # it ran once the lock was given back
     assert len(assert_consistent(database_url, sandbox)) == 1
 

@@ -310,7 +310,7 @@ def test_upgrade_to_retirement_keeps_every_value_listed_and_not_the_demos(
     assert [(o.id, o.retired_at, o.demo) for o in store.all_objectives()] == [
         ("quality", None, False)
     ]
-    assert store.objectives_not_from_demo() == ["quality"]
+    assert store.namespaces() == ["default"]  # not the demo's (0009)
     store.close()
 
 
