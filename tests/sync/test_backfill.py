@@ -353,8 +353,9 @@ def test_a_changed_definition_replaces_its_own_points_only(
     merged_before = backfilled(store, "merged")
     path = tmp_path / "changed.yaml"  # the same namespace: the same key results
     path.write_text(
-        MAPPING.replace("type: sum, field: lead_time_hours", "type: mean, field: lead_time_hours")
-        .replace("version: 1\n", f"version: 1\nnamespace: {mapping.namespace}\n")
+        MAPPING.replace(
+            "type: sum, field: lead_time_hours", "type: mean, field: lead_time_hours"
+        ).replace("version: 1\n", f"version: 1\nnamespace: {mapping.namespace}\n")
     )
     changed = load_mapping(path)
     report = run_backfill(settings, changed, store, request(only=["lead-sum", "merged"]))

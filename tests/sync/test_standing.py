@@ -33,7 +33,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> str:
 def objective_row(
     id: str, parent_id: str | None, level: str | None = None, owner: str | None = None
 ) -> ObjectiveRow:
-    return ObjectiveRow(id, id, owner, level, parent_id, 1.0, 0, None, "", None, None, False, "")
+    return ObjectiveRow(
+        id, id, owner, level, parent_id, 1.0, 0, None, "", None, None, False, "", "default"
+    )
 
 
 def rows() -> list[ObjectiveRow]:
