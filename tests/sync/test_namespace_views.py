@@ -23,6 +23,7 @@ from sync.dashboard import make_dashboard_app
 from sync.store import Store
 from tests.sync.test_cli import MAPPING, point_at
 from tests.sync.test_dashboard import check, validate_spec
+from tests.sync.webhooks import Receiver
 
 TITLES = {
     "platform": ("Platform <script>alert(1)</script> [bold]p[/bold]", "P1 <b>bugs</b> & [red]x"),
@@ -227,3 +228,33 @@ def test_reports_name_the_namespace_and_each_key_result_in_it(
     assert '<span id="namespace-shown">mobile</span>' in html
     assert '<span class="muted kr-ref">mobile/p1-bugs</span>' in html
     assert "<img" not in html
+
+
+# --- the digest ------------------------------------------------------------------------------
+
+
+def test_the_digest_names_the_namespace_of_its_run(
+    org: Store, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = Receiver()
+    try:
+        monkeypatch.setenv("OKRSYNC_NOTIFY__WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("OKRSYNC_NOTIFY__FORMAT", "json")
+        assert main(["sync", "--config", "mobile.yaml", "--only", "p1-bugs"]) == 0  # recovered
+        [digest] = receiver.received
+        assert (digest["run"]["id"], digest["run"]["namespace"]) == (3, "mobile")
+        [change] = digest["changes"]
+        assert (change["namespace"], change["key_result"]) == ("mobile", "p1-bugs")
+        assert change["title"] == TITLES["mobile"][1] and change["reasons"] == ["status_changed"]
+        monkeypatch.setenv("OKRSYNC_NOTIFY__FORMAT", "slack")
+        sandbox.faults.arm("/jira/", faults.jql_error(JIRA_MESSAGE), times=None)
+        try:
+            assert main(["sync", "--config", "platform.yaml", "--only", "p1-bugs"]) == 1
+        finally:
+            sandbox.faults.reset()
+        text = receiver.received[1]["text"]
+        assert text.startswith("okr-sync run #4 (platform): 1 key result changed\n")
+        assert "P1 &lt;b&gt;bugs&lt;/b&gt; &amp; [red]x (platform/p1-bugs): failed: " in text
+        assert "&lt;svg onload=alert(1)&gt;" in text and "<svg" not in text
+    finally:
+        receiver.close()
