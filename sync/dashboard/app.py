@@ -197,6 +197,7 @@ class DashboardApp:
     def view_tree(self, request: Request) -> Response:
         wanted = tree_filter(request)
         store = self.shown(request)
+        held = self.store.namespaces()
         tree = objective_tree(store, wanted)
         levels = sorted({o.level for o in store.all_objectives() if o.level})
         runs = store.runs(limit=1)
@@ -213,8 +214,8 @@ class DashboardApp:
                 cycles=cycles_held(store),
                 period=store.cycle,
                 namespace=store.namespace,
-                namespaces=self.store.namespaces(),
-                kept=self.kept(request, store),
+                namespaces=held,
+                kept=self.kept(request, store, held),
             )
         )
 
@@ -238,7 +239,7 @@ class DashboardApp:
                 history=list(reversed(detail.points)),
                 scope_summary=scope_summary(detail.row.lineage),
                 scope_changes=scope_changes(detail.row.lineage),
-                kept=self.kept(request, store),
+                kept=self.kept(request, store, self.store.namespaces()),
             )
         )
 
@@ -252,7 +253,7 @@ class DashboardApp:
                 active="runs",
                 runs=store.runs(limit=limit),
                 namespace=store.namespace,
-                kept=self.kept(request, store, period=False),
+                kept=self.kept(request, store, self.store.namespaces(), period=False),
             )
         )
 
@@ -266,13 +267,15 @@ class DashboardApp:
             )
         )
 
-    def kept(self, request: Request, store: Store, *, period: bool = True) -> dict[str, str]:
+    def kept(
+        self, request: Request, store: Store, held: list[str], *, period: bool = True
+    ) -> dict[str, str]:
         """What a page's links keep of its query: the namespace, asked for or shown among
-        several (the same ids live in several namespaces: a link must not land in another
-        when the newest sync changes), and the cycle `?period=` chose; none for the
-        current cycle, so that links follow the newest sync."""
+        the several `held` (the same ids live in several namespaces: a link must not land
+        in another when the newest sync changes), and the cycle `?period=` chose; none for
+        the current cycle, so that links follow the newest sync."""
         kept = {}
-        if query_arg(request, "namespace") is not None or len(self.store.namespaces()) > 1:
+        if query_arg(request, "namespace") is not None or len(held) > 1:
             kept["namespace"] = store.namespace
         if period and query_arg(request, "period") is not None and store.cycle is not None:
             kept["period"] = store.cycle
