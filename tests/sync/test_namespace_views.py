@@ -146,6 +146,9 @@ def test_pages_show_the_namespace_asked_for_and_their_links_keep_it(client: Clie
     assert "P1 &lt;b&gt;bugs&lt;/b&gt; &amp; [red]x" in detail
     runs = client.get("/runs?namespace=platform").get_data(as_text=True)
     assert 'data-run="1"' in runs and 'data-run="2"' not in runs
+    for shown in (page, detail, runs):  # the top bar stays in the namespace too
+        assert 'href="/?namespace=platform" class="' in shown
+        assert 'href="/runs?namespace=platform" class="' in shown
 
 
 def test_the_namespaces_page_lists_each_with_its_last_run_and_failures(client: Client) -> None:
