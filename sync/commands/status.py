@@ -36,7 +36,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all", action="store_true", help="also what the mapping file no longer lists (retired)"
     )
-    namespace_argument(parser)
+    namespace_argument(
+        parser,
+        help="only this namespace (a mapping file's); default: every namespace in name order, "
+        "each under its heading (--json: the one the newest sync wrote, and a list of all)",
+    )
     period_argument(parser)
 
 
