@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from config.periods import cycle_period
+from sync.namespace_standing import NamespaceStanding, namespace_standings, qualified
 from sync.presentation import percent
 from sync.progress import Status
 from sync.standing import (
@@ -119,12 +120,44 @@ def cycle_document(key: str | None) -> Cycle | None:
     return Cycle(key=key, label=period.label, start=period.start, end=period.end)
 
 
+class LastRun(ClosedDocument):
+    """A namespace's newest sync run, in brief."""
+
+    id: int
+    finished_at: Moment
+    outcome: Literal["ok", "partial", "failed"]
+    key_results_total: Count
+    key_results_failed: Count
+    errors: dict[str, list[str]] = Field(description="error messages, by source")
+
+
+class NamespaceSummary(ClosedDocument):
+    """A namespace of the store: a mapping file's, with its last run and what failed."""
+
+    name: str
+    current: bool = Field(description="the one shown unless asked: the newest sync's")
+    last_run: LastRun | None = Field(description="null before its first run")
+    failing: list[str] = Field(
+        description="key results of its current cycle whose last fetch failed, as "
+        "`namespace/id`; their values are the last good ones"
+    )
+
+
+class Namespaces(ClosedDocument):
+    """Every namespace of the store, in name order."""
+
+    namespaces: list[NamespaceSummary]
+
+
 class StatusDocument(ClosedDocument):
     """`status --json`: objectives in tree order."""
 
     objectives: list[StatusObjective]
     period: Cycle | None = Field(description="the cycle shown; null in an empty store")
     namespace: str = Field(description="the namespace shown: a mapping file's (`platform`)")
+    namespaces: list[NamespaceSummary] = Field(
+        description="every namespace of the store (the one shown too), in name order"
+    )
 
 
 class Objectives(ClosedDocument):
@@ -180,6 +213,7 @@ class KeyResult(ClosedDocument):
     """One key result with its history, sources and forecast."""
 
     id: str
+    namespace: str = Field(description="its mapping file's namespace")
     title: str
     objective: str
     kind: str
@@ -251,6 +285,7 @@ def history_document(store: Store, kr_id: str) -> HistoryDocument:
 
 class Run(ClosedDocument):
     id: int
+    namespace: str = Field(description="the mapping file's whose key results it computed")
     started_at: Moment
     finished_at: Moment
     outcome: Literal["ok", "partial", "failed"]
@@ -297,6 +332,31 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> StatusDoc
         ],
         period=cycle_document(store.cycle),
         namespace=store.namespace,
+        namespaces=namespaces_document(store).namespaces,
+    )
+
+
+def namespaces_document(store: Store) -> Namespaces:
+    """Every namespace of the store with its last run and failing key results."""
+    return Namespaces(namespaces=[_namespace_summary(each) for each in namespace_standings(store)])
+
+
+def _namespace_summary(standing: NamespaceStanding) -> NamespaceSummary:
+    run = standing.last_run
+    return NamespaceSummary(
+        name=standing.name,
+        current=standing.current,
+        last_run=None
+        if run is None
+        else LastRun(
+            id=run.id,
+            finished_at=run.finished_at,
+            outcome=run.outcome,
+            key_results_total=run.key_results_total,
+            key_results_failed=run.key_results_failed,
+            errors=run.errors,
+        ),
+        failing=[qualified(standing.name, kr_id) for kr_id in standing.failing],
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
+from config.value_types import DEFAULT_NAMESPACE
 from connectors.base import (
     ConnectorError,
 )
@@ -93,6 +94,7 @@ class SyncReport:
     cache_checks: dict[str, StageCost] = field(default_factory=dict)
     # the stored states before the run, which the digest compares with (sync.notify)
     digest_before: dict[str, PreviousState] = field(default_factory=dict)
+    namespace: str = DEFAULT_NAMESPACE  # the mapping file's: the digest names it
 
     @property
     def failed(self) -> list[KeyResultOutcome]:
@@ -253,6 +255,7 @@ def run_sync(
         errors=errors,
         dry_run=dry_run,
         digest_before=digest_before,
+        namespace=mapping.namespace,
     )
     report.cache_units = incremental.modes() if incremental is not None else None
     report.cache_decoded = incremental.decoded.units if incremental is not None else None

@@ -31,6 +31,7 @@ from tenacity import (
 
 from config.settings import NotifySettings, Settings
 from sync.literal_text import printable
+from sync.namespace_standing import qualified
 from sync.presentation import ScopeChange, format_number, percent, scope_changes
 from sync.progress import Status
 from sync.records import Lineage
@@ -55,6 +56,7 @@ class Change:
     """One key result's entry in the digest; `reasons` holds status_changed, crossed, failed."""
 
     key_result: str
+    namespace: str  # the run's mapping file's; lines name `namespace/key_result`
     title: str
     objective: str
     unit: str | None
@@ -107,6 +109,7 @@ def digest_changes(report: SyncReport, before: Mapping[str, PreviousState]) -> l
         previous_progress = percent(stored.progress) if stored else None
         change = Change(
             key_result=kr.id,
+            namespace=report.namespace,
             title=kr.title,
             objective=outcome.plan.objective.id,
             unit=kr.unit,
@@ -141,6 +144,7 @@ def json_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
         "event": "okrsync.digest",
         "run": {
             "id": report.run_id,
+            "namespace": report.namespace,
             "outcome": report.outcome,
             "finished_at": report.finished_at.isoformat(),
             "key_results": len(report.key_results),
@@ -190,12 +194,12 @@ def change_line(change: Change) -> str:
     if "failed" not in change.reasons:
         previous = format_number(change.previous_value, change.unit)
         parts.append(f"value {previous} -> {value}, progress {change.progress or 0:.0f}%")
-    return f"{change.title} ({change.key_result}): " + "; ".join(parts)
+    return f"{change.title} ({qualified(change.namespace, change.key_result)}): " + "; ".join(parts)
 
 
 def slack_payload(report: SyncReport, changes: list[Change]) -> dict[str, Any]:
     headline = (
-        f"okr-sync run #{report.run_id}: {len(changes)} key result"
+        f"okr-sync run #{report.run_id} ({report.namespace}): {len(changes)} key result"
         f"{'s' if len(changes) != 1 else ''} changed"
     )
     lines = [

@@ -13,6 +13,7 @@ from typing import Any
 from config.cadence import duration_parts
 from sync.charts import chart_for
 from sync.documents import cycle_document
+from sync.namespace_standing import qualified
 from sync.presentation import percent, target_text
 from sync.rendering import render
 from sync.standing import change_since, key_result_detail, objective_tree
@@ -56,7 +57,9 @@ def parse_window(text: str) -> Window:
 
 
 def build_report(store: Store, window: Window, now: datetime | None = None) -> dict[str, Any]:
-    """The report as plain data (the JSON format); `_chart` entries are for HTML only."""
+    """The report of the store's namespace as plain data (the JSON format): it names the
+    namespace, and each key result as `namespace/id` (`ref`); `_chart` entries are for HTML
+    only."""
     now = now or datetime.now(UTC)
     objectives = []
     for obj in objective_tree(store):
@@ -68,6 +71,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
             key_results.append(
                 {
                     "id": kr.id,
+                    "ref": qualified(kr.namespace, kr.id),
                     "title": kr.title,
                     "value": kr.value,
                     "unit": kr.unit,
@@ -104,6 +108,7 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
     cycle = cycle_document(store.cycle)
     return {
         "generated_at": now.isoformat(),
+        "namespace": store.namespace,
         "window": window.label,
         "period": None if cycle is None else cycle.model_dump(mode="json"),
         "last_run": None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
+
 from rich import box
 from rich.console import Group
 from rich.table import Table
@@ -11,6 +14,7 @@ from config.periods import cycle_period
 from config.vocabulary import MetricType
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
+from sync.namespace_standing import qualified
 from sync.presentation import (
     format_number,
     iso,
@@ -21,7 +25,7 @@ from sync.presentation import (
     target_text,
 )
 from sync.progress import Status
-from sync.records import KeyResultRow, Lineage, ObjectiveRow
+from sync.records import KeyResultRow, Lineage, ObjectiveRow, RunRow
 from sync.standing import TreeFilter, objective_tree
 from sync.store import Store
 
@@ -47,9 +51,19 @@ def progress_bar(fraction: float | None, width: int = 20) -> Text:
 VALUE_WIDTH = 20  # the widest a value or target cell grows before it folds
 
 
-def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
+def render_status(
+    store: Store, console: LiteralConsole, wanted: TreeFilter | None = None, *, named: bool = False
+) -> None:
+    """The objective tree of the store's namespace and cycle as a table, its failures and its
+    last run. `named`: one of several namespaces on screen, so a heading names it, with its
+    cycle and last run, and key results are named `namespace/id`."""
     wanted = wanted or TreeFilter()
     objectives = objective_tree(store, wanted)
+    runs = store.runs(limit=1)
+    cycle = store.cycle
+    label = None if cycle is None else cycle_period(cycle).label
+    if named:
+        console.print(namespace_heading(store.namespace, label, runs[0] if runs else None))
     if not objectives:
         if not store.all_objectives():
             console.print("No key results in the store yet: run `python run.py sync` first.")
@@ -58,8 +72,8 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
         else:
             console.print(RETIRED_ONLY)
         return
-    cycle = store.cycle
-    heading_text = "OKR status" if cycle is None else f"OKR status, {cycle_period(cycle).label}"
+    name: Callable[[str], str] = partial(qualified, store.namespace) if named else str
+    heading_text = "OKR status" if label is None else f"OKR status, {label}"
     table = Table(title=heading_text, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
     table.add_column("Progress", no_wrap=True)
@@ -72,8 +86,8 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
         indent = "  " * obj.depth
         heading: Text | Group = Text(f"{indent}{obj.title}", style="bold")
         if obj.stale_inputs:
-            stale = Text(f"{indent}! {stale_inputs_text(obj.stale_inputs)}", style="yellow")
-            heading = Group(heading, stale)
+            stale_text = stale_inputs_text([name(kr_id) for kr_id in obj.stale_inputs])
+            heading = Group(heading, Text(f"{indent}! {stale_text}", style="yellow"))
         table.add_row(
             heading,
             progress_cell(obj.progress),
@@ -100,16 +114,36 @@ def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | No
         for kr in obj.key_results:
             if kr.last_error:
                 console.print(
-                    Text.assemble(("failed", "red"), f" {kr.id}: {kr.last_error}"),
+                    Text.assemble(("failed", "red"), f" {name(kr.id)}: {kr.last_error}"),
                     soft_wrap=True,  # one line per failure, whatever the width
                 )
-    runs = store.runs(limit=1)
-    if runs:
-        run = runs[0]
-        console.print(
-            f"Last run #{run.id} at {run.finished_at:%Y-%m-%d %H:%M} UTC: {run.outcome}, "
-            f"{run.key_results_total} key results, {run.key_results_failed} failed."
-        )
+    if runs and not named:
+        console.print(run_text(runs[0]))
+
+
+def render_organization(
+    stores: Sequence[Store], console: LiteralConsole, wanted: TreeFilter | None = None
+) -> None:
+    """Several namespaces, one after the other in the order given (name order, as
+    `sync.namespace_standing` lists them), each under its heading."""
+    for position, store in enumerate(stores):
+        if position:
+            console.print()
+        render_status(store, console, wanted, named=True)
+
+
+def namespace_heading(namespace: str, cycle_label: str | None, run: RunRow | None) -> Text:
+    """`Namespace platform, 2026-Q4: last run #3 at ...`: which part of the store follows."""
+    shown = f"Namespace {namespace}" + (f", {cycle_label}" if cycle_label else "")
+    last = run_text(run) if run is not None else "no run yet."
+    return Text.assemble((shown, "bold"), f": {last[0].lower()}{last[1:]}")
+
+
+def run_text(run: RunRow) -> str:
+    return (
+        f"Last run #{run.id} at {run.finished_at:%Y-%m-%d %H:%M} UTC: {run.outcome}, "
+        f"{run.key_results_total} key results, {run.key_results_failed} failed."
+    )
 
 
 RETIRED_ONLY = (

@@ -48,14 +48,14 @@ def kr_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def namespace_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--namespace",
-        type=text_arg,
-        metavar="N",
-        help="the namespace to show (a mapping file's; default: the one the newest sync "
-        "wrote); a key result may also be named N/ID",
-    )
+NAMESPACE_HELP = (
+    "the namespace to show (a mapping file's; default: the one the newest sync wrote); a key "
+    "result may also be named N/ID"
+)
+
+
+def namespace_argument(parser: argparse.ArgumentParser, help: str = NAMESPACE_HELP) -> None:
+    parser.add_argument("--namespace", type=text_arg, metavar="N", help=help)
 
 
 def period_argument(parser: argparse.ArgumentParser) -> None:

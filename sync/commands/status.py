@@ -7,7 +7,7 @@ import json
 
 from config.settings import Settings
 from sync.commands.arguments import namespace_argument, period_argument, text_arg
-from sync.commands.command import EXIT_OK, Command
+from sync.commands.command import EXIT_OK, Command, UsageError
 from sync.commands.store_access import (
     in_namespace,
     in_period,
@@ -17,7 +17,8 @@ from sync.commands.store_access import (
 from sync.documents import status_document
 from sync.literal_text import LiteralConsole
 from sync.standing import TreeFilter
-from sync.status_view import render_status
+from sync.status_view import render_organization, render_status
+from sync.store import Store
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,22 +36,49 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all", action="store_true", help="also what the mapping file no longer lists (retired)"
     )
-    namespace_argument(parser)
+    namespace_argument(
+        parser,
+        help="only this namespace (a mapping file's); default: every namespace in name order, "
+        "each under its heading (--json: the one the newest sync wrote, and a list of all)",
+    )
     period_argument(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    store = in_period(in_namespace(open_store_to_read(settings), args.namespace), args.period)
-    if args.objective is not None:
-        known_objective(store, args.objective)
+    opened = open_store_to_read(settings)
     wanted = TreeFilter(
         level=args.level, owner=args.owner, objective=args.objective, retired=args.all
     )
+    if args.namespace is None and not args.json and len(opened.namespaces()) > 1:
+        render_organization(every_namespace(opened, args.period, args.objective), console, wanted)
+        return EXIT_OK
+    store = in_period(in_namespace(opened, args.namespace), args.period)
+    if args.objective is not None:
+        known_objective(store, args.objective)
     if args.json:
         print(json.dumps(status_document(store, wanted).model_dump(mode="json"), indent=2))
     else:
         render_status(store, console, wanted)
     return EXIT_OK
+
+
+def every_namespace(store: Store, period: str | None, objective: str | None) -> list[Store]:
+    """The store's reads in each namespace, in name order: in its current cycle, or in the
+    one `--period` names where the namespace holds it. A period no namespace holds, or an
+    objective none lists, is the usage error one namespace would give."""
+    shown = []
+    for name in store.namespaces():
+        try:
+            shown.append(in_period(store.in_namespace(name), period))
+        except UsageError:
+            continue
+    if not shown:
+        in_period(store, period)  # raises, naming the current namespace's cycles
+    if objective is not None and not any(
+        objective in {row.id for row in each.all_objectives()} for each in shown
+    ):
+        known_objective(shown[0], objective)  # raises, with a did-you-mean
+    return shown
 
 
 COMMAND = Command(

@@ -38,6 +38,7 @@ def detail_document(detail: KeyResultDetail) -> KeyResult:
     row = detail.row
     return KeyResult(
         id=row.id,
+        namespace=row.namespace,
         title=row.title,
         objective=row.objective_id,
         kind=row.kind,
@@ -80,11 +81,13 @@ def detail_document(detail: KeyResultDetail) -> KeyResult:
 
 
 def runs_document(store: Store, limit: int) -> Runs:
-    """Runs, newest first. The mapping file's path is internal and left out."""
+    """The runs of the store's namespace, newest first. The mapping file's path is internal
+    and left out."""
     return Runs(
         runs=[
             Run(
                 id=run.id,
+                namespace=run.namespace,
                 started_at=run.started_at,
                 finished_at=run.finished_at,
                 outcome=run.outcome,

@@ -35,7 +35,8 @@ from sync.dashboard.api import (
     runs_document,
 )
 from sync.dashboard.openapi import openapi_document
-from sync.documents import Error, ErrorDetail, objectives_document
+from sync.documents import Error, ErrorDetail, namespaces_document, objectives_document
+from sync.namespace_standing import namespace_standings
 from sync.presentation import scope_changes, scope_summary
 from sync.rendering import render
 from sync.standing import (
@@ -86,9 +87,11 @@ class DashboardApp:
                 Rule("/", endpoint="tree"),
                 Rule("/key-results/<kr_id>", endpoint="key_result"),
                 Rule("/runs", endpoint="runs"),
+                Rule("/namespaces", endpoint="namespaces"),
                 Rule("/api/objectives", endpoint="api_objectives"),
                 Rule("/api/key-results/<kr_id>", endpoint="api_key_result"),
                 Rule("/api/runs", endpoint="api_runs"),
+                Rule("/api/namespaces", endpoint="api_namespaces"),
                 Rule("/openapi.json", endpoint="openapi"),
             ],
             strict_slashes=False,
@@ -165,13 +168,27 @@ class DashboardApp:
 
     # --- pages ---------------------------------------------------------------------------
 
+    def scoped(self, request: Request) -> Store:
+        """The store's reads in the namespace `?namespace=` names, else in the current one
+        (the newest sync's); one the store does not hold is a 404 naming those it does."""
+        given = query_arg(request, "namespace")
+        if given is None:
+            return self.store
+        held = self.store.namespaces()
+        if given not in held:
+            raise NotFound(
+                f"'namespace': no namespace '{given}' in the store (in the store: "
+                f"{', '.join(held) or 'none yet'})"
+            )
+        return self.store.in_namespace(given)
+
     def shown(self, request: Request) -> Store:
-        """The store's reads in the cycle `?period=` names, else in the current one."""
-        given = request.args.get("period", "").strip()
-        if len(given) > FILTER_MAX:
-            raise BadRequest(f"'period' is longer than {FILTER_MAX} characters")
+        """The store's reads in the namespace `?namespace=` names and the cycle `?period=`
+        names, else in the current ones."""
+        store = self.scoped(request)
+        given = query_arg(request, "period")
         try:
-            return shown_in(self.store, given or None)
+            return shown_in(store, given)
         except PeriodError as exc:
             raise UnprocessableEntity(f"'period': {exc}") from None
         except UnknownCycle as exc:
@@ -180,6 +197,7 @@ class DashboardApp:
     def view_tree(self, request: Request) -> Response:
         wanted = tree_filter(request)
         store = self.shown(request)
+        held = self.store.namespaces()
         tree = objective_tree(store, wanted)
         levels = sorted({o.level for o in store.all_objectives() if o.level})
         runs = store.runs(limit=1)
@@ -195,7 +213,9 @@ class DashboardApp:
                 empty=not store.all_objectives(),
                 cycles=cycles_held(store),
                 period=store.cycle,
-                chosen=chosen_cycle(request, store),
+                namespace=store.namespace,
+                namespaces=held,
+                kept=self.kept(request, store, held),
             )
         )
 
@@ -219,20 +239,47 @@ class DashboardApp:
                 history=list(reversed(detail.points)),
                 scope_summary=scope_summary(detail.row.lineage),
                 scope_changes=scope_changes(detail.row.lineage),
-                chosen=chosen_cycle(request, store),
+                kept=self.kept(request, store, self.store.namespaces()),
             )
         )
 
     def view_runs(self, request: Request) -> Response:
         limit = int_arg(request, "limit", default=50)
+        store = self.scoped(request)
         return html_response(
             render(
                 "runs.html",
                 root=request.script_root,
                 active="runs",
-                runs=self.store.runs(limit=limit),
+                runs=store.runs(limit=limit),
+                namespace=store.namespace,
+                kept=self.kept(request, store, self.store.namespaces(), period=False),
             )
         )
+
+    def view_namespaces(self, request: Request) -> Response:
+        return html_response(
+            render(
+                "namespaces.html",
+                root=request.script_root,
+                active="namespaces",
+                namespaces=namespace_standings(self.store),
+            )
+        )
+
+    def kept(
+        self, request: Request, store: Store, held: list[str], *, period: bool = True
+    ) -> dict[str, str]:
+        """What a page's links keep of its query: the namespace, asked for or shown among
+        the several `held` (the same ids live in several namespaces: a link must not land
+        in another when the newest sync changes), and the cycle `?period=` chose; none for
+        the current cycle, so that links follow the newest sync."""
+        kept = {}
+        if query_arg(request, "namespace") is not None or len(held) > 1:
+            kept["namespace"] = store.namespace
+        if period and query_arg(request, "period") is not None and store.cycle is not None:
+            kept["period"] = store.cycle
+        return kept
 
     # --- JSON API ------------------------------------------------------------------------
 
@@ -246,7 +293,11 @@ class DashboardApp:
         return json_response(document)
 
     def view_api_runs(self, request: Request) -> Response:
-        return json_response(runs_document(self.store, int_arg(request, "limit", default=20)))
+        limit = int_arg(request, "limit", default=20)
+        return json_response(runs_document(self.scoped(request), limit))
+
+    def view_api_namespaces(self, request: Request) -> Response:
+        return json_response(namespaces_document(self.store))
 
     def view_openapi(self, request: Request) -> Response:
         return json_response(openapi_document())
@@ -272,10 +323,12 @@ def tree_filter(request: Request) -> TreeFilter:
     )
 
 
-def chosen_cycle(request: Request, store: Store) -> str | None:
-    """The cycle a page's links keep: the one `?period=` chose; none for the current one, so
-    that they follow the newest sync."""
-    return store.cycle if request.args.get("period", "").strip() else None
+def query_arg(request: Request, name: str) -> str | None:
+    """A query parameter as given, trimmed; None when absent or blank."""
+    given = request.args.get(name, "").strip()
+    if len(given) > FILTER_MAX:
+        raise BadRequest(f"'{name}' is longer than {FILTER_MAX} characters")
+    return given or None
 
 
 def int_arg(request: Request, name: str, *, default: int) -> int:

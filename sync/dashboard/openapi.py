@@ -12,11 +12,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from sync.dashboard.api import RUNS_LIMIT_MAX
-from sync.documents import Error, KeyResult, Objectives, Runs
+from sync.documents import Error, KeyResult, Namespaces, Objectives, Runs
 
 COMPONENT_REF = "#/components/schemas/{model}"
 # The documents the API answers with; the models they contain are generated with them.
-RESPONSE_MODELS: tuple[type[BaseModel], ...] = (Objectives, KeyResult, Runs, Error)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (Objectives, KeyResult, Runs, Namespaces, Error)
 
 
 class ResponseSchema(GenerateJsonSchema):
@@ -69,8 +69,13 @@ _PERIOD = _filter(
     "period",
     "the cycle: 2026-Q3 or 2026-07-01..2026-09-30 (default: the one the newest sync wrote)",
 )
+_NAMESPACE = _filter(
+    "namespace",
+    "the namespace: a mapping file's, e.g. platform (default: the one the newest sync wrote)",
+)
+_NAMESPACE_ERRORS = {"404": _json(Error, "no such namespace in the store")}
 _PERIOD_ERRORS = {
-    "404": _json(Error, "no such cycle (or key result) in the store"),
+    "404": _json(Error, "no such namespace, cycle (or key result) in the store"),
     "422": _json(Error, "the period is not written as a period"),
 }
 
@@ -81,7 +86,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "okr-sync dashboard API",
             "version": "1.0.0",
-            "description": "Read-only: objectives, key results with their history, sync runs.",
+            "description": "Read-only: objectives, key results with their history, sync runs, "
+            "namespaces.",
         },
         "paths": {
             "/api/objectives": {
@@ -99,6 +105,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "1: also what the mapping file no longer lists",
                             "schema": {"type": "string", "enum": ["1"]},
                         },
+                        _NAMESPACE,
                         _PERIOD,
                     ],
                     "responses": {
@@ -119,6 +126,7 @@ def openapi_document() -> dict[str, Any]:
                             "required": True,
                             "schema": {"type": "string"},
                         },
+                        _NAMESPACE,
                         _PERIOD,
                     ],
                     "responses": {
@@ -131,7 +139,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/runs": {
                 "get": {
                     "operationId": "listRuns",
-                    "summary": "Sync runs, newest first",
+                    "summary": "Sync runs of a namespace, newest first",
                     "parameters": [
                         {
                             "name": "limit",
@@ -143,9 +151,21 @@ def openapi_document() -> dict[str, Any]:
                                 "maximum": RUNS_LIMIT_MAX,
                                 "default": 20,
                             },
-                        }
+                        },
+                        _NAMESPACE,
                     ],
-                    "responses": {"200": _json(Runs, "the runs"), **_ERRORS},
+                    "responses": {
+                        "200": _json(Runs, "the runs of the namespace"),
+                        **_NAMESPACE_ERRORS,
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/api/namespaces": {
+                "get": {
+                    "operationId": "listNamespaces",
+                    "summary": "Every namespace with its last run and failing key results",
+                    "responses": {"200": _json(Namespaces, "the namespaces"), **_ERRORS},
                 }
             },
         },

@@ -103,7 +103,9 @@ def test_a_quarter_rollover_starts_new_histories_and_leaves_the_old_cycle_as_it_
         assert [v["origin"] for v in history["values"]] == ["sync"]  # type: ignore[index]
     # The old cycle: readable by its key or by its dates, and unchanged (nps not retired:
     # retirement is within the cycle the file covers).
-    assert _json(capsys, "status", "--json", "--all", "--period", THIS) == old_status
+    old_again = _json(capsys, "status", "--json", "--all", "--period", THIS)
+    del old_again["namespaces"], old_status["namespaces"]  # the store's: a run was added
+    assert old_again == old_status
     for kr, history in old_histories.items():
         assert _json(capsys, "history", kr, "--json", "--period", THIS) == history
     old_report = _json(capsys, "report", "--format", "json", "--period", THIS)

@@ -355,13 +355,15 @@ def test_status_json_is_the_api_tree_without_depth_and_change(
     client: Client, demo: DemoStore
 ) -> None:
     """`status --json` and /api/objectives are one document: the API adds each objective's
-    `depth` and each key result's `change` at the end, and nothing else differs."""
+    `depth` and each key result's `change` at the end, and nothing else differs but the
+    store's namespaces `status --json` ends with, which /api/namespaces serves."""
     tree = client.get("/api/objectives").get_json()
     for objective in tree["objectives"]:
         del objective["depth"]
         for kr in objective["key_results"]:
             del kr["change"]
     status = status_document(demo.store).model_dump(mode="json")
+    assert status.pop("namespaces") == client.get("/api/namespaces").get_json()["namespaces"]
     assert json.dumps(status) == json.dumps(tree)
 
 

@@ -94,8 +94,9 @@ def test_json_digest_reports_status_changes_crossings_and_failures_only(
     assert receiver.paths == [SECRET_PATH]
     digest = receiver.received[0]
     assert digest["event"] == "okrsync.digest" and digest["run"]["id"] == 2
+    assert digest["run"]["namespace"] == "okrs"  # the mapping file's name
     [change] = digest["changes"]
-    assert change["key_result"] == "p1-bugs"
+    assert change["key_result"] == "p1-bugs" and change["namespace"] == "okrs"
     assert change["previous_status"] == "done" and change["status"] == "off_track"
     assert change["value"] == count and change["previous_value"] == count
     assert change["previous_progress"] == 100.0 and change["progress"] == 0.0
@@ -131,7 +132,8 @@ def test_slack_digest_is_retried_until_it_arrives(
         assert receiver.received[0] == receiver.received[2]
         message = receiver.received[2]
         assert "1 key result changed" in message["text"]
-        assert "Open P1 bugs in APP (p1-bugs)" in message["text"]
+        assert message["text"].startswith("okr-sync run #2 (okrs): ")
+        assert "Open P1 bugs in APP (okrs/p1-bugs)" in message["text"]
         assert "done -&gt; off track" in message["text"]  # Slack's escaping of '>'
         assert message["blocks"][0]["type"] == "header"
         assert [b["type"] for b in message["blocks"][1:]] == ["section"]

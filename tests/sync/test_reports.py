@@ -182,12 +182,13 @@ def test_markdown_report_shows_hostile_text_as_written(
         elif token.type in ("th_open", "td_open"):
             rows[-1].append(shown_text(after[i]))
     assert len(rows) == 2 and all(len(row) == 7 for row in rows)
-    assert rows[1][:3] == [HOSTILE_TITLE, f"42 {HOSTILE_UNIT}", f"100 {HOSTILE_UNIT}"]
+    named = f"{HOSTILE_TITLE} (okrs/latency)"  # with its namespace: its file's name
+    assert rows[1][:3] == [named, f"42 {HOSTILE_UNIT}", f"100 {HOSTILE_UNIT}"]
     notes = [after[i + 1] for i, t in enumerate(tokens) if t.type == "list_item_open"]
     assert len(notes) == 1
     note = notes[0]
     assert shown_text(note).endswith(f": {HOSTILE_NOTE}")
-    assert shown_text(note).startswith(f"{HOSTILE_TITLE}, ")
+    assert shown_text(note).startswith(f"{named}, ")
     record(
         "boundary",
         "Markdown report of titles, units, owners and notes holding <script>, <img onerror>, "
