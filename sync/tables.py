@@ -137,6 +137,7 @@ sync_runs = Table(
     Column("config_path", Text),
     Column("namespace", String(NAMESPACE_WIDTH), nullable=False),  # the file's (0009)
 )
+Index("ix_sync_runs_namespace_id", sync_runs.c.namespace, sync_runs.c.id)  # a namespace's runs
 
 # The incremental-sync cache (migration 0002): what each fetch unit (a JQL, a search, a
 # repository listing) returned last time, so the next run asks only for what changed.

@@ -196,6 +196,7 @@ def _new_keys(conn: sa.Connection, batch: dict[str, Any]) -> None:
             ["namespace", "cycle", "key_result_id"],
             ["namespace", "cycle", "id"],
         )
+    op.create_index("ix_sync_runs_namespace_id", "sync_runs", ["namespace", "id"])
     op.create_index(
         "ix_kr_values_ns_cycle_kr_observed",
         "kr_values",
