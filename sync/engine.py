@@ -12,9 +12,7 @@ from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
 from config.value_types import DEFAULT_NAMESPACE
-from connectors.base import (
-    ConnectorError,
-)
+from connectors.base import Connector, ConnectorError
 from connectors.changes import StageCost
 from sync.baselines import (
     Baseline,
@@ -31,6 +29,7 @@ from sync.kept_values import fetch_plan_without, kept_key_results, kept_lineage
 from sync.key_result_score import score_key_result
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
+    AlignedObjective,
     KeyResultProgress,
     ObjectiveNode,
     Status,
@@ -145,13 +144,15 @@ def run_sync(
     on_fetch_done: Callable[[str], None] | None = None,
     plan_ready: Callable[[QueryPlan], None] | None = None,
     demo: bool = False,
+    connectors: Mapping[str, Connector | ConnectorError] | None = None,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
 
     The digest is not posted here: the caller posts it (`sync.notify.notify_after_run`)
     once it has released the run lock. The mapping file is read whole even when `only`
     some key results are fetched, so every run retires what it does not list. `demo` marks
-    the objectives as the built-in demo's.
+    the objectives as the built-in demo's. `connectors`: the trackers to read (a run of
+    many files shares them, `sync.file_runs`); default: connected here.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -161,7 +162,11 @@ def run_sync(
     if plan_ready is not None:
         plan_ready(plan)
     sources = {m.selector.source for kr in plan.key_results for m in kr.metric_plans}
-    connectors = build_connectors(settings, sources)
+    connectors = (
+        build_connectors(settings, sources)
+        if connectors is None
+        else {source: c for source, c in connectors.items() if source in sources}
+    )
     readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
         IncrementalSync(store, settings.incremental, started)
@@ -336,8 +341,28 @@ def objective_progress(
                     )
                 )
         nodes.append(ObjectiveNode(objective.id, objective.parent, objective.weight, entries))
-    rolled = roll_up(nodes, thresholds=thresholds)
+    aligned = aligned_from_other_namespaces(mapping, store, as_of)
+    rolled = roll_up(nodes, thresholds=thresholds, aligned=aligned)
     return {oid: (p.progress, p.status) for oid, p in rolled.items()}
+
+
+def aligned_from_other_namespaces(
+    mapping: MappingFile, store: Store | None, as_of: datetime
+) -> dict[str, list[AlignedObjective]]:
+    """The objectives other files align to this file's (`parent: <namespace>/<id>`), as
+    their namespaces' runs stored them: a sync of many files runs the aligned files first,
+    so theirs are this run's. Their expected progress is this file's period's elapsed share
+    (the store keeps an objective's progress and status, not its pace)."""
+    if store is None:
+        return {}
+    expected = expected_progress(mapping.period.start, mapping.period.end, as_of)
+    aligned: dict[str, list[AlignedObjective]] = {}
+    for row in store.aligned_from_other_namespaces():
+        parent_id = (row.parent_id or "").split("/", 1)[-1]
+        aligned.setdefault(parent_id, []).append(
+            AlignedObjective(row.weight, row.progress, expected, row.status)
+        )
+    return aligned
 
 
 def objective_records(
