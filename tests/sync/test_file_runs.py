@@ -5,15 +5,18 @@ own run; objectives align across namespaces and the company's roll-up counts the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from sandbox.server import Sandbox
 from sync.cli import main
 from sync.store import Store
 from sync.store_errors import RunLockedError
 from tests.sync.test_cli import MAPPING, point_at
+from tests.sync.test_store import T0, kr_record, objective, run_record
 
 HOSTILE = "<script>alert(1)</script> [bold red]x[/bold red] &amp; \u202e"
 COMPANY = f"""
@@ -168,8 +171,10 @@ def test_bad_files_are_refused_whole_with_nothing_written(
     change: dict[str, str],
     message: str,
 ) -> None:
-    for name, text in change.items():
-        (org / name).write_text(text if "objectives" in text else text + ALIGNED.split("\n", 2)[2])
+    for name, written in change.items():
+        (org / name).write_text(
+            written if "objectives" in written else written + ALIGNED.split("\n", 2)[2]
+        )
     monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'org.db'}")
     for command in ("validate", "sync"):
         assert main([command, "--config", str(org)]) == 2
@@ -220,4 +225,28 @@ def test_a_run_of_many_files_holds_each_namespaces_lock(database_url: str) -> No
                 pass
     with store.run_locks(["mobile", "platform"]):  # released: taken again
         pass
+    store.close()
+
+
+def test_0010_keeps_a_0009_stores_parents_and_takes_a_qualified_one(database_url: str) -> None:
+    """`namespace/id` is up to 64 + 1 + 64 characters: wider than the 100 of 0009, which
+    PostgreSQL would refuse, failing the whole run."""
+    store = Store(database_url)
+    store.migrate("0009")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO objectives (namespace, cycle, id, title, parent_id, weight,"
+                " position, status, demo) VALUES ('team', '2026-10-01..2026-12-31', 'sub',"
+                " 'Sub', 'top', 1.0, 0, 'no_data', :no)"
+            ),
+            {"no": False},
+        )
+    store.migrate()
+    team = store.in_namespace("team")
+    assert [(o.id, o.parent_id) for o in team.all_objectives()] == [("sub", "top")]
+    parent = f"{'c' * 64}/{'g' * 64}"
+    record = replace(objective(), parent_id=parent)
+    team.write_run(run_record(T0), [record], [kr_record(3)])
+    assert {o.parent_id for o in team.all_objectives() if o.id == "quality"} == {parent}
     store.close()
