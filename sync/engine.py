@@ -286,13 +286,19 @@ def run_sync(
         listing=listing_of(mapping),
     )
     log.info(
-        "run %s: %s, %d key results, %d failed, requests %s",
+        "run %s: %s, %d key results, %d failed, requests %s, namespace %s",
         report.run_id,
         report.outcome,
         len(outcomes),
         len(report.failed),
         requests,
-        extra={"run_id": report.run_id, "outcome": report.outcome, "requests": requests},
+        mapping.namespace,
+        extra={
+            "run_id": report.run_id,
+            "outcome": report.outcome,
+            "requests": requests,
+            "namespace": mapping.namespace,
+        },
     )
     for failed in report.failed:  # one line per failing key result, for log-based alerts
         log.warning(
