@@ -145,6 +145,7 @@ def run_sync(
     plan_ready: Callable[[QueryPlan], None] | None = None,
     demo: bool = False,
     connectors: Mapping[str, Connector | ConnectorError] | None = None,
+    run_began: datetime | None = None,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
 
@@ -152,7 +153,8 @@ def run_sync(
     once it has released the run lock. The mapping file is read whole even when `only`
     some key results are fetched, so every run retires what it does not list. `demo` marks
     the objectives as the built-in demo's. `connectors`: the trackers to read (a run of
-    many files shares them, `sync.file_runs`); default: connected here.
+    many files shares them, `sync.file_runs`); default: connected here. `run_began`: when
+    that run of many files began, whose cache entries written since stand as they are.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -169,7 +171,7 @@ def run_sync(
     )
     readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
-        IncrementalSync(store, settings.incremental, started)
+        IncrementalSync(store, settings.incremental, started, run_began)
         if store is not None and settings.incremental.enabled
         else None
     )

@@ -64,7 +64,8 @@ def run_files(
 ) -> list[FileRun]:
     """Sync every file, aligned files first; `only`: by namespace, the key results to sync
     (a file not named is left out). The caller holds the namespaces' run locks."""
-    today = (as_of or datetime.now(UTC)).date()
+    began = datetime.now(UTC)
+    today = (as_of or began).date()
     chosen = [f for f in aligned_order(files) if only is None or f.namespace in only]
     plans = [
         plan_queries(f.mapping, today=today, only=None if only is None else only[f.namespace])
@@ -88,6 +89,7 @@ def run_files(
             as_of=as_of,
             on_fetch_done=on_fetch_done,
             connectors=shared.connectors(),
+            run_began=began,
         )
         shared.file_done(plan)
         runs.append(FileRun(file, report))

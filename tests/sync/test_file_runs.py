@@ -109,6 +109,13 @@ def test_files_synced_together_fetch_shared_queries_once_with_the_same_values(
     assert per_namespace["mobile"] > 0  # synced first (name order): it fetched
     store.close()
     assert "mobile (" in out and "platform (" in out and "company (" in out
+    # The next run of them all: the second file reads what the first brought up to date.
+    again = sync_into(together_url, str(org), monkeypatch)
+    assert again == together
+    store = Store(together_url)
+    latest = {ns: store.in_namespace(ns).runs()[0] for ns in ("mobile", "platform")}
+    assert sum(latest["platform"].requests.values()) == 0
+    store.close()
 
 
 def test_the_company_objective_rolls_up_its_aligned_team_objectives(
