@@ -37,7 +37,6 @@ class SharedAnswers:
         self._answers: dict[tuple[str, Selector], list[WorkItem] | int | ConnectorError] = {}
         self._locks: dict[tuple[str, Selector], threading.Lock] = {}
         self._guard = threading.Lock()
-        self.fetched: Counter[str] = Counter()  # "items" / "count": requests chains made
 
     def connectors(self) -> dict[str, Connector | ConnectorError]:
         """One file's view: its requests counted from now (files are synced one by one)."""
@@ -82,7 +81,6 @@ class SharedAnswers:
                     held = fetch()
                 except ConnectorError as exc:
                     held = exc  # every file reading it fails alike, without asking again
-                self.fetched[mode] += 1
                 with self._guard:
                     if self._readers[selector] > 0:
                         self._answers[key] = held
