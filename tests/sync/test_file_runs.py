@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.records import Listing
 from sync.store import Store
 from sync.store_errors import RunLockedError
 from tests.sync.test_cli import MAPPING, point_at
@@ -256,4 +258,26 @@ def test_0010_keeps_a_0009_stores_parents_and_takes_a_qualified_one(database_url
     record = replace(objective(), parent_id=parent)
     team.write_run(run_record(T0), [record], [kr_record(3)])
     assert {o.parent_id for o in team.all_objectives() if o.id == "quality"} == {parent}
+    store.close()
+
+
+def test_the_objectives_aligned_from_other_namespaces_are_read_exactly(database_url: str) -> None:
+    """`co_x/` is matched as written: `_` is no wildcard, and the namespace's own rows and
+    retired ones are left out."""
+    store = Store(database_url)
+    store.migrate()
+    for namespace, parent in [("web", "co_x/quality"), ("api", "coAx/quality"), ("co_x", None)]:
+        record = replace(objective(), parent_id=parent)
+        store.in_namespace(namespace).write_run(run_record(T0), [record], [kr_record(3)])
+    company = store.in_namespace("co_x").in_cycle(store.in_namespace("co_x").cycle)
+    assert [(o.namespace, o.parent_id) for o in company.aligned_from_other_namespaces()] == [
+        ("web", "co_x/quality")
+    ]
+    store.in_namespace("web").write_run(
+        run_record(T0 + timedelta(hours=1)),
+        [],
+        [],
+        listing=Listing(frozenset(), frozenset(), frozenset({company.cycle or ""})),
+    )
+    assert company.aligned_from_other_namespaces() == []  # retired: no longer counted
     store.close()
