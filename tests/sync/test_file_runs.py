@@ -281,3 +281,15 @@ def test_the_objectives_aligned_from_other_namespaces_are_read_exactly(database_
     )
     assert company.aligned_from_other_namespaces() == []  # retired: no longer counted
     store.close()
+
+
+def test_a_dry_run_of_many_files_shows_each_and_writes_nothing(
+    org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'org.db'}")
+    capsys.readouterr()
+    assert main(["sync", "--config", str(org), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Dry run: nothing was written.") == 3
+    assert "p1-bugs: - ->" in out
+    assert not (tmp_path / "org.db").exists()
