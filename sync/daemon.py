@@ -122,6 +122,7 @@ class Daemon:
             degraded_at_failed_share=settings.daemon.degraded_at_failed_share,
         )
         self.store: Store | None = None
+        self.pass_began: datetime | None = None  # a pass over several files: when it began
         self._announced: dict[Cadence, datetime | None] = {}
 
     # --- life cycle ----------------------------------------------------------------------
@@ -257,6 +258,9 @@ class Daemon:
         """Sync each file's key results of `cadences`, one file after another."""
         groups = groups or self.groups
         several = len(files) > 1
+        # Cache entries an earlier file of this pass wrote stand for the later ones as they
+        # are (`CachedSource`): a query several files read is asked once per pass.
+        self.pass_began = datetime.now(UTC) if several else None
         for file in files:
             if self.stop_requested.is_set():
                 return
@@ -346,7 +350,14 @@ class Daemon:
             extra={"namespace": mapping.namespace},
         )
         outcome = self.in_worker(
-            lambda: run_sync(self.settings, mapping, store, only=only, config_path=str(file.path))
+            lambda: run_sync(
+                self.settings,
+                mapping,
+                store,
+                only=only,
+                config_path=str(file.path),
+                run_began=self.pass_began,
+            )
         )
         finished = datetime.now(UTC)
         if outcome.error is not None:

@@ -83,4 +83,8 @@ def test_the_daemon_syncs_every_file_of_a_directory_into_its_namespace(
     assert set(platform) == set(KEY_RESULTS)
     assert [o.title for o in mobile.all_objectives()] == ["<b>[red]Quality[/red]</b>"]
     assert {r.config_path for r in mobile.runs()} == {str(folder / "mobile.yaml")}
+    # platform's one GitHub query is mobile's too, and mobile is synced first in each pass:
+    # its answer of this pass stands for platform, which asks GitHub nothing.
+    assert {r.requests.get("github") for r in store.in_namespace("platform").runs()} == {0}
+    assert all(r.requests.get("github", 0) > 0 for r in mobile.runs())
     store.close()
