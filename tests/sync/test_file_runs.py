@@ -293,3 +293,21 @@ def test_a_dry_run_of_many_files_shows_each_and_writes_nothing(
     assert out.count("Dry run: nothing was written.") == 3
     assert "p1-bugs: - ->" in out
     assert not (tmp_path / "org.db").exists()
+
+
+def test_validate_checks_every_files_connections(
+    org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (org / "mobile.yml").write_text(
+        ALIGNED.replace("jql: project = WEB}", "jql: 'project = = WEB'}")
+    )
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'org.db'}")
+    capsys.readouterr()
+    assert main(["validate", "--config", str(org), "--check-connections"]) == 2
+    out = capsys.readouterr().out
+    for name, namespace in [("company.yaml", "company"), ("mobile.yml", "mobile")]:
+        assert f"{org / name}: OK, namespace {namespace}," in out
+    failed = [line for line in out.splitlines() if "FAILED" in line]
+    assert failed and all(line.startswith(f"{org / 'mobile.yml'}:") for line in failed)
+    assert "(key result web-done): FAILED" in failed[0]
+    assert not (tmp_path / "org.db").exists()
