@@ -23,23 +23,18 @@ from sync.baselines import (
 from sync.connections import build_connectors
 from sync.demand import compute_as_fetched
 from sync.fetch import FetchResults, stream_fetches
-from sync.file_cycles import cycle_scope, listing_of, objective_cycles
+from sync.file_cycles import cycle_scope, listing_of
 from sync.incremental_run import IncrementalSync
 from sync.kept_values import fetch_plan_without, kept_key_results, kept_lineage
 from sync.key_result_score import score_key_result
+from sync.objective_rollup import objective_progress, objective_records
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
-    AlignedObjective,
     KeyResultProgress,
-    ObjectiveNode,
-    Status,
     Thresholds,
-    expected_progress,
-    roll_up,
 )
 from sync.records import (
     KeyResultRecord,
-    ObjectiveRecord,
     RunRecord,
     StoredKeyResult,
 )
@@ -268,7 +263,8 @@ def run_sync(
     report.cache_decoded = incremental.decoded.units if incremental is not None else None
     report.kept = len(kept)
     report.cache_checks = incremental.costs() if incremental is not None else {}
-    report.objectives = objective_progress(mapping, store, outcomes, as_of, thresholds)
+    fresh = {o.plan.key_result.id: o.progress for o in outcomes}
+    report.objectives = objective_progress(mapping, store, fresh, as_of, thresholds)
     if dry_run or store is None:
         return report
     report.run_id = store.write_run(
@@ -311,90 +307,6 @@ def run_sync(
             extra={"run_id": report.run_id, "key_result": failed.plan.key_result.id},
         )
     return report
-
-
-def objective_progress(
-    mapping: MappingFile,
-    store: Store | None,
-    outcomes: list[KeyResultOutcome],
-    as_of: datetime,
-    thresholds: Thresholds,
-) -> dict[str, tuple[float | None, str]]:
-    """Roll key results up into objectives; key results not in this run keep their stored
-    progress, expected by now within their own period."""
-    fresh = {o.plan.key_result.id: o.progress for o in outcomes}
-    # Read only when some key result is not in this run: the rows carry every lineage.
-    missing = any(kr.id not in fresh for _, kr in mapping.key_results())
-    stored_rows = (
-        {row.id: row for row in store.all_key_results()} if store is not None and missing else {}
-    )
-    nodes: list[ObjectiveNode] = []
-    for objective in mapping.objectives:
-        entries: list[tuple[float, KeyResultProgress]] = []
-        for kr in objective.key_results:
-            if kr.id in fresh:
-                entries.append((kr.weight, fresh[kr.id]))
-            elif kr.id in stored_rows:
-                row = stored_rows[kr.id]
-                period = kr.period or mapping.period
-                entries.append(
-                    (
-                        kr.weight,
-                        KeyResultProgress(
-                            row.progress_raw,
-                            row.progress,
-                            expected_progress(period.start, period.end, as_of),
-                            row.status,
-                        ),
-                    )
-                )
-        nodes.append(ObjectiveNode(objective.id, objective.parent, objective.weight, entries))
-    aligned = aligned_from_other_namespaces(mapping, store, as_of)
-    rolled = roll_up(nodes, thresholds=thresholds, aligned=aligned)
-    return {oid: (p.progress, p.status) for oid, p in rolled.items()}
-
-
-def aligned_from_other_namespaces(
-    mapping: MappingFile, store: Store | None, as_of: datetime
-) -> dict[str, list[AlignedObjective]]:
-    """The objectives other files align to this file's (`parent: <namespace>/<id>`), as
-    their namespaces' runs stored them: a sync of many files runs the aligned files first,
-    so theirs are this run's. Their expected progress is this file's period's elapsed share
-    (the store keeps an objective's progress and status, not its pace)."""
-    if store is None:
-        return {}
-    expected = expected_progress(mapping.period.start, mapping.period.end, as_of)
-    aligned: dict[str, list[AlignedObjective]] = {}
-    for row in store.aligned_from_other_namespaces():
-        parent_id = (row.parent_id or "").split("/", 1)[-1]
-        aligned.setdefault(parent_id, []).append(
-            AlignedObjective(row.weight, row.progress, expected, row.status)
-        )
-    return aligned
-
-
-def objective_records(
-    mapping: MappingFile,
-    progress: Mapping[str, tuple[float | None, str]],
-    *,
-    demo: bool = False,
-) -> list[ObjectiveRecord]:
-    return [
-        ObjectiveRecord(
-            id=o.id,
-            title=o.title,
-            owner=o.owner,
-            level=o.level,
-            parent_id=o.parent,
-            weight=o.weight,
-            position=position,
-            progress=progress.get(o.id, (None, Status.NO_DATA))[0],
-            status=progress.get(o.id, (None, Status.NO_DATA))[1],
-            demo=demo,
-            cycles=objective_cycles(mapping, o),
-        )
-        for position, o in enumerate(mapping.objectives)
-    ]
 
 
 def key_result_record(outcome: KeyResultOutcome, *, observed: bool) -> KeyResultRecord:
