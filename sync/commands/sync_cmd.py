@@ -45,14 +45,15 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     path = config_path(args, settings)
     loaded = load_checked(path, settings, console)
-    store = None if args.dry_run else open_store(settings)
     if len(loaded.files) > 1:
-        return run_many(args, settings, console, loaded.files, store)
+        only = only_by_namespace(loaded.files, args.only)
+        store = None if args.dry_run else open_store(settings)
+        return run_many(args, settings, console, loaded.files, store, only)
     mapping = loaded.files[0].mapping
     check_only(mapping, args.only)
-    if args.dry_run or store is None:
+    if args.dry_run:
         return dry_run(settings, mapping, console, args.only)
-    store = store.in_namespace(mapping.namespace)
+    store = open_store(settings).in_namespace(mapping.namespace)
     with store.run_lock(wait_s=wait_of(args, settings)):
         report = sync_with_progress(settings, mapping, store, console, args.only, str(path))
     notify_after_run(settings, report)
@@ -70,9 +71,9 @@ def run_many(
     console: LiteralConsole,
     files: list[LoadedMapping],
     store: Store | None,
+    only: dict[str, list[str]] | None,
 ) -> int:
     """Many files in one run: each namespace's lock held, each written on its own."""
-    only = only_by_namespace(files, args.only)
     if args.dry_run or store is None:
         runs = run_files(
             settings, files, open_existing(settings.database_url), dry_run=True, only=only

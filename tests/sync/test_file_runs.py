@@ -212,9 +212,11 @@ def test_only_names_key_results_of_several_files_by_namespace(
     values = sync_into(url, str(org / "*.yaml"), monkeypatch, "--only", "platform/p1-bugs")
     assert list(values) == ["platform"]
     assert [kr for kr, value in values["platform"].items() if value is not None] == ["p1-bugs"]
-    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    other = tmp_path / "other.db"
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{other}")
     assert main(["sync", "--config", str(org), "--only", "p1-bugs"]) == 2
     assert "name each as NAMESPACE/ID" in capsys.readouterr().err
+    assert not other.exists()
 
 
 def test_a_run_of_many_files_holds_each_namespaces_lock(database_url: str) -> None:
