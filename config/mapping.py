@@ -33,10 +33,12 @@ from config.value_types import (
     KindSpec,
     Namespace,
     Number,
+    ParentRef,
     PeriodSpec,
     Slug,
     StartSpec,
     Text,
+    split_parent,
 )
 from config.vocabulary import KeyResultKind
 
@@ -151,7 +153,9 @@ class Objective(BaseModel):
     title: Text
     owner: Annotated[str, Field(max_length=OWNER_MAX_LENGTH)] | None = None
     level: Annotated[str, Field(max_length=LEVEL_MAX_LENGTH)] = "team"
-    parent: Slug | None = None
+    # `id` in this file, or `namespace/id` in another file's (aligned across namespaces);
+    # after loading, a parent in this file's own namespace is written as its `id` alone.
+    parent: ParentRef | None = None
     weight: Number = Field(default=1.0, gt=0)
     schedule: ScheduleSpec | None = None  # the cadence of its key results in the daemon
     key_results: list[KeyResult] = Field(default_factory=list)
@@ -211,15 +215,23 @@ class MappingFile(BaseModel):
         """Objectives aligned to (rolling up into) `objective_id`."""
         return [o for o in self.objectives if o.parent == objective_id]
 
+    def external_parent(self, objective: Objective) -> tuple[str, str] | None:
+        """(namespace, id) of an objective's parent in another namespace, else None."""
+        if objective.parent is None:
+            return None
+        namespace, local = split_parent(objective.parent)
+        return None if namespace is None else (namespace, local)
+
     @model_validator(mode="after")
     def _whole_file(self, info: ValidationInfo) -> MappingFile:
         issues: list[tuple[Loc, str]] = []
-        issues += _unique_ids(self)
-        issues += _alignment(self)
+        local = self.model_copy(update={"objectives": _own_parents_local(self)})
+        issues += _unique_ids(local)
+        issues += _alignment(local)
         context = info.context if isinstance(info.context, Mapping) else {}
         today = context.get("today") or datetime.now(UTC).date()
         objectives: list[Objective] = []
-        for oi, objective in enumerate(self.objectives):
+        for oi, objective in enumerate(local.objectives):
             key_results: list[KeyResult] = []
             for ki, kr in enumerate(objective.key_results):
                 period = kr.period or self.period
@@ -231,6 +243,17 @@ class MappingFile(BaseModel):
         if issues:
             raise FieldIssues(issues)
         return self.model_copy(update={"objectives": objectives})
+
+
+def _own_parents_local(mapping: MappingFile) -> list[Objective]:
+    """`parent: <own namespace>/id` is the same as `parent: id`: written as `id` alone."""
+    objectives: list[Objective] = []
+    for objective in mapping.objectives:
+        namespace, local = split_parent(objective.parent or "")
+        if objective.parent is not None and namespace == mapping.namespace:
+            objective = objective.model_copy(update={"parent": local})
+        objectives.append(objective)
+    return objectives
 
 
 def _unique_ids(mapping: MappingFile) -> list[tuple[Loc, str]]:
@@ -268,6 +291,8 @@ def _alignment(mapping: MappingFile) -> list[tuple[Loc, str]]:
     index = {o.id: i for i, o in reversed(list(enumerate(mapping.objectives)))}
     parent = {o.id: o.parent for o in mapping.objectives}
     for oi, objective in enumerate(mapping.objectives):
+        if mapping.external_parent(objective) is not None:
+            continue  # another file's: checked with the files given together (config.files)
         if objective.parent is not None and objective.parent not in index:
             issues.append(
                 (

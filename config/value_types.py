@@ -56,6 +56,21 @@ def _namespace(value: str) -> str:
     return value
 
 
+def _parent_ref(value: str) -> str:
+    """An objective's parent: `id` in its own file, `namespace/id` in another file's."""
+    namespace, _, local = value.rpartition("/")
+    if namespace:
+        _namespace(namespace)
+    _slug(local)
+    return value
+
+
+def split_parent(ref: str) -> tuple[str | None, str]:
+    """(namespace, id) of a parent reference; the namespace is None when it names none."""
+    namespace, _, local = ref.rpartition("/")
+    return (namespace or None), local
+
+
 def _period(value: object) -> Period:
     return parse_period(value)
 
@@ -79,6 +94,12 @@ def _input_name(value: str) -> str:
 
 Slug = Annotated[str, AfterValidator(_slug), WithJsonSchema(_SLUG_JSON)]
 Namespace = Annotated[str, AfterValidator(_namespace), WithJsonSchema(_SLUG_JSON)]
+_PARENT_JSON = {
+    "type": "string",
+    "pattern": r"^([a-z0-9][a-z0-9_-]*/)?[a-z0-9][a-z0-9_-]*$",
+    "maxLength": NAMESPACE_MAX_LENGTH + 1 + 64,
+}
+ParentRef = Annotated[str, AfterValidator(_parent_ref), WithJsonSchema(_PARENT_JSON)]
 PeriodSpec = Annotated[
     Period,
     PlainValidator(_period),

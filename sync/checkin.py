@@ -10,16 +10,10 @@ from typing import Any
 from config.mapping import KeyResult, MappingFile, Objective
 from config.metric_models import ItemMetric
 from config.settings import Settings
-from sync.engine import (
-    KeyResultOutcome,
-    key_result_record,
-    objective_progress,
-    objective_records,
-    resolve_start,
-    thresholds_of,
-)
+from sync.engine import KeyResultOutcome, key_result_record, resolve_start, thresholds_of
 from sync.file_cycles import cycle_scope, listing_of
 from sync.key_result_score import score_key_result
+from sync.objective_rollup import objective_progress, objective_records
 from sync.plan import KeyResultPlan
 from sync.store import Store
 
@@ -88,7 +82,9 @@ def apply_checkin(
     outcome = KeyResultOutcome(
         plan, shown, None, lineage, progress, previous.value if previous else None, start
     )
-    rolled = objective_progress(mapping, store, [outcome], as_of, thresholds)
+    rolled = objective_progress(
+        mapping, store, {outcome.plan.key_result.id: outcome.progress}, as_of, thresholds
+    )
     store.write_checkin(
         objective_records(mapping, rolled),
         key_result_record(outcome, observed=value is not None),

@@ -1,6 +1,9 @@
 """`run.py daemon`: sync at start, then on a schedule, until SIGTERM or SIGINT.
 
-Each run re-reads the mapping file (so `{today}` is fresh and edits apply without a
+`--config` may name many files (a directory or a glob, `config.files`): each file's due key
+results are synced into its namespace, under its namespace's run lock, one file after
+another; a file whose run fails does not stop the others. Each run re-reads the mapping
+files (so `{today}` is fresh and edits apply without a
 restart); a bad file or a failed run is logged and the daemon carries on. Runs happen under
 the store's run lock, and a cadence whose key results were already synced in the current
 slot (by another replica on the same store) is skipped, so replicas never sync the same key
@@ -15,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +28,8 @@ from types import FrameType
 import schedule
 
 from config.cadence import Cadence
-from config.loader import MappingError, load_mapping
+from config.files import LoadedMapping, load_mapping_files
+from config.loader import MappingError
 from config.mapping import MappingFile
 from config.settings import Settings
 from sync.dashboard import make_dashboard_app
@@ -65,6 +69,27 @@ def cadence_groups(mapping: MappingFile, default: Cadence) -> dict[Cadence, list
     return groups
 
 
+def file_groups(files: Sequence[LoadedMapping], every_s: float | None) -> dict[Cadence, list[str]]:
+    """`cadence_groups` of every file; with several files, each id as `namespace/id`."""
+    if len(files) == 1:
+        mapping = files[0].mapping
+        return cadence_groups(mapping, default_cadence(mapping, every_s))
+    groups: dict[Cadence, list[str]] = {}
+    for file in files:
+        default = default_cadence(file.mapping, every_s)
+        for cadence, ids in cadence_groups(file.mapping, default).items():
+            groups.setdefault(cadence, []).extend(f"{file.namespace}/{kr}" for kr in ids)
+    return groups
+
+
+def ids_of_file(file: LoadedMapping, refs: list[str], several: bool) -> list[str]:
+    """The ids among `refs` (a cadence's group) that are `file`'s."""
+    if not several:
+        return refs
+    prefix = f"{file.namespace}/"
+    return [ref.removeprefix(prefix) for ref in refs if ref.startswith(prefix)]
+
+
 @dataclass
 class RunOutcome:
     """What a worker thread hands back: a report, or the error that stopped the run."""
@@ -97,13 +122,14 @@ class Daemon:
             degraded_at_failed_share=settings.daemon.degraded_at_failed_share,
         )
         self.store: Store | None = None
+        self.pass_began: datetime | None = None  # a pass over several files: when it began
         self._announced: dict[Cadence, datetime | None] = {}
 
     # --- life cycle ----------------------------------------------------------------------
 
     def run(self) -> int:
         """Serve until stopped; 0 on a clean stop. A bad mapping file at start raises."""
-        mapping = load_mapping(self.config_path)
+        files = load_mapping_files(self.config_path).files
         ensure_sqlite_dir(self.settings.database_url)
         self.store = Store(self.settings.database_url)
         self.store.migrate()
@@ -136,8 +162,8 @@ class Daemon:
         )
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         try:
-            self.apply_groups(cadence_groups(mapping, default_cadence(mapping, self.every_s)))
-            self.sync(list(self.groups), mapping)
+            self.apply_groups(file_groups(files, self.every_s))
+            self.sync(list(self.groups), files)
             while not self.stop_requested.is_set():
                 self.scheduler.run_pending()
                 if self.pending_groups is not None:
@@ -204,36 +230,53 @@ class Daemon:
                 )
 
     def scheduled(self, cadence: Cadence) -> None:
-        """A job came due: re-read the mapping file, then sync this cadence's key results."""
+        """A job came due: re-read the mapping files, then sync this cadence's key results."""
         if self.stop_requested.is_set():
             return
         try:
-            mapping = load_mapping(self.config_path)
+            files = load_mapping_files(self.config_path).files
         except MappingError as exc:
             log.error("mapping file is invalid, sync skipped until it is fixed:\n%s", exc)
             self.health.record_run(
                 [cadence], "error", finished_at=datetime.now(UTC), message="invalid mapping file"
             )
             return
-        groups = cadence_groups(mapping, default_cadence(mapping, self.every_s))
+        groups = file_groups(files, self.every_s)
         if groups != self.groups:
             self.pending_groups = groups
         if cadence in groups:
-            self.sync([cadence], mapping, groups)
+            self.sync([cadence], files, groups)
 
     # --- one run -------------------------------------------------------------------------
 
     def sync(
         self,
         cadences: list[Cadence],
-        mapping: MappingFile,
+        files: Sequence[LoadedMapping],
         groups: dict[Cadence, list[str]] | None = None,
+    ) -> None:
+        """Sync each file's key results of `cadences`, one file after another."""
+        groups = groups or self.groups
+        several = len(files) > 1
+        # Cache entries an earlier file of this pass wrote stand for the later ones as they
+        # are (`CachedSource`): a query several files read is asked once per pass.
+        self.pass_began = datetime.now(UTC) if several else None
+        for file in files:
+            if self.stop_requested.is_set():
+                return
+            mine = {c: ids_of_file(file, groups.get(c, []), several) for c in cadences}
+            due = [c for c in cadences if mine[c]]
+            if due:
+                self.sync_file(due, file, mine)
+
+    def sync_file(
+        self, cadences: list[Cadence], file: LoadedMapping, groups: dict[Cadence, list[str]]
     ) -> None:
         """Sync the key results of `cadences` that no run has synced in their current slot."""
         assert self.store is not None
+        mapping = file.mapping
         # the file's namespace and cycles, read and written
         store = self.store.in_namespace(mapping.namespace).in_cycle(cycle_scope(mapping))
-        groups = groups or self.groups
         wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
         report: SyncReport | None = None
         try:
@@ -265,7 +308,7 @@ class Daemon:
                     self.health.record_run(fresh, "skipped", finished_at=now)
                 due = [c for c in cadences if c not in fresh]
                 if due:
-                    report = self.run_due(due, mapping, groups, store)
+                    report = self.run_due(due, file, groups, store)
         except StoreError as exc:
             log.error("store error, run skipped: %s", exc)
             self.health.record_run(
@@ -290,25 +333,40 @@ class Daemon:
     def run_due(
         self,
         cadences: list[Cadence],
-        mapping: MappingFile,
+        file: LoadedMapping,
         groups: dict[Cadence, list[str]],
         store: Store,
     ) -> SyncReport | None:
         """Sync the due key results; the report of a run that completed, for its digest."""
+        mapping = file.mapping
         ids = [kr for c in cadences for kr in groups[c]]
         every_id = [kr.id for _, kr in mapping.key_results()]
         only = None if sorted(ids) == sorted(every_id) else ids
         log.info(
-            "sync started: %d key results (%s)", len(ids), ", ".join(c.describe() for c in cadences)
+            "sync started: %d key results (%s) of namespace %s",
+            len(ids),
+            ", ".join(c.describe() for c in cadences),
+            mapping.namespace,
+            extra={"namespace": mapping.namespace},
         )
         outcome = self.in_worker(
             lambda: run_sync(
-                self.settings, mapping, store, only=only, config_path=str(self.config_path)
+                self.settings,
+                mapping,
+                store,
+                only=only,
+                config_path=str(file.path),
+                run_began=self.pass_began,
             )
         )
         finished = datetime.now(UTC)
         if outcome.error is not None:
-            log.error("sync failed: %s", describe_error(outcome.error))
+            log.error(
+                "sync of namespace %s failed: %s",
+                mapping.namespace,
+                describe_error(outcome.error),
+                extra={"namespace": mapping.namespace},
+            )
             self.health.record_run(
                 cadences, "error", finished_at=finished, message=describe_error(outcome.error)
             )

@@ -12,9 +12,7 @@ from config.mapping import KeyResult, MappingFile
 from config.periods import Period
 from config.settings import Settings
 from config.value_types import DEFAULT_NAMESPACE
-from connectors.base import (
-    ConnectorError,
-)
+from connectors.base import Connector, ConnectorError
 from connectors.changes import StageCost
 from sync.baselines import (
     Baseline,
@@ -25,22 +23,18 @@ from sync.baselines import (
 from sync.connections import build_connectors
 from sync.demand import compute_as_fetched
 from sync.fetch import FetchResults, stream_fetches
-from sync.file_cycles import cycle_scope, listing_of, objective_cycles
+from sync.file_cycles import cycle_scope, listing_of
 from sync.incremental_run import IncrementalSync
 from sync.kept_values import fetch_plan_without, kept_key_results, kept_lineage
 from sync.key_result_score import score_key_result
+from sync.objective_rollup import objective_progress, objective_records
 from sync.plan import KeyResultPlan, QueryPlan, plan_queries
 from sync.progress import (
     KeyResultProgress,
-    ObjectiveNode,
-    Status,
     Thresholds,
-    expected_progress,
-    roll_up,
 )
 from sync.records import (
     KeyResultRecord,
-    ObjectiveRecord,
     RunRecord,
     StoredKeyResult,
 )
@@ -145,13 +139,17 @@ def run_sync(
     on_fetch_done: Callable[[str], None] | None = None,
     plan_ready: Callable[[QueryPlan], None] | None = None,
     demo: bool = False,
+    connectors: Mapping[str, Connector | ConnectorError] | None = None,
+    run_began: datetime | None = None,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
 
     The digest is not posted here: the caller posts it (`sync.notify.notify_after_run`)
     once it has released the run lock. The mapping file is read whole even when `only`
     some key results are fetched, so every run retires what it does not list. `demo` marks
-    the objectives as the built-in demo's.
+    the objectives as the built-in demo's. `connectors`: the trackers to read (a run of
+    many files shares them, `sync.file_runs`); default: connected here. `run_began`: when
+    that run of many files began, whose cache entries written since stand as they are.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -161,10 +159,14 @@ def run_sync(
     if plan_ready is not None:
         plan_ready(plan)
     sources = {m.selector.source for kr in plan.key_results for m in kr.metric_plans}
-    connectors = build_connectors(settings, sources)
+    connectors = (
+        build_connectors(settings, sources)
+        if connectors is None
+        else {source: c for source, c in connectors.items() if source in sources}
+    )
     readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
-        IncrementalSync(store, settings.incremental, started)
+        IncrementalSync(store, settings.incremental, started, run_began)
         if store is not None and settings.incremental.enabled
         else None
     )
@@ -261,7 +263,8 @@ def run_sync(
     report.cache_decoded = incremental.decoded.units if incremental is not None else None
     report.kept = len(kept)
     report.cache_checks = incremental.costs() if incremental is not None else {}
-    report.objectives = objective_progress(mapping, store, outcomes, as_of, thresholds)
+    fresh = {o.plan.key_result.id: o.progress for o in outcomes}
+    report.objectives = objective_progress(mapping, store, fresh, as_of, thresholds)
     if dry_run or store is None:
         return report
     report.run_id = store.write_run(
@@ -281,13 +284,19 @@ def run_sync(
         listing=listing_of(mapping),
     )
     log.info(
-        "run %s: %s, %d key results, %d failed, requests %s",
+        "run %s: %s, %d key results, %d failed, requests %s, namespace %s",
         report.run_id,
         report.outcome,
         len(outcomes),
         len(report.failed),
         requests,
-        extra={"run_id": report.run_id, "outcome": report.outcome, "requests": requests},
+        mapping.namespace,
+        extra={
+            "run_id": report.run_id,
+            "outcome": report.outcome,
+            "requests": requests,
+            "namespace": mapping.namespace,
+        },
     )
     for failed in report.failed:  # one line per failing key result, for log-based alerts
         log.warning(
@@ -298,70 +307,6 @@ def run_sync(
             extra={"run_id": report.run_id, "key_result": failed.plan.key_result.id},
         )
     return report
-
-
-def objective_progress(
-    mapping: MappingFile,
-    store: Store | None,
-    outcomes: list[KeyResultOutcome],
-    as_of: datetime,
-    thresholds: Thresholds,
-) -> dict[str, tuple[float | None, str]]:
-    """Roll key results up into objectives; key results not in this run keep their stored
-    progress, expected by now within their own period."""
-    fresh = {o.plan.key_result.id: o.progress for o in outcomes}
-    # Read only when some key result is not in this run: the rows carry every lineage.
-    missing = any(kr.id not in fresh for _, kr in mapping.key_results())
-    stored_rows = (
-        {row.id: row for row in store.all_key_results()} if store is not None and missing else {}
-    )
-    nodes: list[ObjectiveNode] = []
-    for objective in mapping.objectives:
-        entries: list[tuple[float, KeyResultProgress]] = []
-        for kr in objective.key_results:
-            if kr.id in fresh:
-                entries.append((kr.weight, fresh[kr.id]))
-            elif kr.id in stored_rows:
-                row = stored_rows[kr.id]
-                period = kr.period or mapping.period
-                entries.append(
-                    (
-                        kr.weight,
-                        KeyResultProgress(
-                            row.progress_raw,
-                            row.progress,
-                            expected_progress(period.start, period.end, as_of),
-                            row.status,
-                        ),
-                    )
-                )
-        nodes.append(ObjectiveNode(objective.id, objective.parent, objective.weight, entries))
-    rolled = roll_up(nodes, thresholds=thresholds)
-    return {oid: (p.progress, p.status) for oid, p in rolled.items()}
-
-
-def objective_records(
-    mapping: MappingFile,
-    progress: Mapping[str, tuple[float | None, str]],
-    *,
-    demo: bool = False,
-) -> list[ObjectiveRecord]:
-    return [
-        ObjectiveRecord(
-            id=o.id,
-            title=o.title,
-            owner=o.owner,
-            level=o.level,
-            parent_id=o.parent,
-            weight=o.weight,
-            position=position,
-            progress=progress.get(o.id, (None, Status.NO_DATA))[0],
-            status=progress.get(o.id, (None, Status.NO_DATA))[1],
-            demo=demo,
-            cycles=objective_cycles(mapping, o),
-        )
-        for position, o in enumerate(mapping.objectives)
-    ]
 
 
 def key_result_record(outcome: KeyResultOutcome, *, observed: bool) -> KeyResultRecord:

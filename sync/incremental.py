@@ -64,8 +64,12 @@ class CachedSource:
         cached: Mapping[str, CachedUnit],
         settings: IncrementalSettings,
         now: datetime,
+        run_began: datetime | None = None,
     ) -> None:
         self.inner = inner
+        # A run of many files: cache entries written since it began are answers this run
+        # fetched or brought up to date for an earlier file; they stand without asking again.
+        self._run_began = run_began
         self.source = inner.source
         self.feed = feed
         self._units = units
@@ -329,6 +333,17 @@ class CachedSource:
                 held[key] = (unit, cached)
             else:
                 self._unfit[key] = why
+        began = self._run_began
+        this_run = {
+            key for key in held if began is not None and self._cached[key].synced_at >= began
+        }
+        for key in this_run:
+            del held[key]
+        changes = self._changes_since(held)
+        changes.stands |= this_run
+        return changes
+
+    def _changes_since(self, held: dict[str, tuple[FetchUnit, HeldAnswer]]) -> ChangeSet:
         if not held:
             return ChangeSet()
         oldest = min(self._cached[key].synced_at for key in held)

@@ -33,10 +33,17 @@ def plan_units(plan: QueryPlan, source: str, planner: UnitPlanner) -> UnitPlan:
 class IncrementalSync:
     """One run's incremental fetching: wraps the connectors, then writes the cache back."""
 
-    def __init__(self, store: Store, settings: IncrementalSettings, now: datetime) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: IncrementalSettings,
+        now: datetime,
+        run_began: datetime | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.now = now
+        self.run_began = run_began  # a run of many files: when it began (`CachedSource`)
         self.sources: dict[str, CachedSource] = {}
         self.decoded = DecodeTally()  # the cache entries this run decoded
 
@@ -57,7 +64,7 @@ class IncrementalSync:
             connector = connectors[source]
             assert not isinstance(connector, ConnectorError)
             self.sources[source] = CachedSource(
-                connector, feeds[source], units, cached, self.settings, self.now
+                connector, feeds[source], units, cached, self.settings, self.now, self.run_began
             )
             wrapped[source] = self.sources[source]
         return wrapped

@@ -8,7 +8,7 @@ expected progress, the elapsed share of the period.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -79,6 +79,17 @@ class ObjectiveNode:
     parent: str | None
     weight: float
     key_results: list[tuple[float, KeyResultProgress]]
+
+
+@dataclass(frozen=True)
+class AlignedObjective:
+    """An objective of another namespace aligned to one of the roll-up's: it enters its
+    parent as it was rolled up in its own namespace (weight, progress, expected, status)."""
+
+    weight: float
+    progress: float | None
+    expected: float
+    status: str
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,10 @@ def status_for(progress: float, expected: float, thresholds: Thresholds) -> Stat
 
 
 def roll_up(
-    nodes: Sequence[ObjectiveNode], *, thresholds: Thresholds
+    nodes: Sequence[ObjectiveNode],
+    *,
+    thresholds: Thresholds,
+    aligned: Mapping[str, Sequence[AlignedObjective]] | None = None,
 ) -> dict[str, ObjectiveProgress]:
     """Progress of every objective: the weighted mean of its key results' clamped progress
     and of its aligned child objectives, each one entry weighted by the child's weight.
@@ -171,7 +185,8 @@ def roll_up(
     A key result whose last fetch failed (status error) counts with the progress of its last
     good value, so a tracker outage does not move the objective; the views mark such an
     objective as resting on stale inputs. Baseline and no_data key results, and failed ones
-    that never had a value, are left out; no entry with progress gives None/no_data."""
+    that never had a value, are left out; no entry with progress gives None/no_data.
+    `aligned`: by objective id, the objectives of other namespaces aligned to it."""
     by_id = {node.id: node for node in nodes}
     children: dict[str, list[ObjectiveNode]] = {node_id: [] for node_id in by_id}
     for node in by_id.values():
@@ -190,6 +205,13 @@ def roll_up(
                 entries.append(
                     _Entry(
                         child.weight, rolled.progress, rolled.expected, rolled.status == Status.DONE
+                    )
+                )
+        for other in (aligned or {}).get(node.id, ()):
+            if other.progress is not None and other.status != Status.NO_DATA:
+                entries.append(
+                    _Entry(
+                        other.weight, other.progress, other.expected, other.status == Status.DONE
                     )
                 )
         results[node.id] = _weighted(node.id, entries, thresholds)

@@ -96,21 +96,39 @@ class KeyResultDetail:
         return self.values_total > len(self.values)
 
 
+TreeKey = tuple[str, str]  # (namespace, id): ids are unique within a namespace only
+
+
+def tree_key(row: ObjectiveRow) -> TreeKey:
+    """Where an objective is in a tree of one or several namespaces."""
+    return (row.namespace, row.id)
+
+
+def tree_parent_key(row: ObjectiveRow) -> TreeKey | None:
+    """Where its parent is: `parent_id` is the id alone within its own namespace, and
+    `namespace/id` when it aligns to another namespace's objective (`parent: company/x`)."""
+    if row.parent_id is None:
+        return None
+    namespace, _, parent_id = row.parent_id.rpartition("/")
+    return (namespace or row.namespace, parent_id)
+
+
 def objectives_in_tree_order(rows: Sequence[ObjectiveRow]) -> list[tuple[ObjectiveRow, int]]:
     """(objective, depth): parents before their aligned children, depth-first; an objective
-    whose parent is not among `rows` is a root."""
-    ids = {row.id for row in rows}
-    children: dict[str | None, list[ObjectiveRow]] = {}
+    whose parent is not among `rows` is a root. Rows of several namespaces make one tree: a
+    team's objective aligned to the company's sits under it."""
+    keys = {tree_key(row) for row in rows}
+    children: dict[TreeKey | None, list[ObjectiveRow]] = {}
     for row in rows:
-        parent = row.parent_id if row.parent_id in ids else None
-        children.setdefault(parent, []).append(row)
+        parent = tree_parent_key(row)
+        children.setdefault(parent if parent in keys else None, []).append(row)
     ordered: list[tuple[ObjectiveRow, int]] = []
     # A stack, not a recursion: a 1,000-deep alignment chain is as easy as a flat list.
     stack = [(row, 0) for row in reversed(children.get(None, []))]
     while stack:
         row, depth = stack.pop()
         ordered.append((row, depth))
-        stack.extend((child, depth + 1) for child in reversed(children.get(row.id, [])))
+        stack.extend((child, depth + 1) for child in reversed(children.get(tree_key(row), [])))
     return ordered
 
 

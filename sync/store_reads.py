@@ -319,6 +319,23 @@ class StoreReads(CycleReads):
             rows = self._in_file_order(conn, objectives, {self._cycle(conn)})
         return [ObjectiveRow(**_utc_row(row)) for row in rows]
 
+    def aligned_from_other_namespaces(self) -> list[ObjectiveRow]:
+        """The cycle's listed objectives of other namespaces aligned to one of this
+        namespace's (`parent_id` `<this namespace>/<id>`): what its roll-up counts."""
+        with self._connect() as conn:
+            namespace = self._ns(conn)
+            rows = conn.execute(
+                select(objectives)
+                .where(
+                    objectives.c.namespace != namespace,
+                    objectives.c.cycle == self._cycle(conn),
+                    objectives.c.retired_at.is_(None),
+                    objectives.c.parent_id.startswith(f"{namespace}/", autoescape=True),
+                )
+                .order_by(objectives.c.namespace, objectives.c.position)
+            ).mappings()
+            return [ObjectiveRow(**_utc_row(row)) for row in rows]
+
     def all_key_results(self) -> list[KeyResultRow]:
         """The cycle's key results (a run's in their own cycles), retired ones too."""
         with self._connect() as conn:

@@ -43,7 +43,7 @@ objectives = Table(
     Column("title", Text, nullable=False),
     Column("owner", String(200)),  # as wide as the mapping file allows (config/mapping.py)
     Column("level", String(100)),  # likewise; widened by migration 0005
-    Column("parent_id", String(100)),
+    Column("parent_id", String(129)),  # `namespace/id` across namespaces (0010)
     Column("weight", Float, nullable=False, default=1.0),
     Column("position", Integer, nullable=False, default=0),  # order in the mapping file
     Column("progress", Float),  # fraction, 1.0 = 100 %

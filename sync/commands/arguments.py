@@ -75,8 +75,9 @@ def add_shared_options(parser: argparse.ArgumentParser, default: object) -> None
         type=Path,
         default=default,
         metavar="FILE",
-        help="the mapping file (default: $OKRSYNC_CONFIG, then ./okrs.yaml); the commands "
-        "that only read the store accept it and do not need it",
+        help="the mapping file (default: $OKRSYNC_CONFIG, then ./okrs.yaml); `sync`, "
+        "`validate` and `daemon` also take a directory (its *.yaml, *.yml) or a glob "
+        "('teams/*.yaml'); the commands that only read the store accept it and do not need it",
     )
     parser.add_argument(
         "--env-file",

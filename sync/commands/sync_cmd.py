@@ -6,17 +6,20 @@ import argparse
 
 from rich.text import Text
 
-from config.loader import load_mapping
+from config.files import LoadedMapping
 from config.mapping import MappingFile
 from config.settings import Settings
 from sync.commands.arguments import config_path, text_arg
 from sync.commands.command import Command, UsageError
 from sync.commands.live_run import print_run_summary, sync_with_progress
+from sync.commands.mapping_files import load_checked
 from sync.commands.store_access import open_store
+from sync.engine import SyncReport
+from sync.file_runs import run_files
 from sync.literal_text import LiteralConsole
 from sync.notify import notify_after_run
 from sync.presentation import format_number
-from sync.store import open_existing
+from sync.store import Store, open_existing
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,17 +44,75 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     path = config_path(args, settings)
-    mapping = load_mapping(path)
+    loaded = load_checked(path, settings, console)
+    if len(loaded.files) > 1:
+        only = only_by_namespace(loaded.files, args.only)
+        store = None if args.dry_run else open_store(settings)
+        return run_many(args, settings, console, loaded.files, store, only)
+    mapping = loaded.files[0].mapping
     check_only(mapping, args.only)
     if args.dry_run:
         return dry_run(settings, mapping, console, args.only)
     store = open_store(settings).in_namespace(mapping.namespace)
-    wait_s = settings.lock_timeout_s if args.wait is None else max(0.0, args.wait)
-    with store.run_lock(wait_s=wait_s):
+    with store.run_lock(wait_s=wait_of(args, settings)):
         report = sync_with_progress(settings, mapping, store, console, args.only, str(path))
     notify_after_run(settings, report)
     print_run_summary(report, console)
     return report.exit_code
+
+
+def wait_of(args: argparse.Namespace, settings: Settings) -> float:
+    return settings.lock_timeout_s if args.wait is None else max(0.0, args.wait)
+
+
+def run_many(
+    args: argparse.Namespace,
+    settings: Settings,
+    console: LiteralConsole,
+    files: list[LoadedMapping],
+    store: Store | None,
+    only: dict[str, list[str]] | None,
+) -> int:
+    """Many files in one run: each namespace's lock held, each written on its own."""
+    if args.dry_run or store is None:
+        runs = run_files(
+            settings, files, open_existing(settings.database_url), dry_run=True, only=only
+        )
+    else:
+        with store.run_locks([f.namespace for f in files], wait_s=wait_of(args, settings)):
+            runs = run_files(settings, files, store, only=only)
+    for file_run in runs:
+        console.print(
+            Text.assemble((f"{file_run.file.namespace}", "bold"), f" ({file_run.file.path})"),
+            soft_wrap=True,
+        )
+        if args.dry_run:
+            print_dry_run(file_run.report, console)
+            continue
+        notify_after_run(settings, file_run.report)
+        print_run_summary(file_run.report, console)
+    return max((r.report.exit_code for r in runs), default=0)
+
+
+def only_by_namespace(
+    files: list[LoadedMapping], only: list[str] | None
+) -> dict[str, list[str]] | None:
+    """`--only` over many files: each key result as NAMESPACE/ID; files it names none of are
+    left out of the run."""
+    if not only:
+        return None
+    known = {f"{f.namespace}/{kr.id}" for f in files for _, kr in f.mapping.key_results()}
+    unknown = [ref for ref in only if ref not in known]
+    if unknown:
+        raise UsageError(
+            f"--only: unknown key result {', '.join(repr(u) for u in unknown)}: with several "
+            "files, name each as NAMESPACE/ID"
+        )
+    chosen: dict[str, list[str]] = {}
+    for ref in only:
+        namespace, kr_id = ref.split("/", 1)
+        chosen.setdefault(namespace, []).append(kr_id)
+    return chosen
 
 
 def check_only(mapping: MappingFile, only: list[str] | None) -> None:
@@ -70,6 +131,11 @@ def dry_run(
     """Compute everything, show old -> new, write nothing (the store is only read if it exists)."""
     store = open_existing(settings.database_url)
     report = sync_with_progress(settings, mapping, store, console, only, None, dry=True)
+    print_dry_run(report, console)
+    return report.exit_code
+
+
+def print_dry_run(report: SyncReport, console: LiteralConsole) -> None:
     console.print(
         Text.assemble(("Dry run: nothing was written.", "bold"), " What a sync would store:")
     )
@@ -82,7 +148,6 @@ def dry_run(
         if outcome.error:
             line += f"  error: {outcome.error}"
         console.print(line)
-    return report.exit_code
 
 
 COMMAND = Command(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from config.loader import load_mapping
 from config.locations import Loc, format_loc
 from config.mapping import MappingFile
 from config.settings import Settings
 from connectors.base import Connector, ConnectorError, QueryChecker, QueryError
 from sync.commands.arguments import config_path
 from sync.commands.command import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, Command
+from sync.commands.mapping_files import load_checked
 from sync.connections import build_connectors
 from sync.literal_text import LiteralConsole
 from sync.plan import SelectorUse, selector_uses, sources_of
@@ -26,18 +26,21 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    path = config_path(args, settings)
-    mapping = load_mapping(path)
-    krs = [kr for o in mapping.objectives for kr in o.key_results]
-    console.print(
-        f"{path}: OK, {len(mapping.objectives)} objectives, {len(krs)} key results, "
-        f"period {mapping.period.label}"
-    )
+    loaded = load_checked(config_path(args, settings), settings, console)
+    for file in loaded.files:
+        mapping = file.mapping
+        krs = [kr for o in mapping.objectives for kr in o.key_results]
+        console.print(
+            f"{file.path}: OK, namespace {mapping.namespace}, {len(mapping.objectives)} "
+            f"objectives, {len(krs)} key results, period {mapping.period.label}",
+            soft_wrap=True,
+        )
     if not args.check_connections:
         return EXIT_OK
     failed = False
     usable: dict[str, Connector] = {}
-    for source, connector in build_connectors(settings, sources_of(mapping)).items():
+    sources = set().union(*(sources_of(file.mapping) for file in loaded.files))
+    for source, connector in build_connectors(settings, sources).items():
         try:
             if isinstance(connector, ConnectorError):
                 raise connector
@@ -46,7 +49,11 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
         except ConnectorError as exc:
             failed = True
             console.print(f"{source}: FAILED, {exc}", style="red")
-    errors = check_queries(mapping, str(path), usable, console)
+    errors = [
+        error
+        for file in loaded.files
+        for error in check_queries(file.mapping, str(file.path), usable, console)
+    ]
     if any(isinstance(error, QueryError) for error in errors):
         return EXIT_CONFIG  # a tracker refused a query as written: the file is wrong
     return EXIT_FAILURES if failed or errors else EXIT_OK

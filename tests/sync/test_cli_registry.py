@@ -16,6 +16,7 @@ SHARED_MODULES = {
     "arguments",
     "command",
     "live_run",
+    "mapping_files",
     "registry",
     "sandbox_checkout",
     "store_access",

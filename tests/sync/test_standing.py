@@ -4,6 +4,7 @@ chart, notes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +51,24 @@ def test_filter_keeps_a_subtree_and_combines_conditions() -> None:
     kept = filter_objectives(every, TreeFilter(objective="delivery", level="team"))
     assert [(o.id, depth) for o, depth in kept] == [("delivery", 0), ("app-team", 1)]
     assert filter_objectives(every, TreeFilter(owner="ERIN"))[0][0].id == "erin-growth"
+
+
+def test_objectives_of_several_namespaces_make_one_tree_through_qualified_parents() -> None:
+    """Ids repeat across namespaces: a team's objective sits under the company's objective
+    its `company/<id>` parent names, and a bare parent stays in its own namespace."""
+    company = replace(objective_row("grow", None), namespace="company")
+    platform = replace(objective_row("grow", "company/grow"), namespace="platform")
+    platform_sub = replace(objective_row("sub", "grow"), namespace="platform")
+    mobile = replace(objective_row("grow", "company/grow"), namespace="mobile")
+    ordered = objectives_in_tree_order([mobile, platform_sub, platform, company])
+    assert [(o.namespace, o.id, depth) for o, depth in ordered] == [
+        ("company", "grow", 0),
+        ("mobile", "grow", 1),
+        ("platform", "grow", 1),
+        ("platform", "sub", 2),
+    ]
+    alone = objectives_in_tree_order([platform_sub, platform])  # company not shown: a root
+    assert [(o.id, depth) for o, depth in alone] == [("grow", 0), ("sub", 1)]
 
 
 def test_a_1000_deep_alignment_chain_is_ordered_and_filtered() -> None:

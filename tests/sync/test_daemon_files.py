@@ -1,0 +1,90 @@
+"""`run.py daemon` with many mapping files (issue 16), as a real process against the sandbox:
+`--config` a directory, each file's key results synced into its namespace on its schedule,
+a file whose run fails leaves the others' runs alone."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.server import Sandbox
+from sync.store import Store
+from tests.sync.processes import (
+    KEY_RESULTS,
+    MAPPING,
+    REPO_ROOT,
+    RUN_PY,
+    Child,
+    expected_values,
+    free_port,
+    okrsync_env,
+    wait_for,
+)
+
+BROKEN_QUERY = MAPPING.replace("jql: project = WEB}", "jql: 'project = = WEB'}").replace(
+    "    title: Quality\n", "    title: '<b>[red]Quality[/red]</b>'\n"
+)
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Child]]:
+    started: list[Child] = []
+    yield started
+    for child in started:
+        child.kill()
+
+
+def runs_by_namespace(url: str) -> dict[str, list[str]]:
+    store = Store(url)
+    try:
+        return {ns: [r.outcome for r in store.in_namespace(ns).runs()] for ns in store.namespaces()}
+    except Exception:  # not migrated yet
+        return {}
+    finally:
+        store.close()
+
+
+def test_the_daemon_syncs_every_file_of_a_directory_into_its_namespace(
+    database_url: str, tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    folder = tmp_path / "okrs"
+    folder.mkdir()
+    (folder / "platform.yaml").write_text(MAPPING)
+    (folder / "mobile.yaml").write_text(BROKEN_QUERY)
+    env = okrsync_env(
+        sandbox,
+        database_url,
+        tmp_path,
+        OKRSYNC_CONFIG=str(folder),
+        OKRSYNC_DAEMON__EVERY="1s",
+        OKRSYNC_DAEMON__HEALTH_PORT=str(free_port()),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    daemon = Child([sys.executable, RUN_PY, "daemon"], env, tmp_path)
+    daemons.append(daemon)
+
+    def both_synced_twice() -> bool:
+        runs = runs_by_namespace(database_url)
+        return all(len(runs.get(ns, [])) >= 2 for ns in ("mobile", "platform"))
+
+    wait_for(both_synced_twice, 90, "two runs of each namespace")
+    assert daemon.terminate() == 0, daemon.log
+    runs = runs_by_namespace(database_url)
+    assert set(runs["platform"]) == {"ok"}
+    assert set(runs["mobile"]) == {"partial"}  # its bad query fails; platform's runs go on
+    assert "of namespace mobile" in daemon.log and "of namespace platform" in daemon.log
+    store = Store(database_url)
+    platform = {kr.id: kr.value for kr in store.in_namespace("platform").all_key_results()}
+    mobile = store.in_namespace("mobile")
+    assert platform == {kr: pytest.approx(v) for kr, v in expected_values(sandbox).items()}
+    assert set(platform) == set(KEY_RESULTS)
+    assert [o.title for o in mobile.all_objectives()] == ["<b>[red]Quality[/red]</b>"]
+    assert {r.config_path for r in mobile.runs()} == {str(folder / "mobile.yaml")}
+    # platform's one GitHub query is mobile's too, and mobile is synced first in each pass:
+    # its answer of this pass stands for platform, which asks GitHub nothing.
+    assert {r.requests.get("github") for r in store.in_namespace("platform").runs()} == {0}
+    assert all(r.requests.get("github", 0) > 0 for r in mobile.runs())
+    store.close()
