@@ -2,7 +2,8 @@
 
 A run's results are written in one transaction, so a crash leaves the previous state and
 never a half-written run. A failed fetch never overwrites the last good value. The reads are
-in `sync.store_reads`, the locks in `sync.run_lock`, the records both use in `sync.records`.
+in `sync.store_reads`, the rows a run writes in `sync.store_writes`, the locks in
+`sync.run_lock`, the records both use in `sync.records`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
-    Table,
-    bindparam,
     create_engine,
     event,
     insert,
-    select,
-    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -46,9 +43,7 @@ from sync.records import (
     Listing,
     ObjectiveRecord,
     RunRecord,
-    objective_cycles,
 )
-from sync.retirement import mark_retired
 from sync.run_lock import (
     MIGRATION_LOCK,
     MIGRATION_WAIT_S,
@@ -60,7 +55,8 @@ from sync.run_lock import (
 from sync.scope_rows import write_scope
 from sync.store_errors import StoreError
 from sync.store_reads import StoreReads, day_start
-from sync.tables import key_results, kr_values, objectives, sync_runs
+from sync.store_writes import write_results
+from sync.tables import sync_runs
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +201,13 @@ class Store(StoreReads):
             ).inserted_primary_key
             assert inserted is not None
             run_id = int(inserted[0])
-            self._write_results(
+            write_results(
                 conn,
+                self._ns(conn),
                 objective_records,
                 key_result_records,
                 run.finished_at,
+                fallback_cycle=self._fallback_cycle(conn, run.finished_at),
                 run_id=run_id,
                 origin="sync",
                 note=None,
@@ -231,11 +229,13 @@ class Store(StoreReads):
     ) -> None:
         """A person's value or note: history row plus the key result's current state."""
         with self._connect() as conn, conn.begin():
-            self._write_results(
+            write_results(
                 conn,
+                self._ns(conn),
                 objective_records,
                 [record],
                 at,
+                fallback_cycle=self._fallback_cycle(conn, at),
                 run_id=None,
                 origin=origin,
                 note=note,
@@ -264,6 +264,11 @@ class Store(StoreReads):
                 conn, namespace, kr_id, period, scope.taken_at, scope.definition, scope.items
             )
 
+    def _fallback_cycle(self, conn: Connection, at: datetime) -> Callable[[], str]:
+        """The cycle of objectives written without key results: the store's current one,
+        else the quarter of `at`."""
+        return lambda: self._current_cycle(conn) or quarter_of(at)
+
     def prune_namespace(self, namespace: str) -> dict[str, int]:
         """Remove every row of `namespace` in one transaction (`sync.namespace_rows`); the
         rows removed, per table."""
@@ -274,156 +279,6 @@ class Store(StoreReads):
         """How many rows of each table `namespace` holds: what `prune` would remove."""
         with self._connect() as conn:
             return count_rows(conn, namespace)
-
-    def _write_results(
-        self,
-        conn: Connection,
-        objective_records: Sequence[ObjectiveRecord],
-        key_result_records: Sequence[KeyResultRecord],
-        at: datetime,
-        *,
-        run_id: int | None,
-        origin: str,
-        note: str | None,
-        listing: Listing | None,
-    ) -> None:
-        namespace = self._ns(conn)
-        kr_cycles = {kr.cycle for kr in key_result_records}
-        objective_rows = [
-            {
-                "namespace": namespace,
-                "cycle": cycle,
-                "id": obj.id,
-                "title": obj.title,
-                "owner": obj.owner,
-                "level": obj.level,
-                "parent_id": obj.parent_id,
-                "weight": obj.weight,
-                "position": obj.position,
-                "progress": obj.progress,
-                "status": obj.status,
-                "updated_at": at,
-                "retired_at": None,
-                "demo": obj.demo,
-            }
-            for obj in objective_records
-            for cycle in objective_cycles(obj, key_result_records, kr_cycles, listing)
-            or [self._current_cycle(conn) or quarter_of(at)]
-        ]
-        _upsert(conn, objectives, _keys(conn, objectives, namespace), objective_rows)
-
-        existing = {
-            (row.cycle, row.id): row.value
-            for row in conn.execute(
-                select(key_results.c.cycle, key_results.c.id, key_results.c.value).where(
-                    key_results.c.namespace == namespace
-                )
-            )
-        }
-        kr_rows: list[dict[str, Any]] = []
-        history_rows: list[dict[str, Any]] = []
-        for kr in key_result_records:
-            values: dict[str, Any] = {
-                "namespace": namespace,
-                "cycle": kr.cycle,
-                "id": kr.id,
-                "objective_id": kr.objective_id,
-                "title": kr.title,
-                "kind": kr.kind,
-                "unit": kr.unit,
-                "metric_type": kr.metric_type,
-                "source": kr.source,
-                "start_value": kr.start_value,
-                "target_value": kr.target_value,
-                "min_value": kr.min_value,
-                "max_value": kr.max_value,
-                "weight": kr.weight,
-                "position": kr.position,
-                "period_start": day_start(kr.period_start),
-                "period_end": day_start(kr.period_end),
-                "progress_raw": kr.progress_raw,
-                "progress": kr.progress,
-                "expected": kr.expected,
-                "status": kr.status,
-                "last_error": kr.error,
-                "lineage": kr.lineage,
-                "checked_at": at,
-                "last_run_id": run_id,
-                "retired_at": None,
-            }
-            if kr.observed:
-                values["value"] = kr.value
-                values["updated_at"] = at
-            kr_rows.append(values)
-            key = (kr.cycle, kr.id)
-            changed = kr.observed and (key not in existing or existing[key] != kr.value)
-            if changed or origin != "sync":
-                history_rows.append(
-                    {
-                        "namespace": namespace,
-                        "key_result_id": kr.id,
-                        "cycle": kr.cycle,
-                        "run_id": run_id,
-                        "observed_at": at,
-                        "value": kr.value if kr.observed else None,
-                        "progress_raw": kr.progress_raw,
-                        "status": kr.status,
-                        "origin": origin,
-                        "note": note,
-                        "lineage": kr.lineage,
-                    }
-                )
-        _upsert(conn, key_results, set(existing), kr_rows)
-        if history_rows:
-            conn.execute(insert(kr_values), history_rows)
-        if listing is not None:
-            cycles = listing.cycles or kr_cycles | {str(row["cycle"]) for row in objective_rows}
-            mark_retired(conn, objectives, namespace, listing.objectives, cycles, at)
-            mark_retired(conn, key_results, namespace, listing.key_results, cycles, at)
-
-
-def _keys(conn: Connection, table: Table, namespace: str) -> set[tuple[str, str]]:
-    return {
-        (row.cycle, row.id)
-        for row in conn.execute(
-            select(table.c.cycle, table.c.id).where(table.c.namespace == namespace)
-        )
-    }
-
-
-def _upsert(
-    conn: Connection, table: Table, existing: set[tuple[str, str]], rows: list[dict[str, Any]]
-) -> None:
-    """Insert new rows and update existing ones (by namespace, cycle and id; `existing` holds
-    the (cycle, id) of the rows' one namespace), one executemany per shape of row.
-
-    One statement per row made SQLAlchemy build and key a new statement for each of a few
-    hundred key results; rows of one shape share one statement.
-    """
-    groups: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(((row["cycle"], row["id"]) in existing, tuple(row)), []).append(row)
-    for (update_existing, _), group in groups.items():
-        if not update_existing:
-            conn.execute(insert(table), group)
-            continue
-        renamed = [
-            {
-                "row_namespace": row["namespace"],
-                "row_cycle": row["cycle"],
-                "row_id": row["id"],
-                **{k: v for k, v in row.items() if k not in ("namespace", "cycle", "id")},
-            }
-            for row in group
-        ]
-        conn.execute(
-            update(table).where(
-                table.c.namespace == bindparam("row_namespace"),
-                table.c.cycle == bindparam("row_cycle"),
-                table.c.id == bindparam("row_id"),
-            ),
-            renamed,
-        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
