@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Protocol
 
 from connectors.base import ItemKind, Selector, WorkItem
+from connectors.request_stages import StageTally, charging
 
 
 def unit_key(description: str) -> str:
@@ -150,27 +151,42 @@ class StageCost:
 
 class StageCosts:
     """Requests and wall time a feed spends on each stage of its work (the change feed, the
-    membership check, ...), so the benchmark and the log can tell what the cache costs."""
+    membership check, ...), so the benchmark and the log can tell what the cache costs.
 
-    def __init__(self, requests_made: Callable[[], int]) -> None:
-        self._requests_made = requests_made
+    Stages run side by side (`connectors.request_stages`): a stage's requests are those sent
+    inside it, and its wall time is the time some part of it was under way, so a stage
+    entered by several threads at once is not counted twice."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_stage: dict[str, StageCost] = {}
+        self._under_way: dict[str, tuple[int, float]] = {}  # stage -> (entered, since)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Measure a stage run alone (no other request of the connector in flight)."""
-        before, began = self._requests_made(), time.perf_counter()
+        """Charge the requests sent inside, and the time, to stage `name`."""
+        tally = StageTally()
+        self._enter(name)
         try:
-            yield
+            with charging(tally):
+                yield
         finally:
-            self.add(name, self._requests_made() - before, time.perf_counter() - began)
+            self._leave(name, tally.count)
 
-    def add(self, name: str, requests: int, seconds: float) -> None:
+    def _enter(self, name: str) -> None:
+        with self._lock:
+            entered, since = self._under_way.get(name, (0, time.perf_counter()))
+            self._under_way[name] = (entered + 1, since)
+
+    def _leave(self, name: str, requests: int) -> None:
         with self._lock:
             cost = self.by_stage.setdefault(name, StageCost())
             cost.requests += requests
-            cost.seconds += seconds
+            entered, since = self._under_way.pop(name)
+            if entered > 1:
+                self._under_way[name] = (entered - 1, since)
+            else:
+                cost.seconds += time.perf_counter() - since
 
 
 class ChangeFeed(Protocol):
@@ -197,9 +213,14 @@ class ChangeFeed(Protocol):
         ...
 
     def changes(
-        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        since: datetime,
+        now: datetime,
+        width: int,
     ) -> ChangeSet:
-        """What changed since `since` in these cached answers (by unit key)."""
+        """What changed since `since` in these cached answers (by unit key), sending at most
+        `width` requests at a time (the tracker's concurrency limit)."""
         ...
 
     def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:

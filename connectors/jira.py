@@ -234,7 +234,7 @@ class JiraConnector:
 
     def changed_ids(self, minutes: int) -> set[str]:
         """The ids of every issue updated in the last `minutes` (server clock)."""
-        return ids_for_jql(self._http, f"updated >= -{max(1, minutes)}m")
+        return self.ids_matching(f"updated >= -{max(1, minutes)}m")
 
     def match(self, ids: list[str], jqls: list[str]) -> list[set[str]]:
         """For each query, which of `ids` it matches now (`jql/match`, Cloud only)."""
@@ -264,18 +264,23 @@ class JiraConnector:
                     matched[j + offset] |= {str(x) for x in answer.get("matchedIssues") or []}
         return matched
 
-    def present_ids(self, jqls: list[str]) -> set[str]:
-        """The ids of every issue that matches at least one of `jqls` now.
+    def ids_matching(self, jql: str) -> set[str]:
+        """The ids of every issue `jql` matches now (ids only, 5,000 a page on Cloud)."""
+        return ids_for_jql(self._http, jql)
+
+    @staticmethod
+    def present_queries(jqls: list[str]) -> list[str]:
+        """`jqls` OR'ed a few at a time: the listings whose ids are every issue that matches
+        at least one of them now (`ids_matching` each, side by side).
 
         Deletions and lost permissions leave no `updated` trace; comparing a cache's members
-        with this listing notices them. Ids only (5,000 a page), a few queries OR'ed into
-        one listing, so the check costs a request per 5,000 distinct issues, not per query.
+        with these listings notices them. A few queries OR'ed into one listing, so the check
+        costs a request per 5,000 distinct issues, not per query.
         """
-        found: set[str] = set()
-        for i in range(0, len(jqls), QUERIES_PER_UNION):
-            chunk = jqls[i : i + QUERIES_PER_UNION]
-            found |= ids_for_jql(self._http, " OR ".join(f"({without_order_by(q)})" for q in chunk))
-        return found
+        return [
+            " OR ".join(f"({without_order_by(q)})" for q in jqls[i : i + QUERIES_PER_UNION])
+            for i in range(0, len(jqls), QUERIES_PER_UNION)
+        ]
 
     def items_by_ids(
         self, ids: list[str], needs: frozenset[str], *, within: str | None = None

@@ -1,8 +1,9 @@
 """Jira's change feed: which cached JQL answers still hold, and what changed in the others.
 
-- `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page), and one id
-  listing of all cached queries OR'ed shows members deleted or no longer visible, which
-  leave no `updated` trace. Nothing either way: every cached answer stands.
+- `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page), and the id
+  listings of all cached queries OR'ed (a few a listing) show members deleted or no longer
+  visible, which leave no `updated` trace; the probe and the listings are asked side by
+  side, within the tracker's concurrency. Nothing either way: every cached answer stands.
 - Some: `jql/match` says, in one request, which of them each cached JQL matches now;
   members that changed and no longer match leave (so do members gone from the listing),
   those that match are (re)fetched by id. An issue that leaves a query was updated to leave
@@ -21,6 +22,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from connectors.base import JiraSelector, Selector, WorkItem
@@ -34,6 +36,7 @@ from connectors.changes import (
     UnitPlan,
 )
 from connectors.jql import dependencies
+from connectors.request_stages import side_by_side
 
 if TYPE_CHECKING:
     from connectors.jira import JiraConnector
@@ -48,7 +51,7 @@ class JiraChangeFeed:
 
     def __init__(self, connector: JiraConnector) -> None:
         self.connector = connector
-        self.costs = StageCosts(lambda: connector.requests_made)
+        self.costs = StageCosts()
 
     @staticmethod
     def plan(
@@ -103,26 +106,34 @@ class JiraChangeFeed:
         return list(held.items.values())
 
     def changes(
-        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        since: datetime,
+        now: datetime,
+        width: int,
     ) -> ChangeSet:
         """Issues updated since, and members gone without a trace.
 
         A deleted issue, or one the token can no longer see, leaves no `updated` trace: the
-        cached members are compared with one id listing of all the cached queries OR'ed
-        (`present_ids`). Members missing from it leave their queries; issues in it that no
-        cache holds (restored, visible again) are treated as changed.
+        cached members are compared with the id listings of all the cached queries OR'ed
+        (`present_queries`). Members missing from them leave their queries; issues in them
+        that no cache holds (restored, visible again) are treated as changed. The probe and
+        the listings are independent: they are asked side by side, `width` at a time.
         """
         jira = self.connector
         minutes = math.ceil((now - since).total_seconds() / 60)
-        with self.costs.stage("change feed"):
-            changed = jira.changed_ids(minutes)
         keys = [key for key, (_, answer) in held.items() if answer.count is None]
         jqls = [held[key][0].description for key in keys]
+        asked = [partial(self._listed, "change feed", f"updated >= -{max(1, minutes)}m")]
+        asked += [
+            partial(self._listed, "membership check", listing)
+            for listing in jira.present_queries(jqls)
+        ]
+        changed, *present_in = side_by_side(asked, width)
         vanished: set[str] = set()
         if keys:
             known = set().union(*(held[key][1].members for key in keys))
-            with self.costs.stage("membership check"):
-                present = jira.present_ids(jqls)
+            present = set().union(*present_in)
             vanished = known - present
             changed |= present - known
         if not changed and not vanished:
@@ -135,12 +146,12 @@ class JiraChangeFeed:
         if not jira.can_match:  # Server/DC: each cached query tested against the changed ids
             if len(ids) > SERVER_PATCH_MAX_IDS:  # cheaper to fetch the queries again
                 return ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed")
-            with self.costs.stage("changed issues"):
-                for key in keys:
-                    unit, answer = held[key]
-                    fresh = jira.items_by_ids(ids, answer.needs, within=unit.description)
-                    found.matched[key] = set(fresh)
-                    found.fresh_items[key] = fresh
+            tested = side_by_side(
+                [partial(self._matched_items, ids, held[key]) for key in keys], width
+            )
+            for key, fresh in zip(keys, tested, strict=True):
+                found.matched[key] = set(fresh)
+                found.fresh_items[key] = fresh
         else:
             self._match(held, keys, jqls, ids, found)
         log.info(
@@ -150,6 +161,18 @@ class JiraChangeFeed:
             len(keys),
         )
         return found
+
+    def _listed(self, stage: str, jql: str) -> set[str]:
+        with self.costs.stage(stage):
+            return self.connector.ids_matching(jql)
+
+    def _matched_items(
+        self, ids: list[str], cached: tuple[FetchUnit, HeldAnswer]
+    ) -> dict[str, WorkItem]:
+        """The changed issues one cached query matches now (Server/DC), with its fields."""
+        unit, answer = cached
+        with self.costs.stage("changed issues"):
+            return self.connector.items_by_ids(ids, answer.needs, within=unit.description)
 
     def _match(
         self,

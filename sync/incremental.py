@@ -73,6 +73,7 @@ class CachedSource:
         self._settings = settings
         self._now = now
         self._probe_lock = threading.Lock()
+        self._width = 1  # requests the probe may send at a time (`answer_held` says)
         self._changes: ChangeSet | None = None  # decided by the first answer's probe
         # Cached answers the changes cannot bring up to date, and why (set by the probe).
         self._unfit: dict[str, str] = {}
@@ -171,6 +172,7 @@ class CachedSource:
     def answer_held(self, width: int) -> None:
         """Answer every unit whose cache entry the changes can bring up to date, `width` at
         a time; the others (nothing cached, unfit) wait for the fetches."""
+        self._width = max(1, width)
         try:
             self._probe()
         except Exception:  # the fetches ask again, and each selector reports the failure
@@ -335,7 +337,9 @@ class CachedSource:
         since = oldest - timedelta(seconds=self._settings.margin_s)
         while True:
             try:
-                return self.feed.changes(held, since, self._now) if held else ChangeSet()
+                if not held:
+                    return ChangeSet()
+                return self.feed.changes(held, since, self._now, self._width)
             except ConnectorError as exc:
                 log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
                 return ChangeSet(why=f"the tracker could not say what changed ({exc})")
