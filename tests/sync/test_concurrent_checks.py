@@ -9,6 +9,7 @@ matching requests wait for one another, and one left alone is counted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,8 +20,8 @@ import pytest
 from bench.changes import touch_items
 from connectors.github_changes import may_hold_issues
 from connectors.github_membership import qualifiers_and_repositories
-from connectors.jira import QUERIES_PER_UNION
-from sandbox.faults import http_error, jql_error, meeting
+from connectors.jira_changes import QUERIES_PER_UNION
+from sandbox.faults import http_error, jql_error, latency, meeting
 from sync.plan import plan_queries
 from tests.sync.test_incremental import (
     CompanyRuns,
@@ -149,3 +150,44 @@ def test_a_failing_github_check_costs_only_githubs_cached_answers(quiet: Company
     assert values(second) == first == quiet.full()
     assert second.cache_units == {"cached": jira_units, "incremental": 0, "full": github_units}
     assert requests["jira search/jql"] == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
+
+
+def test_a_quiet_server_run_asks_no_count_again(quiet_server: CompanyRuns) -> None:
+    """Server/DC counts keep their ids (one page holds them, in the count's own request), so
+    they stand like any query: the probe and the id listings, nothing else."""
+    first = values(quiet_server.sync())
+    jira_units, github_units, always = unit_counts(quiet_server)
+    assert len(quiet_server.box.jira_data.issues) <= 1000  # each count's ids fit its page
+    counted(quiet_server.box)
+    second = quiet_server.sync()
+    requests = counted(quiet_server.box)
+    assert values(second) == first == quiet_server.full()
+    assert requests["jira search"] == 1 + math.ceil(jira_units / QUERIES_PER_UNION)
+    assert second.cache_units == {
+        "cached": jira_units + github_units - always,
+        "incremental": 0,
+        "full": always,
+    }
+
+
+def test_a_server_issue_no_cached_query_matches_is_tested_against_none(
+    quiet_server: CompanyRuns,
+) -> None:
+    """A changed issue that the cached queries' id listings do not return matches none of
+    them: no `(<jql>) AND id in (...)` is asked for it."""
+    quiet_server.sync()
+    data = quiet_server.box.jira_data
+    like = next(i for i in data.issues if i.issue_type == "Story" and i.priority != "Highest")
+    data.create(dataclasses.replace(like, project="ZZZ"), datetime.now(UTC))
+    tested = quiet_server.box.faults.arm(
+        r"/jira/.*search", latency(0), times=None, query=r"id in \("
+    )
+    report = quiet_server.sync()
+    assert values(report) == quiet_server.full()
+    assert tested.fired == 0
+    # One changed issue some queries match: only those queries' listings' queries are asked.
+    data.create(like, datetime.now(UTC))
+    jira_units, _, _ = unit_counts(quiet_server)
+    report = quiet_server.sync()
+    assert values(report) == quiet_server.full()
+    assert 0 < tested.fired <= jira_units
