@@ -18,16 +18,20 @@ so a moved item (new key) is replaced, not counted twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from connectors.base import ItemKind, Selector, WorkItem
 from connectors.request_stages import StageTally, charging
+
+log = logging.getLogger(__name__)
 
 
 def unit_key(description: str) -> str:
@@ -129,6 +133,8 @@ class ChangeSet:
         self.stands = set(stands)  # unit keys whose cached answer holds as it is
         self.why = why  # why the others are fetched in full, when it is one reason for all
         self.why_full: dict[str, str] = {}  # unit key -> why it is fetched in full
+        # unit key -> its answer in full, fetched beside the checks (`ChangeFeed.changes`)
+        self.fetched: dict[str, UnitAnswer] = {}
 
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
         """The changes to apply to a unit that does not stand; None: fetch it in full."""
@@ -141,6 +147,29 @@ class ChangeSet:
     def reason(self, unit: FetchUnit) -> str:
         """Why a unit with no delta is fetched in full, in words for `explain`."""
         return self.why_full.get(unit.key) or self.why or "the changes since could not be told"
+
+
+C = TypeVar("C", bound=ChangeSet)
+
+
+class FetchedAlongside:
+    """Units fetched in full beside a feed's checks (`ChangeFeed.changes`): `tasks` to run
+    with the checks' requests, their answers put `into` the feed's `ChangeSet`."""
+
+    def __init__(self, feed: ChangeFeed, units: Mapping[str, FetchUnit]) -> None:
+        self._feed = feed
+        self._answers: dict[str, UnitAnswer] = {}
+        self.tasks = [partial(self._fetch, key, unit) for key, unit in units.items()]
+
+    def _fetch(self, key: str, unit: FetchUnit) -> None:
+        try:
+            self._answers[key] = self._feed.fetch(unit)
+        except Exception as exc:  # the run's fetch asks again, and reports what fails
+            log.info("%s: %s not fetched beside the checks: %s", unit.source, unit.description, exc)
+
+    def into(self, changes: C) -> C:
+        changes.fetched.update(self._answers)
+        return changes
 
 
 @dataclass
@@ -218,9 +247,15 @@ class ChangeFeed(Protocol):
         since: datetime,
         now: datetime,
         width: int,
+        alongside: Mapping[str, FetchUnit],
     ) -> ChangeSet:
         """What changed since `since` in these cached answers (by unit key), sending at most
-        `width` requests at a time (the tracker's concurrency limit)."""
+        `width` requests at a time (the tracker's concurrency limit).
+
+        `alongside`: units fetched in full whatever changed, whose answers hold no items (a
+        count asked every run); the feed fetches them in the room its own first requests
+        leave, into `ChangeSet.fetched`, so the run does not wait for them after the checks.
+        One that fails is left out: the run's fetch asks again and reports it."""
         ...
 
     def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:

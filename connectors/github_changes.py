@@ -54,6 +54,7 @@ from connectors.base import (
 )
 from connectors.changes import (
     ChangeSet,
+    FetchedAlongside,
     FetchUnit,
     HeldAnswer,
     StageCosts,
@@ -201,6 +202,12 @@ class GitHubChangeFeed:
             return "a count that may include issues, not of repositories alone, is asked again"
         return None
 
+    def _changed_repositories(
+        self, owners: list[str], since: datetime
+    ) -> set[tuple[str, ItemKind]] | None:
+        with self.costs.stage("change feed"):
+            return self.connector.changed_repositories(owners, since)
+
     def fetch(self, unit: FetchUnit) -> UnitAnswer:
         github = self.connector
         if unit.kind in LISTINGS:
@@ -236,6 +243,7 @@ class GitHubChangeFeed:
         since: datetime,
         now: datetime,
         width: int,
+        alongside: Mapping[str, FetchUnit],
     ) -> ChangeSet:
         scopes: dict[str, tuple[set[str], set[str]]] = {}
         owners: set[str] = set()
@@ -254,9 +262,10 @@ class GitHubChangeFeed:
             owners |= {repo.split("/", 1)[0] for repo in scope[0]} | scope[1]
         if not scopes:
             return ChangeSet(why=UNCONFINED)
-        with self.costs.stage("change feed"):
-            changed_items = self.connector.changed_repositories(sorted(owners), since)
-        found_changes = GitHubChanges(self.connector, since, self.costs, width)
+        fetched = FetchedAlongside(self, alongside)
+        probe = partial(self._changed_repositories, sorted(owners), since)
+        changed_items = side_by_side([probe], width, also=fetched.tasks)[0]
+        found_changes = fetched.into(GitHubChanges(self.connector, since, self.costs, width))
         if changed_items is None:  # too many to name: every listing listed again since then
             found_changes.why = "over 1,000 items changed: too many for one search"
             return found_changes

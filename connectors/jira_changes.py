@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from connectors.base import JiraSelector, Selector, WorkItem
 from connectors.changes import (
     ChangeSet,
+    FetchedAlongside,
     FetchUnit,
     HeldAnswer,
     StageCosts,
@@ -117,6 +118,7 @@ class JiraChangeFeed:
         since: datetime,
         now: datetime,
         width: int,
+        alongside: Mapping[str, FetchUnit],
     ) -> ChangeSet:
         """Issues updated since, and members gone without a trace.
 
@@ -140,7 +142,8 @@ class JiraChangeFeed:
             )
             for group in groups
         ]
-        changed, *listed = side_by_side(asked, width)
+        fetched = FetchedAlongside(self, alongside)
+        changed, *listed = side_by_side(asked, width, also=fetched.tasks)
         present = {key: ids for group, ids in zip(groups, listed, strict=True) for key in group}
         vanished: set[str] = set()
         if keys:
@@ -150,13 +153,13 @@ class JiraChangeFeed:
             changed |= in_any - known
         if not changed and not vanished:
             log.info("jira: nothing changed in the last %d minutes", minutes)
-            return ChangeSet(stands=held)
-        found = JiraChanges(touched=changed | vanished)
+            return fetched.into(ChangeSet(stands=held))
+        found = fetched.into(JiraChanges(touched=changed | vanished))
         if not keys:
             return found
         if not jira.can_match:  # Server/DC: each cached query tested against the changed ids
             if len(changed) > SERVER_PATCH_MAX_IDS:  # cheaper to fetch the queries again
-                return ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed")
+                return fetched.into(ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed"))
             self._test_each(held, keys, {key: changed & present[key] for key in keys}, width, found)
         else:
             jqls = [held[key][0].description for key in keys]

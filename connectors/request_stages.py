@@ -58,11 +58,20 @@ def charging(tally: StageTally) -> Iterator[None]:
         _current.reset(token)
 
 
-def side_by_side(tasks: Sequence[Callable[[], T]], width: int) -> list[T]:
-    """Run `tasks` at most `width` at a time, each in the caller's stage; their results in
-    order. Every task runs to its end; then the first failure, if any, is raised."""
-    if len(tasks) <= 1 or width <= 1:
-        return [task() for task in tasks]
-    with ThreadPoolExecutor(min(width, len(tasks)), thread_name_prefix="okrsync-feed") as pool:
+def side_by_side(
+    tasks: Sequence[Callable[[], T]], width: int, also: Sequence[Callable[[], object]] = ()
+) -> list[T]:
+    """Run `tasks`, then `also`, at most `width` at a time, each in the caller's stage; the
+    results of `tasks` in order. Every task runs to its end; then the first failure of
+    `tasks`, if any, is raised (`also` keep theirs)."""
+    if len(tasks) + len(also) <= 1 or width <= 1:
+        results = [task() for task in tasks]
+        for extra in also:
+            extra()
+        return results
+    lanes = min(width, len(tasks) + len(also))
+    with ThreadPoolExecutor(lanes, thread_name_prefix="okrsync-feed") as pool:
         futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks]
+        for task in also:
+            pool.submit(contextvars.copy_context().run, task)
     return [future.result() for future in futures]

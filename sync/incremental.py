@@ -11,7 +11,9 @@ is reused as it is; one the feed can bring up to date gets its `UnitDelta` (memb
 left, items written again); anything else is fetched in full: nothing cached yet, cached
 under other settings (`item_shape`), a query the feed calls fragile, a full refresh due
 (`full_refresh_every`, the safety net for anything missed), or a feed that could not tell.
-A unit whose fetch fails keeps its previous cache entry.
+A unit whose fetch fails keeps its previous cache entry. A cached answer that holds no items
+and is fetched in full whatever changed (a count asked every run) is handed to the feed with
+the probe, which fetches it in the room its own first requests leave (`ChangeSet.fetched`).
 
 Before the fetches, `IncrementalSync.prepare` (`sync.incremental_run`) answers every unit
 the changes can bring up to date, so the engine knows which answers are unchanged (the feed
@@ -39,6 +41,7 @@ from connectors.changes import (
     ChangeSet,
     FetchUnit,
     HeldAnswer,
+    UnitAnswer,
     UnitDelta,
     UnitPlan,
 )
@@ -232,7 +235,7 @@ class CachedSource:
                 self._unfit[key] = str(exc)
             if answer is None:
                 self.why_full[key] = self._full_reason(unit, cached, changes)
-                answer = self._full(unit)
+                answer = self._full(unit, changes.fetched.pop(key, None))
                 self.mode[key] = "full"
             self._fresh[key] = answer
             return answer
@@ -268,8 +271,9 @@ class CachedSource:
         cached.description = unit.description
         return cached
 
-    def _full(self, unit: FetchUnit) -> CachedUnit:
-        fetched = self.feed.fetch(unit)
+    def _full(self, unit: FetchUnit, fetched: UnitAnswer | None = None) -> CachedUnit:
+        """The unit fetched in full (or as fetched already, beside the checks)."""
+        fetched = fetched or self.feed.fetch(unit)
         entry = CachedUnit(
             key=unit.key,
             source=unit.source,
@@ -322,6 +326,7 @@ class CachedSource:
 
     def _ask_changes(self) -> ChangeSet:
         held: dict[str, tuple[FetchUnit, HeldAnswer]] = {}
+        alongside: dict[str, FetchUnit] = {}  # fetched in full anyway, holding no items
         for key, unit in self._units.units.items():
             cached = self._cached.get(key)
             if cached is None:
@@ -331,6 +336,8 @@ class CachedSource:
                 held[key] = (unit, cached)
             else:
                 self._unfit[key] = why
+                if cached.count is not None:
+                    alongside[key] = unit
         if not held:
             return ChangeSet()
         oldest = min(self._cached[key].synced_at for key in held)
@@ -339,7 +346,7 @@ class CachedSource:
             try:
                 if not held:
                     return ChangeSet()
-                return self.feed.changes(held, since, self._now, self._width)
+                return self.feed.changes(held, since, self._now, self._width, alongside)
             except ConnectorError as exc:
                 log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
                 return ChangeSet(why=f"the tracker could not say what changed ({exc})")

@@ -1,7 +1,7 @@
 """The change feeds' stages side by side: a tracker's change probe and its membership
-listings (Jira), its membership searches (GitHub), are in flight together, each stage still
-charged with its own requests; values stay a full fetch's; a stage that fails costs only its
-tracker's cached answers.
+listings (Jira), its membership searches (GitHub), and the counts asked every run beside the
+probe, are in flight together, each stage still charged with its own requests; values stay
+a full fetch's; a stage that fails costs only its tracker's cached answers.
 
 The sandbox tells requests sent together from requests sent in turn (`faults.meeting`):
 matching requests wait for one another, and one left alone is counted.
@@ -76,6 +76,12 @@ def test_a_quiet_run_asks_each_trackers_checks_side_by_side(quiet: CompanyRuns) 
     github_met = quiet.box.faults.arm(
         r"/github/search/issues", meeting(searches), times=searches, query=r"repo:"
     )
+    # GitHub's `org:` probe, and the counts asked every run (`org:` searches) beside it.
+    _, _, always = unit_counts(quiet)
+    assert always >= 1
+    beside = quiet.box.faults.arm(
+        r"/github/search/issues", meeting(1 + always), times=1 + always, query=r"org:"
+    )
     counted(quiet.box)
     second = quiet.sync()
     requests = counted(quiet.box)
@@ -83,6 +89,7 @@ def test_a_quiet_run_asks_each_trackers_checks_side_by_side(quiet: CompanyRuns) 
     assert values(second) == first == quiet.full()
     assert jira_met.fired == 1 + listings and jira_met.alone == 0
     assert github_met.fired == searches and github_met.alone == 0
+    assert beside.fired == 1 + always and beside.alone == 0
     # Each stage charged with its own requests, though they ran together.
     checks = {stage: cost.requests for stage, cost in second.cache_checks.items()}
     assert checks == {
