@@ -18,15 +18,20 @@ so a moved item (new key) is replaced, not counted twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from connectors.base import ItemKind, Selector, WorkItem
+from connectors.request_stages import StageTally, charging
+
+log = logging.getLogger(__name__)
 
 
 def unit_key(description: str) -> str:
@@ -128,6 +133,8 @@ class ChangeSet:
         self.stands = set(stands)  # unit keys whose cached answer holds as it is
         self.why = why  # why the others are fetched in full, when it is one reason for all
         self.why_full: dict[str, str] = {}  # unit key -> why it is fetched in full
+        # unit key -> its answer in full, fetched beside the checks (`ChangeFeed.changes`)
+        self.fetched: dict[str, UnitAnswer] = {}
 
     def delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta | None:
         """The changes to apply to a unit that does not stand; None: fetch it in full."""
@@ -142,6 +149,29 @@ class ChangeSet:
         return self.why_full.get(unit.key) or self.why or "the changes since could not be told"
 
 
+C = TypeVar("C", bound=ChangeSet)
+
+
+class FetchedAlongside:
+    """Units fetched in full beside a feed's checks (`ChangeFeed.changes`): `tasks` to run
+    with the checks' requests, their answers put `into` the feed's `ChangeSet`."""
+
+    def __init__(self, feed: ChangeFeed, units: Mapping[str, FetchUnit]) -> None:
+        self._feed = feed
+        self._answers: dict[str, UnitAnswer] = {}
+        self.tasks = [partial(self._fetch, key, unit) for key, unit in units.items()]
+
+    def _fetch(self, key: str, unit: FetchUnit) -> None:
+        try:
+            self._answers[key] = self._feed.fetch(unit)
+        except Exception as exc:  # the run's fetch asks again, and reports what fails
+            log.info("%s: %s not fetched beside the checks: %s", unit.source, unit.description, exc)
+
+    def into(self, changes: C) -> C:
+        changes.fetched.update(self._answers)
+        return changes
+
+
 @dataclass
 class StageCost:
     requests: int = 0
@@ -150,27 +180,42 @@ class StageCost:
 
 class StageCosts:
     """Requests and wall time a feed spends on each stage of its work (the change feed, the
-    membership check, ...), so the benchmark and the log can tell what the cache costs."""
+    membership check, ...), so the benchmark and the log can tell what the cache costs.
 
-    def __init__(self, requests_made: Callable[[], int]) -> None:
-        self._requests_made = requests_made
+    Stages run side by side (`connectors.request_stages`): a stage's requests are those sent
+    inside it, and its wall time is the time some part of it was under way, so a stage
+    entered by several threads at once is not counted twice."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_stage: dict[str, StageCost] = {}
+        self._under_way: dict[str, tuple[int, float]] = {}  # stage -> (entered, since)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Measure a stage run alone (no other request of the connector in flight)."""
-        before, began = self._requests_made(), time.perf_counter()
+        """Charge the requests sent inside, and the time, to stage `name`."""
+        tally = StageTally()
+        self._enter(name)
         try:
-            yield
+            with charging(tally):
+                yield
         finally:
-            self.add(name, self._requests_made() - before, time.perf_counter() - began)
+            self._leave(name, tally.count)
 
-    def add(self, name: str, requests: int, seconds: float) -> None:
+    def _enter(self, name: str) -> None:
+        with self._lock:
+            entered, since = self._under_way.get(name, (0, time.perf_counter()))
+            self._under_way[name] = (entered + 1, since)
+
+    def _leave(self, name: str, requests: int) -> None:
         with self._lock:
             cost = self.by_stage.setdefault(name, StageCost())
             cost.requests += requests
-            cost.seconds += seconds
+            entered, since = self._under_way.pop(name)
+            if entered > 1:
+                self._under_way[name] = (entered - 1, since)
+            else:
+                cost.seconds += time.perf_counter() - since
 
 
 class ChangeFeed(Protocol):
@@ -197,9 +242,20 @@ class ChangeFeed(Protocol):
         ...
 
     def changes(
-        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        since: datetime,
+        now: datetime,
+        width: int,
+        alongside: Mapping[str, FetchUnit],
     ) -> ChangeSet:
-        """What changed since `since` in these cached answers (by unit key)."""
+        """What changed since `since` in these cached answers (by unit key), sending at most
+        `width` requests at a time (the tracker's concurrency limit).
+
+        `alongside`: units fetched in full whatever changed, whose answers hold no items (a
+        count asked every run); the feed fetches them in the room its own first requests
+        leave, into `ChangeSet.fetched`, so the run does not wait for them after the checks.
+        One that fails is left out: the run's fetch asks again and reports it."""
         ...
 
     def count_from(self, selector: Selector, unit: FetchUnit, held: HeldAnswer) -> int:

@@ -39,6 +39,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from connectors.base import (
@@ -53,6 +54,7 @@ from connectors.base import (
 )
 from connectors.changes import (
     ChangeSet,
+    FetchedAlongside,
     FetchUnit,
     HeldAnswer,
     StageCosts,
@@ -68,6 +70,7 @@ from connectors.github_selectors import (
     open_only,
     search_query_for,
 )
+from connectors.request_stages import side_by_side
 
 if TYPE_CHECKING:
     from connectors.github import GitHubConnector
@@ -102,7 +105,7 @@ class GitHubChangeFeed:
 
     def __init__(self, connector: GitHubConnector) -> None:
         self.connector = connector
-        self.costs = StageCosts(lambda: connector.requests_made)
+        self.costs = StageCosts()
 
     @staticmethod
     def plan(
@@ -199,6 +202,12 @@ class GitHubChangeFeed:
             return "a count that may include issues, not of repositories alone, is asked again"
         return None
 
+    def _changed_repositories(
+        self, owners: list[str], since: datetime
+    ) -> set[tuple[str, ItemKind]] | None:
+        with self.costs.stage("change feed"):
+            return self.connector.changed_repositories(owners, since)
+
     def fetch(self, unit: FetchUnit) -> UnitAnswer:
         github = self.connector
         if unit.kind in LISTINGS:
@@ -229,7 +238,12 @@ class GitHubChangeFeed:
         return found
 
     def changes(
-        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        since: datetime,
+        now: datetime,
+        width: int,
+        alongside: Mapping[str, FetchUnit],
     ) -> ChangeSet:
         scopes: dict[str, tuple[set[str], set[str]]] = {}
         owners: set[str] = set()
@@ -248,9 +262,10 @@ class GitHubChangeFeed:
             owners |= {repo.split("/", 1)[0] for repo in scope[0]} | scope[1]
         if not scopes:
             return ChangeSet(why=UNCONFINED)
-        with self.costs.stage("change feed"):
-            changed_items = self.connector.changed_repositories(sorted(owners), since)
-        found_changes = GitHubChanges(self.connector, since, self.costs)
+        fetched = FetchedAlongside(self, alongside)
+        probe = partial(self._changed_repositories, sorted(owners), since)
+        changed_items = side_by_side([probe], width, also=fetched.tasks)[0]
+        found_changes = fetched.into(GitHubChanges(self.connector, since, self.costs, width))
         if changed_items is None:  # too many to name: every listing listed again since then
             found_changes.why = "over 1,000 items changed: too many for one search"
             return found_changes
@@ -306,14 +321,17 @@ def may_hold_issues(unit: FetchUnit) -> bool:
 class GitHubChanges(ChangeSet):
     """Changed listings are listed again by last update down to `since`; searches re-asked."""
 
-    def __init__(self, connector: GitHubConnector, since: datetime, costs: StageCosts) -> None:
+    def __init__(
+        self, connector: GitHubConnector, since: datetime, costs: StageCosts, width: int
+    ) -> None:
         super().__init__()
         self.connector = connector
         self.since = since
         self.costs = costs
+        self.width = width  # requests sent at a time (the tracker's concurrency limit)
         self.lost: set[str] = set()  # unit keys holding items GitHub no longer counts
         self.membership = MembershipCheck(
-            lambda query: connector.count(GitHubSearchSelector(query)), costs
+            lambda query: connector.count(GitHubSearchSelector(query)), costs, width
         )
         # Changed issue listings, checked together once their changes are known.
         self.changed_issues: list[tuple[FetchUnit, HeldAnswer]] = []
@@ -355,23 +373,29 @@ class GitHubChanges(ChangeSet):
 
     def _changed_verdicts(self) -> dict[str, str | None]:
         """Every changed issue listing checked in one batch (as the standing ones are), by
-        the first that asks: its repository's changes are listed then, one after another,
+        the first that asks: their repositories' changes are listed then, side by side,
         and kept for the others. A listing whose changes cannot be read is left out (its own
         `delta` meets the error); a refused batch leaves them all to be checked alone."""
         with self._verdicts_lock:
             if self._verdicts is None:
-                checks: list[HeldCount] = []
-                for unit, held in self.changed_issues:
-                    try:
-                        checks.append(self._check(unit, held, self._delta(unit, held)))
-                    except (ConnectorError, ValueError):  # failed, or an unreadable entry
-                        continue
+                listed = side_by_side(
+                    [partial(self._changed_check, *changed) for changed in self.changed_issues],
+                    self.width,
+                )
+                checks = [check for check in listed if check is not None]
                 try:
                     missing = self.membership.missing(checks)
                     self._verdicts = {check.key: missing.get(check.key) for check in checks}
                 except QueryError:
                     self._verdicts = {}
             return self._verdicts
+
+    def _changed_check(self, unit: FetchUnit, held: HeldAnswer) -> HeldCount | None:
+        """A changed listing's membership check, or None when its changes cannot be read."""
+        try:
+            return self._check(unit, held, self._delta(unit, held))
+        except (ConnectorError, ValueError):  # failed, or an unreadable entry
+            return None
 
     def settled(self) -> None:
         with self._relisting_lock:

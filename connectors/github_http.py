@@ -24,6 +24,7 @@ from urllib3.response import BaseHTTPResponse, HTTPResponse
 from connectors.base import ConnectorError
 from connectors.github_errors import GitHubErrors, garbled
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
+from connectors.request_stages import charge_request
 from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ class RequestTally:
     def add(self) -> None:
         with self._lock:
             self._count += 1
+        charge_request()
 
     @property
     def count(self) -> int:

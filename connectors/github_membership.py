@@ -12,7 +12,9 @@ other qualifiers are equal share one search, `is:issue [is:open] [updated:>=H] r
 ...`, kept within GitHub's 256 characters a query, and compared with the sum of their
 cached sizes (read from the store without decoding an item). Only when the sums differ is
 the batch split in halves: one search counts the left half, the right half's count is the
-batch's less the left's, until the listings that differ are found. One listing that lost an
+batch's less the left's, until the listings that differ are found. The batches are
+searched side by side, within the tracker's concurrency (the rate governor keeps the
+search budget). One listing that lost an
 issue among n costs about log2(n) searches more. A batch GitHub refuses (a repository renamed
 or gone) is split the same way, each half searched, until the refused listing is alone; its
 refusal is then raised, as a single search's was: the feed cannot tell what changed, so every
@@ -47,12 +49,13 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from connectors.base import QueryError
 from connectors.changes import FetchUnit, HeldAnswer, StageCosts
+from connectors.request_stages import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -169,28 +172,31 @@ def batches(checks: Sequence[HeldCount]) -> list[Batch]:
 class MembershipCheck:
     """Counts cached answers against GitHub, in as few searches as the module doc says."""
 
-    def __init__(self, count: Callable[[str], int], costs: StageCosts) -> None:
+    def __init__(self, count: Callable[[str], int], costs: StageCosts, width: int = 1) -> None:
         self._count = count
         self._costs = costs
+        self._width = width  # batches searched at a time
 
     def missing(self, checks: Sequence[HeldCount]) -> dict[str, str]:
         """Unit key -> why it is fetched in full, for the answers GitHub does not count as
-        the cache holds them; raises `QueryError` when GitHub refuses to count one."""
+        the cache holds them; raises `QueryError` when GitHub refuses to count one. The
+        batches are searched side by side, `width` at a time."""
         found: dict[str, str] = {}
-        for batch in batches(checks):
-            found |= self._missing(batch, self._counted(batch))
+        tasks = [partial(self._batch_missing, batch) for batch in batches(checks)]
+        for missing in side_by_side(tasks, self._width):
+            found |= missing
         return found
+
+    def _batch_missing(self, batch: Batch) -> dict[str, str]:
+        return self._missing(batch, self._counted(batch))
 
     def _counted(self, batch: Batch) -> int | QueryError:
         """GitHub's count of the batch's items, or the refusal of its search."""
-        began = time.perf_counter()
-        try:
-            return self._count(batch.query)
-        except QueryError as exc:
-            return exc
-        finally:
-            # One search; measured here, as other fetch threads may be sending requests too.
-            self._costs.add(STAGE, 1, time.perf_counter() - began)
+        with self._costs.stage(STAGE):
+            try:
+                return self._count(batch.query)
+            except QueryError as exc:
+                return exc
 
     def _missing(self, batch: Batch, counted: int | QueryError) -> dict[str, str]:
         if isinstance(counted, int) and counted == batch.size:

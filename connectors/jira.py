@@ -52,6 +52,7 @@ from connectors.jira_search import (
     cloud_pages,
     ids_for_jql,
     issue_id_of,
+    server_count_ids,
     server_pages,
 )
 from connectors.jql import without_order_by
@@ -63,8 +64,7 @@ log = logging.getLogger(__name__)
 DERIVED_NEEDING_START = frozenset({"cycle_time_hours"})
 MATCH_ISSUES_PER_REQUEST = 1000  # jql/match accepts this many issue ids per request
 MATCH_JQLS_PER_REQUEST = 100
-IDS_PER_QUERY = 100  # `id in (...)` lists kept to one page of items
-QUERIES_PER_UNION = 25  # cached queries OR'ed into one id listing (membership check)
+IDS_PER_QUERY = 100  # `id in (...)` lists kept to one page of items (Cloud; Server: 1,000)
 
 
 class JiraConnector:
@@ -222,19 +222,22 @@ class JiraConnector:
         self._http.connect()
         return self._http.is_cloud
 
-    def member_ids(self, selector: Selector) -> set[str] | None:
-        """The issue ids of every match, paging ids only; None where that costs more than a count.
+    def member_ids(self, selector: Selector) -> set[str] | int:
+        """A count's issue ids where they come for the requests the count costs anyway, else
+        the count alone.
 
         On Jira Cloud a count pages through ids anyway (5,000 a page), so the members come
-        for the same requests; on Server/DC a count is one request and this returns None.
+        for the same requests. On Server/DC a count is one request (`total`), which carries
+        the ids too when its page (1,000) holds them all; a larger count comes alone.
         """
+        jql = self._jql(selector)
         if not self.can_match:
-            return None
-        return ids_for_jql(self._http, self._jql(selector))
+            return server_count_ids(self._http, jql)
+        return ids_for_jql(self._http, jql)
 
     def changed_ids(self, minutes: int) -> set[str]:
         """The ids of every issue updated in the last `minutes` (server clock)."""
-        return ids_for_jql(self._http, f"updated >= -{max(1, minutes)}m")
+        return self.ids_matching(f"updated >= -{max(1, minutes)}m")
 
     def match(self, ids: list[str], jqls: list[str]) -> list[set[str]]:
         """For each query, which of `ids` it matches now (`jql/match`, Cloud only)."""
@@ -264,18 +267,20 @@ class JiraConnector:
                     matched[j + offset] |= {str(x) for x in answer.get("matchedIssues") or []}
         return matched
 
-    def present_ids(self, jqls: list[str]) -> set[str]:
-        """The ids of every issue that matches at least one of `jqls` now.
+    def ids_matching(self, jql: str) -> set[str]:
+        """The ids of every issue `jql` matches now (ids only, 5,000 a page on Cloud)."""
+        return ids_for_jql(self._http, jql)
+
+    @staticmethod
+    def union_query(jqls: list[str]) -> str:
+        """`jqls` OR'ed: its listing (`ids_matching`) is every issue that matches at least one
+        of them now.
 
         Deletions and lost permissions leave no `updated` trace; comparing a cache's members
-        with this listing notices them. Ids only (5,000 a page), a few queries OR'ed into
-        one listing, so the check costs a request per 5,000 distinct issues, not per query.
+        with such listings notices them. A few queries (`QUERIES_PER_UNION`) OR'ed into one
+        listing, so the check costs a request per 5,000 distinct issues, not per query.
         """
-        found: set[str] = set()
-        for i in range(0, len(jqls), QUERIES_PER_UNION):
-            chunk = jqls[i : i + QUERIES_PER_UNION]
-            found |= ids_for_jql(self._http, " OR ".join(f"({without_order_by(q)})" for q in chunk))
-        return found
+        return " OR ".join(f"({without_order_by(q)})" for q in jqls)
 
     def items_by_ids(
         self, ids: list[str], needs: frozenset[str], *, within: str | None = None
@@ -287,9 +292,10 @@ class JiraConnector:
         query instead of fetching the query again.
         """
         scope = f"({without_order_by(within)}) AND " if within is not None else ""
+        per_query = IDS_PER_QUERY if self._http.is_cloud else SERVER_ITEM_PAGE
         found: dict[str, WorkItem] = {}
-        for i in range(0, len(ids), IDS_PER_QUERY):
-            chunk = ", ".join(ids[i : i + IDS_PER_QUERY])
+        for i in range(0, len(ids), per_query):
+            chunk = ", ".join(ids[i : i + per_query])
             found.update(self._items_for_jql(f"{scope}id in ({chunk})", needs))
         return found
 

@@ -1,15 +1,21 @@
 """Jira's change feed: which cached JQL answers still hold, and what changed in the others.
 
-- `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page), and one id
-  listing of all cached queries OR'ed shows members deleted or no longer visible, which
-  leave no `updated` trace. Nothing either way: every cached answer stands.
+- `updated >= -Nm` gives the ids of changed issues (ids only, 5,000 a page), and the id
+  listings of all cached queries OR'ed (a few a listing) show members deleted or no longer
+  visible, which leave no `updated` trace; the probe and the listings are asked side by
+  side, within the tracker's concurrency. Nothing either way: every cached answer stands.
 - Some: `jql/match` says, in one request, which of them each cached JQL matches now;
   members that changed and no longer match leave (so do members gone from the listing),
   those that match are (re)fetched by id. An issue that leaves a query was updated to leave
   it, so this is exact.
 - Jira Server/DC has no `jql/match`: each cached query is asked for the changed issues it
-  matches (`(<jql>) AND id in (...)`), and its counts, which keep no members, are asked
-  again every run (one request each).
+  matches (`(<jql>) AND id in (...)`, up to a page of 1,000 ids in one request), among those
+  its queries' id listing returned: a changed issue the listing did not return matches none
+  of them, and a query whose listing returned none is not asked at all.
+- Counts keep their members (issue ids) and are checked like any query. On Cloud a count
+  pages ids anyway; on Server/DC a count's one request (`total`) carries the ids when its
+  page (1,000) holds them all. A larger Server count keeps no members: it cannot tell
+  which issues left it without a trace, so it is asked again every run (one request).
 
 A JQL whose matches can change with no issue updated (functions, relative dates, saved
 filters, WAS/CHANGED: `connectors.jql`) is always fetched in full.
@@ -21,11 +27,13 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from connectors.base import JiraSelector, Selector, WorkItem
 from connectors.changes import (
     ChangeSet,
+    FetchedAlongside,
     FetchUnit,
     HeldAnswer,
     StageCosts,
@@ -34,6 +42,7 @@ from connectors.changes import (
     UnitPlan,
 )
 from connectors.jql import dependencies
+from connectors.request_stages import side_by_side
 
 if TYPE_CHECKING:
     from connectors.jira import JiraConnector
@@ -41,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVER_PATCH_MAX_IDS = 500  # more changed issues than this: Server/DC queries fetched again
+QUERIES_PER_UNION = 25  # cached queries OR'ed into one id listing (membership check)
 
 
 class JiraChangeFeed:
@@ -48,7 +58,7 @@ class JiraChangeFeed:
 
     def __init__(self, connector: JiraConnector) -> None:
         self.connector = connector
-        self.costs = StageCosts(lambda: connector.requests_made)
+        self.costs = StageCosts()
 
     @staticmethod
     def plan(
@@ -72,8 +82,8 @@ class JiraChangeFeed:
         return self.connector.item_shape(needs)
 
     def fragile(self, unit: FetchUnit, held: HeldAnswer) -> str | None:
-        if unit.kind == "jira-count" and held.count is not None:
-            return "a server count is asked again every run"  # Server/DC: no members to check
+        if unit.kind == "jira-count" and held.count is not None:  # Server/DC, over a page
+            return "a server count without its members is asked again every run"
         found = dependencies(unit.description)
         if found.volatile:
             return f"the query depends on more than its issues: {found.reason}"
@@ -88,8 +98,8 @@ class JiraChangeFeed:
                 answer.members[tracker_id] = item.key
             return answer
         members = self.connector.member_ids(unit.selector)
-        if members is None:
-            answer.count = self.connector.count(unit.selector)
+        if isinstance(members, int):  # Server/DC: more than its one page
+            answer.count = members
         else:
             answer.members = dict.fromkeys(members)
         return answer
@@ -103,46 +113,57 @@ class JiraChangeFeed:
         return list(held.items.values())
 
     def changes(
-        self, held: Mapping[str, tuple[FetchUnit, HeldAnswer]], since: datetime, now: datetime
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        since: datetime,
+        now: datetime,
+        width: int,
+        alongside: Mapping[str, FetchUnit],
     ) -> ChangeSet:
         """Issues updated since, and members gone without a trace.
 
         A deleted issue, or one the token can no longer see, leaves no `updated` trace: the
-        cached members are compared with one id listing of all the cached queries OR'ed
-        (`present_ids`). Members missing from it leave their queries; issues in it that no
-        cache holds (restored, visible again) are treated as changed.
+        cached members are compared with the id listings of the cached queries, a few
+        OR'ed a listing (`union_query`). Members missing from them leave their queries;
+        issues in them that no cache holds (restored, visible again) are treated as changed.
+        The probe and the listings are independent: they are asked side by side, `width` at
+        a time.
         """
         jira = self.connector
         minutes = math.ceil((now - since).total_seconds() / 60)
-        with self.costs.stage("change feed"):
-            changed = jira.changed_ids(minutes)
         keys = [key for key, (_, answer) in held.items() if answer.count is None]
-        jqls = [held[key][0].description for key in keys]
+        groups = [keys[i : i + QUERIES_PER_UNION] for i in range(0, len(keys), QUERIES_PER_UNION)]
+        asked = [partial(self._listed, "change feed", f"updated >= -{max(1, minutes)}m")]
+        asked += [
+            partial(
+                self._listed,
+                "membership check",
+                jira.union_query([held[key][0].description for key in group]),
+            )
+            for group in groups
+        ]
+        fetched = FetchedAlongside(self, alongside)
+        changed, *listed = side_by_side(asked, width, also=fetched.tasks)
+        present = {key: ids for group, ids in zip(groups, listed, strict=True) for key in group}
         vanished: set[str] = set()
         if keys:
             known = set().union(*(held[key][1].members for key in keys))
-            with self.costs.stage("membership check"):
-                present = jira.present_ids(jqls)
-            vanished = known - present
-            changed |= present - known
+            in_any = set().union(*listed)
+            vanished = known - in_any
+            changed |= in_any - known
         if not changed and not vanished:
             log.info("jira: nothing changed in the last %d minutes", minutes)
-            return ChangeSet(stands=held)
-        found = JiraChanges(touched=changed | vanished)
-        ids = sorted(changed, key=int)
+            return fetched.into(ChangeSet(stands=held))
+        found = fetched.into(JiraChanges(touched=changed | vanished))
         if not keys:
             return found
         if not jira.can_match:  # Server/DC: each cached query tested against the changed ids
-            if len(ids) > SERVER_PATCH_MAX_IDS:  # cheaper to fetch the queries again
-                return ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed")
-            with self.costs.stage("changed issues"):
-                for key in keys:
-                    unit, answer = held[key]
-                    fresh = jira.items_by_ids(ids, answer.needs, within=unit.description)
-                    found.matched[key] = set(fresh)
-                    found.fresh_items[key] = fresh
+            if len(changed) > SERVER_PATCH_MAX_IDS:  # cheaper to fetch the queries again
+                return fetched.into(ChangeSet(why=f"over {SERVER_PATCH_MAX_IDS} issues changed"))
+            self._test_each(held, keys, {key: changed & present[key] for key in keys}, width, found)
         else:
-            self._match(held, keys, jqls, ids, found)
+            jqls = [held[key][0].description for key in keys]
+            self._match(held, keys, jqls, sorted(changed, key=int), found)
         log.info(
             "jira: %d issues changed, %d gone; %d cached queries patched",
             len(changed),
@@ -150,6 +171,43 @@ class JiraChangeFeed:
             len(keys),
         )
         return found
+
+    def _listed(self, stage: str, jql: str) -> set[str]:
+        with self.costs.stage(stage):
+            return self.connector.ids_matching(jql)
+
+    def _test_each(
+        self,
+        held: Mapping[str, tuple[FetchUnit, HeldAnswer]],
+        keys: list[str],
+        candidates: Mapping[str, set[str]],
+        width: int,
+        found: JiraChanges,
+    ) -> None:
+        """Server/DC: which changed issues each cached query matches now, `(<jql>) AND id in
+        (...)`, side by side. A changed issue its queries' listing (`union_query`) did not
+        return matches none of them: only those it returned are asked, and a query with
+        none is not asked at all."""
+        asked = [key for key in keys if candidates[key]]
+        tested = side_by_side(
+            [partial(self._matched_items, candidates[k], held[k]) for k in asked], width
+        )
+        for key in keys:
+            found.matched[key] = set()
+            found.fresh_items[key] = {}
+        for key, fresh in zip(asked, tested, strict=True):
+            found.matched[key] = set(fresh)
+            found.fresh_items[key] = fresh
+
+    def _matched_items(
+        self, ids: set[str], cached: tuple[FetchUnit, HeldAnswer]
+    ) -> dict[str, WorkItem]:
+        """The changed issues one cached query matches now (Server/DC), with its fields."""
+        unit, answer = cached
+        with self.costs.stage("changed issues"):
+            return self.connector.items_by_ids(
+                sorted(ids, key=int), answer.needs, within=unit.description
+            )
 
     def _match(
         self,

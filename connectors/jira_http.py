@@ -24,6 +24,7 @@ from urllib3.exceptions import NewConnectionError
 from connectors.base import AuthError, ConnectorError, QueryError
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
 from connectors.redact import redact
+from connectors.request_stages import charge_request
 from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class JiraHttp:
     def _count_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         with self._count_lock:
             self._requests += 1
+        charge_request()
         self._governor.observe(response.status_code, response.headers)
 
     def call(self, what: str, operation: Callable[[], T], jql: str | None = None) -> T:

@@ -28,6 +28,20 @@ def ids_for_jql(http: JiraHttp, jql: str) -> set[str]:
     return {issue_id_of(http, raw, "search") for page in pages for raw in page}
 
 
+def server_count_ids(http: JiraHttp, jql: str) -> set[str] | int:
+    """Server/DC, in the one request a count costs (`total`): the ids of every match when
+    that request's page holds them all, else the count alone."""
+    body = search_page(
+        http,
+        "search",
+        {"jql": jql, "startAt": 0, "fields": ID_FIELDS, "maxResults": SERVER_ITEM_PAGE},
+        jql,
+    )
+    total = int(http.read(body, "total", "search"))
+    ids = {issue_id_of(http, raw, "search") for raw in body["issues"]}
+    return ids if len(ids) == total else total
+
+
 def issue_id_of(http: JiraHttp, raw: object, what: str) -> str:
     """An issue's id, which Jira writes as a string of digits (`"10042"`)."""
     issue_id = raw.get("id") if isinstance(raw, dict) else None

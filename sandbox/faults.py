@@ -34,6 +34,7 @@ FaultKind = Literal[
     "truncated",
     "shifted_page",
     "echo_headers",
+    "meeting",
 ]
 
 GITHUB_DOCS = "https://docs.github.com/rest"
@@ -52,6 +53,7 @@ class Fault:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0
+    parties: int = 0  # meeting: how many requests must be in flight together
 
 
 def latency(seconds: float) -> Fault:
@@ -153,6 +155,13 @@ def echo_headers(status: int = 500) -> Fault:
     return Fault("echo_headers", f"HTTP {status} echoing request headers", status=status)
 
 
+def meeting(parties: int, wait_s: float = 10.0) -> Fault:
+    """Not a failure: each matching request waits until `parties` of them are in flight at
+    once, then all are answered; one still alone after `wait_s` is answered then (and counted
+    in `ArmedFault.alone`). Tells requests sent side by side from requests sent in turn."""
+    return Fault("meeting", f"{parties} requests together", delay_s=wait_s, parties=parties)
+
+
 @dataclass
 class ArmedFault:
     """A fault waiting for requests whose path matches `pattern`; `times` None: always."""
@@ -163,6 +172,20 @@ class ArmedFault:
     query: re.Pattern[str] | None = None  # searched in the query string and request body
     fired: int = 0
     carried: dict[str, object] = field(default_factory=dict)  # shifted_page: last item per listing
+    alone: int = 0  # meeting: requests answered without meeting the others
+    _barrier: threading.Barrier | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fault.kind == "meeting":
+            self._barrier = threading.Barrier(self.fault.parties)
+
+    def meet(self) -> None:
+        """Wait for the meeting's other parties (see `meeting`)."""
+        assert self._barrier is not None
+        try:
+            self._barrier.wait(self.fault.delay_s)
+        except threading.BrokenBarrierError:
+            self.alone += 1
 
     @property
     def spent(self) -> bool:
@@ -226,6 +249,9 @@ class FaultInjector:
         fault = armed.fault
         if fault.kind == "latency":
             time.sleep(fault.delay_s)
+            return self.app(environ, start_response)
+        if fault.kind == "meeting":
+            armed.meet()
             return self.app(environ, start_response)
         if fault.kind == "reset":
             connection = environ.get("werkzeug.socket")

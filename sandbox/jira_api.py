@@ -66,6 +66,7 @@ EXPANDED_HISTORIES_CAP = 100  # Cloud expands only the latest 100 histories
 CHANGELOG_PAGE_CAP = 100
 SNAPSHOTS_KEPT = 512  # nextPageToken cursors kept in memory
 SERVER_RESULT_TTL_S = 30.0  # a Server search result is reused while a client pages through it
+SERVER_PAGE_CAP = 1000  # Server/DC's default jira.search.views.default.max
 MATCH_MAX_ISSUES = 1000  # jql/match: issue ids per request
 MATCH_MAX_JQLS = 1000  # jql/match: queries per request
 T = TypeVar("T")
@@ -212,6 +213,8 @@ class JiraApp:
         self.data = data
         self.bare_id_fields = bare_id_fields | {"id"}
         self.heavy_page_cap: int | None = None  # see _cloud_page_cap
+        # Server/DC's largest page (`jira.search.views.default.max`); a site may set it lower
+        self.server_page_cap = SERVER_PAGE_CAP
         self.rate_limit_per_s = rate_limit_per_s
         self._bucket = rate_limit_per_s or 0.0
         self._bucket_at = time.monotonic()
@@ -501,7 +504,8 @@ class JiraApp:
         params = self._search_params(request)
         jql = str(params.get("jql") or "")
         start_at = max(0, self._int_param(params, "startAt", 0))
-        max_results = max(0, min(self._int_param(params, "maxResults", DEFAULT_PAGE), 1000))
+        asked = self._int_param(params, "maxResults", DEFAULT_PAGE)
+        max_results = max(0, min(asked, self.server_page_cap))
         matched = self._server_result(request, jql, start_at)
         pages_of = [(k, v) for k, v in request.args.items(multi=True) if k != "startAt"]
         name_chain(request.environ, f"search {pages_of}")

@@ -11,7 +11,9 @@ is reused as it is; one the feed can bring up to date gets its `UnitDelta` (memb
 left, items written again); anything else is fetched in full: nothing cached yet, cached
 under other settings (`item_shape`), a query the feed calls fragile, a full refresh due
 (`full_refresh_every`, the safety net for anything missed), or a feed that could not tell.
-A unit whose fetch fails keeps its previous cache entry.
+A unit whose fetch fails keeps its previous cache entry. A cached answer that holds no items
+and is fetched in full whatever changed (a count asked every run) is handed to the feed with
+the probe, which fetches it in the room its own first requests leave (`ChangeSet.fetched`).
 
 Before the fetches, `IncrementalSync.prepare` (`sync.incremental_run`) answers every unit
 the changes can bring up to date, so the engine knows which answers are unchanged (the feed
@@ -39,6 +41,7 @@ from connectors.changes import (
     ChangeSet,
     FetchUnit,
     HeldAnswer,
+    UnitAnswer,
     UnitDelta,
     UnitPlan,
 )
@@ -77,6 +80,7 @@ class CachedSource:
         self._settings = settings
         self._now = now
         self._probe_lock = threading.Lock()
+        self._width = 1  # requests the probe may send at a time (`answer_held` says)
         self._changes: ChangeSet | None = None  # decided by the first answer's probe
         # Cached answers the changes cannot bring up to date, and why (set by the probe).
         self._unfit: dict[str, str] = {}
@@ -175,6 +179,7 @@ class CachedSource:
     def answer_held(self, width: int) -> None:
         """Answer every unit whose cache entry the changes can bring up to date, `width` at
         a time; the others (nothing cached, unfit) wait for the fetches."""
+        self._width = max(1, width)
         try:
             self._probe()
         except Exception:  # the fetches ask again, and each selector reports the failure
@@ -234,7 +239,7 @@ class CachedSource:
                 self._unfit[key] = str(exc)
             if answer is None:
                 self.why_full[key] = self._full_reason(unit, cached, changes)
-                answer = self._full(unit)
+                answer = self._full(unit, changes.fetched.pop(key, None))
                 self.mode[key] = "full"
             self._fresh[key] = answer
             return answer
@@ -270,8 +275,9 @@ class CachedSource:
         cached.description = unit.description
         return cached
 
-    def _full(self, unit: FetchUnit) -> CachedUnit:
-        fetched = self.feed.fetch(unit)
+    def _full(self, unit: FetchUnit, fetched: UnitAnswer | None = None) -> CachedUnit:
+        """The unit fetched in full (or as fetched already, beside the checks)."""
+        fetched = fetched or self.feed.fetch(unit)
         entry = CachedUnit(
             key=unit.key,
             source=unit.source,
@@ -324,6 +330,7 @@ class CachedSource:
 
     def _ask_changes(self) -> ChangeSet:
         held: dict[str, tuple[FetchUnit, HeldAnswer]] = {}
+        alongside: dict[str, FetchUnit] = {}  # fetched in full anyway, holding no items
         for key, unit in self._units.units.items():
             cached = self._cached.get(key)
             if cached is None:
@@ -333,24 +340,30 @@ class CachedSource:
                 held[key] = (unit, cached)
             else:
                 self._unfit[key] = why
+                if cached.count is not None:
+                    alongside[key] = unit
         began = self._run_began
         this_run = {
             key for key in held if began is not None and self._cached[key].synced_at >= began
         }
         for key in this_run:
             del held[key]
-        changes = self._changes_since(held)
+        changes = self._changes_since(held, alongside)
         changes.stands |= this_run
         return changes
 
-    def _changes_since(self, held: dict[str, tuple[FetchUnit, HeldAnswer]]) -> ChangeSet:
+    def _changes_since(
+        self, held: dict[str, tuple[FetchUnit, HeldAnswer]], alongside: dict[str, FetchUnit]
+    ) -> ChangeSet:
         if not held:
             return ChangeSet()
         oldest = min(self._cached[key].synced_at for key in held)
         since = oldest - timedelta(seconds=self._settings.margin_s)
         while True:
             try:
-                return self.feed.changes(held, since, self._now) if held else ChangeSet()
+                if not held:
+                    return ChangeSet()
+                return self.feed.changes(held, since, self._now, self._width, alongside)
             except ConnectorError as exc:
                 log.warning("%s: cannot tell what changed (%s); fetching in full", self.source, exc)
                 return ChangeSet(why=f"the tracker could not say what changed ({exc})")

@@ -60,7 +60,7 @@ def held_as_on_github(box: Sandbox) -> list[HeldCount]:
 
 
 def membership(connector: GitHubConnector) -> tuple[MembershipCheck, StageCosts]:
-    costs = StageCosts(lambda: connector.requests_made)
+    costs = StageCosts()
     check = MembershipCheck(lambda q: connector.count(GitHubSearchSelector(q)), costs)
     return check, costs
 

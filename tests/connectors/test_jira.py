@@ -24,6 +24,7 @@ from connectors.base import (
     QueryError,
 )
 from connectors.jira import JiraConnector
+from connectors.jira_changes import QUERIES_PER_UNION
 from connectors.ratelimit import DEFAULT_RESOURCE, RateGovernor
 from connectors.retry import RetryPolicy
 from sandbox.jira_api import JiraApp
@@ -461,6 +462,22 @@ def test_a_page_without_ids_is_a_connector_error_not_a_crash() -> None:
             assert caught.value.retryable
 
 
+def test_a_server_count_brings_its_ids_when_its_one_page_holds_them(
+    sandbox_server: Sandbox,
+) -> None:
+    """Server/DC counts in one request (`total`); that request carries the ids too when its
+    page (1,000) holds every match, else the count comes alone, still in one request."""
+    jira = connector(sandbox_server, flavour="server")
+    issues = sandbox_server.jira_data.issues
+    web = {str(i.id) for i in issues if i.project == "WEB"}
+    app = [i for i in issues if i.project == "APP"]
+    assert len(web) <= 1000 < len(app)
+    before = jira.requests_made
+    assert jira.member_ids(JiraSelector("project = WEB")) == web
+    assert jira.member_ids(JiraSelector("project = APP")) == len(app)
+    assert jira.requests_made - before == 2
+
+
 def test_present_ids_list_many_queries_in_few_requests(
     strict_cloud: tuple[str, JiraDataset, SearchLog],
 ) -> None:
@@ -480,7 +497,11 @@ def test_present_ids_list_many_queries_in_few_requests(
         if i.labels or (i.project == "APP" and i.priority in ("Highest", "High", "Low"))
     }
     searches.methods.clear()
-    assert jira.present_ids(queries) == expected
+    listings = [
+        jira.union_query(queries[i : i + QUERIES_PER_UNION])
+        for i in range(0, len(queries), QUERIES_PER_UNION)
+    ]
+    assert set().union(*(jira.ids_matching(listing) for listing in listings)) == expected
     assert jira.requests_made == math.ceil(len(queries) / 25)
     assert searches.methods[0] == "POST"  # 25 queries OR'ed are too long for a URL
 
