@@ -1,0 +1,160 @@
+"""The organization as one tree (issue 16): `status` on a store of several namespaces shows
+the company's objective at the top and the teams' aligned objectives under it, each row
+named `namespace/id`; a namespace nothing aligns with is a root of the same tree;
+`status --json --namespace '*'` is that tree as JSON, with namespaces and qualified parents;
+`--namespace N` still shows one. Hostile titles in every namespace, against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import faults
+from sandbox.server import Sandbox
+from sync.cli import main
+from sync.store import Store
+from tests.sync.test_cli import MAPPING, point_at
+from tests.sync.test_file_runs import ALIGNED, COMPANY, HOSTILE
+
+PLATFORM = "Platform <b>fast</b> [red]p[/red] \x1b[31m"
+OPS = "Ops <img src=x onerror=alert(1)> [link]o"
+JIRA_MESSAGE = "<svg onload=alert(1)> [red]jql refused[/red]"
+
+
+@pytest.fixture
+def org(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_okrsync_env: None,
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+) -> Iterator[Store]:
+    """company; platform and mobile aligned to it; `aaa-ops` (first by name) aligned to
+    nothing. All synced together, then mobile's p1-bugs failed on its own run."""
+    monkeypatch.chdir(tmp_path)
+    point_at(sandbox, monkeypatch)
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    folder = tmp_path / "okrs"
+    folder.mkdir()
+    period = MAPPING.split("period: ", 1)[1].split("\n", 1)[0]
+    (folder / "company.yaml").write_text(COMPANY.replace("2026-Q4", period))
+    (folder / "platform.yaml").write_text(
+        ALIGNED.replace("title: Deliver faster", f"title: {json.dumps(PLATFORM)}")
+    )
+    (folder / "mobile.yaml").write_text(
+        ALIGNED.replace("title: Deliver faster", f"title: '{HOSTILE}'")
+    )
+    (folder / "aaa-ops.yaml").write_text(
+        MAPPING.replace("title: Ship a product customers trust", f"title: '{OPS}'")
+    )
+    assert main(["sync", "--config", str(folder)]) == 0
+    sandbox.faults.arm("/jira/", faults.jql_error(JIRA_MESSAGE), times=None)
+    try:
+        assert main(["sync", "--config", str(folder / "mobile.yaml"), "--only", "p1-bugs"]) == 1
+    finally:
+        sandbox.faults.reset()
+    capsys.readouterr()
+    store = Store(url)
+    yield store
+    store.close()
+
+
+def _out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def _in_order(out: str, *names: str) -> bool:
+    """Whether each name shows after the one before it."""
+    found = [re.search(rf"(?m)(^| ){re.escape(name)}( |$)", out) for name in names]
+    places = [-1 if match is None else match.start() for match in found]
+    return -1 not in places and places == sorted(places)
+
+
+def _indent(out: str, name: str) -> int:
+    """How deep the row naming `name` (`  namespace/id` after its title) sits."""
+    [line] = [
+        line
+        for line in out.splitlines()
+        if line.rstrip().endswith(f"  {name}") or f"  {name}  " in line
+    ]
+    return len(line) - len(line.lstrip())
+
+
+def test_status_shows_one_tree_company_at_the_top_teams_under_it(
+    org: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _out(capsys, "status")
+    assert out.count("OKR status, every namespace") == 1
+    assert _in_order(
+        out,
+        "company/grow",
+        "mobile/quality",
+        "mobile/delivery",
+        "platform/quality",
+        "platform/delivery",
+        "aaa-ops/quality",  # aligned to nothing: a root, after the company's tree
+        "aaa-ops/delivery",
+    )
+    assert _indent(out, "mobile/quality") == 3 and _indent(out, "platform/quality") == 3
+    assert _indent(out, "mobile/p1-bugs") == 5 and _indent(out, "aaa-ops/quality") == 1
+    for title in ("<script>alert(1)</script> [bold red]x[/bold red]", OPS, PLATFORM[:33]):
+        assert title in out  # as written: no markup, no escaping
+    assert "\x1b" not in out
+    # The company's progress rests on mobile's failed fetch, named across namespaces.
+    assert out.count("! stale inputs: mobile/p1-bugs") == 2  # company/grow, mobile/quality
+    assert "failed mobile/p1-bugs: " in out and JIRA_MESSAGE in out
+    headings = re.findall(r"^Namespace (\S+), [^:]+: last run #\d+ at .*: (\w+),", out, re.M)
+    assert headings == [
+        ("aaa-ops", "ok"),
+        ("company", "ok"),
+        ("mobile", "failed"),
+        ("platform", "ok"),
+    ]
+    one = _out(capsys, "status", "--namespace", "platform")
+    assert "every namespace" not in one and "company/grow" not in one
+    assert "<script>" not in one and PLATFORM[:33] in one and "Last run #" in one
+
+
+def test_an_objective_filter_follows_alignment_across_namespaces(
+    org: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    below = _out(capsys, "status", "--objective", "company/grow")
+    assert _in_order(below, "company/grow", "mobile/quality", "platform/delivery")
+    assert "aaa-ops/" not in below.split("\nNamespace ", 1)[0]
+    team = _out(capsys, "status", "--objective", "platform/quality")
+    assert "platform/delivery" in team and "company/grow" not in team and "mobile/" not in team
+    capsys.readouterr()
+    assert main(["status", "--objective", "company/grwo"]) == 2
+    assert "unknown objective 'company/grwo'" in capsys.readouterr().err
+
+
+def test_status_json_of_every_namespace_is_one_tree_with_qualified_parents(
+    org: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(_out(capsys, "status", "--json", "--namespace", "*"))
+    rows = [(o["depth"], o["ref"], o["parent"]) for o in document["objectives"]]
+    assert rows[:5] == [
+        (0, "company/grow", None),
+        (1, "mobile/quality", "company/grow"),
+        (2, "mobile/delivery", "mobile/quality"),
+        (1, "platform/quality", "company/grow"),
+        (2, "platform/delivery", "platform/quality"),
+    ]
+    assert rows[5:] == [(0, "aaa-ops/quality", None), (1, "aaa-ops/delivery", "aaa-ops/quality")]
+    grow = document["objectives"][0]
+    assert (grow["namespace"], grow["title"]) == ("company", HOSTILE)
+    assert grow["stale_inputs"] == ["mobile/p1-bugs"]
+    assert document["objectives"][2]["title"] == HOSTILE
+    assert sorted(document["periods"]) == ["aaa-ops", "company", "mobile", "platform"]
+    assert [n["name"] for n in document["namespaces"]] == sorted(document["periods"])
+    # Without '*', the contract of one namespace stands: the newest sync's, ids alone.
+    one = json.loads(_out(capsys, "status", "--json"))
+    assert one["namespace"] == "mobile" and "ref" not in one["objectives"][0]
+    assert one["objectives"][0]["parent"] == "company/grow"
