@@ -2,7 +2,8 @@
 the company's objective at the top and the teams' aligned objectives under it, each row
 named `namespace/id`; a namespace nothing aligns with is a root of the same tree;
 `status --json --namespace '*'` is that tree as JSON, with namespaces and qualified parents;
-`--namespace N` still shows one. Hostile titles in every namespace, against the sandbox."""
+`--namespace N` still shows one; the dashboard's `?namespace=*` (page and API) is the same
+tree, each row linking into its namespace. Hostile titles in every namespace, against the sandbox."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug.test import Client
 
+from config.settings import Settings
 from sandbox import faults
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.dashboard import make_dashboard_app
 from sync.store import Store
 from tests.sync.test_cli import MAPPING, point_at
+from tests.sync.test_dashboard import check, validate_spec
 from tests.sync.test_file_runs import ALIGNED, COMPANY, HOSTILE
 
 PLATFORM = "Platform <b>fast</b> [red]p[/red] \x1b[31m"
@@ -158,3 +164,63 @@ def test_status_json_of_every_namespace_is_one_tree_with_qualified_parents(
     one = json.loads(_out(capsys, "status", "--json"))
     assert one["namespace"] == "mobile" and "ref" not in one["objectives"][0]
     assert one["objectives"][0]["parent"] == "company/grow"
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(org: Store) -> Client:
+    settings = Settings(_env_file=None, database_url=org.url)  # type: ignore[call-arg]
+    return Client(make_dashboard_app(org, settings))
+
+
+def test_the_dashboard_shows_every_namespace_as_one_tree(client: Client) -> None:
+    page = client.get("/?namespace=*").get_data(as_text=True)
+    assert 'id="namespace-shown" data-namespace="*"' in page
+    assert '<option value="*" selected>' in page
+    shown = re.findall(r'<li class="objective[^"]*" id="objective-([^"]+)"', page)
+    assert shown == [
+        "company/grow",
+        "mobile/quality",
+        "mobile/delivery",
+        "platform/quality",
+        "platform/delivery",
+        "aaa-ops/quality",
+        "aaa-ops/delivery",
+    ]
+    # Nested: mobile's objective sits in the list under the company's.
+    grow = page.index('id="objective-company/grow"')
+    assert page.index("<ul>", grow) < page.index('id="objective-mobile/quality"')
+    assert 'href="/key-results/p1-bugs?namespace=mobile"' in page  # each link into its own
+    assert 'href="/key-results/p1-bugs?namespace=aaa-ops"' in page
+    assert 'data-key-result="platform/p1-bugs"' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; [bold red]x[/bold red] &amp;amp;" in page
+    assert "Ops &lt;img src=x onerror=alert(1)&gt; [link]o" in page
+    assert "<script>" not in page and "<img" not in page and "<b>fast" not in page
+    assert 'href="/runs" class="' in page  # runs are a namespace's: the current one's
+    assert 'href="/?namespace=%2A" class="' in page  # the top bar stays on the tree
+    one = client.get("/?namespace=platform").get_data(as_text=True)
+    assert 'href="/?namespace=%2A">every namespace as one tree</a>' in one
+    assert 'id="objective-quality"' in one and "company/grow" not in one
+
+
+def test_the_api_serves_the_organization_tree_as_the_openapi_says(client: Client) -> None:
+    spec: dict[str, Any] = client.get("/openapi.json").get_json()
+    validate_spec(spec)
+    tree = client.get("/api/objectives?namespace=*").get_json()
+    check(spec, "/api/objectives", 200, tree)
+    assert [(o["ref"], o["parent"], o["depth"]) for o in tree["objectives"]][:3] == [
+        ("company/grow", None, 0),
+        ("mobile/quality", "company/grow", 1),
+        ("mobile/delivery", "mobile/quality", 2),
+    ]
+    assert tree["objectives"][0]["stale_inputs"] == ["mobile/p1-bugs"]
+    one = client.get("/api/objectives?namespace=platform").get_json()
+    check(spec, "/api/objectives", 200, one)
+    assert one["namespace"] == "platform" and "ref" not in one["objectives"][0]
+    below = client.get("/api/objectives?namespace=*&objective=platform/quality").get_json()
+    assert [o["ref"] for o in below["objectives"]] == ["platform/quality", "platform/delivery"]
+    missing = client.get("/api/objectives?namespace=*&period=2019-Q1")
+    assert missing.status_code == 404
+    check(spec, "/api/objectives", 404, missing.get_json())
