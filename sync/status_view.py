@@ -85,6 +85,8 @@ def render_organization(
     if objectives:
         console.print(objective_table(objectives, "OKR status, every namespace", qualify=True))
         print_failures(objectives, console, qualify=True)
+    elif not any(store.all_objectives() for store in stores):
+        console.print("No key results in the store yet: run `python run.py sync` first.")
     elif wanted.active:
         console.print("No objective matches the filter.")
     else:

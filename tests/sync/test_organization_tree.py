@@ -166,6 +166,18 @@ def test_status_json_of_every_namespace_is_one_tree_with_qualified_parents(
     assert one["objectives"][0]["parent"] == "company/grow"
 
 
+def test_the_organization_of_an_empty_store_says_so(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_okrsync_env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert "No key results in the store yet" in _out(capsys, "status", "--namespace", "*")
+    document = json.loads(_out(capsys, "status", "--json", "--namespace", "*"))
+    assert document == {"objectives": [], "periods": {}, "namespaces": []}
+
+
 # --- the dashboard ---------------------------------------------------------------------------
 
 
