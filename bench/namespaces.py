@@ -31,7 +31,7 @@ import yaml
 from bench.fresh_process import RunJob, settings_for
 from bench.naive import Credentials
 from bench.remote_sandbox import RemoteSandbox
-from bench.runner import Parameters, _counters, build_mapping, sandbox_spec, values_equal
+from bench.runner import Parameters, build_mapping, request_counts_of, sandbox_spec, values_equal
 from config.files import LoadedMapping, load_mapping_files
 from config.settings import Settings
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
@@ -124,7 +124,7 @@ def sync_together(
     store.close()
     values: dict[str, float | None] = {}
     failed = [ref for run in runs for ref in _outcomes(run.file.namespace, run.report, values)]
-    requests, endpoints = _counters(box)
+    requests, endpoints = request_counts_of(box)
     return WayFigures(requests, endpoints, wall, values, failed)
 
 
@@ -154,7 +154,7 @@ def sync_alone(
         wall += time.perf_counter() - began
         store.close()
         failed += _outcomes(file.namespace, report, values)
-    requests, endpoints = _counters(box)
+    requests, endpoints = request_counts_of(box)
     return WayFigures(requests, endpoints, wall, values, failed)
 
 
