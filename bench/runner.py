@@ -160,7 +160,8 @@ def build_mapping(params: Parameters, today: date) -> str:
     )
 
 
-def _counters(box: RemoteSandbox) -> tuple[dict[str, int], dict[str, int]]:
+def request_counts_of(box: RemoteSandbox) -> tuple[dict[str, int], dict[str, int]]:
+    """What the sandbox counted since its last reset: per tracker (and total), per endpoint."""
     counts = box.request_counts()
     jira, github = counts["jira"], counts["github"]
     endpoints = {f"jira {k}": v for k, v in sorted(jira.items())}
@@ -223,7 +224,7 @@ def measure(name: str, box: RemoteSandbox, job: RunJob) -> RunFigures:
     sandbox_cpu = box.cpu_s() - sandbox_began
     if figures.failure is not None:
         raise SystemExit(f"{name} run: {figures.failure}")
-    requests, endpoints = _counters(box)
+    requests, endpoints = request_counts_of(box)
     return RunFigures(
         name,
         requests,

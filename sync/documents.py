@@ -325,8 +325,8 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> StatusDoc
     return StatusDocument(
         objectives=[
             StatusObjective(
-                **_objective_fields(obj),
-                key_results=[StatusKeyResult(**_key_result_fields(kr)) for kr in obj.key_results],
+                **objective_fields(obj),
+                key_results=[StatusKeyResult(**key_result_fields(kr)) for kr in obj.key_results],
             )
             for obj in objective_tree(store, wanted)
         ],
@@ -366,9 +366,9 @@ def objectives_document(store: Store, wanted: TreeFilter | None = None) -> Objec
     return Objectives(
         objectives=[
             Objective(
-                **_objective_fields(obj),
+                **objective_fields(obj),
                 key_results=[
-                    KeyResultSummary(**_key_result_fields(kr), change=kr.change)
+                    KeyResultSummary(**key_result_fields(kr), change=kr.change)
                     for kr in obj.key_results
                 ],
                 depth=obj.depth,
@@ -380,7 +380,7 @@ def objectives_document(store: Store, wanted: TreeFilter | None = None) -> Objec
     )
 
 
-def _objective_fields(obj: ObjectiveInTree) -> dict[str, Any]:
+def objective_fields(obj: ObjectiveInTree) -> dict[str, Any]:
     return {
         "id": obj.id,
         "title": obj.title,
@@ -394,7 +394,7 @@ def _objective_fields(obj: ObjectiveInTree) -> dict[str, Any]:
     }
 
 
-def _key_result_fields(kr: KeyResultInTree) -> dict[str, Any]:
+def key_result_fields(kr: KeyResultInTree) -> dict[str, Any]:
     return {
         "id": kr.id,
         "title": kr.title,

@@ -135,20 +135,22 @@ def objectives_in_tree_order(rows: Sequence[ObjectiveRow]) -> list[tuple[Objecti
 def filter_objectives(
     rows: Sequence[ObjectiveRow], wanted: TreeFilter
 ) -> list[tuple[ObjectiveRow, int]]:
-    """The objectives that pass the filter, in tree order (depth relative to what is shown)."""
+    """The objectives that pass the filter, in tree order (depth relative to what is shown).
+    `wanted.objective` is an id (in any namespace shown) or `namespace/id`; the objectives
+    aligned under it follow it across namespaces."""
     kept = list(rows)
     if wanted.objective:
-        children: dict[str | None, list[str]] = {}
+        children: dict[TreeKey | None, list[TreeKey]] = {}
         for row in rows:
-            children.setdefault(row.parent_id, []).append(row.id)
-        subtree = {wanted.objective}
-        below = [wanted.objective]
+            children.setdefault(tree_parent_key(row), []).append(tree_key(row))
+        below = [key for key in map(tree_key, rows) if wanted.objective in (key[1], named(key))]
+        subtree = set(below)
         while below:
             for child in children.get(below.pop(), []):
                 if child not in subtree:
                     subtree.add(child)
                     below.append(child)
-        kept = [row for row in kept if row.id in subtree]
+        kept = [row for row in kept if tree_key(row) in subtree]
     if wanted.level:
         kept = [row for row in kept if (row.level or "").lower() == wanted.level.lower()]
     if wanted.owner:
@@ -156,33 +158,52 @@ def filter_objectives(
     return objectives_in_tree_order(kept)
 
 
+def named(key: TreeKey) -> str:
+    """`platform/lead-time`: a row named where several namespaces are shown."""
+    return f"{key[0]}/{key[1]}"
+
+
 def objective_tree(store: Store, wanted: TreeFilter | None = None) -> list[ObjectiveInTree]:
+    """Objectives of the store's namespace and cycle in tree order (`tree_across` one)."""
+    return tree_across([store], wanted)
+
+
+def tree_across(
+    stores: Sequence[Store], wanted: TreeFilter | None = None, *, qualify: bool = False
+) -> list[ObjectiveInTree]:
     """Objectives in tree order, each with its key results and stale inputs; each key result
     carries `previous_value` and `change` (value minus the value before the latest one).
-    Retired objectives and key results (`retired_at` set) are left out unless
-    `wanted.retired`; they never count as stale inputs, as no roll-up counts them."""
+    `stores` are the namespaces shown, each scoped to its cycle: an objective aligned to
+    another's sits under it, the others are roots in the order given. `qualify` names stale
+    inputs `namespace/id`. Retired objectives and key results (`retired_at` set) are left out
+    unless `wanted.retired`; they never count as stale inputs, as no roll-up counts them."""
     wanted = wanted or TreeFilter()
-    every = store.all_objectives()
-    key_results = store.all_key_results()
+    every = [row for store in stores for row in store.all_objectives()]
+    key_results = [kr for store in stores for kr in store.all_key_results()]
     current = [row for row in every if row.retired_at is None]
-    stale = stale_inputs(current, [kr for kr in key_results if kr.retired_at is None])
+    listed = [kr for kr in key_results if kr.retired_at is None]
+    stale = stale_inputs(current, listed, qualify=qualify)
     objectives = filter_objectives(every if wanted.retired else current, wanted)
     if not wanted.retired:
-        key_results = [kr for kr in key_results if kr.retired_at is None]
-    previous = store.previous_values()
-    by_objective: dict[str, list[KeyResultInTree]] = {}
+        key_results = listed
+    previous = {
+        (store.namespace, kr_id): value
+        for store in stores
+        for kr_id, value in store.previous_values().items()
+    }
+    by_objective: dict[TreeKey, list[KeyResultInTree]] = {}
     for kr in key_results:
-        before = previous.get(kr.id)
+        before = previous.get((kr.namespace, kr.id))
         change = None if before is None or kr.value is None else kr.value - before
-        by_objective.setdefault(kr.objective_id, []).append(
+        by_objective.setdefault((kr.namespace, kr.objective_id), []).append(
             KeyResultInTree(**_fields_of(kr), previous_value=before, change=change)
         )
     return [
         ObjectiveInTree(
             **_fields_of(obj),
             depth=depth,
-            key_results=by_objective.get(obj.id, []),
-            stale_inputs=stale.get(obj.id, []),
+            key_results=by_objective.get(tree_key(obj), []),
+            stale_inputs=stale.get(tree_key(obj), []),
         )
         for obj, depth in objectives
     ]
@@ -194,25 +215,32 @@ def _fields_of(row: ObjectiveRow | KeyResultRow) -> dict[str, Any]:
 
 
 def stale_inputs(
-    objectives: Sequence[ObjectiveRow], key_results: Sequence[KeyResultRow]
-) -> dict[str, list[str]]:
+    objectives: Sequence[ObjectiveRow],
+    key_results: Sequence[KeyResultRow],
+    *,
+    qualify: bool = False,
+) -> dict[TreeKey, list[str]]:
     """Per objective, the key results its progress rests on whose last fetch failed: its own,
-    then those of the objectives aligned under it, in tree order. The roll-up counts them at
-    their last good value, so the objective's number is only as fresh as they are."""
-    failed: dict[str, list[str]] = {}
+    then those of the objectives aligned under it (in other namespaces too), in tree order.
+    The roll-up counts them at their last good value, so the objective's number is only as
+    fresh as they are. Ids alone, or `namespace/id` with `qualify`."""
+    failed: dict[TreeKey, list[str]] = {}
     for kr in key_results:
         if kr.last_error is not None:
-            failed.setdefault(kr.objective_id, []).append(kr.id)
+            shown = named((kr.namespace, kr.id)) if qualify else kr.id
+            failed.setdefault((kr.namespace, kr.objective_id), []).append(shown)
     ordered = [row for row, _ in objectives_in_tree_order(objectives)]
-    ids = {row.id for row in ordered}
-    children: dict[str, list[str]] = {}
+    keys = {tree_key(row) for row in ordered}
+    children: dict[TreeKey, list[TreeKey]] = {}
     for row in ordered:
-        if row.parent_id is not None and row.parent_id in ids:
-            children.setdefault(row.parent_id, []).append(row.id)
-    stale: dict[str, list[str]] = {row.id: [] for row in objectives}
+        parent = tree_parent_key(row)
+        if parent is not None and parent in keys:
+            children.setdefault(parent, []).append(tree_key(row))
+    stale: dict[TreeKey, list[str]] = {key: [] for key in keys}
     for row in reversed(ordered):  # children before their parents
-        below = [kr_id for child in children.get(row.id, []) for kr_id in stale[child]]
-        stale[row.id] = failed.get(row.id, []) + below
+        key = tree_key(row)
+        below = [kr_id for child in children.get(key, []) for kr_id in stale[child]]
+        stale[key] = failed.get(key, []) + below
     return stale
 
 

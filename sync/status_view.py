@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Group
@@ -15,6 +14,7 @@ from config.vocabulary import MetricType
 from sync.charts import terminal_chart
 from sync.literal_text import LiteralConsole
 from sync.namespace_standing import qualified
+from sync.organization import organization_tree
 from sync.presentation import (
     format_number,
     iso,
@@ -26,7 +26,7 @@ from sync.presentation import (
 )
 from sync.progress import Status
 from sync.records import KeyResultRow, Lineage, ObjectiveRow, RunRow
-from sync.standing import TreeFilter, objective_tree
+from sync.standing import ObjectiveInTree, TreeFilter, objective_tree
 from sync.store import Store
 
 STATUS_STYLES: dict[str, str] = {
@@ -51,19 +51,14 @@ def progress_bar(fraction: float | None, width: int = 20) -> Text:
 VALUE_WIDTH = 20  # the widest a value or target cell grows before it folds
 
 
-def render_status(
-    store: Store, console: LiteralConsole, wanted: TreeFilter | None = None, *, named: bool = False
-) -> None:
+def render_status(store: Store, console: LiteralConsole, wanted: TreeFilter | None = None) -> None:
     """The objective tree of the store's namespace and cycle as a table, its failures and its
-    last run. `named`: one of several namespaces on screen, so a heading names it, with its
-    cycle and last run, and key results are named `namespace/id`."""
+    last run."""
     wanted = wanted or TreeFilter()
     objectives = objective_tree(store, wanted)
     runs = store.runs(limit=1)
     cycle = store.cycle
     label = None if cycle is None else cycle_period(cycle).label
-    if named:
-        console.print(namespace_heading(store.namespace, label, runs[0] if runs else None))
     if not objectives:
         if not store.all_objectives():
             console.print("No key results in the store yet: run `python run.py sync` first.")
@@ -72,9 +67,39 @@ def render_status(
         else:
             console.print(RETIRED_ONLY)
         return
-    name: Callable[[str], str] = partial(qualified, store.namespace) if named else str
     heading_text = "OKR status" if label is None else f"OKR status, {label}"
-    table = Table(title=heading_text, box=box.SIMPLE_HEAD, pad_edge=False)
+    console.print(objective_table(objectives, heading_text, qualify=False))
+    print_failures(objectives, console, qualify=False)
+    if runs:
+        console.print(run_text(runs[0]))
+
+
+def render_organization(
+    stores: Sequence[Store], console: LiteralConsole, wanted: TreeFilter | None = None
+) -> None:
+    """Several namespaces as one tree (`sync.organization`): each row named `namespace/id`,
+    an objective aligned to another namespace's under it; then each namespace, in name
+    order, with its cycle and last run."""
+    wanted = wanted or TreeFilter()
+    objectives = organization_tree(stores, wanted)
+    if objectives:
+        console.print(objective_table(objectives, "OKR status, every namespace", qualify=True))
+        print_failures(objectives, console, qualify=True)
+    elif not any(store.all_objectives() for store in stores):
+        console.print("No key results in the store yet: run `python run.py sync` first.")
+    elif wanted.active:
+        console.print("No objective matches the filter.")
+    else:
+        console.print(RETIRED_ONLY)
+    for store in stores:
+        runs = store.runs(limit=1)
+        label = None if store.cycle is None else cycle_period(store.cycle).label
+        console.print(namespace_heading(store.namespace, label, runs[0] if runs else None))
+
+
+def objective_table(objectives: Sequence[ObjectiveInTree], title: str, *, qualify: bool) -> Table:
+    """The rows of an objective tree; with `qualify`, each names itself `namespace/id`."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Objective / key result", overflow="fold", ratio=1, min_width=30)
     table.add_column("Progress", no_wrap=True)
     # A long unit or a huge number folds within its cell instead of pushing the titles out.
@@ -84,56 +109,49 @@ def render_status(
     table.add_column("Status", no_wrap=True)
     for obj in objectives:
         indent = "  " * obj.depth
-        heading: Text | Group = Text(f"{indent}{obj.title}", style="bold")
+        title_line = Text(f"{indent}{obj.title}", style="bold")
+        if qualify:
+            title_line.append(f"  {qualified(obj.namespace, obj.id)}", style="dim")
+        heading: Text | Group = title_line
         if obj.stale_inputs:
-            stale_text = stale_inputs_text([name(kr_id) for kr_id in obj.stale_inputs])
+            stale_text = stale_inputs_text(obj.stale_inputs)
             heading = Group(heading, Text(f"{indent}! {stale_text}", style="yellow"))
-        table.add_row(
-            heading,
-            progress_cell(obj.progress),
-            "",
-            "",
-            "",
-            status_cell(obj),
-        )
+        table.add_row(heading, progress_cell(obj.progress), "", "", "", status_cell(obj))
         for kr in obj.key_results:
-            title: Text | Group = Text(f"{indent}  {kr.title}")
+            kr_line = Text(f"{indent}  {kr.title}")
+            if qualify:
+                kr_line.append(f"  {qualified(kr.namespace, kr.id)}", style="dim")
+            title_cell: Text | Group = kr_line
             if kr.last_error:  # one line here, in full below the table
                 mark = Text(f"{indent}  ! {kr.last_error}", style="red", no_wrap=True)
-                title = Group(title, mark)
+                title_cell = Group(kr_line, mark)
             table.add_row(
-                title,
+                title_cell,
                 progress_cell(kr.progress),
                 format_number(kr.value, kr.unit),
                 target_text(kr),
                 change_text(kr.previous_value, kr.value),
                 status_cell(kr),
             )
-    console.print(table)
+    return table
+
+
+def print_failures(
+    objectives: Sequence[ObjectiveInTree], console: LiteralConsole, *, qualify: bool
+) -> None:
+    """Each failed key result's message in full, one line each whatever the width."""
     for obj in objectives:
         for kr in obj.key_results:
             if kr.last_error:
+                shown = qualified(kr.namespace, kr.id) if qualify else kr.id
                 console.print(
-                    Text.assemble(("failed", "red"), f" {name(kr.id)}: {kr.last_error}"),
-                    soft_wrap=True,  # one line per failure, whatever the width
+                    Text.assemble(("failed", "red"), f" {shown}: {kr.last_error}"),
+                    soft_wrap=True,
                 )
-    if runs and not named:
-        console.print(run_text(runs[0]))
-
-
-def render_organization(
-    stores: Sequence[Store], console: LiteralConsole, wanted: TreeFilter | None = None
-) -> None:
-    """Several namespaces, one after the other in the order given (name order, as
-    `sync.namespace_standing` lists them), each under its heading."""
-    for position, store in enumerate(stores):
-        if position:
-            console.print()
-        render_status(store, console, wanted, named=True)
 
 
 def namespace_heading(namespace: str, cycle_label: str | None, run: RunRow | None) -> Text:
-    """`Namespace platform, 2026-Q4: last run #3 at ...`: which part of the store follows."""
+    """`Namespace platform, 2026-Q4: last run #3 at ...`: a namespace's cycle and last run."""
     shown = f"Namespace {namespace}" + (f", {cycle_label}" if cycle_label else "")
     last = run_text(run) if run is not None else "no run yet."
     return Text.assemble((shown, "bold"), f": {last[0].lower()}{last[1:]}")

@@ -16,6 +16,8 @@ from sync.commands.store_access import (
 )
 from sync.documents import status_document
 from sync.literal_text import LiteralConsole
+from sync.namespace_standing import qualified
+from sync.organization import EVERY_NAMESPACE, organization_document
 from sync.standing import TreeFilter
 from sync.status_view import render_organization, render_status
 from sync.store import Store
@@ -38,8 +40,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     )
     namespace_argument(
         parser,
-        help="only this namespace (a mapping file's); default: every namespace in name order, "
-        "each under its heading (--json: the one the newest sync wrote, and a list of all)",
+        help="only this namespace (a mapping file's); '*': every namespace as one tree, "
+        "objectives aligned across namespaces under their parents (--json too); default: "
+        "'*' on a store of several namespaces, the one namespace otherwise (--json: the one "
+        "the newest sync wrote, and a list of all)",
     )
     period_argument(parser)
 
@@ -49,8 +53,16 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     wanted = TreeFilter(
         level=args.level, owner=args.owner, objective=args.objective, retired=args.all
     )
-    if args.namespace is None and not args.json and len(opened.namespaces()) > 1:
-        render_organization(every_namespace(opened, args.period, args.objective), console, wanted)
+    organization = args.namespace == EVERY_NAMESPACE
+    if args.namespace is None and not args.json:
+        organization = len(opened.namespaces()) > 1
+    if organization:
+        stores = every_namespace(opened, args.period, args.objective)
+        if args.json:
+            document = organization_document(stores, wanted).model_dump(mode="json")
+            print(json.dumps(document, indent=2))
+        else:
+            render_organization(stores, console, wanted)
         return EXIT_OK
     store = in_period(in_namespace(opened, args.namespace), args.period)
     if args.objective is not None:
@@ -65,7 +77,8 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
 def every_namespace(store: Store, period: str | None, objective: str | None) -> list[Store]:
     """The store's reads in each namespace, in name order: in its current cycle, or in the
     one `--period` names where the namespace holds it. A period no namespace holds, or an
-    objective none lists, is the usage error one namespace would give."""
+    objective none lists (`id` or `namespace/id`), is the usage error one namespace would
+    give."""
     shown = []
     for name in store.namespaces():
         try:
@@ -75,7 +88,9 @@ def every_namespace(store: Store, period: str | None, objective: str | None) -> 
     if not shown:
         in_period(store, period)  # raises, naming the current namespace's cycles
     if objective is not None and not any(
-        objective in {row.id for row in each.all_objectives()} for each in shown
+        objective in {row.id, qualified(each.namespace, row.id)}
+        for each in shown
+        for row in each.all_objectives()
     ):
         known_objective(shown[0], objective)  # raises, with a did-you-mean
     return shown

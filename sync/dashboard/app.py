@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from werkzeug.exceptions import (
-    BadRequest,
     HTTPException,
     InternalServerError,
     NotFound,
@@ -30,18 +29,18 @@ from config.periods import PeriodError
 from config.settings import Settings
 from sync.charts import chart_for
 from sync.dashboard.api import (
-    RUNS_LIMIT_MAX,
     key_result_document,
     runs_document,
 )
 from sync.dashboard.openapi import openapi_document
+from sync.dashboard.query_args import int_arg, query_arg, tree_filter
 from sync.documents import Error, ErrorDetail, namespaces_document, objectives_document
 from sync.namespace_standing import namespace_standings
+from sync.organization import EVERY_NAMESPACE, organization_document, organization_tree
 from sync.presentation import scope_changes, scope_summary
 from sync.rendering import render
 from sync.standing import (
     ObjectiveInTree,
-    TreeFilter,
     UnknownCycle,
     cycles_held,
     key_result_detail,
@@ -64,8 +63,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-FILTER_MAX = 200
 
 # A request that waited `busy_wait_s` in vain is told to come back this much later.
 RETRY_AFTER_S = 5
@@ -194,7 +191,55 @@ class DashboardApp:
         except UnknownCycle as exc:
             raise NotFound(f"'period': {exc}") from None
 
+    def every_namespace(self, request: Request) -> list[Store]:
+        """`?namespace=*`: each namespace's reads in its current cycle, or in the one
+        `?period=` names where the namespace holds it (a 404 when none does)."""
+        given = query_arg(request, "period")
+        shown = []
+        for name in self.store.namespaces():
+            try:
+                shown.append(shown_in(self.store.in_namespace(name), given))
+            except PeriodError as exc:
+                raise UnprocessableEntity(f"'period': {exc}") from None
+            except UnknownCycle:
+                continue
+        if not shown and given is not None:
+            raise NotFound(f"'period': no namespace of the store holds the cycle {given}")
+        return shown
+
+    def view_organization(self, request: Request) -> Response:
+        """The organization's tree (`sync.organization`): every namespace, aligned objectives
+        under their parents, each row naming its namespace and linking into it."""
+        wanted = tree_filter(request)
+        stores = self.every_namespace(request)
+        held = self.store.namespaces()
+        cycles = {choice.key: choice for store in stores for choice in cycles_held(store)}
+        period = query_arg(request, "period")
+        kept = {"namespace": EVERY_NAMESPACE}
+        if period is not None and stores and stores[0].cycle is not None:
+            kept["period"] = stores[0].cycle
+        return html_response(
+            render(
+                "tree.html",
+                root=request.script_root,
+                active="tree",
+                rows=tree_rows(organization_tree(stores, wanted)),
+                wanted=wanted,
+                levels=sorted({o.level for s in stores for o in s.all_objectives() if o.level}),
+                last_run=None,
+                empty=not any(store.all_objectives() for store in stores),
+                cycles=sorted(cycles.values(), key=lambda choice: choice.key, reverse=True),
+                period=kept.get("period"),
+                namespace=EVERY_NAMESPACE,
+                namespaces=held,
+                kept=kept,
+                organization=True,
+            )
+        )
+
     def view_tree(self, request: Request) -> Response:
+        if query_arg(request, "namespace") == EVERY_NAMESPACE:
+            return self.view_organization(request)
         wanted = tree_filter(request)
         store = self.shown(request)
         held = self.store.namespaces()
@@ -216,6 +261,7 @@ class DashboardApp:
                 namespace=store.namespace,
                 namespaces=held,
                 kept=self.kept(request, store, held),
+                organization=False,
             )
         )
 
@@ -284,6 +330,9 @@ class DashboardApp:
     # --- JSON API ------------------------------------------------------------------------
 
     def view_api_objectives(self, request: Request) -> Response:
+        if query_arg(request, "namespace") == EVERY_NAMESPACE:
+            stores = self.every_namespace(request)
+            return json_response(organization_document(stores, tree_filter(request)))
         return json_response(objectives_document(self.shown(request), tree_filter(request)))
 
     def view_api_key_result(self, request: Request, kr_id: str) -> Response:
@@ -306,42 +355,6 @@ class DashboardApp:
 def make_dashboard_app(store: Store, settings: Settings) -> WSGIApp:
     """The dashboard as a WSGI app, to serve on its own or mount (e.g. by the daemon)."""
     return DashboardApp(store, settings)
-
-
-def tree_filter(request: Request) -> TreeFilter:
-    values = {}
-    for name in ("level", "owner", "objective"):
-        given = request.args.get(name, "").strip()
-        if len(given) > FILTER_MAX:
-            raise BadRequest(f"'{name}' is longer than {FILTER_MAX} characters")
-        values[name] = given or None
-    return TreeFilter(
-        level=values["level"],
-        owner=values["owner"],
-        objective=values["objective"],
-        retired=request.args.get("all") == "1",
-    )
-
-
-def query_arg(request: Request, name: str) -> str | None:
-    """A query parameter as given, trimmed; None when absent or blank."""
-    given = request.args.get(name, "").strip()
-    if len(given) > FILTER_MAX:
-        raise BadRequest(f"'{name}' is longer than {FILTER_MAX} characters")
-    return given or None
-
-
-def int_arg(request: Request, name: str, *, default: int) -> int:
-    given = request.args.get(name)
-    if given is None:
-        return default
-    try:
-        value = int(given)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number") from None
-    if not 1 <= value <= RUNS_LIMIT_MAX:
-        raise BadRequest(f"'{name}' must be between 1 and {RUNS_LIMIT_MAX}")
-    return value
 
 
 def tree_rows(tree: list[ObjectiveInTree]) -> list[dict[str, Any]]:

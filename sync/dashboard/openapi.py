@@ -13,10 +13,18 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from sync.dashboard.api import RUNS_LIMIT_MAX
 from sync.documents import Error, KeyResult, Namespaces, Objectives, Runs
+from sync.organization import OrganizationDocument
 
 COMPONENT_REF = "#/components/schemas/{model}"
 # The documents the API answers with; the models they contain are generated with them.
-RESPONSE_MODELS: tuple[type[BaseModel], ...] = (Objectives, KeyResult, Runs, Namespaces, Error)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    Objectives,
+    OrganizationDocument,
+    KeyResult,
+    Runs,
+    Namespaces,
+    Error,
+)
 
 
 class ResponseSchema(GenerateJsonSchema):
@@ -49,6 +57,15 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     }
 
 
+def _json_one_of(models: tuple[type[BaseModel], ...], description: str) -> dict[str, Any]:
+    """A response that is one of several documents (their keys tell them apart)."""
+    one_of = [_generated()[0][model] for model in models]
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"oneOf": one_of}}},
+    }
+
+
 _ERRORS = {
     "400": _json(Error, "malformed request"),
     "401": _json(Error, "a bearer token is required and was missing or wrong"),
@@ -72,6 +89,11 @@ _PERIOD = _filter(
 _NAMESPACE = _filter(
     "namespace",
     "the namespace: a mapping file's, e.g. platform (default: the one the newest sync wrote)",
+)
+_TREE_NAMESPACE = _filter(
+    "namespace",
+    "the namespace: a mapping file's, e.g. platform, or * for every namespace as one tree "
+    "(default: the one the newest sync wrote)",
 )
 _NAMESPACE_ERRORS = {"404": _json(Error, "no such namespace in the store")}
 _PERIOD_ERRORS = {
@@ -105,11 +127,15 @@ def openapi_document() -> dict[str, Any]:
                             "description": "1: also what the mapping file no longer lists",
                             "schema": {"type": "string", "enum": ["1"]},
                         },
-                        _NAMESPACE,
+                        _TREE_NAMESPACE,
                         _PERIOD,
                     ],
                     "responses": {
-                        "200": _json(Objectives, "the objective tree"),
+                        "200": _json_one_of(
+                            (Objectives, OrganizationDocument),
+                            "the objective tree of one namespace (Objectives), or with "
+                            "namespace=* of every namespace as one tree (OrganizationDocument)",
+                        ),
                         **_PERIOD_ERRORS,
                         **_ERRORS,
                     },

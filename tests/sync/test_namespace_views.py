@@ -1,4 +1,5 @@
-"""Views across namespaces (issue 16): `status` shows every namespace under its heading and
+"""Views across namespaces (issue 16): `status` shows every namespace (one tree, then each
+namespace's last run) and
 `status --json` lists them; the dashboard takes `?namespace=` (404 when unknown), keeps it
 in its links, lists the namespaces with their last run and failures; reports name the
 namespace. Two teams' files with the same ids and hostile titles, synced into one store
@@ -75,7 +76,7 @@ def _out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 # --- status ----------------------------------------------------------------------------------
 
 
-def test_status_shows_every_namespace_under_its_heading_in_name_order(
+def test_status_shows_every_namespace_in_one_tree_and_each_run_in_name_order(
     org: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = _out(capsys, "status")
@@ -85,7 +86,8 @@ def test_status_shows_every_namespace_under_its_heading_in_name_order(
         assert objective in out and key_result in out
     assert "failed mobile/p1-bugs: " in out and JIRA_MESSAGE in out
     assert "stale inputs: mobile/p1-bugs" in out
-    assert "platform/p1-bugs" not in out  # platform's fetch did not fail
+    assert "failed platform/p1-bugs" not in out  # platform's fetch did not fail
+    assert "stale inputs: platform/" not in out
     one = _out(capsys, "status", "--namespace", "platform")
     assert "Namespace " not in one and TITLES["platform"][0] in one
     assert TITLES["mobile"][0] not in one and "mobile" not in one
