@@ -121,6 +121,12 @@ def test_daemon_syncs_on_schedule_serves_health_and_stops_on_sigterm(
     ran = datetime.fromisoformat(health["last_run"]["finished_at"])
     assert abs((datetime.now(UTC) - ran).total_seconds()) < 60
 
+    def ok_runs() -> float:  # counted once the run's write returns, just after its commit
+        return samples(get(port, "/metrics")[1]).get(
+            ("okrsync_runs_total", (("outcome", "ok"),)), 0
+        )
+
+    wait_for(lambda: ok_runs() >= 2, 30, f"two runs in /metrics\n{daemon.log}")
     code, text = get(port, "/metrics")
     assert code == 200
     values = samples(text)
