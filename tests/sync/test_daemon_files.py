@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from config.shards import Shard
 from sandbox.server import Sandbox
 from sync.store import Store
 from tests.sync.processes import (
@@ -97,3 +98,30 @@ def test_the_daemon_syncs_every_file_of_a_directory_into_its_namespace(
     if database_url.startswith("sqlite"):
         assert not any(r.requests.get("github") for r in store.in_namespace("platform").runs())
     store.close()
+
+
+def test_a_daemon_given_a_shard_syncs_that_shards_namespaces_alone(
+    database_url: str, tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    folder = tmp_path / "okrs"
+    folder.mkdir()
+    names = [f"team-{i}" for i in range(6)]
+    for name in names:
+        (folder / f"{name}.yaml").write_text(MAPPING)
+    shard = Shard(1, 3)
+    mine = {name for name in names if shard.holds(name)}
+    assert mine and mine != set(names)
+    env = okrsync_env(
+        sandbox,
+        database_url,
+        tmp_path,
+        OKRSYNC_CONFIG=str(folder),
+        OKRSYNC_DAEMON__HEALTH_PORT=str(free_port()),
+        OKRSYNC_SHARD=shard.describe(),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    daemon = Child([sys.executable, RUN_PY, "daemon", "--every", "1h"], env, tmp_path)
+    daemons.append(daemon)
+    daemon.wait_for_line("next sync", timeout=90)
+    assert daemon.terminate() == 0, daemon.log
+    assert set(runs_by_namespace(database_url)) == mine
