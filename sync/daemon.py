@@ -303,9 +303,8 @@ class Daemon:
                 due = [c for c in cadences if c not in fresh]
                 if due:
                     report = self.run_due(due, file, groups, store)
-                self.health.record_namespace(
-                    namespace, "synced" if due else "skipped", at=datetime.now(UTC)
-                )
+                turn = "skipped" if not due else "synced" if report is not None else "error"
+                self.health.record_namespace(namespace, turn, at=datetime.now(UTC))
         except StoreError as exc:
             log.error("store error, run skipped: %s", exc)
             self.health.record_namespace(namespace, "error", at=datetime.now(UTC))
