@@ -179,8 +179,8 @@ def test_replicas_share_the_namespaces_and_take_over_a_killed_ones(
 
             wait_for(others_synced, SLOW_FOR_S - 10, "every other namespace synced meanwhile")
         assert SLOW not in runs_of(database_url), "the slow run ended before the kill"
+        killed_at = datetime.now(UTC)  # just before: no survivor can have the lock earlier
         victim.process.kill()
-        killed_at = datetime.now(UTC)
         victim.finish(timeout=30)
         survivors = [d for d in daemons if d is not victim]
 
