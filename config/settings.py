@@ -30,6 +30,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as _PydanticSettingsError
 
 from config.cadence import parse_duration
+from config.shards import Shard, parse_shard
 
 ENV_PREFIX = "OKRSYNC_"
 NESTED_DELIMITER = "__"
@@ -223,6 +224,14 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     incremental: IncrementalSettings = Field(default_factory=IncrementalSettings)
+    shard: Shard | None = None  # `I/N`: only the namespaces of that shard (config.shards)
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard(cls, value: object) -> Shard | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return parse_shard(value)
 
     @field_validator("log_level")
     @classmethod

@@ -3,24 +3,24 @@
 `--config` may name many files (a directory or a glob, `config.files`): each file's due key
 results are synced into its namespace, under its namespace's run lock, one file after
 another; a file whose run fails does not stop the others. Each run re-reads the mapping
-files (so `{today}` is fresh and edits apply without a
-restart); a bad file or a failed run is logged and the daemon carries on. Runs happen under
-the store's run lock, and a cadence whose key results were already synced in the current
-slot (by another replica on the same store) is skipped, so replicas never sync the same key
-results twice. A stop request lets the run in progress finish within the grace period, or
-abandons it: the store writes a run in one transaction, so nothing half-written remains.
-"""
+files (so `{today}` is fresh and edits apply without a restart); a bad file or a failed run
+is logged and the daemon carries on. A cadence whose key results were already synced in the
+current slot (by another replica on the same store) is skipped, so replicas never sync the
+same key results twice. On PostgreSQL replicas share the namespaces
+(`sync.namespace_claims`): a replica never waits for a namespace a peer holds, it leaves it
+to the peer and looks again soon; on SQLite (one writer) it waits for the lock. `--shard
+I/N` keeps the files whose namespace is in that shard (`config.shards`). A stop request
+lets the run in progress finish within the grace period, or abandons it
+(`sync.run_worker`): the store writes a run in one transaction, so nothing half-written
+remains."""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -30,72 +30,29 @@ import schedule
 from config.cadence import Cadence
 from config.files import LoadedMapping, load_mapping_files
 from config.loader import MappingError
-from config.mapping import MappingFile
 from config.settings import Settings
+from config.shards import Shard
+from sync.daemon_schedule import cadence_groups, default_cadence, file_groups, ids_of_file
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
 from sync.file_cycles import cycle_scope
 from sync.health import DaemonHealth, HealthServer
+from sync.namespace_claims import NamespaceClaims
 from sync.notify import notify_after_run
+from sync.run_worker import describe_error, exit_now, run_in_worker
 from sync.store import Store, ensure_sqlite_dir
 from sync.store_errors import RunLockedError, StoreError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CADENCE = Cadence(every_s=3600.0)
+__all__ = ["Daemon", "DaemonStartError", "cadence_groups", "default_cadence"]
+
 LOCK_POLL_S = 0.5
 
 
 class DaemonStartError(Exception):
     """The daemon cannot start (e.g. its health port is taken); the message says why."""
-
-
-def default_cadence(mapping: MappingFile, every_s: float | None) -> Cadence:
-    """`--every` or OKRSYNC_DAEMON__EVERY, else the mapping file's `schedule:`, else hourly."""
-    if every_s is not None:
-        return Cadence(every_s=every_s)
-    if mapping.schedule is not None:
-        return mapping.schedule.cadence()
-    return DEFAULT_CADENCE
-
-
-def cadence_groups(mapping: MappingFile, default: Cadence) -> dict[Cadence, list[str]]:
-    """Key result ids by the cadence they sync on: their own, their objective's, or `default`."""
-    groups: dict[Cadence, list[str]] = {}
-    for objective, kr in mapping.key_results():
-        spec = kr.schedule or objective.schedule
-        groups.setdefault(spec.cadence() if spec else default, []).append(kr.id)
-    return groups
-
-
-def file_groups(files: Sequence[LoadedMapping], every_s: float | None) -> dict[Cadence, list[str]]:
-    """`cadence_groups` of every file; with several files, each id as `namespace/id`."""
-    if len(files) == 1:
-        mapping = files[0].mapping
-        return cadence_groups(mapping, default_cadence(mapping, every_s))
-    groups: dict[Cadence, list[str]] = {}
-    for file in files:
-        default = default_cadence(file.mapping, every_s)
-        for cadence, ids in cadence_groups(file.mapping, default).items():
-            groups.setdefault(cadence, []).extend(f"{file.namespace}/{kr}" for kr in ids)
-    return groups
-
-
-def ids_of_file(file: LoadedMapping, refs: list[str], several: bool) -> list[str]:
-    """The ids among `refs` (a cadence's group) that are `file`'s."""
-    if not several:
-        return refs
-    prefix = f"{file.namespace}/"
-    return [ref.removeprefix(prefix) for ref in refs if ref.startswith(prefix)]
-
-
-@dataclass
-class RunOutcome:
-    """What a worker thread hands back: a report, or the error that stopped the run."""
-
-    report: SyncReport | None = None
-    error: BaseException | None = None
 
 
 class Daemon:
@@ -107,12 +64,17 @@ class Daemon:
         every_s: float | None,
         host: str,
         port: int,
+        shard: Shard | None = None,
     ) -> None:
         self.settings = settings
         self.config_path = config_path
         self.every_s = every_s
         self.host = host
         self.port = port
+        self.shard = shard
+        self.claims = NamespaceClaims()
+        self.shares_work = False  # on PostgreSQL: replicas share the namespaces
+        self.files: list[LoadedMapping] = []  # the last read, of this replica's shard
         self.stop_requested = threading.Event()
         self.scheduler = schedule.Scheduler()
         self.groups: dict[Cadence, list[str]] = {}
@@ -120,6 +82,7 @@ class Daemon:
         self.health = DaemonHealth(
             settings.daemon.unhealthy_after_intervals,
             degraded_at_failed_share=settings.daemon.degraded_at_failed_share,
+            shard=shard.describe() if shard else None,
         )
         self.store: Store | None = None
         self.pass_began: datetime | None = None  # a pass over several files: when it began
@@ -129,10 +92,11 @@ class Daemon:
 
     def run(self) -> int:
         """Serve until stopped; 0 on a clean stop. A bad mapping file at start raises."""
-        files = load_mapping_files(self.config_path).files
+        files = self.of_shard(load_mapping_files(self.config_path).files)
         ensure_sqlite_dir(self.settings.database_url)
         self.store = Store(self.settings.database_url)
         self.store.migrate()
+        self.shares_work = self.store.dialect == "postgresql"
         serves_dashboard = self.settings.daemon.health_serves_dashboard
         # The dashboard reads through connections of its own: a burst of page views never
         # keeps a scheduled sync waiting for one.
@@ -166,6 +130,7 @@ class Daemon:
             self.sync(list(self.groups), files)
             while not self.stop_requested.is_set():
                 self.scheduler.run_pending()
+                self.retry_left()
                 if self.pending_groups is not None:
                     self.apply_groups(self.pending_groups)
                 self.announce_next_runs()
@@ -234,7 +199,7 @@ class Daemon:
         if self.stop_requested.is_set():
             return
         try:
-            files = load_mapping_files(self.config_path).files
+            files = self.of_shard(load_mapping_files(self.config_path).files)
         except MappingError as exc:
             log.error("mapping file is invalid, sync skipped until it is fixed:\n%s", exc)
             self.health.record_run(
@@ -247,6 +212,37 @@ class Daemon:
         if cadence in groups:
             self.sync([cadence], files, groups)
 
+    def of_shard(self, files: Sequence[LoadedMapping]) -> list[LoadedMapping]:
+        """The files whose namespace is in this replica's shard (all without `--shard`)."""
+        mine = [f for f in files if self.shard is None or self.shard.holds(f.namespace)]
+        if self.shard is not None and not mine:
+            log.warning(
+                "shard %s holds none of the %d namespace(s): nothing to sync",
+                self.shard.describe(),
+                len(files),
+            )
+        return mine
+
+    def retry_left(self) -> None:
+        """Look again at the namespaces left to peers whose time has come."""
+        due = self.claims.due()
+        if not due:
+            return
+        by_namespace = {f.namespace: f for f in self.files}
+        several = len(self.files) > 1
+        self.pass_began = None
+        for namespace, cadences in due.items():
+            file = by_namespace.get(namespace)
+            mine = {
+                c: ids_of_file(file, self.groups.get(c, []), several) if file else []
+                for c in cadences
+            }
+            still = [c for c in cadences if mine[c]]
+            if file is None or not still or self.stop_requested.is_set():
+                self.claims.taken(namespace)  # it left the files, or nothing of it is due
+                continue
+            self.sync_file(still, file, mine)
+
     # --- one run -------------------------------------------------------------------------
 
     def sync(
@@ -257,11 +253,12 @@ class Daemon:
     ) -> None:
         """Sync each file's key results of `cadences`, one file after another."""
         groups = groups or self.groups
+        self.files = list(files)
         several = len(files) > 1
         # Cache entries an earlier file of this pass wrote stand for the later ones as they
         # are (`CachedSource`): a query several files read is asked once per pass.
         self.pass_began = datetime.now(UTC) if several else None
-        for file in files:
+        for file in self.claims.order(files) if self.shares_work else files:
             if self.stop_requested.is_set():
                 return
             mine = {c: ids_of_file(file, groups.get(c, []), several) for c in cadences}
@@ -277,18 +274,13 @@ class Daemon:
         mapping = file.mapping
         # the file's namespace and cycles, read and written
         store = self.store.in_namespace(mapping.namespace).in_cycle(cycle_scope(mapping))
-        wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
+        namespace = mapping.namespace
         report: SyncReport | None = None
         try:
             with ExitStack() as held:
-                if not self.acquire_lock(held, store, wait_s):
-                    log.warning(
-                        "the store stayed locked by another run for %.0f s: skipped", wait_s
-                    )
-                    self.health.record_run(
-                        cadences, "locked", finished_at=datetime.now(UTC), message="store locked"
-                    )
+                if not self.take_lock(held, store, namespace, cadences):
                     return
+                self.claims.taken(namespace)
                 now = datetime.now(UTC)
                 checked = {row.id: row.checked_at for row in store.all_key_results()}
                 fresh = [
@@ -301,21 +293,55 @@ class Daemon:
                 ]
                 if fresh:
                     log.info(
-                        "skipped %s: already synced since %s by another run",
+                        "skipped %s of namespace %s: already synced since %s by another run",
                         ", ".join(c.describe() for c in fresh),
+                        namespace,
                         min(c.slot_start(now) for c in fresh).isoformat(timespec="seconds"),
+                        extra={"namespace": namespace},
                     )
                     self.health.record_run(fresh, "skipped", finished_at=now)
                 due = [c for c in cadences if c not in fresh]
                 if due:
                     report = self.run_due(due, file, groups, store)
+                turn = "skipped" if not due else "synced" if report is not None else "error"
+                self.health.record_namespace(namespace, turn, at=datetime.now(UTC))
         except StoreError as exc:
             log.error("store error, run skipped: %s", exc)
+            self.health.record_namespace(namespace, "error", at=datetime.now(UTC))
             self.health.record_run(
                 cadences, "error", finished_at=datetime.now(UTC), message=str(exc)
             )
         if report is not None:  # the lock is released: a slow receiver holds up no run
             notify_after_run(self.settings, report, stop=self.stop_requested)
+
+    def take_lock(
+        self, held: ExitStack, store: Store, namespace: str, cadences: list[Cadence]
+    ) -> bool:
+        """Take the namespace's run lock. On PostgreSQL never wait: a peer holding it is
+        syncing it, so leave it and look again soon. On SQLite wait up to an interval."""
+        if self.shares_work:
+            try:
+                held.enter_context(store.run_lock(wait_s=0))
+                return True
+            except RunLockedError:
+                again_s = self.claims.leave(namespace, cadences)
+                log.info(
+                    "namespace %s is being synced by another run: left to it, looking again "
+                    "in %.0f s",
+                    namespace,
+                    again_s,
+                    extra={"namespace": namespace},
+                )
+                self.health.record_namespace(namespace, "held", at=datetime.now(UTC))
+                return False
+        wait_s = max(self.settings.lock_timeout_s, min(c.interval_s for c in cadences))
+        if self.acquire_lock(held, store, wait_s):
+            return True
+        log.warning("the store stayed locked by another run for %.0f s: skipped", wait_s)
+        self.health.record_run(
+            cadences, "locked", finished_at=datetime.now(UTC), message="store locked"
+        )
+        return False
 
     def acquire_lock(self, held: ExitStack, store: Store, wait_s: float) -> bool:
         """Take the run lock, polling so that a stop request is never kept waiting."""
@@ -349,7 +375,7 @@ class Daemon:
             mapping.namespace,
             extra={"namespace": mapping.namespace},
         )
-        outcome = self.in_worker(
+        outcome = run_in_worker(
             lambda: run_sync(
                 self.settings,
                 mapping,
@@ -357,7 +383,9 @@ class Daemon:
                 only=only,
                 config_path=str(file.path),
                 run_began=self.pass_began,
-            )
+            ),
+            self.stop_requested,
+            self.settings.daemon.shutdown_grace_s,
         )
         finished = datetime.now(UTC)
         if outcome.error is not None:
@@ -389,40 +417,5 @@ class Daemon:
         )
         return report
 
-    def in_worker(self, work: Callable[[], SyncReport]) -> RunOutcome:
-        """Run `work` on a thread; on a stop request give it the grace period, then abandon."""
-        outcome = RunOutcome()
-
-        def target() -> None:
-            try:
-                outcome.report = work()
-            except Exception as exc:  # a run that breaks must not take the daemon with it
-                outcome.error = exc
-
-        worker = threading.Thread(target=target, name="okrsync-run", daemon=True)
-        worker.start()
-        while worker.is_alive() and not self.stop_requested.is_set():
-            worker.join(timeout=0.2)
-        if worker.is_alive():
-            grace = self.settings.daemon.shutdown_grace_s
-            log.info("waiting up to %g s for the run in progress to finish", grace)
-            worker.join(timeout=grace)
-            if worker.is_alive():
-                log.warning("abandoning the run in progress: none of it is written")
-                exit_now()
-        return outcome
-
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def describe_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
-def exit_now() -> None:
-    """Leave at once with 0: a run not yet written is simply not there (one transaction)."""
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    sys.stderr.flush()
-    os._exit(0)

@@ -62,7 +62,9 @@ class DaemonHealth:
         started_at: datetime | None = None,
         *,
         degraded_at_failed_share: float = 0.5,
+        shard: str | None = None,
     ) -> None:
+        self.shard = shard
         self.stale_after_intervals = stale_after_intervals
         self.degraded_at_failed_share = degraded_at_failed_share
         self.started_at = started_at or datetime.now(UTC)
@@ -101,6 +103,13 @@ class DaemonHealth:
             "When the last successful run ended",
             registry=self.registry,
         )
+        self.namespace_turns = Counter(
+            "okrsync_namespace_turns",
+            "What this replica did with a namespace that came due: synced it, skipped it "
+            "(already synced in its slot), left it to the peer that held it, or failed",
+            ["namespace", "outcome"],
+            registry=self.registry,
+        )
         for outcome in ("ok", "partial", "failed", "error", "skipped", "locked"):
             self.runs.labels(outcome)  # present at 0 before the first run
         for status in Status:
@@ -108,6 +117,19 @@ class DaemonHealth:
         self._lock = threading.Lock()
         self._jobs: dict[Cadence, JobHealth] = {}
         self.last_run: dict[str, Any] | None = None
+        self._namespaces: dict[str, dict[str, Any]] = {}
+
+    def record_namespace(self, namespace: str, outcome: str, *, at: datetime) -> None:
+        """A namespace came due here: `synced`, `skipped` (a peer synced its slot), `held`
+        (a peer was syncing it: left to it) or `error`."""
+        self.namespace_turns.labels(namespace, outcome).inc()
+        with self._lock:
+            seen = self._namespaces.setdefault(
+                namespace, {"synced": 0, "skipped": 0, "held": 0, "error": 0}
+            )
+            seen[outcome] = seen.get(outcome, 0) + 1
+            seen["last"] = outcome
+            seen["last_at"] = at.isoformat()
 
     def set_jobs(self, key_results_by_cadence: Mapping[Cadence, Sequence[str]]) -> None:
         """The cadences now scheduled, with their key results' ids; one that stays keeps its
@@ -221,6 +243,8 @@ class DaemonHealth:
                 "failed_share": round(failed_share, 3),
                 "degraded_at_failed_share": self.degraded_at_failed_share,
                 "jobs": jobs,
+                "shard": self.shard,
+                "namespaces": {ns: dict(seen) for ns, seen in sorted(self._namespaces.items())},
             }
         return (503 if stale else 200), body
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from config.cadence import parse_duration
 from config.settings import Settings
+from config.shards import Shard, parse_shard
 
 
 def text_arg(text: str) -> str:
@@ -90,3 +91,26 @@ def add_shared_options(parser: argparse.ArgumentParser, default: object) -> None
 
 def config_path(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.config) if args.config is not None else Path(settings.config)
+
+
+def shard_arg(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def shard_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        type=shard_arg,
+        metavar="I/N",
+        help="only the namespaces of shard I of N (SHA-256 of the name mod N; I from 0), e.g. "
+        "one per pod of an Indexed Job (default: $OKRSYNC_SHARD, every namespace)",
+    )
+
+
+def shard_of_run(args: argparse.Namespace, settings: Settings) -> Shard | None:
+    """`--shard`, else OKRSYNC_SHARD, else None (every namespace)."""
+    shard: Shard | None = args.shard if args.shard is not None else settings.shard
+    return shard

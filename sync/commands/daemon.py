@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from config.settings import Settings
-from sync.commands.arguments import config_path, duration_arg, port_arg, text_arg
+from sync.commands.arguments import (
+    config_path,
+    duration_arg,
+    port_arg,
+    shard_argument,
+    shard_of_run,
+    text_arg,
+)
 from sync.commands.command import Command, UsageError
 from sync.literal_text import LiteralConsole
 
@@ -25,6 +32,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         type=text_arg,
         help="health address (default: $OKRSYNC_DAEMON__HEALTH_HOST, 127.0.0.1)",
     )
+    shard_argument(parser)
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
@@ -36,6 +44,7 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
         every_s=args.every if args.every is not None else settings.daemon.every,
         host=args.host or settings.daemon.health_host,
         port=args.port if args.port is not None else settings.daemon.health_port,
+        shard=shard_of_run(args, settings),
     )
     try:
         return daemon.run()

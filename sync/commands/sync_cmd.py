@@ -9,7 +9,7 @@ from rich.text import Text
 from config.files import LoadedMapping
 from config.mapping import MappingFile
 from config.settings import Settings
-from sync.commands.arguments import config_path, text_arg
+from sync.commands.arguments import config_path, shard_argument, shard_of_run, text_arg
 from sync.commands.command import Command, UsageError
 from sync.commands.live_run import print_run_summary, sync_with_progress
 from sync.commands.mapping_files import load_checked
@@ -29,6 +29,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only", nargs="+", type=text_arg, metavar="KR", help="sync only these key results"
     )
+    shard_argument(parser)
     wait = parser.add_mutually_exclusive_group()
     wait.add_argument(
         "--wait",
@@ -45,10 +46,19 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     path = config_path(args, settings)
     loaded = load_checked(path, settings, console)
+    shard = shard_of_run(args, settings)
+    files = [f for f in loaded.files if shard is None or shard.holds(f.namespace)]
+    if not files:
+        console.print(
+            f"shard {shard.describe() if shard else ''} holds none of the "
+            f"{len(loaded.files)} namespace(s) of {path}: nothing to sync",
+            soft_wrap=True,
+        )
+        return 0
     if len(loaded.files) > 1:
         only = only_by_namespace(loaded.files, args.only)
         store = None if args.dry_run else open_store(settings)
-        return run_many(args, settings, console, loaded.files, store, only)
+        return run_many(args, settings, console, files, store, only)
     mapping = loaded.files[0].mapping
     check_only(mapping, args.only)
     if args.dry_run:

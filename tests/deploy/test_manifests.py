@@ -18,6 +18,7 @@ import yaml
 
 from config.loader import load_mapping_text
 from config.settings import DEFAULT_SECRETS_DIR, load_settings
+from config.shards import parse_shard
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -59,14 +60,24 @@ def docker_env() -> dict[str, str]:
     return env
 
 
+SHARDED = DEPLOY / "sharded-cronjob"  # a CronJob too: read on its own (`sharded_cronjob`)
+
+
 def manifests() -> dict[str, dict[str, Any]]:
-    """Every Kubernetes object under deploy/ (both modes), by kind."""
+    """Every Kubernetes object under deploy/ (the daemon and the plain cronjob), by kind."""
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(DEPLOY.rglob("*.yaml")):
+        if path.parent == SHARDED:
+            continue
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and "kind" in doc and doc["kind"] != "Kustomization":
                 out[doc["kind"]] = doc
     return out
+
+
+def sharded_cronjob() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((SHARDED / "cronjob.yaml").read_text())
+    return doc
 
 
 def kustomization(folder: Path) -> dict[str, Any]:
@@ -91,6 +102,7 @@ def kinds_in(texts: list[str]) -> list[str]:
 MODES = {
     "daemon": ["ConfigMap", "Deployment", "Service"],
     "cronjob": ["ConfigMap", "CronJob"],
+    "sharded-cronjob": ["ConfigMap", "CronJob"],
 }
 
 
@@ -162,13 +174,13 @@ def test_kubectl_kustomize_renders_one_mode_with_the_pushed_image(mode: str) -> 
 
 
 def pod_spec(kind: str) -> dict[str, Any]:
-    doc = manifests()[kind]
-    if kind == "CronJob":
+    doc = sharded_cronjob() if kind == "ShardedCronJob" else manifests()[kind]
+    if kind in ("CronJob", "ShardedCronJob"):
         return dict(doc["spec"]["jobTemplate"]["spec"]["template"]["spec"])
     return dict(doc["spec"]["template"]["spec"])
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "CronJob"])
+@pytest.mark.parametrize("kind", ["Deployment", "CronJob", "ShardedCronJob"])
 def test_pods_mount_the_secret_as_the_secrets_dir_and_the_mapping_as_the_config(
     kind: str,
 ) -> None:
@@ -202,6 +214,36 @@ def test_cronjob_runs_one_sync_at_a_time() -> None:
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     command = pod_spec("CronJob")["containers"][0]["command"]
     assert command[:3] == ["python", "/app/run.py", "sync"]
+
+
+def test_deployment_replicas_share_a_postgresql_store() -> None:
+    """More than one replica only with a store they share: SQLite (one writer, each pod's
+    /data its own) forbids it; the example Secret's database_url is PostgreSQL."""
+    assert manifests()["Deployment"]["spec"]["replicas"] > 1
+    secret = yaml.safe_load((DEPLOY / "secret.example.yaml").read_text())
+    assert secret["stringData"]["database_url"].startswith("postgresql://")
+    assert "SQLite" in (DEPLOY / "daemon" / "deployment.yaml").read_text()
+
+
+def test_the_sharded_cronjob_is_an_indexed_job_of_one_pod_per_shard() -> None:
+    cron = sharded_cronjob()
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["metadata"]["name"] != manifests()["CronJob"]["metadata"]["name"]
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed"
+    container = pod_spec("ShardedCronJob")["containers"][0]
+    command = container["command"]
+    assert command[:3] == ["python", "/app/run.py", "sync"]
+    shard = command[command.index("--shard") + 1]
+    index_var, _, count = shard.partition("/")
+    assert index_var == "$(JOB_COMPLETION_INDEX)"
+    assert job["completions"] == job["parallelism"] == int(count)
+    env = {e["name"]: e for e in container["env"]}
+    path = env["JOB_COMPLETION_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert path == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    # each pod's --shard, as Kubernetes expands it, is a valid shard, and they are all of them
+    shards = [parse_shard(shard.replace(index_var, str(i))) for i in range(job["completions"])]
+    assert [(s.index, s.count) for s in shards] == [(i, int(count)) for i in range(int(count))]
 
 
 def test_the_configmap_mapping_file_validates() -> None:

@@ -153,3 +153,43 @@ def test_probe_of_a_port_nobody_serves_is_unhealthy(served: tuple[DaemonHealth, 
     _, port = served
     assert probe(probe_url("127.0.0.1", 1)) == 1
     assert probe_url("::", port) == f"http://127.0.0.1:{port}/healthz"
+
+
+def test_what_a_replica_did_with_each_namespace_is_in_healthz_and_metrics() -> None:
+    health = DaemonHealth(stale_after_intervals=3, started_at=T0, shard="1/3")
+    health.set_jobs({EVERY_10M: ["a"]})
+    hostile = "team-<b>[red]x[/red]"
+    for namespace, outcome in [
+        ("platform", "synced"),
+        ("mobile", "held"),
+        ("mobile", "synced"),
+        (hostile, "skipped"),
+        ("platform", "held"),
+    ]:
+        health.record_namespace(namespace, outcome, at=T0)
+    server = HealthServer(health, "127.0.0.1", 0)
+    try:
+        _, _, text = fetch(server.port, "/metrics")
+        _, _, body = fetch(server.port, "/healthz")
+    finally:
+        server.stop()
+    turns = {
+        (s.labels["namespace"], s.labels["outcome"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "okrsync_namespace_turns_total"
+    }
+    assert turns[("mobile", "held")] == turns[("mobile", "synced")] == 1
+    assert turns[(hostile, "skipped")] == 1
+    document = json.loads(body)
+    assert document["shard"] == "1/3"
+    namespaces = document["namespaces"]
+    assert namespaces["platform"] == {
+        "synced": 1,
+        "skipped": 0,
+        "held": 1,
+        "error": 0,
+        "last": "held",
+        "last_at": T0.isoformat(),
+    }
+    assert namespaces[hostile]["skipped"] == 1
