@@ -134,9 +134,7 @@ def test_the_key_result_page_links_keys_and_escapes_them(tmp_path: Path) -> None
 
 
 def test_the_digest_names_the_change_since_the_last_run_with_slack_links() -> None:
-    change = Change(
-        "planned", "okrs", "Planned", "o", None, "on_track", "on_track", 5, 5, 50, 50
-    )
+    change = Change("planned", "okrs", "Planned", "o", None, "on_track", "on_track", 5, 5, 50, 50)
     change.scope = [
         ScopeChange(
             "added since the last run",
