@@ -6,6 +6,7 @@ except the trackers'."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,9 +15,17 @@ from config.cadence import duration_parts
 from sync.charts import chart_for
 from sync.documents import cycle_document
 from sync.namespace_standing import qualified
+from sync.organization import EVERY_NAMESPACE, organization_tree
 from sync.presentation import percent, target_text
 from sync.rendering import render
-from sync.standing import change_since, key_result_detail, objective_tree
+from sync.standing import (
+    KeyResultInTree,
+    ObjectiveInTree,
+    change_since,
+    key_result_detail,
+    objective_tree,
+    tree_parent_key,
+)
 from sync.store import Store
 
 FORMATS = ("md", "html", "json")
@@ -61,49 +70,10 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
     namespace, and each key result as `namespace/id` (`ref`); `_chart` entries are for HTML
     only."""
     now = now or datetime.now(UTC)
-    objectives = []
-    for obj in objective_tree(store):
-        key_results = []
-        for kr in obj.key_results:
-            detail = key_result_detail(store, kr.id)
-            assert detail is not None
-            since = window.since(now, kr.period_start)
-            key_results.append(
-                {
-                    "id": kr.id,
-                    "ref": qualified(kr.namespace, kr.id),
-                    "title": kr.title,
-                    "value": kr.value,
-                    "unit": kr.unit,
-                    "target": target_text(kr),
-                    "progress": percent(kr.progress),
-                    "status": kr.status,
-                    "change": change_since(store, kr.id, since),
-                    "forecast": detail.forecast.value,
-                    "forecast_note": detail.forecast.note,
-                    "error": kr.last_error,
-                    "notes": [
-                        {"at": p.observed_at.isoformat(), "text": p.note}
-                        for p in detail.notes
-                        if p.observed_at >= since
-                    ],
-                    "_chart": chart_for(detail, now),
-                }
-            )
-        objectives.append(
-            {
-                "id": obj.id,
-                "title": obj.title,
-                "owner": obj.owner,
-                "level": obj.level,
-                "parent": obj.parent_id,
-                "depth": obj.depth,
-                "progress": percent(obj.progress),
-                "status": obj.status,
-                "stale_inputs": obj.stale_inputs,
-                "key_results": key_results,
-            }
-        )
+    objectives = [
+        _objective_entry(obj, [_key_result_entry(store, kr, window, now) for kr in obj.key_results])
+        for obj in objective_tree(store)
+    ]
     runs = store.runs(limit=1)
     cycle = cycle_document(store.cycle)
     return {
@@ -122,10 +92,95 @@ def build_report(store: Store, window: Window, now: datetime | None = None) -> d
     }
 
 
-def render_report(store: Store, fmt: str, window: Window, now: datetime | None = None) -> str:
+def build_organization_report(
+    stores: Sequence[Store], window: Window, now: datetime | None = None
+) -> dict[str, Any]:
+    """The report of every namespace as one tree (`sync.organization`): `namespace` is `*`,
+    `periods` each namespace's cycle, each objective names its namespace and `ref`, and its
+    `parent` is `namespace/id`."""
+    now = now or datetime.now(UTC)
+    by_name = {store.namespace: store for store in stores}
+    objectives = []
+    for obj in organization_tree(stores):
+        store = by_name[obj.namespace]
+        entries = [_key_result_entry(store, kr, window, now) for kr in obj.key_results]
+        parent = tree_parent_key(obj)
+        objectives.append(
+            {
+                **_objective_entry(obj, entries),
+                "namespace": obj.namespace,
+                "ref": qualified(obj.namespace, obj.id),
+                "parent": None if parent is None else qualified(*parent),
+            }
+        )
+    periods = {}
+    for store in stores:
+        cycle = cycle_document(store.cycle)
+        periods[store.namespace] = None if cycle is None else cycle.model_dump(mode="json")
+    return {
+        "generated_at": now.isoformat(),
+        "namespace": EVERY_NAMESPACE,
+        "window": window.label,
+        "period": None,
+        "periods": periods,
+        "last_run": None,
+        "objectives": objectives,
+    }
+
+
+def _key_result_entry(
+    store: Store, kr: KeyResultInTree, window: Window, now: datetime
+) -> dict[str, Any]:
+    detail = key_result_detail(store, kr.id)
+    assert detail is not None
+    since = window.since(now, kr.period_start)
+    return {
+        "id": kr.id,
+        "ref": qualified(kr.namespace, kr.id),
+        "title": kr.title,
+        "value": kr.value,
+        "unit": kr.unit,
+        "target": target_text(kr),
+        "progress": percent(kr.progress),
+        "status": kr.status,
+        "change": change_since(store, kr.id, since),
+        "forecast": detail.forecast.value,
+        "forecast_note": detail.forecast.note,
+        "error": kr.last_error,
+        "notes": [
+            {"at": p.observed_at.isoformat(), "text": p.note}
+            for p in detail.notes
+            if p.observed_at >= since
+        ],
+        "_chart": chart_for(detail, now),
+    }
+
+
+def _objective_entry(obj: ObjectiveInTree, key_results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": obj.id,
+        "title": obj.title,
+        "owner": obj.owner,
+        "level": obj.level,
+        "parent": obj.parent_id,
+        "depth": obj.depth,
+        "progress": percent(obj.progress),
+        "status": obj.status,
+        "stale_inputs": obj.stale_inputs,
+        "key_results": key_results,
+    }
+
+
+def render_report(
+    stores: Store | Sequence[Store], fmt: str, window: Window, now: datetime | None = None
+) -> str:
+    """One namespace's report (a store), or the organization's (every namespace's store)."""
     if fmt not in FORMATS:
         raise ReportError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-    document = build_report(store, window, now)
+    if isinstance(stores, Store):
+        document = build_report(stores, window, now)
+    else:
+        document = build_organization_report(stores, window, now)
     if fmt == "json":
         return json.dumps(_without_charts(document), indent=2) + "\n"
     if fmt == "md":

@@ -9,8 +9,16 @@ from pathlib import Path
 from config.settings import Settings
 from sync.commands.arguments import namespace_argument
 from sync.commands.command import EXIT_OK, Command, UsageError
-from sync.commands.store_access import in_namespace, in_period, is_period, open_store_to_read
+from sync.commands.store_access import (
+    every_namespace,
+    in_namespace,
+    in_period,
+    is_period,
+    open_store_to_read,
+)
 from sync.literal_text import LiteralConsole
+from sync.organization import EVERY_NAMESPACE
+from sync.store import Store
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,16 +40,22 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
     from sync.reports import ReportError, parse_window, render_report
 
-    store = in_namespace(open_store_to_read(settings), args.namespace)
+    opened = open_store_to_read(settings)
     try:
-        window = parse_window(args.period)
+        window, cycle = parse_window(args.period), None
     except ReportError as exc:
         if not is_period(args.period):
             raise UsageError(str(exc)) from None
-        store, window = in_period(store, args.period), parse_window("period")
+        window, cycle = parse_window("period"), args.period
+    organization = args.namespace == EVERY_NAMESPACE
+    if args.namespace is None and args.format != "json":  # JSON keeps one namespace's shape
+        organization = len(opened.namespaces()) > 1
+    shown: Store | list[Store]
+    if organization:
+        shown = every_namespace(opened, cycle, None)
     else:
-        store = in_period(store, None)
-    text = render_report(store, args.format, window)
+        shown = in_period(in_namespace(opened, args.namespace), cycle)
+    text = render_report(shown, args.format, window)
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK

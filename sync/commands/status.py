@@ -7,8 +7,9 @@ import json
 
 from config.settings import Settings
 from sync.commands.arguments import namespace_argument, period_argument, text_arg
-from sync.commands.command import EXIT_OK, Command, UsageError
+from sync.commands.command import EXIT_OK, Command
 from sync.commands.store_access import (
+    every_namespace,
     in_namespace,
     in_period,
     known_objective,
@@ -16,11 +17,9 @@ from sync.commands.store_access import (
 )
 from sync.documents import status_document
 from sync.literal_text import LiteralConsole
-from sync.namespace_standing import qualified
 from sync.organization import EVERY_NAMESPACE, organization_document
 from sync.standing import TreeFilter
 from sync.status_view import render_organization, render_status
-from sync.store import Store
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,28 +71,6 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
     else:
         render_status(store, console, wanted)
     return EXIT_OK
-
-
-def every_namespace(store: Store, period: str | None, objective: str | None) -> list[Store]:
-    """The store's reads in each namespace, in name order: in its current cycle, or in the
-    one `--period` names where the namespace holds it. A period no namespace holds, or an
-    objective none lists (`id` or `namespace/id`), is the usage error one namespace would
-    give."""
-    shown = []
-    for name in store.namespaces():
-        try:
-            shown.append(in_period(store.in_namespace(name), period))
-        except UsageError:
-            continue
-    if not shown:
-        in_period(store, period)  # raises, naming the current namespace's cycles
-    if objective is not None and not any(
-        objective in {row.id, qualified(each.namespace, row.id)}
-        for each in shown
-        for row in each.all_objectives()
-    ):
-        known_objective(shown[0], objective)  # raises, with a did-you-mean
-    return shown
 
 
 COMMAND = Command(

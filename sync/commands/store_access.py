@@ -8,6 +8,7 @@ import difflib
 from config.periods import PeriodError, parse_period
 from config.settings import Settings
 from sync.commands.command import UsageError
+from sync.namespace_standing import qualified
 from sync.standing import UnknownCycle, shown_in
 from sync.store import Store, ensure_sqlite_dir, sqlite_file
 
@@ -110,3 +111,25 @@ def is_period(text: str) -> bool:
     except PeriodError:
         return False
     return True
+
+
+def every_namespace(store: Store, period: str | None, objective: str | None) -> list[Store]:
+    """The store's reads in each namespace, in name order: in its current cycle, or in the
+    one `--period` names where the namespace holds it. A period no namespace holds, or an
+    objective none lists (`id` or `namespace/id`), is the usage error one namespace would
+    give."""
+    shown = []
+    for name in store.namespaces():
+        try:
+            shown.append(in_period(store.in_namespace(name), period))
+        except UsageError:
+            continue
+    if not shown:
+        in_period(store, period)  # raises, naming the current namespace's cycles
+    if objective is not None and not any(
+        objective in {row.id, qualified(each.namespace, row.id)}
+        for each in shown
+        for row in each.all_objectives()
+    ):
+        known_objective(shown[0], objective)  # raises, with a did-you-mean
+    return shown

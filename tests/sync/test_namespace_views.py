@@ -229,7 +229,7 @@ def test_reports_name_the_namespace_and_each_key_result_in_it(
         "<img" not in markdown
         and "## Mobile &lt;img src=x onerror=alert(1)&gt; \\[link\\]m\n" in markdown
     )
-    html = _out(capsys, "report", "--format", "html")  # the current namespace
+    html = _out(capsys, "report", "--format", "html", "--namespace", "mobile")
     assert '<span id="namespace-shown">mobile</span>' in html
     assert '<span class="muted kr-ref">mobile/p1-bugs</span>' in html
     assert "<img" not in html

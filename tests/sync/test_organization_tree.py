@@ -236,3 +236,36 @@ def test_the_api_serves_the_organization_tree_as_the_openapi_says(client: Client
     missing = client.get("/api/objectives?namespace=*&period=2019-Q1")
     assert missing.status_code == 404
     check(spec, "/api/objectives", 404, missing.get_json())
+
+
+def test_the_report_shows_the_organization_as_one_tree(
+    org: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report` in Markdown and HTML on a store of several namespaces is the organization's
+    tree (as `status` in a terminal); JSON keeps one namespace's shape unless asked for
+    `--namespace '*'`."""
+    markdown = _out(capsys, "report", "--format", "md")
+    assert markdown.startswith("# OKR report: every namespace")
+    headings = re.findall(r"^(#+) .* · (\S+)$", markdown, re.M)
+    assert [ref for _, ref in headings][:3] == ["company/grow", "mobile/quality", "mobile/delivery"]
+    depth = {ref: len(marks) for marks, ref in headings}
+    assert depth["company/grow"] == 2 and depth["mobile/quality"] == 3
+    assert depth["aaa-ops/quality"] == 2  # aligned to nothing: a root
+    assert "(mobile/p1-bugs)" in markdown and "(platform/p1-bugs)" in markdown
+    assert "<script>" not in markdown and "\x1b" not in markdown
+    html = _out(capsys, "report", "--format", "html")
+    assert "every namespace, as one tree" in html and "<script>alert" not in html
+    assert 'class="muted objective-ref">platform/quality<' in html
+    document = json.loads(_out(capsys, "report", "--format", "json", "--namespace", "*"))
+    assert document["namespace"] == "*" and set(document["periods"]) == {
+        "aaa-ops",
+        "company",
+        "mobile",
+        "platform",
+    }
+    by_ref = {obj["ref"]: obj for obj in document["objectives"]}
+    assert by_ref["mobile/quality"]["parent"] == "company/grow"
+    assert by_ref["mobile/delivery"]["parent"] == "mobile/quality"
+    assert by_ref["aaa-ops/quality"]["parent"] is None
+    one = json.loads(_out(capsys, "report", "--format", "json"))
+    assert one["namespace"] == "mobile" and "periods" not in one  # the newest sync's
