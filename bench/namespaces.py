@@ -9,9 +9,10 @@ of the company's key results, the windows `300 / namespaces` apart, so neighbour
 share a project's queries (several teams on one project), and every query is read by a few
 teams. 50 x 20 = 1,000 key results over the company's 190 distinct queries.
 
-Wall time over 1, 2 and 4 replica processes on PostgreSQL waits for `sync --shard`, which is
-not there yet: `shards` in the results says so. Runs are in this process, one after another;
-requests are what the sandbox counted (bench/remote_sandbox.py), wall times are figures only.
+Then the same first run by 1, 2 and 4 processes at once on one PostgreSQL store, each
+`sync --shard I/N` (bench/shard_runs.py): wall time and requests (`shards`), values equal
+the files-together run's. The other runs are in this process, one after another; requests
+are what the sandbox counted (bench/remote_sandbox.py), wall times are figures only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bench.fresh_process import RunJob, settings_for
 from bench.naive import Credentials
 from bench.remote_sandbox import RemoteSandbox
 from bench.runner import Parameters, build_mapping, request_counts_of, sandbox_spec, values_equal
+from bench.shard_runs import ShardFigures, sync_in_shards
 from config.files import LoadedMapping, load_mapping_files
 from config.settings import Settings
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
@@ -42,10 +44,7 @@ from sync.store import Store
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results-namespaces.json"
-SHARDS_NOTE = (
-    "not measured: `sync --shard I/N` is not on main yet, so there are no replica "
-    "processes to time on PostgreSQL"
-)
+SHARD_PROCESSES = (1, 2, 4)
 
 
 def team_files(company_text: str, namespaces: int, per_team: int) -> dict[str, str]:
@@ -170,7 +169,11 @@ def distinct_queries(files: list[LoadedMapping], as_of: datetime) -> tuple[int, 
 
 
 def run_namespaces_benchmark(
-    params: Parameters, namespaces: int, per_team: int, output: Path
+    params: Parameters,
+    namespaces: int,
+    per_team: int,
+    output: Path,
+    shard_processes: tuple[int, ...] = SHARD_PROCESSES,
 ) -> int:
     """Both ways, twice each (a first run, then the next with the incremental cache);
     figures printed and written to `output`. Exit 1 when values differ or a run failed."""
@@ -219,14 +222,30 @@ def run_namespaces_benchmark(
                     f"{shown.wall_s:.1f} s",
                     flush=True,
                 )
+        shards: list[ShardFigures] = []
+        for processes in shard_processes:
+            shards.append(sync_in_shards(processes, folder, credentials, as_of, concurrency, box))
+            print(
+                f"first run, {processes} shard process(es) on PostgreSQL: "
+                f"{shards[-1].requests['total']} requests, {shards[-1].wall_s:.1f} s",
+                flush=True,
+            )
     differing = sorted(
         {
             ref
             for run in ("first", "second")
             for ref in values_equal(ways[f"together_{run}"].values, ways[f"alone_{run}"].values)
         }
+        | {
+            ref
+            for shard in shards
+            for ref in values_equal(ways["together_first"].values, shard.values)
+        }
     )
     failed = sorted({ref for figures in ways.values() for ref in figures.failed})
+    failed += [
+        f"{shard.processes} shard process(es): {shard.failed}" for shard in shards if shard.failed
+    ]
     ratio = {
         run: round(
             ways[f"alone_{run}"].requests["total"]
@@ -244,14 +263,13 @@ def run_namespaces_benchmark(
         "values_match": not differing,
         "differing": differing[:20],
         "failed": failed[:20],
-        "shards": SHARDS_NOTE,
+        "shards": [shard.as_json() for shard in shards],
     }
     output.write_text(json.dumps(results, indent=2) + "\n")
     print(
         f"each file alone made {ratio['first']}x the requests of the files together on a "
         f"first run, {ratio['second']}x on the next; values "
-        f"{'identical' if not differing else 'DIFFER: ' + ', '.join(differing[:5])}; "
-        f"shards: {SHARDS_NOTE}"
+        f"{'identical' if not differing else 'DIFFER: ' + ', '.join(differing[:5])}"
     )
     print(f"written to {output}")
     return 0 if not differing and not failed else 1
@@ -265,9 +283,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=20.0, help="ms a request")
     parser.add_argument("--time-scale", type=float, default=20.0)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--shards",
+        type=int,
+        nargs="*",
+        default=list(SHARD_PROCESSES),
+        metavar="N",
+        help="shard processes on PostgreSQL to time (none: skip)",
+    )
     args = parser.parse_args(argv)
     params = Parameters(scale=args.scale, latency_ms=args.latency, time_scale=args.time_scale)
-    return run_namespaces_benchmark(params, args.namespaces, args.per_team, args.output)
+    return run_namespaces_benchmark(
+        params, args.namespaces, args.per_team, args.output, tuple(args.shards)
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -59,14 +61,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def measure(box: Sandbox, replicas: int, namespaces: int, workdir: Path) -> str:
-    """Start `replicas` daemons on a fresh schema; one line of figures once all synced."""
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A store of its own on the PostgreSQL server: a fresh schema, dropped afterwards."""
     schema = f"okrsync_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    folder = workdir / schema
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def measure(box: Sandbox, replicas: int, namespaces: int, workdir: Path) -> str:
+    """Start `replicas` daemons on a fresh schema; one line of figures once all synced."""
+    with postgres_schema() as url:
+        return _measure(box, replicas, namespaces, workdir, url)
+
+
+def _measure(box: Sandbox, replicas: int, namespaces: int, workdir: Path, url: str) -> str:
+    folder = workdir / url.rsplit("%3D", 1)[1]
     folder.mkdir()
     for index in range(namespaces):
         (folder / f"team-{index:02d}.yaml").write_text(mapping_file(index, datetime.now(UTC)))
@@ -96,9 +113,6 @@ def measure(box: Sandbox, replicas: int, namespaces: int, workdir: Path) -> str:
             child.terminate()
             child.wait(timeout=60)
         store.close()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
     span = max(r.finished_at for r in runs) - min(r.started_at for r in runs)
     assert len(runs) == namespaces, f"{len(runs)} runs of {namespaces} namespaces"
     return (

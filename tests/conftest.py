@@ -51,6 +51,18 @@ def _postgres_reason() -> str | None:
     return None
 
 
+@pytest.fixture
+def postgres_server() -> str:
+    """The PostgreSQL server's URL, for a test that makes its own schemas (a benchmark's
+    processes); skipped without one, failed under CI."""
+    reason = _postgres_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty store URL: a SQLite file, or a schema of its own in PostgreSQL."""
