@@ -28,6 +28,7 @@ from connectors.base import WorkItem
 from sync.cycle_reads import as_utc
 from sync.item_codec import ITEM_FORMAT, decode_item, encode_item
 from sync.packed_rows import PackedRow, PackedRows
+from sync.run_lock import hold_cache_lock
 from sync.store import Store
 from sync.tables import fetch_cache, fetch_cache_items
 
@@ -223,7 +224,9 @@ def read_items(
 
 
 def write_units(conn: Connection, writes: Iterable[UnitWrite], run_id: int) -> None:
-    """Write the run's cache changes inside the run's transaction."""
+    """Write the run's cache changes inside the run's transaction, holding the cache's lock
+    to its end (`hold_cache_lock`): another namespace's run may write the same entries."""
+    hold_cache_lock(conn)
     for write in writes:
         unit = write.unit
         values = {

@@ -89,3 +89,15 @@ def exclusive(
         yield
     finally:
         file_lock.release()
+
+
+CACHE_LOCK = StoreLock("okrsync-cache.", "")
+
+
+def hold_cache_lock(conn: Connection) -> None:
+    """Serialise writes of the incremental cache, which every namespace shares, until the
+    caller's transaction ends: on PostgreSQL runs of different namespaces write at once, and
+    two of them inserting the same entry would make the second one's run fail on the key.
+    SQLite writes one transaction at a time anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({CACHE_LOCK.advisory_key})"))

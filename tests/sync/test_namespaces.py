@@ -6,18 +6,22 @@ previous release's store in the namespace its file will have."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from config.loader import MappingError, load_mapping, load_mapping_text
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.item_cache import CachedUnit, UnitWrite, write_units
 from sync.records import Listing
 from sync.store import Store
 from sync.store_errors import RunLockedError
+from sync.tables import fetch_cache, fetch_cache_items
 from tests.sync.test_cli import MAPPING, point_at
 from tests.sync.test_store import T0, first_release_store, kr_record, objective, run_record
 
@@ -241,3 +245,57 @@ def test_same_ids_in_one_namespace_stay_unique_with_records_replaced(store: Stor
     platform.write_run(run_record(T0), [objective()], [kr_record(30)])
     platform.write_run(run_record(T0 + timedelta(hours=1)), [objective()], [kr_record(9)])
     assert [(row.id, row.value) for row in platform.all_key_results()] == [("p1-bugs", 9)]
+
+
+def test_two_namespaces_runs_writing_the_same_cache_entry_at_once_both_land(
+    postgres_url: str,
+) -> None:
+    """Runs of two namespaces go on side by side on PostgreSQL and may write the same cache
+    entry (a query both files ask): the second waits for the first's transaction instead of
+    failing on the entry's key, and the entry is the last writer's. (On SQLite the store's one
+    run lock keeps a second run from starting at all.)"""
+    store = Store(postgres_url)
+    store.migrate()
+    unit = CachedUnit(
+        key="k" * 64,
+        source="jira",
+        description="project = APP <b>[x]</b>",
+        needs=frozenset(),
+        horizon=None,
+        count=None,
+        shape=None,
+        synced_at=T0,
+        full_at=T0,
+        members={"10001": None},  # a count's member: its id alone
+        loaded_items={},
+    )
+    first, second = store.engine.connect(), store.engine.connect()
+    outcome: list[BaseException | None] = []
+
+    def second_run() -> None:
+        try:
+            with second.begin():
+                write_units(second, [UnitWrite(unit, replace_all=True)], run_id=2)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with first.begin():
+        write_units(first, [UnitWrite(unit, replace_all=True)], run_id=1)
+        racer = threading.Thread(target=second_run)
+        racer.start()
+        with store.engine.connect() as watcher:  # the second run waits on the first's lock
+            deadline = time.monotonic() + 30
+            while not watcher.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar():
+                assert time.monotonic() < deadline, "the second write never waited"
+                time.sleep(0.05)
+    racer.join(timeout=30)
+    assert outcome == [None], outcome
+    with store.engine.connect() as conn:
+        assert conn.execute(select(fetch_cache.c.run_id)).scalars().all() == [2]
+        assert conn.execute(select(fetch_cache_items.c.item_key)).scalars().all() == ["10001"]
+    first.close()
+    second.close()
+    store.close()
