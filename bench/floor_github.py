@@ -23,6 +23,7 @@ from datetime import UTC, datetime, time
 
 from github import Github
 
+from bench.naive import page_by_page
 from connectors.base import GitHubListSelector, ItemKind
 
 GITHUB_PAGE = 100
@@ -149,7 +150,8 @@ def cheapest_cover(
 
 def read_listings(client: Github, repos: Iterable[str]) -> dict[str, RepositoryListing]:
     """Each repository's issue listing (every state, pull requests included), read in full
-    through PyGithub: the data the floor's listings are counted on."""
+    through PyGithub page by page (the monorepo's would not fit if PyGithub kept it): the
+    data the floor's listings are counted on."""
     listings: dict[str, RepositoryListing] = {}
     for name in sorted({repo.lower() for repo in repos}):
         issues = client.get_repo(name).get_issues(state="all", sort="updated", direction="desc")
@@ -159,7 +161,7 @@ def read_listings(client: Github, repos: Iterable[str]) -> dict[str, RepositoryL
                 is_open=issue.state == "open",
                 pull_request="/pull/" in (issue.html_url or ""),  # no extra request
             )
-            for issue in issues
+            for issue in page_by_page(issues)
         }
         listings[name] = RepositoryListing(tuple(entries.values()))
     return listings

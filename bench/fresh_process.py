@@ -46,6 +46,7 @@ class RunJob:
     concurrency: dict[str, int]
     database_url: str = ""
     techniques: Techniques = field(default_factory=Techniques)
+    naive_streaming: bool = False  # the naive way reads PyGithub's lists page by page
     recorded: tuple[RecordedRequest, ...] = ()
     sandbox_url: str = ""  # the replay's base address
     full_refresh: bool = False  # every cached entry due (a day's daily refresh, bench/day.py)
@@ -123,7 +124,8 @@ def execute(job: RunJob) -> JobFigures:
     began_cpu, began = time.process_time(), time.perf_counter()
     figures = JobFigures(0.0, 0.0, 0.0)
     if job.kind == "naive":
-        figures.values = NaiveWay(job.credentials, job.techniques).values(mapping, as_of=job.as_of)
+        way = NaiveWay(job.credentials, job.techniques, streaming=job.naive_streaming)
+        figures.values = way.values(mapping, as_of=job.as_of)
     elif job.kind == "replay":
         creds = job.credentials
         replay(

@@ -17,6 +17,11 @@ documentation shows, with their defaults.
 - GitHub listings: `repo.get_pulls(state=...)` / `repo.get_issues(state=..., labels=...)`
   iterated with PyGithub's default page (30) and filtered here; a count of a listing with no
   window or label is its `totalCount` (one request of one item, the Link header's last page).
+- Streaming (`NaiveWay(..., streaming=True)`, for data sets the plain way cannot hold):
+  iterating a `PaginatedList` keeps every element it returned (a listing of 400,000 pull
+  requests does not fit a small machine), so each list is read page by page with the very
+  calls its iteration makes (`_couldGrow`, `_fetchNextPage`: the same URLs, parameters and
+  Link-header `next` pages), and a page is dropped once read. Same requests, same values.
 
 `Techniques` turns on okr-sync's techniques one at a time, so the benchmark can say where
 each of its gains comes from (`LADDER`): every variant still uses only the libraries.
@@ -25,14 +30,16 @@ each of its gains comes from (`LADDER`): every variant still uses only the libra
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from github import Auth, Github
+from github.GithubObject import GithubObject
 from github.Issue import Issue
+from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 from jira import JIRA
@@ -72,6 +79,7 @@ JIRA_FIELD_IDS = {
 }
 JIRA_BASE_FIELDS = ["status", "created", "updated", "resolutiondate"]
 CHANGELOG_PAGE = 100
+Listed = TypeVar("Listed", bound=GithubObject)
 
 
 @dataclass(frozen=True)
@@ -259,12 +267,22 @@ class NaiveJira:
         )
 
 
+def page_by_page(listing: PaginatedList[Listed]) -> Iterator[Listed]:
+    """`listing`'s elements, requested exactly as iterating it requests them (its `__iter__`
+    calls `_grow`, which is `_fetchNextPage` plus keeping the page), without keeping them."""
+    while listing._couldGrow():
+        yield from listing._fetchNextPage()
+
+
 class NaiveGitHub:
     """GitHub through PyGithub, one client per thread (PyGithub's requester is not shared)."""
 
-    def __init__(self, credentials: Credentials, techniques: Techniques) -> None:
+    def __init__(
+        self, credentials: Credentials, techniques: Techniques, *, streaming: bool = False
+    ) -> None:
         self.credentials = credentials
         self.techniques = techniques
+        self.streaming = streaming
         self._local = threading.local()
         self._lock = threading.Lock()
         self._known_repos: set[str] = set()  # fetched once; other threads' objects are lazy
@@ -313,15 +331,17 @@ class NaiveGitHub:
 
     def items(self, selector: GitHubSearchSelector | GitHubListSelector) -> list[WorkItem]:
         if isinstance(selector, GitHubSearchSelector):
-            return [_from_issue(issue) for issue in self.client.search_issues(selector.query)]
+            found = self._read(self.client.search_issues(selector.query))
+            return [_from_issue(issue) for issue in found]
         repo = self._repo(selector.repo)
         resolved = selector.closed is not None or selector.merged is not None
         state = "closed" if resolved else selector.state
         listed: Iterable[WorkItem]
         if selector.kind == "pull_request":
-            listed = (_from_pull(pull, selector.repo) for pull in repo.get_pulls(state=state))
+            pulls = self._read(repo.get_pulls(state=state))
+            listed = (_from_pull(pull, selector.repo) for pull in pulls)
         else:
-            issues = repo.get_issues(state=state, labels=list(selector.labels))
+            issues = self._read(repo.get_issues(state=state, labels=list(selector.labels)))
             listed = (
                 _from_issue(issue, selector.repo)
                 for issue in issues
@@ -329,6 +349,10 @@ class NaiveGitHub:
             )
         distinct = {item.key: item for item in listed}  # an item moving between pages
         return filter_listed(selector, list(distinct.values()))
+
+    def _read(self, listing: PaginatedList[Listed]) -> Iterable[Listed]:
+        """The listing iterated (PyGithub keeps every element), or streamed page by page."""
+        return page_by_page(listing) if self.streaming else listing
 
 
 def _is_pull(issue: Issue) -> bool:
@@ -389,10 +413,12 @@ def _from_pull(pull: PullRequest, repo: str) -> WorkItem:
 class NaiveWay:
     """Key results' values from the libraries, with the techniques asked for."""
 
-    def __init__(self, credentials: Credentials, techniques: Techniques = NAIVE) -> None:
+    def __init__(
+        self, credentials: Credentials, techniques: Techniques = NAIVE, *, streaming: bool = False
+    ) -> None:
         self.techniques = techniques
         self.jira = NaiveJira(credentials, techniques)
-        self.github = NaiveGitHub(credentials, techniques)
+        self.github = NaiveGitHub(credentials, techniques, streaming=streaming)
 
     def count(self, selector: Selector) -> int:
         if not self.techniques.server_counts:

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 600.0  # generating 100,000 items takes a while on a slow machine
 STOP_TIMEOUT_S = 10.0
+CONTROL_TIMEOUT_S = 120.0
+# Changing 1% of the items at --scale 20 (4,000 Jira issues among 400,000, some moved,
+# deleted or created, each an edit of the sandbox's lists) took longer than 120 s.
+CHANGE_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,17 @@ class RemoteSandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        route: str,
+        body: dict[str, Any] | None = None,
+        timeout: float = CONTROL_TIMEOUT_S,
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/_sandbox/{route}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=120) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
     def request_counts(self) -> dict[str, dict[str, int]]:
@@ -118,7 +128,9 @@ class RemoteSandbox:
 
     def change_items(self, fraction: float, seed: int) -> dict[str, int]:
         """Change `fraction` of each tracker's items in the sandbox (bench/changes.py)."""
-        changed: dict[str, int] = self._call("POST", "mutate", {"fraction": fraction, "seed": seed})
+        changed: dict[str, int] = self._call(
+            "POST", "mutate", {"fraction": fraction, "seed": seed}, timeout=CHANGE_TIMEOUT_S
+        )
         return changed
 
     def start_recording(self) -> None:

@@ -57,6 +57,9 @@ TRACKERS = ("jira", "github")
 # monorepo's listings would otherwise cost the sandbox the square of their length.
 LISTING_REUSE_S = 60.0
 EXACT_RUNGS = frozenset(LADDER) - {"items for counts"}  # rungs whose values must equal the naive's
+# PyGithub keeps every pull request a listing returned: about 1 GB at scale 1 (the monorepo's
+# 20,000), 4.7 GB at 5; above this scale the naive way streams its lists (bench/naive.py).
+PLAIN_NAIVE_MAX_SCALE = 5.0
 
 
 @dataclass
@@ -79,6 +82,10 @@ class Parameters:
     github_concurrency: int = 4
     seed: int = 7
     day_runs: int = 0  # a day of runs after the changed run (bench/day.py); 0: none
+    naive_streaming: bool = False  # PyGithub's lists read page by page, none kept
+
+    def __post_init__(self) -> None:
+        self.naive_streaming = self.naive_streaming or self.scale > PLAIN_NAIVE_MAX_SCALE
 
     def scaled(self) -> Parameters:
         return Parameters(
@@ -240,13 +247,13 @@ def measure(name: str, box: RemoteSandbox, job: RunJob) -> RunFigures:
 
 
 def floor_fetches(
-    mapping: MappingFile, credentials: Credentials, as_of: datetime
+    mapping: MappingFile, credentials: Credentials, as_of: datetime, *, streaming: bool = False
 ) -> tuple[list[FloorFetch], dict[str, RepositoryListing]]:
     """The plan's distinct selectors with their number of items, and the issue listings of
     the repositories its list selectors read, asked through the libraries (bench/naive.py,
     largest pages), independently of okr-sync's own fetching."""
     plan = plan_queries(mapping, today=as_of.date())
-    naive = NaiveWay(credentials, Techniques(largest_pages=True))
+    naive = NaiveWay(credentials, Techniques(largest_pages=True), streaming=streaming)
 
     def fetch(selector: Selector, mode: Literal["count", "items"], items: int) -> FloorFetch:
         listed = ListedSelector.of(selector) if isinstance(selector, GitHubListSelector) else None
@@ -437,6 +444,9 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
         f"{params.latency_ms:g} ms a request",
         flush=True,
     )
+    if params.naive_streaming:
+        print("the naive way reads PyGithub's lists page by page (naive_streaming)", flush=True)
+    streaming = params.naive_streaming
     mapping_text = build_mapping(params, as_of.date())
     mapping = load_mapping_text(mapping_text, source_name="bench company", today=as_of.date())
     concurrency = {"jira": params.jira_concurrency, "github": params.github_concurrency}
@@ -498,11 +508,12 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
                         as_of,
                         concurrency,
                         techniques=techniques,
+                        naive_streaming=streaming,
                     ),
                 )
                 _progress(" ", variants[label])
             runs["naive"] = variants["naive"]
-            fetches, listings = floor_fetches(mapping, credentials, as_of)
+            fetches, listings = floor_fetches(mapping, credentials, as_of, streaming=streaming)
             changed = box.change_items(params.changed_fraction, seed=params.seed)
             print(f"changed {changed['jira']} Jira issues and {changed['github']} GitHub items")
             runs["changed"] = measure("changed", box, job)
@@ -512,7 +523,15 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
             # way's (values_match checks every variant against it).
             fastest = Techniques(shared_queries=True, largest_pages=True, concurrency=4)
             naive_after = run_in_fresh_process(
-                RunJob("naive", credentials, mapping_text, as_of, concurrency, techniques=fastest)
+                RunJob(
+                    "naive",
+                    credentials,
+                    mapping_text,
+                    as_of,
+                    concurrency,
+                    techniques=fastest,
+                    naive_streaming=streaming,
+                )
             ).values
             day: DayFigures | None = None
             if params.day_runs:
@@ -525,7 +544,13 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
                     box,
                     job,
                     RunJob(
-                        "naive", credentials, mapping_text, as_of, concurrency, techniques=NAIVE
+                        "naive",
+                        credentials,
+                        mapping_text,
+                        as_of,
+                        concurrency,
+                        techniques=NAIVE,
+                        naive_streaming=streaming,
                     ),
                     lambda name, day_job: measure(name, box, day_job),
                     runs=params.day_runs,
@@ -646,6 +671,13 @@ def main(argv: list[str] | None = None) -> int:
         help="measure the naive way only, not its variants (no attribution rows)",
     )
     parser.add_argument(
+        "--naive-streaming",
+        action="store_true",
+        help="the naive way reads PyGithub's lists page by page, keeping none (same requests; "
+        f"always above --scale {PLAIN_NAIVE_MAX_SCALE:g}, where PyGithub's kept lists would "
+        "not fit)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -678,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         changed_fraction=args.changed,
         day_runs=day_runs,
         jira_flavour=args.jira_flavour,
+        naive_streaming=args.naive_streaming,
     )
     output = args.output or default_output(args.scale, args.latency_ms, args.jira_flavour)
     return run_benchmark(params, output, ladder=not args.no_ladder)
