@@ -24,7 +24,7 @@ from urllib3.response import BaseHTTPResponse, HTTPResponse
 from connectors.base import ConnectorError
 from connectors.github_errors import GitHubErrors, garbled
 from connectors.ratelimit import RateBudgetExceeded, RateGovernor
-from connectors.request_stages import charge_request
+from connectors.request_stages import StageTally, charge_request
 from connectors.retry import RETRIED_STATUSES, RetryClock, RetryPolicy, retrying
 
 T = TypeVar("T")
@@ -34,21 +34,12 @@ RATE_LIMIT_MAX_WAIT_S = 90.0  # wait for a search window to reset, not for an ho
 PUBLIC_REQUEST_INTERVAL_S = 0.25  # PyGithub's courtesy pause, kept for api.github.com
 
 
-class RequestTally:
-    """A thread-safe count of HTTP requests sent."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count = 0
+class RequestTally(StageTally):
+    """A thread-safe count of HTTP requests sent, each also charged to the caller's stage."""
 
     def add(self) -> None:
-        with self._lock:
-            self._count += 1
+        super().add()
         charge_request()
-
-    @property
-    def count(self) -> int:
-        return self._count
 
 
 class CountingTokenAuth(Auth.Auth):
