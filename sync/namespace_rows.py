@@ -24,7 +24,7 @@ def count_rows(conn: Connection, namespace: str) -> dict[str, int]:
 
 def delete_rows(conn: Connection, namespace: str) -> dict[str, int]:
     """Delete every row of `namespace`, inside the caller's transaction; what was deleted."""
-    removed = count_rows(conn, namespace)
-    for table in NAMESPACE_TABLES:
-        conn.execute(delete(table).where(table.c.namespace == namespace))
-    return removed
+    return {
+        table.name: conn.execute(delete(table).where(table.c.namespace == namespace)).rowcount
+        for table in NAMESPACE_TABLES
+    }
