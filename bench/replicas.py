@@ -62,9 +62,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
+def postgres_schema(prefix: str = "okrsync_bench") -> Iterator[str]:
     """A store of its own on the PostgreSQL server: a fresh schema, dropped afterwards."""
-    schema = f"okrsync_bench_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))

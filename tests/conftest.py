@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
+from bench.replicas import POSTGRES_URL, postgres_schema
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from tests.demo_data import DemoStore, build_demo_store
 
@@ -32,11 +32,6 @@ def sandbox_server() -> Iterator[Sandbox]:
     box = build_sandbox(SandboxOptions(seed=7, jira_flavour="server", anchor=ANCHOR)).start()
     yield box
     box.stop()
-
-
-POSTGRES_URL = os.environ.get(
-    "OKRSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
 def _postgres_reason() -> str | None:
@@ -85,16 +80,8 @@ def _postgres_schema() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
         pytest.skip(reason)
-    schema = f"okrsync_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("okrsync_test") as url:
+        yield url
 
 
 @pytest.fixture
