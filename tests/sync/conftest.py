@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sync.store import Store
 from tests.big_store import BigStore, build_big_store
 from tests.conftest import ANCHOR
 
@@ -29,3 +30,11 @@ def timeline_box() -> Iterator[Sandbox]:
     ).start()
     yield box
     box.stop()
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    """A fresh store, migrated: SQLite, then the real PostgreSQL."""
+    store = Store(database_url)
+    store.migrate()
+    return store

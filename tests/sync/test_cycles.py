@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from sync.documents import status_document
@@ -17,13 +16,6 @@ from tests.sync.test_store import T0, first_release_store, kr_record, objective,
 Q4 = "2026-10-01..2026-12-31"
 Q1 = "2027-01-01..2027-03-31"
 H2 = "2026-07-01..2026-12-31"
-
-
-@pytest.fixture
-def store(database_url: str) -> Store:
-    store = Store(database_url)
-    store.migrate()
-    return store
 
 
 def test_0007_gives_every_row_the_cycle_of_its_period_and_keeps_every_value(

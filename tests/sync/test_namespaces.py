@@ -28,13 +28,6 @@ from tests.sync.test_store import T0, first_release_store, kr_record, objective,
 HOSTILE = "team-<b>[x]</b>"  # not a namespace: refused by name
 
 
-@pytest.fixture
-def store(database_url: str) -> Store:
-    store = Store(database_url)
-    store.migrate()
-    return store
-
-
 def test_two_namespaces_with_the_same_ids_keep_separate_histories_and_retirements(
     store: Store,
 ) -> None:

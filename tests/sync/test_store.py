@@ -96,13 +96,6 @@ def first_release_store(database_url: str, revision: str, value: float = 30) -> 
     return store
 
 
-@pytest.fixture
-def store(database_url: str) -> Store:
-    store = Store(database_url)
-    store.migrate()
-    return store
-
-
 def test_migrate_twice_creates_empty_tables(store: Store) -> None:
     store.migrate()
     assert store.counts() == {"objectives": 0, "key_results": 0, "kr_values": 0, "sync_runs": 0}
