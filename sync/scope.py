@@ -99,7 +99,8 @@ def scope_lineage(
             by_key = {item.key: item for item in frozen.items} | by_key
         before = set(previous_keys)
         added = [item.key for item in current if item.key not in before]
-        removed = [key for key in previous_keys if key not in _keys(current)]
+        now = _keys(current)
+        removed = [key for key in previous_keys if key not in now]
         document["since_last_run"] = {
             "added": keys_listed(added, by_key),
             "removed": keys_listed(removed, by_key),
