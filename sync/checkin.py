@@ -3,6 +3,7 @@ like a synced one and kept in its history."""
 
 from __future__ import annotations
 
+import difflib
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +28,16 @@ def find_key_result(mapping: MappingFile, kr_id: str) -> tuple[Objective, KeyRes
         for kr in objective.key_results:
             if kr.id == kr_id:
                 return objective, kr
-    known = ", ".join(kr.id for o in mapping.objectives for kr in o.key_results)
-    raise CheckinError(f"unknown key result '{kr_id}' (known: {known})")
+    raise unknown_key_result(kr_id, [kr.id for _, kr in mapping.key_results()])
+
+
+def unknown_key_result(kr_id: str, known: list[str]) -> CheckinError:
+    """The error for an id no file given has, with the closest of `known` (ids, or
+    `namespace/id` across files, compared by their ids) if one is close."""
+    by_id = {ref.rsplit("/", 1)[-1]: ref for ref in reversed(known)}  # the first file's wins
+    close = difflib.get_close_matches(kr_id, list(by_id), n=1)
+    hint = f"did you mean '{by_id[close[0]]}'? " if close else ""
+    return CheckinError(f"unknown key result '{kr_id}' ({hint}known: {', '.join(known)})")
 
 
 def parse_value(text: str) -> float:

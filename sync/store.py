@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import datetime, timedelta
 from importlib import resources
@@ -55,7 +55,7 @@ from sync.run_lock import (
 from sync.scope_rows import write_scope
 from sync.store_errors import StoreError
 from sync.store_reads import StoreReads, day_start
-from sync.store_writes import write_results
+from sync.store_writes import update_objective_progress, write_results
 from sync.tables import sync_runs
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,15 @@ class Store(StoreReads):
                 note=note,
                 listing=listing,
             )
+
+    def write_objective_progress(
+        self, progress: Mapping[tuple[str, str], tuple[float | None, str]], *, at: datetime
+    ) -> set[tuple[str, str]]:
+        """This namespace's objectives rolled up again after a check-in below them, by
+        (cycle, id), in one transaction: no run, no key result touched. The (cycle, id) of
+        the rows updated (a row the store does not hold waits for a sync)."""
+        with self._connect() as conn, conn.begin():
+            return update_objective_progress(conn, self._ns(conn), progress, at)
 
     def write_backfill(
         self, kr_id: str, period: Period, points: Sequence[BackfillPoint]

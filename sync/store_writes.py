@@ -1,11 +1,12 @@
 """The rows a run or a check-in writes into `objectives`, `key_results` and `kr_values`, in
 the caller's transaction (`Store.write_run`, `Store.write_checkin`): upserts keyed by
 (namespace, cycle, id), history rows for new values, retirement of what the listing no
-longer names."""
+longer names; and objectives alone rolled up again after a check-in in a namespace aligned
+to theirs (`Store.write_objective_progress`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -170,3 +171,49 @@ def _upsert(
             ),
             renamed,
         )
+
+
+def update_objective_progress(
+    conn: Connection,
+    namespace: str,
+    progress: Mapping[tuple[str, str], tuple[float | None, str]],
+    at: datetime,
+) -> set[tuple[str, str]]:
+    """Objectives of `namespace` rolled up again, by (cycle, id): their progress and status
+    only, listed rows only; no run, no key result, no history row. The (cycle, id) of the
+    rows updated: one the store does not hold (or holds retired) is left to a sync."""
+    listed = {
+        (row.cycle, row.id)
+        for row in conn.execute(
+            select(objectives.c.cycle, objectives.c.id).where(
+                objectives.c.namespace == namespace, objectives.c.retired_at.is_(None)
+            )
+        )
+    }
+    rows = [
+        {
+            "row_cycle": cycle,
+            "row_id": objective_id,
+            "new_progress": value,
+            "new_status": status,
+            "new_updated_at": at,
+        }
+        for (cycle, objective_id), (value, status) in progress.items()
+        if (cycle, objective_id) in listed
+    ]
+    if rows:
+        conn.execute(
+            update(objectives)
+            .where(
+                objectives.c.namespace == namespace,
+                objectives.c.cycle == bindparam("row_cycle"),
+                objectives.c.id == bindparam("row_id"),
+            )
+            .values(
+                progress=bindparam("new_progress"),
+                status=bindparam("new_status"),
+                updated_at=bindparam("new_updated_at"),
+            ),
+            rows,
+        )
+    return {(str(row["row_cycle"]), str(row["row_id"])) for row in rows}

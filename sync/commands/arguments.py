@@ -77,7 +77,8 @@ def add_shared_options(parser: argparse.ArgumentParser, default: object) -> None
         default=default,
         metavar="FILE",
         help="the mapping file (default: $OKRSYNC_CONFIG, then ./okrs.yaml); `sync`, "
-        "`validate` and `daemon` also take a directory (its *.yaml, *.yml) or a glob "
+        "`validate`, `daemon`, `checkin` and `note` also take a directory (its *.yaml, *.yml) "
+        "or a glob "
         "('teams/*.yaml'); the commands that only read the store accept it and do not need it",
     )
     parser.add_argument(

@@ -1,15 +1,15 @@
-"""`okrsync checkin KR VALUE`: a manual key result's value, set by a person."""
+"""`okrsync checkin KR VALUE`: a manual key result's value, set by a person; the objectives
+aligned above it in the other files given are rolled up again (`checkin_files`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from config.loader import load_mapping
 from config.settings import Settings
 from sync.checkin import apply_checkin, parse_value
-from sync.commands.arguments import config_path, kr_argument, text_arg
+from sync.commands.arguments import kr_argument, text_arg
+from sync.commands.checkin_files import checkin_target, write_and_roll_up
 from sync.commands.command import EXIT_OK, Command
-from sync.commands.store_access import open_store
 from sync.literal_text import LiteralConsole
 from sync.presentation import format_number
 
@@ -23,14 +23,20 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -> int:
-    mapping = load_mapping(config_path(args, settings))
+    target = checkin_target(args, settings)
     value = parse_value(args.value)
-    store = open_store(settings).in_namespace(mapping.namespace)
-    with store.run_lock(wait_s=max(settings.lock_timeout_s, 10.0)):
-        outcome = apply_checkin(settings, mapping, store, args.kr, value, args.note)
+    outcome = write_and_roll_up(
+        settings,
+        console,
+        target,
+        lambda store, as_of: apply_checkin(
+            settings, target.mapping, store, target.kr_id, value, args.note, as_of=as_of
+        ),
+    )
     kr = outcome.plan.key_result
     console.print(
-        f"{kr.id}: {format_number(outcome.value, kr.unit)} recorded ({outcome.progress.status})"
+        f"{target.shown}: {format_number(outcome.value, kr.unit)} recorded "
+        f"({outcome.progress.status})"
     )
     return EXIT_OK
 
@@ -38,6 +44,9 @@ def run(args: argparse.Namespace, settings: Settings, console: LiteralConsole) -
 COMMAND = Command(
     name="checkin",
     help="Set a manual key result's value by hand.",
+    details="--config may name several files (a directory or a glob, as for sync): KR is then "
+    "NAMESPACE/ID, or an id one file alone has, and the objectives aligned above it in the "
+    "other files are rolled up again.",
     arguments=arguments,
     run=run,
 )

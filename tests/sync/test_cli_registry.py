@@ -14,6 +14,7 @@ from sync.commands.registry import COMMANDS
 
 SHARED_MODULES = {
     "arguments",
+    "checkin_files",
     "command",
     "live_run",
     "mapping_files",

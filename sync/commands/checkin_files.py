@@ -1,0 +1,115 @@
+"""What `checkin` and `note` share: the files `--config` names (a file, a directory or a
+glob, as for `sync`), the key result named in them (`NAMESPACE/ID`, or an id one file alone
+has), and the write under the run locks of its namespace and of the namespaces aligned above
+it, whose objectives are then rolled up again (`sync.aligned_rollup`): the organization's
+tree never shows a parent's number its children no longer give."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from config.files import load_mapping_files
+from config.mapping import MappingFile
+from config.settings import Settings
+from sync.aligned_rollup import chain_above, roll_up_above
+from sync.checkin import find_key_result, unknown_key_result
+from sync.commands.arguments import config_path
+from sync.commands.command import UsageError
+from sync.commands.store_access import open_store
+from sync.literal_text import LiteralConsole
+from sync.store import Store
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CheckinTarget:
+    """The files given, the one whose key result is checked in, and that key result's id."""
+
+    mappings: list[MappingFile]
+    mapping: MappingFile
+    kr_id: str
+
+    @property
+    def shown(self) -> str:
+        """The key result as the command names it back: `ns/id` when several files were given."""
+        if len(self.mappings) > 1:
+            return f"{self.mapping.namespace}/{self.kr_id}"
+        return self.kr_id
+
+
+def checkin_target(args: argparse.Namespace, settings: Settings) -> CheckinTarget:
+    """The files `--config` names, read and checked together (a located error exits 2), and
+    the key result `args.kr` names in them."""
+    mappings = [file.mapping for file in load_mapping_files(config_path(args, settings)).files]
+    mapping, kr_id = locate_key_result(mappings, args.kr)
+    return CheckinTarget(mappings, mapping, kr_id)
+
+
+def locate_key_result(mappings: list[MappingFile], ref: str) -> tuple[MappingFile, str]:
+    """`ns/id` in the file of namespace `ns`; a bare id in the one file that has it. An id
+    several files have is a usage error naming their namespaces; one no file has, the
+    unknown key result's error (one file: as it always said)."""
+    by_namespace = {mapping.namespace: mapping for mapping in mappings}
+    if "/" in ref:
+        namespace, kr_id = ref.split("/", 1)
+        if namespace not in by_namespace:
+            given = sorted(by_namespace)
+            close = difflib.get_close_matches(namespace, given, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise UsageError(
+                f"KR '{ref}': namespace '{namespace}' is none of the files given "
+                f"({hint}given: {', '.join(given)})"
+            )
+        return by_namespace[namespace], kr_id
+    holders = [m for m in mappings if any(kr.id == ref for _, kr in m.key_results())]
+    if len(holders) > 1:
+        names = [m.namespace for m in holders]
+        raise UsageError(
+            f"key result '{ref}' is in several namespaces ({', '.join(names)}): name it as "
+            f"NAMESPACE/ID, e.g. '{names[0]}/{ref}'"
+        )
+    if holders:
+        return holders[0], ref
+    if len(mappings) == 1:
+        return mappings[0], ref  # its check-in says the id is unknown, as it always did
+    known = [f"{m.namespace}/{kr.id}" for m in mappings for _, kr in m.key_results()]
+    raise unknown_key_result(ref, known)
+
+
+def write_and_roll_up(
+    settings: Settings,
+    console: LiteralConsole,
+    target: CheckinTarget,
+    write: Callable[[Store, datetime], T],
+) -> T:
+    """`write(store in the key result's namespace, now)` under the run locks of that
+    namespace and of the namespaces given aligned above it (name order; SQLite's one lock
+    once), then the objectives above rolled up again and written; a parent whose file was
+    not given, or that the store does not hold yet, is said to follow at its next sync."""
+    namespace = target.mapping.namespace
+    objective, _ = find_key_result(target.mapping, target.kr_id)
+    chain = chain_above(target.mappings, namespace, objective.id)
+    store = open_store(settings)
+    as_of = datetime.now(UTC)
+    wait_s = max(settings.lock_timeout_s, 10.0)
+    with store.run_locks([namespace, *chain.namespaces], wait_s=wait_s):
+        result = write(store.in_namespace(namespace), as_of)
+        rolled = roll_up_above(settings, target.mappings, store, chain, as_of)
+    for above in rolled.not_given:
+        console.print(
+            f"{above.ref}: its roll-up follows at its next sync (the file of namespace "
+            f"'{above.namespace}' was not given)",
+            soft_wrap=True,
+        )
+    for above in rolled.not_stored:
+        console.print(
+            f"{above.ref}: its roll-up follows at its next sync (not in the store yet)",
+            soft_wrap=True,
+        )
+    return result
