@@ -54,9 +54,10 @@ from sync.run_lock import (
 )
 from sync.scope_rows import write_scope
 from sync.store_errors import StoreError
-from sync.store_reads import StoreReads, day_start
+from sync.store_reads import StoreReads
 from sync.store_writes import update_objective_progress, write_results
 from sync.tables import sync_runs
+from sync.value_reads import day_start
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from sync.records import KeyResultRecord, Listing, ObjectiveRecord, objective_cycles
 from sync.retirement import mark_retired
-from sync.store_reads import day_start
 from sync.tables import key_results, kr_values, objectives
+from sync.value_reads import day_start
 
 
 def write_results(

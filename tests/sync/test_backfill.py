@@ -19,11 +19,11 @@ from config.mapping import MappingFile
 from config.settings import GitHubSettings, Settings
 from sandbox.server import Sandbox
 from sync.backfill import BackfillRequest, run_backfill
+from sync.cycle_reads import as_utc
 from sync.engine import run_sync
 from sync.records import BackfillPoint
 from sync.store import Store
 from sync.store_errors import StoreError
-from sync.store_reads import as_utc
 from sync.tables import kr_values
 from tests.conftest import ANCHOR
 from tests.connectors.test_github_history import Past, replayed

@@ -26,9 +26,9 @@ from sandbox.jira_data import STATUSES, JiraDataset, JiraIssue, build_jira_datas
 from sandbox.jql import JqlEngine
 from sandbox.server import SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
 from sync.backfill import BackfillReport, BackfillRequest, run_backfill
+from sync.cycle_reads import as_utc
 from sync.engine import run_sync
 from sync.store import Store
-from sync.store_reads import as_utc
 from sync.tables import kr_values
 from tests.connectors.test_jira import served
 

@@ -20,12 +20,12 @@ from config.settings import GitHubSettings, IncrementalSettings, Settings
 from sandbox.github_data import GitHubEvent, GitHubIssue
 from sandbox.server import Sandbox
 from sync.backfill import BackfillRequest, run_backfill
+from sync.cycle_reads import as_utc
 from sync.engine import PreviousState, SyncReport, run_sync
 from sync.literal_text import LiteralConsole
 from sync.notify import digest_changes
 from sync.status_view import render_explain
 from sync.store import Store
-from sync.store_reads import as_utc
 from sync.tables import kr_values
 from tests.conftest import ANCHOR
 from tests.connectors.test_github_history import Past, replayed
