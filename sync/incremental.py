@@ -70,8 +70,8 @@ class CachedSource:
         run_began: datetime | None = None,
     ) -> None:
         self.inner = inner
-        # A run of many files: cache entries written since it began are answers this run
-        # fetched or brought up to date for an earlier file; they stand without asking again.
+        # A pass over many files, each with its own cache (the daemon's): entries written
+        # since it began were fetched or brought up to date for an earlier file; they stand.
         self._run_began = run_began
         self.source = inner.source
         self.feed = feed
@@ -112,6 +112,10 @@ class CachedSource:
 
     def count(self, selector: Selector) -> int:
         key = self._units.by_count.get(selector)
+        if key is None and selector in self._units.by_items:
+            # A run of many files: another file fetches its items, so the count is theirs,
+            # as a plan of one file counts the items it fetches anyway (`plan_queries`).
+            return len(self.items(selector, frozenset()))
         if key is None:
             return self.inner.count(selector)
         unit = self._units.units[key]
@@ -138,15 +142,30 @@ class CachedSource:
 
     # -- releasing an answer after its last reader
 
-    def expect(self, items: Iterable[Selector], counts: Iterable[Selector]) -> None:
-        """The selectors this run will read: each unit's items are released after the last
-        of them has read it (see `_seal`); an answer none of them reads is sealed now."""
-        keys = [self._units.by_items.get(s) for s in items]
-        keys += [self._units.by_count.get(s) for s in counts]
+    def expect(self, selectors: Iterable[Selector]) -> None:
+        """The reads this run will make (a selector once for each file that reads it): each
+        unit's items are released after the last of them (see `_seal`); an answer none of
+        them reads is sealed now."""
+        keys = [self._key_of(s) for s in selectors]
         with self._readers_lock:
             self._readers = dict(Counter(key for key in keys if key is not None))
         for key in self._units.units.keys() - self._readers.keys():
             self._seal(key)
+
+    def skip(self, selectors: Iterable[Selector]) -> None:
+        """Reads `expect` counted that will not be made (a kept key result's selectors)."""
+        for selector in selectors:
+            key = self._key_of(selector)
+            if key is not None:
+                self._read_done(key)
+
+    def still_read(self) -> set[str]:
+        """The units some read is still expected of: their cache entries must stay."""
+        with self._readers_lock:
+            return {key for key, left in self._readers.items() if left > 0}
+
+    def _key_of(self, selector: Selector) -> str | None:
+        return self._units.by_count.get(selector) or self._units.by_items.get(selector)
 
     def _read_done(self, key: str) -> None:
         with self._readers_lock:
