@@ -10,12 +10,13 @@ value is a full fetch with no cache at all, also after issues move and close.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import text
 
 from bench.changes import touch_items
 from bench.company import company_mapping
@@ -27,6 +28,7 @@ from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import run_sync
 from sync.file_runs import run_files
 from sync.store import Store
+from sync.store_errors import StoreError
 from tests.sync.test_incremental import counted, full_run, settings, values
 
 TEAMS = 3
@@ -94,13 +96,13 @@ def organization(tmp_path: Path) -> Iterator[Organization]:
     folder = tmp_path / "okrs"
     folder.mkdir()
     texts = team_files(company, TEAMS, PER_TEAM)
-    for name, text in texts.items():
-        (folder / f"{name}.yaml").write_text(text)
+    for name, written in texts.items():
+        (folder / f"{name}.yaml").write_text(written)
     files = load_mapping_files(folder, today=today).files
     read = {
         kr["id"]
-        for text in texts.values()
-        for o in yaml.safe_load(text)["objectives"]
+        for written in texts.values()
+        for o in yaml.safe_load(written)["objectives"]
         for kr in o["key_results"]
     }
     document = yaml.safe_load(company)
@@ -146,3 +148,36 @@ def test_files_synced_together_cost_what_one_file_of_their_key_results_costs(
     assert together == alone == after
     assert after != reference  # the changes moved some values: the check has teeth
     assert third_together == third_alone
+
+
+def test_a_file_failing_later_loses_none_of_the_cache_the_earlier_files_wrote(
+    organization: Organization, tmp_path: Path
+) -> None:
+    """Each file's transaction writes what was answered by then: the last file's failed
+    write loses only its own answers, so the next run costs what it costs after a run of
+    the earlier files alone."""
+    org = organization
+    last = org.files[-1].namespace
+    with org.together.engine.begin() as conn:  # the store refuses the last file's run
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse AFTER INSERT ON sync_runs"
+                f" WHEN NEW.namespace = '{last}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+    with pytest.raises(StoreError):
+        org.sync_together()
+    with org.together.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse"))
+    retried, found = org.sync_together()
+
+    earlier = Store(f"sqlite:///{tmp_path / 'earlier.db'}")
+    earlier.migrate()
+    try:
+        reference = replace(org, files=org.files[:-1], together=earlier)
+        reference.sync_together()
+        after_earlier, _ = replace(reference, files=org.files).sync_together()
+    finally:
+        earlier.close()
+    assert retried == after_earlier
+    assert found == org.full()
