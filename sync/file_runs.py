@@ -80,7 +80,7 @@ def run_files(
     shared = SharedAnswers(build_connectors(settings, sources), plans)
     cache = None
     if store is not None and settings.incremental.enabled:
-        cache = RunCache(store, settings.incremental, began)
+        cache = RunCache(store, settings.incremental, began, run_began=began)
         cache.plan(plans, shared.connectors())
     runs: list[FileRun] = []
     for file, plan in zip(chosen, plans, strict=True):

@@ -31,7 +31,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from config.settings import IncrementalSettings
@@ -68,11 +68,15 @@ class CachedSource:
         settings: IncrementalSettings,
         now: datetime,
         run_began: datetime | None = None,
+        reload: Callable[[str], CachedUnit | None] | None = None,
     ) -> None:
         self.inner = inner
         # A pass over many files, each with its own cache (the daemon's): entries written
         # since it began were fetched or brought up to date for an earlier file; they stand.
         self._run_began = run_began
+        # With `run_began`: a unit's entry read again before it is fetched in full, as another
+        # process (a shard, a replica) may have fetched it since the run began.
+        self._reload = reload
         self.source = inner.source
         self.feed = feed
         self._units = units
@@ -256,6 +260,8 @@ class CachedSource:
                         self.mode[key] = "incremental"
             except UnreadableEntry as exc:
                 self._unfit[key] = str(exc)
+            if answer is None and key not in changes.fetched:
+                answer = self._written_since_began(unit)
             if answer is None:
                 self.why_full[key] = self._full_reason(unit, cached, changes)
                 answer = self._full(unit, changes.fetched.pop(key, None))
@@ -270,6 +276,18 @@ class CachedSource:
         self.mode[unit.key] = "cached"
         self.unchanged.add(unit.key)
         return answer
+
+    def _written_since_began(self, unit: FetchUnit) -> CachedUnit | None:
+        """The unit's entry as another process of the run wrote it since the run began (so
+        it reflects every change before then, as a fetch now would), used as it is."""
+        began = self._run_began
+        if self._reload is None or began is None:
+            return None
+        entry = self._reload(unit.key)
+        if entry is None or entry.synced_at < began or self._unusable(unit, entry) is not None:
+            return None
+        self._cached[unit.key] = entry
+        return self._as_it_was(unit, entry)
 
     def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None, changes: ChangeSet) -> str:
         """Why a unit is fetched in full, in words for `explain` and the log."""
@@ -295,7 +313,9 @@ class CachedSource:
         return cached
 
     def _full(self, unit: FetchUnit, fetched: UnitAnswer | None = None) -> CachedUnit:
-        """The unit fetched in full (or as fetched already, beside the checks)."""
+        """The unit fetched in full (or as fetched already, beside the checks); it reflects
+        every change before its fetch began."""
+        began = self._now if fetched is not None else max(self._now, datetime.now(UTC))
         fetched = fetched or self.feed.fetch(unit)
         entry = CachedUnit(
             key=unit.key,
@@ -305,7 +325,7 @@ class CachedSource:
             horizon=unit.horizon,
             count=fetched.count,
             shape=self.feed.item_shape(unit.needs),
-            synced_at=self._now,
+            synced_at=began,
             full_at=self._now,
             loaded_items=fetched.items,
             members=fetched.members,

@@ -106,9 +106,19 @@ class RunCache:
             connector = connectors[source]
             assert not isinstance(connector, ConnectorError)
             self.sources[source] = CachedSource(
-                connector, feeds[source], units, cached, self.settings, self.now, self.run_began
+                connector,
+                feeds[source],
+                units,
+                cached,
+                self.settings,
+                self.now,
+                self.run_began,
+                self._reload,
             )
             self.sources[source].expect(s for s in reads if s.source == source)
+
+    def _reload(self, key: str) -> CachedUnit | None:
+        return load_units(self.store, [key], self.decoded).get(key)
 
     def prepare(self, concurrency: Mapping[str, int]) -> None:
         """Ask each tracker what changed and answer the units its changes bring up to date,
