@@ -50,6 +50,7 @@ from sync.item_cache import (
     UnitWrite,
     UnreadableEntry,
 )
+from sync.unit_delta import apply_delta, changes_nothing
 
 log = logging.getLogger(__name__)
 
@@ -335,28 +336,8 @@ class CachedSource:
 
     def _apply(self, unit: FetchUnit, cached: CachedUnit, delta: UnitDelta) -> CachedUnit:
         """Members and items that left go, then what changed is written again."""
-        removed = delta.removed_ids & cached.members.keys()
-        for tracker_id in removed:
-            key = cached.members.pop(tracker_id)
-            if key is not None:
-                cached.items.pop(key, None)
-        left = set()
-        if delta.removed_keys:  # asked only then: reading the keys decodes the entry
-            left = (delta.removed_keys & cached.items.keys()) - delta.items.keys()
-        for key in left:
-            del cached.items[key]
-        cached.members.update(delta.members)
-        if delta.items:  # a count's members carry no items: nothing to decode
-            cached.items.update(delta.items)
-        member_keys = {key for key in delta.members.values() if key is not None}
-        self._writes[unit.key] = UnitWrite(
-            self._restamp(cached, unit),
-            replace_all=False,
-            upserts=set(delta.items) - member_keys,
-            upserted_ids=set(delta.members),
-            removed_ids=removed - delta.members.keys(),
-            removed_keys=left,
-        )
+        self._writes[unit.key] = apply_delta(cached, delta)
+        self._restamp(cached, unit)
         return cached
 
     # -- the probe: what changed since the cache was last brought up to date
@@ -409,20 +390,3 @@ class CachedSource:
             except UnreadableEntry as exc:  # the feed read a damaged entry: asked without it
                 self._unfit[exc.unit_key] = str(exc)
                 held.pop(exc.unit_key, None)
-
-
-def changes_nothing(cached: CachedUnit, delta: UnitDelta) -> bool:
-    """Whether applying `delta` leaves the entry as it is: no item written again, no cached
-    item taken out (an item that closed leaves an open listing), and the members that left
-    come back under the same keys (a count's member that changed and still matches)."""
-    if delta.items:
-        return False
-    if delta.removed_keys and delta.removed_keys & cached.items.keys():
-        return False
-    removed = delta.removed_ids & cached.members.keys()
-    if not removed <= delta.members.keys():
-        return False
-    return all(
-        tracker_id in cached.members and cached.members[tracker_id] == key
-        for tracker_id, key in delta.members.items()
-    )
