@@ -24,7 +24,7 @@ from sync.connections import build_connectors
 from sync.demand import compute_as_fetched
 from sync.fetch import FetchResults, stream_fetches
 from sync.file_cycles import cycle_scope, listing_of
-from sync.incremental_run import IncrementalSync
+from sync.incremental_run import IncrementalSync, RunCache
 from sync.kept_values import fetch_plan_without, kept_key_results, kept_lineage
 from sync.key_result_score import score_key_result
 from sync.objective_rollup import objective_progress, objective_records
@@ -141,6 +141,7 @@ def run_sync(
     demo: bool = False,
     connectors: Mapping[str, Connector | ConnectorError] | None = None,
     run_began: datetime | None = None,
+    cache: RunCache | None = None,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
 
@@ -148,8 +149,11 @@ def run_sync(
     once it has released the run lock. The mapping file is read whole even when `only`
     some key results are fetched, so every run retires what it does not list. `demo` marks
     the objectives as the built-in demo's. `connectors`: the trackers to read (a run of
-    many files shares them, `sync.file_runs`); default: connected here. `run_began`: when
-    that run of many files began, whose cache entries written since stand as they are.
+    many files shares them, `sync.file_runs`); default: connected here. `cache`: that
+    run's incremental cache, planned over every file's plan (its first file asks what
+    changed, each file's transaction writes what was answered by then); default: this
+    file's own. `run_began`: without a shared cache, when a pass over many files began
+    (the daemon's), whose cache entries written since stand as they are.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -166,7 +170,7 @@ def run_sync(
     )
     readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
-        IncrementalSync(store, settings.incremental, started, run_began)
+        IncrementalSync(store, settings.incremental, started, run_began, cache)
         if store is not None and settings.incremental.enabled
         else None
     )
@@ -260,7 +264,7 @@ def run_sync(
         namespace=mapping.namespace,
     )
     report.cache_units = incremental.modes() if incremental is not None else None
-    report.cache_decoded = incremental.decoded.units if incremental is not None else None
+    report.cache_decoded = incremental.decoded_units if incremental is not None else None
     report.kept = len(kept)
     report.cache_checks = incremental.costs() if incremental is not None else {}
     fresh = {o.plan.key_result.id: o.progress for o in outcomes}
@@ -283,6 +287,8 @@ def run_sync(
         also=baselines.writer(scopes, incremental.write if incremental is not None else None),
         listing=listing_of(mapping),
     )
+    if incremental is not None:
+        incremental.committed()
     log.info(
         "run %s: %s, %d key results, %d failed, requests %s, namespace %s",
         report.run_id,

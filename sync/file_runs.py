@@ -2,7 +2,9 @@
 
 The files are synced one after another, each into its own namespace with its own
 `sync_runs` row (`run_sync`), on connectors whose answers they share
-(`sync.shared_answers`): what several files ask is fetched once. A file whose objectives
+(`sync.shared_answers`): what several files ask is fetched once. With the incremental cache
+on, the run has one (`sync.incremental_run.RunCache`): its fetch units planned over every
+file's plan, loaded once, each tracker asked once what changed. A file whose objectives
 align to another's (`parent: company/x`) is synced before it, so the parent's roll-up reads
 the child's progress of this run from the store.
 """
@@ -17,6 +19,7 @@ from config.files import LoadedMapping
 from config.settings import Settings
 from sync.connections import build_connectors
 from sync.engine import SyncReport, run_sync
+from sync.incremental_run import RunCache
 from sync.plan import QueryPlan, plan_queries
 from sync.shared_answers import SharedAnswers
 from sync.store import Store
@@ -75,6 +78,10 @@ def run_files(
         m.selector.source for plan in plans for kr in plan.key_results for m in kr.metric_plans
     }
     shared = SharedAnswers(build_connectors(settings, sources), plans)
+    cache = None
+    if store is not None and settings.incremental.enabled:
+        cache = RunCache(store, settings.incremental, began, run_began=began)
+        cache.plan(plans, shared.connectors())
     runs: list[FileRun] = []
     for file, plan in zip(chosen, plans, strict=True):
         if on_file is not None:
@@ -89,7 +96,7 @@ def run_files(
             as_of=as_of,
             on_fetch_done=on_fetch_done,
             connectors=shared.connectors(),
-            run_began=began,
+            cache=cache,
         )
         shared.file_done(plan)
         runs.append(FileRun(file, report))

@@ -31,7 +31,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from config.settings import IncrementalSettings
@@ -50,6 +50,7 @@ from sync.item_cache import (
     UnitWrite,
     UnreadableEntry,
 )
+from sync.unit_delta import apply_delta, changes_nothing
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,15 @@ class CachedSource:
         settings: IncrementalSettings,
         now: datetime,
         run_began: datetime | None = None,
+        reload: Callable[[str], CachedUnit | None] | None = None,
     ) -> None:
         self.inner = inner
-        # A run of many files: cache entries written since it began are answers this run
-        # fetched or brought up to date for an earlier file; they stand without asking again.
+        # A pass over many files, each with its own cache (the daemon's): entries written
+        # since it began were fetched or brought up to date for an earlier file; they stand.
         self._run_began = run_began
+        # With `run_began`: a unit's entry read again before it is fetched in full, as another
+        # process (a shard, a replica) may have fetched it since the run began.
+        self._reload = reload
         self.source = inner.source
         self.feed = feed
         self._units = units
@@ -112,6 +117,10 @@ class CachedSource:
 
     def count(self, selector: Selector) -> int:
         key = self._units.by_count.get(selector)
+        if key is None and selector in self._units.by_items:
+            # A run of many files: another file fetches its items, so the count is theirs,
+            # as a plan of one file counts the items it fetches anyway (`plan_queries`).
+            return len(self.items(selector, frozenset()))
         if key is None:
             return self.inner.count(selector)
         unit = self._units.units[key]
@@ -138,15 +147,30 @@ class CachedSource:
 
     # -- releasing an answer after its last reader
 
-    def expect(self, items: Iterable[Selector], counts: Iterable[Selector]) -> None:
-        """The selectors this run will read: each unit's items are released after the last
-        of them has read it (see `_seal`); an answer none of them reads is sealed now."""
-        keys = [self._units.by_items.get(s) for s in items]
-        keys += [self._units.by_count.get(s) for s in counts]
+    def expect(self, selectors: Iterable[Selector]) -> None:
+        """The reads this run will make (a selector once for each file that reads it): each
+        unit's items are released after the last of them (see `_seal`); an answer none of
+        them reads is sealed now."""
+        keys = [self._key_of(s) for s in selectors]
         with self._readers_lock:
             self._readers = dict(Counter(key for key in keys if key is not None))
         for key in self._units.units.keys() - self._readers.keys():
             self._seal(key)
+
+    def skip(self, selectors: Iterable[Selector]) -> None:
+        """Reads `expect` counted that will not be made (a kept key result's selectors)."""
+        for selector in selectors:
+            key = self._key_of(selector)
+            if key is not None:
+                self._read_done(key)
+
+    def still_read(self) -> set[str]:
+        """The units some read is still expected of: their cache entries must stay."""
+        with self._readers_lock:
+            return {key for key, left in self._readers.items() if left > 0}
+
+    def _key_of(self, selector: Selector) -> str | None:
+        return self._units.by_count.get(selector) or self._units.by_items.get(selector)
 
     def _read_done(self, key: str) -> None:
         with self._readers_lock:
@@ -237,6 +261,8 @@ class CachedSource:
                         self.mode[key] = "incremental"
             except UnreadableEntry as exc:
                 self._unfit[key] = str(exc)
+            if answer is None and key not in changes.fetched:
+                answer = self._written_since_began(unit)
             if answer is None:
                 self.why_full[key] = self._full_reason(unit, cached, changes)
                 answer = self._full(unit, changes.fetched.pop(key, None))
@@ -251,6 +277,18 @@ class CachedSource:
         self.mode[unit.key] = "cached"
         self.unchanged.add(unit.key)
         return answer
+
+    def _written_since_began(self, unit: FetchUnit) -> CachedUnit | None:
+        """The unit's entry as another process of the run wrote it since the run began (so
+        it reflects every change before then, as a fetch now would), used as it is."""
+        began = self._run_began
+        if self._reload is None or began is None:
+            return None
+        entry = self._reload(unit.key)
+        if entry is None or entry.synced_at < began or self._unusable(unit, entry) is not None:
+            return None
+        self._cached[unit.key] = entry
+        return self._as_it_was(unit, entry)
 
     def _full_reason(self, unit: FetchUnit, cached: CachedUnit | None, changes: ChangeSet) -> str:
         """Why a unit is fetched in full, in words for `explain` and the log."""
@@ -276,7 +314,9 @@ class CachedSource:
         return cached
 
     def _full(self, unit: FetchUnit, fetched: UnitAnswer | None = None) -> CachedUnit:
-        """The unit fetched in full (or as fetched already, beside the checks)."""
+        """The unit fetched in full (or as fetched already, beside the checks); it reflects
+        every change before its fetch began."""
+        began = self._now if fetched is not None else max(self._now, datetime.now(UTC))
         fetched = fetched or self.feed.fetch(unit)
         entry = CachedUnit(
             key=unit.key,
@@ -286,7 +326,7 @@ class CachedSource:
             horizon=unit.horizon,
             count=fetched.count,
             shape=self.feed.item_shape(unit.needs),
-            synced_at=self._now,
+            synced_at=began,
             full_at=self._now,
             loaded_items=fetched.items,
             members=fetched.members,
@@ -296,28 +336,8 @@ class CachedSource:
 
     def _apply(self, unit: FetchUnit, cached: CachedUnit, delta: UnitDelta) -> CachedUnit:
         """Members and items that left go, then what changed is written again."""
-        removed = delta.removed_ids & cached.members.keys()
-        for tracker_id in removed:
-            key = cached.members.pop(tracker_id)
-            if key is not None:
-                cached.items.pop(key, None)
-        left = set()
-        if delta.removed_keys:  # asked only then: reading the keys decodes the entry
-            left = (delta.removed_keys & cached.items.keys()) - delta.items.keys()
-        for key in left:
-            del cached.items[key]
-        cached.members.update(delta.members)
-        if delta.items:  # a count's members carry no items: nothing to decode
-            cached.items.update(delta.items)
-        member_keys = {key for key in delta.members.values() if key is not None}
-        self._writes[unit.key] = UnitWrite(
-            self._restamp(cached, unit),
-            replace_all=False,
-            upserts=set(delta.items) - member_keys,
-            upserted_ids=set(delta.members),
-            removed_ids=removed - delta.members.keys(),
-            removed_keys=left,
-        )
+        self._writes[unit.key] = apply_delta(cached, delta)
+        self._restamp(cached, unit)
         return cached
 
     # -- the probe: what changed since the cache was last brought up to date
@@ -370,20 +390,3 @@ class CachedSource:
             except UnreadableEntry as exc:  # the feed read a damaged entry: asked without it
                 self._unfit[exc.unit_key] = str(exc)
                 held.pop(exc.unit_key, None)
-
-
-def changes_nothing(cached: CachedUnit, delta: UnitDelta) -> bool:
-    """Whether applying `delta` leaves the entry as it is: no item written again, no cached
-    item taken out (an item that closed leaves an open listing), and the members that left
-    come back under the same keys (a count's member that changed and still matches)."""
-    if delta.items:
-        return False
-    if delta.removed_keys and delta.removed_keys & cached.items.keys():
-        return False
-    removed = delta.removed_ids & cached.members.keys()
-    if not removed <= delta.members.keys():
-        return False
-    return all(
-        tracker_id in cached.members and cached.members[tracker_id] == key
-        for tracker_id, key in delta.members.items()
-    )

@@ -18,7 +18,7 @@ import itertools
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -101,6 +101,19 @@ class CachedUnit:
     @property
     def decoded(self) -> bool:
         return self.loaded_items is not None
+
+    def written_by_this_run(self) -> None:
+        """This run's committed transaction wrote the entry (its header restamped, its rows
+        as this entry holds them): items not decoded yet are read as of that write."""
+        with self._lock:
+            reader = self.read_items
+            if (
+                self.loaded_items is None
+                and isinstance(reader, functools.partial)
+                and reader.func is read_items
+            ):
+                store, key, _, tally = reader.args
+                self.read_items = functools.partial(read_items, store, key, self.synced_at, tally)
 
     def release_items(self) -> None:
         """Drop the decoded items once no reader is left; reading them again is a bug (the
@@ -210,7 +223,7 @@ def read_items(
         now_synced = conn.execute(
             select(fetch_cache.c.synced_at).where(fetch_cache.c.unit_key == unit_key)
         ).scalar()
-    if now_synced != synced_at:
+    if as_utc(now_synced) != as_utc(synced_at):
         raise UnreadableEntry(unit_key, "written again while this run read it")
     found: dict[str, WorkItem] = {}
     for item_key, text in rows:
@@ -297,14 +310,18 @@ def _item_rows(unit: CachedUnit, ids: set[str], keys: set[str]) -> Iterator[Pack
         yield key, None, encode_item(unit.items[key])
 
 
-def prune_units(conn: Connection, unused_since: datetime) -> int:
-    """Delete the entries no run has used since `unused_since`; return how many went.
+def prune_units(
+    conn: Connection, unused_since: datetime, keep: Collection[str] = frozenset()
+) -> int:
+    """Delete the entries no run has used since `unused_since`, but those in `keep`; return
+    how many went.
 
     An entry is restamped by every run that uses it, so only queries that left the mapping
-    file (or whose key results have not run for that long) go.
+    file (or whose key results have not run for that long) go. `keep`: entries a later file
+    of the same run still reads and may write in part (a delta needs the rows it patches).
     """
     stale = select(fetch_cache.c.unit_key).where(fetch_cache.c.synced_at < unused_since)
-    keys = list(conn.execute(stale).scalars())
+    keys = [key for key in conn.execute(stale).scalars() if key not in keep]
     for i in range(0, len(keys), WRITE_BATCH):
         chunk = keys[i : i + WRITE_BATCH]
         conn.execute(delete(fetch_cache_items).where(fetch_cache_items.c.unit_key.in_(chunk)))
