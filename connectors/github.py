@@ -152,10 +152,11 @@ class GitHubConnector:
         *,
         updated_from: datetime | None,
         needs: frozenset[str] = frozenset(),
-        state: Literal["open", "all"] = "all",
+        state: Literal["open", "closed", "all"] = "all",
     ) -> list[WorkItem]:
         """Every issue or pull request of `repo` updated at or after `updated_from` (None: all),
-        open ones only when `state` is "open"; see `github_listings.list_repository`."""
+        of one state only when `state` is "open" or "closed"; see
+        `github_listings.list_repository`."""
         found = list_repository(self._http, repo, kind, updated_from=updated_from, state=state)
         if NEEDS_FIRST_REVIEW in needs:
             self._add_reviews(found)

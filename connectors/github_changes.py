@@ -13,11 +13,15 @@
   spends the search budget (30 a minute), stops at 1,000 results and lags GitHub's index;
   the open issue listing also pages through open pull requests (GitHub lists them as
   issues), which is cheap while a repository has few of them open.
+- When every selector the listing by last update serves keeps closed items alone (closed or
+  merged windows, `state: closed`), it lists closed items alone (`state=closed`): the open
+  items updated within its windows would be pages read for nothing.
 - One search per owner, `org:<owner> updated:>=<since>`, names the repositories with
   changes. Listings of the others stand; a changed one is listed again by last update down
   to `since` (every state, once per repository and kind, shared by its two listings) and
-  merged by key; an item no longer open leaves the open listing. A search is reused only
-  when none of the repositories or owners it is scoped to changed, else asked again.
+  merged by key; an item no longer open leaves the open listing, one open again the closed
+  listing. A search is reused only when none of the repositories or owners it is scoped to
+  changed, else asked again.
 
 Deleted and transferred issues leave no `updated` trace (pull requests can be neither). So
 an answer that may hold issues is checked against GitHub's own count of the same items
@@ -40,7 +44,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from connectors.base import (
     OPTIONAL_FIELDS,
@@ -64,6 +68,7 @@ from connectors.changes import (
 )
 from connectors.github_membership import HeldCount, MembershipCheck, count_check, held_count
 from connectors.github_selectors import (
+    closed_only,
     filter_listed,
     is_open,
     listing_horizon,
@@ -81,8 +86,10 @@ SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
 UNCONFINED = "a search not confined to repositories or owners is asked again every run"
 PULL_REQUESTS_ONLY = re.compile(r"(?<![-\w])(?:is|type):(?:pr|pull-request)\b", re.IGNORECASE)
 LISTING = "github-listing"  # every state, by last update, down to a horizon (or all)
+CLOSED_LISTING = "github-closed-listing"  # closed items only, by last update, likewise
 OPEN_LISTING = "github-open-listing"  # open items only, whatever their age
-LISTINGS = (LISTING, OPEN_LISTING)
+LISTINGS = (LISTING, CLOSED_LISTING, OPEN_LISTING)
+ListingState = Literal["open", "closed", "all"]
 
 
 def search_scopes(query: str) -> tuple[set[str], set[str]] | None:
@@ -115,6 +122,7 @@ class GitHubChangeFeed:
 
         listings: dict[tuple[str, str], FetchUnit] = {}
         open_selectors: dict[GitHubListSelector, frozenset[str]] = {}
+        closed = _closed_groups(item_fetches)
         for selector, needs in item_fetches.items():
             needs = needs - OPTIONAL_FIELDS  # GitHub's answers carry them all anyway
             if isinstance(selector, GitHubSearchSelector):
@@ -138,8 +146,8 @@ class GitHubChangeFeed:
             if unit is None:
                 unit = FetchUnit(
                     "github",
-                    LISTING,
-                    f"{group[0]} {selector.kind}s",
+                    CLOSED_LISTING if group in closed else LISTING,
+                    f"{group[0]} {'closed ' if group in closed else ''}{selector.kind}s",
                     repo=selector.repo,
                     item_kind=selector.kind,
                     horizon=horizon,
@@ -156,7 +164,7 @@ class GitHubChangeFeed:
         for selector, needs in open_selectors.items():
             group = (selector.repo.lower(), selector.kind)
             unit = listings.get(group)
-            if unit is None or not _reaches(unit, listing_horizon(selector)):
+            if unit is None or not _serves(unit, selector):
                 unit = open_listings.get(group)
                 if unit is None:
                     unit = FetchUnit(
@@ -174,7 +182,7 @@ class GitHubChangeFeed:
             if isinstance(selector, GitHubListSelector):
                 group = (selector.repo.lower(), selector.kind)
                 listing = listings.get(group)
-                if listing is not None and _reaches(listing, listing_horizon(selector)):
+                if listing is not None and _serves(listing, selector):
                     result.by_count[selector] = listing.key  # counted in a listing fetched anyway
                     continue
                 if open_only(selector) and group in open_listings:
@@ -217,7 +225,7 @@ class GitHubChangeFeed:
                 unit.item_kind,
                 updated_from=unit.horizon,
                 needs=unit.needs,
-                state="open" if unit.kind == OPEN_LISTING else "all",
+                state=listing_state(unit),
             )
             return UnitAnswer(items={item.key: item for item in listed})
         assert unit.selector is not None
@@ -304,6 +312,31 @@ class GitHubChangeFeed:
         return found_changes
 
 
+def listing_state(unit: FetchUnit) -> ListingState:
+    """The `state` a listing unit lists."""
+    if unit.kind == OPEN_LISTING:
+        return "open"
+    return "closed" if unit.kind == CLOSED_LISTING else "all"
+
+
+def _closed_groups(item_fetches: Iterable[Selector]) -> set[tuple[str, str]]:
+    """(repository, kind) whose listing by last update serves closed items alone: every list
+    selector of items it would serve (all but those of open items) keeps closed ones alone."""
+    kept: dict[tuple[str, str], bool] = {}
+    for selector in item_fetches:
+        if isinstance(selector, GitHubListSelector) and not open_only(selector):
+            group = (selector.repo.lower(), selector.kind)
+            kept[group] = kept.get(group, True) and closed_only(selector)
+    return {group for group, only_closed in kept.items() if only_closed}
+
+
+def _serves(listing: FetchUnit, selector: GitHubListSelector) -> bool:
+    """Whether a listing by last update holds every item `selector` may keep."""
+    if listing.kind == CLOSED_LISTING and not closed_only(selector):
+        return False
+    return _reaches(listing, listing_horizon(selector))
+
+
 def _reaches(listing: FetchUnit, horizon: datetime | None) -> bool:
     """Whether a listing reaches back far enough to count a selector with this horizon."""
     if listing.reaches_all:
@@ -359,12 +392,11 @@ class GitHubChanges(ChangeSet):
     def _delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta:
         assert unit.repo is not None and unit.item_kind is not None
         changed = self._changed_items(unit.repo, unit.item_kind, held.needs)
-        if unit.kind == OPEN_LISTING:
-            return UnitDelta(
-                removed_keys={item.key for item in changed if not is_open(item)},
-                items={item.key: item for item in changed if is_open(item)},
-            )
-        return UnitDelta(items={item.key: item for item in changed})
+        state = listing_state(unit)
+        if state == "all":
+            return UnitDelta(items={item.key: item for item in changed})
+        kept = {item.key: item for item in changed if is_open(item) == (state == "open")}
+        return UnitDelta(removed_keys={item.key for item in changed} - kept.keys(), items=kept)
 
     def _check(self, unit: FetchUnit, held: HeldAnswer, delta: UnitDelta) -> HeldCount:
         """The membership check of a changed listing once its changes are applied."""
@@ -419,4 +451,4 @@ class GitHubChanges(ChangeSet):
     @staticmethod
     def held_count(unit: FetchUnit, held: HeldAnswer, size: int) -> HeldCount:
         """What GitHub is asked to count for a cached answer holding `size` items."""
-        return held_count(unit, held, size, open_only=unit.kind == OPEN_LISTING)
+        return held_count(unit, held, size, state=listing_state(unit))

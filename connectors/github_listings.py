@@ -35,16 +35,17 @@ def list_repository(
     kind: ItemKind,
     *,
     updated_from: datetime | None,
-    state: Literal["open", "all"] = "all",
+    state: Literal["open", "closed", "all"] = "all",
 ) -> list[WorkItem]:
     """Every issue or pull request of `repo` updated at or after `updated_from` (None: all),
-    open ones only when `state` is "open".
+    of one state only when `state` is "open" or "closed".
 
     One listing serves every list selector on the repository (`filter_listed` picks each
     one's items locally), and the same call, with the last run's time, fetches only what
     changed since: the listing is sorted by last update, newest first, and stops there.
     Selectors of open items alone are served by the open listing, which costs as many pages
-    as there are open items, whatever the repository's age.
+    as there are open items, whatever the repository's age; selectors of closed items alone
+    (closed or merged windows) by a closed one, which skips the open items updated since.
     """
     if repo.count("/") != 1:
         raise QueryError(f"{repo!r} is not an owner/name repository")

@@ -69,6 +69,12 @@ def open_only(selector: GitHubListSelector) -> bool:
     return selector.state == "open"
 
 
+def closed_only(selector: GitHubListSelector) -> bool:
+    """Whether a list selector keeps closed items alone (`state: closed`, or a closed or
+    merged window), so a listing of closed ones serves it."""
+    return selector.state == "closed" or selector.closed is not None or selector.merged is not None
+
+
 def is_open(item: WorkItem) -> bool:
     return item.status == "open"
 

@@ -641,7 +641,7 @@ objectives:
     units = fetch_units(plan_queries(mapping, today=ANCHOR.date()))
     needs = {unit.kind: unit.needs for unit in units}
     assert needs["jira-items"] == frozenset({"labels"})
-    assert needs["github-listing"] == frozenset()
+    assert needs["github-closed-listing"] == frozenset()  # merged ones: closed alone
 
 
 def test_merged_at_any_time_is_counted_with_and_without_the_cache(
