@@ -3,7 +3,8 @@
 Deleted and transferred issues leave no `updated` trace, so a cached answer that may hold
 issues is compared with GitHub's own count of the same items (`total_count` of one search).
 A repository's issue listing is counted by `repo:X is:issue` (from its horizon on:
-`updated:>=H`; `is:open` for the open listing, `is:closed` for the closed one), a search's
+`updated:>=H`, `created:>=H` for a listing by creation; `is:open` for the open listing,
+`is:closed` for the closed one), a search's
 items by the search itself. A cached search count confined to repositories
 (`repo:X is:issue is:open label:customer`) is checked as a listing is: by its repositories
 and its other qualifiers (`count_check`).
@@ -87,7 +88,12 @@ class HeldCount:
 
 
 def held_count(
-    unit: FetchUnit, held: HeldAnswer, size: int, *, state: Literal["open", "closed", "all"]
+    unit: FetchUnit,
+    held: HeldAnswer,
+    size: int,
+    *,
+    state: Literal["open", "closed", "all"],
+    by_creation: bool = False,
 ) -> HeldCount:
     """What checks `held` (of `size` items): a listing of one state or all by its repository,
     a search count by its repositories when it can share a search, else the search alone."""
@@ -96,7 +102,8 @@ def held_count(
         return counted or HeldCount(unit.key, unit.description, unit.description, (), size)
     qualifiers = "is:issue" if state == "all" else f"is:issue is:{state}"
     if held.horizon is not None:
-        qualifiers += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        since = "created" if by_creation else "updated"
+        qualifiers += f" {since}:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     return HeldCount(unit.key, unit.description, qualifiers, (unit.repo,), size)
 
 

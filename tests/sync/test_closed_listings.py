@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import DateWindow, GitHubListSelector
-from connectors.github_changes import CLOSED_LISTING, LISTING, OPEN_LISTING
+from connectors.github_units import CLOSED_LISTING, LISTING, OPEN_LISTING
 from sandbox.github_data import GitHubPull
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import run_sync

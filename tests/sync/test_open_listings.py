@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from connectors.base import DateWindow, GitHubListSelector
-from connectors.github_changes import CLOSED_LISTING, LISTING, OPEN_LISTING, GitHubChangeFeed
+from connectors.github_changes import GitHubChangeFeed
+from connectors.github_units import CLOSED_LISTING, CREATED_LISTING, LISTING, OPEN_LISTING
 from sandbox.github_data import GitHubIssue, GitHubPull
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import run_sync
@@ -208,7 +209,7 @@ def test_open_selectors_share_a_listing_that_reaches_them_anyway() -> None:
         REPO, "issue", state="open", created=DateWindow(date(2025, 1, 1), date(2026, 3, 31))
     )
     units = plan_of(created, open_created, open_older)
-    assert units[open_created] == (LISTING, "acme/api issues")  # within its horizon
+    assert units[open_created] == (CREATED_LISTING, "acme/api created issues")  # within it
     assert units[open_older] == (OPEN_LISTING, "acme/api open issues")  # would widen it
 
 
