@@ -5,7 +5,11 @@ planner, which the floor judges).
 The shapes an exact client has (GitHub's REST docs):
 - the listing by last update (`sort=updated`, newest first; `since` for issues), reaching
   back as far as the oldest of the selectors it serves: creating, closing or merging an item
-  updates it, so an item inside a window was updated at or after the window's start;
+  updates it, so an item inside a window was updated at or after the window's start; of
+  every state, or of closed items alone (`state=closed`) for selectors of closed items alone
+  (closed or merged windows, `state: closed`);
+- the listing by creation (`sort=created`, newest first) down to the oldest created window's
+  start, for selectors whose only window is a created one;
 - the listing of open items (`state=open`), which serves selectors of open items alone;
 - each selector on its own: a count is one search (`total_count`); items need at least as
   many pages as there are items, whatever the listing or search that returns them.
@@ -20,6 +24,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from itertools import product
 
 from github import Github
 
@@ -37,12 +42,14 @@ def listing_pages(items: int) -> int:
 class ListedSelector:
     """A list selector as the floor sees it: its repository and kind, how far back a
     listing by last update must reach to serve it (None: every item), and whether the
-    listing of open items serves it."""
+    listing of open items, of closed items or by creation serves it."""
 
     repo: str
     kind: ItemKind
     horizon: datetime | None
     open_only: bool
+    closed_only: bool = False
+    created_only: bool = False  # its only window is a created one (`horizon` its start)
 
     @classmethod
     def of(cls, selector: GitHubListSelector) -> ListedSelector:
@@ -56,6 +63,8 @@ class ListedSelector:
             kind=selector.kind,
             horizon=max(starts) if starts else None,  # an item is in every window at once
             open_only=selector.state == "open",
+            closed_only=selector.state == "closed" or bool(selector.closed or selector.merged),
+            created_only=bool(selector.created and not (selector.closed or selector.merged)),
         )
 
     def served_from(self, horizon: datetime | None) -> bool:
@@ -70,6 +79,7 @@ class ListingEntry:
     updated_at: datetime
     is_open: bool
     pull_request: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,15 @@ class RepositoryListing:
 
     def open_pages(self, kind: ItemKind) -> int:
         return listing_pages(sum(entry.is_open for entry in self.listed(kind)))
+
+    def closed_pages_since(self, kind: ItemKind, horizon: datetime | None) -> int:
+        listed = [entry for entry in self.listed(kind) if not entry.is_open]
+        if horizon is not None:
+            listed = [entry for entry in listed if entry.updated_at >= horizon]
+        return listing_pages(len(listed))
+
+    def pages_created_since(self, kind: ItemKind, horizon: datetime) -> int:
+        return listing_pages(sum(entry.created_at >= horizon for entry in self.listed(kind)))
 
 
 @dataclass(frozen=True)
@@ -118,33 +137,50 @@ class Cover:
         return max((pages for pages, _ in self.chains), default=0)
 
 
+Reach = tuple[bool, datetime | None]  # (listed at all, down to which horizon: None every item)
+NOT_LISTED: Reach = (False, None)
+
+
 def cheapest_cover(
     needs: Iterable[ListedNeed], listing: RepositoryListing, kind: ItemKind
 ) -> Cover:
     """The fewest requests that answer `needs` (one repository and kind): which listings to
-    page (none, by last update down to one of the selectors' horizons, the open one, or
-    both), every selector they do not serve on its own."""
+    page (by last update of every state or of closed items, by creation, each down to one of
+    the selectors' horizons, and the open one, each or none), every selector they do not
+    serve on its own."""
     needs = list(needs)
-    reaches: list[tuple[bool, datetime | None]] = [(False, None)]
-    reaches += [(True, horizon) for horizon in {need.selector.horizon for need in needs}]
+    horizons = {need.selector.horizon for need in needs}
+    closed = {need.selector.horizon for need in needs if need.selector.closed_only}
+    created = {need.selector.horizon for need in needs if need.selector.created_only}
+    by_update = [NOT_LISTED, *((True, h) for h in horizons)]
+    by_closed = [NOT_LISTED, *((True, h) for h in closed)]
+    by_creation = [NOT_LISTED, *((True, h) for h in created if h is not None)]
     opens = (False, True) if any(need.selector.open_only for need in needs) else (False,)
     best: Cover | None = None
-    for (by_update, horizon), with_open in ((r, o) for r in reaches for o in opens):
+    for every, closing, creation, with_open in product(by_update, by_closed, by_creation, opens):
         cover = Cover()
-        if by_update:
-            cover.chains.append((listing.pages_since(kind, horizon), False))
+        if every[0]:
+            cover.chains.append((listing.pages_since(kind, every[1]), False))
+        if closing[0]:
+            cover.chains.append((listing.closed_pages_since(kind, closing[1]), False))
+        if creation[0] and creation[1] is not None:
+            cover.chains.append((listing.pages_created_since(kind, creation[1]), False))
         if with_open:
             cover.chains.append((listing.open_pages(kind), False))
         for need in needs:
-            served = (by_update and need.selector.served_from(horizon)) or (
-                with_open and need.selector.open_only
+            selector = need.selector
+            served = (
+                (every[0] and selector.served_from(every[1]))
+                or (closing[0] and selector.closed_only and selector.served_from(closing[1]))
+                or (creation[0] and selector.created_only and selector.served_from(creation[1]))
+                or (with_open and selector.open_only)
             )
             if not served:
                 cover.chains.append((need.own_pages, need.own_search))
         ranking = (cover.requests, cover.longest_chain)
         if best is None or ranking < (best.requests, best.longest_chain):
             best = cover
-    assert best is not None  # `reaches` always holds "no listing"
+    assert best is not None  # every shape may be left out
     return best
 
 
@@ -160,6 +196,7 @@ def read_listings(client: Github, repos: Iterable[str]) -> dict[str, RepositoryL
                 updated_at=issue.updated_at,
                 is_open=issue.state == "open",
                 pull_request="/pull/" in (issue.html_url or ""),  # no extra request
+                created_at=issue.created_at,
             )
             for issue in page_by_page(issues)
         }

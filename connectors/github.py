@@ -152,11 +152,20 @@ class GitHubConnector:
         *,
         updated_from: datetime | None,
         needs: frozenset[str] = frozenset(),
-        state: Literal["open", "all"] = "all",
+        state: Literal["open", "closed", "all"] = "all",
+        created_from: datetime | None = None,
     ) -> list[WorkItem]:
         """Every issue or pull request of `repo` updated at or after `updated_from` (None: all),
-        open ones only when `state` is "open"; see `github_listings.list_repository`."""
-        found = list_repository(self._http, repo, kind, updated_from=updated_from, state=state)
+        of one state only when `state` is "open" or "closed"; see
+        `github_listings.list_repository`."""
+        found = list_repository(
+            self._http,
+            repo,
+            kind,
+            updated_from=updated_from,
+            state=state,
+            created_from=created_from,
+        )
         if NEEDS_FIRST_REVIEW in needs:
             self._add_reviews(found)
         return found

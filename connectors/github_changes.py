@@ -1,23 +1,18 @@
 """GitHub's change feed: which cached listings and searches still hold.
 
-- List selectors on one repository share one listing per kind (issues / pull requests),
-  sorted by last update and reaching back as far as the oldest window needs; each
-  selector's items are picked from it locally (`filter_listed`). A count of a list selector
-  is answered from a listing fetched anyway, else asked of the search API.
-- Selectors of open items alone (`state: open`) share the repository's open listing of that
-  kind (`state=open`): as many pages as there are open items, however many closed ones the
-  repository holds. They use the shared listing instead only when it reaches every item
-  they may keep anyway (it lists every item, or its windows reach back past theirs), which
-  costs nothing more. So a repository has at most two listings of a kind: the open one and
-  the one by last update. A search (`repo:X is:pr is:open`) would cost as many pages, but
-  spends the search budget (30 a minute), stops at 1,000 results and lags GitHub's index;
-  the open issue listing also pages through open pull requests (GitHub lists them as
-  issues), which is cheap while a repository has few of them open.
+- Which units answer the plan's selectors is `connectors.github_units`: list selectors on
+  one repository share a listing per kind (every state or closed items alone by last update,
+  or every state by creation) and selectors of open items alone the open listing
+  (`state=open`); each selector's items are picked from them locally (`filter_listed`). A
+  search (`repo:X is:pr is:open`) would cost as many pages as the open listing, but spends
+  the search budget (30 a minute), stops at 1,000 results and lags GitHub's index.
 - One search per owner, `org:<owner> updated:>=<since>`, names the repositories with
   changes. Listings of the others stand; a changed one is listed again by last update down
-  to `since` (every state, once per repository and kind, shared by its two listings) and
-  merged by key; an item no longer open leaves the open listing. A search is reused only
-  when none of the repositories or owners it is scoped to changed, else asked again.
+  to `since` (every state, once per repository and kind, shared by its listings) and
+  merged by key; an item no longer open leaves the open listing, one open again the closed
+  listing, and a listing by creation keeps those created since its horizon. A search is
+  reused only when none of the repositories or owners it is scoped to changed, else asked
+  again.
 
 Deleted and transferred issues leave no `updated` trace (pull requests can be neither). So
 an answer that may hold issues is checked against GitHub's own count of the same items
@@ -37,13 +32,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
 from connectors.base import (
-    OPTIONAL_FIELDS,
     ConnectorError,
     GitHubListSelector,
     GitHubSearchSelector,
@@ -60,15 +54,14 @@ from connectors.changes import (
     StageCosts,
     UnitAnswer,
     UnitDelta,
-    UnitPlan,
 )
 from connectors.github_membership import HeldCount, MembershipCheck, count_check, held_count
-from connectors.github_selectors import (
-    filter_listed,
-    is_open,
-    listing_horizon,
-    open_only,
-    search_query_for,
+from connectors.github_selectors import filter_listed, is_open
+from connectors.github_units import (
+    CREATED_LISTING,
+    LISTINGS,
+    listing_state,
+    plan_units,
 )
 from connectors.request_stages import side_by_side
 
@@ -80,9 +73,6 @@ log = logging.getLogger(__name__)
 SEARCH_SCOPE = re.compile(r"(?<!-)\b(repo|org|user):(\"[^\"]+\"|\S+)")
 UNCONFINED = "a search not confined to repositories or owners is asked again every run"
 PULL_REQUESTS_ONLY = re.compile(r"(?<![-\w])(?:is|type):(?:pr|pull-request)\b", re.IGNORECASE)
-LISTING = "github-listing"  # every state, by last update, down to a horizon (or all)
-OPEN_LISTING = "github-open-listing"  # open items only, whatever their age
-LISTINGS = (LISTING, OPEN_LISTING)
 
 
 def search_scopes(query: str) -> tuple[set[str], set[str]] | None:
@@ -107,90 +97,7 @@ class GitHubChangeFeed:
         self.connector = connector
         self.costs = StageCosts()
 
-    @staticmethod
-    def plan(
-        item_fetches: Mapping[Selector, frozenset[str]], count_fetches: Iterable[Selector]
-    ) -> UnitPlan:
-        result = UnitPlan()
-
-        listings: dict[tuple[str, str], FetchUnit] = {}
-        open_selectors: dict[GitHubListSelector, frozenset[str]] = {}
-        for selector, needs in item_fetches.items():
-            needs = needs - OPTIONAL_FIELDS  # GitHub's answers carry them all anyway
-            if isinstance(selector, GitHubSearchSelector):
-                result.by_items[selector] = result.add(
-                    FetchUnit(
-                        "github",
-                        "github-search-items",
-                        selector.query,
-                        selector=selector,
-                        needs=needs,
-                    )
-                )
-                continue
-            assert isinstance(selector, GitHubListSelector)
-            if open_only(selector):
-                open_selectors[selector] = needs  # placed once the shared listings are known
-                continue
-            group = (selector.repo.lower(), selector.kind)
-            horizon = listing_horizon(selector)
-            unit = listings.get(group)
-            if unit is None:
-                unit = FetchUnit(
-                    "github",
-                    LISTING,
-                    f"{group[0]} {selector.kind}s",
-                    repo=selector.repo,
-                    item_kind=selector.kind,
-                    horizon=horizon,
-                    reaches_all=horizon is None,
-                )
-                listings[group] = unit
-                result.units[unit.key] = unit
-            unit.needs |= needs
-            unit.reaches_all = unit.reaches_all or horizon is None
-            if horizon is not None and (unit.horizon is None or horizon < unit.horizon):
-                unit.horizon = horizon
-            result.by_items[selector] = unit.key
-        open_listings: dict[tuple[str, str], FetchUnit] = {}
-        for selector, needs in open_selectors.items():
-            group = (selector.repo.lower(), selector.kind)
-            unit = listings.get(group)
-            if unit is None or not _reaches(unit, listing_horizon(selector)):
-                unit = open_listings.get(group)
-                if unit is None:
-                    unit = FetchUnit(
-                        "github",
-                        OPEN_LISTING,
-                        f"{group[0]} open {selector.kind}s",
-                        repo=selector.repo,
-                        item_kind=selector.kind,
-                    )
-                    open_listings[group] = unit
-                    result.units[unit.key] = unit
-            unit.needs |= needs
-            result.by_items[selector] = unit.key
-        for selector in count_fetches:
-            if isinstance(selector, GitHubListSelector):
-                group = (selector.repo.lower(), selector.kind)
-                listing = listings.get(group)
-                if listing is not None and _reaches(listing, listing_horizon(selector)):
-                    result.by_count[selector] = listing.key  # counted in a listing fetched anyway
-                    continue
-                if open_only(selector) and group in open_listings:
-                    result.by_count[selector] = open_listings[group].key
-                    continue
-                description = search_query_for(selector)
-            else:
-                assert isinstance(selector, GitHubSearchSelector)
-                description = selector.query
-            result.by_count[selector] = result.add(
-                FetchUnit("github", "github-search-count", description, selector=selector)
-            )
-        for unit in listings.values():
-            if unit.reaches_all:
-                unit.horizon = None
-        return result
+    plan = staticmethod(plan_units)
 
     def item_shape(self, needs: frozenset[str]) -> frozenset[str]:
         return self.connector.item_shape(needs)
@@ -212,12 +119,14 @@ class GitHubChangeFeed:
         github = self.connector
         if unit.kind in LISTINGS:
             assert unit.repo is not None and unit.item_kind is not None
+            by_creation = unit.kind == CREATED_LISTING
             listed = github.list_repository(
                 unit.repo,
                 unit.item_kind,
-                updated_from=unit.horizon,
+                updated_from=None if by_creation else unit.horizon,
+                created_from=unit.horizon if by_creation else None,
                 needs=unit.needs,
-                state="open" if unit.kind == OPEN_LISTING else "all",
+                state=listing_state(unit),
             )
             return UnitAnswer(items={item.key: item for item in listed})
         assert unit.selector is not None
@@ -304,13 +213,6 @@ class GitHubChangeFeed:
         return found_changes
 
 
-def _reaches(listing: FetchUnit, horizon: datetime | None) -> bool:
-    """Whether a listing reaches back far enough to count a selector with this horizon."""
-    if listing.reaches_all:
-        return True
-    return horizon is not None and listing.horizon is not None and horizon >= listing.horizon
-
-
 def may_hold_issues(unit: FetchUnit) -> bool:
     """Whether a unit's items may include issues, which can be deleted or transferred."""
     if unit.kind in LISTINGS:
@@ -359,12 +261,14 @@ class GitHubChanges(ChangeSet):
     def _delta(self, unit: FetchUnit, held: HeldAnswer) -> UnitDelta:
         assert unit.repo is not None and unit.item_kind is not None
         changed = self._changed_items(unit.repo, unit.item_kind, held.needs)
-        if unit.kind == OPEN_LISTING:
-            return UnitDelta(
-                removed_keys={item.key for item in changed if not is_open(item)},
-                items={item.key: item for item in changed if is_open(item)},
-            )
-        return UnitDelta(items={item.key: item for item in changed})
+        if unit.kind == CREATED_LISTING and held.horizon is not None:
+            start = held.horizon  # an item created before it never joins the listing
+            return UnitDelta(items={i.key: i for i in changed if i.created_at >= start})
+        state = listing_state(unit)
+        if state == "all":
+            return UnitDelta(items={item.key: item for item in changed})
+        kept = {item.key: item for item in changed if is_open(item) == (state == "open")}
+        return UnitDelta(removed_keys={item.key for item in changed} - kept.keys(), items=kept)
 
     def _check(self, unit: FetchUnit, held: HeldAnswer, delta: UnitDelta) -> HeldCount:
         """The membership check of a changed listing once its changes are applied."""
@@ -419,4 +323,6 @@ class GitHubChanges(ChangeSet):
     @staticmethod
     def held_count(unit: FetchUnit, held: HeldAnswer, size: int) -> HeldCount:
         """What GitHub is asked to count for a cached answer holding `size` items."""
-        return held_count(unit, held, size, open_only=unit.kind == OPEN_LISTING)
+        return held_count(
+            unit, held, size, state=listing_state(unit), by_creation=unit.kind == CREATED_LISTING
+        )

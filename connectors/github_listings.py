@@ -35,36 +35,44 @@ def list_repository(
     kind: ItemKind,
     *,
     updated_from: datetime | None,
-    state: Literal["open", "all"] = "all",
+    state: Literal["open", "closed", "all"] = "all",
+    created_from: datetime | None = None,
 ) -> list[WorkItem]:
     """Every issue or pull request of `repo` updated at or after `updated_from` (None: all),
-    open ones only when `state` is "open".
+    of one state only when `state` is "open" or "closed".
 
     One listing serves every list selector on the repository (`filter_listed` picks each
     one's items locally), and the same call, with the last run's time, fetches only what
     changed since: the listing is sorted by last update, newest first, and stops there.
     Selectors of open items alone are served by the open listing, which costs as many pages
-    as there are open items, whatever the repository's age.
+    as there are open items, whatever the repository's age; selectors of closed items alone
+    (closed or merged windows) by a closed one, which skips the open items updated since.
+    With `created_from` (and no `updated_from`), the items created at or after it instead,
+    listed by creation, newest first: an old item's later updates cost no page.
     """
     if repo.count("/") != 1:
         raise QueryError(f"{repo!r} is not an owner/name repository")
     found: list[WorkItem] = []
-    order = {"state": state, "sort": "updated", "direction": "desc"}
-    everything = updated_from is None  # an empty answer since a moment is no sign
+    by_creation = created_from is not None
+    order = {"state": state, "sort": "created" if by_creation else "updated", "direction": "desc"}
+    horizon = created_from if by_creation else updated_from
+    everything = horizon is None  # an empty answer since a moment is no sign
     with http.errors.translating(f"repository {repo}"):
         if kind == "pull_request":
             pulls = http.json_listing(f"/repos/{repo}/pulls", order)
             for pull in living_in(http, repo, pulls, _api_url, check_empty=everything):
                 item = listed_pull(pull, repo)
-                if updated_from is not None and item.updated_at < updated_from:
+                moment = item.created_at if by_creation else item.updated_at
+                if horizon is not None and moment < horizon:
                     break
                 found.append(item)
         else:
-            since = {"since": iso(updated_from)} if updated_from is not None else {}
+            # By creation too: an item created since then was updated since then.
+            since = {"since": iso(horizon)} if horizon is not None else {}
             issues = http.json_listing(f"/repos/{repo}/issues", order | since)
             for issue in living_in(http, repo, issues, _api_url, check_empty=everything):
-                moment = github_time(issue["updated_at"])
-                if updated_from is not None and moment is not None and moment < updated_from:
+                stamp = github_time(issue["created_at" if by_creation else "updated_at"])
+                if horizon is not None and stamp is not None and stamp < horizon:
                     break
                 if "pull_request" not in issue:  # the issues list includes pull requests
                     found.append(listed_issue(issue, repo))

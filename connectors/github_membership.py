@@ -3,15 +3,17 @@
 Deleted and transferred issues leave no `updated` trace, so a cached answer that may hold
 issues is compared with GitHub's own count of the same items (`total_count` of one search).
 A repository's issue listing is counted by `repo:X is:issue` (from its horizon on:
-`updated:>=H`; `is:open` for the open listing), a search's items by the search itself. A
-cached search count confined to repositories (`repo:X is:issue is:open label:customer`) is
-checked as a listing is: by its repositories and its other qualifiers (`count_check`).
+`updated:>=H`, `created:>=H` for a listing by creation; `is:open` for the open listing,
+`is:closed` for the closed one), a search's
+items by the search itself. A cached search count confined to repositories
+(`repo:X is:issue is:open label:customer`) is checked as a listing is: by its repositories
+and its other qualifiers (`count_check`).
 
 Listings are checked many at a time: GitHub ORs several `repo:` qualifiers, so listings whose
-other qualifiers are equal share one search, `is:issue [is:open] [updated:>=H] repo:a repo:b
-...`, kept within GitHub's 256 characters a query, and compared with the sum of their
-cached sizes (read from the store without decoding an item). Only when the sums differ is
-the batch split in halves: one search counts the left half, the right half's count is the
+other qualifiers are equal share one search, `is:issue [is:open|is:closed] [updated:>=H]
+repo:a repo:b ...`, kept within GitHub's 256 characters a query, and compared with the sum
+of their cached sizes (read from the store without decoding an item). Only when the sums
+differ is the batch split in halves: one search counts the left half, the right half's count is the
 batch's less the left's, until the listings that differ are found. The batches are
 searched side by side, within the tracker's concurrency (the rate governor keeps the
 search budget). One listing that lost an
@@ -52,6 +54,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 from connectors.base import QueryError
 from connectors.changes import FetchUnit, HeldAnswer, StageCosts
@@ -84,15 +87,23 @@ class HeldCount:
         return {repo.strip('"').lower() for repo in self.repos}
 
 
-def held_count(unit: FetchUnit, held: HeldAnswer, size: int, *, open_only: bool) -> HeldCount:
-    """What checks `held` (of `size` items): a listing by its repository, a search count by
-    its repositories when it can share a search, else the search alone."""
+def held_count(
+    unit: FetchUnit,
+    held: HeldAnswer,
+    size: int,
+    *,
+    state: Literal["open", "closed", "all"],
+    by_creation: bool = False,
+) -> HeldCount:
+    """What checks `held` (of `size` items): a listing of one state or all by its repository,
+    a search count by its repositories when it can share a search, else the search alone."""
     if unit.repo is None:
         counted = count_check(unit, held)
         return counted or HeldCount(unit.key, unit.description, unit.description, (), size)
-    qualifiers = "is:issue is:open" if open_only else "is:issue"
+    qualifiers = "is:issue" if state == "all" else f"is:issue is:{state}"
     if held.horizon is not None:
-        qualifiers += f" updated:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        since = "created" if by_creation else "updated"
+        qualifiers += f" {since}:>={held.horizon.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     return HeldCount(unit.key, unit.description, qualifiers, (unit.repo,), size)
 
 

@@ -69,6 +69,18 @@ def open_only(selector: GitHubListSelector) -> bool:
     return selector.state == "open"
 
 
+def closed_only(selector: GitHubListSelector) -> bool:
+    """Whether a list selector keeps closed items alone (`state: closed`, or a closed or
+    merged window), so a listing of closed ones serves it."""
+    return selector.state == "closed" or selector.closed is not None or selector.merged is not None
+
+
+def created_only(selector: GitHubListSelector) -> bool:
+    """Whether a list selector's only window is a created one, so a listing by creation
+    down to its start holds its items."""
+    return selector.created is not None and selector.closed is None and selector.merged is None
+
+
 def is_open(item: WorkItem) -> bool:
     return item.status == "open"
 

@@ -73,8 +73,9 @@ def _listing(*entries: tuple[str, bool, bool]) -> RepositoryListing:
     """Entries (updated on day, open, pull request) of one repository's issue listing."""
     return RepositoryListing(
         tuple(
-            ListingEntry(datetime.fromisoformat(day).replace(tzinfo=UTC), is_open, pull)
+            ListingEntry(moment, is_open, pull, created_at=moment)  # created when last updated
             for day, is_open, pull in entries
+            for moment in [datetime.fromisoformat(day).replace(tzinfo=UTC)]
         )
     )
 
@@ -140,3 +141,38 @@ def test_the_pull_request_listing_skips_issues_and_the_issue_listing_does_not() 
     assert APP.pages_since("issue", None) == 5  # 450 issues and 30 pull requests
     assert APP.pages_since("issue", datetime(2026, 10, 1, tzinfo=UTC)) == 1  # 40 and 30
     assert APP.open_pages("issue") == 1  # an empty or short listing is still one request
+
+
+def _entries(count: int, updated: str, *, created: str, is_open: bool) -> list[ListingEntry]:
+    moment = datetime.fromisoformat(updated).replace(tzinfo=UTC)
+    made = datetime.fromisoformat(created).replace(tzinfo=UTC)
+    return [ListingEntry(moment, is_open, True, created_at=made)] * count
+
+
+def test_closed_selectors_read_the_closed_listing_and_created_ones_the_listing_by_creation() -> (
+    None
+):
+    # 60 pull requests closed since October, 50 open ones updated since, 100 old ones updated
+    # since October (a comment), 300 older.
+    repo = RepositoryListing(
+        tuple(
+            _entries(60, "2026-10-20", created="2026-10-10", is_open=False)
+            + _entries(50, "2026-10-20", created="2025-01-01", is_open=True)
+            + _entries(100, "2026-10-15", created="2025-01-01", is_open=False)
+            + _entries(300, "2025-06-01", created="2025-01-01", is_open=False)
+        )
+    )
+    closed = [
+        FloorFetch("github", "items", 60, listed=_listed("pull_request", closed="2026-10-01")),
+        FloorFetch("github", "items", 40, listed=_listed("pull_request", closed="2026-10-05")),
+        FloorFetch("github", "items", 50, listed=_listed("pull_request", "closed", "2026-10-01")),
+    ]
+    # each on its own: 3 pages; by last update since October, every state: 210 entries, 3
+    # pages; closed alone: 160 entries, 2 pages
+    assert tracker_floors(closed, LIMITS, {"acme/app": repo})["github"].requests == 2
+    created = [
+        FloorFetch("github", "items", 60, listed=_listed("pull_request", created="2026-10-01")),
+        FloorFetch("github", "items", 60, listed=_listed("pull_request", created="2026-10-05")),
+    ]
+    # by creation since October: 60 entries, 1 page (each on its own: 2; by last update: 3)
+    assert tracker_floors(created, LIMITS, {"acme/app": repo})["github"].requests == 1

@@ -20,6 +20,7 @@ import pytest
 from bench.changes import touch_items
 from connectors.github_changes import may_hold_issues
 from connectors.github_membership import qualifiers_and_repositories
+from connectors.github_units import LISTINGS
 from connectors.jira_changes import QUERIES_PER_UNION
 from sandbox.faults import http_error, jql_error, latency, meeting
 from sync.plan import plan_queries
@@ -58,7 +59,9 @@ def membership_searches(company: CompanyRuns) -> int:
     """GitHub's membership searches of a quiet run: one per horizon of issue listings, one per
     other qualifiers of the counts confined to repositories."""
     units = fetch_units(plan_queries(company.mapping, today=company.as_of.date()))
-    horizons = {u.horizon for u in units if u.kind == "github-listing" and u.item_kind == "issue"}
+    horizons = {  # one batch per listing shape and horizon
+        (u.kind, u.horizon) for u in units if u.kind in LISTINGS and u.item_kind == "issue"
+    }
     counts = [u for u in units if u.kind == "github-search-count" and may_hold_issues(u)]
     split = [qualifiers_and_repositories(u.description) for u in counts]
     return len(horizons) + len({found[0] for found in split if found is not None})

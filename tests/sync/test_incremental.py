@@ -25,6 +25,7 @@ from config.settings import GitHubSettings, IncrementalSettings, JiraSettings, S
 from connectors.changes import FetchUnit
 from connectors.github_changes import GitHubChangeFeed, may_hold_issues
 from connectors.github_membership import qualifiers_and_repositories
+from connectors.github_units import LISTINGS
 from connectors.jira_changes import QUERIES_PER_UNION, JiraChangeFeed
 from connectors.jira_search import CLOUD_ID_PAGE
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
@@ -458,7 +459,9 @@ def test_nothing_changed_costs_one_probe_per_tracker_and_one_membership_search(
     # search for the repositories of each horizon; the search counts of repositories alone
     # likewise, one search for those of equal other qualifiers; each other search count that
     # may include issues asked again
-    horizons = {u.horizon for u in units if u.kind == "github-listing" and u.item_kind == "issue"}
+    horizons = {  # one batch per listing shape and horizon
+        (u.kind, u.horizon) for u in units if u.kind in LISTINGS and u.item_kind == "issue"
+    }
     assert len({u.repo for u in units if u.item_kind == "issue"}) == 2 and len(horizons) == 1
     counts = [u for u in units if u.kind == "github-search-count" and may_hold_issues(u)]
     split = [qualifiers_and_repositories(u.description) for u in counts]
@@ -641,7 +644,7 @@ objectives:
     units = fetch_units(plan_queries(mapping, today=ANCHOR.date()))
     needs = {unit.kind: unit.needs for unit in units}
     assert needs["jira-items"] == frozenset({"labels"})
-    assert needs["github-listing"] == frozenset()
+    assert needs["github-closed-listing"] == frozenset()  # merged ones: closed alone
 
 
 def test_merged_at_any_time_is_counted_with_and_without_the_cache(

@@ -103,11 +103,15 @@ def new_issue_in(box: Sandbox, repo: str, as_of: datetime) -> GitHubIssue:
     return next(i for i in box.github_data.issues if i.repo == repo and i.created_at >= recent)
 
 
-def with_open_issues(box: Sandbox, repos: list[str], least: int) -> None:
-    """Reopen issues until each repository has `least` open ones: the generated data set's
-    states depend on the day it is anchored to."""
+def with_open_issues(
+    box: Sandbox, repos: list[str], least: int, as_of: datetime | None = None
+) -> None:
+    """Reopen issues until each repository has `least` open ones (with `as_of`, among those
+    the key results count, `new_issue_in`): the generated data set's states depend on the
+    day it is anchored to."""
+    recent = datetime.min.replace(tzinfo=UTC) if as_of is None else as_of - timedelta(days=60)
     for repo in repos:
-        issues = [i for i in box.github_data.issues if i.repo == repo]
+        issues = [i for i in box.github_data.issues if i.repo == repo and i.created_at >= recent]
         missing = least - sum(i.state == "open" for i in issues)
         for issue in [i for i in issues if i.state == "closed"][: max(missing, 0)]:
             issue.state, issue.closed_at = "open", None
@@ -226,14 +230,20 @@ def test_changed_issue_listings_are_checked_together(
     repos = repositories(box)
     mapping = issue_mapping(repos, as_of.date())
     changed = repos[::4]  # five repositories, the odd one among them
-    with_open_issues(box, changed, 2)  # each is closed one issue in two runs
+    with_open_issues(box, changed, 2, as_of)  # each is closed one issue in two runs
     sync(box, database_url, store, mapping, as_of)
     searches(box)
 
     def close_one_in_each() -> None:
         moment = datetime.now(UTC).replace(microsecond=0)
         for repo in changed:
-            issue = next(i for i in box.github_data.issues if i.repo == repo and i.state == "open")
+            issue = next(
+                i
+                for i in box.github_data.issues
+                if i.repo == repo
+                and i.state == "open"
+                and i.created_at >= as_of - timedelta(days=60)
+            )
             issue.state, issue.closed_at, issue.updated_at = "closed", moment, moment
 
     close_one_in_each()

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from connectors.base import DateWindow, GitHubListSelector
-from connectors.github_changes import LISTING, OPEN_LISTING, GitHubChangeFeed
+from connectors.github_changes import GitHubChangeFeed
+from connectors.github_units import CLOSED_LISTING, CREATED_LISTING, LISTING, OPEN_LISTING
 from sandbox.github_data import GitHubIssue, GitHubPull
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import run_sync
@@ -193,7 +194,7 @@ def test_open_selectors_get_an_open_listing_beside_the_windowed_one() -> None:
     units = plan_of(open_pulls, open_labelled, merged, other_repo, counts=(open_count,))
     assert units[open_pulls] == units[open_labelled] == units[open_count]
     assert units[open_pulls] == (OPEN_LISTING, "acme/api open pull_requests")
-    assert units[merged] == (LISTING, "acme/api pull_requests")
+    assert units[merged] == (CLOSED_LISTING, "acme/api closed pull_requests")
     assert units[other_repo] == (OPEN_LISTING, "acme/web open pull_requests")
 
 
@@ -208,7 +209,7 @@ def test_open_selectors_share_a_listing_that_reaches_them_anyway() -> None:
         REPO, "issue", state="open", created=DateWindow(date(2025, 1, 1), date(2026, 3, 31))
     )
     units = plan_of(created, open_created, open_older)
-    assert units[open_created] == (LISTING, "acme/api issues")  # within its horizon
+    assert units[open_created] == (CREATED_LISTING, "acme/api created issues")  # within it
     assert units[open_older] == (OPEN_LISTING, "acme/api open issues")  # would widen it
 
 
