@@ -246,6 +246,38 @@ def measure(name: str, box: RemoteSandbox, job: RunJob) -> RunFigures:
     )
 
 
+@dataclass(frozen=True)
+class ReplayOf:
+    """A run's requests, as the sandbox recorded them, sent again by a bare client
+    (`bench/replay.py`): what moving those pages costs before any client does anything
+    with them."""
+
+    box: RemoteSandbox
+    credentials: Credentials
+    mapping_text: str
+    as_of: datetime
+    concurrency: dict[str, int]
+
+    def measured(self, name: str, run: RunFigures) -> RunFigures:
+        """Replay what the sandbox recorded since `start_recording`: `run`'s requests."""
+        recorded = tuple(self.box.recorded())
+        job = RunJob(
+            "replay",
+            self.credentials,
+            self.mapping_text,
+            self.as_of,
+            self.concurrency,
+            recorded=recorded,
+            sandbox_url=self.box.url,
+        )
+        replayed = measure(name, self.box, job)
+        if replayed.requests != run.requests:
+            raise SystemExit(
+                f"the {name} sent {replayed.requests} requests, the {run.name} run {run.requests}"
+            )
+        return replayed
+
+
 def floor_fetches(
     mapping: MappingFile, credentials: Credentials, as_of: datetime, *, streaming: bool = False
 ) -> tuple[list[FloorFetch], dict[str, RepositoryListing]]:
@@ -376,11 +408,15 @@ def check_targets(
 
 def overhead_figures(runs: dict[str, RunFigures], floor: dict[str, Any]) -> dict[str, Any]:
     """Where the first run's wall time beyond the floor goes: moving the pages (the replay's
-    share of the floor) or okr-sync's own work (the first run's share of the replay)."""
+    share of the floor) or okr-sync's own work (the first run's share of the replay); the
+    same for the run where nothing changed against its own requests replayed."""
     first, replayed = runs["first"].wall_s, runs["replay"].wall_s
+    second, second_replayed = runs["second"].wall_s, runs["second_replay"].wall_s
     return {
         "replay_wall_vs_floor": round(replayed / floor["wall_s"], 3) if floor["wall_s"] else None,
         "first_wall_vs_replay": round(first / replayed, 3) if replayed else None,
+        "second_replay_wall_s": round(second_replayed, 3),
+        "second_wall_vs_replay": round(second / second_replayed, 3) if second_replayed else None,
     }
 
 
@@ -469,31 +505,17 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
             # okr-sync's runs before the naive way's: at a large scale their figures are in
             # hand (and printed) before the libraries' long listings start.
             runs: dict[str, RunFigures] = {}
+            replaying = ReplayOf(box, credentials, mapping_text, as_of, concurrency)
             box.start_recording()
             runs["first"] = measure("first", box, job)
-            recorded = tuple(box.recorded())
             _progress("first run", runs["first"])
-            runs["replay"] = measure(
-                "replay",
-                box,
-                RunJob(
-                    "replay",
-                    credentials,
-                    mapping_text,
-                    as_of,
-                    concurrency,
-                    recorded=recorded,
-                    sandbox_url=box.url,
-                ),
-            )
-            if runs["replay"].requests != runs["first"].requests:
-                raise SystemExit(
-                    f"the replay sent {runs['replay'].requests} requests, "
-                    f"the first run {runs['first'].requests}"
-                )
+            runs["replay"] = replaying.measured("replay", runs["first"])
             _progress("  replayed by a bare client", runs["replay"])
+            box.start_recording()
             runs["second"] = measure("second", box, job)
             _progress("second run", runs["second"])
+            runs["second_replay"] = replaying.measured("second_replay", runs["second"])
+            _progress("  replayed by a bare client", runs["second_replay"])
             rungs = LADDER if ladder else {"naive": LADDER["naive"]}
             variants: dict[str, RunFigures] = {}
             for label, techniques in rungs.items():
@@ -583,7 +605,7 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
     mismatches |= {label: variant_mismatches[label] for label in variants if label in EXACT_RUNGS}
     values_match = not any(mismatches.values())
     targets = check_targets(runs, floor, params, values_match, day)
-    order = [runs[n] for n in ("naive", "first", "replay", "second", "changed")]
+    order = [runs[n] for n in ("naive", "first", "replay", "second", "second_replay", "changed")]
     result: dict[str, Any] = {run.name: run.as_json() for run in order}
     result |= {
         "floor": floor,
@@ -630,6 +652,10 @@ def run_benchmark(params: Parameters, output: Path, *, ladder: bool = True) -> i
             f"{overhead['replay_wall_vs_floor']:.2f}x the floor; the first run: "
             f"{overhead['first_wall_vs_replay']:.2f}x the replay (okr-sync's own share)"
         )
+    print(
+        f"nothing changed: {runs['second'].wall_s:.2f} s, its requests replayed by a bare "
+        f"client {overhead['second_replay_wall_s']:.2f} s"
+    )
     print(f"peak RSS of the sandbox process: {sandbox_peak:.0f} MB")
     print(f"\nwrote {output}")
     if not values_match:

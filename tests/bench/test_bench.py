@@ -32,7 +32,7 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     results = json.loads(output.read_text())
     assert code == 0
     assert results["values_match"] is True
-    for run in ("naive", "first", "replay", "second", "changed"):
+    for run in ("naive", "first", "replay", "second", "second_replay", "changed"):
         figures = results[run]
         assert (
             figures["requests"]["total"]
@@ -71,6 +71,10 @@ def test_small_benchmark_writes_results_and_values_match(tmp_path: Path) -> None
     # The replay sent exactly the first run's requests, endpoint by endpoint.
     assert results["replay"]["requests_by_endpoint"] == results["first"]["requests_by_endpoint"]
     assert results["overhead"]["first_wall_vs_replay"] > 0
+    # So did the replay of the run where nothing changed: its wall is the trackers' share.
+    second_replay = results["second_replay"]["requests_by_endpoint"]
+    assert second_replay == results["second"]["requests_by_endpoint"]
+    assert results["overhead"]["second_wall_vs_replay"] > 0
     assert results["parameters"]["jira_issues"] == 1000
     # The cache did its work: the repeat runs asked far less than the first.
     assert results["second"]["requests"]["total"] < results["first"]["requests"]["total"] / 2
