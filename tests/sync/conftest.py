@@ -10,6 +10,7 @@ from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.store import Store
 from tests.big_store import BigStore, build_big_store
 from tests.conftest import ANCHOR
+from tests.sync.processes import Child
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,12 @@ def store(database_url: str) -> Store:
     store = Store(database_url)
     store.migrate()
     return store
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Child]]:
+    """Daemons started by a test; any still running at the end is killed."""
+    started: list[Child] = []
+    yield started
+    for child in started:
+        child.kill()

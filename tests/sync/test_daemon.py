@@ -93,15 +93,6 @@ def samples(metrics_text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     }
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[Child]]:
-    """Daemons started by a test; any still running at the end is killed."""
-    started: list[Child] = []
-    yield started
-    for child in started:
-        child.kill()
-
-
 def test_daemon_syncs_on_schedule_serves_health_and_stops_on_sigterm(
     database_url: str, tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
 ) -> None:

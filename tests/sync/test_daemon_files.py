@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ from tests.sync.processes import (
 BROKEN_QUERY = MAPPING.replace("jql: project = WEB}", "jql: 'project = = WEB'}").replace(
     "    title: Quality\n", "    title: '<b>[red]Quality[/red]</b>'\n"
 )
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Child]]:
-    started: list[Child] = []
-    yield started
-    for child in started:
-        child.kill()
 
 
 def runs_by_namespace(url: str) -> dict[str, list[str]]:

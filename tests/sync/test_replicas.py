@@ -10,12 +10,10 @@ import itertools
 import json
 import sys
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from sandbox import faults
@@ -71,14 +69,6 @@ objectives:
     title: Delivery of team {index}
     key_results:{krs}
 """
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Child]]:
-    started: list[Child] = []
-    yield started
-    for child in started:
-        child.kill()
 
 
 def runs_of(url: str) -> dict[str, list[RunRow]]:
