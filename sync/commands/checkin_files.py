@@ -20,7 +20,7 @@ from sync.aligned_rollup import chain_above, roll_up_above
 from sync.checkin import find_key_result, unknown_key_result
 from sync.commands.arguments import config_path
 from sync.commands.command import UsageError
-from sync.commands.store_access import open_store
+from sync.commands.store_access import open_store, split_kr
 from sync.literal_text import LiteralConsole
 from sync.store import Store
 
@@ -56,8 +56,8 @@ def locate_key_result(mappings: list[MappingFile], ref: str) -> tuple[MappingFil
     several files have is a usage error naming their namespaces; one no file has, the
     unknown key result's error (one file: as it always said)."""
     by_namespace = {mapping.namespace: mapping for mapping in mappings}
-    if "/" in ref:
-        namespace, kr_id = ref.split("/", 1)
+    namespace, kr_id = split_kr(ref, None)
+    if namespace is not None:
         if namespace not in by_namespace:
             given = sorted(by_namespace)
             close = difflib.get_close_matches(namespace, given, n=1)
