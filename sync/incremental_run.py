@@ -40,11 +40,6 @@ from sync.store import Store
 log = logging.getLogger(__name__)
 
 
-def plan_units(plan: QueryPlan, source: str, planner: UnitPlanner) -> UnitPlan:
-    """The fetch units of one tracker's selectors in the plan, as its feed groups them."""
-    return plan_units_over([plan], source, planner)
-
-
 def plan_units_over(plans: Sequence[QueryPlan], source: str, planner: UnitPlanner) -> UnitPlan:
     """The fetch units of one tracker's selectors in all these plans, as one plan of them
     all would have them: each selector's needs merged, a count dropped whose items some

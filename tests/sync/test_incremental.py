@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,7 @@ from connectors.jira_changes import QUERIES_PER_UNION, JiraChangeFeed
 from connectors.jira_search import CLOUD_ID_PAGE
 from sandbox.server import Sandbox, SandboxOptions, build_sandbox
 from sync.engine import SyncReport, run_sync
-from sync.incremental_run import plan_units
+from sync.incremental_run import plan_units_over
 from sync.item_codec import ITEM_FORMAT, decode_item, encode_item
 from sync.literal_text import LiteralConsole
 from sync.plan import QueryPlan, plan_queries
@@ -66,20 +66,25 @@ class CompanyRuns:
         return full_run(self.box, self.mapping, self.as_of)
 
 
-def small_company(
-    flavour: Literal["cloud", "server"], anchor: datetime, folder: Path, **options: object
-) -> Iterator[CompanyRuns]:
-    box = build_sandbox(
+def small_sandbox(
+    seed: int, flavour: Literal["cloud", "server"], anchor: datetime, **options: object
+) -> Sandbox:
+    """The small company's trackers, started: 500 Jira issues in 2 projects, 2 repositories."""
+    return build_sandbox(
         # GitHub's 30 searches a minute in one-second windows: many syncs, little waiting.
-        SandboxOptions(seed=11, jira_flavour=flavour, anchor=anchor, time_scale=60.0, **options),  # type: ignore[arg-type]
+        SandboxOptions(seed=seed, jira_flavour=flavour, anchor=anchor, time_scale=60.0, **options),  # type: ignore[arg-type]
         jira_issues=500,
         jira_projects=2,
         github_repos=2,
         github_pulls=300,
         github_issues=60,
     ).start()
-    today = datetime.now(UTC).date()
-    text = company_mapping(
+
+
+def small_company_text(today: date) -> str:
+    """The small company's mapping file: 50 key results over its projects and repositories,
+    in a period around `today`."""
+    return company_mapping(
         ["APP", "WEB"],
         ["acme/api", "acme/web"],
         org="acme",
@@ -87,6 +92,14 @@ def small_company(
         end=today + timedelta(days=30),
         key_results=50,
     )
+
+
+def small_company(
+    flavour: Literal["cloud", "server"], anchor: datetime, folder: Path, **options: object
+) -> Iterator[CompanyRuns]:
+    box = small_sandbox(11, flavour, anchor, **options)
+    today = datetime.now(UTC).date()
+    text = small_company_text(today)
     url = f"sqlite:///{folder}/okrsync.db"
     store = Store(url)
     store.migrate()
@@ -132,8 +145,8 @@ def quiet_server_company(tmp_path: Path) -> Iterator[CompanyRuns]:
 
 def fetch_units(plan: QueryPlan) -> list[FetchUnit]:
     """Every fetch unit of the plan, as the two trackers' change feeds group them."""
-    jira = plan_units(plan, "jira", JiraChangeFeed.plan).units.values()
-    return [*jira, *plan_units(plan, "github", GitHubChangeFeed.plan).units.values()]
+    jira = plan_units_over([plan], "jira", JiraChangeFeed.plan).units.values()
+    return [*jira, *plan_units_over([plan], "github", GitHubChangeFeed.plan).units.values()]
 
 
 def asked_every_run(mapping: MappingFile, as_of: datetime) -> int:

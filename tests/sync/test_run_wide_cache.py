@@ -19,17 +19,23 @@ import yaml
 from sqlalchemy import text
 
 from bench.changes import touch_items
-from bench.company import company_mapping
 from bench.namespaces import team_files
 from config.files import LoadedMapping, load_mapping_files
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
-from sandbox.server import Sandbox, SandboxOptions, build_sandbox
+from sandbox.server import Sandbox
 from sync.engine import run_sync
 from sync.file_runs import run_files
 from sync.store import Store
 from sync.store_errors import StoreError
-from tests.sync.test_incremental import counted, full_run, settings, values
+from tests.sync.test_incremental import (
+    counted,
+    full_run,
+    settings,
+    small_company_text,
+    small_sandbox,
+    values,
+)
 
 TEAMS = 3
 PER_TEAM = 24  # of 50 key results, a window 16 after the previous team's: they overlap
@@ -76,23 +82,9 @@ class Organization:
 @pytest.fixture
 def organization(tmp_path: Path) -> Iterator[Organization]:
     yesterday = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-    box = build_sandbox(
-        SandboxOptions(seed=5, jira_flavour="cloud", anchor=yesterday, time_scale=60.0),
-        jira_issues=500,
-        jira_projects=2,
-        github_repos=2,
-        github_pulls=300,
-        github_issues=60,
-    ).start()
+    box = small_sandbox(5, "cloud", yesterday)
     today = datetime.now(UTC).date()
-    company = company_mapping(
-        ["APP", "WEB"],
-        ["acme/api", "acme/web"],
-        org="acme",
-        start=today - timedelta(days=90),
-        end=today + timedelta(days=30),
-        key_results=50,
-    )
+    company = small_company_text(today)
     folder = tmp_path / "okrs"
     folder.mkdir()
     texts = team_files(company, TEAMS, PER_TEAM)
