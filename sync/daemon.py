@@ -32,7 +32,7 @@ from config.files import LoadedMapping, load_mapping_files
 from config.loader import MappingError
 from config.settings import Settings
 from config.shards import Shard
-from sync.daemon_schedule import cadence_groups, default_cadence, file_groups, ids_of_file
+from sync.daemon_schedule import file_groups, ids_of_file
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
@@ -45,8 +45,6 @@ from sync.store import Store, ensure_sqlite_dir
 from sync.store_errors import RunLockedError, StoreError
 
 log = logging.getLogger(__name__)
-
-__all__ = ["Daemon", "DaemonStartError", "cadence_groups", "default_cadence"]
 
 LOCK_POLL_S = 0.5
 

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.cadence import Cadence
 from config.loader import load_mapping_text
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
-from sync.daemon import cadence_groups, default_cadence
+from sync.daemon_schedule import cadence_groups, default_cadence
 from sync.store import Store
 from tests.conftest import ANCHOR
 from tests.sync.processes import (
