@@ -164,6 +164,12 @@ class Cadence:
                 candidates.append(zone.localize(naive).astimezone(UTC))
         return max(c for c in candidates if c <= now)
 
+    def next_slot_start(self, moment: datetime) -> datetime:
+        """The start of the slot after the one holding `moment` (an interval's slots)."""
+        if self.every_s is None:
+            raise ValueError("daily times come due through their own times, not slots")
+        return self.slot_start(moment) + timedelta(seconds=self.every_s)
+
 
 def _seconds_of_day(text: str) -> float:
     hour, minute, second = (int(part) for part in text.split(":"))

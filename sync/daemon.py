@@ -4,9 +4,10 @@
 results are synced into its namespace, under its namespace's run lock, one file after
 another; a file whose run fails does not stop the others. Each run re-reads the mapping
 files (so `{today}` is fresh and edits apply without a restart); a bad file or a failed run
-is logged and the daemon carries on. A cadence whose key results were already synced in the
-current slot (by another replica on the same store) is skipped, so replicas never sync the
-same key results twice. On PostgreSQL replicas share the namespaces
+is logged and the daemon carries on. Passes start at their slot's start
+(`sync.daemon_schedule`); a cadence whose key results were already synced in the current
+slot (by another replica on the same store) is skipped, so replicas never sync the same key
+results twice. On PostgreSQL replicas share the namespaces
 (`sync.namespace_claims`): a replica never waits for a namespace a peer holds, it leaves it
 to the peer and looks again soon; on SQLite (one writer) it waits for the lock. `--shard
 I/N` keeps the files whose namespace is in that shard (`config.shards`). A stop request
@@ -25,14 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import schedule
-
 from config.cadence import Cadence
 from config.files import LoadedMapping, load_mapping_files
 from config.loader import MappingError
 from config.settings import Settings
 from config.shards import Shard
-from sync.daemon_schedule import file_groups, ids_of_file
+from sync.daemon_schedule import DaemonSchedule, file_groups, ids_of_file
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
@@ -74,17 +73,14 @@ class Daemon:
         self.shares_work = False  # on PostgreSQL: replicas share the namespaces
         self.files: list[LoadedMapping] = []  # the last read, of this replica's shard
         self.stop_requested = threading.Event()
-        self.scheduler = schedule.Scheduler()
-        self.groups: dict[Cadence, list[str]] = {}
-        self.pending_groups: dict[Cadence, list[str]] | None = None
         self.health = DaemonHealth(
             settings.daemon.unhealthy_after_intervals,
             degraded_at_failed_share=settings.daemon.degraded_at_failed_share,
             shard=shard.describe() if shard else None,
         )
+        self.schedule = DaemonSchedule(self.health, self.scheduled)
         self.store: Store | None = None
         self.pass_began: datetime | None = None  # a pass over several files: when it began
-        self._announced: dict[Cadence, datetime | None] = {}
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -124,15 +120,15 @@ class Daemon:
         )
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         try:
-            self.apply_groups(file_groups(files, self.every_s))
-            self.sync(list(self.groups), files)
+            self.schedule.apply(file_groups(files, self.every_s))
+            self.sync(list(self.schedule.groups), files)
             while not self.stop_requested.is_set():
-                self.scheduler.run_pending()
+                self.schedule.run_pending()
                 self.retry_left()
-                if self.pending_groups is not None:
-                    self.apply_groups(self.pending_groups)
-                self.announce_next_runs()
-                idle = self.scheduler.idle_seconds
+                if self.schedule.pending is not None:
+                    self.schedule.apply(self.schedule.pending)
+                self.schedule.announce_next_runs()
+                idle = self.schedule.idle_seconds()
                 self.stop_requested.wait(timeout=min(max(idle or 1.0, 0.05), 1.0))
         finally:
             for sig, handler in previous.items():
@@ -150,47 +146,7 @@ class Daemon:
         log.info("%s received: stopping", signal.Signals(signum).name)
         self.stop_requested.set()
 
-    # --- scheduling ----------------------------------------------------------------------
-
-    def apply_groups(self, groups: dict[Cadence, list[str]]) -> None:
-        """(Re)schedule one job per cadence (one per daily time for `at:` cadences)."""
-        self.scheduler.clear()
-        for cadence in groups:
-            if cadence.every_s is not None:
-                self.scheduler.every(round(cadence.every_s)).seconds.do(
-                    self.scheduled, cadence
-                ).tag(cadence)
-            else:
-                for moment in cadence.at:
-                    self.scheduler.every().day.at(moment, cadence.timezone).do(
-                        self.scheduled, cadence
-                    ).tag(cadence)
-        if self.groups and groups != self.groups:
-            log.info(
-                "schedule changed: %s",
-                "; ".join(f"{c.describe()}: {', '.join(ids)}" for c, ids in groups.items()),
-            )
-        self.groups = groups
-        self.pending_groups = None
-        self.health.set_jobs(groups)
-        self._announced = {}
-
-    def announce_next_runs(self) -> None:
-        """Log when each cadence's next sync is due, once per change."""
-        for cadence, ids in self.groups.items():
-            runs = [job.next_run for job in self.scheduler.get_jobs(cadence) if job.next_run]
-            when = min(runs).astimezone(UTC) if runs else None
-            if self._announced.get(cadence, "unset") == when:
-                continue
-            self._announced[cadence] = when
-            self.health.set_next_run(cadence, when)
-            if when is not None:
-                log.info(
-                    "next sync of %d key results (%s) at %s",
-                    len(ids),
-                    cadence.describe(),
-                    when.isoformat(timespec="seconds"),
-                )
+    # --- scheduling ---------------------------------------------------------------------
 
     def scheduled(self, cadence: Cadence) -> None:
         """A job came due: re-read the mapping files, then sync this cadence's key results."""
@@ -205,8 +161,8 @@ class Daemon:
             )
             return
         groups = file_groups(files, self.every_s)
-        if groups != self.groups:
-            self.pending_groups = groups
+        if groups != self.schedule.groups:
+            self.schedule.pending = groups
         if cadence in groups:
             self.sync([cadence], files, groups)
 
@@ -232,7 +188,7 @@ class Daemon:
         for namespace, cadences in due.items():
             file = by_namespace.get(namespace)
             mine = {
-                c: ids_of_file(file, self.groups.get(c, []), several) if file else []
+                c: ids_of_file(file, self.schedule.groups.get(c, []), several) if file else []
                 for c in cadences
             }
             still = [c for c in cadences if mine[c]]
@@ -250,7 +206,7 @@ class Daemon:
         groups: dict[Cadence, list[str]] | None = None,
     ) -> None:
         """Sync each file's key results of `cadences`, one file after another."""
-        groups = groups or self.groups
+        groups = groups or self.schedule.groups
         self.files = list(files)
         several = len(files) > 1
         # Cache entries an earlier file of this pass wrote stand for the later ones as they

@@ -35,6 +35,17 @@ def test_slots_of_an_interval_are_aligned_to_the_epoch() -> None:
     )
 
 
+def test_the_next_slot_of_an_interval_starts_where_the_slot_of_a_moment_ends() -> None:
+    every = Cadence(every_s=1800.0)
+    at = datetime(2026, 11, 20, 9, 47, 3, tzinfo=UTC)
+    assert every.next_slot_start(at) == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    assert every.next_slot_start(every.next_slot_start(at)) == datetime(
+        2026, 11, 20, 10, 30, tzinfo=UTC
+    )
+    with pytest.raises(ValueError, match="daily times"):
+        Cadence(at=("08:00:00",)).next_slot_start(at)
+
+
 def test_slots_of_daily_times_follow_the_timezone_and_its_summer_time() -> None:
     daily = Cadence(at=("08:00:00", "14:00:00"), timezone="Europe/Berlin")
     # winter (UTC+1): 08:00 Berlin is 07:00 UTC

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config.cadence import Cadence
 from config.loader import load_mapping_text
+from sandbox import faults
 from sandbox.server import SANDBOX_GITHUB_TOKEN, Sandbox, SandboxOptions, build_sandbox
 from sync.daemon_schedule import cadence_groups, default_cadence
 from sync.store import Store
@@ -432,6 +433,37 @@ def test_two_replicas_on_one_store_never_sync_a_slot_twice(
         assert slot(later.started_at) > slot(earlier.finished_at), (earlier, later)
     skipped = [line for child in (first, second) for line in child.lines if "skipped every" in line]
     assert skipped, "the replicas never met: nothing was skipped"
+
+
+def test_a_daemon_whose_runs_take_a_good_part_of_a_slot_syncs_every_slot(
+    tmp_path: Path, sandbox: Sandbox, daemons: list[Child]
+) -> None:
+    """Each pass fires at its slot's start: a run's length never pushes the next one out of
+    its slot. A slot is synced when a run's values are written in it (the daemon's own slot
+    check); `schedule`'s interval jobs wait an interval after a run's end, so runs of 1.2 s
+    every 4 s slots drift past a slot within the five pairs looked at here."""
+    every = 4
+    url = f"sqlite:///{tmp_path / 'okrsync.db'}"
+    # every Jira answer late: each run takes a good part of a slot
+    sandbox.faults.arm("/jira/", faults.latency(1.2), times=None)
+    try:
+        daemon = start_daemon(
+            sandbox, url, tmp_path, free_port(), OKRSYNC_DAEMON__EVERY=f"{every}s"
+        )
+        daemons.append(daemon)
+        wait_for(lambda: len(stored_runs(url)) >= 6, 90, "six runs")
+        assert daemon.terminate() == 0, daemon.log
+    finally:
+        sandbox.faults.reset()
+    runs = stored_runs(url)
+
+    def slot(moment: datetime) -> int:
+        return int(moment.timestamp()) // every
+
+    lengths = [(run.finished_at - run.started_at).total_seconds() for run in runs]
+    assert sum(length > 1.0 for length in lengths) >= 5, lengths  # the drift would show
+    for earlier, later in itertools.pairwise(runs):
+        assert slot(later.finished_at) == slot(earlier.finished_at) + 1, (lengths, runs)
 
 
 def test_a_key_result_dropped_from_the_file_is_retired_by_the_daemons_next_run(

@@ -1,6 +1,6 @@
 """Daemon replicas sharing the namespaces of one store (issue 16), as real processes against
 the sandbox: on PostgreSQL 3 replicas and 12 namespaces, each slot of each namespace synced
-once; one replica SIGKILLed while it syncs a namespace, whose run the others take over within
+once (never twice, none skipped); one replica SIGKILLed while it syncs a namespace, whose run the others take over within
 one interval, and the store holds only whole runs. On SQLite (one writer) a smaller set:
 2 replicas, 4 namespaces, nothing lost."""
 
@@ -95,9 +95,13 @@ def slot(moment: datetime) -> int:
     return int(moment.timestamp()) // EVERY_S
 
 
-def assert_whole_runs(url: str, teams: dict[str, int]) -> dict[str, list[RunRow]]:
-    """Each slot of each namespace synced once; every history row belongs to a stored run;
-    each namespace's key results all written by its last run."""
+def assert_whole_runs(
+    url: str, teams: dict[str, int], every_slot_since: datetime
+) -> dict[str, list[RunRow]]:
+    """Each slot of each namespace synced once: never twice, and from `every_slot_since` on
+    none skipped (a run starts in the slot after the one its predecessor ended in); every
+    history row belongs to a stored run; each namespace's key results all written by its
+    last run."""
     runs = runs_of(url)
     assert set(runs) == set(teams)
     store = Store(url)
@@ -109,6 +113,11 @@ def assert_whole_runs(url: str, teams: dict[str, int]) -> dict[str, list[RunRow]
         for namespace, ns_runs in runs.items():
             for earlier, later in itertools.pairwise(ns_runs):
                 assert slot(later.started_at) > slot(earlier.finished_at), (namespace, ns_runs)
+                if earlier.finished_at >= every_slot_since:
+                    assert slot(later.started_at) == slot(earlier.finished_at) + 1, (
+                        namespace,
+                        ns_runs,
+                    )
             rows = store.in_namespace(namespace).all_key_results()
             assert len(rows) == teams[namespace], namespace
             last = ns_runs[-1]
@@ -180,19 +189,22 @@ def test_replicas_share_the_namespaces_and_take_over_a_killed_ones(
         assert taken_over.started_at > killed_at
         assert taken_over.started_at - killed_at < timedelta(seconds=EVERY_S), taken_over
 
-        def every_namespace_twice() -> bool:
+        def three_runs_since_the_kill() -> bool:
             runs = runs_of(database_url)
-            return len(runs) == teams and all(len(r) >= 2 for r in runs.values())
+            return len(runs) == teams and all(
+                sum(run.finished_at > killed_at for run in r) >= 3 for r in runs.values()
+            )
 
-        wait_for(every_namespace_twice, 90, "two runs of every namespace")
+        # the survivors carry every namespace through the kill, slot after slot
+        wait_for(three_runs_since_the_kill, 120, "three runs of every namespace since the kill")
         seen = [health(port) for port, d in zip(ports, daemons, strict=True) if d is not victim]
         for survivor in survivors:
             assert survivor.terminate() == 0, survivor.log
     finally:
         sandbox.faults.reset()
 
-    runs = assert_whole_runs(database_url, counts)
-    assert all(len(r) >= 2 for r in runs.values())
+    runs = assert_whole_runs(database_url, counts, every_slot_since=killed_at)
+    assert all(len(r) >= 3 for r in runs.values())
     synced = {ns for body in seen for ns, turns in body["namespaces"].items() if turns["synced"]}
     assert SLOW in synced
     if postgres:  # the namespaces were shared, and a held one was left to its holder
