@@ -31,6 +31,7 @@ from config.files import LoadedMapping, load_mapping_files
 from config.loader import MappingError
 from config.settings import Settings
 from config.shards import Shard
+from sync.daemon_pass import DaemonPass, only_of
 from sync.daemon_schedule import DaemonSchedule, file_groups, ids_of_file
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
@@ -80,7 +81,6 @@ class Daemon:
         )
         self.schedule = DaemonSchedule(self.health, self.scheduled)
         self.store: Store | None = None
-        self.pass_began: datetime | None = None  # a pass over several files: when it began
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -184,7 +184,6 @@ class Daemon:
             return
         by_namespace = {f.namespace: f for f in self.files}
         several = len(self.files) > 1
-        self.pass_began = None
         for namespace, cadences in due.items():
             file = by_namespace.get(namespace)
             mine = {
@@ -209,19 +208,38 @@ class Daemon:
         groups = groups or self.schedule.groups
         self.files = list(files)
         several = len(files) > 1
-        # Cache entries an earlier file of this pass wrote stand for the later ones as they
-        # are (`CachedSource`): a query several files read is asked once per pass.
-        self.pass_began = datetime.now(UTC) if several else None
+        due: list[tuple[LoadedMapping, list[Cadence], dict[Cadence, list[str]]]] = []
         for file in self.claims.order(files) if self.shares_work else files:
-            if self.stop_requested.is_set():
-                return
             mine = {c: ids_of_file(file, groups.get(c, []), several) for c in cadences}
-            due = [c for c in cadences if mine[c]]
-            if due:
-                self.sync_file(due, file, mine)
+            if any(mine.values()):
+                due.append((file, [c for c in cadences if mine[c]], mine))
+        run_pass = self.begin_pass(due) if several else None
+        for file, file_cadences, mine in due:
+            if self.stop_requested.is_set():
+                return  # the pass is dropped whole: a run abandoned may still be reading it
+            self.sync_file(file_cadences, file, mine, run_pass)
+            if run_pass is not None and not self.stop_requested.is_set():
+                run_pass.file_done(file)
+
+    def begin_pass(
+        self, due: list[tuple[LoadedMapping, list[Cadence], dict[Cadence, list[str]]]]
+    ) -> DaemonPass | None:
+        """The files' answers and cache shared over the pass; None (each file on its own)
+        when the store cannot be read for it."""
+        assert self.store is not None
+        files = [(file, [kr for c in cadences for kr in mine[c]]) for file, cadences, mine in due]
+        try:
+            return DaemonPass.begin(self.settings, self.store, files)
+        except StoreError as exc:
+            log.error("store error planning the pass, each file synced on its own: %s", exc)
+            return None
 
     def sync_file(
-        self, cadences: list[Cadence], file: LoadedMapping, groups: dict[Cadence, list[str]]
+        self,
+        cadences: list[Cadence],
+        file: LoadedMapping,
+        groups: dict[Cadence, list[str]],
+        run_pass: DaemonPass | None = None,
     ) -> None:
         """Sync the key results of `cadences` that no run has synced in their current slot."""
         assert self.store is not None
@@ -256,7 +274,7 @@ class Daemon:
                     self.health.record_run(fresh, "skipped", finished_at=now)
                 due = [c for c in cadences if c not in fresh]
                 if due:
-                    report = self.run_due(due, file, groups, store)
+                    report = self.run_due(due, file, groups, store, run_pass)
                 turn = "skipped" if not due else "synced" if report is not None else "error"
                 self.health.record_namespace(namespace, turn, at=datetime.now(UTC))
         except StoreError as exc:
@@ -316,12 +334,13 @@ class Daemon:
         file: LoadedMapping,
         groups: dict[Cadence, list[str]],
         store: Store,
+        run_pass: DaemonPass | None,
     ) -> SyncReport | None:
-        """Sync the due key results; the report of a run that completed, for its digest."""
+        """Sync the due key results (on the pass's shared answers and cache, when in one);
+        the report of a run that completed, for its digest."""
         mapping = file.mapping
         ids = [kr for c in cadences for kr in groups[c]]
-        every_id = [kr.id for _, kr in mapping.key_results()]
-        only = None if sorted(ids) == sorted(every_id) else ids
+        only = only_of(file, ids)
         log.info(
             "sync started: %d key results (%s) of namespace %s",
             len(ids),
@@ -330,13 +349,10 @@ class Daemon:
             extra={"namespace": mapping.namespace},
         )
         outcome = run_in_worker(
-            lambda: run_sync(
-                self.settings,
-                mapping,
-                store,
-                only=only,
-                config_path=str(file.path),
-                run_began=self.pass_began,
+            lambda: (
+                run_pass.run(file, store, only)
+                if run_pass is not None
+                else run_sync(self.settings, mapping, store, only=only, config_path=str(file.path))
             ),
             self.stop_requested,
             self.settings.daemon.shutdown_grace_s,

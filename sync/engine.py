@@ -140,7 +140,6 @@ def run_sync(
     plan_ready: Callable[[QueryPlan], None] | None = None,
     demo: bool = False,
     connectors: Mapping[str, Connector | ConnectorError] | None = None,
-    run_began: datetime | None = None,
     cache: RunCache | None = None,
 ) -> SyncReport:
     """One pass. The store is only read before fetching and written once at the end.
@@ -152,8 +151,7 @@ def run_sync(
     many files shares them, `sync.file_runs`); default: connected here. `cache`: that
     run's incremental cache, planned over every file's plan (its first file asks what
     changed, each file's transaction writes what was answered by then); default: this
-    file's own. `run_began`: without a shared cache, when a pass over many files began
-    (the daemon's), whose cache entries written since stand as they are.
+    file's own.
     """
     started = datetime.now(UTC)
     as_of = as_of or started
@@ -170,7 +168,7 @@ def run_sync(
     )
     readers = dict(connectors)  # unwrapped: the history of the period's start is read here
     incremental = (
-        IncrementalSync(store, settings.incremental, started, run_began, cache)
+        IncrementalSync(store, settings.incremental, started, cache)
         if store is not None and settings.incremental.enabled
         else None
     )

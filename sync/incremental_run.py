@@ -112,6 +112,13 @@ class RunCache:
             )
             self.sources[source].expect(s for s in reads if s.source == source)
 
+    def not_read(self, planned: QueryPlan, made: QueryPlan | None) -> None:
+        """A plan given to `plan` whose file read only `made`'s selectors (None: the file was
+        not synced): the other reads are done, so their units' items can be released."""
+        skipped = reads_of(planned) - (reads_of(made) if made is not None else set())
+        for name, source in self.sources.items():
+            source.skip(s for s in skipped if s.source == name)
+
     def _reload(self, key: str) -> CachedUnit | None:
         return load_units(self.store, [key], self.decoded).get(key)
 
@@ -161,10 +168,9 @@ class IncrementalSync:
         store: Store,
         settings: IncrementalSettings,
         now: datetime,
-        run_began: datetime | None = None,
         cache: RunCache | None = None,
     ) -> None:
-        self.cache = cache if cache is not None else RunCache(store, settings, now, run_began)
+        self.cache = cache if cache is not None else RunCache(store, settings, now)
         self._own = cache is None
         self._plan = QueryPlan([], {}, {}, set())
         self._decoded_before = 0

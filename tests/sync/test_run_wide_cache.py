@@ -9,6 +9,8 @@ value is a full fetch with no cache at all, also after issues move and close.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,8 @@ from config.files import LoadedMapping, load_mapping_files
 from config.loader import load_mapping_text
 from config.mapping import MappingFile
 from sandbox.server import Sandbox
+from sync.daemon import Daemon
+from sync.daemon_schedule import file_groups
 from sync.engine import run_sync
 from sync.file_runs import run_files
 from sync.store import Store
@@ -173,3 +177,67 @@ def test_a_file_failing_later_loses_none_of_the_cache_the_earlier_files_wrote(
         earlier.close()
     assert retried == after_earlier
     assert found == org.full()
+
+
+def daemon_pass(org: Organization, daemon: Daemon) -> tuple[int, dict[str, float | None]]:
+    """One daemon pass over the team files (a new one-second slot for each: none is fresh):
+    the requests the sandbox counted, each key result's stored value. The daemon's runs
+    are as of their own time, so ages (mean open PR age) agree to a few seconds' worth."""
+    time.sleep(1.05)
+    counted(org.box)
+    groups = file_groups(org.files, EVERY_S)
+    daemon.schedule.apply(groups)
+    daemon.sync(list(groups), org.files)
+    made = sum(counted(org.box).values())
+    assert daemon.store is not None
+    found: dict[str, float | None] = {}
+    for file in org.files:
+        rows = daemon.store.in_namespace(file.namespace).all_key_results()
+        assert all(row.last_error is None for row in rows), rows
+        for row in rows:
+            assert agree({row.id: found.setdefault(row.id, row.value)}, {row.id: row.value})
+    return made, found
+
+
+EVERY_S = 1.0
+
+
+def agree(found: dict[str, float | None], reference: dict[str, float | None]) -> bool:
+    """The same key results, each value equal (to 1e-4 relative: ages move with the clock)."""
+    return found.keys() == reference.keys() and all(
+        (a is None) == (b is None) and (a is None or b is None or math.isclose(a, b, rel_tol=1e-4))
+        for a, b in ((found[kr], reference[kr]) for kr in found)
+    )
+
+
+def test_a_daemon_pass_over_the_files_costs_what_their_sync_costs(
+    organization: Organization, tmp_path: Path
+) -> None:
+    """The daemon syncs the files one by one, each under its own lock, yet plans its pass
+    over all of them as `sync` does: a query several files read fetched once, each tracker
+    asked once what changed."""
+    org = organization
+    url = f"sqlite:///{tmp_path / 'daemon.db'}"
+    daemon = Daemon(settings(org.box, url), tmp_path, every_s=EVERY_S, host="127.0.0.1", port=0)
+    daemon.store = Store(url)
+    try:
+        daemon.store.migrate()
+        first_sync, together = org.sync_together()
+        first_pass, by_daemon = daemon_pass(org, daemon)
+        assert together == org.full()
+        assert agree(by_daemon, together)
+        assert first_pass == first_sync
+
+        second_sync, _ = org.sync_together()
+        second_pass, by_daemon = daemon_pass(org, daemon)
+        assert agree(by_daemon, together)
+        assert second_pass == second_sync
+
+        touch_items(org.box, 0.05, seed=5)
+        third_sync, together = org.sync_together()
+        third_pass, by_daemon = daemon_pass(org, daemon)
+        assert together == org.full()
+        assert agree(by_daemon, together)
+        assert third_pass == third_sync
+    finally:
+        daemon.store.close()
