@@ -32,11 +32,12 @@ from config.loader import MappingError
 from config.settings import Settings
 from config.shards import Shard
 from sync.daemon_pass import DaemonPass, only_of
-from sync.daemon_schedule import DaemonSchedule, file_groups, ids_of_file
+from sync.daemon_schedule import DaemonSchedule, due_of_file, file_groups, synced_in_slot
 from sync.dashboard import make_dashboard_app
 from sync.dashboard.serving import warn_if_exposed
 from sync.engine import SyncReport, run_sync
 from sync.file_cycles import cycle_scope
+from sync.file_runs import aligned_order
 from sync.health import DaemonHealth, HealthServer
 from sync.namespace_claims import NamespaceClaims
 from sync.notify import notify_after_run
@@ -186,15 +187,12 @@ class Daemon:
         several = len(self.files) > 1
         for namespace, cadences in due.items():
             file = by_namespace.get(namespace)
-            mine = {
-                c: ids_of_file(file, self.schedule.groups.get(c, []), several) if file else []
-                for c in cadences
-            }
-            still = [c for c in cadences if mine[c]]
-            if file is None or not still or self.stop_requested.is_set():
+            groups = self.schedule.groups
+            mine = due_of_file(file, cadences, groups, several, self.every_s) if file else {}
+            if file is None or not mine or self.stop_requested.is_set():
                 self.claims.taken(namespace)  # it left the files, or nothing of it is due
                 continue
-            self.sync_file(still, file, mine)
+            self.sync_file(list(mine), file, mine)
 
     # --- one run -------------------------------------------------------------------------
 
@@ -209,10 +207,16 @@ class Daemon:
         self.files = list(files)
         several = len(files) > 1
         due: list[tuple[LoadedMapping, list[Cadence], dict[Cadence, list[str]]]] = []
-        for file in self.claims.order(files) if self.shares_work else files:
-            mine = {c: ids_of_file(file, groups.get(c, []), several) for c in cadences}
-            if any(mine.values()):
-                due.append((file, [c for c in cadences if mine[c]], mine))
+        # children before parents, as `sync` does: a parent's roll-up counts this pass's
+        # progress of the objectives aligned to it
+        if self.shares_work:
+            ordered = aligned_order(self.claims.order(files), keep_order=True)
+        else:
+            ordered = aligned_order(files)
+        for file in ordered:
+            mine = due_of_file(file, cadences, groups, several, self.every_s)
+            if mine:
+                due.append((file, list(mine), mine))
         run_pass = self.begin_pass(due) if several else None
         for file, file_cadences, mine in due:
             if self.stop_requested.is_set():
@@ -255,13 +259,10 @@ class Daemon:
                 self.claims.taken(namespace)
                 now = datetime.now(UTC)
                 checked = {row.id: row.checked_at for row in store.all_key_results()}
+                last_run = next(iter(store.runs(limit=1)), None)
+                last_run_at = last_run.finished_at if last_run is not None else None
                 fresh = [
-                    c
-                    for c in cadences
-                    if all(
-                        (at := checked.get(kr)) is not None and at >= c.slot_start(now)
-                        for kr in groups[c]
-                    )
+                    c for c in cadences if synced_in_slot(c, groups[c], checked, last_run_at, now)
                 ]
                 if fresh:
                     log.info(

@@ -48,10 +48,12 @@ def file_groups(files: Sequence[LoadedMapping], every_s: float | None) -> dict[C
     """`cadence_groups` of every file; with several files, each id as `namespace/id`."""
     if len(files) == 1:
         mapping = files[0].mapping
-        return cadence_groups(mapping, default_cadence(mapping, every_s))
+        default = default_cadence(mapping, every_s)
+        return cadence_groups(mapping, default) or {default: []}
     groups: dict[Cadence, list[str]] = {}
     for file in files:
         default = default_cadence(file.mapping, every_s)
+        groups.setdefault(default, [])  # a file of objectives alone is synced at it too
         for cadence, ids in cadence_groups(file.mapping, default).items():
             groups.setdefault(cadence, []).extend(f"{file.namespace}/{kr}" for kr in ids)
     return groups
@@ -63,6 +65,38 @@ def ids_of_file(file: LoadedMapping, refs: list[str], several: bool) -> list[str
         return refs
     prefix = f"{file.namespace}/"
     return [ref.removeprefix(prefix) for ref in refs if ref.startswith(prefix)]
+
+
+def due_of_file(
+    file: LoadedMapping,
+    cadences: Sequence[Cadence],
+    groups: dict[Cadence, list[str]],
+    several: bool,
+    every_s: float | None,
+) -> dict[Cadence, list[str]]:
+    """`file`'s key result ids due at those of `cadences` that have some. A file with no key
+    result (a company's objectives, rolling up those aligned to them) is due whole, with no
+    id, at its own cadence, so that its objectives are written and rolled up too."""
+    if next(iter(file.mapping.key_results()), None) is None:
+        own = default_cadence(file.mapping, every_s)
+        return {own: []} if own in cadences else {}
+    mine = {c: ids_of_file(file, groups.get(c, []), several) for c in cadences}
+    return {c: ids for c, ids in mine.items() if ids}
+
+
+def synced_in_slot(
+    cadence: Cadence,
+    ids: Sequence[str],
+    checked: dict[str, datetime | None],
+    last_run_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Whether another run synced `ids` (each key result's `checked_at` in `checked`) in the
+    cadence's current slot; with no id, whether the namespace's last run ended in it."""
+    start = cadence.slot_start(now)
+    if not ids:
+        return last_run_at is not None and last_run_at >= start
+    return all((at := checked.get(kr)) is not None and at >= start for kr in ids)
 
 
 def schedule_time(moment: datetime) -> datetime:

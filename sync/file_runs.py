@@ -33,10 +33,14 @@ class FileRun:
     report: SyncReport
 
 
-def aligned_order(files: Sequence[LoadedMapping]) -> list[LoadedMapping]:
+def aligned_order(
+    files: Sequence[LoadedMapping], *, keep_order: bool = False
+) -> list[LoadedMapping]:
     """The files with each one after the files aligned to it (children before parents), by
-    namespace name otherwise. Namespaces may align both ways without a cycle of objectives;
-    then the smallest name left goes first and that parent reads the other's stored rows."""
+    namespace name otherwise (in the order given, with `keep_order`). Namespaces may align
+    both ways without a cycle of objectives; then the first left goes first and that parent
+    reads the other's stored rows."""
+    rank = {file.namespace: index if keep_order else 0 for index, file in enumerate(files)}
     by_namespace = {file.namespace: file for file in files}
     waits_for: dict[str, set[str]] = {ns: set() for ns in by_namespace}
     for file in files:
@@ -48,7 +52,7 @@ def aligned_order(files: Sequence[LoadedMapping]) -> list[LoadedMapping]:
     left = dict(waits_for)
     while left:
         ready = [ns for ns, children in left.items() if not children & left.keys()]
-        chosen = min(ready) if ready else min(left)
+        chosen = min(ready or left, key=lambda ns: (rank[ns], ns))
         ordered.append(by_namespace[chosen])
         del left[chosen]
     return ordered

@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from config.files import load_mapping_files
+from config.settings import Settings
 from sandbox.server import Sandbox
 from sync.cli import main
+from sync.daemon import Daemon
+from sync.daemon_schedule import file_groups
 from sync.records import Listing
 from sync.store import Store
 from sync.store_errors import RunLockedError
@@ -313,3 +317,35 @@ def test_validate_checks_every_files_connections(
     assert failed and all(line.startswith(f"{org / 'mobile.yml'}:") for line in failed)
     assert "(key result web-done): FAILED" in failed[0]
     assert not (tmp_path / "org.db").exists()
+
+
+@pytest.mark.parametrize("shares_work", [False, True])
+def test_a_daemon_pass_syncs_the_team_files_before_the_company_file_they_align_to(
+    org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shares_work: bool
+) -> None:
+    """As `sync` does, so the company's roll-up counts the teams' progress of the same pass,
+    however the replica's pass is shuffled (here: the company's name first)."""
+    url = f"sqlite:///{tmp_path / 'by-sync.db'}"
+    sync_into(url, str(org), monkeypatch)
+    by_sync = Store(url)
+    [expected] = by_sync.in_namespace("company").all_objectives()
+    by_sync.close()
+    assert expected.progress is not None
+
+    url = f"sqlite:///{tmp_path / 'by-daemon.db'}"
+    monkeypatch.setenv("OKRSYNC_DATABASE_URL", url)
+    daemon = Daemon(Settings(), org, every_s=60.0, host="127.0.0.1", port=0)
+    daemon.shares_work = shares_work
+    daemon.claims.order = lambda items: sorted(items, key=lambda f: f.namespace)  # type: ignore[method-assign]
+    daemon.store = Store(url)
+    try:
+        daemon.store.migrate()
+        files = load_mapping_files(org).files
+        assert files[0].namespace == "company"  # in the directory's order, the company first
+        groups = file_groups(files, 60.0)
+        daemon.schedule.apply(groups)
+        daemon.sync(list(groups), files)
+        [grow] = daemon.store.in_namespace("company").all_objectives()
+        assert grow.progress == pytest.approx(expected.progress)
+    finally:
+        daemon.store.close()
