@@ -140,7 +140,10 @@ class Store(StoreReads):
         PostgreSQL, a lock file beside SQLite (one for the store: SQLite writes one at a
         time)."""
         namespace = self.namespace
-        holder = f"another okr-sync run of namespace {namespace}"
+        if self.dialect == "postgresql":
+            holder = f"another okr-sync run of namespace {namespace}"
+        else:  # the holder may be syncing any namespace of the store
+            holder = "another okr-sync run (of any namespace: SQLite has one writer)"
         with self._exclusive(RUN_LOCK.of(namespace), wait_s=wait_s, holder=holder):
             yield
 

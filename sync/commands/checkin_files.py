@@ -1,8 +1,8 @@
 """What `checkin` and `note` share: the files `--config` names (a file, a directory or a
 glob, as for `sync`), the key result named in them (`NAMESPACE/ID`, or an id one file alone
-has), and the write under the run locks of its namespace and of the namespaces aligned above
-it, whose objectives are then rolled up again (`sync.aligned_rollup`): the organization's
-tree never shows a parent's number its children no longer give."""
+has), the write under its namespace's run lock, then, under theirs, the objectives of the
+namespaces aligned above it rolled up again (`sync.aligned_rollup`): the organization's
+tree does not show a parent's number its children no longer give."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from typing import TypeVar
 from config.files import load_mapping_files
 from config.mapping import MappingFile
 from config.settings import Settings
-from sync.aligned_rollup import chain_above, roll_up_above
+from sync.aligned_rollup import RolledAbove, chain_above, roll_up_above
 from sync.checkin import find_key_result, unknown_key_result
 from sync.commands.arguments import config_path
 from sync.commands.command import UsageError
 from sync.commands.store_access import open_store, split_kr
 from sync.literal_text import LiteralConsole
 from sync.store import Store
+from sync.store_errors import RunLockedError
 
 T = TypeVar("T")
 
@@ -88,19 +89,31 @@ def write_and_roll_up(
     target: CheckinTarget,
     write: Callable[[Store, datetime], T],
 ) -> T:
-    """`write(store in the key result's namespace, now)` under the run locks of that
-    namespace and of the namespaces given aligned above it (name order; SQLite's one lock
-    once), then the objectives above rolled up again and written; a parent whose file was
-    not given, or that the store does not hold yet, is said to follow at its next sync."""
+    """`write(store in the key result's namespace, now)` under that namespace's run lock,
+    then the objectives above in the namespaces given rolled up again and written under
+    theirs (name order; SQLite's one lock once). A parent whose file was not given, that the
+    store does not hold yet, or whose namespace stays locked by a sync (its roll-up may have
+    read the value before this one), is said to follow at its next sync: the check-in itself
+    is never lost to a long sync of the company above it."""
     namespace = target.mapping.namespace
     objective, _ = find_key_result(target.mapping, target.kr_id)
     chain = chain_above(target.mappings, namespace, objective.id)
     store = open_store(settings)
     as_of = datetime.now(UTC)
     wait_s = max(settings.lock_timeout_s, 10.0)
-    with store.run_locks([namespace, *chain.namespaces], wait_s=wait_s):
+    with store.run_locks([namespace], wait_s=wait_s):
         result = write(store.in_namespace(namespace), as_of)
-        rolled = roll_up_above(settings, target.mappings, store, chain, as_of)
+    try:
+        with store.run_locks(chain.namespaces, wait_s=wait_s):
+            rolled = roll_up_above(settings, target.mappings, store, chain, as_of)
+    except RunLockedError:
+        refs = [f"{ns}/{oid}" for ns in chain.namespaces for oid in sorted(chain.objectives[ns])]
+        console.print(
+            f"{', '.join(refs)}: the roll-up follows at the next sync (a sync of "
+            f"{', '.join(chain.namespaces)} held the store for {wait_s:.0f} s)",
+            soft_wrap=True,
+        )
+        rolled = RolledAbove([], chain.not_given, [])
     for above in rolled.not_given:
         console.print(
             f"{above.ref}: its roll-up follows at its next sync (the file of namespace "

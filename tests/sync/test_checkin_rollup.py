@@ -253,3 +253,42 @@ def test_the_roll_up_write_changes_listed_objectives_of_its_namespace_only(store
     assert {row.id: row.progress for row in team.all_objectives()} == {"quality": 0.5, "old": 0.5}
     assert store.counts() == counts  # no run, no key result, no history row added
     assert company.key_result("p1-bugs") == kr_before
+
+
+def test_a_checkin_while_the_company_syncs_is_written_and_says_its_roll_up_follows(
+    org: Path,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL a long sync of the company (its lock held here) no longer costs the
+    team its check-in: the value is written, and the roll-up above is named as following at
+    the next sync (that sync may have read the team before the check-in). SQLite has one
+    lock for the whole store: the check-in waits for it, then fails with nothing written."""
+    monkeypatch.setenv("OKRSYNC_LOCK_TIMEOUT_S", "1")  # waited: at least 10 s
+    before = objectives_of(database_url)
+    holder = Store(database_url)
+    try:
+        with holder.in_namespace("company").run_lock(wait_s=0):
+            code = main(["checkin", "team/api", "80", "--config", str(org)])
+            captured = capsys.readouterr()
+            stored = {kr.id: kr.value for kr in holder.in_namespace("team").all_key_results()}
+    finally:
+        holder.close()
+    after = objectives_of(database_url)
+    if database_url.startswith("postgresql"):
+        assert code == 0, captured
+        assert stored["api"] == 80
+        assert "team/api: 80" in captured.out
+        assert (
+            "company/grow, department/build: the roll-up follows at the next sync "
+            "(a sync of company, department held the store for 10 s)" in captured.out
+        )
+        assert after["company/grow"] == before["company/grow"]  # left to the next sync
+        assert after["team/ship"] != before["team/ship"]  # the team's own roll-up is written
+    else:
+        assert code == 1, captured
+        assert stored["api"] == 10 and after == before
+        assert "another okr-sync run (of any namespace: SQLite has one writer) holds" in (
+            captured.err
+        )
