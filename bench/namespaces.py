@@ -9,6 +9,10 @@ of the company's key results, the windows `300 / namespaces` apart, so neighbour
 share a project's queries (several teams on one project), and every query is read by a few
 teams. 50 x 20 = 1,000 key results over the company's 190 distinct queries.
 
+A daemon passes over the same files twice (`daemon_first`, `daemon_second`): each file under
+its own lock, the pass planned over them all; values equal the files together's (an age's
+mean older by no more than the seconds since: its runs are as of their own time).
+
 Then the same first run by 1, 2 and 4 processes at once on one PostgreSQL store, each
 `sync --shard I/N` (bench/shard_runs.py): wall time and requests (`shards`), values equal
 the files-together run's. The other runs are in this process, one after another; requests
@@ -37,14 +41,18 @@ from bench.shard_runs import ShardFigures, sync_in_shards
 from config.files import LoadedMapping, load_mapping_files
 from config.settings import Settings
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_EMAIL, SANDBOX_JIRA_TOKEN
+from sync.daemon import Daemon
+from sync.daemon_schedule import file_groups
 from sync.engine import SyncReport, run_sync
 from sync.file_runs import run_files
+from sync.metrics import CLOCK_FIELDS
 from sync.plan import plan_queries
 from sync.store import Store
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results-namespaces.json"
 SHARD_PROCESSES = (1, 2, 4)
+DAEMON_EVERY_S = 1.0
 
 
 def team_files(company_text: str, namespaces: int, per_team: int) -> dict[str, str]:
@@ -157,6 +165,62 @@ def sync_alone(
     return WayFigures(requests, endpoints, wall, values, failed)
 
 
+def daemon_pass(daemon: Daemon, files: list[LoadedMapping], box: RemoteSandbox) -> WayFigures:
+    """One pass of a daemon over the files (as of now, in a one-second slot of its own):
+    each file under its own lock, the pass planned over them all (`sync.daemon_pass`)."""
+    assert daemon.store is not None
+    time.sleep(1.05)  # a slot of its own: nothing is fresh
+    groups = file_groups(files, DAEMON_EVERY_S)
+    daemon.schedule.apply(groups)
+    box.reset_counts()
+    began = time.perf_counter()
+    daemon.sync(list(groups), files)
+    wall = time.perf_counter() - began
+    values: dict[str, float | None] = {}
+    failed: list[str] = []
+    for file in files:
+        for row in daemon.store.in_namespace(file.namespace).all_key_results():
+            values[f"{file.namespace}/{row.id}"] = row.value
+            if row.last_error is not None:
+                failed.append(f"{file.namespace}/{row.id}")
+    requests, endpoints = request_counts_of(box)
+    return WayFigures(requests, endpoints, wall, values, failed)
+
+
+def clock_key_results(files: list[LoadedMapping]) -> set[str]:
+    """The key results (`namespace/id`) whose value moves with the clock: an age's mean."""
+    return {
+        f"{file.namespace}/{kr.id}"
+        for file in files
+        for _, kr in file.mapping.key_results()
+        if getattr(kr.metric, "field", None) in CLOCK_FIELDS
+    }
+
+
+def values_as_of_later(
+    then: dict[str, float | None],
+    later: dict[str, float | None],
+    clock: set[str],
+    slack_days: float,
+) -> list[str]:
+    """Key results whose values differ, `later` computed up to `slack_days` after `then`
+    (a daemon's runs are as of their own time): equal, or for an age, older by at most that."""
+    return sorted(
+        k
+        for k in set(then) | set(later)
+        if (k in then) != (k in later)
+        or (
+            then.get(k) != later.get(k)
+            and not (
+                k in clock
+                and (a := then.get(k)) is not None
+                and (b := later.get(k)) is not None
+                and 0 <= b - a <= slack_days
+            )
+        )
+    )
+
+
 def distinct_queries(files: list[LoadedMapping], as_of: datetime) -> tuple[int, int]:
     """(key results, distinct selectors) over every file: what sharing can save."""
     selectors = set()
@@ -211,10 +275,14 @@ def run_namespaces_benchmark(
         alone_folder = Path(tmp) / "alone"
         alone_folder.mkdir()
         ways: dict[str, WayFigures] = {}
+        daemon = Daemon(settings, folder, every_s=DAEMON_EVERY_S, host="127.0.0.1", port=0)
+        daemon.store = Store(f"sqlite:///{Path(tmp) / 'daemon.db'}")
+        daemon.store.migrate()
         for run in ("first", "second"):
             ways[f"together_{run}"] = sync_together(settings, files, url, box, as_of)
             ways[f"alone_{run}"] = sync_alone(settings, files, alone_folder, box, as_of)
-            for way in ("together", "alone"):
+            ways[f"daemon_{run}"] = daemon_pass(daemon, files, box)
+            for way in ("together", "alone", "daemon"):
                 shown = ways[f"{way}_{run}"]
                 print(
                     f"{run} run, {way:>8}: {shown.requests['total']:>6} requests "
@@ -222,6 +290,9 @@ def run_namespaces_benchmark(
                     f"{shown.wall_s:.1f} s",
                     flush=True,
                 )
+        daemon.store.close()
+        slack_days = (datetime.now(UTC) - as_of).total_seconds() / 86400
+        clock = clock_key_results(files)
         shards: list[ShardFigures] = []
         for processes in shard_processes:
             shards.append(sync_in_shards(processes, folder, credentials, as_of, concurrency, box))
@@ -240,6 +311,13 @@ def run_namespaces_benchmark(
             ref
             for shard in shards
             for ref in values_equal(ways["together_first"].values, shard.values)
+        }
+        | {
+            ref
+            for run in ("first", "second")
+            for ref in values_as_of_later(
+                ways[f"together_{run}"].values, ways[f"daemon_{run}"].values, clock, slack_days
+            )
         }
     )
     failed = sorted({ref for figures in ways.values() for ref in figures.failed})

@@ -61,13 +61,16 @@ def test_small_organization_benchmark_shares_requests_with_the_same_values(
     assert code == 0
     assert results["values_match"] is True and results["failed"] == []
     assert results["key_results"] == 400 and results["distinct_queries"] < 400
-    for way in ("together_first", "alone_first", "together_second", "alone_second"):
+    for way in ("together_first", "alone_first", "together_second", "alone_second", "daemon_first"):
         requests = results[way]["requests"]
         assert requests["total"] == requests["jira"] + requests["github"] > 0
     assert (
         results["together_first"]["requests"]["total"] < results["alone_first"]["requests"]["total"]
     )
     assert results["alone_vs_together"]["first"] > 1
+    # a daemon's pass over the files costs what their sync costs (values: values_match)
+    for run in ("first", "second"):
+        assert results[f"daemon_{run}"]["requests"] == results[f"together_{run}"]["requests"]
     shards = results["shards"]
     assert [shard["processes"] for shard in shards] == [1, 2]
     for shard in shards:  # their values are the files-together run's (values_match above)
