@@ -7,13 +7,14 @@ stays a null; times are ISO 8601 as `datetime.isoformat` writes them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import Field
 
 from config.periods import cycle_period
-from sync.namespace_standing import NamespaceStanding, namespace_standings, qualified
+from sync.document_fields import ClosedDocument, Count, Moment, Percent, RetiredAt
+from sync.namespace_documents import NamespaceSummary, namespaces_document
 from sync.presentation import percent
 from sync.progress import Status
 from sync.standing import (
@@ -25,34 +26,6 @@ from sync.standing import (
     objective_tree,
 )
 from sync.store import Store
-
-
-def _isoformat(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-# pydantic would write UTC as `Z`; the documents have always said `+00:00`.
-Moment = Annotated[
-    datetime,
-    PlainSerializer(_isoformat, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
-Percent = Annotated[float, Field(ge=0, le=100)]
-Count = Annotated[int, Field(ge=0)]
-RetiredAt = Annotated[
-    Moment | None,
-    Field(
-        description="when the mapping file stopped listing it (shown with all=1); null while "
-        "listed. No roll-up counts what is retired"
-    ),
-]
-
-
-class ClosedDocument(BaseModel):
-    """A document with exactly these keys (`additionalProperties: false`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
 
 # --- the objective tree: `status --json`, and /api/objectives with two fields more ------
 
@@ -118,35 +91,6 @@ def cycle_document(key: str | None) -> Cycle | None:
         return None
     period = cycle_period(key)
     return Cycle(key=key, label=period.label, start=period.start, end=period.end)
-
-
-class LastRun(ClosedDocument):
-    """A namespace's newest sync run, in brief."""
-
-    id: int
-    finished_at: Moment
-    outcome: Literal["ok", "partial", "failed"]
-    key_results_total: Count
-    key_results_failed: Count
-    errors: dict[str, list[str]] = Field(description="error messages, by source")
-
-
-class NamespaceSummary(ClosedDocument):
-    """A namespace of the store: a mapping file's, with its last run and what failed."""
-
-    name: str
-    current: bool = Field(description="the one shown unless asked: the newest sync's")
-    last_run: LastRun | None = Field(description="null before its first run")
-    failing: list[str] = Field(
-        description="key results of its current cycle whose last fetch failed, as "
-        "`namespace/id`; their values are the last good ones"
-    )
-
-
-class Namespaces(ClosedDocument):
-    """Every namespace of the store, in name order."""
-
-    namespaces: list[NamespaceSummary]
 
 
 class StatusDocument(ClosedDocument):
@@ -333,30 +277,6 @@ def status_document(store: Store, wanted: TreeFilter | None = None) -> StatusDoc
         period=cycle_document(store.cycle),
         namespace=store.namespace,
         namespaces=namespaces_document(store).namespaces,
-    )
-
-
-def namespaces_document(store: Store) -> Namespaces:
-    """Every namespace of the store with its last run and failing key results."""
-    return Namespaces(namespaces=[_namespace_summary(each) for each in namespace_standings(store)])
-
-
-def _namespace_summary(standing: NamespaceStanding) -> NamespaceSummary:
-    run = standing.last_run
-    return NamespaceSummary(
-        name=standing.name,
-        current=standing.current,
-        last_run=None
-        if run is None
-        else LastRun(
-            id=run.id,
-            finished_at=run.finished_at,
-            outcome=run.outcome,
-            key_results_total=run.key_results_total,
-            key_results_failed=run.key_results_failed,
-            errors=run.errors,
-        ),
-        failing=[qualified(standing.name, kr_id) for kr_id in standing.failing],
     )
 
 

@@ -13,17 +13,16 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
+from sync.document_fields import ClosedDocument
 from sync.documents import (
-    ClosedDocument,
     Cycle,
     KeyResultSummary,
-    NamespaceSummary,
     Objective,
     cycle_document,
     key_result_fields,
-    namespaces_document,
     objective_fields,
 )
+from sync.namespace_documents import NamespaceSummary, namespaces_document
 from sync.standing import ObjectiveInTree, TreeFilter, named, tree_across, tree_parent_key
 from sync.store import Store
 

@@ -34,7 +34,8 @@ from sync.dashboard.api import (
 )
 from sync.dashboard.openapi import openapi_document
 from sync.dashboard.query_args import int_arg, query_arg, tree_filter
-from sync.documents import Error, ErrorDetail, namespaces_document, objectives_document
+from sync.documents import Error, ErrorDetail, objectives_document
+from sync.namespace_documents import namespaces_document
 from sync.namespace_standing import namespace_standings
 from sync.organization import EVERY_NAMESPACE, organization_document, organization_tree
 from sync.presentation import scope_changes, scope_summary

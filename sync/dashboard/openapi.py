@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from sync.dashboard.api import RUNS_LIMIT_MAX
-from sync.documents import Error, KeyResult, Namespaces, Objectives, Runs
+from sync.documents import Error, KeyResult, Objectives, Runs
+from sync.namespace_documents import Namespaces
 from sync.organization import OrganizationDocument
 
 COMPONENT_REF = "#/components/schemas/{model}"

@@ -21,7 +21,7 @@ from werkzeug.test import Client
 from config.loader import load_mapping
 from config.settings import Settings
 from sandbox.server import SANDBOX_GITHUB_TOKEN, SANDBOX_JIRA_TOKEN, Sandbox
-from sync import documents, organization
+from sync import documents, namespace_documents, organization
 from sync.dashboard import make_dashboard_app
 from sync.documents import status_document
 from sync.engine import run_sync
@@ -306,10 +306,11 @@ def test_api_runs_and_limits(client: Client, spec: dict[str, Any], demo: DemoSto
 
 
 def response_models() -> dict[str, type[BaseModel]]:
-    """The models `sync.documents` and `sync.organization` define, by name."""
+    """The models `sync.documents`, `sync.namespace_documents` and `sync.organization`
+    define, by name."""
     return {
         name: value
-        for module in (documents, organization)
+        for module in (documents, namespace_documents, organization)
         for name, value in vars(module).items()
         if isinstance(value, type)
         and issubclass(value, BaseModel)
