@@ -13,13 +13,12 @@ run decoded.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
@@ -77,7 +76,8 @@ class CachedUnit:
     run_id: int | None = None  # the run that last wrote the entry; None: not written yet
     stored_size: int = 0  # rows with an item, counted when the header was read
     loaded_items: dict[str, WorkItem] | None = None  # by item key, once decoded or fetched
-    read_items: Callable[[], dict[str, WorkItem]] | None = field(default=None, repr=False)
+    stored: StoredItems | None = field(default=None, repr=False)  # None: nothing to read
+    released: bool = False  # no reader is left: reading the items again is a bug
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -89,7 +89,9 @@ class CachedUnit:
         """
         with self._lock:
             if self.loaded_items is None:
-                self.loaded_items = self.read_items() if self.read_items is not None else {}
+                if self.released:
+                    raise RuntimeError(f"cache entry {self.key} was read after its release")
+                self.loaded_items = self.stored.read() if self.stored is not None else {}
             return self.loaded_items
 
     @property
@@ -106,25 +108,29 @@ class CachedUnit:
         """This run's committed transaction wrote the entry (its header restamped, its rows
         as this entry holds them): items not decoded yet are read as of that write."""
         with self._lock:
-            reader = self.read_items
-            if (
-                self.loaded_items is None
-                and isinstance(reader, functools.partial)
-                and reader.func is read_items
-            ):
-                store, key, _, tally = reader.args
-                self.read_items = functools.partial(read_items, store, key, self.synced_at, tally)
+            if self.loaded_items is None and self.stored is not None:
+                self.stored = replace(self.stored, written_at=self.synced_at)
 
     def release_items(self) -> None:
         """Drop the decoded items once no reader is left; reading them again is a bug (the
         store's rows may no longer be this entry's)."""
         with self._lock:
             self.loaded_items = None
-            self.read_items = functools.partial(_released, self.key)
+            self.released = True
 
 
-def _released(unit_key: str) -> dict[str, WorkItem]:
-    raise RuntimeError(f"cache entry {unit_key} was read after its items were released")
+@dataclass(frozen=True)
+class StoredItems:
+    """Where an entry's items are read from, and as of which write (its `synced_at` when
+    its header was read): read after another write, they are unreadable (`read_items`)."""
+
+    store: Store
+    unit_key: str
+    written_at: datetime
+    tally: DecodeTally
+
+    def read(self) -> dict[str, WorkItem]:
+        return read_items(self.store, self.unit_key, self.written_at, self.tally)
 
 
 @dataclass
@@ -182,9 +188,7 @@ def load_units(
                     synced_at=synced,
                     full_at=full,
                     run_id=row.run_id,
-                    read_items=functools.partial(
-                        read_items, store, row.unit_key, row.synced_at, tally
-                    ),
+                    stored=StoredItems(store, row.unit_key, synced, tally),
                 )
             members = select(
                 items.c.unit_key, items.c.item_key, items.c.tracker_id, items.c.item.is_(None)
