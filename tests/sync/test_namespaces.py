@@ -64,14 +64,16 @@ def test_the_run_lock_is_per_namespace_on_postgresql_and_per_store_on_sqlite(
     store: Store,
 ) -> None:
     platform, mobile = store.in_namespace("platform"), store.in_namespace("mobile")
+    postgres = store.dialect == "postgresql"
+    holder = "namespace platform" if postgres else r"of any namespace: SQLite has one writer"
     with platform.run_lock():
-        with pytest.raises(RunLockedError, match="platform"), platform.run_lock():
+        with pytest.raises(RunLockedError, match=holder), platform.run_lock():
             pass
-        if store.dialect == "postgresql":
+        if postgres:
             with mobile.run_lock():  # another team's run goes on at the same time
                 pass
-        else:
-            with pytest.raises(RunLockedError), mobile.run_lock():  # one writer: SQLite
+        else:  # one writer: SQLite's lock says so, not that `mobile` holds it
+            with pytest.raises(RunLockedError, match=holder), mobile.run_lock():
                 pass
 
 
