@@ -46,16 +46,15 @@ def cadence_groups(mapping: MappingFile, default: Cadence) -> dict[Cadence, list
 
 def file_groups(files: Sequence[LoadedMapping], every_s: float | None) -> dict[Cadence, list[str]]:
     """`cadence_groups` of every file; with several files, each id as `namespace/id`."""
-    if len(files) == 1:
-        mapping = files[0].mapping
-        default = default_cadence(mapping, every_s)
-        return cadence_groups(mapping, default) or {default: []}
+    several = len(files) > 1
     groups: dict[Cadence, list[str]] = {}
     for file in files:
         default = default_cadence(file.mapping, every_s)
-        groups.setdefault(default, [])  # a file of objectives alone is synced at it too
-        for cadence, ids in cadence_groups(file.mapping, default).items():
-            groups.setdefault(cadence, []).extend(f"{file.namespace}/{kr}" for kr in ids)
+        # a file of objectives alone is synced at its own cadence (`due_of_file`)
+        own = cadence_groups(file.mapping, default) or {default: []}
+        for cadence, ids in own.items():
+            refs = [f"{file.namespace}/{kr}" for kr in ids] if several else ids
+            groups.setdefault(cadence, []).extend(refs)
     return groups
 
 

@@ -82,18 +82,27 @@ objectives:
 
 def test_a_file_of_objectives_alone_is_due_whole_at_its_own_cadence(tmp_path: Path) -> None:
     """A company file whose objectives only roll up the teams' is synced too (its objectives
-    written, their roll-up computed), on its own schedule, with no key result id."""
+    written, their roll-up computed), on its own schedule, with no key result id. A file
+    whose key results all sync on cadences of their own schedules nothing at its default:
+    a job no run ever records would turn /healthz stale."""
     (tmp_path / "company.yaml").write_text(COMPANY)
     (tmp_path / "team.yaml").write_text(TEAM)
-    company, team = load_mapping_files(tmp_path).files
+    (tmp_path / "weekly.yaml").write_text(
+        TEAM.replace("namespace: team", "namespace: weekly\nschedule: {every: 2h}").replace(
+            "        target: 10\n", "        target: 10\n        schedule: {every: 1d}\n"
+        )
+    )
+    company, team, weekly = load_mapping_files(tmp_path).files
     half_hourly, hourly = Cadence(every_s=1800.0), Cadence(every_s=3600.0)
+    daily = Cadence(every_s=86400.0)
 
-    groups = file_groups([company, team], None)
-    assert groups == {half_hourly: [], hourly: ["team/done"]}
+    groups = file_groups([company, team, weekly], None)
+    assert groups == {half_hourly: [], hourly: ["team/done"], daily: ["weekly/done"]}
     assert due_of_file(company, [half_hourly], groups, True, None) == {half_hourly: []}
     assert due_of_file(company, [hourly], groups, True, None) == {}
     assert due_of_file(team, [half_hourly, hourly], groups, True, None) == {hourly: ["done"]}
     assert file_groups([company], None) == {half_hourly: []}
+    assert file_groups([weekly], None) == {daily: ["done"]}
     assert due_of_file(company, [Cadence(every_s=60.0)], groups, True, 60.0) == {
         Cadence(every_s=60.0): []
     }
