@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 from config.files import LoadedMapping
 from config.settings import Settings
-from sync.connections import build_connectors
 from sync.engine import SyncReport, run_sync
+from sync.file_runs import shared_fetching
 from sync.incremental_run import RunCache
 from sync.plan import QueryPlan, plan_queries
 from sync.shared_answers import SharedAnswers
@@ -35,7 +35,6 @@ class DaemonPass:
     """The files due in one pass, with the answers and the cache they share."""
 
     settings: Settings
-    began: datetime
     shared: SharedAnswers
     cache: RunCache | None
     plans: dict[str, QueryPlan]  # by namespace: what each file was due to read
@@ -51,18 +50,8 @@ class DaemonPass:
             file.namespace: plan_queries(file.mapping, today=began.date(), only=only_of(file, ids))
             for file, ids in due
         }
-        sources = {
-            m.selector.source
-            for plan in plans.values()
-            for kr in plan.key_results
-            for m in kr.metric_plans
-        }
-        shared = SharedAnswers(build_connectors(settings, sources), list(plans.values()))
-        cache = None
-        if settings.incremental.enabled:
-            cache = RunCache(store, settings.incremental, began, run_began=began)
-            cache.plan(list(plans.values()), shared.connectors())
-        return cls(settings, began, shared, cache, plans)
+        shared, cache = shared_fetching(settings, list(plans.values()), store, began)
+        return cls(settings, shared, cache, plans)
 
     def run(self, file: LoadedMapping, store: Store, only: list[str] | None) -> SyncReport:
         """Sync `file` (its namespace's lock held) on the pass's answers and cache."""

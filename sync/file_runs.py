@@ -58,6 +58,23 @@ def aligned_order(
     return ordered
 
 
+def shared_fetching(
+    settings: Settings, plans: Sequence[QueryPlan], store: Store | None, began: datetime
+) -> tuple[SharedAnswers, RunCache | None]:
+    """What the files of one run (or one daemon pass) fetch through: the trackers' answers
+    shared by the plans, and, with a store and incremental sync on, one cache planned over
+    them all."""
+    sources = {
+        m.selector.source for plan in plans for kr in plan.key_results for m in kr.metric_plans
+    }
+    shared = SharedAnswers(build_connectors(settings, sources), plans)
+    cache = None
+    if store is not None and settings.incremental.enabled:
+        cache = RunCache(store, settings.incremental, began, run_began=began)
+        cache.plan(plans, shared.connectors())
+    return shared, cache
+
+
 def run_files(
     settings: Settings,
     files: Sequence[LoadedMapping],
@@ -78,14 +95,7 @@ def run_files(
         plan_queries(f.mapping, today=today, only=None if only is None else only[f.namespace])
         for f in chosen
     ]
-    sources = {
-        m.selector.source for plan in plans for kr in plan.key_results for m in kr.metric_plans
-    }
-    shared = SharedAnswers(build_connectors(settings, sources), plans)
-    cache = None
-    if store is not None and settings.incremental.enabled:
-        cache = RunCache(store, settings.incremental, began, run_began=began)
-        cache.plan(plans, shared.connectors())
+    shared, cache = shared_fetching(settings, plans, store, began)
     runs: list[FileRun] = []
     for file, plan in zip(chosen, plans, strict=True):
         if on_file is not None:
