@@ -206,7 +206,7 @@ class Daemon:
         groups = groups or self.schedule.groups
         self.files = list(files)
         several = len(files) > 1
-        due: list[tuple[LoadedMapping, list[Cadence], dict[Cadence, list[str]]]] = []
+        due: list[tuple[LoadedMapping, dict[Cadence, list[str]]]] = []  # with its due ids
         # children before parents, as `sync` does: a parent's roll-up counts this pass's
         # progress of the objectives aligned to it
         if self.shares_work:
@@ -216,22 +216,22 @@ class Daemon:
         for file in ordered:
             mine = due_of_file(file, cadences, groups, several, self.every_s)
             if mine:
-                due.append((file, list(mine), mine))
+                due.append((file, mine))
         run_pass = self.begin_pass(due) if several else None
-        for file, file_cadences, mine in due:
+        for file, mine in due:
             if self.stop_requested.is_set():
                 return  # the pass is dropped whole: a run abandoned may still be reading it
-            self.sync_file(file_cadences, file, mine, run_pass)
+            self.sync_file(list(mine), file, mine, run_pass)
             if run_pass is not None and not self.stop_requested.is_set():
                 run_pass.file_done(file)
 
     def begin_pass(
-        self, due: list[tuple[LoadedMapping, list[Cadence], dict[Cadence, list[str]]]]
+        self, due: list[tuple[LoadedMapping, dict[Cadence, list[str]]]]
     ) -> DaemonPass | None:
         """The files' answers and cache shared over the pass; None (each file on its own)
         when the store cannot be read for it."""
         assert self.store is not None
-        files = [(file, [kr for c in cadences for kr in mine[c]]) for file, cadences, mine in due]
+        files = [(file, [kr for ids in mine.values() for kr in ids]) for file, mine in due]
         try:
             return DaemonPass.begin(self.settings, self.store, files)
         except StoreError as exc:
@@ -259,8 +259,10 @@ class Daemon:
                 self.claims.taken(namespace)
                 now = datetime.now(UTC)
                 checked = {row.id: row.checked_at for row in store.all_key_results()}
-                last_run = next(iter(store.runs(limit=1)), None)
-                last_run_at = last_run.finished_at if last_run is not None else None
+                last_run_at = None  # read for a file of objectives alone (no id to check)
+                if not all(groups[c] for c in cadences):
+                    last_run = next(iter(store.runs(limit=1)), None)
+                    last_run_at = last_run.finished_at if last_run is not None else None
                 fresh = [
                     c for c in cadences if synced_in_slot(c, groups[c], checked, last_run_at, now)
                 ]
