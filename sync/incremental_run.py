@@ -219,9 +219,7 @@ class IncrementalSync:
         """The fetches this file makes (its plan less what kept key results alone read): the
         reads it will not make are done now, so each unit's items are released once the
         last of the run's reads has read it."""
-        skipped = reads_of(self._plan) - reads_of(fetch_plan)
-        for name, source in self.sources.items():
-            source.skip(s for s in skipped if s.source == name)
+        self.cache.not_read(self._plan, fetch_plan)
 
     def freshness(self) -> Freshness:
         """How each selector's answer was obtained, in words for `explain`, read as the
