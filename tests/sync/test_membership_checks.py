@@ -115,6 +115,12 @@ def with_open_issues(
         missing = least - sum(i.state == "open" for i in issues)
         for issue in [i for i in issues if i.state == "closed"][: max(missing, 0)]:
             issue.state, issue.closed_at = "open", None
+        missing -= sum(i.state == "closed" for i in issues)
+        if missing > 0 and as_of is not None:  # too few in the window on this day: bring
+            older = [i for i in box.github_data.issues if i.repo == repo and i.created_at < recent]
+            for issue in sorted(older, key=lambda i: i.created_at)[-missing:]:
+                issue.created_at = issue.updated_at = as_of - timedelta(days=1)
+                issue.state, issue.closed_at = "open", None
 
 
 def sync(box: Sandbox, url: str, store: Store, mapping: MappingFile, as_of: datetime) -> SyncReport:
